@@ -1,0 +1,49 @@
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from qubico_nb.sandbox import Sandbox
+
+VIDEO = "https://cdn.example.com/clips/beach.mp4"
+
+
+def create_body(**input_overrides: Any) -> dict[str, Any]:
+    """A valid MMAudio create body; keyword arguments replace or (None) remove input fields."""
+    body: dict[str, Any] = {
+        "model": "Qubico/mmaudio",
+        "task_type": "video2audio",
+        "input": {"prompt": "waves crashing, seagulls", "negative_prompt": "music",
+                  "video": VIDEO, "steps": 25, "seed": 42},
+        "config": {"webhook_config": {"endpoint": "", "secret": ""}},
+    }
+    for key, value in input_overrides.items():
+        if value is None:
+            body["input"].pop(key, None)
+        else:
+            body["input"][key] = value
+    return body
+
+
+@pytest.fixture
+def sandbox() -> Iterator[Sandbox]:
+    """A sandbox whose tasks finish at once (seed schema)."""
+    with Sandbox(preset="instant", audio_seconds=1.0) as sb:
+        yield sb
+
+
+@pytest.fixture
+def unified_sandbox() -> Iterator[Sandbox]:
+    with Sandbox(preset="instant", audio_seconds=1.0, schema="unified") as sb:
+        yield sb
+
+
+def wait_until(predicate: Any, timeout: float = 5.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise AssertionError("condition not met in time")
+        time.sleep(0.01)

@@ -1,0 +1,391 @@
+"""The sandbox over loopback HTTP with plain requests: endpoints, validation, lifecycle, schemas."""
+
+from __future__ import annotations
+
+import base64
+import io
+import json
+import re
+import socket
+import time
+import wave
+
+import pytest
+import requests
+
+from qubico_nb.sandbox import Sandbox
+
+from .conftest import VIDEO, create_body
+from .media import mp4_data_uri
+
+NS_TIME = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{9}(Z|[+-]\d\d:\d\d)$")
+ZERO_TIME = "0001-01-01T00:00:00Z"
+
+
+def create(sb: Sandbox, body: object = None, **headers: str) -> requests.Response:
+    return requests.post(f"{sb.url}/api/v1/task", json=body or create_body(), headers=headers,
+                         timeout=5)
+
+
+def get(sb: Sandbox, task_id: str) -> requests.Response:
+    return requests.get(f"{sb.url}/api/v1/task/{task_id}", timeout=5)
+
+
+def test_starts_fast_on_loopback_and_stops() -> None:
+    started = time.perf_counter()
+    sb = Sandbox().start()
+    try:
+        assert time.perf_counter() - started < 0.5
+        assert sb.url.startswith("http://127.0.0.1:")
+        assert requests.get(f"{sb.url}/account/info", timeout=5).status_code == 200
+    finally:
+        sb.stop()
+    with pytest.raises(RuntimeError, match="not running"):
+        sb.url  # noqa: B018
+
+
+def test_unknown_path_and_wrong_method() -> None:
+    with Sandbox() as sb:
+        missing = requests.get(f"{sb.url}/nope", timeout=5)
+        assert missing.status_code == 404 and missing.json()["code"] == 404
+        wrong = requests.delete(f"{sb.url}/api/v1/task", timeout=5)
+        assert wrong.status_code == 405
+
+
+def test_seed_schema_lifecycle_matches_the_seed_page() -> None:
+    with Sandbox(pending_s=0.15, processing_s=0.15, audio_seconds=1.0) as sb:
+        first = create(sb).json()
+        assert first["code"] == 0 and first["message"] == "success"
+        data = first["data"]
+        assert data["status"] == "pending"
+        assert data["metadata"]["started_at"] == ZERO_TIME
+        assert data["metadata"]["ended_at"] == ZERO_TIME
+        assert NS_TIME.match(data["metadata"]["created_at"])
+        assert json.loads(data["input"])["prompt"] == "waves crashing, seagulls"
+        assert data["works"] == []
+        assert set(data["task"]) >= {"id", "userId", "type", "status", "taskInfo", "createTime"}
+        time.sleep(0.2)
+        mid = get(sb, data["task_id"]).json()["data"]
+        assert mid["status"] == "processing"
+        assert NS_TIME.match(mid["metadata"]["started_at"])
+        assert mid["metadata"]["ended_at"] == ZERO_TIME
+        time.sleep(0.15)
+        done = get(sb, data["task_id"]).json()["data"]
+        assert done["status"] == "completed"
+        assert NS_TIME.match(done["metadata"]["ended_at"])
+        work = done["works"][0]
+        assert work["contentType"] == "audio/wav"
+        assert work["resource"]["resource"].startswith(f"{sb.url}/temp/")
+        assert work["resource"]["duration"] == 1.0
+        # an unknown-length URL video is taken to last audio_seconds: 1 s x $0.0005 = 5000 units
+        assert done["metadata"]["quota_usage"] == 5000
+
+
+def test_price_follows_video_seconds() -> None:
+    with Sandbox(preset="instant") as sb:
+        url_task = create(sb, create_body()).json()["data"]
+        # A URL's length is unknown to the sandbox: it bills the default 8 s = $0.004.
+        assert url_task["metadata"]["quota_usage"] == 40000
+        short = create(sb, create_body(video=mp4_data_uri(4.0))).json()["data"]
+        assert short["metadata"]["quota_usage"] == 20000
+        long = create(sb, create_body(video=mp4_data_uri(45.0))).json()["data"]
+        assert long["metadata"]["quota_usage"] == 150000  # billed for at most 30 s
+
+
+def test_unified_schema_shape(unified_sandbox: Sandbox) -> None:
+    body = create(unified_sandbox).json()
+    assert body["code"] == 200
+    data = get(unified_sandbox, body["data"]["task_id"]).json()["data"]
+    assert data["model"] == "Qubico/mmaudio" and data["task_type"] == "video2audio"
+    assert data["status"] == "completed"
+    assert data["input"] == {"prompt": "waves crashing, seagulls", "negative_prompt": "music",
+                             "video": VIDEO, "steps": 25, "seed": 42}
+    assert data["output"]["audio_url"].endswith(".wav")
+    assert data["meta"]["usage"] == {"type": "point", "frozen": 0, "consume": 5000}
+    assert data["error"] == {"code": 0, "raw_message": "", "message": "", "detail": None}
+    assert data["detail"] is None and data["logs"] == []
+
+
+def test_create_fills_defaults_and_pending_answer_has_no_output() -> None:
+    with Sandbox(schema="unified", pending_s=5) as sb:
+        data = create(sb, create_body(steps=None, seed=None, negative_prompt=None)).json()["data"]
+        assert data["status"] == "pending" and data["output"] is None
+        assert data["input"]["steps"] == 25 and data["input"]["seed"] == 42
+        assert data["meta"]["usage"]["frozen"] == 40000
+        assert data["meta"]["started_at"] == ZERO_TIME
+
+
+def test_timezone_offset_and_title_case_statuses() -> None:
+    with Sandbox(preset="instant", timezone_offset="+08:00", title_case_status=True) as sb:
+        data = create(sb).json()["data"]
+        assert data["metadata"]["created_at"].endswith("+08:00")
+        assert get(sb, data["task_id"]).json()["data"]["status"] == "Completed"
+
+
+@pytest.mark.parametrize(
+    ("body", "needle"),
+    [
+        ({**create_body(), "model": "Qubico/other"}, "model must be 'Qubico/mmaudio'"),
+        ({**create_body(), "task_type": "txt2audio"}, "task_type must be 'video2audio'"),
+        ({**create_body(), "input": "x"}, "input is required"),
+        (create_body(prompt=None), "input.prompt is required"),
+        (create_body(prompt="   "), "input.prompt is required"),
+        (create_body(prompt="x" * 501), "at most 500 characters, got 501"),
+        (create_body(negative_prompt="x" * 201), "at most 200 characters, got 201"),
+        (create_body(negative_prompt=3), "negative_prompt must be a string"),
+        (create_body(video=None), "input.video is required"),
+        (create_body(video="ftp://x/y.mp4"), "input.video must be an http(s) URL"),
+        (create_body(video="data:video/mp4;base64,@@@"), "not valid base64"),
+        (create_body(steps=19), "steps must be an integer from 20 to 50, got 19"),
+        (create_body(steps=51), "from 20 to 50, got 51"),
+        (create_body(steps=25.5), "steps must be an integer"),
+        (create_body(seed="42"), "seed must be an integer"),
+        (create_body(seed=True), "seed must be an integer"),
+        ([1, 2], "must be a JSON object"),
+    ],
+)
+def test_create_validation(sandbox: Sandbox, body: object, needle: str) -> None:
+    answer = create(sandbox, body)
+    assert answer.status_code == 400
+    payload = answer.json()
+    assert payload["code"] == 400 and needle in payload["message"]
+
+
+def test_non_json_and_oversized_bodies() -> None:
+    with Sandbox(max_body_bytes=1000) as sb:
+        bad = requests.post(f"{sb.url}/api/v1/task", data=b"{not json", timeout=5,
+                            headers={"Content-Type": "application/json"})
+        assert bad.status_code == 400 and "not valid JSON" in bad.json()["message"]
+        big = requests.post(f"{sb.url}/api/v1/task", data=b"x" * 5000, timeout=5)
+        assert big.status_code == 413 and "limit is 1000" in big.json()["message"]
+        # the server is still healthy afterwards
+        assert create(sb).status_code == 200
+
+
+def test_unknown_task_is_404(sandbox: Sandbox) -> None:
+    answer = get(sandbox, "no-such-task")
+    assert answer.status_code == 404
+    assert answer.json() == {"code": 404, "message": "task not found: no-such-task", "data": None}
+
+
+def test_auth_when_a_key_is_set() -> None:
+    with Sandbox(api_key="sk-secret", preset="instant") as sb:
+        assert create(sb).status_code == 401
+        wrong = create(sb, None, **{"x-api-key": "nope"})
+        assert wrong.status_code == 401 and wrong.json()["message"] == "invalid api key"
+        ok = create(sb, None, **{"X-API-Key": "sk-secret"})
+        assert ok.status_code == 200
+        task = get_with_key(sb, ok.json()["data"]["task_id"])
+        file_url = task["works"][0]["resource"]["resource"]
+        assert requests.get(file_url, timeout=5).status_code == 200  # CDN files are public
+        assert "sk-secret" not in repr(sb)
+
+
+def get_with_key(sb: Sandbox, task_id: str) -> dict:
+    answer = requests.get(f"{sb.url}/api/v1/task/{task_id}", headers={"x-api-key": "sk-secret"},
+                          timeout=5)
+    return answer.json()["data"]
+
+
+def test_failure_trigger_fails_like_the_live_service(unified_sandbox: Sandbox) -> None:
+    body = create_body(video="https://cdn.example.com/corrupt-clip.mp4")
+    task_id = create(unified_sandbox, body).json()["data"]["task_id"]
+    answer = get(unified_sandbox, task_id)
+    assert answer.status_code == 200
+    data = answer.json()["data"]
+    assert data["status"] == "failed" and data["output"] is None
+    assert data["error"]["message"] == "failed to get valid video"
+    assert data["meta"]["usage"]["consume"] == 0
+
+
+def test_data_uri_that_is_not_an_mp4_fails(sandbox: Sandbox) -> None:
+    junk = "data:video/mp4;base64," + base64.b64encode(b"not a video at all").decode()
+    task_id = create(sandbox, create_body(video=junk)).json()["data"]["task_id"]
+    data = get(sandbox, task_id).json()["data"]
+    assert data["status"] == "failed" and data["error"]["message"] == "failed to get valid video"
+    assert data["works"] == []
+
+
+def test_history_pages_and_filters() -> None:
+    with Sandbox(preset="instant", schema="unified") as sb:
+        ids = [create(sb, create_body(seed=i)).json()["data"]["task_id"] for i in range(7)]
+        url = f"{sb.url}/api/open/tasks/histories"
+        page1 = requests.get(url, params={"page": 1, "page_size": 3, "model": "mmaudio"},
+                             timeout=5).json()["data"]
+        assert page1["total"] == 7 and page1["page"] == 1 and page1["size"] == 3
+        assert [t["task_id"] for t in page1["data"]] == ids[::-1][:3]  # newest first
+        page3 = requests.get(url, params={"page": 3, "page_size": 3}, timeout=5).json()["data"]
+        assert [t["task_id"] for t in page3["data"]] == [ids[0]]
+        other = requests.get(url, params={"model": "flux"}, timeout=5).json()["data"]
+        assert other["total"] == 0
+        future = requests.get(url, params={"start_time": int(time.time()) + 3600},
+                              timeout=5).json()["data"]
+        assert future["total"] == 0
+        for params, needle in [({"page_size": 101}, "page_size must be from 1 to 100"),
+                               ({"page": 0}, "page starts at 1"),
+                               ({"page": "x"}, "page must be an integer")]:
+            bad = requests.get(url, params=params, timeout=5)
+            assert bad.status_code == 400 and needle in bad.json()["message"]
+
+
+def test_account_and_active_tasks() -> None:
+    with Sandbox(pending_s=10, balance_usd=1.0) as sb:
+        create(sb)
+        create(sb)
+        account = requests.get(f"{sb.url}/account/info", timeout=5).json()["data"]
+        assert account["equivalent_in_usd"] == pytest.approx(1.0 - 2 * 0.004)
+        active = requests.get(f"{sb.url}/account/active_tasks", timeout=5).json()["data"]
+        assert active["mmaudio"]["pending_count"] == 2
+        assert active["mmaudio"]["processing_count"] == 0
+        assert len(active["mmaudio"]["active_tasks"]) == 2
+
+
+def test_concurrency_limit_answers_429_with_retry_after() -> None:
+    with Sandbox(pending_s=10, concurrency_limit=1) as sb:
+        assert create(sb).status_code == 200
+        refused = create(sb)
+        assert refused.status_code == 429
+        assert float(refused.headers["Retry-After"]) > 0
+        assert "concurrency limit" in refused.json()["message"]
+
+
+def test_request_rate_limit() -> None:
+    with Sandbox(rate_limit_per_s=2) as sb:
+        codes = [requests.get(f"{sb.url}/account/info", timeout=5).status_code for _ in range(5)]
+        assert codes[:2] == [200, 200] and 429 in codes
+
+
+def test_upload_then_serve() -> None:
+    with Sandbox() as sb:
+        payload = b"\x00\x01binary" * 10
+        answer = requests.post(f"{sb.url}/api/ephemeral_resource", timeout=5, json={
+            "file_name": "clip.mp4", "file_data": base64.b64encode(payload).decode()})
+        assert answer.status_code == 200 and answer.json()["code"] == 200
+        url = answer.json()["data"]["url"]
+        assert url.endswith(".mp4")
+        fetched = requests.get(url, timeout=5)
+        assert fetched.content == payload and fetched.headers["Content-Type"] == "video/mp4"
+        as_uri = requests.post(f"{sb.url}/api/ephemeral_resource", timeout=5, json={
+            "file_name": "a.mp4",
+            "file_data": "data:video/mp4;base64," + base64.b64encode(b"abc").decode()})
+        assert requests.get(as_uri.json()["data"]["url"], timeout=5).content == b"abc"
+        for body, needle in [({"file_data": "YQ=="}, "file_name is required"),
+                             ({"file_name": "a.mp4"}, "file_data is required"),
+                             ({"file_name": "a.mp4", "file_data": "%%%"}, "not valid base64")]:
+            bad = requests.post(f"{sb.url}/api/ephemeral_resource", json=body, timeout=5)
+            assert bad.status_code == 400 and needle in bad.json()["message"]
+
+
+def test_upload_over_ten_megabytes_is_refused() -> None:
+    with Sandbox() as sb:
+        data = base64.b64encode(b"\x00" * (10 * 1024 * 1024 + 1)).decode()
+        bad = requests.post(f"{sb.url}/api/ephemeral_resource", timeout=10,
+                            json={"file_name": "big.mp4", "file_data": data})
+        assert bad.status_code == 400 and "limit is 10485760" in bad.json()["message"]
+
+
+def _audio_url(sb: Sandbox, **input_overrides: object) -> str:
+    task_id = create(sb, create_body(**input_overrides)).json()["data"]["task_id"]
+    return get(sb, task_id).json()["data"]["works"][0]["resource"]["resource"]
+
+
+def test_wav_properties_and_headers(sandbox: Sandbox) -> None:
+    answer = requests.get(_audio_url(sandbox), timeout=5)
+    assert answer.status_code == 200
+    assert answer.headers["Content-Type"] == "audio/wav"
+    assert int(answer.headers["Content-Length"]) == len(answer.content)
+    assert answer.headers["Accept-Ranges"] == "bytes"
+    with wave.open(io.BytesIO(answer.content)) as wav:
+        assert wav.getnchannels() == 1
+        assert wav.getframerate() == 44100
+        assert wav.getsampwidth() == 2
+        assert wav.getnframes() == 44100  # audio_seconds=1.0
+
+
+def test_default_length_is_eight_seconds_and_follows_short_videos() -> None:
+    with Sandbox(preset="instant") as sb:
+        with wave.open(io.BytesIO(requests.get(_audio_url(sb), timeout=5).content)) as wav:
+            assert wav.getnframes() == 8 * 44100
+        short = requests.get(_audio_url(sb, video=mp4_data_uri(2.5)), timeout=5).content
+        with wave.open(io.BytesIO(short)) as wav:
+            assert wav.getnframes() == int(2.5 * 44100)
+
+
+def test_range_requests(sandbox: Sandbox) -> None:
+    url = _audio_url(sandbox)
+    whole = requests.get(url, timeout=5).content
+    size = len(whole)
+    cases = {"bytes=0-99": (0, 99), "bytes=100-": (100, size - 1),
+             "bytes=-50": (size - 50, size - 1), f"bytes=10-{size + 500}": (10, size - 1)}
+    for spec, (start, end) in cases.items():
+        part = requests.get(url, headers={"Range": spec}, timeout=5)
+        assert part.status_code == 206, spec
+        assert part.headers["Content-Range"] == f"bytes {start}-{end}/{size}"
+        assert part.content == whole[start : end + 1]
+    for spec in (f"bytes={size}-", "bytes=9-3", "bytes=-0", "items=0-1"):
+        bad = requests.get(url, headers={"Range": spec}, timeout=5)
+        assert bad.status_code == 416, spec
+        assert bad.headers["Content-Range"] == f"bytes */{size}"
+    head = requests.head(url, timeout=5)
+    assert head.status_code == 200 and int(head.headers["Content-Length"]) == size
+
+
+def test_file_is_not_served_before_completion() -> None:
+    with Sandbox(pending_s=10) as sb:
+        task_id = create(sb).json()["data"]["task_id"]
+        assert requests.get(f"{sb.url}/temp/{task_id}.wav", timeout=5).status_code == 404
+
+
+def test_public_url_is_used_for_file_links() -> None:
+    with Sandbox(preset="instant", public_url="/proxy/1234/") as sb:
+        task_id = create(sb).json()["data"]["task_id"]
+        url = get(sb, task_id).json()["data"]["works"][0]["resource"]["resource"]
+        assert url == f"/proxy/1234/temp/{task_id}.wav"
+
+
+def test_keep_alive_survives_error_answers_with_unread_bodies() -> None:
+    with Sandbox(api_key="k", preset="instant") as sb, requests.Session() as session:
+        for _ in range(3):
+            assert session.post(f"{sb.url}/api/v1/task", json=create_body(), timeout=5
+                                ).status_code == 401
+        ok = session.post(f"{sb.url}/api/v1/task", json=create_body(), timeout=5,
+                          headers={"x-api-key": "k"})
+        assert ok.status_code == 200
+
+
+def test_counters_per_endpoint(sandbox: Sandbox) -> None:
+    task_id = create(sandbox).json()["data"]["task_id"]
+    get(sandbox, task_id)
+    get(sandbox, task_id)
+    requests.get(f"{sandbox.url}/account/info", timeout=5)
+    assert sandbox.requests == {"create": 1, "get": 2, "account": 1}
+    sandbox.reset_counters()
+    assert sandbox.requests == {}
+
+
+def test_concurrent_creates_are_thread_safe() -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    with Sandbox(preset="instant") as sb, ThreadPoolExecutor(8) as pool:
+        answers = list(pool.map(lambda i: create(sb, create_body(seed=i)), range(40)))
+        assert all(a.status_code == 200 for a in answers)
+        assert len({a.json()["data"]["task_id"] for a in answers}) == 40
+        assert sb.requests["create"] == 40
+
+
+def test_binds_loopback_by_default() -> None:
+    with Sandbox() as sb:
+        assert sb._server is not None
+        assert sb._server.server_address[0] == "127.0.0.1"
+        with socket.create_connection(("127.0.0.1", sb._server.server_address[1]), timeout=2):
+            pass
+
+
+def test_constructor_rejects_bad_options() -> None:
+    for kwargs, needle in [({"schema": "v3"}, "schema must be one of"),
+                           ({"preset": "slowest"}, "preset must be one of"),
+                           ({"sample_rate": 10}, "sample_rate"),
+                           ({"audio_seconds": 0}, "audio_seconds"),
+                           ({"timezone_offset": "CET"}, "timezone offset")]:
+        with pytest.raises(ValueError, match=needle):
+            Sandbox(**kwargs)

@@ -47,3 +47,15 @@ def wait_until(predicate: Any, timeout: float = 5.0) -> None:
         if time.monotonic() > deadline:
             raise AssertionError("condition not met in time")
         time.sleep(0.01)
+
+
+KEY = "sk-test-0123456789abcdef-SECRET"
+
+
+def client_for(sb: Sandbox, **options: Any) -> Any:
+    """A Client against a sandbox, with no waiting between polls or retries."""
+    from qubico_nb import Client
+
+    settings = {"api_key": KEY, "base_url": sb.url, "poll_interval": 0, "retry_backoff": 0}
+    settings.update(options)
+    return Client(**settings)

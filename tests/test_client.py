@@ -1,0 +1,369 @@
+"""The client against the sandbox over loopback HTTP: calls, errors, retries, waiting, secrecy."""
+
+from __future__ import annotations
+
+import logging
+import socket
+import time
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+import pytest
+
+from qubico_nb import (
+    APIConnectionError,
+    APITimeoutError,
+    AuthenticationError,
+    BadRequestError,
+    Client,
+    ConfigurationError,
+    InvalidRequestError,
+    NotFoundError,
+    ProtocolError,
+    RateLimitError,
+    ServerError,
+    Status,
+    TaskFailedError,
+    WaitTimeoutError,
+)
+from qubico_nb._transport import parse_retry_after
+from qubico_nb.sandbox import FaultRule, Sandbox
+
+from .conftest import KEY, VIDEO, client_for
+from .media import mp4_bytes, mp4_data_uri
+
+
+@pytest.fixture(params=["seed", "unified"])
+def sb(request: pytest.FixtureRequest):
+    with Sandbox(preset="instant", audio_seconds=1.0, schema=request.param, api_key=KEY) as box:
+        yield box
+
+
+def test_generate_wait_and_read_back(sb: Sandbox) -> None:
+    client = client_for(sb)
+    task = client.generate_audio(VIDEO, "rain on a roof", negative_prompt="music", steps=30,
+                                 seed=5)
+    assert task.id and task.status in (Status.PENDING, Status.COMPLETED)
+    done = client.wait(task)
+    assert done.status is Status.COMPLETED and done.is_done
+    assert (done.prompt, done.negative_prompt, done.steps, done.seed, done.video) == (
+        "rain on a roof", "music", 30, 5, VIDEO)
+    assert done.audio is not None and done.audio.url.startswith(sb.url)
+    assert done.usage is not None and done.usage.cost_usd == pytest.approx(0.0005)
+    assert client.get_task(task.id) == done
+
+
+def test_wait_reports_updates_and_is_bounded() -> None:
+    with Sandbox(pending_s=0.05, processing_s=0.1) as sb:
+        seen: list[Status] = []
+        client = client_for(sb, poll_interval=0.01)
+        task = client.generate_audio(VIDEO, "wind")
+        done = client.wait(task.id, on_update=lambda t: seen.append(t.status))
+        assert done.status is Status.COMPLETED
+        assert seen[0] in (Status.PENDING, Status.PROCESSING) and seen[-1] is Status.COMPLETED
+        assert len(seen) == len(set(seen))  # called on change, not on every poll
+    with Sandbox(pending_s=60) as sb:
+        client = client_for(sb, poll_interval=0.01)
+        task = client.generate_audio(VIDEO, "wind")
+        started = time.monotonic()
+        with pytest.raises(WaitTimeoutError) as caught:
+            client.wait(task, timeout=0.3)
+        assert time.monotonic() - started < 1.5
+        assert caught.value.task_id == task.id and caught.value.last_status == "pending"
+        assert task.id in str(caught.value)
+
+
+def test_failed_task_returned_or_raised(sb: Sandbox) -> None:
+    client = client_for(sb)
+    task = client.generate_audio("https://cdn.example.com/corrupt.mp4", "birds")
+    done = client.wait(task)
+    assert done.status is Status.FAILED and done.error is not None
+    assert done.error.message == "failed to get valid video"
+    with pytest.raises(TaskFailedError, match="failed to get valid video") as caught:
+        client.wait(task, raise_on_failure=True)
+    assert caught.value.task.id == task.id
+
+
+def test_history_pages_lazily(sb: Sandbox) -> None:
+    client = client_for(sb)
+    ids = [client.generate_audio(VIDEO, f"tone {i}").id for i in range(7)]
+    sb.reset_counters()
+    pages = client.history(page_size=3)
+    assert sb.requests["history"] == 0  # lazy: nothing fetched yet
+    got = [t.id for t in pages]
+    assert got == ids[::-1]
+    assert sb.requests["history"] == 3
+    assert [t.id for t in client.history(model="mmaudio", page_size=100)] == ids[::-1]
+    future = datetime.now(timezone.utc) + timedelta(hours=1)
+    assert list(client.history(since=future)) == []
+    with pytest.raises(InvalidRequestError, match="page_size must be an integer from 1 to 100"):
+        client.history(page_size=101)
+
+
+def test_account_active_and_upload(sb: Sandbox, tmp_path: Path) -> None:
+    client = client_for(sb)
+    assert client.account()["equivalent_in_usd"] == pytest.approx(10.0)
+    assert "mmaudio" in client.active_tasks()
+    url = client.upload(b"hello", "note.txt")
+    path = tmp_path / "clip.mp4"
+    path.write_bytes(mp4_bytes(3))
+    assert client.upload(path).endswith(".mp4")
+    with pytest.raises(InvalidRequestError, match="at most 10 MB"):
+        client.upload(b"x" * (10 * 1024 * 1024 + 1), "big.bin")
+    import io
+
+    sink = io.BytesIO()
+    assert client.fetch_file(url, sink) == 5 and sink.getvalue() == b"hello"
+
+
+def test_local_video_inline_or_uploaded(tmp_path: Path) -> None:
+    with Sandbox(preset="instant", schema="unified") as sb:
+        client = client_for(sb)
+        small = tmp_path / "small.mp4"
+        small.write_bytes(mp4_bytes(4))
+        task = client.generate_audio(small, "waves")
+        assert task.video is not None and task.video.startswith("data:video/mp4;base64,")
+        big = tmp_path / "big.mp4"
+        big.write_bytes(mp4_bytes(4) + b"\0" * (2 * 1024 * 1024))
+        sb.reset_counters()
+        task = client.generate_audio(big, "waves")
+        assert sb.requests["upload"] == 1 and "/ephemeral/" in str(task.video)
+        long = tmp_path / "long.mp4"
+        long.write_bytes(mp4_bytes(45))
+        with pytest.warns(UserWarning, match="lasts 45.0 s"):
+            client.generate_audio(long, "waves")
+        assert client.generate_audio(mp4_data_uri(2), "waves").video.startswith("data:")
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "needle"),
+    [({"prompt": ""}, "prompt must be a non-empty string"),
+     ({"prompt": "x" * 501}, "501 characters; the limit is 500"),
+     ({"negative_prompt": "x" * 201}, "the limit is 200"),
+     ({"steps": 10}, "steps must be an integer from 20 to 50"),
+     ({"steps": True}, "steps must be an integer"),
+     ({"seed": 1.5}, "seed must be an integer"),
+     ({"video": "/no/such/file.mp4"}, "no file at '/no/such/file.mp4'"),
+     ({"video": "data:image/png;base64,AAAA"}, "must start with 'data:video/mp4;base64,'")],
+)
+def test_generate_audio_checks_before_sending(kwargs: dict, needle: str) -> None:
+    with Sandbox() as sb:
+        client = client_for(sb)
+        args = {"video": VIDEO, "prompt": "rain", **kwargs}
+        with pytest.raises(InvalidRequestError, match=needle):
+            client.generate_audio(args.pop("video"), args.pop("prompt"), **args)
+        assert sb.requests["create"] == 0
+
+
+def test_not_an_mp4_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "clip.mp4"
+    path.write_text("not a video")
+    with Sandbox() as sb, pytest.raises(InvalidRequestError, match="not an MP4"):
+        client_for(sb).generate_audio(path, "rain")
+
+
+def test_status_errors_map_to_classes() -> None:
+    with Sandbox(api_key=KEY, preset="instant") as sb:
+        client = client_for(sb)
+        with pytest.raises(NotFoundError, match="task not found: nope") as caught:
+            client.get_task("nope")
+        assert caught.value.status == 404 and caught.value.code == 404
+        with pytest.raises(BadRequestError, match="model must be"):
+            client.create_task("Qubico/other", "video2audio", {"prompt": "x"})
+        with pytest.raises(AuthenticationError, match="check the API key"):
+            client_for(sb, api_key="wrong-key").get_task("x")
+        sb.inject("error", status=500, count=99)
+        with pytest.raises(ServerError, match="HTTP 500"):
+            client_for(sb, max_retries=1).get_task("x")
+
+
+def test_missing_key_is_a_clear_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("QUBICO_API_KEY", raising=False)
+    monkeypatch.delenv("PIAPI_API_KEY", raising=False)
+    client = Client(base_url="http://127.0.0.1:9")
+    with pytest.raises(ConfigurationError, match="QUBICO_API_KEY"):
+        client.get_task("abc")
+
+
+def test_key_and_url_from_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("QUBICO_API_KEY", raising=False)
+    monkeypatch.setenv("PIAPI_API_KEY", KEY)
+    monkeypatch.setenv("QUBICO_BASE_URL", "http://127.0.0.1:9/")
+    client = Client()
+    assert client.base_url == "http://127.0.0.1:9" and client.is_sandbox
+    assert client.upload_url == "http://127.0.0.1:9/api/ephemeral_resource"
+    live = Client("k", base_url="https://api.piapi.ai")
+    assert live.upload_url == "https://upload.theapi.app/api/ephemeral_resource"
+    assert not live.is_sandbox
+
+
+def test_plain_http_to_a_remote_host_is_refused() -> None:
+    client = Client(KEY, base_url="http://api.example.com", max_retries=0)
+    with pytest.raises(ConfigurationError, match="plain HTTP"):
+        client.get_task("abc")
+
+
+def test_key_never_shows(caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.DEBUG, logger="qubico_nb")
+    faults = [FaultRule("error", endpoints=("get",), count=1)]
+    with Sandbox(api_key=KEY, preset="instant", faults=faults) as sb:
+        client = client_for(sb)
+        assert KEY not in repr(client) and "…CRET" in repr(client)
+        task = client.generate_audio(VIDEO, "rain")
+        client.wait(task)
+        errors = []
+        for call in (lambda: client.get_task("nope"),
+                     lambda: client_for(sb, api_key=KEY + "x").get_task("x")):
+            try:
+                call()
+            except Exception as err:
+                errors.append(f"{err!s} {err!r} {err.args}")
+    dead = Client(KEY, base_url="http://127.0.0.1:9", max_retries=0)
+    with pytest.raises(APIConnectionError) as caught:
+        dead.get_task("x")
+    errors.append(str(caught.value))
+    assert errors and all(KEY not in text for text in errors)
+    assert caplog.records and all(KEY not in record.getMessage() for record in caplog.records)
+    assert any("GET /api/v1/task/" in record.getMessage() for record in caplog.records)
+    with pytest.raises(TypeError, match="not picklable"):
+        import pickle
+
+        pickle.dumps(client)
+
+
+def test_retries_transient_get_faults_with_counts() -> None:
+    with Sandbox(preset="instant") as sb:
+        client = client_for(sb, max_retries=3)
+        task = client.generate_audio(VIDEO, "rain")
+        for kind in ("error", "rate_limit", "drop", "truncate", "malformed"):
+            sb.reset_counters()
+            sb.inject(kind, endpoints=("get",), count=2, retry_after=0)
+            assert client.get_task(task.id).id == task.id, kind
+            assert sb.requests["get"] == 3, kind
+            sb.clear_faults()
+
+
+def test_retries_are_bounded() -> None:
+    with Sandbox(preset="instant", faults=[FaultRule("error", endpoints=("get",))]) as sb:
+        client = client_for(sb, max_retries=2)
+        with pytest.raises(ServerError):
+            client.get_task("x")
+        assert sb.requests["get"] == 3
+
+
+def test_create_is_never_duplicated() -> None:
+    with Sandbox(preset="instant") as sb:
+        client = client_for(sb, max_retries=3)
+        for kind in ("error", "drop", "truncate"):
+            sb.clear_faults()
+            sb.reset_counters()
+            sb.inject(kind, endpoints=("create",), count=1)
+            with pytest.raises((ServerError, APIConnectionError)):
+                client.generate_audio(VIDEO, "rain")
+            assert sb.requests["create"] == 1, kind
+
+
+def test_create_retries_429_and_refused_connections() -> None:
+    with Sandbox(preset="instant") as sb:
+        client = client_for(sb, max_retries=3)
+        sb.inject("rate_limit", endpoints=("create",), count=2, retry_after=0)
+        task = client.generate_audio(VIDEO, "rain")
+        assert sb.requests["create"] == 3 and task.id
+        assert len(sb.world.tasks()) == 1
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    closed = Client(KEY, base_url=f"http://127.0.0.1:{port}", max_retries=2, retry_backoff=0)
+    slept: list[float] = []
+    closed._transport.sleep = slept.append
+    with pytest.raises(APIConnectionError, match="could not reach"):
+        closed.generate_audio(VIDEO, "rain")
+    assert len(slept) == 2  # refused: surely never sent, so retried
+
+
+def test_retry_after_is_honoured() -> None:
+    with Sandbox(preset="instant") as sb:
+        client = client_for(sb, max_retries=1)
+        slept: list[float] = []
+        client._transport.sleep = slept.append
+        sb.inject("rate_limit", endpoints=("account",), count=1, retry_after=7)
+        client.account()
+        assert slept == [7.0]
+        sb.inject("rate_limit", endpoints=("account",), count=1, retry_after=3600)
+        with pytest.raises(RateLimitError) as caught:
+            client.account()
+        assert caught.value.retry_after == 3600
+
+
+def test_parse_retry_after() -> None:
+    assert parse_retry_after("3") == 3.0
+    assert parse_retry_after("-3") == 0.0
+    assert parse_retry_after(None) is None and parse_retry_after("soon") is None
+    future = (datetime.now(timezone.utc) + timedelta(seconds=30)).strftime(
+        "%a, %d %b %Y %H:%M:%S GMT")
+    assert 25 < (parse_retry_after(future) or 0) <= 31
+
+
+def test_timeouts() -> None:
+    with Sandbox(preset="instant", latency_ms=400) as sb:
+        client = client_for(sb, timeout=0.1, max_retries=1)
+        with pytest.raises(APITimeoutError, match=r"within 0\.1 s"):
+            client.account()
+        assert sb.requests["account"] == 2
+        with pytest.raises(APITimeoutError, match="may still have been carried out"):
+            client.generate_audio(VIDEO, "rain")
+
+
+def test_wait_rides_out_transient_errors() -> None:
+    with Sandbox(pending_s=0.1) as sb:
+        client = client_for(sb, max_retries=0, poll_interval=0.01)
+        task = client.generate_audio(VIDEO, "rain")
+        sb.inject("error", endpoints=("get",), count=3)
+        assert client.wait(task, timeout=5).status is Status.COMPLETED
+
+
+def test_unknown_status_never_spins_forever() -> None:
+    from qubico_nb import Task
+
+    with Sandbox(preset="instant") as sb:
+        client = client_for(sb, poll_interval=0.01)
+        odd = Task.from_dict({"task_id": "x", "status": "teleporting"})
+        client.get_task = lambda task_id, deadline=None: odd  # type: ignore[method-assign]
+        with pytest.raises(WaitTimeoutError, match="still teleporting"):
+            client.wait("x", timeout=0.2)
+
+
+def test_protocol_error_for_non_json(tmp_path: Path) -> None:
+    import http.server
+    import threading
+
+    class Html(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            body = b"<html>captive portal</html>"
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = http.server.HTTPServer(("127.0.0.1", 0), Html)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        client = Client(KEY, base_url=f"http://127.0.0.1:{server.server_address[1]}",
+                        max_retries=1, retry_backoff=0)
+        with pytest.raises(ProtocolError, match="not a JSON object"):
+            client.get_task("x")
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_client_rejects_bad_settings() -> None:
+    with pytest.raises(InvalidRequestError, match="base_url"):
+        Client(KEY, base_url="api.piapi.ai")
+    with pytest.raises(InvalidRequestError, match="timeout"):
+        Client(KEY, timeout=0)
+    with pytest.raises(InvalidRequestError, match="task_id"):
+        Client(KEY, base_url="http://127.0.0.1:9").get_task("")

@@ -1,8 +1,11 @@
 """qubico-nb: look at, hear and compare Qubico generative-audio tasks in Jupyter notebooks."""
 
-__version__ = "0.1.0"
-
+from ._version import __version__
+from .batch import GridSubmitError, submit_grid, tabulate_tasks, wait_all
 from .client import Client
+from .compare import Comparison, compare
+from .connection import connect
+from .download import download
 from .errors import (
     APIConnectionError,
     APIStatusError,
@@ -21,6 +24,7 @@ from .errors import (
     WaitTimeoutError,
 )
 from .models import Status, Task, TaskError, Usage, Work
+from .viewer import TaskViewer
 
 __all__ = [
     "APIConnectionError",
@@ -29,7 +33,9 @@ __all__ = [
     "AuthenticationError",
     "BadRequestError",
     "Client",
+    "Comparison",
     "ConfigurationError",
+    "GridSubmitError",
     "InvalidRequestError",
     "NotFoundError",
     "PermissionDeniedError",
@@ -41,8 +47,15 @@ __all__ = [
     "Task",
     "TaskError",
     "TaskFailedError",
+    "TaskViewer",
     "Usage",
     "WaitTimeoutError",
     "Work",
     "__version__",
+    "compare",
+    "connect",
+    "download",
+    "submit_grid",
+    "tabulate_tasks",
+    "wait_all",
 ]

@@ -21,7 +21,7 @@ import requests
 from requests.adapters import HTTPAdapter
 from urllib3.exceptions import ConnectTimeoutError, NewConnectionError
 
-from . import __version__
+from ._version import __version__
 from .errors import (
     APIConnectionError,
     APIStatusError,
@@ -261,9 +261,13 @@ class Transport:
         if urlsplit(url).scheme not in ("http", "https"):
             raise ConfigurationError(f"can only download http(s) URLs, got {url[:80]!r}")
 
+        written = 0
+
         def attempt(timeout: float) -> int:
+            nonlocal written
             sink.seek(0)
             sink.truncate()
+            written = 0
             try:
                 with self._get_stream(url, timeout) as response:
                     if response.status_code >= 400:
@@ -272,7 +276,6 @@ class Transport:
                             raise _Retry(error, parse_retry_after(
                                 response.headers.get("Retry-After")))
                         raise error
-                    written = 0
                     for chunk in response.iter_content(chunk_size):
                         sink.write(chunk)
                         written += len(chunk)
@@ -286,7 +289,8 @@ class Transport:
                     return written
             except requests.RequestException as err:
                 raise _Retry(APIConnectionError(
-                    f"download {url}: {type(err).__name__}")) from None
+                    f"download {url}: the connection broke off after {written} bytes "
+                    f"({type(err).__name__}); run it again to retry")) from None
 
         result: int = self._with_retries(attempt, None)
         return result

@@ -163,7 +163,7 @@ class Client:
     ) -> Task:
         """Create an MMAudio (video to sound) task; `video` is a URL, a data: URI or a local MP4."""
         payload = mmaudio_input(prompt, negative_prompt=negative_prompt, steps=steps, seed=seed)
-        payload["video"] = self._video_reference(video)
+        payload["video"] = self.prepare_video(video)
         return self.create_task(MMAUDIO_MODEL, MMAUDIO_TASK_TYPE, payload,
                                 webhook_url=webhook_url, webhook_secret=webhook_secret)
 
@@ -197,7 +197,7 @@ class Client:
             except _TRANSIENT as err:
                 trouble = err
                 log.warning("still waiting for task %s after: %s", task_id, err)
-                self._transport.sleep(min(max(interval, 0.05), max(deadline - time.monotonic(),
+                self.sleep(min(max(interval, 0.05), max(deadline - time.monotonic(),
                                                                    0)))
                 continue
             if on_update is not None and task != last:
@@ -206,7 +206,7 @@ class Client:
             if not task.is_done:
                 pause = min(interval, deadline - time.monotonic())
                 if pause > 0:
-                    self._transport.sleep(pause)
+                    self.sleep(pause)
         if raise_on_failure and last.status.value == "failed":
             raise TaskFailedError(last)
         return last
@@ -286,12 +286,17 @@ class Client:
             raise ProtocolError(f"upload {name}: the answer has no data.url")
         return url
 
+    def sleep(self, seconds: float) -> None:
+        """Pause between polls (the transport's clock, so tests can make it instant)."""
+        self._transport.sleep(seconds)
+
     def fetch_file(self, url: str, sink: BinaryIO,
                    on_bytes: Callable[[int], None] | None = None) -> int:
         """Stream a generated file into `sink` (no API key is sent); returns the byte count."""
         return self._transport.fetch_file(url, sink, on_bytes=on_bytes)
 
-    def _video_reference(self, video: str | os.PathLike[str]) -> str:
+    def prepare_video(self, video: str | os.PathLike[str]) -> str:
+        """What to send as ``input.video``: a URL as is, a small MP4 inline, a big one uploaded."""
         if isinstance(video, str) and video.startswith(("http://", "https://")):
             return video
         if isinstance(video, str) and video.startswith("data:"):

@@ -9,7 +9,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-SANDBOX_URL_ENV = "QUBICO_SANDBOX_URL"
+from .connection import SANDBOX_URL_ENV
 
 
 def run_demo(args: argparse.Namespace) -> int:

@@ -40,13 +40,20 @@ def _band_noise(rng: Rng, n: int, sr: int, lo: float, hi: float) -> np.ndarray:
     return out / peak
 
 
+def _add(out: np.ndarray, at: int, piece: np.ndarray) -> None:
+    """Mix `piece` into `out` from sample `at`, cut at the end of `out`."""
+    end = min(out.size, at + piece.size)
+    if at < end:
+        out[at:end] += piece[: end - at]
+
+
 def _rain(rng: Rng, t: np.ndarray, sr: int) -> np.ndarray:
     out = 0.35 * _band_noise(rng, t.size, sr, 1200, 9000)
     drop_len = int(0.015 * sr)
     env = np.exp(-np.linspace(0, 8, drop_len))
     for start in rng.integers(0, max(1, t.size - drop_len), size=int(t[-1] * 25) + 1):
         freq = rng.uniform(2000, 5000)
-        out[start : start + drop_len] += 0.4 * env * np.sin(2 * np.pi * freq * t[:drop_len])
+        _add(out, int(start), 0.4 * env * np.sin(2 * np.pi * freq * np.arange(drop_len) / sr))
     return out
 
 
@@ -66,13 +73,13 @@ def _birds(rng: Rng, t: np.ndarray, sr: int) -> np.ndarray:
         f0, f1 = rng.uniform(1800, 5200, size=2)
         dur = rng.uniform(0.06, 0.22)
         n = int(dur * sr)
-        local = t[:n]
+        local = np.arange(n) / sr
         phase = 2 * np.pi * (f0 * local + (f1 - f0) * local**2 / (2 * dur))
         chirp = np.sin(phase) * np.hanning(n)
         start = int(rng.integers(0, max(1, t.size - 4 * n)))
         for repeat in range(int(rng.integers(1, 4))):
             at = start + repeat * int(1.4 * n)
-            out[at : at + n] += 0.7 * chirp
+            _add(out, at, 0.7 * chirp)
     return out
 
 
@@ -107,17 +114,17 @@ def _impacts(rng: Rng, t: np.ndarray, sr: int) -> np.ndarray:
     at = rng.uniform(0, period)
     while at < t[-1] - 0.1:
         start = int(at * sr)
-        out[start : start + hit_len] += env * thump * rng.uniform(0.6, 1.0)
+        _add(out, start, env * thump * rng.uniform(0.6, 1.0))
         at += period * rng.uniform(0.85, 1.15)
     return out
 
 
 def _fire(rng: Rng, t: np.ndarray, sr: int) -> np.ndarray:
     out = 0.25 * _band_noise(rng, t.size, sr, 40, 400)
-    pops = rng.integers(0, t.size - 200, size=int(t[-1] * 40) + 1)
+    pops = rng.integers(0, max(1, t.size - 200), size=int(t[-1] * 40) + 1)
     for start in pops:
         width = int(rng.integers(20, 200))
-        out[start : start + width] += rng.uniform(-1, 1) * np.exp(-np.linspace(0, 6, width))
+        _add(out, int(start), rng.uniform(-1, 1) * np.exp(-np.linspace(0, 6, width)))
     return out
 
 

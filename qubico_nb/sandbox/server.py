@@ -295,12 +295,17 @@ class _Handler(BaseHTTPRequestHandler):
             if failure is not None and failure.kind == "rate_limit":
                 raise RequestError(429, "too many requests", retry_after=failure.retry_after)
             if endpoint == "file":
-                self._serve_file(params["kind"], params["name"], head=method == "HEAD")
+                truncate = failure is not None and failure.kind == "truncate"
+                self._serve_file(params["kind"], params["name"], head=method == "HEAD",
+                                 truncate=truncate)
                 return
             body = _parse_json(raw_body) if method == "POST" else None
             code, payload = self._handle(endpoint, params, parts.query, body)
         except RequestError as err:
             self._send_error(err)
+            return
+        except Exception as err:
+            self._send_error(RequestError(500, f"internal sandbox error: {type(err).__name__}"))
             return
         text = json.dumps(payload).encode()
         if failure is not None and failure.kind == "truncate":
@@ -473,7 +478,7 @@ class _Handler(BaseHTTPRequestHandler):
         with contextlib.suppress(OSError):
             self.connection.shutdown(socket.SHUT_RDWR)
 
-    def _serve_file(self, kind: str, name: str, *, head: bool) -> None:
+    def _serve_file(self, kind: str, name: str, *, head: bool, truncate: bool = False) -> None:
         data = self._file_bytes(kind, name)
         ext = name.rsplit(".", 1)[-1].lower()
         content_type = _CONTENT_TYPES.get(ext, "application/octet-stream")
@@ -488,9 +493,12 @@ class _Handler(BaseHTTPRequestHandler):
                 return
             start, end = byte_range
             headers["Content-Range"] = f"bytes {start}-{end}/{len(data)}"
-            self._send_raw(206, content_type, data[start : end + 1], headers=headers, head=head)
+            part = data[start : end + 1]
+            self._send_raw(206, content_type, part, headers=headers, head=head,
+                           cut=len(part) // 2 if truncate else None)
             return
-        self._send_raw(200, content_type, data, headers=headers, head=head)
+        self._send_raw(200, content_type, data, headers=headers, head=head,
+                       cut=len(data) // 2 if truncate else None)
 
     def _file_bytes(self, kind: str, name: str) -> bytes:
         world = self.sb.world

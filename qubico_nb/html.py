@@ -22,7 +22,7 @@ STATUS_COLOURS = {
     "completed": "#1e7b34", "failed": "#b3261e", "error": "#b3261e", "unknown": "#555555",
 }
 
-_STYLE = """<style>
+STYLE = """<style>
 .qnb-card{font-family:var(--jp-ui-font-family,sans-serif);font-size:13px}
 .qnb-badge{display:inline-block;padding:1px 8px;border-radius:9px;color:#fff;font-weight:600}
 .qnb-meta-table{border-collapse:collapse;margin:4px 0}
@@ -142,8 +142,8 @@ def times_line(task: Task) -> str:
 def task_card(task: Task | None, *, players: bool = True) -> str:
     """A static view of one task (the fallback where no widget can render): badge, table, files."""
     if task is None:
-        return f'{_STYLE}<div class="qnb-card qnb-viewer">no task loaded</div>'
-    parts = [_STYLE, '<div class="qnb-card qnb-viewer">',
+        return f'{STYLE}<div class="qnb-card qnb-viewer">no task loaded</div>'
+    parts = [STYLE, '<div class="qnb-card qnb-viewer">',
              f"<div><b>Task</b> <code>{esc(task.id)}</code> {status_badge(task.status.value)} "
              f"{times_line(task)}</div>"]
     if task.error:
@@ -184,7 +184,7 @@ def compare_grid(
                 _cell(index, row, columns, sources) for index, row in hits.iterrows()
             ) or "—") + "</td>")
         body.append("<tr>" + "".join(cells) + "</tr>")
-    return (f'{_STYLE}<table class="qnb-card qnb-compare"><thead>{head}</thead>'
+    return (f'{STYLE}<table class="qnb-card qnb-compare"><thead>{head}</thead>'
             f'<tbody>{"".join(body)}</tbody></table>')
 
 

@@ -76,7 +76,7 @@ class TaskViewer(widgets.VBox):  # type: ignore[misc]
         self.players = widgets.VBox().add_class("qnb-players")
         self.error = widgets.HTML(layout={"display": "none"}).add_class("qnb-error")
         header = widgets.HBox([self.id_box, self.fetch_button, self.status, self.times])
-        super().__init__([header, self.error, self.meta, self.players])
+        super().__init__([header, self.error, self.players, self.meta])
         self.add_class("qnb-viewer")
         self.fetch_button.on_click(lambda _button: self.refresh())
         self.id_box.observe(self._on_id, names="value")
@@ -196,7 +196,7 @@ class TaskViewer(widgets.VBox):  # type: ignore[misc]
             self._task = task
             self.status.value = html.status_badge(task.status.value)
             self.times.value = html.times_line(task)
-            self.meta.value = html.metadata_table(task)
+            self.meta.value = html.STYLE + html.metadata_table(task)
             if task.error:
                 self._show_error(f"The task failed: {task.error.message}")
             else:

@@ -1,0 +1,87 @@
+"""The demo notebooks: committed clean, in sync with their source, and runnable headless."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import sys
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from qubico_nb.sandbox import Sandbox
+
+from .conftest import KEY
+
+ROOT = Path(__file__).resolve().parent.parent
+NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
+#: An executed notebook must stay small: players link to files, they never embed them.
+MAX_EXECUTED_BYTES = 200_000
+
+
+def test_notebooks_are_committed_clean() -> None:
+    assert {p.name for p in NOTEBOOKS} == {"quickstart.ipynb", "compare-batches.ipynb"}
+    for path in NOTEBOOKS:
+        notebook = json.loads(path.read_text())
+        assert "widgets" not in notebook["metadata"], path.name
+        for cell in notebook["cells"]:
+            assert not cell.get("outputs") and not cell.get("execution_count"), path.name
+
+
+def test_notebooks_match_their_source() -> None:
+    sys.path.insert(0, str(ROOT / "scripts"))
+    try:
+        import make_notebooks
+    finally:
+        sys.path.pop(0)
+    for name, cells in make_notebooks.NOTEBOOKS.items():
+        built = make_notebooks.build(cells)
+        on_disk = nbformat.read(ROOT / "notebooks" / name, as_version=4)
+        assert [c.source for c in on_disk.cells] == [c.source for c in built.cells], (
+            f"{name} is out of date: run python scripts/make_notebooks.py")
+
+
+def execute(path: Path, workdir: Path) -> tuple[nbformat.NotebookNode, Path]:
+    from nbclient import NotebookClient
+
+    copy = workdir / path.name
+    shutil.copy(path, copy)
+    notebook = nbformat.read(copy, as_version=4)
+    NotebookClient(notebook, timeout=120, kernel_name="python3",
+                   resources={"metadata": {"path": str(workdir)}}).execute()
+    nbformat.write(notebook, copy)
+    return notebook, copy
+
+
+def outputs_text(notebook: nbformat.NotebookNode) -> str:
+    return json.dumps([cell.get("outputs", []) for cell in notebook.cells])
+
+
+@pytest.mark.slow
+def test_quickstart_runs_against_an_embedded_sandbox(tmp_path: Path,
+                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in ("QUBICO_API_KEY", "PIAPI_API_KEY", "QUBICO_BASE_URL", "QUBICO_SANDBOX_URL"):
+        monkeypatch.delenv(name, raising=False)
+    notebook, saved = execute(ROOT / "notebooks" / "quickstart.ipynb", tmp_path)
+    text = outputs_text(notebook)
+    assert "using a local sandbox" in text
+    assert "application/vnd.jupyter.widget-view+json" in text  # the viewer
+    assert "completed" in text and "cost_usd" in text
+    assert saved.stat().st_size < MAX_EXECUTED_BYTES
+
+
+@pytest.mark.slow
+def test_compare_batches_runs_and_never_saves_the_key(tmp_path: Path,
+                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    with Sandbox(api_key=KEY, preset="fast") as sb:
+        monkeypatch.delenv("QUBICO_SANDBOX_URL", raising=False)
+        monkeypatch.setenv("QUBICO_API_KEY", KEY)
+        monkeypatch.setenv("QUBICO_BASE_URL", sb.url)
+        notebook, saved = execute(ROOT / "notebooks" / "compare-batches.ipynb", tmp_path)
+        assert sb.requests["create"] == 9
+    text = outputs_text(notebook)
+    assert "qnb-compare" in text and text.count("<audio") >= 9
+    assert len(list((tmp_path / "downloads").glob("*.wav"))) == 9
+    assert KEY not in saved.read_text()
+    assert saved.stat().st_size < MAX_EXECUTED_BYTES

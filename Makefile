@@ -21,7 +21,7 @@ demo: $(STAMP)
 ## Everything: lint, types, unit tests, notebooks, and the real-browser test.
 test: $(STAMP)
 	scripts/ensure-chromium
-	$(BIN)/ruff check qubico_nb tests benchmarks
+	$(BIN)/ruff check qubico_nb tests benchmarks scripts
 	$(BIN)/mypy
 	$(BIN)/python -m pytest
 

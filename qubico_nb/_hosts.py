@@ -26,13 +26,16 @@ def sandbox_public_url(port: int) -> str | None:
     ``<audio src>`` points at the user's own machine. jupyter-server-proxy forwards
     ``{JUPYTERHUB_SERVICE_PREFIX}proxy/PORT/`` to the kernel's loopback
     (https://jupyter-server-proxy.readthedocs.io/en/latest/arbitrary-ports-hosts.html);
-    Binder's own guidance: https://github.com/jupyterhub/binderhub/issues/1150 .
-    Colab has the same problem and its own proxy (google.colab.output.eval_js), handled there.
+    the same problem and fix for another kernel-side server:
+    https://github.com/altair-viz/altair_data_server/issues/3 .
+    Colab has its own proxy, ``google.colab.kernel.proxyPort`` (as used in
+    https://github.com/tensorflow/tensorboard/pull/2798); its URLs have broken before
+    (https://github.com/googlecolab/colabtools/issues/4738), so failure means "no proxy".
     """
     prefix = os.environ.get("JUPYTERHUB_SERVICE_PREFIX")
     if prefix and importlib.util.find_spec("jupyter_server_proxy") is not None:
         return f"{prefix.rstrip('/')}/proxy/{port}"
-    if "google.colab" in sys.modules:  # https://github.com/googlecolab/colabtools/issues/1530
+    if "google.colab" in sys.modules:
         try:
             from google.colab.output import eval_js  # type: ignore[import-not-found]
 

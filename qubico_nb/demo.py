@@ -27,6 +27,8 @@ def run_demo(args: argparse.Namespace) -> int:
     env[SANDBOX_URL_ENV] = sandbox.url
     command = [sys.executable, "-m", "jupyterlab", f"--notebook-dir={notebooks}",
                f"--ServerApp.port={args.lab_port}"]
+    if (notebooks / "quickstart.ipynb").is_file():
+        command.append("--LabApp.default_url=/lab/tree/quickstart.ipynb")
     if args.no_browser:
         command.append("--no-browser")
     if hasattr(os, "getuid") and os.getuid() == 0:

@@ -53,6 +53,15 @@ class Comparison:
                 f"{self.pivot().to_string() if not self.frame.empty else ''}")
 
 
+def _relative_to_cwd(path_text: str) -> str | None:
+    """The path relative to the kernel's folder (where the notebook is), or None if outside it."""
+    path = Path(path_text).resolve()
+    try:
+        return path.relative_to(Path.cwd().resolve()).as_posix()
+    except ValueError:
+        return None
+
+
 def compare(
     tasks_or_frame: pd.DataFrame | Iterable[Task | str],
     *,
@@ -68,8 +77,8 @@ def compare(
     steps, model, or any column).
 
     Players load nothing until played (``preload="none"``). With a ``local_path`` column (from
-    `download`) they play the local copy (`local`); `embed=True` puts file bytes into the page,
-    up to `embed_limit_mb` in all.
+    `download`) they play the local copy (`local`) when it lies under the notebook's folder, where
+    Jupyter can serve it; `embed=True` puts file bytes into the page, up to `embed_limit_mb`.
     """
     frame = (tasks_or_frame.copy() if isinstance(tasks_or_frame, pd.DataFrame)
              else tabulate_tasks(tasks_or_frame, client=client, progress=False))
@@ -94,7 +103,9 @@ def compare(
                 mime = guess_content_type(path_text) or "audio/wav"
                 sources[index] = f"data:{mime};base64," + base64.b64encode(data).decode()
             else:
-                sources[index] = quote(Path(path_text).as_posix())
+                relative = _relative_to_cwd(path_text)
+                if relative is not None:  # the notebook's server can serve it
+                    sources[index] = quote(relative)
         if skipped:
             warnings.warn(f"embedded files up to {embed_limit_mb:g} MB; {skipped} more play "
                           "from their URLs (raise embed_limit_mb to embed them too)",

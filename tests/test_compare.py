@@ -58,3 +58,12 @@ def test_compare_from_ids(table) -> None:
     client, frame = table
     comparison = compare(list(frame["task_id"]), client=client)
     assert len(comparison.frame) == 8
+
+
+def test_local_copies_outside_the_notebook_folder_play_from_urls(table, tmp_path: Path,
+                                                                 monkeypatch) -> None:
+    client, frame = table
+    saved = download(frame, tmp_path / "elsewhere", client=client, progress=False)
+    monkeypatch.chdir(Path(__file__).parent)  # the kernel's folder is not above the files
+    markup = compare(saved).to_html()
+    assert markup.count('src="http://127.0.0.1') == 8

@@ -398,7 +398,9 @@ class _Handler(BaseHTTPRequestHandler):
         model = args.get("model", "").lower()
         world = self.sb.world
         chosen = []
-        for task in sorted(world.tasks(), key=lambda t: t.created_wall_ns, reverse=True):
+        newest_first = sorted(world.tasks(), key=lambda t: (t.created_wall_ns, t.number),
+                              reverse=True)
+        for task in newest_first:
             created_s = task.created_wall_ns / 1e9
             if start is not None and created_s < start:
                 continue
@@ -431,7 +433,8 @@ class _Handler(BaseHTTPRequestHandler):
         headers = {}
         if err.retry_after is not None:
             headers["Retry-After"] = f"{err.retry_after:g}"
-        self._send_raw(err.status, "application/json", body, headers=headers)
+        self._send_raw(err.status, "application/json", body, headers=headers,
+                       head=self.command == "HEAD")
 
     def _send_raw(
         self,

@@ -51,9 +51,12 @@ def _free_port() -> int:
         return int(probe.getsockname()[1])
 
 
-@pytest.fixture
-def lab(tmp_path: Path) -> Iterator[str]:
+@pytest.fixture(params=["lab", "binder"])
+def lab(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """JupyterLab as on a laptop, or as on Binder: under a hub prefix, where the browser can
+    reach the kernel's sandbox only through jupyter-server-proxy."""
     _require_browser()
+    prefix = "/user/qnb-test/" if request.param == "binder" else "/"
     home = tmp_path / "home"
     settings = home / "lab-settings"
     news = settings / "@jupyterlab" / "apputils-extension"
@@ -66,13 +69,16 @@ def lab(tmp_path: Path) -> Iterator[str]:
                         "QUBICO_SANDBOX_URL")}
     env.update(HOME=str(home), TMPDIR=str(tmp_path), JUPYTERLAB_SETTINGS_DIR=str(settings),
                JUPYTERLAB_WORKSPACES_DIR=str(home / "workspaces"))
+    if prefix != "/":
+        env["JUPYTERHUB_SERVICE_PREFIX"] = prefix
     port = _free_port()
     server = subprocess.Popen(
         [sys.executable, "-m", "jupyterlab", "--no-browser", "--allow-root",
          f"--ServerApp.port={port}", "--ServerApp.ip=127.0.0.1",
-         f"--IdentityProvider.token={TOKEN}", f"--ServerApp.root_dir={work}"],
+         f"--IdentityProvider.token={TOKEN}", f"--ServerApp.root_dir={work}",
+         f"--ServerApp.base_url={prefix}"],
         env=env, start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    base = f"http://127.0.0.1:{port}"
+    base = f"http://127.0.0.1:{port}{prefix.rstrip('/')}"
     try:
         deadline = time.monotonic() + 60
         while True:
@@ -159,6 +165,8 @@ def test_quickstart_shows_the_task_and_plays_its_audio(lab: str) -> None:
             assert state["ready"], state
             assert state["duration"] == pytest.approx(8.0, abs=0.05)
             assert state["advanced"] > 0.3, state
+            if "/user/" in lab:  # Binder: the file came through the hub's proxy path
+                assert "/user/qnb-test/proxy/" in state["src"], state
 
             # Negative control: the same check against a missing file must fail.
             missing = state["src"].rsplit("/", 1)[0] + "/missing.wav"

@@ -384,7 +384,7 @@ def _parse(data: Mapping[str, Any]) -> Task:
         id=str(_text(data.get("task_id"))),
         status=Status.parse(raw_status),
         raw_status=raw_status,
-        model=_text(data.get("model")) or _text(legacy.get("type")),
+        model=_text(data.get("model")) or _legacy_model(_text(legacy.get("type"))),
         task_type=_text(data.get("task_type")) or _text(task_info.get("type")),
         input=MappingProxyType(_parse_input(data.get("input"), task_info)),
         created_at=parse_time(times.get("created_at")) or parse_time(legacy.get("createTime")),
@@ -395,6 +395,13 @@ def _parse(data: Mapping[str, Any]) -> Task:
         error=_parse_error(data.get("error")),
         raw=MappingProxyType(dict(data)),
     )
+
+
+def _legacy_model(task_type: str | None) -> str | None:
+    """The seed schema names only the family ("mmaudio"); the unified one says "Qubico/mmaudio"."""
+    if not task_type or task_type == "string":
+        return None
+    return task_type if "/" in task_type else f"Qubico/{task_type}"
 
 
 def _parse_input(value: object, task_info: Mapping[str, Any]) -> dict[str, Any]:

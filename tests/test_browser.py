@@ -1,10 +1,14 @@
-"""One real-browser test: JupyterLab + Debian's Chromium run the quickstart; a person would hear it.
+"""Real-browser tests: Debian's Chromium runs the quickstart where people run it, and checks that
+the viewer shows the task and its audio loads and plays (with a negative control).
 
-Recipe and traps: shared/docs/browser-testing.md. Never `playwright install` (it downloads).
+Hosts: JupyterLab; JupyterLab as on Binder (under a hub prefix, files through
+jupyter-server-proxy); Notebook 7; Voila. Recipe and traps: shared/docs/browser-testing.md.
+Never `playwright install` (it downloads a browser).
 """
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import shutil
@@ -14,6 +18,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -26,18 +31,26 @@ TOKEN = "qnb-browser-test"
 ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
         "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic",
         "--autoplay-policy=no-user-gesture-required"]
+HOST_MODULES = {"lab": "jupyterlab", "binder": "jupyter_server_proxy", "notebook7": "notebook",
+                "voila": "voila"}
 
 pytestmark = [pytest.mark.slow, pytest.mark.browser]
 
 
-def _require_browser() -> None:
+@dataclass
+class Host:
+    name: str
+    base: str
+    page_url: str
+
+
+def _require(module: str) -> None:
     missing = []
     if not Path(CHROMIUM).exists():
         missing.append("Debian's chromium (scripts/ensure-chromium)")
-    try:
-        import playwright  # noqa: F401
-    except ImportError:
-        missing.append("playwright (pip install -e '.[dev]')")
+    for name in ("playwright", module):
+        if importlib.util.find_spec(name) is None:
+            missing.append(f"{name} (pip install -e '.[dev]')")
     if missing:
         message = "browser test needs " + " and ".join(missing)
         if os.environ.get("CI"):
@@ -51,12 +64,22 @@ def _free_port() -> int:
         return int(probe.getsockname()[1])
 
 
-@pytest.fixture(params=["lab", "binder"])
-def lab(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    """JupyterLab as on a laptop, or as on Binder: under a hub prefix, where the browser can
-    reach the kernel's sandbox only through jupyter-server-proxy."""
-    _require_browser()
-    prefix = "/user/qnb-test/" if request.param == "binder" else "/"
+def _command(name: str, port: int, work: Path, prefix: str) -> list[str]:
+    if name == "voila":
+        return [sys.executable, "-m", "voila", "quickstart.ipynb", "--no-browser",
+                f"--Voila.port={port}", "--Voila.ip=127.0.0.1"]
+    app = "notebook" if name == "notebook7" else "jupyterlab"
+    return [sys.executable, "-m", app, "--no-browser", "--allow-root",
+            f"--ServerApp.port={port}", "--ServerApp.ip=127.0.0.1",
+            f"--IdentityProvider.token={TOKEN}", f"--ServerApp.root_dir={work}",
+            f"--ServerApp.base_url={prefix}"]
+
+
+@pytest.fixture(params=list(HOST_MODULES))
+def host(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Host]:
+    name = request.param
+    _require(HOST_MODULES[name])
+    prefix = "/user/qnb-test/" if name == "binder" else "/"
     home = tmp_path / "home"
     settings = home / "lab-settings"
     news = settings / "@jupyterlab" / "apputils-extension"
@@ -66,31 +89,20 @@ def lab(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     shutil.copytree(ROOT / "notebooks", work)
     env = {k: v for k, v in os.environ.items()
            if k not in ("QUBICO_API_KEY", "PIAPI_API_KEY", "QUBICO_BASE_URL",
-                        "QUBICO_SANDBOX_URL")}
+                        "QUBICO_SANDBOX_URL", "JUPYTERHUB_SERVICE_PREFIX")}
     env.update(HOME=str(home), TMPDIR=str(tmp_path), JUPYTERLAB_SETTINGS_DIR=str(settings),
                JUPYTERLAB_WORKSPACES_DIR=str(home / "workspaces"))
-    if prefix != "/":
+    if name == "binder":
         env["JUPYTERHUB_SERVICE_PREFIX"] = prefix
     port = _free_port()
-    server = subprocess.Popen(
-        [sys.executable, "-m", "jupyterlab", "--no-browser", "--allow-root",
-         f"--ServerApp.port={port}", "--ServerApp.ip=127.0.0.1",
-         f"--IdentityProvider.token={TOKEN}", f"--ServerApp.root_dir={work}",
-         f"--ServerApp.base_url={prefix}"],
-        env=env, start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    server = subprocess.Popen(_command(name, port, work, prefix), cwd=work, env=env,
+                              start_new_session=True, stdout=subprocess.DEVNULL,
+                              stderr=subprocess.DEVNULL)
     base = f"http://127.0.0.1:{port}{prefix.rstrip('/')}"
+    pages = {"voila": f"{base}/", "notebook7": f"{base}/notebooks/quickstart.ipynb?token={TOKEN}"}
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                if requests.get(f"{base}/api/status?token={TOKEN}", timeout=1).ok:
-                    break
-            except requests.ConnectionError:
-                pass
-            if time.monotonic() > deadline or server.poll() is not None:
-                raise AssertionError("JupyterLab did not start")
-            time.sleep(0.2)
-        yield base
+        _wait_for_port(port, server)
+        yield Host(name, base, pages.get(name, f"{base}/lab/tree/quickstart.ipynb?token={TOKEN}"))
     finally:
         os.killpg(server.pid, signal.SIGTERM)
         try:
@@ -99,18 +111,44 @@ def lab(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
             os.killpg(server.pid, signal.SIGKILL)
 
 
+def _wait_for_port(port: int, server: subprocess.Popen[bytes]) -> None:
+    """Wait until the server accepts connections (a GET on Voila would run the notebook)."""
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=1):
+                return
+        except OSError:
+            pass
+        if time.monotonic() > deadline or server.poll() is not None:
+            raise AssertionError("the notebook server did not start")
+        time.sleep(0.2)
+
+
 def _wait_for_kernel(base: str, page: Any) -> None:
     """Poll the sessions API; pause with the page's clock so Playwright keeps serving routes
     (with the sync API, routed requests hang while Python sleeps)."""
     deadline = time.monotonic() + 90
     while time.monotonic() < deadline:
-        sessions = requests.get(f"{base}/api/sessions?token={TOKEN}", timeout=5).json()
+        try:
+            sessions = requests.get(f"{base}/api/sessions?token={TOKEN}", timeout=5).json()
+        except requests.RequestException:
+            sessions = []
         kernels = [s["kernel"] for s in sessions if s.get("kernel")]
         if any(k.get("connections", 0) >= 1 and k.get("execution_state") == "idle"
                for k in kernels):
             return
         page.wait_for_timeout(300)
     raise AssertionError("the kernel never became idle")
+
+
+def _run_all(host: Host, page: Any) -> None:
+    page.wait_for_selector(".jp-Notebook", timeout=60_000)
+    _wait_for_kernel(host.base, page)
+    page.wait_for_selector(".jp-Notebook-ExecutionIndicator[data-status='idle']",
+                           timeout=60_000)
+    page.locator(".lm-MenuBar .lm-MenuBar-itemLabel", has_text="Run").first.click()
+    page.locator(".lm-Menu .lm-Menu-itemLabel", has_text="Run All Cells").first.click()
 
 
 AUDIO_STATE = """async (el) => {
@@ -132,7 +170,7 @@ AUDIO_STATE = """async (el) => {
 }"""
 
 
-def test_quickstart_shows_the_task_and_plays_its_audio(lab: str) -> None:
+def test_quickstart_shows_the_task_and_plays_its_audio(host: Host) -> None:
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as play:
@@ -143,16 +181,14 @@ def test_quickstart_shows_the_task_and_plays_its_audio(lab: str) -> None:
                           if route.request.url.startswith(("http://127.0.0.1", "http://localhost"))
                           else route.abort())
             page = context.new_page()
-            page.goto(f"{lab}/lab/tree/quickstart.ipynb?token={TOKEN}")
-            page.wait_for_selector(".jp-Notebook", timeout=60_000)
-            _wait_for_kernel(lab, page)
-            page.wait_for_selector(".jp-Notebook-ExecutionIndicator[data-status='idle']",
-                                   timeout=60_000)
-            page.locator(".lm-MenuBar .lm-MenuBar-itemLabel", has_text="Run").first.click()
-            page.locator(".lm-Menu .lm-Menu-itemLabel", has_text="Run All Cells").first.click()
+            if host.name == "voila":  # Voila runs the notebook itself; its page links a CDN
+                page.goto(host.page_url, wait_until="commit")
+            else:
+                page.goto(host.page_url)
+                _run_all(host, page)
 
             meta = page.locator(".qnb-viewer .qnb-meta").first
-            meta.wait_for(timeout=60_000)
+            meta.wait_for(timeout=90_000)
             page.wait_for_function(
                 "() => [...document.querySelectorAll('.qnb-viewer .qnb-status')]"
                 ".some(e => e.textContent.includes('completed'))", timeout=60_000)
@@ -165,7 +201,7 @@ def test_quickstart_shows_the_task_and_plays_its_audio(lab: str) -> None:
             assert state["ready"], state
             assert state["duration"] == pytest.approx(8.0, abs=0.05)
             assert state["advanced"] > 0.3, state
-            if "/user/" in lab:  # Binder: the file came through the hub's proxy path
+            if host.name == "binder":  # the file came through the hub's proxy path
                 assert "/user/qnb-test/proxy/" in state["src"], state
 
             # Negative control: the same check against a missing file must fail.
@@ -177,6 +213,7 @@ def test_quickstart_shows_the_task_and_plays_its_audio(lab: str) -> None:
             negative = page.locator("#qnb-negative").evaluate(AUDIO_STATE)
             assert not negative["ready"]
             if os.environ.get("QNB_SCREENSHOT"):  # to look at what a person sees
-                page.screenshot(path=os.environ["QNB_SCREENSHOT"])
+                page.screenshot(path=os.environ["QNB_SCREENSHOT"].replace(".png",
+                                                                          f"-{host.name}.png"))
         finally:
             browser.close()

@@ -367,3 +367,21 @@ def test_client_rejects_bad_settings() -> None:
         Client(KEY, timeout=0)
     with pytest.raises(InvalidRequestError, match="task_id"):
         Client(KEY, base_url="http://127.0.0.1:9").get_task("")
+
+
+def test_both_schemas_read_as_the_same_task() -> None:
+    with Sandbox(preset="instant") as sb:
+        client = client_for(sb)
+        task = client.generate_audio(VIDEO, "rain", negative_prompt="music", seed=3, steps=30)
+        sb.schema = "seed"
+        seed = client.get_task(task.id).to_dict()
+        sb.schema = "unified"
+        unified = client.get_task(task.id).to_dict()
+    # Only the unified schema types its usage; only the seed schema gives a work's duration and
+    # a watermark-free copy.
+    assert seed["usage"].pop("type") is None and unified["usage"].pop("type") == "point"
+    assert seed["works"][0].pop("duration_s") == 8.0
+    assert unified["works"][0].pop("duration_s") is None
+    assert seed["works"][0].pop("url_without_watermark") == seed["works"][0]["url"]
+    assert unified["works"][0].pop("url_without_watermark") is None
+    assert seed == unified

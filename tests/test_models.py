@@ -79,7 +79,7 @@ def test_unified_fields() -> None:
 def test_seed_fields() -> None:
     task = Task.from_dict({"code": 0, "data": SEED, "message": ""})
     assert task.status is Status.COMPLETED and task.raw_status == "Completed"
-    assert task.model == "mmaudio" and task.task_type == "video2audio"
+    assert task.model == "Qubico/mmaudio" and task.task_type == "video2audio"
     assert task.prompt == "birds" and task.seed == 3 and task.steps == 30
     assert task.video == "https://v/in.mp4"
     assert task.started_at is None and task.ended_at is None and task.ran_s is None

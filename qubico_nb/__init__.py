@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 from ._version import __version__
 
 if TYPE_CHECKING:
-    from .batch import GridSubmitError, submit_grid, tabulate_tasks, wait_all
+    from .batch import GridSubmitError, WaitAllError, submit_grid, tabulate_tasks, wait_all
     from .client import Client
     from .compare import Comparison, compare
     from .connection import connect
@@ -47,6 +47,7 @@ _EXPORTS = {
     "Comparison": "compare",
     "ConfigurationError": "errors",
     "GridSubmitError": "batch",
+    "WaitAllError": "batch",
     "InvalidRequestError": "errors",
     "NotFoundError": "errors",
     "PermissionDeniedError": "errors",
@@ -107,6 +108,7 @@ __all__ = [
     "TaskFailedError",
     "TaskViewer",
     "Usage",
+    "WaitAllError",
     "WaitTimeoutError",
     "Work",
     "__version__",

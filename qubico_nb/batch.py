@@ -16,7 +16,15 @@ import pandas as pd
 from ._progress import progress_bar
 from .client import MMAUDIO_MODEL, MMAUDIO_TASK_TYPE, Client, mmaudio_input
 from .connection import default_client
-from .errors import InvalidRequestError, QubicoError, RateLimitError
+from .errors import (
+    AuthenticationError,
+    BadRequestError,
+    InvalidRequestError,
+    NotFoundError,
+    PermissionDeniedError,
+    QubicoError,
+    RateLimitError,
+)
 from .frames import FetchFailure, tasks_to_frame
 from .models import Task
 
@@ -65,12 +73,23 @@ def tabulate_tasks(
     return tasks_to_frame(ordered, per=per)
 
 
+#: Fetch errors that asking again will not cure.
+_PERMANENT = (NotFoundError, AuthenticationError, PermissionDeniedError, BadRequestError,
+              InvalidRequestError)
+
+
+@dataclass(frozen=True)
+class _Failed(FetchFailure):
+    permanent: bool = False
+
+
 def _fetch(client: Client) -> Any:
-    def one(task_id: str) -> Task | FetchFailure:
+    def one(task_id: str) -> Task | _Failed:
         try:
             return client.get_task(task_id)
         except QubicoError as err:
-            return FetchFailure(task_id=task_id, message=str(err))
+            return _Failed(task_id=task_id, message=str(err),
+                           permanent=isinstance(err, _PERMANENT))
 
     return one
 
@@ -87,6 +106,21 @@ class GridSubmitError(QubicoError):
         return (f"{len(self.failures)} of {len(self.tasks) + len(self.failures)} grid tasks "
                 f"could not be submitted (first: {first}); the {len(self.tasks)} submitted "
                 "tasks are in .tasks")
+
+
+@dataclass
+class WaitAllError(QubicoError):
+    """Some tasks could not be fetched at all (e.g. unknown ids); ``tasks`` holds the others,
+    in order, as last seen, and ``failures`` maps each missing id to the reason."""
+
+    tasks: list[Task]
+    failures: dict[str, str] = field(default_factory=dict)
+
+    def __str__(self) -> str:
+        first_id, reason = next(iter(self.failures.items()), ("?", "unknown"))
+        return (f"could not fetch {len(self.failures)} of "
+                f"{len(self.tasks) + len(self.failures)} tasks (first: {first_id}: {reason}); "
+                "the others are in .tasks")
 
 
 def grid(prompts: Sequence[str], *, seeds: Sequence[int | None] = (None,),
@@ -161,8 +195,9 @@ def wait_all(
 ) -> list[Task]:
     """Poll until every task is done (or `timeout`), with a progress bar; returns them in order.
 
-    Tasks still running at the deadline come back as last seen, with a warning that names them;
-    a task that cannot be fetched for a while is simply asked again.
+    Tasks still running at the deadline come back as last seen, with a warning that names them.
+    A task that cannot be fetched for a while (network, 5xx, 429) is asked again; one that can
+    never be (an unknown id) stops being asked, and `WaitAllError` names it at the end.
     """
     client = client or default_client()
     items = list(tasks)
@@ -171,30 +206,37 @@ def wait_all(
     interval = client.poll_interval if poll_interval is None else poll_interval
     deadline = time.monotonic() + timeout
     fetch = _fetch(client)
+    gone: dict[int, str] = {}
+
+    def waiting() -> list[int]:
+        return [i for i, t in enumerate(latest)
+                if i not in gone and (t is None or not t.is_done)]
+
     with progress_bar(len(items), "waiting", progress) as bar, \
             ThreadPoolExecutor(max(1, min(max_workers, len(items) or 1))) as pool:
-        done = sum(1 for t in latest if t is not None and t.is_done)
-        bar.update(done)
-        while True:
-            open_at = [i for i, t in enumerate(latest) if t is None or not t.is_done]
-            if not open_at or time.monotonic() >= deadline:
-                break
+        bar.update(sum(1 for t in latest if t is not None and t.is_done))
+        while waiting() and time.monotonic() < deadline:
+            open_at = waiting()
             for index, result in zip(open_at, pool.map(fetch, [ids[i] for i in open_at]),
                                      strict=True):
                 if isinstance(result, Task):
                     latest[index] = result
                     if result.is_done:
                         bar.update(1)
-            if any(t is None or not t.is_done for t in latest):
+                elif result.permanent:
+                    gone[index] = result.message
+                    bar.update(1)
+            if waiting():
                 pause = min(interval, deadline - time.monotonic())
                 if pause > 0:
                     client.sleep(pause)
-    unfinished = [ids[i] for i, t in enumerate(latest) if t is None or not t.is_done]
+    unfinished = [ids[i] for i in waiting()]
     if unfinished:
         warnings.warn(f"{len(unfinished)} tasks were not done after {timeout:g} s: "
                       f"{', '.join(unfinished[:5])}{' …' if len(unfinished) > 5 else ''}",
                       stacklevel=2)
-    missing = [ids[i] for i, t in enumerate(latest) if t is None]
+    missing = {ids[i]: gone.get(i, "no answer before the deadline")
+               for i, t in enumerate(latest) if t is None}
     if missing:
-        raise QubicoError(f"could not fetch {len(missing)} tasks at all: {', '.join(missing[:5])}")
+        raise WaitAllError(tasks=[t for t in latest if t is not None], failures=missing)
     return [t for t in latest if t is not None]

@@ -52,8 +52,17 @@ def sandbox_from_args(args: argparse.Namespace, **overrides: object) -> Sandbox:
     return Sandbox(**options)  # type: ignore[arg-type]
 
 
+def start_sandbox(sandbox: Sandbox) -> Sandbox:
+    """Start it, or say plainly why the port cannot be used."""
+    try:
+        return sandbox.start()
+    except OSError as err:
+        raise ValueError(f"cannot listen on {sandbox.host}:{sandbox.port} ({err.strerror}); "
+                         "pick another --port, or 0 for any free one") from None
+
+
 def _run_sandbox(args: argparse.Namespace) -> int:
-    sandbox = sandbox_from_args(args).start()
+    sandbox = start_sandbox(sandbox_from_args(args))
     print(f"Qubico sandbox listening at {sandbox.url} (schema {sandbox.schema}, "
           f"auth {'on' if sandbox.api_key else 'off'}).")
     print(f"Point qubico_nb at it:  export QUBICO_BASE_URL={sandbox.url}")

@@ -232,6 +232,7 @@ class Client:
     def _pages(self, params: dict[str, Any]) -> Iterator[Task]:
         page = 1
         seen = 0
+        yielded: set[str] = set()  # tasks created while paging shift later pages: skip repeats
         while True:
             body = self._transport.request_json(
                 "GET", "/api/open/tasks/histories", params={**params, "page": page},
@@ -240,7 +241,10 @@ class Client:
             found = listing.get("data")
             items: list[Any] = found if isinstance(found, list) else []
             for item in items:
-                yield Task.from_dict(item)
+                task = Task.from_dict(item)
+                if task.id not in yielded:
+                    yielded.add(task.id)
+                    yield task
             seen += len(items)
             total = listing.get("total")
             if not items or (isinstance(total, int) and seen >= total) or \

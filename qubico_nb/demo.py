@@ -14,7 +14,7 @@ from .connection import SANDBOX_URL_ENV
 
 def run_demo(args: argparse.Namespace) -> int:
     """Start a sandbox, then JupyterLab with ``QUBICO_SANDBOX_URL`` pointing at it."""
-    from .cli import sandbox_from_args
+    from .cli import sandbox_from_args, start_sandbox
 
     notebooks = Path(args.notebooks or Path.cwd() / "notebooks").resolve()
     if not notebooks.is_dir():
@@ -22,7 +22,7 @@ def run_demo(args: argparse.Namespace) -> int:
                          "folder or pass --notebooks PATH")
     if importlib.util.find_spec("jupyterlab") is None:
         raise ValueError("JupyterLab is not installed: pip install 'qubico-nb[lab]'")
-    sandbox = sandbox_from_args(args).start()
+    sandbox = start_sandbox(sandbox_from_args(args))
     env = {k: v for k, v in os.environ.items() if k not in ("QUBICO_API_KEY", "PIAPI_API_KEY")}
     env[SANDBOX_URL_ENV] = sandbox.url
     command = [sys.executable, "-m", "jupyterlab", f"--notebook-dir={notebooks}",

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import pytest
 
 from qubico_nb import (
@@ -94,3 +96,27 @@ def test_wait_all_returns_at_the_deadline_with_a_warning() -> None:
         with pytest.warns(UserWarning, match="1 tasks were not done"):
             (back,) = wait_all([task.id], client=client, timeout=0.2, progress=False)
         assert back.status is Status.PENDING
+
+
+def test_wait_all_stops_asking_for_unknown_ids() -> None:
+    from qubico_nb import WaitAllError
+
+    with Sandbox(pending_s=0.05) as sb:
+        client = client_for(sb, poll_interval=0.02)
+        good = client.generate_audio(VIDEO, "rain")
+        started = time.monotonic()
+        with pytest.raises(WaitAllError, match="could not fetch 1 of 2 tasks") as caught:
+            wait_all([good, "no-such-id"], client=client, progress=False, timeout=30)
+        assert time.monotonic() - started < 5  # not the 30 s deadline
+        (done,) = caught.value.tasks
+        assert done.id == good.id and done.status is Status.COMPLETED
+        assert "task not found" in caught.value.failures["no-such-id"]
+
+
+def test_wait_all_rides_out_transient_errors() -> None:
+    with Sandbox(pending_s=0.05) as sb:
+        client = client_for(sb, poll_interval=0.02, max_retries=0)
+        tasks = [client.generate_audio(VIDEO, p) for p in ("rain", "wind")]
+        sb.inject("error", endpoints=("get",), count=4)
+        done = wait_all(tasks, client=client, progress=False, timeout=30)
+        assert all(t.status is Status.COMPLETED for t in done)

@@ -54,3 +54,16 @@ def test_demo_needs_a_notebooks_folder(tmp_path, capsys: pytest.CaptureFixture[s
     with pytest.raises(SystemExit):
         main(["demo", "--notebooks", str(tmp_path / "none")])
     assert "no notebooks folder" in capsys.readouterr().err
+
+
+def test_a_busy_port_is_a_clear_error(capsys: pytest.CaptureFixture[str]) -> None:
+    import socket
+
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        with pytest.raises(SystemExit) as caught:
+            main(["sandbox", "--port", str(port)])
+    assert caught.value.code == 2
+    assert f"cannot listen on 127.0.0.1:{port}" in capsys.readouterr().err

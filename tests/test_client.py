@@ -385,3 +385,16 @@ def test_both_schemas_read_as_the_same_task() -> None:
     assert seed["works"][0].pop("url_without_watermark") == seed["works"][0]["url"]
     assert unified["works"][0].pop("url_without_watermark") is None
     assert seed == unified
+
+
+def test_history_skips_repeats_when_tasks_arrive_while_paging() -> None:
+    with Sandbox(preset="instant") as sb:
+        client = client_for(sb)
+        ids = [client.generate_audio(VIDEO, f"tone {i}").id for i in range(4)]
+        pages = client.history(page_size=2)
+        first = next(pages)
+        client.generate_audio(VIDEO, "late")  # shifts every later page by one
+        rest = list(pages)
+        got = [first.id, *(t.id for t in rest)]
+        assert len(got) == len(set(got))
+        assert set(ids) <= set(got)

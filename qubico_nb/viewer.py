@@ -43,12 +43,13 @@ class TaskViewer(widgets.VBox):  # type: ignore[misc]
     """A widget that shows one task and plays its works; it follows a running task until it ends.
 
     ``TaskViewer("task-id")`` fetches through `connect()`'s client unless `client` is given;
+    ``TaskViewer(task)`` shows a Task at once and follows it if it is running;
     ``TaskViewer.from_task(task)`` shows a Task without any client.
     """
 
     def __init__(
         self,
-        task_id: str | None = None,
+        task_id: str | Task | None = None,
         *,
         client: Client | None = None,
         follow: bool = True,
@@ -80,7 +81,12 @@ class TaskViewer(widgets.VBox):  # type: ignore[misc]
         self.add_class("qnb-viewer")
         self.fetch_button.on_click(lambda _button: self.refresh())
         self.id_box.observe(self._on_id, names="value")
-        if task_id:
+        if isinstance(task_id, Task):  # show what we have at once, then follow it if running
+            self._quiet_set_id(task_id.id)
+            self._show(task_id)
+            if follow and not task_id.is_done:
+                self._start_following(task_id.id)
+        elif task_id:
             self.id_box.value = task_id
 
     # -- public API ----------------------------------------------------------------------------
@@ -193,7 +199,6 @@ class TaskViewer(widgets.VBox):  # type: ignore[misc]
 
     def _show(self, task: Task) -> None:
         with self._lock:
-            self._task = task
             self.status.value = html.status_badge(task.status.value)
             self.times.value = html.times_line(task)
             self.meta.value = html.STYLE + html.metadata_table(task)
@@ -204,6 +209,7 @@ class TaskViewer(widgets.VBox):  # type: ignore[misc]
             if task.works != self._shown_works:
                 self._shown_works = task.works
                 self.players.children = tuple(self._player(w) for w in task.works)
+            self._task = task  # last: whoever sees the new task sees its players too
 
     def _player(self, work: Work) -> widgets.Widget:
         media = _media(work)

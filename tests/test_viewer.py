@@ -139,3 +139,15 @@ def test_static_fallback_for_hosts_without_widgets() -> None:
     fallback = bundle["text/html"]
     assert "qnb-meta" in fallback and "<script>" not in fallback.replace("<style>", "")
     assert EVIL not in fallback
+
+
+def test_a_task_object_shows_at_once_and_is_followed() -> None:
+    with Sandbox(pending_s=0.1, processing_s=0.1) as sb:
+        client = client_for(sb)
+        task = client.generate_audio(VIDEO, "rain")
+        sb.reset_counters()
+        viewer = TaskViewer(task, client=client, poll_interval=0.02)
+        assert viewer.task is task and viewer.id_box.value == task.id
+        assert sb.requests["get"] == 0  # nothing fetched to show it
+        wait_until(lambda: viewer.task.is_done)
+        assert len(viewer.players.children) == 1

@@ -36,6 +36,7 @@ if TYPE_CHECKING:
     )
     from .models import Status, Task, TaskError, Usage, Work
     from .viewer import TaskViewer
+    from .webhook import parse_webhook
 
 _EXPORTS = {
     "APIConnectionError": "errors",
@@ -69,6 +70,7 @@ _EXPORTS = {
     "submit_grid": "batch",
     "tabulate_tasks": "batch",
     "wait_all": "batch",
+    "parse_webhook": "webhook",
 }
 
 
@@ -115,6 +117,7 @@ __all__ = [
     "compare",
     "connect",
     "download",
+    "parse_webhook",
     "submit_grid",
     "tabulate_tasks",
     "wait_all",

@@ -18,6 +18,7 @@ from urllib.parse import parse_qs, urlsplit
 from .audio import synthesize_wav
 from .faults import FaultPlan, FaultRule
 from .render import Renderer, audio_seconds
+from .webhooks import Delivery, WebhookDispatcher
 from .world import PRESETS, RequestError, World
 
 SCHEMAS = ("seed", "unified")
@@ -68,6 +69,8 @@ class Sandbox:
     preset: ``"instant"``, ``"fast"`` (tests, the default) or ``"realistic"`` (~1 s pending,
     ~20 s processing); ``pending_s`` / ``processing_s`` override it.
     api_key: when set, API calls without ``x-api-key: <api_key>`` get 401 (files stay public).
+    A task created with ``config.webhook_config.endpoint`` gets ``{"timestamp", "data"}`` POSTed
+    there as it starts and ends (loopback endpoints only; see `webhook_deliveries`).
     A video URL containing ``corrupt`` (or a data URI that is not an MP4) makes the task fail.
     """
 
@@ -129,6 +132,8 @@ class Sandbox:
         self._counts_lock = threading.Lock()
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
+        self._webhooks = WebhookDispatcher(
+            self.world, lambda task, phase: self.renderer().render(self.schema, task, phase))
 
     # -- lifecycle ---------------------------------------------------------------------------
     def start(self) -> Sandbox:
@@ -143,9 +148,11 @@ class Sandbox:
             name="qubico-sandbox", daemon=True,
         )
         self._thread.start()
+        self._webhooks.start()
         return self
 
     def stop(self) -> None:
+        self._webhooks.stop()
         server, self._server = self._server, None
         if server is not None:
             server.shutdown()
@@ -189,6 +196,11 @@ class Sandbox:
         """Requests received so far per endpoint (create, get, history, ..., file, other)."""
         with self._counts_lock:
             return Counter(self._counts)
+
+    @property
+    def webhook_deliveries(self) -> list[Delivery]:
+        """Every webhook the sandbox sent (or skipped), oldest first."""
+        return self._webhooks.snapshot()
 
     def reset_counters(self) -> None:
         with self._counts_lock:

@@ -22,6 +22,7 @@ from .errors import (
     APIConnectionError,
     APITimeoutError,
     InvalidRequestError,
+    ProtocolError,
     RateLimitError,
     ServerError,
     TaskFailedError,
@@ -182,7 +183,7 @@ class Client:
         unknown status keeps polling but never past it.
         """
         last = task_or_id if isinstance(task_or_id, Task) else None
-        task_id = last.id if last is not None else _check_task_id(task_or_id)  # type: ignore[arg-type]
+        task_id = last.id if last is not None else _check_task_id(task_or_id)
         interval = self.poll_interval if poll_interval is None else poll_interval
         if timeout <= 0 or interval < 0:
             raise InvalidRequestError("timeout must be > 0 and poll_interval >= 0")
@@ -285,8 +286,6 @@ class Client:
         url = (answer.get("data") or {}).get("url") if isinstance(answer.get("data"), dict) \
             else None
         if not isinstance(url, str) or not url:
-            from .errors import ProtocolError
-
             raise ProtocolError(f"upload {name}: the answer has no data.url")
         return url
 

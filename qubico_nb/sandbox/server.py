@@ -389,24 +389,24 @@ class _Handler(BaseHTTPRequestHandler):
     def _history(self, query: str) -> dict[str, Any]:
         args = {k: v[-1] for k, v in parse_qs(query, keep_blank_values=True).items()}
 
-        def number(name: str, default: int | None) -> int | None:
+        def number(name: str) -> int | None:
             text = args.get(name, "")
             if text == "":
-                return default
+                return None
             try:
                 return int(text)
             except ValueError:
                 raise RequestError(400, f"{name} must be an integer, got {text!r}") from None
 
-        page = number("page", 1)
-        size = number("page_size", 10)
-        assert page is not None and size is not None
+        given_page, given_size = number("page"), number("page_size")
+        page = 1 if given_page is None else given_page
+        size = 10 if given_size is None else given_size
         if page < 1:
             raise RequestError(400, f"page starts at 1, got {page}")
         if not 1 <= size <= 100:
             raise RequestError(400, f"page_size must be from 1 to 100, got {size}")
-        start = number("start_time", None)
-        end = number("end_time", None)
+        start = number("start_time")
+        end = number("end_time")
         model = args.get("model", "").lower()
         world = self.sb.world
         chosen = []

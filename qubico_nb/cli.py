@@ -35,6 +35,8 @@ def _sandbox_options(parser: argparse.ArgumentParser) -> None:
                         help="tasks pending or processing at once before create answers 429")
     parser.add_argument("--public-url", help="base URL that file links use (e.g. behind a proxy)")
     parser.add_argument("--timezone", default="Z", help="offset of timestamps, e.g. Z or +08:00")
+    parser.add_argument("--title-case-status", action="store_true",
+                        help="write statuses as the docs' enum does (Completed, not completed)")
 
 
 def sandbox_from_args(args: argparse.Namespace, **overrides: object) -> Sandbox:
@@ -47,6 +49,7 @@ def sandbox_from_args(args: argparse.Namespace, **overrides: object) -> Sandbox:
         faults=[FaultRule.parse(spec) for spec in args.fault], fault_seed=args.fault_seed,
         rate_limit_per_s=args.rate_limit, concurrency_limit=args.concurrency_limit,
         public_url=args.public_url, timezone_offset=args.timezone,
+        title_case_status=args.title_case_status,
     )
     options.update(overrides)
     return Sandbox(**options)  # type: ignore[arg-type]

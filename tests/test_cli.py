@@ -35,12 +35,12 @@ def test_sandbox_command_serves_and_stops() -> None:
 def test_options_reach_the_sandbox() -> None:
     args = build_parser().parse_args(
         ["sandbox", "--fault", "error:0.5:get", "--latency-ms", "20", "--concurrency-limit", "2",
-         "--timezone", "+08:00", "--audio-seconds", "3"])
+         "--timezone", "+08:00", "--audio-seconds", "3", "--title-case-status"])
     sandbox = sandbox_from_args(args)
     kinds = sorted(rule.kind for rule in sandbox.faults.rules)
     assert kinds == ["error", "latency"]
     assert sandbox.world.concurrency_limit == 2 and sandbox.tz_minutes == 480
-    assert sandbox.audio_seconds == 3
+    assert sandbox.audio_seconds == 3 and sandbox.title_case_status
 
 
 def test_bad_options_exit_with_a_message(capsys: pytest.CaptureFixture[str]) -> None:

@@ -18,6 +18,7 @@ import requests
 
 from ._media import is_mp4, mp4_duration_s
 from ._transport import Transport, is_loopback
+from .cache import TaskCache
 from .errors import (
     APIConnectionError,
     APITimeoutError,
@@ -59,7 +60,8 @@ class Client:
 
     ``api_key`` defaults to ``$QUBICO_API_KEY`` (or ``$PIAPI_API_KEY``); ``base_url`` to
     ``$QUBICO_BASE_URL`` or https://api.piapi.ai. ``poll_interval`` is how often `wait` asks
-    (tests set it to 0); ``max_retries`` bounds the retries of one request.
+    (tests set it to 0); ``max_retries`` bounds the retries of one request. Finished tasks are
+    remembered (``cache_size`` of them; 0 turns it off), since they never change.
     """
 
     def __init__(
@@ -73,6 +75,7 @@ class Client:
         retry_backoff: float = 0.5,
         poll_interval: float = 1.0,
         allow_insecure_http: bool = False,
+        cache_size: int = 1024,
         session: requests.Session | None = None,
     ) -> None:
         base = (base_url or _env("QUBICO_BASE_URL") or DEFAULT_BASE_URL).rstrip("/")
@@ -82,6 +85,7 @@ class Client:
             raise InvalidRequestError(
                 "timeout must be > 0; max_retries, retry_backoff and poll_interval >= 0")
         self.poll_interval = poll_interval
+        self.cache = TaskCache(cache_size)
         self._transport = Transport(
             base, api_key or _env("QUBICO_API_KEY", "PIAPI_API_KEY"),
             timeout=timeout, max_retries=max_retries, retry_backoff=retry_backoff,
@@ -120,13 +124,20 @@ class Client:
         raise TypeError("a Client holds an API key and is not picklable; make a new one")
 
     # -- tasks ---------------------------------------------------------------------------------
-    def get_task(self, task_id: str, *, deadline: float | None = None) -> Task:
-        """Fetch a task by id."""
+    def get_task(self, task_id: str, *, deadline: float | None = None,
+                 use_cache: bool = True) -> Task:
+        """Fetch a task by id (a finished one comes from the cache unless `use_cache` is False)."""
         task_id = _check_task_id(task_id)
+        if use_cache and (known := self.cache.get(task_id)) is not None:
+            return known
         body = self._transport.request_json(
             "GET", f"/api/v1/task/{quote(task_id, safe='')}", deadline=deadline,
             what=f"get task {task_id}")
-        return Task.from_dict(body)
+        return self._remember(Task.from_dict(body))
+
+    def _remember(self, task: Task) -> Task:
+        self.cache.put(task)
+        return task
 
     def create_task(
         self,
@@ -242,7 +253,7 @@ class Client:
             found = listing.get("data")
             items: list[Any] = found if isinstance(found, list) else []
             for item in items:
-                task = Task.from_dict(item)
+                task = self._remember(Task.from_dict(item))
                 if task.id not in yielded:
                     yielded.add(task.id)
                     yield task

@@ -115,7 +115,7 @@ class TaskViewer(widgets.VBox):  # type: ignore[misc]
             self._show_error("Enter a task id, then press Fetch.")
             return None
         try:
-            task = self._get_client().get_task(task_id)
+            task = self._get_client().get_task(task_id, use_cache=False)
         except QubicoError as err:
             self._show_error(str(err))
             return None

@@ -56,6 +56,7 @@ def client_for(sb: Sandbox, **options: Any) -> Any:
     """A Client against a sandbox, with no waiting between polls or retries."""
     from qubico_nb import Client
 
-    settings = {"api_key": KEY, "base_url": sb.url, "poll_interval": 0, "retry_backoff": 0}
+    settings = {"api_key": KEY, "base_url": sb.url, "poll_interval": 0, "retry_backoff": 0,
+                "cache_size": 0}
     settings.update(options)
     return Client(**settings)

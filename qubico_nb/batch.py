@@ -65,8 +65,8 @@ def tabulate_tasks(
         with progress_bar(len(unique), "fetching tasks", progress) as bar, \
                 ThreadPoolExecutor(min(max_workers, len(unique))) as pool:
             for task_id, result in zip(unique, pool.map(_fetch(client), unique), strict=True):
-                if isinstance(result, FetchFailure) and errors == "raise":
-                    raise QubicoError(f"could not fetch task {task_id}: {result.message}")
+                if isinstance(result, _Failed) and errors == "raise":
+                    raise result.error
                 fetched[task_id] = result
                 bar.update(1)
     ordered = [fetched[item] if isinstance(item, str) else item for item in items]
@@ -80,6 +80,7 @@ _PERMANENT = (NotFoundError, AuthenticationError, PermissionDeniedError, BadRequ
 
 @dataclass(frozen=True)
 class _Failed(FetchFailure):
+    error: QubicoError = field(compare=False)
     permanent: bool = False
 
 
@@ -88,7 +89,7 @@ def _fetch(client: Client) -> Any:
         try:
             return client.get_task(task_id)
         except QubicoError as err:
-            return _Failed(task_id=task_id, message=str(err),
+            return _Failed(task_id=task_id, message=str(err), error=err,
                            permanent=isinstance(err, _PERMANENT))
 
     return one

@@ -9,7 +9,7 @@ import pytest
 from qubico_nb import (
     GridSubmitError,
     InvalidRequestError,
-    QubicoError,
+    NotFoundError,
     Status,
     submit_grid,
     tabulate_tasks,
@@ -34,7 +34,7 @@ def test_tabulate_mixes_tasks_and_ids_keeps_order_and_survives_bad_ids() -> None
         bad = frame.iloc[2]
         assert bad["status"] == "error" and "task not found" in bad["error"]
         assert list(frame["seed"])[3] == 2 and str(frame["seed"].dtype) == "Int64"
-        with pytest.raises(QubicoError, match="no-such-id"):
+        with pytest.raises(NotFoundError, match="no-such-id"):
             tabulate_tasks(items, client=client, errors="raise", progress=False)
 
 

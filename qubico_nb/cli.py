@@ -68,7 +68,9 @@ def _run_sandbox(args: argparse.Namespace) -> int:
     sandbox = start_sandbox(sandbox_from_args(args))
     print(f"Qubico sandbox listening at {sandbox.url} (schema {sandbox.schema}, "
           f"auth {'on' if sandbox.api_key else 'off'}).")
-    print(f"Point qubico_nb at it:  export QUBICO_BASE_URL={sandbox.url}")
+    key = "<the --api-key>" if sandbox.api_key else "any"
+    print(f"Use it: export QUBICO_SANDBOX_URL={sandbox.url}  (then qubico_nb.connect()), or "
+          f"Client(api_key={key!r}, base_url={sandbox.url!r})")
     print("Press Ctrl-C to stop.", flush=True)
     sandbox.serve_forever()
     return 0

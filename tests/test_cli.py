@@ -22,7 +22,9 @@ def test_sandbox_command_serves_and_stops() -> None:
         assert proc.stdout is not None
         line = proc.stdout.readline()
         assert "listening at http://127.0.0.1:" in line and "auth on" in line
-        assert "sk-cli" not in line
+        hints = proc.stdout.readline() + proc.stdout.readline()
+        assert "QUBICO_SANDBOX_URL=" in hints
+        assert "sk-cli" not in line + hints
         url = line.split("listening at ")[1].split(" ")[0]
         assert requests.get(f"{url}/account/info", timeout=5).status_code == 401
         answer = requests.get(f"{url}/account/info", headers={"x-api-key": "sk-cli"}, timeout=5)

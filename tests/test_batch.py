@@ -66,7 +66,7 @@ def test_grid_checks_every_cell_before_sending() -> None:
 
 
 def test_submit_grid_rides_the_concurrency_limit_then_wait_all() -> None:
-    with Sandbox(pending_s=0.05, processing_s=0.1, concurrency_limit=2) as sb:
+    with Sandbox(pending_s=0.3, processing_s=0.3, concurrency_limit=2) as sb:
         client = client_for(sb, max_retries=0, poll_interval=0.02)
         tasks = submit_grid(VIDEO, ["rain", "birds"], seeds=[1, 2, 3], client=client,
                             progress=False)

@@ -53,7 +53,7 @@ def test_unknown_path_and_wrong_method() -> None:
 
 
 def test_seed_schema_lifecycle_matches_the_seed_page() -> None:
-    with Sandbox(pending_s=0.15, processing_s=0.15, audio_seconds=1.0) as sb:
+    with Sandbox(pending_s=0.3, processing_s=0.6, audio_seconds=1.0) as sb:
         first = create(sb).json()
         assert first["code"] == 0 and first["message"] == "success"
         data = first["data"]
@@ -64,14 +64,18 @@ def test_seed_schema_lifecycle_matches_the_seed_page() -> None:
         assert json.loads(data["input"])["prompt"] == "waves crashing, seagulls"
         assert data["works"] == []
         assert set(data["task"]) >= {"id", "userId", "type", "status", "taskInfo", "createTime"}
-        time.sleep(0.2)
-        mid = get(sb, data["task_id"]).json()["data"]
-        assert mid["status"] == "processing"
+        # Poll rather than sleep a fixed time, so a slow machine cannot skip a phase.
+        seen = {}
+        deadline = time.monotonic() + 10
+        while "completed" not in seen and time.monotonic() < deadline:
+            answer = get(sb, data["task_id"]).json()["data"]
+            seen.setdefault(answer["status"], answer)
+            time.sleep(0.02)
+        assert list(seen) == ["pending", "processing", "completed"]
+        mid = seen["processing"]
         assert NS_TIME.match(mid["metadata"]["started_at"])
         assert mid["metadata"]["ended_at"] == ZERO_TIME
-        time.sleep(0.15)
-        done = get(sb, data["task_id"]).json()["data"]
-        assert done["status"] == "completed"
+        done = seen["completed"]
         assert NS_TIME.match(done["metadata"]["ended_at"])
         work = done["works"][0]
         assert work["contentType"] == "audio/wav"

@@ -56,7 +56,7 @@ def test_audio_is_played_by_url_not_embedded() -> None:
 
 
 def test_follows_a_running_task_until_it_ends() -> None:
-    with Sandbox(pending_s=0.1, processing_s=0.2) as sb:
+    with Sandbox(pending_s=0.5, processing_s=0.5) as sb:
         client = client_for(sb)
         task = client.generate_audio(VIDEO, "birds")
         viewer = TaskViewer(task.id, client=client, poll_interval=0.02)

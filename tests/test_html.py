@@ -41,8 +41,11 @@ def test_media_url_allows_only_http_and_relative() -> None:
     assert h.media_url("/proxy/1234/temp/x.wav") == "/proxy/1234/temp/x.wav"
     for bad in ("javascript:alert(1)", "JAVASCRIPT:alert(1)", "java\tscript:alert(1)",
                 "data:text/html,<b>", "vbscript:x", "file:///etc/passwd", "//evil.example/x",
-                "", None, 42):
+                "\x01javascript:alert(1)", " javascript:alert(1)", "", None, 42):
         assert h.media_url(bad) is None, bad
+    # Browsers read a backslash like a slash: "\\evil/x" would leave the page's host.
+    assert h.media_url("\\\\evil.example/x.wav") == "%5C%5Cevil.example/x.wav"
+    assert h.media_url("/\\evil.example/x.wav") == "/%5Cevil.example/x.wav"
 
 
 def test_players() -> None:

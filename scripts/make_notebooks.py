@@ -48,6 +48,12 @@ QUICKSTART = [
         "more = [client.wait(t, timeout=300) for t in more]\n"
         "table = tabulate_tasks([done, *more], client=client)\n"
         "table[['task_id', 'status', 'prompt', 'seed', 'ran_s', 'cost_usd', 'audio_url']]"),
+    new_markdown_cell("## Everything you made lately\n\n`client.history()` pages through your "
+                      "past tasks lazily, newest first; take as many as you want to see."),
+    new_code_cell(
+        "from itertools import islice\n\n"
+        "recent = tabulate_tasks(islice(client.history(model='mmaudio'), 50), client=client)\n"
+        "recent[['created_at', 'status', 'prompt', 'seed', 'cost_usd']].head(10)"),
 ]
 
 COMPARE = [

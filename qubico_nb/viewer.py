@@ -94,7 +94,7 @@ class TaskViewer(widgets.VBox):  # type: ignore[misc]
     def from_task(cls, task: Task) -> TaskViewer:
         """Show a Task you already have; without a client there is nothing to fetch."""
         viewer = cls(client=None, follow=False)
-        viewer.fetch_button.disabled = viewer._client is None
+        viewer.fetch_button.disabled = viewer.id_box.disabled = True
         viewer._quiet_set_id(task.id)
         viewer._show(task)
         return viewer
@@ -117,6 +117,8 @@ class TaskViewer(widgets.VBox):  # type: ignore[misc]
         try:
             task = self._get_client().get_task(task_id, use_cache=False)
         except QubicoError as err:
+            if self._task is not None and self._task.id != task_id:
+                self._clear()  # never show one task's data under another's id
             self._show_error(str(err))
             return None
         self._show(task)
@@ -210,6 +212,13 @@ class TaskViewer(widgets.VBox):  # type: ignore[misc]
                 self._shown_works = task.works
                 self.players.children = tuple(self._player(w) for w in task.works)
             self._task = task  # last: whoever sees the new task sees its players too
+
+    def _clear(self) -> None:
+        with self._lock:
+            self.status.value = self.times.value = self.meta.value = ""
+            self.players.children = ()
+            self._shown_works = None
+            self._task = None
 
     def _player(self, work: Work) -> widgets.Widget:
         media = _media(work)

@@ -151,3 +151,21 @@ def test_a_task_object_shows_at_once_and_is_followed() -> None:
         assert sb.requests["get"] == 0  # nothing fetched to show it
         wait_until(lambda: viewer.task.is_done)
         assert len(viewer.players.children) == 1
+
+
+def test_a_failed_fetch_of_another_id_clears_the_old_task() -> None:
+    with Sandbox(preset="instant") as sb:
+        client = client_for(sb)
+        task = client.generate_audio(VIDEO, "rain")
+        viewer = TaskViewer(task.id, client=client)
+        assert viewer.players.children
+        viewer.id_box.value = "no-such-task"
+        assert viewer.task is None and viewer.players.children == ()
+        assert viewer.meta.value == "" and "task not found" in viewer.error.value
+        viewer.id_box.value = task.id
+        assert viewer.task.id == task.id and viewer.error.layout.display == "none"
+
+
+def test_from_task_cannot_fetch_or_retype() -> None:
+    viewer = TaskViewer.from_task(evil_task())
+    assert viewer.fetch_button.disabled and viewer.id_box.disabled

@@ -8,8 +8,11 @@ from typing import Any
 
 from ._hosts import sandbox_public_url
 from .client import Client, _env
+from .errors import ConfigurationError
 
 SANDBOX_URL_ENV = "QUBICO_SANDBOX_URL"
+#: The key for a sandbox started with ``--api-key`` (the same variable the CLI reads).
+SANDBOX_KEY_ENV = "QUBICO_SANDBOX_API_KEY"
 _lock = threading.Lock()
 _embedded: Any = None
 _default: Client | None = None
@@ -30,25 +33,36 @@ def _embedded_sandbox(**options: Any) -> Any:
     return _embedded
 
 
-def connect(*, quiet: bool = False, **sandbox_options: Any) -> Client:
-    """A Client: ``$QUBICO_SANDBOX_URL`` if set, else the live API if a key is set, else an
-    embedded sandbox (options go to `Sandbox`). Prints which, unless `quiet`."""
+def connect(*, sandbox: bool | None = None, quiet: bool = False,
+            **sandbox_options: Any) -> Client:
+    """A Client, and a line saying which backend it talks to (unless `quiet`).
+
+    ``sandbox=None`` (the default) picks: ``$QUBICO_SANDBOX_URL`` if set, else the live API when
+    ``QUBICO_API_KEY`` (or ``PIAPI_API_KEY``) is set, else an embedded sandbox started in this
+    process (`sandbox_options` go to `Sandbox`). ``sandbox=True`` never uses the live API, even
+    with a key; ``sandbox=False`` always does. Your API key is never sent to a sandbox.
+    """
     global _default
     sandbox_url = _env(SANDBOX_URL_ENV)
-    if sandbox_url:
-        client = Client(_env("QUBICO_API_KEY", "PIAPI_API_KEY") or "sandbox", base_url=sandbox_url)
-        note = f"Using the Qubico sandbox at {sandbox_url} (synthetic sounds, no API key needed)."
-    elif _env("QUBICO_API_KEY", "PIAPI_API_KEY"):
+    has_key = _env("QUBICO_API_KEY", "PIAPI_API_KEY") is not None
+    if sandbox is False or (sandbox is None and has_key and not sandbox_url):
+        if not has_key:
+            raise ConfigurationError(
+                "connect(sandbox=False) needs an API key: set QUBICO_API_KEY (or PIAPI_API_KEY)")
         client = Client()
         note = f"Using the live Qubico API at {client.base_url}."
+    elif sandbox_url:
+        client = Client(_env(SANDBOX_KEY_ENV) or "sandbox", base_url=sandbox_url)
+        note = f"Using the Qubico sandbox at {sandbox_url} (synthetic sounds, no API key needed)."
     else:
         with _lock:
-            sandbox = _embedded_sandbox(**sandbox_options)
-        client = Client("sandbox", base_url=sandbox.url)
-        note = (f"No QUBICO_API_KEY set: using a local sandbox at {sandbox.url} "
-                "(synthetic sounds). Set QUBICO_API_KEY to use the live API.")
+            embedded = _embedded_sandbox(**sandbox_options)
+        client = Client("sandbox", base_url=embedded.url)
+        why = "sandbox=True" if has_key else "No QUBICO_API_KEY set"
+        note = (f"{why}: using a local sandbox at {embedded.url} (synthetic sounds). "
+                + ("" if has_key else "Set QUBICO_API_KEY to use the live API."))
     if not quiet:
-        print(note, flush=True)
+        print(note.strip(), flush=True)
     _default = client
     return client
 

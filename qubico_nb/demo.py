@@ -9,7 +9,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from .connection import SANDBOX_URL_ENV
+from .connection import SANDBOX_KEY_ENV, SANDBOX_URL_ENV
 
 
 def run_demo(args: argparse.Namespace) -> int:
@@ -25,6 +25,8 @@ def run_demo(args: argparse.Namespace) -> int:
     sandbox = start_sandbox(sandbox_from_args(args))
     env = {k: v for k, v in os.environ.items() if k not in ("QUBICO_API_KEY", "PIAPI_API_KEY")}
     env[SANDBOX_URL_ENV] = sandbox.url
+    if sandbox.api_key:
+        env[SANDBOX_KEY_ENV] = sandbox.api_key
     command = [sys.executable, "-m", "jupyterlab", f"--notebook-dir={notebooks}",
                f"--ServerApp.port={args.lab_port}"]
     if (notebooks / "quickstart.ipynb").is_file():

@@ -54,3 +54,25 @@ def test_binder_proxy_url(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(importlib.util, "find_spec",
                         lambda name: object() if name == "jupyter_server_proxy" else real(name))
     assert sandbox_public_url(1234) == "/user/abc/proxy/1234"
+
+
+def test_sandbox_true_ignores_a_key_and_false_requires_one(
+        monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    from qubico_nb import ConfigurationError
+
+    with pytest.raises(ConfigurationError, match="needs an API key"):
+        connection.connect(sandbox=False)
+    monkeypatch.setenv("QUBICO_API_KEY", KEY)
+    client = connection.connect(sandbox=True)
+    assert client.is_sandbox and "sandbox=True: using a local sandbox" in capsys.readouterr().out
+    assert not connection.connect(sandbox=False, quiet=True).is_sandbox
+
+
+def test_the_real_key_never_goes_to_a_sandbox(monkeypatch: pytest.MonkeyPatch) -> None:
+    with Sandbox(preset="instant", api_key="sandbox-key") as sb:
+        monkeypatch.setenv("QUBICO_SANDBOX_URL", sb.url)
+        monkeypatch.setenv("QUBICO_API_KEY", KEY)
+        monkeypatch.setenv("QUBICO_SANDBOX_API_KEY", "sandbox-key")
+        client = connection.connect(quiet=True)
+        assert client.account()["plan"] == "creator"  # authenticated with the sandbox's key
+        assert KEY[-4:] not in repr(client)

@@ -19,7 +19,8 @@ QUICKSTART = [
         "Make a sound effect for a video with MMAudio, watch the task run, and listen to it.\n\n"
         "With `QUBICO_API_KEY` set this talks to the live Qubico API; without it, `connect()` "
         "starts a local **sandbox** that speaks the same API and synthesizes the audio, "
-        "so this notebook runs anywhere, Binder included."),
+        "so this notebook runs anywhere, Binder included. `connect(sandbox=True)` uses the "
+        "sandbox even when a key is set."),
     new_code_cell(
         "import os\n"
         "from qubico_nb import TaskViewer, connect, tabulate_tasks\n\n"

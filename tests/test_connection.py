@@ -76,3 +76,22 @@ def test_the_real_key_never_goes_to_a_sandbox(monkeypatch: pytest.MonkeyPatch) -
         client = connection.connect(quiet=True)
         assert client.account()["plan"] == "creator"  # authenticated with the sandbox's key
         assert KEY[-4:] not in repr(client)
+
+
+def test_colab_proxy_url(monkeypatch: pytest.MonkeyPatch) -> None:
+    import sys
+    import types
+
+    from qubico_nb._hosts import sandbox_public_url
+
+    asked: list[str] = []
+    output = types.ModuleType("google.colab.output")
+    output.eval_js = lambda js: asked.append(js) or "https://1234-abc.colab.dev/"  # type: ignore[attr-defined]
+    for name, module in {"google": types.ModuleType("google"),
+                         "google.colab": types.ModuleType("google.colab"),
+                         "google.colab.output": output}.items():
+        monkeypatch.setitem(sys.modules, name, module)
+    assert sandbox_public_url(1234) == "https://1234-abc.colab.dev"
+    assert asked == ["google.colab.kernel.proxyPort(1234)"]
+    output.eval_js = lambda js: 1 / 0  # type: ignore[attr-defined]
+    assert sandbox_public_url(1234) is None  # a broken proxy means "no proxy", not a crash

@@ -11,8 +11,7 @@ import ipaddress
 import logging
 import random
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from email.utils import parsedate_to_datetime
 from typing import Any, BinaryIO
 from urllib.parse import urlsplit
@@ -269,7 +268,7 @@ class Transport:
             sink.truncate()
             written = 0
             try:
-                with self._get_stream(url, timeout) as response:
+                with self.session.get(url, stream=True, timeout=timeout) as response:
                     if response.status_code >= 400:
                         error = status_error(response.status_code, "", what=f"download {url}")
                         if response.status_code in RETRY_STATUSES:
@@ -294,14 +293,6 @@ class Transport:
 
         result: int = self._with_retries(attempt, None)
         return result
-
-    @contextmanager
-    def _get_stream(self, url: str, timeout: float) -> Iterator[requests.Response]:
-        response = self.session.get(url, stream=True, timeout=timeout)
-        try:
-            yield response
-        finally:
-            response.close()
 
     def close(self) -> None:
         self.session.close()

@@ -16,15 +16,7 @@ import pandas as pd
 from ._progress import progress_bar
 from .client import MMAUDIO_MODEL, MMAUDIO_TASK_TYPE, Client, mmaudio_input
 from .connection import default_client
-from .errors import (
-    AuthenticationError,
-    BadRequestError,
-    InvalidRequestError,
-    NotFoundError,
-    PermissionDeniedError,
-    QubicoError,
-    RateLimitError,
-)
+from .errors import PERMANENT_ERRORS, InvalidRequestError, QubicoError, RateLimitError
 from .frames import FetchFailure, tasks_to_frame
 from .models import Task
 
@@ -73,11 +65,6 @@ def tabulate_tasks(
     return tasks_to_frame(ordered, per=per)
 
 
-#: Fetch errors that asking again will not cure.
-_PERMANENT = (NotFoundError, AuthenticationError, PermissionDeniedError, BadRequestError,
-              InvalidRequestError)
-
-
 @dataclass(frozen=True)
 class _Failed(FetchFailure):
     error: QubicoError = field(compare=False)
@@ -90,7 +77,7 @@ def _fetch(client: Client) -> Any:
             return client.get_task(task_id)
         except QubicoError as err:
             return _Failed(task_id=task_id, message=str(err), error=err,
-                           permanent=isinstance(err, _PERMANENT))
+                           permanent=isinstance(err, PERMANENT_ERRORS))
 
     return one
 

@@ -20,16 +20,13 @@ from ._media import is_mp4, mp4_duration_s
 from ._transport import Transport, is_loopback
 from .cache import TaskCache
 from .errors import (
-    APIConnectionError,
-    APITimeoutError,
+    TRANSIENT_ERRORS,
     InvalidRequestError,
     ProtocolError,
-    RateLimitError,
-    ServerError,
     TaskFailedError,
     WaitTimeoutError,
 )
-from .models import Task
+from .models import Status, Task
 
 log = logging.getLogger("qubico_nb")
 
@@ -42,7 +39,6 @@ MAX_UPLOAD_BYTES = 10 * 1024 * 1024
 #: Local videos up to this size go inline as a data: URI; larger ones are uploaded first.
 INLINE_VIDEO_BYTES = 1024 * 1024
 MAX_VIDEO_SECONDS = 30.0
-_TRANSIENT = (APIConnectionError, APITimeoutError, ServerError, RateLimitError)
 
 TimeLike = datetime | date | int | float
 
@@ -206,7 +202,7 @@ class Client:
                     from trouble
             try:
                 task = self.get_task(task_id, deadline=deadline)
-            except _TRANSIENT as err:
+            except TRANSIENT_ERRORS as err:
                 trouble = err
                 log.warning("still waiting for task %s after: %s", task_id, err)
                 self.sleep(min(max(interval, 0.05), max(deadline - time.monotonic(),
@@ -219,7 +215,7 @@ class Client:
                 pause = min(interval, deadline - time.monotonic())
                 if pause > 0:
                     self.sleep(pause)
-        if raise_on_failure and last.status.value == "failed":
+        if raise_on_failure and last.status is Status.FAILED:
             raise TaskFailedError(last)
         return last
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import base64
 import os
 import warnings
 from collections.abc import Iterable, Sequence
@@ -99,9 +98,8 @@ def compare(
                     skipped += 1
                     continue
                 budget -= size
-                data = Path(path_text).read_bytes()
-                mime = guess_content_type(path_text) or "audio/wav"
-                sources[index] = f"data:{mime};base64," + base64.b64encode(data).decode()
+                sources[index] = html.audio_data_uri(Path(path_text).read_bytes(),
+                                                     guess_content_type(path_text))
             else:
                 relative = _relative_to_cwd(path_text)
                 if relative is not None:  # the notebook's server can serve it

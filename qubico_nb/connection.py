@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import atexit
 import threading
+import warnings
 from typing import Any
 
 from ._hosts import sandbox_public_url
@@ -23,6 +24,9 @@ def _embedded_sandbox(**options: Any) -> Any:
     global _embedded
     from .sandbox import Sandbox
 
+    if _embedded is not None and options:
+        warnings.warn("the embedded sandbox is already running; sandbox options given to a "
+                      "later connect() are ignored", stacklevel=3)
     if _embedded is None:
         sandbox = Sandbox(**options).start()
         public = sandbox_public_url(int(sandbox.url.rsplit(":", 1)[1]))

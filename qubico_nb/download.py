@@ -15,6 +15,7 @@ import pandas as pd
 from ._progress import progress_bar
 from .client import Client
 from .errors import InvalidRequestError, QubicoError
+from .frames import tasks_to_frame
 from .models import Task
 
 _SAFE = re.compile(r"[^A-Za-z0-9_-]+")
@@ -35,8 +36,6 @@ def file_name(task_id: str, index: int, url: str, content_type: str | None = Non
 def _frame(tasks_or_frame: pd.DataFrame | Iterable[Task]) -> pd.DataFrame:
     if isinstance(tasks_or_frame, pd.DataFrame):
         return tasks_or_frame.copy()
-    from .frames import tasks_to_frame
-
     items = list(tasks_or_frame)
     if not all(isinstance(t, Task) for t in items):
         raise InvalidRequestError("download takes Task objects or a frame from tabulate_tasks")

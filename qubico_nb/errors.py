@@ -90,6 +90,14 @@ class WaitTimeoutError(QubicoError, TimeoutError):
         self.timeout = timeout
 
 
+#: Errors that asking again later may cure (network, timeouts, 5xx, 429).
+TRANSIENT_ERRORS: tuple[type[QubicoError], ...] = (
+    APIConnectionError, APITimeoutError, ServerError, RateLimitError)
+#: Errors that asking again will not cure (unknown id, bad key, bad request).
+PERMANENT_ERRORS: tuple[type[QubicoError], ...] = (
+    NotFoundError, AuthenticationError, PermissionDeniedError, BadRequestError,
+    InvalidRequestError)
+
 _STATUS_CLASSES: dict[int, type[APIStatusError]] = {
     400: BadRequestError,
     401: AuthenticationError,

@@ -99,11 +99,15 @@ def work_player(work: Work, *, preload: str = "none") -> str:
     return link(work.playable_url, "generated file")
 
 
+def audio_data_uri(data: bytes, content_type: str | None = "audio/wav") -> str:
+    """File bytes as a ``data:audio/...`` URI (only ever on request: it grows the notebook)."""
+    mime = content_type if content_type and content_type.startswith("audio/") else "audio/wav"
+    return f"data:{mime};base64," + base64.b64encode(data).decode()
+
+
 def embedded_audio(data: bytes, content_type: str = "audio/wav") -> str:
-    """A player whose bytes live in the page (only ever on request: it grows the notebook)."""
-    mime = content_type if content_type.startswith("audio/") else "audio/wav"
-    uri = f"data:{mime};base64," + base64.b64encode(data).decode()
-    return audio_player(uri, preload="auto")
+    """A player whose bytes live in the page."""
+    return audio_player(audio_data_uri(data, content_type), preload="auto")
 
 
 def _is_embedded(url: object) -> bool:

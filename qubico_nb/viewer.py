@@ -18,11 +18,10 @@ from IPython.display import Audio, Image, Video
 from . import html
 from .client import Client
 from .connection import default_client
-from .errors import APIConnectionError, APITimeoutError, QubicoError, RateLimitError, ServerError
+from .errors import TRANSIENT_ERRORS, QubicoError
 from .models import Task, Work
 
 log = logging.getLogger("qubico_nb")
-_TRANSIENT = (APIConnectionError, APITimeoutError, ServerError, RateLimitError)
 
 
 def _media(work: Work) -> Any:
@@ -187,7 +186,7 @@ class TaskViewer(widgets.VBox):  # type: ignore[misc]
                 return
             try:
                 task = client.get_task(task_id)
-            except _TRANSIENT as err:
+            except TRANSIENT_ERRORS as err:
                 self._show_error(f"{err} (still trying)")
                 continue
             except QubicoError as err:

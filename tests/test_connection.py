@@ -95,3 +95,9 @@ def test_colab_proxy_url(monkeypatch: pytest.MonkeyPatch) -> None:
     assert asked == ["google.colab.kernel.proxyPort(1234)"]
     output.eval_js = lambda js: 1 / 0  # type: ignore[attr-defined]
     assert sandbox_public_url(1234) is None  # a broken proxy means "no proxy", not a crash
+
+
+def test_options_for_an_already_running_sandbox_warn() -> None:
+    connection.connect(quiet=True)
+    with pytest.warns(UserWarning, match="already running"):
+        connection.connect(quiet=True, preset="realistic")

@@ -68,6 +68,8 @@ def test_delivers_each_phase_with_the_secret(receiver: Receiver) -> None:
         assert set(last) == {"timestamp", "data"} and "code" not in last
         assert last["data"]["task_id"] == task_id
         assert last["data"]["output"]["audio_url"].endswith(".wav")
+        # the sandbox records a delivery once the receiver's answer is back: wait for that too
+        wait_until(lambda: len(sb.webhook_deliveries) == 2)
         assert [d.status for d in sb.webhook_deliveries] == [204, 204]
 
 

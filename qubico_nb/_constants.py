@@ -1,0 +1,34 @@
+"""Names and tables that more than one module needs; each is spelled here and nowhere else."""
+
+from __future__ import annotations
+
+#: The API key of the live service (``PIAPI_API_KEY`` is read too, as PiAPI's own tools name it).
+API_KEY_ENV = "QUBICO_API_KEY"
+API_KEY_ENV_ALIASES = ("PIAPI_API_KEY",)
+#: Every variable that may hold the live key, in the order they are read.
+API_KEY_ENVS = (API_KEY_ENV, *API_KEY_ENV_ALIASES)
+#: Another base URL for the API (a proxy, the sibling host).
+BASE_URL_ENV = "QUBICO_BASE_URL"
+#: A running sandbox to use instead of the live API (`connect()`, the notebooks).
+SANDBOX_URL_ENV = "QUBICO_SANDBOX_URL"
+#: The key a sandbox started with ``--api-key`` requires (the CLI reads it too).
+SANDBOX_KEY_ENV = "QUBICO_SANDBOX_API_KEY"
+#: The video the notebooks send when they make tasks.
+DEMO_VIDEO_ENV = "QUBICO_DEMO_VIDEO"
+#: Where the on-disk stores (finished tasks, downloads cache) live.
+CACHE_DIR_ENV = "QUBICO_NB_CACHE_DIR"
+
+DEFAULT_BASE_URL = "https://api.piapi.ai"
+
+#: Media types by file extension, for URLs whose server does not say (or says it wrongly).
+MEDIA_TYPES: dict[str, str] = {
+    ".wav": "audio/wav", ".mp3": "audio/mpeg", ".flac": "audio/flac", ".ogg": "audio/ogg",
+    ".m4a": "audio/mp4", ".mp4": "video/mp4", ".webm": "video/webm", ".mov": "video/quicktime",
+    ".png": "image/png", ".jpg": "image/jpeg", ".jpeg": "image/jpeg", ".webp": "image/webp",
+    ".gif": "image/gif", ".glb": "model/gltf-binary",
+}
+
+#: The only data: URIs we ever put into a ``src``: audio we built ourselves from bytes.
+AUDIO_DATA_URI_PREFIX = "data:audio/"
+#: The inline video form the create endpoint takes.
+MP4_DATA_URI_PREFIX = "data:video/mp4;base64,"

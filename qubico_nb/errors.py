@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from .models import Task
@@ -26,6 +26,31 @@ class APIConnectionError(QubicoError):
 
 class APITimeoutError(QubicoError):
     """The server took longer than the client's ``timeout`` to answer."""
+
+
+class CreateOutcomeUnknownError(APIConnectionError):
+    """A create was sent but its answer was lost (cut off, not JSON, 502/504): the task may exist
+    and be billed. ``model``, ``task_type``, ``input`` and ``sent_at`` (Unix seconds) identify it;
+    look for it with ``client.history(since=...)`` before sending it again."""
+
+    def __init__(self, message: str, *, model: str = "", task_type: str = "",
+                 input: dict[str, Any] | None = None, sent_at: float = 0.0) -> None:
+        super().__init__(message)
+        self.model = model
+        self.task_type = task_type
+        self.input = dict(input or {})
+        self.sent_at = sent_at
+
+    def __reduce__(self) -> Any:
+        return (_rebuild_create_unknown,
+                (self.args[0] if self.args else "", self.model, self.task_type, self.input,
+                 self.sent_at))
+
+
+def _rebuild_create_unknown(message: str, model: str, task_type: str, input: dict[str, Any],
+                            sent_at: float) -> CreateOutcomeUnknownError:
+    return CreateOutcomeUnknownError(message, model=model, task_type=task_type, input=input,
+                                     sent_at=sent_at)
 
 
 class ProtocolError(QubicoError):

@@ -17,6 +17,7 @@ from urllib.parse import quote, urlsplit
 import requests
 
 from ._media import is_mp4, mp4_duration_s
+from ._retry import Clock, RetryPolicy, SystemClock
 from ._transport import Transport, is_loopback
 from .cache import TaskCache
 from .errors import (
@@ -73,6 +74,7 @@ class Client:
         allow_insecure_http: bool = False,
         cache_size: int = 1024,
         session: requests.Session | None = None,
+        clock: Clock | None = None,
     ) -> None:
         base = (base_url or _env("QUBICO_BASE_URL") or DEFAULT_BASE_URL).rstrip("/")
         if urlsplit(base).scheme not in ("http", "https") or not urlsplit(base).netloc:
@@ -81,6 +83,10 @@ class Client:
             raise InvalidRequestError(
                 "timeout must be > 0; max_retries, retry_backoff and poll_interval >= 0")
         self.poll_interval = poll_interval
+        #: Where waits and deadlines read the time; tests pass a fake one.
+        self.clock: Clock = clock or SystemClock()
+        #: The one retry table, shared by the transport and the batch helpers.
+        self.retry_policy = RetryPolicy(max_retries=max_retries, backoff_s=retry_backoff)
         self.cache = TaskCache(cache_size)
         self._transport = Transport(
             base, api_key or _env("QUBICO_API_KEY", "PIAPI_API_KEY"),
@@ -297,8 +303,8 @@ class Client:
         return url
 
     def sleep(self, seconds: float) -> None:
-        """Pause between polls (the transport's clock, so tests can make it instant)."""
-        self._transport.sleep(seconds)
+        """Pause between polls on the client's clock (tests pass one that does not wait)."""
+        self.clock.sleep(seconds)
 
     def fetch_file(self, url: str, sink: BinaryIO,
                    on_bytes: Callable[[int], None] | None = None) -> int:

@@ -1,7 +1,8 @@
 """qubico-nb: look at, hear and compare Qubico generative-audio tasks in Jupyter notebooks.
 
 Names load on first use, so ``import qubico_nb.sandbox`` or the CLI does not pay for pandas and
-ipywidgets.
+ipywidgets. No submodule shares a name with a public function (``compare`` lives in
+``qubico_nb.comparison``), so importing a submodule never shadows a function.
 """
 
 from __future__ import annotations
@@ -11,12 +12,54 @@ from typing import TYPE_CHECKING, Any
 
 from ._version import __version__
 
-if TYPE_CHECKING:
+#: Every public name and the submodule it lives in: the one list `__all__` is derived from.
+_EXPORTS: dict[str, str] = {
+    # the client and its model
+    "Client": "client",
+    "connect": "connection",
+    "Task": "models",
+    "Work": "models",
+    "Status": "models",
+    "Usage": "models",
+    "TaskError": "models",
+    "parse_webhook": "webhook",
+    # the notebook layer
+    "TaskViewer": "viewer",
+    "Comparison": "comparison",
+    "compare": "comparison",
+    "download": "downloads",
+    "submit_grid": "batch",
+    "tabulate_tasks": "batch",
+    "wait_all": "batch",
+    # errors
+    "QubicoError": "errors",
+    "ConfigurationError": "errors",
+    "InvalidRequestError": "errors",
+    "APIConnectionError": "errors",
+    "APITimeoutError": "errors",
+    "CreateOutcomeUnknownError": "errors",
+    "ProtocolError": "errors",
+    "APIStatusError": "errors",
+    "BadRequestError": "errors",
+    "AuthenticationError": "errors",
+    "PermissionDeniedError": "errors",
+    "NotFoundError": "errors",
+    "RateLimitError": "errors",
+    "ServerError": "errors",
+    "TaskFailedError": "errors",
+    "WaitTimeoutError": "errors",
+    "GridSubmitError": "batch",
+    "WaitAllError": "batch",
+}
+
+__all__ = sorted([*_EXPORTS, "__version__"])
+
+if TYPE_CHECKING:  # for type checkers and IDEs; tests/test_package.py keeps it equal to _EXPORTS
     from .batch import GridSubmitError, WaitAllError, submit_grid, tabulate_tasks, wait_all
     from .client import Client
-    from .compare import Comparison, compare
+    from .comparison import Comparison, compare
     from .connection import connect
-    from .download import download
+    from .downloads import download
     from .errors import (
         APIConnectionError,
         APIStatusError,
@@ -24,6 +67,7 @@ if TYPE_CHECKING:
         AuthenticationError,
         BadRequestError,
         ConfigurationError,
+        CreateOutcomeUnknownError,
         InvalidRequestError,
         NotFoundError,
         PermissionDeniedError,
@@ -38,41 +82,6 @@ if TYPE_CHECKING:
     from .viewer import TaskViewer
     from .webhook import parse_webhook
 
-_EXPORTS = {
-    "APIConnectionError": "errors",
-    "APIStatusError": "errors",
-    "APITimeoutError": "errors",
-    "AuthenticationError": "errors",
-    "BadRequestError": "errors",
-    "Client": "client",
-    "Comparison": "compare",
-    "ConfigurationError": "errors",
-    "GridSubmitError": "batch",
-    "WaitAllError": "batch",
-    "InvalidRequestError": "errors",
-    "NotFoundError": "errors",
-    "PermissionDeniedError": "errors",
-    "ProtocolError": "errors",
-    "QubicoError": "errors",
-    "RateLimitError": "errors",
-    "ServerError": "errors",
-    "Status": "models",
-    "Task": "models",
-    "TaskError": "models",
-    "TaskFailedError": "errors",
-    "TaskViewer": "viewer",
-    "Usage": "models",
-    "WaitTimeoutError": "errors",
-    "Work": "models",
-    "compare": "compare",
-    "connect": "connection",
-    "download": "download",
-    "submit_grid": "batch",
-    "tabulate_tasks": "batch",
-    "wait_all": "batch",
-    "parse_webhook": "webhook",
-}
-
 
 def __getattr__(name: str) -> Any:
     module = _EXPORTS.get(name)
@@ -84,41 +93,4 @@ def __getattr__(name: str) -> Any:
 
 
 def __dir__() -> list[str]:
-    return sorted(__all__)
-
-
-__all__ = [
-    "APIConnectionError",
-    "APIStatusError",
-    "APITimeoutError",
-    "AuthenticationError",
-    "BadRequestError",
-    "Client",
-    "Comparison",
-    "ConfigurationError",
-    "GridSubmitError",
-    "InvalidRequestError",
-    "NotFoundError",
-    "PermissionDeniedError",
-    "ProtocolError",
-    "QubicoError",
-    "RateLimitError",
-    "ServerError",
-    "Status",
-    "Task",
-    "TaskError",
-    "TaskFailedError",
-    "TaskViewer",
-    "Usage",
-    "WaitAllError",
-    "WaitTimeoutError",
-    "Work",
-    "__version__",
-    "compare",
-    "connect",
-    "download",
-    "parse_webhook",
-    "submit_grid",
-    "tabulate_tasks",
-    "wait_all",
-]
+    return sorted({*globals(), *__all__})

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from qubico_nb import InvalidRequestError, download, tabulate_tasks
-from qubico_nb.download import file_name
+from qubico_nb.downloads import file_name
 from qubico_nb.sandbox import Sandbox
 
 from .conftest import VIDEO, client_for

@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test lint unit install clean
+.PHONY: demo test lint unit slow compat bench install clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -14,20 +14,36 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
-## JupyterLab on notebooks/, against an embedded sandbox (no API key needed).
+## JupyterLab on a copy of notebooks/, against an embedded sandbox (no API key needed).
 demo: $(STAMP)
 	env -u QUBICO_API_KEY -u PIAPI_API_KEY $(BIN)/qubico-nb demo
 
-## Everything: lint, types, unit tests, notebooks, and the real-browser test.
-test: $(STAMP)
+## Everything CI runs: lint, types, all tests (notebooks and real browsers included), and the
+## unit tests again on the other supported stacks (Python 3.10/3.13, pandas 2.2/3, ipywidgets 7/8).
+test: lint $(STAMP)
 	scripts/ensure-chromium
+	$(BIN)/python -m pytest
+	scripts/test-compat
+
+lint: $(STAMP)
 	$(BIN)/ruff check qubico_nb tests benchmarks scripts
 	$(BIN)/mypy
-	$(BIN)/python -m pytest
 
 ## Fast loop while coding: no notebooks, no browser.
 unit: $(STAMP)
 	$(BIN)/python -m pytest -m "not slow"
 
+## Only the slow tests: notebooks executed headless and the real-browser tests.
+slow: $(STAMP)
+	scripts/ensure-chromium
+	$(BIN)/python -m pytest -m slow
+
+compat: $(STAMP)
+	scripts/test-compat
+
+## Speed and memory targets, measured side by side in one run.
+bench: $(STAMP)
+	$(BIN)/python benchmarks/bench.py
+
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) .venv-compat-* .pytest_cache .mypy_cache .ruff_cache

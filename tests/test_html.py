@@ -323,3 +323,14 @@ def test_compare_text_has_4_5_to_1_contrast_in_jupyterlab_themes(theme: str) -> 
             assert contrast(colour, background) >= 4.5, (theme, declared, colour, background)
     # The old fixed grey and red fail on the dark background: the test can tell.
     assert theme == "light" or contrast("#555555", backgrounds[0]) < 4.5
+
+
+def test_compare_grid_of_nothing_and_of_huge_prompts() -> None:
+    empty = h.compare_grid(tasks_to_frame([]), by="prompt", across="seed")
+    assert '<table class="qnb-compare">' in empty and "<audio" not in empty
+    huge = "x" * 1_000_000
+    frame = tasks_to_frame([Task.from_dict({"task_id": "t", "status": "completed",
+                                            "input": {"prompt": huge, "seed": 1},
+                                            "output": {"audio_url": "https://cdn/a.wav"}})])
+    markup = h.compare_grid(frame, by="prompt", across="seed")
+    assert len(markup) < 5_000 and "…" in markup  # shortened in the header and the name

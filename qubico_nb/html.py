@@ -13,7 +13,7 @@ import html as _html
 import re
 from collections.abc import Sequence
 from typing import Any
-from urllib.parse import quote, urljoin, urlsplit
+from urllib.parse import SplitResult, quote, urljoin, urlsplit
 
 import numpy as np
 import pandas as pd
@@ -42,6 +42,8 @@ vertical-align:top;max-width:40em;overflow-wrap:anywhere}
 
 def esc(value: object) -> str:
     """Escaped text for HTML content or a quoted attribute; None and NA become ''."""
+    if isinstance(value, str):
+        return _html.escape(value, quote=True)
     if _is_na(value):
         return ""
     return _html.escape(str(value), quote=True)
@@ -69,29 +71,42 @@ def media_url(url: object, *, base_url: str | None = None,
     if not isinstance(url, str):
         return None
     text = url.strip(" ")
-    if not text or _ODD_URL_CHARS.search(text):
+    parts = _split(text)
+    if parts is None:
         return None
-    parts = urlsplit(text)
     if parts.scheme:
-        return _absolute_http(text)
+        return _absolute_http(text, parts)
     if text.startswith("//"):
         return None  # protocol-relative: would follow the page to any host
     if text.startswith("/") and any(text.startswith(p) for p in page_paths if p.startswith("/")):
         return quote(text, safe=_URL_SAFE)
-    if base_url and _absolute_http(base_url):
-        return _absolute_http(urljoin(base_url.rstrip("/") + "/", text))
+    if base_url:
+        joined = urljoin(base_url.rstrip("/") + "/", text)
+        joined_parts = _split(joined)
+        if joined_parts is not None and _absolute_http(base_url, _split(base_url)):
+            return _absolute_http(joined, joined_parts)
     return None
 
 
-def _absolute_http(text: str) -> str | None:
+def _split(text: str) -> SplitResult | None:
+    """`text` split into URL parts, or None when it is empty, odd or unparseable."""
+    if not text or _ODD_URL_CHARS.search(text):
+        return None
     try:
-        parts = urlsplit(text)
-        parts.port  # noqa: B018 -- raises ValueError for a port that is not a number
-    except ValueError:
+        return urlsplit(text)
+    except ValueError:  # e.g. an unclosed "[" of an IPv6 host
         return None
-    if parts.scheme.lower() not in ("http", "https") or not parts.hostname or "@" in parts.netloc:
+
+
+def _absolute_http(text: str, parts: SplitResult | None) -> str | None:
+    if parts is None or parts.scheme.lower() not in ("http", "https"):
         return None
-    if _ODD_URL_CHARS.search(text):
+    try:
+        port_ok = parts.port is None or 0 < parts.port < 65536
+        host = parts.hostname
+    except ValueError:  # a port that is not a number, or out of range
+        return None
+    if not port_ok or not host or "@" in parts.netloc:
         return None
     return quote(text, safe=_URL_SAFE)
 
@@ -107,8 +122,8 @@ def url_as_text(url: object) -> str:
 def unplayable_reason(url: object, *, base_url: str | None = None) -> str:
     """Why `media_url` refused `url`, in words a user can act on."""
     text = str(url).strip(" ")
-    if (text and not _ODD_URL_CHARS.search(text) and not urlsplit(text).scheme
-            and not text.startswith("//") and not base_url):
+    parts = _split(text)
+    if parts is not None and not parts.scheme and not text.startswith("//") and not base_url:
         return "relative URL, and the API's address is unknown (pass client= or base_url=)"
     return "not an http(s) URL: shown, not played"
 
@@ -199,8 +214,10 @@ def local_source(source: object) -> str | None:
     once more: only those two shapes pass, percent-encoded where needed."""
     if _is_embedded(source):
         return str(source)
-    if (not isinstance(source, str) or not source or _ODD_URL_CHARS.search(source.replace(" ", ""))
-            or urlsplit(source).scheme or source.startswith("/")):
+    if not isinstance(source, str) or source.startswith(("/", " ")):
+        return None
+    parts = _split(source.replace(" ", "%20"))
+    if parts is None or parts.scheme:
         return None
     return quote(source, safe=_URL_SAFE)
 
@@ -264,7 +281,9 @@ vertical-align:top;text-align:left}
 .qnb-compare .qnb-facts{color:var(--jp-ui-font-color2,inherit);font-size:12px}
 .qnb-compare .qnb-why,.qnb-notes li{color:var(--jp-ui-font-color1,inherit);white-space:pre-wrap;
 border-left:3px solid var(--jp-error-color1,#d32f2f);padding-left:4px;overflow-wrap:anywhere}
+.qnb-compare .qnb-wait{border-left-color:var(--jp-border-color1,#999)}
 .qnb-compare audio{display:block;width:220px;height:32px}
+.qnb-compare td>div+div{margin-top:6px}
 .qnb-wave{display:block;color:var(--jp-ui-font-color2,currentColor)}
 .qnb-notes{list-style:none;padding:0;margin:4px 0}
 </style>"""
@@ -363,7 +382,7 @@ def compare_grid(
                 aria = ", ".join([row_name, f"{across} {_label(cols_by[i])}", *extra])
                 player = _cell_player(status[i], urls[i], errors[i], sources.get(labels[i]),
                                       f"audio: {aria}", base_url, page_paths)
-                wave = (waveform_svg(peaks[i], label=f"waveform: {aria}")
+                wave = (waveform_svg(peaks[i], width=220, label=f"waveform: {aria}")
                         if peaks is not None else "")
                 described = " · ".join(_fact(name, fact_values[name][i]) for name in facts
                                        if fact_values[name][i] is not None)
@@ -396,7 +415,7 @@ def _cell_player(status: str, url: Any, error: Any, source: Any, label: str,
     if error is not None:
         return f'<div class="qnb-why">{esc(status)}: {esc(_short(str(error), 2000))}</div>'
     if status in _WAITING:
-        return f'<div class="qnb-why">{esc(status)}: no audio yet</div>'
+        return f'<div class="qnb-why qnb-wait">{esc(status)}: no audio yet</div>'
     return f'<div class="qnb-why">{esc(status)}: no audio file</div>'
 
 
@@ -473,6 +492,8 @@ def _is_na(value: Any) -> bool:
 
 
 def _label(value: Any) -> str:
+    if isinstance(value, str):
+        return value
     if _is_na(value):
         return "—"
     if isinstance(value, float):

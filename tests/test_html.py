@@ -24,7 +24,8 @@ ODD_URLS = ("javascript:alert(1)", "JAVASCRIPT:alert(1)", "java\tscript:alert(1)
             "/\\evil.example/x.wav", "https://a/b\\c.wav", "https://a/x\x00.wav",
             "https://a/x\n.wav", "\x01javascript:alert(1)", " javascript:alert(1)",
             "https://user:pw@evil.example/x.wav", "https:///x.wav", "http:x.wav",
-            "https://a:99999999999/x.wav", "ftp://a/x.wav", "", None, 42)
+            "https://a:99999999999/x.wav", "https://a:0/x.wav", "ftp://a/x.wav",
+            "http://[evil/x.wav", "http://a]/x.wav", "", None, 42)
 
 
 class Elements(HTMLParser):

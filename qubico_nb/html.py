@@ -366,6 +366,18 @@ def compare_grid(
     out.extend(f'<th scope="col">{_fact(across, variants[k])}</th>' for k in column_keys)
     out.append("</tr></thead><tbody>")
     sources = sources or {}
+    said_and_written: dict[tuple[str, type, Any], tuple[str, str]] = {}
+
+    def described(name: str, value: Any) -> tuple[str, str]:
+        """A fact as a screen reader says it (``steps 20``) and as it is shown (escaped)."""
+        memo_key = (name, type(value), _key(value))
+        found = said_and_written.get(memo_key)
+        if found is None:
+            written = _fact(name, value, limit=_ARIA_LIMIT)
+            found = said_and_written[memo_key] = (
+                _html.unescape(written).replace(" = ", " ", 1), written)
+        return found
+
     for row_key in row_keys:
         row_value = rows_by[first_row[row_key]]
         out.append(f'<tr><th scope="row">{_fact(by, row_value, limit=_LABEL_LIMIT)}</th>')
@@ -377,16 +389,22 @@ def compare_grid(
                 out.append('<td class="qnb-empty">—</td>')
                 continue
             out.append("<td>")
+            column_name = f"{across} {_short(_label(variants[column_key]), _ARIA_LIMIT)}"
             for i in members:
-                extra = [f"{name} {_label(fact_values[name][i])}" for name in facts]
-                aria = ", ".join([row_name, f"{across} {_label(cols_by[i])}", *extra])
+                spoken, shown_facts = [row_name, column_name], []
+                for name in facts:
+                    value = fact_values[name][i]
+                    if value is not None:
+                        said, written = described(name, value)
+                        spoken.append(said)
+                        shown_facts.append(written)
+                aria = ", ".join(spoken)
                 player = _cell_player(status[i], urls[i], errors[i], sources.get(labels[i]),
                                       f"audio: {aria}", base_url, page_paths)
                 wave = (waveform_svg(peaks[i], width=220, label=f"waveform: {aria}")
                         if peaks is not None else "")
-                described = " · ".join(_fact(name, fact_values[name][i]) for name in facts
-                                       if fact_values[name][i] is not None)
-                meta = f'<div class="qnb-facts">{described}</div>' if described else ""
+                meta = (f'<div class="qnb-facts">{" · ".join(shown_facts)}</div>'
+                        if shown_facts else "")
                 out.append(f"<div>{wave}{player}{meta}</div>")
             out.append("</td>")
         out.append("</tr>")
@@ -461,6 +479,8 @@ def _values(series: pd.Series) -> list[Any]:
 
 def _key(value: Any) -> Any:
     """A dict key for a cell value (unhashable values by their text)."""
+    if value is None or isinstance(value, (str, int, float)):
+        return value
     try:
         hash(value)
     except TypeError:

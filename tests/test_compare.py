@@ -184,3 +184,27 @@ def test_bytes_per_task_stay_small() -> None:
     markup = compare(tasks_to_frame(tasks)).to_html()
     assert markup.count("<audio") == 1000
     assert len(markup.encode()) / 1000 < 300
+
+
+def test_grid_reads_each_column_once_not_once_per_cell(monkeypatch) -> None:
+    """The speed rule without a clock: no iterrows, no pandas filter per cell."""
+    tasks = [Task.from_dict({"task_id": f"t{i}", "status": "completed",
+                             "input": {"prompt": f"p{i // 10}", "seed": i % 10, "steps": 25},
+                             "output": {"audio_url": f"https://cdn/{i}.wav"}})
+             for i in range(300)]
+    frame = tasks_to_frame(tasks)
+    lookups = 0
+    getitem = pd.DataFrame.__getitem__
+
+    def counted(self: pd.DataFrame, key: object) -> object:
+        nonlocal lookups
+        lookups += 1
+        return getitem(self, key)
+
+    def refused(*_: object, **__: object) -> None:
+        raise AssertionError("iterrows is slow: read columns once instead")
+
+    monkeypatch.setattr(pd.DataFrame, "__getitem__", counted)
+    monkeypatch.setattr(pd.DataFrame, "iterrows", refused)
+    assert compare(frame).to_html().count("<audio") == 300
+    assert lookups <= 2 * len(frame.columns)  # per column, whatever the number of cells

@@ -3,6 +3,7 @@ rows that are not audio yet, URLs that must not be played, and labels a person c
 
 from __future__ import annotations
 
+import importlib.util
 import warnings
 from pathlib import Path
 
@@ -11,7 +12,7 @@ import pandas as pd
 import pytest
 
 from qubico_nb import InvalidRequestError, Task, compare, download, tabulate_tasks
-from qubico_nb.frames import tasks_to_frame
+from qubico_nb.frames import FetchFailure, tasks_to_frame
 from qubico_nb.sandbox import FAIL_TRIGGER, Sandbox
 
 from .conftest import VIDEO, client_for
@@ -208,3 +209,73 @@ def test_grid_reads_each_column_once_not_once_per_cell(monkeypatch) -> None:
     monkeypatch.setattr(pd.DataFrame, "iterrows", refused)
     assert compare(frame).to_html().count("<audio") == 300
     assert lookups <= 2 * len(frame.columns)  # per column, whatever the number of cells
+
+
+# -- in a real browser: JupyterLab's own theme variables, every text node's contrast -----------
+
+CONTRAST_JS = """() => {
+  const rgba = (text) => { const n = text.match(/[\\d.]+/g).map(Number);
+                           return [n[0], n[1], n[2], n.length > 3 ? n[3] : 1]; };
+  const lum = ([r, g, b]) => [r, g, b].map((c) => { c /= 255;
+      return c <= 0.03928 ? c / 12.92 : Math.pow((c + 0.055) / 1.055, 2.4); })
+    .reduce((sum, c, i) => sum + c * [0.2126, 0.7152, 0.0722][i], 0);
+  const page = rgba(getComputedStyle(document.body).backgroundColor);
+  const found = [];
+  const walker = document.createTreeWalker(document.querySelector('.qnb-card'),
+                                           NodeFilter.SHOW_TEXT);
+  while (walker.nextNode()) {
+    const node = walker.currentNode;
+    if (!node.textContent.trim()) continue;
+    const [r, g, b, a] = rgba(getComputedStyle(node.parentElement).color);
+    const mixed = [r * a + page[0] * (1 - a), g * a + page[1] * (1 - a), b * a + page[2] * (1 - a)];
+    const [hi, lo] = [lum(mixed), lum(page)].sort((x, y) => y - x);
+    found.push({text: node.textContent.trim().slice(0, 40), ratio: (hi + 0.05) / (lo + 0.05)});
+  }
+  return found;
+}"""
+
+
+@pytest.mark.slow
+@pytest.mark.browser
+def test_grid_text_contrast_and_names_in_chromium_light_and_dark() -> None:
+    chromium = Path("/usr/bin/chromium")
+    spec = importlib.util.find_spec("jupyterlab")
+    if not chromium.exists() or importlib.util.find_spec("playwright") is None or spec is None:
+        pytest.skip("needs Debian's chromium, playwright and jupyterlab")
+    from playwright.sync_api import sync_playwright
+
+    themes = Path(str(spec.origin)).parent / "themes" / "@jupyterlab"
+    tasks = [Task.from_dict({"task_id": f"t{s}", "status": status, "input": {"prompt": "rain",
+                             "seed": s, "steps": 20 + s}, "error": error,
+                             "output": {"audio_url": f"http://127.0.0.1:9/{s}.wav"}
+                             if status == "completed" else None})
+             for s, status, error in ((1, "completed", None), (2, "pending", None),
+                                      (3, "failed", {"message": "failed to get valid video"}))]
+    frame = tasks_to_frame([*tasks, FetchFailure("no-such-task", "task not found (404)")])
+    frame["audio_url"] = frame["audio_url"].astype(object)
+    frame.loc[2, "audio_url"] = "javascript:alert(1)"
+    markup = compare(frame).to_html()
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(chromium),
+                                             args=["--no-sandbox", "--disable-gpu"])
+        try:
+            page = browser.new_page()
+            page.route("**/*", lambda route: route.abort())  # nothing leaves the machine
+            for theme in ("light", "dark"):
+                variables = (themes / f"theme-{theme}-extension" / "index.css").read_text()
+                for layout in ("--jp-layout-color0", "--jp-layout-color1"):
+                    page.set_content(f"<style>{variables} body{{background:var({layout});"
+                                     f"color:var(--jp-content-font-color1)}}</style>{markup}")
+                    texts = page.evaluate(CONTRAST_JS)
+                    assert len(texts) >= 10
+                    low = [t for t in texts if t["ratio"] < 4.5]
+                    assert not low, (theme, layout, low)
+            names = page.eval_on_selector_all("audio", "els => els.map(e => e.ariaLabel)")
+            assert names == ["audio: rain, seed 1, steps 21"]
+            # Negative control, still in the dark theme: the old fixed grey is caught.
+            page.set_content(f"<style>{variables} body{{background:var(--jp-layout-color0)}}"
+                             '</style><div class="qnb-card"><span style="color:#555">old grey'
+                             "</span></div>")
+            assert page.evaluate(CONTRAST_JS)[0]["ratio"] < 4.5
+        finally:
+            browser.close()

@@ -325,6 +325,7 @@ def compare_grid(
 
     status = [str(v).lower() if v is not None else "unknown" for v in values("status")]
     ids, errors, urls = values("task_id"), values("error"), values("audio_url")
+    kinds = values("kind")  # per-work frames say what a file is
     rows_by, cols_by = values(by), values(across)
     peaks = values("peaks") if thumbnails is not False and "peaks" in present else None
     labels = frame.index.tolist()
@@ -400,7 +401,7 @@ def compare_grid(
                         shown_facts.append(written)
                 aria = ", ".join(spoken)
                 player = _cell_player(status[i], urls[i], errors[i], sources.get(labels[i]),
-                                      f"audio: {aria}", base_url, page_paths)
+                                      f"audio: {aria}", base_url, page_paths, kinds[i])
                 wave = (waveform_svg(peaks[i], width=220, label=f"waveform: {aria}")
                         if peaks is not None else "")
                 meta = (f'<div class="qnb-facts">{" · ".join(shown_facts)}</div>'
@@ -420,7 +421,7 @@ def compare_grid(
 
 
 def _cell_player(status: str, url: Any, error: Any, source: Any, label: str,
-                 base_url: str | None, page_paths: Sequence[str]) -> str:
+                 base_url: str | None, page_paths: Sequence[str], kind: Any = None) -> str:
     """The player of one task in a cell, or why there is none (pending, failed, no audio)."""
     local = local_source(source) if source is not None else None
     if local is not None:
@@ -434,7 +435,8 @@ def _cell_player(status: str, url: Any, error: Any, source: Any, label: str,
         return f'<div class="qnb-why">{esc(status)}: {esc(_short(str(error), 2000))}</div>'
     if status in _WAITING:
         return f'<div class="qnb-why qnb-wait">{esc(status)}: no audio yet</div>'
-    return f'<div class="qnb-why">{esc(status)}: no audio file</div>'
+    what = f"{kind} file, not audio" if kind is not None and kind != "audio" else "no audio file"
+    return f'<div class="qnb-why">{esc(status)}: {esc(what)}</div>'
 
 
 def waveform_svg(peaks: Any, *, width: int = 160, height: int = 32, label: str = "") -> str:

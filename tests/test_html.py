@@ -176,6 +176,11 @@ def test_compare_grid_survives_pending_failed_and_non_audio_rows() -> None:
     assert "pending: no audio yet" in markup and "processing: no audio yet" in markup
     assert "failed: video too long" in markup and "completed: no audio file" in markup
     assert "relative URL" in markup and Elements(markup).urls() == ["https://cdn/a.wav"]
+    per_work = tasks_to_frame([Task.from_dict({
+        "task_id": "picture", "status": "completed", "input": {"prompt": "p", "seed": 1},
+        "output": {"image_url": "https://cdn/a.png"}})], per="work")
+    assert "completed: image file, not audio" in h.compare_grid(per_work, by="prompt",
+                                                                   across="seed")
 
 
 def test_compare_grid_labels_say_what_they_are_and_repeat_nothing() -> None:

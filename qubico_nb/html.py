@@ -410,9 +410,9 @@ def compare_grid(
             out.append("</td>")
         out.append("</tr>")
     out.append("</tbody></table>")
-    problems = [f"<li>could not show: <code>{esc(ids[i])}</code>: "
-                f"{esc(errors[i] if errors[i] is not None else 'no reason given')}</li>"
-                for i in failed_rows]
+    problems = [f"<li>could not show: <code>{esc(_short(_label(ids[i]), _LABEL_LIMIT))}</code>: "
+                f"{esc(_short(str(errors[i]), 2000) if errors[i] is not None else 'no reason')}"
+                "</li>" for i in failed_rows]
     problems.extend(f"<li>{esc(note)}</li>" for note in notes)
     if problems:
         out.append(f'<ul class="qnb-notes">{"".join(problems)}</ul>')

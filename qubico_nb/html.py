@@ -54,6 +54,11 @@ def esc(value: object) -> str:
 _ODD_URL_CHARS = re.compile(r"[\x00-\x20\x7f\\]")
 #: What may stay literal in a URL we put into an attribute (quotes and brackets are encoded).
 _URL_SAFE = "/:?#[]@!$&()*+,;=%-._~"
+#: The common case, decided without a full parse: http(s), a plain host, an optional port, and
+#: only characters `quote` would keep (so the answer is the text itself).
+_PLAIN_HTTP_URL = re.compile(
+    r"https?://[A-Za-z0-9.-]+(?::(\d{1,5}))?(?:[/?#][A-Za-z0-9/:?#\[\]@!$&()*+,;=%._~-]*)?",
+    re.IGNORECASE)
 #: A URL shown as text is cut to this many characters.
 _URL_TEXT_LIMIT = 200
 
@@ -71,6 +76,14 @@ def media_url(url: object, *, base_url: str | None = None,
     if not isinstance(url, str):
         return None
     text = url.strip(" ")
+    plain = _PLAIN_HTTP_URL.fullmatch(text)
+    if plain is not None and (plain.group(1) is None or 0 < int(plain.group(1)) < 65536):
+        return text
+    return _checked_url(text, base_url, page_paths)
+
+
+def _checked_url(text: str, base_url: str | None, page_paths: Sequence[str]) -> str | None:
+    """`media_url` by a full parse (what the plain-URL shortcut must agree with)."""
     parts = _split(text)
     if parts is None:
         return None

@@ -10,6 +10,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from qubico_nb import Task
 from qubico_nb import html as h
@@ -86,6 +88,14 @@ def test_media_url_allows_absolute_http_only() -> None:
     for bad in ODD_URLS:
         assert h.media_url(bad) is None, bad
         assert h.media_url(bad, base_url="https://api.example") is None, bad
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.text(alphabet="hHtTpPsS:/.[]@%?#&=;'\"<> \\-_~+aZ09", max_size=30),
+       st.sampled_from(["", "http://", "https://", "HTTPS://a", "http://a:", "https://a.b/"]))
+def test_the_plain_url_shortcut_agrees_with_the_full_parse(tail: str, head: str) -> None:
+    text = head + tail
+    assert h.media_url(text) == h._checked_url(text.strip(" "), None, ())
 
 
 def test_relative_urls_resolve_against_the_api_base() -> None:

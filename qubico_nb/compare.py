@@ -28,6 +28,10 @@ DEFAULT_EMBED_LIMIT_MB = 20.0
 EMBED_NEEDS_DOWNLOAD = ("embed=True found no local copies to embed: run download(table) first, "
                         "then compare(downloaded_table, embed=True); playing from URLs for now")
 
+#: What to do when `thumbnails=True` finds no waveforms to draw.
+THUMBNAILS_NEED_PEAKS = ("thumbnails=True needs a 'peaks' column: run qubico_nb.analyze(table) "
+                         "first, then compare(analyzed_table)")
+
 
 class Comparison:
     """A grid of players: one row per `by` value, one column per `across` value."""
@@ -139,6 +143,9 @@ def compare(
             if not isinstance(path_text, str) or not os.path.isfile(path_text):
                 continue
             found += 1
+            content_type = guess_content_type(path_text)
+            if content_type is not None and not content_type.startswith("audio/"):
+                continue  # a per-work table's image or video: the grid plays audio only
             if embed:
                 size = Path(path_text).stat().st_size
                 if size > budget:
@@ -146,7 +153,7 @@ def compare(
                     continue
                 budget -= size
                 sources[index] = html.audio_data_uri(Path(path_text).read_bytes(),
-                                                     guess_content_type(path_text))
+                                                     content_type)
             else:
                 relative = _relative_to_cwd(path_text)
                 if relative is not None:  # the notebook's server can serve it
@@ -158,6 +165,8 @@ def compare(
     if embed and not found:
         warnings.warn(EMBED_NEEDS_DOWNLOAD, stacklevel=2)
         notes.append(EMBED_NEEDS_DOWNLOAD)
+    if thumbnails and "peaks" not in frame.columns:
+        warnings.warn(THUMBNAILS_NEED_PEAKS, stacklevel=2)
     return Comparison(frame, by=by, across=across, columns=columns, sources=sources,
                       base_url=base_url, page_paths=_page_paths(), thumbnails=thumbnails,
                       notes=notes)

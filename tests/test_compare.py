@@ -171,7 +171,11 @@ def test_waveform_thumbnails_once_analyzed(table) -> None:
     markup = compare(analyzed).to_html()
     assert markup.count("<svg") == 7 and 'role="img"' in markup
     assert "<svg" not in compare(analyzed, thumbnails=False).to_html()
-    assert "<svg" not in compare(frame).to_html()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert "<svg" not in compare(frame).to_html()  # not analyzed: no thumbnails, no fuss
+    with pytest.warns(UserWarning, match=r"run qubico_nb.analyze\(table\) first"):
+        compare(frame, thumbnails=True)
 
 
 def test_bytes_per_task_stay_small() -> None:

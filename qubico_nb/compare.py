@@ -22,8 +22,6 @@ from .models import Task, guess_content_type
 DEFAULT_COLUMNS = ("steps", "duration_s")
 #: Embedding puts file bytes into the notebook: capped, and only on request.
 DEFAULT_EMBED_LIMIT_MB = 20.0
-
-
 #: What to do when `embed=True` finds no local copies to embed.
 EMBED_NEEDS_DOWNLOAD = ("embed=True found no local copies to embed: run download(table) first, "
                         "then compare(downloaded_table, embed=True); playing from URLs for now")

@@ -1,14 +1,19 @@
-"""compare: a grid keyed by any column, players that preload nothing, local and embedded files."""
+"""compare: a grid keyed by any column, players that preload nothing, local and embedded files,
+rows that are not audio yet, URLs that must not be played, and labels a person can read."""
 
 from __future__ import annotations
 
+import importlib.util
 import warnings
 from pathlib import Path
 
+import numpy as np
+import pandas as pd
 import pytest
 
-from qubico_nb import InvalidRequestError, compare, download, tabulate_tasks
-from qubico_nb.sandbox import Sandbox
+from qubico_nb import InvalidRequestError, Task, compare, download, tabulate_tasks
+from qubico_nb.frames import FetchFailure, tasks_to_frame
+from qubico_nb.sandbox import FAIL_TRIGGER, Sandbox
 
 from .conftest import VIDEO, client_for
 
@@ -67,3 +72,214 @@ def test_local_copies_outside_the_notebook_folder_play_from_urls(table, tmp_path
     monkeypatch.chdir(Path(__file__).parent)  # the kernel's folder is not above the files
     markup = compare(saved).to_html()
     assert markup.count('src="http://127.0.0.1') == 8
+
+
+# -- rows that are not (yet) audio, odd URLs, readable labels ---------------------------------
+
+def test_pending_failed_and_unknown_ids_never_crash_the_grid() -> None:
+    with Sandbox(preset="realistic", audio_seconds=0.2) as slow, \
+            Sandbox(preset="instant", audio_seconds=0.2) as quick:
+        waiting_client, done_client = client_for(slow), client_for(quick)
+        waiting = [waiting_client.generate_audio(VIDEO, "rain", seed=s) for s in (1, 2)]
+        done = [done_client.generate_audio(VIDEO, "birds", seed=1),
+                done_client.generate_audio(f"{VIDEO}?{FAIL_TRIGGER}", "birds", seed=2)]
+        frame = pd.concat([
+            tabulate_tasks([t.id for t in waiting], client=waiting_client, progress=False),
+            tabulate_tasks([t.id for t in done] + ["no-such-task"], client=done_client,
+                           progress=False)], ignore_index=True)
+        assert frame["status"].tolist()[:2] == ["pending", "pending"]
+        comparison = compare(frame, client=done_client)
+        markup = comparison.to_html()
+    assert markup.count("pending: no audio yet") == 2
+    assert "failed: failed to get valid video" in markup and markup.count("<audio") == 1
+    # The bad id is listed under the grid; it adds neither a row nor a column.
+    assert markup.count("<tr>") == 3 and markup.count('<th scope="col">') == 2
+    assert "could not show: <code>no-such-task</code>" in markup.split("</table>")[1]
+    assert list(comparison.failed["task_id"]) == ["no-such-task"]
+    assert "1 could not be shown" in repr(comparison)
+
+
+def test_work_frames_from_tabulate_tasks(table) -> None:
+    client, frame = table
+    works = tabulate_tasks(list(frame["task_id"]), client=client, per="work", progress=False)
+    assert compare(works).to_html().count("<audio") == 8
+
+
+def test_labels_say_what_they_are_and_nothing_repeats(table) -> None:
+    _, frame = table
+    markup = compare(frame).to_html()
+    assert '<th scope="col">seed = 1</th>' in markup
+    assert '<th scope="row">prompt = rain</th>' in markup
+    assert "<caption>every task: duration = 0.2 s</caption>" in markup  # shared: said once
+    cells = markup.split("</thead>")[1]
+    assert ">rain<" not in cells and "prompt" not in cells.replace('scope="row">prompt', "")
+    assert cells.count('<div class="qnb-facts">steps = 20</div>') == 4
+    assert "duration" not in cells
+    assert 'aria-label="audio: rain, seed 1, steps 20"' in cells
+
+
+def relative_frame(frame: pd.DataFrame, prefix: str) -> pd.DataFrame:
+    """The frame as a server behind a path prefix would send it: relative file URLs."""
+    out = frame.copy()
+    out["audio_url"] = out["audio_url"].str.replace(r"^http://[^/]+", prefix, regex=True)
+    return out
+
+
+def test_relative_urls_resolve_against_the_client_or_are_shown_as_text(table,
+                                                                       monkeypatch) -> None:
+    client, frame = table
+    monkeypatch.delenv("JUPYTERHUB_SERVICE_PREFIX", raising=False)
+    relative = relative_frame(frame, "")
+    assert relative["audio_url"].str.startswith("/temp/").all()
+    resolved = compare(relative, client=client).to_html()
+    assert resolved.count(f'src="{client.base_url}/temp/') == 8
+    assert compare(relative, base_url=client.base_url).to_html().count("<audio") == 8
+    shown = compare(relative).to_html()  # no base known: the URL is text, never a src
+    assert "<audio" not in shown and shown.count("pass client= or base_url=") == 8
+    # On JupyterHub the sandbox's proxied URLs are meant for the page, not the API's host.
+    monkeypatch.setenv("JUPYTERHUB_SERVICE_PREFIX", "/user/ann/")
+    hub = compare(relative_frame(frame, "/user/ann/proxy/8765"), client=client).to_html()
+    assert hub.count('src="/user/ann/proxy/8765/temp/') == 8
+
+
+def test_odd_urls_from_the_server_are_text(table) -> None:
+    client, frame = table
+    odd = frame.copy()
+    odd["audio_url"] = ["javascript:alert(1)", "//evil.example/x.wav", "\\\\evil\\x.wav",
+                        "https://a/x\x07.wav", "data:text/html,<script>x</script>",
+                        "data:audio/wav;base64,UklGRg==", pd.NA, "https://ok.example/a.wav"]
+    markup = compare(odd, client=client).to_html()
+    assert markup.count("<audio") == 1 and 'src="https://ok.example/a.wav"' in markup
+    assert "<script>" not in markup and "&lt;script&gt;" in markup
+    assert "javascript:alert(1)</code>" in markup
+
+
+def test_embed_without_local_copies_says_what_to_do(table) -> None:
+    _, frame = table
+    with pytest.warns(UserWarning, match=r"run download\(table\) first"):
+        markup = compare(frame, embed=True).to_html()
+    assert "then compare(downloaded_table, embed=True)" in markup.split("</table>")[1]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert "download(" not in compare(frame).to_html()
+
+
+def test_waveform_thumbnails_once_analyzed(table) -> None:
+    _, frame = table
+    analyzed = frame.copy()
+    analyzed["peaks"] = [np.tile(np.array([[-90, 80]], dtype=np.int8), (150, 1))] * 7 + [None]
+    markup = compare(analyzed).to_html()
+    assert markup.count("<svg") == 7 and 'role="img"' in markup
+    assert "<svg" not in compare(analyzed, thumbnails=False).to_html()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert "<svg" not in compare(frame).to_html()  # not analyzed: no thumbnails, no fuss
+    with pytest.warns(UserWarning, match=r"run qubico_nb.analyze\(table\) first"):
+        compare(frame, thumbnails=True)
+
+
+def test_bytes_per_task_stay_small() -> None:
+    """The grid for 1000 tasks costs no more bytes per task than before this round (429)."""
+    tasks = [Task.from_dict({
+        "task_id": f"task-{i:06d}-aaaa-bbbb", "status": "completed",
+        "input": {"prompt": f"waves crashing on rocks, gulls, take {i // 10}", "seed": i % 10,
+                  "steps": 25 + i % 2},
+        "output": {"audio_url": f"https://cdn.example.com/files/2026/11/task-{i:06d}.wav"}})
+        for i in range(1000)]
+    markup = compare(tasks_to_frame(tasks)).to_html()
+    assert markup.count("<audio") == 1000
+    assert len(markup.encode()) / 1000 < 300
+
+
+def test_grid_reads_each_column_once_not_once_per_cell(monkeypatch) -> None:
+    """The speed rule without a clock: no iterrows, no pandas filter per cell."""
+    tasks = [Task.from_dict({"task_id": f"t{i}", "status": "completed",
+                             "input": {"prompt": f"p{i // 10}", "seed": i % 10, "steps": 25},
+                             "output": {"audio_url": f"https://cdn/{i}.wav"}})
+             for i in range(300)]
+    frame = tasks_to_frame(tasks)
+    lookups = 0
+    getitem = pd.DataFrame.__getitem__
+
+    def counted(self: pd.DataFrame, key: object) -> object:
+        nonlocal lookups
+        lookups += 1
+        return getitem(self, key)
+
+    def refused(*_: object, **__: object) -> None:
+        raise AssertionError("iterrows is slow: read columns once instead")
+
+    monkeypatch.setattr(pd.DataFrame, "__getitem__", counted)
+    monkeypatch.setattr(pd.DataFrame, "iterrows", refused)
+    assert compare(frame).to_html().count("<audio") == 300
+    assert lookups <= 2 * len(frame.columns)  # per column, whatever the number of cells
+
+
+# -- in a real browser: JupyterLab's own theme variables, every text node's contrast -----------
+
+CONTRAST_JS = """() => {
+  const rgba = (text) => { const n = text.match(/[\\d.]+/g).map(Number);
+                           return [n[0], n[1], n[2], n.length > 3 ? n[3] : 1]; };
+  const lum = ([r, g, b]) => [r, g, b].map((c) => { c /= 255;
+      return c <= 0.03928 ? c / 12.92 : Math.pow((c + 0.055) / 1.055, 2.4); })
+    .reduce((sum, c, i) => sum + c * [0.2126, 0.7152, 0.0722][i], 0);
+  const page = rgba(getComputedStyle(document.body).backgroundColor);
+  const found = [];
+  const walker = document.createTreeWalker(document.querySelector('.qnb-card'),
+                                           NodeFilter.SHOW_TEXT);
+  while (walker.nextNode()) {
+    const node = walker.currentNode;
+    if (!node.textContent.trim()) continue;
+    const [r, g, b, a] = rgba(getComputedStyle(node.parentElement).color);
+    const mixed = [r * a + page[0] * (1 - a), g * a + page[1] * (1 - a), b * a + page[2] * (1 - a)];
+    const [hi, lo] = [lum(mixed), lum(page)].sort((x, y) => y - x);
+    found.push({text: node.textContent.trim().slice(0, 40), ratio: (hi + 0.05) / (lo + 0.05)});
+  }
+  return found;
+}"""
+
+
+@pytest.mark.slow
+@pytest.mark.browser
+def test_grid_text_contrast_and_names_in_chromium_light_and_dark() -> None:
+    chromium = Path("/usr/bin/chromium")
+    spec = importlib.util.find_spec("jupyterlab")
+    if not chromium.exists() or importlib.util.find_spec("playwright") is None or spec is None:
+        pytest.skip("needs Debian's chromium, playwright and jupyterlab")
+    from playwright.sync_api import sync_playwright
+
+    themes = Path(str(spec.origin)).parent / "themes" / "@jupyterlab"
+    tasks = [Task.from_dict({"task_id": f"t{s}", "status": status, "input": {"prompt": "rain",
+                             "seed": s, "steps": 20 + s}, "error": error,
+                             "output": {"audio_url": f"http://127.0.0.1:9/{s}.wav"}
+                             if status == "completed" else None})
+             for s, status, error in ((1, "completed", None), (2, "pending", None),
+                                      (3, "failed", {"message": "failed to get valid video"}))]
+    frame = tasks_to_frame([*tasks, FetchFailure("no-such-task", "task not found (404)")])
+    frame["audio_url"] = frame["audio_url"].astype(object)
+    frame.loc[2, "audio_url"] = "javascript:alert(1)"
+    markup = compare(frame).to_html()
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(chromium),
+                                             args=["--no-sandbox", "--disable-gpu"])
+        try:
+            page = browser.new_page()
+            page.route("**/*", lambda route: route.abort())  # nothing leaves the machine
+            for theme in ("light", "dark"):
+                variables = (themes / f"theme-{theme}-extension" / "index.css").read_text()
+                for layout in ("--jp-layout-color0", "--jp-layout-color1"):
+                    page.set_content(f"<style>{variables} body{{background:var({layout});"
+                                     f"color:var(--jp-content-font-color1)}}</style>{markup}")
+                    texts = page.evaluate(CONTRAST_JS)
+                    assert len(texts) >= 10
+                    low = [t for t in texts if t["ratio"] < 4.5]
+                    assert not low, (theme, layout, low)
+            names = page.eval_on_selector_all("audio", "els => els.map(e => e.ariaLabel)")
+            assert names == ["audio: rain, seed 1, steps 21"]
+            # Negative control, still in the dark theme: the old fixed grey is caught.
+            page.set_content(f"<style>{variables} body{{background:var(--jp-layout-color0)}}"
+                             '</style><div class="qnb-card"><span style="color:#555">old grey'
+                             "</span></div>")
+            assert page.evaluate(CONTRAST_JS)[0]["ratio"] < 4.5
+        finally:
+            browser.close()

@@ -7,8 +7,7 @@ import threading
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-#: Endpoint names that rules and request counters use.
-ENDPOINTS = ("create", "get", "history", "account", "active", "upload", "file")
+from .routes import ENDPOINTS
 
 FAULT_KINDS = ("latency", "error", "rate_limit", "drop", "truncate", "malformed", "slow")
 

@@ -13,7 +13,7 @@ from typing import Any
 
 from .assets import DEMO_VIDEO
 from .audio import AUDIO_FORMATS
-from .endpoints import Endpoints
+from .endpoints import PLANS, Endpoints
 from .faults import FaultPlan, FaultRule
 from .render import Renderer
 from .server import SandboxHTTPServer
@@ -76,6 +76,7 @@ class Sandbox:
     ~20 s processing); ``pending_s`` / ``processing_s`` override it.
     api_key: when set, API calls without ``x-api-key: <api_key>`` get 401 (files stay public).
     audio_format: ``"wav"`` (default) or ``"mp3"`` (as the live service serves its audio models).
+    plan: the account's plan; on ``"free"`` uploads are refused with 403, as on the service.
     socket_timeout_s: a connection idle (or trickling) this long is closed.
     A task created with ``config.webhook_config.endpoint`` gets ``{"timestamp", "data"}`` POSTed
     there as it starts and ends (loopback endpoints only; see `webhook_deliveries`).
@@ -103,6 +104,7 @@ class Sandbox:
         rate_limit_per_s: float | None = None,
         concurrency_limit: int | None = None,
         balance_usd: float = 10.0,
+        plan: str = "creator",
         max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
         socket_timeout_s: float = DEFAULT_SOCKET_TIMEOUT_S,
         public_url: str | None = None,
@@ -120,6 +122,8 @@ class Sandbox:
             raise ValueError(f"sample_rate must be 8000..192000 Hz, got {sample_rate}")
         if not 0 < audio_seconds <= 60:
             raise ValueError(f"audio_seconds must be in (0, 60], got {audio_seconds}")
+        if plan not in PLANS:
+            raise ValueError(f"plan must be one of {PLANS}, got {plan!r}")
         if not 0 <= port <= 65535:
             raise ValueError(f"port must be from 0 to 65535 (0 picks a free one), got {port}")
         if not socket_timeout_s > 0:
@@ -132,6 +136,7 @@ class Sandbox:
         self.sample_rate = sample_rate
         self.audio_seconds = audio_seconds
         self.audio_format = audio_format
+        self.plan = plan
         self.max_body_bytes = max_body_bytes
         self.socket_timeout_s = socket_timeout_s
         self.public_url = public_url

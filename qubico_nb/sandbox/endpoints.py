@@ -21,6 +21,8 @@ from .world import MODEL, MODEL_FAMILY, RequestError, SandboxTask, World
 CONTENT_TYPES = {"wav": "audio/wav", "mp3": "audio/mpeg", "mp4": "video/mp4", "png": "image/png"}
 HISTORY_PAGE_SIZE_DEFAULT = 10
 HISTORY_PAGE_SIZE_MAX = 100
+#: Account plans; uploads need more than the free one ("Insufficient plan level", 403).
+PLANS = ("free", "creator", "pro")
 
 
 #: An endpoint method: (endpoints, path params, query string, parsed JSON body) -> answer.
@@ -34,6 +36,7 @@ class Settings(Protocol):
     audio_seconds: float
     sample_rate: int
     audio_format: str
+    plan: str
     world: World
 
     @property
@@ -131,7 +134,7 @@ class Endpoints:
             "account_id": "sandbox-0001",
             "equivalent_in_usd": round(balance, 7),
             "credits": int(balance * 1_000_000),
-            "plan": "creator",
+            "plan": self.settings.plan,
             "concurrency_limit": world.concurrency_limit,
         })
 
@@ -144,6 +147,8 @@ class Endpoints:
         return self._envelope({MODEL_FAMILY: family})
 
     def upload(self, params: dict[str, str], query: str, body: Any) -> dict[str, Any]:
+        if self.settings.plan == "free":
+            raise RequestError(403, "Insufficient plan level: uploads need a paid plan")
         key = self.world.add_upload(body)
         return self._envelope({"url": f"{self.settings.file_base_url}/ephemeral/{key}"})
 

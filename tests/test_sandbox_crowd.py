@@ -160,11 +160,11 @@ def test_a_slow_client_is_disconnected() -> None:
 
 def test_binding_beyond_loopback_without_a_key_warns() -> None:
     with pytest.warns(UserWarning, match="no api_key"):
-        sb = Sandbox(host="0.0.0.0").start()
+        sb = Sandbox(host="0.0.0.0").start()  # noqa: S104 - the case this test is about
     sb.stop()
     with warnings.catch_warnings():
         warnings.simplefilter("error")
-        Sandbox(host="0.0.0.0", api_key="k").start().stop()
+        Sandbox(host="0.0.0.0", api_key="k").start().stop()  # noqa: S104 - as above
         Sandbox().start().stop()
 
 

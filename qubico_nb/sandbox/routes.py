@@ -20,7 +20,7 @@ class Route:
 
     @property
     def pattern(self) -> re.Pattern[str]:
-        return _compiled(self.path)
+        return _PATTERNS[self.path]
 
 
 ROUTES: tuple[Route, ...] = (
@@ -39,14 +39,9 @@ ENDPOINTS: tuple[str, ...] = tuple(route.endpoint for route in ROUTES)
 #: The counter name of a request no route matches (a wrong path, or a wrong method).
 UNROUTED = "other"
 
-_PATTERNS: dict[str, re.Pattern[str]] = {}
-
-
-def _compiled(path: str) -> re.Pattern[str]:
-    found = _PATTERNS.get(path)
-    if found is None:
-        found = _PATTERNS[path] = re.compile(f"^{path}$")
-    return found
+_PATTERNS: dict[str, re.Pattern[str]] = {route.path: re.compile(f"^{route.path}$")
+                                         for route in ROUTES}
+_COMPILED = tuple((route, _PATTERNS[route.path]) for route in ROUTES)
 
 
 @dataclass(frozen=True)
@@ -69,8 +64,8 @@ class RouteMatch:
 def match(method: str, path: str) -> RouteMatch:
     """The route that serves ``method path``, if any."""
     allowed: list[str] = []
-    for route in ROUTES:
-        found = route.pattern.match(path)
+    for route, pattern in _COMPILED:
+        found = pattern.match(path)
         if found is None:
             continue
         if method in route.methods:

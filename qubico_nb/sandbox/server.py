@@ -258,8 +258,8 @@ class _Handler(BaseHTTPRequestHandler):
             phrase = HTTPStatus(status).phrase
         except ValueError:
             phrase = ""
-        lines = [f"HTTP/1.1 {status} {phrase}", f"Server: {self.version_string()}",
-                 f"Date: {email.utils.formatdate(usegmt=True)}",
+        lines = [f"HTTP/1.1 {status} {phrase}", f"Server: {self.server_version}",
+                 f"Date: {_http_date()}",
                  f"Content-Type: {content_type}", f"Content-Length: {length}"]
         lines += [f"{name}: {value}" for name, value in headers.items()]
         if self.close_connection:
@@ -317,6 +317,20 @@ class _Handler(BaseHTTPRequestHandler):
             status = 206
         self._send(status, found.content_type, data, headers=headers, head=head,
                    cut=len(data) // 2 if truncate else None)
+
+
+_date_cache: tuple[int, str] = (0, "")
+
+
+def _http_date() -> str:
+    """The Date header's value, formatted once per second rather than once per answer."""
+    global _date_cache
+    now = int(time.time())
+    stamp, text = _date_cache
+    if stamp != now:
+        text = email.utils.formatdate(now, usegmt=True)
+        _date_cache = (now, text)
+    return text
 
 
 def _parse_json(raw: bytes) -> Any:

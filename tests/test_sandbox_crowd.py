@@ -12,6 +12,8 @@ from typing import Any
 
 import pytest
 import requests
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from qubico_nb.sandbox import Sandbox
 
@@ -245,3 +247,37 @@ def test_webhook_redirects_are_followed_only_to_loopback() -> None:
     finally:
         for hook in (target, off, on):
             hook.close()
+
+
+_json = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=20),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=10), inner,
+                                                                 max_size=4),
+    max_leaves=20)
+_create_like = st.fixed_dictionaries(
+    {"model": st.sampled_from(["Qubico/mmaudio", "x"]) | _json,
+     "task_type": st.sampled_from(["video2audio"]) | _json,
+     "input": st.fixed_dictionaries({}, optional={
+         "prompt": st.text(max_size=30) | _json, "negative_prompt": _json,
+         "video": st.sampled_from(["https://x/a.mp4", "data:video/mp4;base64,AAAA"]) | _json,
+         "steps": st.integers() | _json, "seed": st.integers() | _json}) | _json,
+     "config": _json})
+
+
+@pytest.fixture(scope="module")
+def fuzz_target() -> Any:
+    with Sandbox(preset="instant") as sb, requests.Session() as session:
+        yield sb.url, session
+
+
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(body=_create_like | _json, raw=st.binary(max_size=64))
+def test_no_request_body_ever_gets_a_500(fuzz_target: Any, body: Any, raw: bytes) -> None:
+    """Whatever JSON (or bytes) a client sends to create or upload, the answer is 200 or 400."""
+    url, session = fuzz_target
+    for path in ("/api/v1/task", "/api/ephemeral_resource"):
+        answer = session.post(f"{url}{path}", data=json.dumps(body).encode(), timeout=10)
+        assert answer.status_code in (200, 400), (path, body, answer.text)
+        answer = session.post(f"{url}{path}", data=raw, timeout=10)
+        assert answer.status_code in (200, 400), (path, raw, answer.text)
+

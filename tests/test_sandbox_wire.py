@@ -70,3 +70,30 @@ def test_keep_alive_answers_stay_in_step() -> None:
             part = session.get(f"{sb.url}/assets/demo.mp4", headers={"Range": "bytes=0-9"},
                                timeout=5)
             assert part.status_code == 206 and len(part.content) == 10
+
+
+def test_a_finished_task_is_rendered_once_per_settings(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Polling a finished task is a lookup; changing a render setting renders it afresh."""
+    from qubico_nb.sandbox import render
+
+    with Sandbox(preset="instant", schema="unified") as sb, requests.Session() as session:
+        task_id = session.post(f"{sb.url}/api/v1/task", json=_body(), timeout=5
+                               ).json()["data"]["task_id"]
+        first = session.get(f"{sb.url}/api/v1/task/{task_id}", timeout=5).content
+        calls: list[str] = []
+        real = render.Renderer.render
+        monkeypatch.setattr(render.Renderer, "render",
+                            lambda self, *a: calls.append(a[0]) or real(self, *a))
+        for _ in range(5):
+            assert session.get(f"{sb.url}/api/v1/task/{task_id}", timeout=5).content == first
+        assert calls == []
+        sb.public_url = "https://proxy.example.org/sb"  # as connect() does on JupyterHub
+        moved = session.get(f"{sb.url}/api/v1/task/{task_id}", timeout=5).json()["data"]
+        assert moved["output"]["audio_url"].startswith("https://proxy.example.org/sb/temp/")
+        assert len(calls) == 1
+
+
+def _body() -> dict[str, Any]:
+    from .conftest import create_body
+
+    return create_body()

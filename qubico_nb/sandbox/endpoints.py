@@ -6,6 +6,7 @@ the service would decide (validation, the task, the page of history, the file's 
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, ClassVar, Protocol
@@ -26,7 +27,7 @@ PLANS = ("free", "creator", "pro")
 
 
 #: An endpoint method: (endpoints, path params, query string, parsed JSON body) -> answer.
-_Handler = Callable[["Endpoints", dict[str, str], str, Any], dict[str, Any]]
+_Handler = Callable[["Endpoints", dict[str, str], str, Any], "dict[str, Any] | bytes"]
 
 
 class Settings(Protocol):
@@ -37,6 +38,8 @@ class Settings(Protocol):
     sample_rate: int
     audio_format: str
     plan: str
+    tz_minutes: int
+    title_case_status: bool
     world: World
 
     @property
@@ -66,41 +69,78 @@ def model_matches(asked: str) -> bool:
     return wanted in (MODEL.lower(), MODEL_FAMILY)
 
 
+#: Phases after which a task never changes again, so its rendering can be kept.
+_FINAL_PHASES = ("completed", "failed")
+#: Renderings of finished tasks kept at most (about 2 KB each); past it the memo starts over.
+_MEMO_LIMIT = 50_000
+
+
 class Endpoints:
-    """The service's behaviour per endpoint, over the sandbox's world."""
+    """The service's behaviour per endpoint, over the sandbox's world.
+
+    A finished task never changes, so its rendering (and its encoded Get Task answer) is made
+    once per set of render settings: polling a finished task costs a dict lookup, not a render.
+    """
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
+        self._memo: dict[tuple[object, ...], tuple[dict[str, Any], bytes]] = {}
 
     @property
     def world(self) -> World:
         return self.settings.world
 
+    def _settings_key(self) -> tuple[object, ...]:
+        s = self.settings
+        return (s.schema, s.file_base_url, s.audio_seconds, s.audio_format,
+                s.tz_minutes, s.title_case_status)
+
+    def _finished(self, task: SandboxTask, phase: str,
+                  renderer: Renderer | None) -> tuple[dict[str, Any], bytes]:
+        key = (task.task_id, phase, *self._settings_key())
+        found = self._memo.get(key)
+        if found is None:
+            renderer = renderer or self.settings.renderer()
+            data = renderer.render(self.settings.schema, task, phase)
+            encoded = json.dumps(self._envelope(data, task_schema=True)).encode()
+            if len(self._memo) >= _MEMO_LIMIT:
+                self._memo.clear()
+            found = self._memo[key] = (data, encoded)
+        return found
+
     def _render(self, task: SandboxTask, renderer: Renderer | None = None) -> dict[str, Any]:
+        phase = self.world.phase(task)
+        if phase in _FINAL_PHASES:
+            return self._finished(task, phase, renderer)[0]
         renderer = renderer or self.settings.renderer()
-        return renderer.render(self.settings.schema, task, self.world.phase(task))
+        return renderer.render(self.settings.schema, task, phase)
+
+    def _task_answer(self, task: SandboxTask) -> bytes:
+        phase = self.world.phase(task)
+        if phase in _FINAL_PHASES:
+            return self._finished(task, phase, None)[1]
+        data = self.settings.renderer().render(self.settings.schema, task, phase)
+        return json.dumps(self._envelope(data, task_schema=True)).encode()
 
     def _envelope(self, data: Any, *, task_schema: bool = False) -> dict[str, Any]:
         # The seed page answers task calls with code 0; everything else says 200.
         code = 0 if task_schema and self.settings.schema == "seed" else 200
         return {"code": code, "data": data, "message": "success"}
 
-    def handle(self, endpoint: str, params: dict[str, str], query: str,
-               body: Any) -> dict[str, Any]:
-        """The JSON answer (HTTP 200) of an API endpoint, or a `RequestError`."""
+    def handle(self, endpoint: str, params: dict[str, str], query: str, body: Any) -> bytes:
+        """The encoded JSON answer (HTTP 200) of an API endpoint, or a `RequestError`."""
         handler = self._handlers.get(endpoint)
         if handler is None:
             raise RequestError(404, f"no such endpoint: {endpoint}")
-        return handler(self, params, query, body)
+        answer = handler(self, params, query, body)
+        return answer if isinstance(answer, bytes) else json.dumps(answer).encode()
 
     # -- the endpoints -------------------------------------------------------------------------
-    def create(self, params: dict[str, str], query: str, body: Any) -> dict[str, Any]:
-        task = self.world.create(body, local_file=self.local_file)
-        return self._envelope(self._render(task), task_schema=True)
+    def create(self, params: dict[str, str], query: str, body: Any) -> bytes:
+        return self._task_answer(self.world.create(body, local_file=self.local_file))
 
-    def get(self, params: dict[str, str], query: str, body: Any) -> dict[str, Any]:
-        task = self.world.get(params["task_id"])
-        return self._envelope(self._render(task), task_schema=True)
+    def get(self, params: dict[str, str], query: str, body: Any) -> bytes:
+        return self._task_answer(self.world.get(params["task_id"]))
 
     def history(self, params: dict[str, str], query: str, body: Any) -> dict[str, Any]:
         args = {k: v[-1] for k, v in parse_qs(query, keep_blank_values=True).items()}

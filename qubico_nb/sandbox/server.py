@@ -164,8 +164,7 @@ class _Handler(BaseHTTPRequestHandler):
                              truncate=truncate)
             return
         body = _parse_json(raw_body) if method == "POST" else None
-        payload = app.endpoints.handle(found.route.endpoint, found.params, query, body)
-        text = json.dumps(payload).encode()
+        text = app.endpoints.handle(found.route.endpoint, found.params, query, body)
         if failure is not None and failure.kind == "malformed":
             text = b'{"code": 200, "data": {"task_id": oops'
         self._send(200, "application/json", text, head=method == "HEAD",

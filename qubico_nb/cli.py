@@ -73,6 +73,8 @@ def _sandbox_options(parser: argparse.ArgumentParser) -> None:
                         help="tasks pending or processing at once before create answers 429")
     parser.add_argument("--plan", choices=("free", "creator", "pro"), default="creator",
                         help="the account's plan (free: uploads are refused with 403)")
+    parser.add_argument("--socket-timeout", type=float, default=30.0, metavar="SECONDS",
+                        help="close a connection that sends nothing for this long")
     parser.add_argument("--public-url", help="base URL that file links use (e.g. behind a proxy)")
     parser.add_argument("--timezone", default="Z", help="offset of timestamps, e.g. Z or +08:00")
     parser.add_argument("--title-case-status", action="store_true",
@@ -88,7 +90,8 @@ def sandbox_from_args(args: argparse.Namespace, **overrides: object) -> Sandbox:
         sample_rate=args.sample_rate, latency_ms=args.latency_ms, jitter_ms=args.jitter_ms,
         faults=list(args.fault), fault_seed=args.fault_seed,
         rate_limit_per_s=args.rate_limit, concurrency_limit=args.concurrency_limit,
-        plan=args.plan, public_url=args.public_url, timezone_offset=args.timezone,
+        plan=args.plan, socket_timeout_s=args.socket_timeout, public_url=args.public_url,
+        timezone_offset=args.timezone,
         title_case_status=args.title_case_status,
     )
     options.update(overrides)

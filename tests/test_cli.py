@@ -61,6 +61,7 @@ def test_options_reach_the_sandbox() -> None:
     (["sandbox", "--port", "0", "--host", "no.such.host.invalid", "--api-key", "k"],
      "no such host"),
     (["sandbox", "--bogus"], "unrecognized arguments: --bogus"),
+    (["sandbox", "--socket-timeout", "0"], "socket_timeout_s must be positive"),
     ([], "the following arguments are required: command"),
 ])
 def test_every_wrong_usage_is_one_line_and_exit_2(
@@ -110,9 +111,11 @@ def test_binding_beyond_loopback_without_a_key_prints_a_warning(
 
 
 def test_new_options_reach_the_sandbox() -> None:
-    args = build_parser().parse_args(["sandbox", "--audio-format", "mp3", "--plan", "free"])
+    args = build_parser().parse_args(["sandbox", "--audio-format", "mp3", "--plan", "free",
+                                      "--socket-timeout", "5"])
     sandbox = sandbox_from_args(args)
     assert sandbox.audio_format == "mp3" and sandbox.plan == "free"
+    assert sandbox.socket_timeout_s == 5
 
 
 def test_demo_needs_a_notebooks_folder(tmp_path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -1,38 +1,80 @@
-"""The ``qubico-nb`` command: ``sandbox`` runs the local server, ``demo`` the notebooks."""
+"""The qubico-nb command: 'sandbox' runs the local server, 'demo' opens the notebooks on it."""
 
 from __future__ import annotations
 
 import argparse
+import errno
 import os
+import socket
 import sys
+import warnings
 from collections.abc import Sequence
+from typing import NoReturn
 
-from .sandbox import FAULT_KINDS, PRESETS, SCHEMAS, FaultRule, Sandbox
+from ._constants import SANDBOX_KEY_ENV
+from ._version import __version__
+from .demo import run_demo
+from .sandbox import AUDIO_FORMATS, FAULT_KINDS, PRESETS, SCHEMAS, FaultRule, Sandbox
+
+PROG = "qubico-nb"
+
+
+class _Parser(argparse.ArgumentParser):
+    """Wrong usage is one line on stderr and exit status 2: no usage dump, no traceback."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
+def _port(text: str) -> int:
+    try:
+        port = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"port must be a number, got {text!r}") from None
+    if not 0 <= port <= 65535:
+        raise argparse.ArgumentTypeError(
+            f"port must be from 0 to 65535 (0 picks a free one), got {port}")
+    return port
+
+
+def _fault(spec: str) -> FaultRule:
+    try:
+        return FaultRule.parse(spec)
+    except (ValueError, TypeError) as err:
+        raise argparse.ArgumentTypeError(str(err)) from None
 
 
 def _sandbox_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--host", default="127.0.0.1",
                         help="address to bind (default 127.0.0.1: loopback only)")
-    parser.add_argument("--port", type=int, default=8765, help="port (0 picks a free one)")
-    parser.add_argument("--api-key", default=os.environ.get("QUBICO_SANDBOX_API_KEY"),
-                        help="require this x-api-key (default: $QUBICO_SANDBOX_API_KEY, else none)")
+    parser.add_argument("--port", type=_port, default=8765, help="port (0 picks a free one)")
+    parser.add_argument("--api-key", default=os.environ.get(SANDBOX_KEY_ENV),
+                        help=f"require this x-api-key (default: ${SANDBOX_KEY_ENV}, else none)")
     parser.add_argument("--schema", choices=SCHEMAS, default="seed",
                         help="answer in the seed page's schema or the unified one")
     parser.add_argument("--preset", choices=tuple(PRESETS), default="fast",
                         help="task timings: instant, fast (~0.3 s) or realistic (~1 s + 20 s)")
     parser.add_argument("--pending-s", type=float, help="seconds a task stays pending")
     parser.add_argument("--processing-s", type=float, help="seconds a task stays processing")
-    parser.add_argument("--audio-seconds", type=float, default=8.0, help="length of each WAV")
-    parser.add_argument("--sample-rate", type=int, default=44100, help="WAV sample rate in Hz")
+    parser.add_argument("--audio-seconds", type=float, default=8.0,
+                        help="length of each audio file (cut to the video's length)")
+    parser.add_argument("--audio-format", choices=tuple(AUDIO_FORMATS), default="wav",
+                        help="audio files as WAV, or MP3 as the live service serves them")
+    parser.add_argument("--sample-rate", type=int, default=44100, help="audio sample rate in Hz")
     parser.add_argument("--latency-ms", type=float, default=0.0, help="delay every answer")
     parser.add_argument("--jitter-ms", type=float, default=0.0, help="plus up to this much")
-    parser.add_argument("--fault", action="append", default=[], metavar="KIND[:RATE[:ENDPOINTS]]",
+    parser.add_argument("--fault", action="append", type=_fault, default=[],
+                        metavar="KIND[:RATE[:ENDPOINTS]]",
                         help=f"inject faults; KIND is one of {', '.join(FAULT_KINDS)}; "
                              "e.g. error:0.2:get,history (repeatable)")
     parser.add_argument("--fault-seed", type=int, default=0, help="seed for fault choices")
     parser.add_argument("--rate-limit", type=float, help="requests per second before 429")
     parser.add_argument("--concurrency-limit", type=int,
                         help="tasks pending or processing at once before create answers 429")
+    parser.add_argument("--plan", choices=("free", "creator", "pro"), default="creator",
+                        help="the account's plan (free: uploads are refused with 403)")
+    parser.add_argument("--socket-timeout", type=float, default=30.0, metavar="SECONDS",
+                        help="close a connection that sends nothing for this long")
     parser.add_argument("--public-url", help="base URL that file links use (e.g. behind a proxy)")
     parser.add_argument("--timezone", default="Z", help="offset of timestamps, e.g. Z or +08:00")
     parser.add_argument("--title-case-status", action="store_true",
@@ -40,15 +82,16 @@ def _sandbox_options(parser: argparse.ArgumentParser) -> None:
 
 
 def sandbox_from_args(args: argparse.Namespace, **overrides: object) -> Sandbox:
-    """Build a Sandbox from parsed command-line options."""
+    """Build a Sandbox (not started) from parsed command-line options."""
     options: dict[str, object] = dict(
         host=args.host, port=args.port, api_key=args.api_key, schema=args.schema,
         preset=args.preset, pending_s=args.pending_s, processing_s=args.processing_s,
-        audio_seconds=args.audio_seconds, sample_rate=args.sample_rate,
-        latency_ms=args.latency_ms, jitter_ms=args.jitter_ms,
-        faults=[FaultRule.parse(spec) for spec in args.fault], fault_seed=args.fault_seed,
+        audio_seconds=args.audio_seconds, audio_format=args.audio_format,
+        sample_rate=args.sample_rate, latency_ms=args.latency_ms, jitter_ms=args.jitter_ms,
+        faults=list(args.fault), fault_seed=args.fault_seed,
         rate_limit_per_s=args.rate_limit, concurrency_limit=args.concurrency_limit,
-        public_url=args.public_url, timezone_offset=args.timezone,
+        plan=args.plan, socket_timeout_s=args.socket_timeout, public_url=args.public_url,
+        timezone_offset=args.timezone,
         title_case_status=args.title_case_status,
     )
     options.update(overrides)
@@ -56,11 +99,23 @@ def sandbox_from_args(args: argparse.Namespace, **overrides: object) -> Sandbox:
 
 
 def start_sandbox(sandbox: Sandbox) -> Sandbox:
-    """Start it, or say plainly why the port cannot be used."""
+    """Start it, or say plainly why the address cannot be used."""
+    if sandbox.exposed_without_key:
+        print(f"{PROG}: warning: listening on {sandbox.host} with no --api-key: anyone who can "
+              "reach this machine can use the sandbox", file=sys.stderr, flush=True)
     try:
-        return sandbox.start()
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", UserWarning)  # said above, in one line
+            return sandbox.start()
+    except socket.gaierror as err:
+        raise ValueError(f"cannot listen on {sandbox.host}: no such host ({err.strerror}); "
+                         "use 127.0.0.1 or an address of this machine") from None
     except OSError as err:
-        raise ValueError(f"cannot listen on {sandbox.host}:{sandbox.port} ({err.strerror}); "
+        reason = err.strerror or str(err)
+        if err.errno == errno.EADDRNOTAVAIL:
+            raise ValueError(f"cannot listen on {sandbox.host}: not an address of this machine "
+                             f"({reason}); use 127.0.0.1") from None
+        raise ValueError(f"cannot listen on {sandbox.host}:{sandbox.port} ({reason}); "
                          "pick another --port, or 0 for any free one") from None
 
 
@@ -71,27 +126,36 @@ def _run_sandbox(args: argparse.Namespace) -> int:
     key = "<the --api-key>" if sandbox.api_key else "any"
     print(f"Use it: export QUBICO_SANDBOX_URL={sandbox.url}  (then qubico_nb.connect()), or "
           f"Client(api_key={key!r}, base_url={sandbox.url!r})")
+    print(f"Demo video (8 s, CC0): {sandbox.demo_video_url}")
     print("Press Ctrl-C to stop.", flush=True)
     sandbox.serve_forever()
     return 0
 
 
 def _run_demo(args: argparse.Namespace) -> int:
-    from .demo import run_demo
-
-    return run_demo(args)
+    return run_demo(args, sandbox_from_args(args))
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="qubico-nb", description=__doc__)
-    commands = parser.add_subparsers(dest="command", required=True)
-    sandbox = commands.add_parser("sandbox", help="run the local Qubico-compatible server")
+    parser = _Parser(prog=PROG, description=__doc__)
+    parser.add_argument("--version", action="version", version=f"{PROG} {__version__}")
+    commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    sandbox = commands.add_parser("sandbox", help="run the local Qubico-compatible server",
+                                  description="Run the local Qubico-compatible server "
+                                              "until Ctrl-C.")
     _sandbox_options(sandbox)
     sandbox.set_defaults(run=_run_sandbox)
-    demo = commands.add_parser("demo", help="open JupyterLab on the notebooks, against a sandbox")
-    demo.add_argument("--notebooks", default=None, help="folder of notebooks to open")
+    demo = commands.add_parser(
+        "demo", help="open JupyterLab on a copy of the notebooks, against a sandbox",
+        description="Open JupyterLab on a fresh copy of the notebooks (outside your checkout), "
+                    "against a sandbox started for the session.")
+    demo.add_argument("--notebooks", default=None,
+                      help="folder of notebooks to copy (default: ./notebooks)")
+    demo.add_argument("--workdir", default=None,
+                      help="where the copy lives (default: $QUBICO_NB_DEMO_DIR, else "
+                           "~/.local/share/qubico-nb/demo)")
     demo.add_argument("--no-browser", action="store_true", help="do not open a browser")
-    demo.add_argument("--lab-port", type=int, default=8888, help="JupyterLab's port")
+    demo.add_argument("--lab-port", type=_port, default=8888, help="JupyterLab's port")
     _sandbox_options(demo)
     demo.set_defaults(run=_run_demo, port=0, preset="fast")
     return parser
@@ -103,7 +167,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return int(args.run(args))
     except ValueError as err:
-        parser.exit(2, f"qubico-nb: error: {err}\n")
+        parser.exit(2, f"{PROG}: error: {err}\n")
     except KeyboardInterrupt:
         return 130
 

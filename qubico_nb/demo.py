@@ -1,44 +1,119 @@
-"""``qubico-nb demo``: one sandbox for the session, and JupyterLab on the notebooks against it."""
+"""``qubico-nb demo``: JupyterLab on a *copy* of the notebooks, against one sandbox.
+
+JupyterLab autosaves outputs into the notebooks it opens and `download()` writes next to them, so
+the demo never opens the checkout's own ``notebooks/``: it refreshes a per-user copy each run
+(``$QUBICO_NB_DEMO_DIR``, else ``$XDG_DATA_HOME/qubico-nb/demo``, else
+``~/.local/share/qubico-nb/demo``) and opens that, leaving ``git status`` clean.
+"""
 
 from __future__ import annotations
 
 import argparse
 import importlib.util
 import os
+import shutil
 import subprocess
 import sys
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
-from .connection import SANDBOX_KEY_ENV, SANDBOX_URL_ENV
+from ._constants import (
+    API_KEY_ENVS,
+    DEMO_VIDEO_ENV,
+    SANDBOX_KEY_ENV,
+    SANDBOX_URL_ENV,
+)
+
+#: Overrides where the demo's working copy of the notebooks lives.
+DEMO_DIR_ENV = "QUBICO_NB_DEMO_DIR"
+FIRST_NOTEBOOK = "quickstart.ipynb"
 
 
-def run_demo(args: argparse.Namespace) -> int:
-    """Start a sandbox, then JupyterLab with ``QUBICO_SANDBOX_URL`` pointing at it."""
-    from .cli import sandbox_from_args, start_sandbox
+def default_workspace(environ: Mapping[str, str] = os.environ) -> Path:
+    """Where the demo's copy of the notebooks lives for this user."""
+    if environ.get(DEMO_DIR_ENV):
+        return Path(environ[DEMO_DIR_ENV]).expanduser()
+    data_home = environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+    return Path(data_home).expanduser() / "qubico-nb" / "demo"
 
-    notebooks = Path(args.notebooks or Path.cwd() / "notebooks").resolve()
-    if not notebooks.is_dir():
-        raise ValueError(f"no notebooks folder at {notebooks}: run from the repository's top "
-                         "folder or pass --notebooks PATH")
-    if importlib.util.find_spec("jupyterlab") is None:
-        raise ValueError("JupyterLab is not installed: pip install 'qubico-nb[lab]'")
-    sandbox = start_sandbox(sandbox_from_args(args))
-    env = {k: v for k, v in os.environ.items() if k not in ("QUBICO_API_KEY", "PIAPI_API_KEY")}
+
+def find_notebooks(given: str | None) -> Path:
+    """The folder of notebooks to copy: ``--notebooks``, else ./notebooks, else the checkout's."""
+    if given:
+        candidates = [Path(given)]
+    else:
+        checkout = Path(__file__).resolve().parent.parent  # an editable install's repository
+        candidates = [Path.cwd() / "notebooks", checkout / "notebooks"]
+    for folder in candidates:
+        if folder.is_dir() and any(folder.glob("*.ipynb")):
+            return folder.resolve()
+    raise ValueError(f"no notebooks folder at {candidates[0].resolve()}: run from the "
+                     "repository's top folder or pass --notebooks PATH")
+
+
+def prepare_workspace(source: Path, workspace: Path) -> Path:
+    """Copy the source notebooks into `workspace`, replacing earlier copies; return it.
+
+    Each run starts from the committed notebooks; anything else in the workspace (downloads,
+    your own notebooks) stays. The source folder is only read.
+    """
+    source, workspace = source.resolve(), workspace.resolve()
+    if workspace == source or source in workspace.parents:
+        raise ValueError(f"the demo workspace {workspace} must be outside {source}")
+    workspace.mkdir(parents=True, exist_ok=True)
+    for notebook in sorted(source.glob("*.ipynb")):
+        partial = workspace / f".{notebook.name}.partial"
+        shutil.copyfile(notebook, partial)
+        os.replace(partial, workspace / notebook.name)  # never a half-written notebook
+    return workspace
+
+
+def demo_environment(sandbox: Any, environ: Mapping[str, str] = os.environ) -> dict[str, str]:
+    """JupyterLab's environment: the sandbox's URL (and key), the demo clip, no live API key."""
+    env = {k: v for k, v in environ.items() if k not in API_KEY_ENVS}
     env[SANDBOX_URL_ENV] = sandbox.url
     if sandbox.api_key:
         env[SANDBOX_KEY_ENV] = sandbox.api_key
-    command = [sys.executable, "-m", "jupyterlab", f"--notebook-dir={notebooks}",
-               f"--ServerApp.port={args.lab_port}"]
-    if (notebooks / "quickstart.ipynb").is_file():
-        command.append("--LabApp.default_url=/lab/tree/quickstart.ipynb")
-    if args.no_browser:
+    env.setdefault(DEMO_VIDEO_ENV, sandbox.demo_video_url)
+    return env
+
+
+def lab_command(workspace: Path, *, lab_port: int, open_browser: bool) -> list[str]:
+    """The command that starts JupyterLab on the workspace (never on the checkout)."""
+    command = [sys.executable, "-m", "jupyterlab", f"--ServerApp.root_dir={workspace}",
+               f"--ServerApp.port={lab_port}"]
+    if (workspace / FIRST_NOTEBOOK).is_file():
+        command.append(f"--LabApp.default_url=/lab/tree/{FIRST_NOTEBOOK}")
+    if not open_browser:
         command.append("--no-browser")
     if hasattr(os, "getuid") and os.getuid() == 0:
         command.append("--allow-root")
-    print(f"Sandbox at {sandbox.url}; opening JupyterLab on {notebooks} (Ctrl-C to stop).",
-          flush=True)
+    return command
+
+
+def run_demo(args: argparse.Namespace, sandbox: Any) -> int:
+    """Copy the notebooks, start `sandbox`, then JupyterLab against it until Ctrl-C.
+
+    `sandbox` is a `qubico_nb.sandbox.Sandbox` built by the command line, not yet started.
+    """
+    source = find_notebooks(args.notebooks)
+    if importlib.util.find_spec("jupyterlab") is None:
+        raise ValueError("JupyterLab is not installed: pip install 'qubico-nb[lab]'")
+    workspace = prepare_workspace(source, Path(args.workdir) if args.workdir
+                                  else default_workspace())
     try:
-        return subprocess.call(command, env=env)
+        sandbox.start()
+    except OSError as err:
+        raise ValueError(f"cannot listen on {sandbox.host}:{sandbox.port} ({err.strerror}); "
+                         "pick another --port, or 0 for any free one") from None
+    command = lab_command(workspace, lab_port=args.lab_port, open_browser=not args.no_browser)
+    print(f"Sandbox at {sandbox.url}; demo video {sandbox.demo_video_url}.\n"
+          f"Opening JupyterLab on a fresh copy of {source} in {workspace}\n"
+          "(outputs and downloads are saved there, never in your checkout; the copies are "
+          "replaced on the next run). Ctrl-C to stop.", flush=True)
+    try:
+        return subprocess.call(command, env=demo_environment(sandbox))
     except KeyboardInterrupt:
         return 130
     finally:

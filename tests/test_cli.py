@@ -23,7 +23,7 @@ def test_sandbox_command_serves_and_stops() -> None:
         line = proc.stdout.readline()
         assert "listening at http://127.0.0.1:" in line and "auth on" in line
         hints = proc.stdout.readline() + proc.stdout.readline()
-        assert "QUBICO_SANDBOX_URL=" in hints
+        assert "QUBICO_SANDBOX_URL=" in hints and "/assets/demo.mp4" in hints
         assert "sk-cli" not in line + hints
         url = line.split("listening at ")[1].split(" ")[0]
         assert requests.get(f"{url}/account/info", timeout=5).status_code == 401
@@ -45,11 +45,77 @@ def test_options_reach_the_sandbox() -> None:
     assert sandbox.audio_seconds == 3 and sandbox.title_case_status
 
 
-def test_bad_options_exit_with_a_message(capsys: pytest.CaptureFixture[str]) -> None:
+@pytest.mark.parametrize(("argv", "needle"), [
+    (["sandbox", "--fault", "explode"], "unknown fault kind 'explode'"),
+    (["sandbox", "--fault", "error:lots"], "fault rate in 'error:lots' is not a number"),
+    (["sandbox", "--port", "99999"], "port must be from 0 to 65535"),
+    (["sandbox", "--port", "-1"], "port must be from 0 to 65535"),
+    (["sandbox", "--port", "http"], "port must be a number"),
+    (["demo", "--lab-port", "70000"], "port must be from 0 to 65535"),
+    (["sandbox", "--timezone", "CET"], "timezone offset must look like"),
+    (["sandbox", "--timezone", "+25:00"], "timezone offset must look like"),
+    (["sandbox", "--audio-seconds", "0"], "audio_seconds must be in (0, 60]"),
+    (["sandbox", "--sample-rate", "10"], "sample_rate must be"),
+    (["sandbox", "--audio-format", "ogg"], "invalid choice: 'ogg'"),
+    (["sandbox", "--schema", "v3"], "invalid choice: 'v3'"),
+    (["sandbox", "--port", "0", "--host", "no.such.host.invalid", "--api-key", "k"],
+     "no such host"),
+    (["sandbox", "--bogus"], "unrecognized arguments: --bogus"),
+    (["sandbox", "--socket-timeout", "0"], "socket_timeout_s must be positive"),
+    ([], "the following arguments are required: command"),
+])
+def test_every_wrong_usage_is_one_line_and_exit_2(
+        argv: list[str], needle: str, capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(SystemExit) as caught:
-        main(["sandbox", "--fault", "explode"])
+        main(argv)
     assert caught.value.code == 2
-    assert "unknown fault kind 'explode'" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert needle in err
+    assert err.count("\n") == 1 and err.startswith("qubico-nb") and "Traceback" not in err
+
+
+def test_wrong_usage_from_the_shell_has_no_traceback() -> None:
+    done = subprocess.run([sys.executable, "-m", "qubico_nb", "sandbox", "--port", "99999"],
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == 2 and done.stdout == ""
+    assert done.stderr.count("\n") == 1 and "port must be from 0 to 65535" in done.stderr
+
+
+def test_version(capsys: pytest.CaptureFixture[str]) -> None:
+    from qubico_nb import __version__
+
+    with pytest.raises(SystemExit) as caught:
+        main(["--version"])
+    assert caught.value.code == 0
+    assert capsys.readouterr().out.strip() == f"qubico-nb {__version__}"
+
+
+@pytest.mark.parametrize("argv", [["--help"], ["sandbox", "--help"], ["demo", "--help"]])
+def test_help_has_no_raw_markup(argv: list[str], capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit):
+        main(argv)
+    text = capsys.readouterr().out
+    assert "usage: qubico-nb" in text
+    assert "``" not in text and ":func:" not in text and ":class:" not in text
+
+
+def test_binding_beyond_loopback_without_a_key_prints_a_warning(
+        capsys: pytest.CaptureFixture[str]) -> None:
+    from qubico_nb.cli import start_sandbox
+
+    args = build_parser().parse_args(["sandbox", "--host", "0.0.0.0", "--port", "0"])  # noqa: S104
+    sandbox = start_sandbox(sandbox_from_args(args, api_key=None))
+    sandbox.stop()
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "warning: listening on 0.0.0.0 with no --api-key" in err
+
+
+def test_new_options_reach_the_sandbox() -> None:
+    args = build_parser().parse_args(["sandbox", "--audio-format", "mp3", "--plan", "free",
+                                      "--socket-timeout", "5"])
+    sandbox = sandbox_from_args(args)
+    assert sandbox.audio_format == "mp3" and sandbox.plan == "free"
+    assert sandbox.socket_timeout_s == 5
 
 
 def test_demo_needs_a_notebooks_folder(tmp_path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -1,27 +1,34 @@
-"""The client-side MP4 reader that checks a local video before it is sent."""
+"""Both MP4 readers (the client's and the sandbox's copy) over one shared corpus."""
 
 from __future__ import annotations
 
-from qubico_nb._media import is_mp4, mp4_duration_s
+from collections.abc import Callable
+from pathlib import Path
 
-from .media import box, mp4_bytes
+import pytest
+
+from qubico_nb import _media
+from qubico_nb.sandbox import mp4 as sandbox_mp4
+
+from .media import MP4_CORPUS, Mp4Case, mp4_bytes
+
+READERS: dict[str, Callable[[bytes], float | None]] = {
+    "client": _media.mp4_duration_s,
+    "sandbox": sandbox_mp4.mp4_duration_s,
+}
+DEMO_CLIP = Path(sandbox_mp4.__file__).parent / "assets" / "demo.mp4"
 
 
-def test_durations() -> None:
-    assert mp4_duration_s(mp4_bytes(12.5)) == 12.5
-    assert mp4_duration_s(mp4_bytes(3.0, version=1, timescale=90000)) == 3.0
-    assert is_mp4(mp4_bytes(1)) and not is_mp4(b"RIFF....WAVE")
+@pytest.mark.parametrize("reader", list(READERS))
+@pytest.mark.parametrize("case", MP4_CORPUS, ids=[case.name for case in MP4_CORPUS])
+def test_reader_finds_the_duration(reader: str, case: Mp4Case) -> None:
+    assert READERS[reader](case.data) == case.seconds
 
 
-def test_moov_after_media_data() -> None:
-    data = mp4_bytes(7.0)
-    ftyp_len = int.from_bytes(data[:4], "big")
-    moved = data[:ftyp_len] + box(b"mdat", b"\0" * 1000) + data[ftyp_len:]
-    assert mp4_duration_s(moved) == 7.0
+@pytest.mark.parametrize("reader", list(READERS))
+def test_reader_reads_the_shipped_demo_clip(reader: str) -> None:
+    assert READERS[reader](DEMO_CLIP.read_bytes()) == pytest.approx(8.0, abs=0.05)
 
 
-def test_unreadable_input_is_none() -> None:
-    assert mp4_duration_s(b"") is None
-    assert mp4_duration_s(b"not an mp4 at all") is None
-    assert mp4_duration_s(mp4_bytes(3.0)[:40]) is None
-    assert mp4_duration_s(box(b"ftyp", b"isom") + box(b"moov", box(b"mvhd", b"\0" * 4))) is None
+def test_is_mp4() -> None:
+    assert _media.is_mp4(mp4_bytes(1)) and not _media.is_mp4(b"RIFF....WAVE")

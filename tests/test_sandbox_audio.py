@@ -73,3 +73,31 @@ def test_mp4_duration() -> None:
     assert mp4_duration_s(mp4_bytes(3.0, version=1, timescale=90000)) == 3.0
     assert mp4_duration_s(b"not an mp4 at all") is None
     assert mp4_duration_s(mp4_bytes(3.0)[:40]) is None
+
+
+def test_files_are_made_once_per_batch(monkeypatch) -> None:
+    """A batch of 100 files is served again from the cache, without synthesizing again."""
+    from qubico_nb.sandbox import audio
+
+    audio.FILE_CACHE.clear()
+    first = [audio.render_audio("rain", seed=seed, seconds=1.0) for seed in range(100)]
+    calls: list[object] = []
+    real = audio.synthesize_samples
+    monkeypatch.setattr(audio, "synthesize_samples",
+                        lambda *a, **k: calls.append(a) or real(*a, **k))
+    again = [audio.render_audio("rain", seed=seed, seconds=1.0) for seed in range(100)]
+    assert calls == [] and all(a is b for a, b in zip(first, again, strict=True))
+
+
+def test_mp3_output_decodes_to_the_right_length() -> None:
+    import soundfile
+
+    from qubico_nb.sandbox.audio import render_audio
+
+    data = render_audio("waves", seconds=3.0, audio_format="mp3")
+    assert data[:3] == b"ID3" or data[0] == 0xFF  # an MP3 stream, not WAV
+    info = soundfile.info(io.BytesIO(data))
+    assert info.format == "MP3" and info.channels == 1 and info.samplerate == 44100
+    assert abs(info.duration - 3.0) < 0.06
+    samples, _ = soundfile.read(io.BytesIO(data))
+    assert 0.5 < np.abs(samples).max() <= 1.0

@@ -393,3 +393,29 @@ def test_constructor_rejects_bad_options() -> None:
                            ({"timezone_offset": "CET"}, "timezone offset")]:
         with pytest.raises(ValueError, match=needle):
             Sandbox(**kwargs)
+
+
+def test_a_video_whose_index_is_at_the_end_is_billed_for_its_real_length() -> None:
+    """moov after mdat (the usual layout of a camera's file) reads 7 s, not 1.33 s."""
+    from .media import MP4_CORPUS
+
+    moov_last = next(c for c in MP4_CORPUS if c.name == "moov at the end, after media data")
+    uri = "data:video/mp4;base64," + base64.b64encode(moov_last.data).decode()
+    with Sandbox(preset="instant") as sb:
+        data = create(sb, create_body(video=uri)).json()["data"]
+        assert data["metadata"]["quota_usage"] == 35000  # 7 s x $0.0005
+        done = get(sb, data["task_id"]).json()["data"]
+        assert done["works"][0]["resource"]["duration"] == 7.0
+
+
+def test_the_balance_is_frozen_while_running_and_refunded_on_failure() -> None:
+    with Sandbox(pending_s=0.3, processing_s=0.0, balance_usd=1.0) as sb:
+        task_id = create(sb, create_body(video="https://x/corrupt.mp4")).json()["data"]["task_id"]
+        assert sb.world.balance_usd == pytest.approx(0.996)  # frozen while pending
+        deadline = time.monotonic() + 10
+        while get(sb, task_id).json()["data"]["status"] != "failed":
+            assert time.monotonic() < deadline
+            time.sleep(0.02)
+        assert sb.world.balance_usd == 1.0
+        create(sb)  # a task that completes stays paid for
+        assert sb.world.balance_usd == pytest.approx(0.996)

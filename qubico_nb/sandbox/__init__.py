@@ -1,10 +1,16 @@
 """A local, Qubico-compatible HTTP server: the embedded default backend for demos and tests.
 
 It imports nothing from the client side of qubico_nb, so each can be tested against the other.
+Modules: ``app`` (the `Sandbox`), ``routes`` (the one route table), ``endpoints`` (what each
+endpoint does), ``server`` (HTTP plumbing), ``world`` (tasks and account), ``render`` (both
+schemas), ``audio`` (synthesized WAV/MP3), ``mp4``, ``faults``, ``webhooks``, ``assets``.
 """
 
-from .faults import ENDPOINTS, FAULT_KINDS, FaultRule
-from .server import SCHEMAS, Sandbox
+from .app import SCHEMAS, Sandbox
+from .audio import AUDIO_FORMATS
+from .faults import FAULT_KINDS, FaultRule
+from .routes import ENDPOINTS
 from .world import FAIL_TRIGGER, PRESETS
 
-__all__ = ["ENDPOINTS", "FAIL_TRIGGER", "FAULT_KINDS", "PRESETS", "SCHEMAS", "FaultRule", "Sandbox"]
+__all__ = ["AUDIO_FORMATS", "ENDPOINTS", "FAIL_TRIGGER", "FAULT_KINDS", "PRESETS", "SCHEMAS",
+           "FaultRule", "Sandbox"]

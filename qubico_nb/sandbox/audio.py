@@ -1,4 +1,4 @@
-"""Deterministic sound for sandbox tasks: mono 16-bit WAV, textures chosen from prompt words.
+"""Deterministic sound for sandbox tasks: mono WAV or MP3, textures chosen from prompt words.
 
 MMAudio writes mono 44.1 kHz audio; the sandbox imitates that with cheap procedural textures so a
 batch of prompts x seeds sounds different cell by cell (rain is noise, birds chirp, engines hum).
@@ -9,12 +9,16 @@ from __future__ import annotations
 import hashlib
 import io
 import re
-import struct
+import threading
 import wave
+from collections import OrderedDict
 from collections.abc import Callable
+from dataclasses import dataclass
 from functools import lru_cache
 
 import numpy as np
+
+from .mp4 import mp4_duration_s
 
 Rng = np.random.Generator
 Texture = Callable[[Rng, np.ndarray, int], np.ndarray]
@@ -154,31 +158,69 @@ def _rng_for(*parts: object) -> Rng:
     return np.random.default_rng(int.from_bytes(digest[:8], "big"))
 
 
-@lru_cache(maxsize=64)
-def synthesize_wav(
+#: Each texture is rendered once per sample rate in this many takes of `STEM_SECONDS`; a task
+#: then mixes a take chosen by its seed, started at a seed-chosen point. That keeps an 8 s file
+#: to a few milliseconds of numpy instead of a fresh synthesis (100-400 ms) per request.
+STEM_TAKES = 2
+STEM_SECONDS = 8.0
+
+
+@lru_cache(maxsize=len(TEXTURES) * STEM_TAKES * 2 + 4)
+def _stem(name: str, take: int, sample_rate: int) -> np.ndarray:
+    n = int(STEM_SECONDS * sample_rate)
+    t = np.arange(n) / sample_rate
+    if name == "hiss":
+        out = _band_noise(_rng_for("hiss", take), n, sample_rate, 20, 16000)
+    else:
+        out = TEXTURES[name](_rng_for(name, take), t, sample_rate)
+    peak = float(np.max(np.abs(out))) or 1.0
+    return (out / peak).astype(np.float32)
+
+
+def _mix_in(mix: np.ndarray, stem: np.ndarray, start: int, gain: float) -> None:
+    """Add `stem` (looped) to `mix` from sample `start` of the stem, in place."""
+    n, at = mix.size, 0
+    while at < n:
+        piece = stem[start : start + n - at]
+        mix[at : at + piece.size] += gain * piece
+        at += piece.size
+        start = 0
+
+
+def synthesize_samples(
     prompt: str,
     negative_prompt: str = "",
     seed: int = 42,
     steps: int = 25,
     seconds: float = 8.0,
     sample_rate: int = 44100,
-) -> bytes:
-    """A mono 16-bit PCM WAV, the same bytes for the same arguments."""
+) -> np.ndarray:
+    """Mono float32 samples in [-0.89, 0.89], the same for the same arguments."""
     n = max(1, int(round(seconds * sample_rate)))
-    t = np.arange(n) / sample_rate
-    mix = np.zeros(n)
+    mix = np.zeros(n, dtype=np.float32)
+    stem_length = int(STEM_SECONDS * sample_rate)
     for name in textures_for(prompt, negative_prompt):
-        mix += TEXTURES[name](_rng_for(prompt, negative_prompt, seed, name), t, sample_rate)
+        rng = _rng_for(prompt, negative_prompt, seed, name)
+        take = int(rng.integers(0, STEM_TAKES))
+        _mix_in(mix, _stem(name, take, sample_rate), int(rng.integers(0, stem_length)),
+                float(rng.uniform(0.7, 1.0)))
     # Fewer diffusion steps leave more hiss, as a coarse sampler would.
     hiss_level = 0.02 + 0.08 * (50 - min(max(steps, 20), 50)) / 30
-    mix += hiss_level * _band_noise(_rng_for(seed, steps, "hiss"), n, sample_rate, 20, 16000)
+    rng = _rng_for(seed, steps, "hiss")
+    _mix_in(mix, _stem("hiss", int(rng.integers(0, STEM_TAKES)), sample_rate),
+            int(rng.integers(0, stem_length)), hiss_level)
     fade = min(n // 2, int(0.02 * sample_rate))
     if fade:
-        ramp = np.linspace(0.0, 1.0, fade)
+        ramp = np.linspace(0.0, 1.0, fade, dtype=np.float32)
         mix[:fade] *= ramp
         mix[-fade:] *= ramp[::-1]
     peak = float(np.max(np.abs(mix))) or 1.0
-    pcm = np.round(mix / peak * 0.89 * 32767).astype("<i2")
+    mix *= 0.89 / peak
+    return mix
+
+
+def _wav_bytes(samples: np.ndarray, sample_rate: int) -> bytes:
+    pcm = np.round(samples * 32767).astype("<i2")
     buffer = io.BytesIO()
     with wave.open(buffer, "wb") as writer:
         writer.setnchannels(1)
@@ -188,19 +230,101 @@ def synthesize_wav(
     return buffer.getvalue()
 
 
-def mp4_duration_s(data: bytes) -> float | None:
-    """Duration from an MP4's ``mvhd`` box, or None when the bytes do not look like an MP4."""
-    if data[4:8] != b"ftyp":
-        return None
-    at = data.find(b"mvhd")
-    if at < 4 or at + 24 > len(data):
-        return None
-    version = data[at + 4]
-    try:
-        if version == 1:
-            timescale, duration = struct.unpack(">IQ", data[at + 24 : at + 36])
-        else:
-            timescale, duration = struct.unpack(">II", data[at + 16 : at + 24])
-    except struct.error:
-        return None
-    return duration / timescale if timescale else None
+def _mp3_bytes(samples: np.ndarray, sample_rate: int) -> bytes:
+    import soundfile  # type: ignore[import-untyped]  # lazy: only MP3 output needs it
+
+    buffer = io.BytesIO()
+    soundfile.write(buffer, samples, sample_rate, format="MP3")
+    return buffer.getvalue()
+
+
+@dataclass(frozen=True)
+class AudioFormat:
+    """One output format: file extension, media type, and its encoder."""
+
+    extension: str
+    content_type: str
+    encode: Callable[[np.ndarray, int], bytes]
+
+
+AUDIO_FORMATS: dict[str, AudioFormat] = {
+    "wav": AudioFormat("wav", "audio/wav", _wav_bytes),
+    # As the live service serves its sibling audio models (libsndfile >= 1.1 writes MP3).
+    "mp3": AudioFormat("mp3", "audio/mpeg", _mp3_bytes),
+}
+
+
+class _FileCache:
+    """Rendered files, least recently used dropped first, within a byte budget.
+
+    A batch asks for each file a few times (player, download, analysis); MP3 encoding is the slow
+    part, so a file is made once per batch rather than on every request.
+    """
+
+    def __init__(self, budget_bytes: int) -> None:
+        self.budget_bytes = budget_bytes
+        self._files: OrderedDict[tuple[object, ...], bytes] = OrderedDict()
+        self._size = 0
+        self._lock = threading.Lock()
+
+    def get(self, key: tuple[object, ...]) -> bytes | None:
+        with self._lock:
+            found = self._files.get(key)
+            if found is not None:
+                self._files.move_to_end(key)
+            return found
+
+    def put(self, key: tuple[object, ...], data: bytes) -> None:
+        with self._lock:
+            if key in self._files or len(data) > self.budget_bytes:
+                return
+            self._files[key] = data
+            self._size += len(data)
+            while self._size > self.budget_bytes:
+                _, dropped = self._files.popitem(last=False)
+                self._size -= len(dropped)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._files.clear()
+            self._size = 0
+
+
+FILE_CACHE = _FileCache(budget_bytes=96 * 1024 * 1024)
+
+
+def render_audio(
+    prompt: str,
+    negative_prompt: str = "",
+    seed: int = 42,
+    steps: int = 25,
+    seconds: float = 8.0,
+    sample_rate: int = 44100,
+    audio_format: str = "wav",
+) -> bytes:
+    """A task's audio file in `audio_format` (``wav`` or ``mp3``), the same bytes every time."""
+    key = (prompt, negative_prompt, seed, steps, seconds, sample_rate, audio_format)
+    found = FILE_CACHE.get(key)
+    if found is None:
+        samples = synthesize_samples(prompt, negative_prompt, seed, steps, seconds, sample_rate)
+        found = AUDIO_FORMATS[audio_format].encode(samples, sample_rate)
+        FILE_CACHE.put(key, found)
+    return found
+
+
+def synthesize_wav(
+    prompt: str,
+    negative_prompt: str = "",
+    seed: int = 42,
+    steps: int = 25,
+    seconds: float = 8.0,
+    sample_rate: int = 44100,
+) -> bytes:
+    """A mono 16-bit PCM WAV, the same bytes for the same arguments."""
+    return render_audio(prompt, negative_prompt, seed, steps, seconds, sample_rate, "wav")
+
+
+synthesize_wav.cache_clear = FILE_CACHE.clear  # type: ignore[attr-defined]
+
+
+__all__ = ["AUDIO_FORMATS", "mp4_duration_s", "render_audio", "synthesize_wav", "textures_for"]

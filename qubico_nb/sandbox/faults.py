@@ -7,8 +7,7 @@ import threading
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-#: Endpoint names that rules and request counters use.
-ENDPOINTS = ("create", "get", "history", "account", "active", "upload", "file")
+from .routes import ENDPOINTS
 
 FAULT_KINDS = ("latency", "error", "rate_limit", "drop", "truncate", "malformed", "slow")
 
@@ -78,6 +77,9 @@ class Decision:
     slow_ms: float = 0.0
 
 
+_NO_FAULT = Decision()
+
+
 class FaultPlan:
     """The active rules plus one seeded RNG, so a run with the same seed repeats exactly."""
 
@@ -105,6 +107,8 @@ class FaultPlan:
             return list(self._rules)
 
     def decide(self, endpoint: str) -> Decision:
+        if not self._rules:  # the common case, without taking the lock
+            return _NO_FAULT
         delay = 0.0
         slow = 0.0
         failure: FaultRule | None = None

@@ -5,13 +5,14 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from .world import FAIL_MESSAGE, MODEL, TASK_TYPE, SandboxTask, format_time
+from .audio import AUDIO_FORMATS
+from .world import FAIL_MESSAGE, MODEL, MODEL_FAMILY, TASK_TYPE, SandboxTask, format_time
 
 SEED_STATUS_CODES = {"pending": 0, "processing": 1, "completed": 2, "failed": 3}
 
 
-def file_name(task: SandboxTask) -> str:
-    return f"{task.task_id}.wav"
+def file_name(task: SandboxTask, audio_format: str = "wav") -> str:
+    return f"{task.task_id}.{AUDIO_FORMATS[audio_format].extension}"
 
 
 def audio_seconds(task: SandboxTask, default_seconds: float) -> float:
@@ -29,14 +30,16 @@ class Renderer:
         audio_seconds: float,
         tz_minutes: int = 0,
         title_case: bool = False,
+        audio_format: str = "wav",
     ) -> None:
         self.public_url = public_url.rstrip("/")
+        self.audio_format = AUDIO_FORMATS[audio_format]
         self.audio_seconds = audio_seconds
         self.tz_minutes = tz_minutes
         self.title_case = title_case
 
     def file_url(self, task: SandboxTask) -> str:
-        return f"{self.public_url}/temp/{file_name(task)}"
+        return f"{self.public_url}/temp/{task.task_id}.{self.audio_format.extension}"
 
     def _status(self, phase: str) -> str:
         return phase.capitalize() if self.title_case else phase
@@ -125,7 +128,7 @@ class Renderer:
                     "userId": 1,
                     "type": "audio",
                     "status": 2,
-                    "contentType": "audio/wav",
+                    "contentType": self.audio_format.content_type,
                     "resource": {
                         "resource": url,
                         "resourceWithoutWatermark": url,
@@ -159,7 +162,7 @@ class Renderer:
             "task": {
                 "id": task.number,
                 "userId": 1,
-                "type": "mmaudio",
+                "type": MODEL_FAMILY,
                 "status": SEED_STATUS_CODES[phase],
                 "taskInfo": task_info,
                 "favored": False,

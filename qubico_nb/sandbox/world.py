@@ -14,9 +14,11 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
-from .audio import mp4_duration_s
+from .mp4 import mp4_duration_s
 
 MODEL = "Qubico/mmaudio"
+#: The model family, as history filters and the active-tasks list name it.
+MODEL_FAMILY = "mmaudio"
 TASK_TYPE = "video2audio"
 PRICE_PER_VIDEO_SECOND_USD = 0.0005
 MAX_BILLED_SECONDS = 30.0
@@ -25,6 +27,10 @@ MAX_UPLOAD_BYTES = 10 * 1024 * 1024
 #: A video URL containing this word makes the task fail the way the live service does.
 FAIL_TRIGGER = "corrupt"
 FAIL_MESSAGE = "failed to get valid video"
+#: Seeds are 64-bit integers on the service; a larger number is a bad request, not a crash.
+SEED_RANGE = (-(2**63), 2**63 - 1)
+#: Finds the bytes behind a URL the sandbox itself serves (its demo clip, an upload), else None.
+LocalFiles = Callable[[str], bytes | None]
 
 PRESETS: dict[str, tuple[float, float]] = {
     "instant": (0.0, 0.0),
@@ -36,11 +42,13 @@ PRESETS: dict[str, tuple[float, float]] = {
 class RequestError(Exception):
     """A request the service would refuse: answered with ``status`` and ``{"code", "message"}``."""
 
-    def __init__(self, status: int, message: str, retry_after: float | None = None) -> None:
+    def __init__(self, status: int, message: str, retry_after: float | None = None,
+                 headers: dict[str, str] | None = None) -> None:
         super().__init__(message)
         self.status = status
         self.message = message
         self.retry_after = retry_after
+        self.headers = dict(headers or {})
 
 
 @dataclass
@@ -101,7 +109,9 @@ def _is_int(value: object) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
 
 
-def validate_create(body: object) -> tuple[dict[str, Any], float | None, bool]:
+def validate_create(
+    body: object, local_file: LocalFiles | None = None
+) -> tuple[dict[str, Any], float | None, bool]:
     """Check a create body as the service does: (input with defaults, video seconds, fails)."""
     if not isinstance(body, dict):
         raise RequestError(400, "request body must be a JSON object")
@@ -130,10 +140,11 @@ def validate_create(body: object) -> tuple[dict[str, Any], float | None, bool]:
     if not _is_int(steps) or not 20 <= steps <= 50:
         raise RequestError(400, f"input.steps must be an integer from 20 to 50, got {steps!r}")
     seed = raw.get("seed", 42)
-    if not _is_int(seed):
-        raise RequestError(400, f"input.seed must be an integer, got {seed!r}")
+    if not _is_int(seed) or not SEED_RANGE[0] <= seed <= SEED_RANGE[1]:
+        shown = repr(seed) if not _is_int(seed) or abs(seed) < 10**30 else "a larger number"
+        raise RequestError(400, f"input.seed must be an integer (64-bit), got {shown}")
     video = raw.get("video")
-    seconds, fails = _check_video(video)
+    seconds, fails = _check_video(video, local_file)
     clean = {
         "prompt": prompt,
         "negative_prompt": negative,
@@ -147,10 +158,14 @@ def validate_create(body: object) -> tuple[dict[str, Any], float | None, bool]:
 _DATA_URI = re.compile(r"^data:video/mp4;base64,(?P<payload>.*)$", re.DOTALL)
 
 
-def _check_video(video: object) -> tuple[float | None, bool]:
+def _check_video(video: object, local_file: LocalFiles | None) -> tuple[float | None, bool]:
     if not isinstance(video, str) or not video:
         raise RequestError(400, "input.video is required: an http(s) URL or a data:video/mp4 URI")
     if video.startswith(("http://", "https://")):
+        data = local_file(video) if local_file is not None else None
+        if data is not None:
+            seconds = mp4_duration_s(data)
+            return seconds, seconds is None
         return None, FAIL_TRIGGER in video.lower()
     match = _DATA_URI.match(video)
     if not match:
@@ -182,7 +197,7 @@ class World:
         self.pending_s = pending_s
         self.processing_s = processing_s
         self.audio_seconds = audio_seconds
-        self.balance_usd = balance_usd
+        self.starting_balance_usd = balance_usd
         self.concurrency_limit = concurrency_limit
         self.clock = clock
         self.wall_clock_ns = wall_clock_ns
@@ -191,8 +206,23 @@ class World:
         self._numbers = itertools.count(1000)
         self._uploads: dict[str, tuple[bytes, str]] = {}
 
-    def create(self, body: object) -> SandboxTask:
-        clean, seconds, fails = validate_create(body)
+    @property
+    def balance_usd(self) -> float:
+        """The starting balance minus every task that has not failed.
+
+        A task's price is frozen when it is created and refunded if it fails, as the service does.
+        """
+        now = self.clock()
+        with self._lock:
+            spent = sum(t.cost_usd for t in self._tasks.values() if t.phase(now) != "failed")
+        return self.starting_balance_usd - spent
+
+    @balance_usd.setter
+    def balance_usd(self, value: float) -> None:
+        self.starting_balance_usd += value - self.balance_usd
+
+    def create(self, body: object, local_file: LocalFiles | None = None) -> SandboxTask:
+        clean, seconds, fails = validate_create(body, local_file)
         webhook = {"endpoint": "", "secret": ""}
         config = body.get("config") if isinstance(body, dict) else None
         hook = config.get("webhook_config") if isinstance(config, dict) else None
@@ -222,7 +252,6 @@ class World:
                 fails=fails,
             )
             self._tasks[task.task_id] = task
-            self.balance_usd -= task.cost_usd
         return task
 
     def get(self, task_id: str) -> SandboxTask:

@@ -1,0 +1,65 @@
+"""In Chromium: the sandbox's demo clip plays (Range requests included), MP3 and WAV play too."""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+
+from qubico_nb.sandbox import Sandbox
+
+from .conftest import create_body
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
+        "--disable-component-update", "--disable-sync", "--no-first-run",
+        "--autoplay-policy=no-user-gesture-required"]
+
+pytestmark = [pytest.mark.slow, pytest.mark.browser]
+
+PLAY = """async ([tag, src]) => {
+  const el = document.createElement(tag);
+  el.muted = true; el.src = src; document.body.appendChild(el);
+  await el.play();
+  await new Promise((done, fail) => {
+    const check = () => el.currentTime > 0.5 ? done() : setTimeout(check, 50);
+    el.onerror = () => fail(new Error('media error ' + (el.error && el.error.code)));
+    check();
+  });
+  return {duration: el.duration, width: el.videoWidth || 0, error: el.error};
+}"""
+
+
+def _require() -> None:
+    missing = [name for name in ("playwright",) if importlib.util.find_spec(name) is None]
+    if not Path(CHROMIUM).exists():
+        missing.append("Debian's chromium (scripts/ensure-chromium)")
+    if missing:
+        if os.environ.get("CI"):
+            pytest.fail("browser test needs " + " and ".join(missing))
+        pytest.skip("browser test needs " + " and ".join(missing))
+
+
+def test_demo_clip_and_audio_play_in_chromium() -> None:
+    _require()
+    import requests
+    from playwright.sync_api import sync_playwright
+
+    with Sandbox(preset="instant", audio_format="mp3", audio_seconds=2.0) as sb, \
+            sync_playwright() as play:
+        task_id = requests.post(f"{sb.url}/api/v1/task", json=create_body(), timeout=5
+                                ).json()["data"]["task_id"]
+        browser = play.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
+        try:
+            page = browser.new_page()
+            page.goto(f"{sb.url}/account/info")
+            video = page.evaluate(PLAY, ["video", sb.demo_video_url])
+            assert abs(video["duration"] - 8.0) < 0.1 and video["width"] == 320
+            audio = page.evaluate(PLAY, ["audio", f"{sb.url}/temp/{task_id}.mp3"])
+            assert abs(audio["duration"] - 2.0) < 0.1
+        finally:
+            browser.close()
+    assert sb.requests["file"] >= 2

@@ -137,6 +137,14 @@ class _Workers:
             for future in pending:
                 future.cancel()
 
+    def call(self, fn: Callable[[], _R]) -> _R:
+        """``fn()`` on a worker, waited for so that Ctrl-C on this thread is noticed at once."""
+        future = self._pool.submit(fn)
+        while True:
+            done, _ = wait_futures([future], timeout=_WAKE_S)
+            if done:
+                return future.result()
+
 
 def _pause(client: Client, seconds: float) -> None:
     """Sleep on the client's clock in short steps, so Ctrl-C is noticed at once."""
@@ -287,11 +295,13 @@ def submit_grid(
     video_ref = client.prepare_video(video)
     payloads = [{**cell, "video": video_ref} for cell in cells]
     deadline = client.clock.monotonic() + timeout
+    # Tasks made just before this batch could pass for one of its lost creates: note them.
+    earlier = _recent_task_ids(client)
     outcomes: list[Task | QubicoError | _Unknown] = []
-    with progress_bar(len(cells), "submitting", progress) as bar:
+    with progress_bar(len(cells), "submitting", progress) as bar, _Workers(1) as worker:
         try:
             for payload in payloads:
-                outcomes.append(_create(client, payload, deadline))
+                outcomes.append(_create(client, payload, deadline, worker))
                 bar.update(1)
         except KeyboardInterrupt:
             made = [o.id for o in outcomes if isinstance(o, Task)]
@@ -302,7 +312,7 @@ def submit_grid(
             raise
     unknown = {i: o for i, o in enumerate(outcomes) if isinstance(o, _Unknown)}
     if unknown:
-        taken = {o.id for o in outcomes if isinstance(o, Task)}
+        taken = {o.id for o in outcomes if isinstance(o, Task)} | earlier
         for index, task in _reconcile(client, payloads, unknown, taken).items():
             outcomes[index] = task
     tasks = [o for o in outcomes if isinstance(o, Task)]
@@ -317,15 +327,18 @@ def submit_grid(
     return tasks
 
 
-def _create(client: Client, payload: dict[str, Any],
-            deadline: float) -> Task | QubicoError | _Unknown:
-    """One create, riding out the concurrency limit; what went wrong is returned, not raised."""
+def _create(client: Client, payload: dict[str, Any], deadline: float,
+            worker: _Workers) -> Task | QubicoError | _Unknown:
+    """One create, riding out the concurrency limit; what went wrong is returned, not raised.
+
+    The request runs on `worker` so that Ctrl-C is noticed while its answer is awaited."""
     policy = client.retry_policy
     attempt = 0
     while True:
         sent_at = time.time()
         try:
-            return client.create_task(MMAUDIO_MODEL, MMAUDIO_TASK_TYPE, payload)
+            return worker.call(
+                lambda: client.create_task(MMAUDIO_MODEL, MMAUDIO_TASK_TYPE, payload))
         except RateLimitError as err:
             attempt += 1
             # The transport has already spent its retries; the plan's limit frees up only as
@@ -341,6 +354,16 @@ def _create(client: Client, payload: dict[str, Any],
             return _Unknown(err, when)
         except QubicoError as err:
             return err
+
+
+def _recent_task_ids(client: Client) -> set[str]:
+    """Ids of the tasks made in the last few seconds (one history request; empty on trouble)."""
+    try:
+        since = math.floor(time.time() - _CLOCK_SKEW_S)
+        return {t.id for t in client.history(model=MMAUDIO_MODEL, since=since)}
+    except QubicoError as err:
+        log.debug("could not list recent tasks: %s", err)
+        return set()
 
 
 def _reconcile(client: Client, payloads: list[dict[str, Any]], unknown: dict[int, _Unknown],

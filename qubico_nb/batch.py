@@ -51,6 +51,8 @@ ErrorMode = Literal["row", "raise"]
 DEFAULT_MAX_WORKERS = 16
 #: How often the calling thread wakes to notice Ctrl-C while workers hold requests (seconds).
 _WAKE_S = 0.1
+#: The longest single sleep of a pause, for the same reason.
+_PAUSE_STEP_S = 0.25
 #: Consecutive unreadable answers after which `wait_all` stops asking for a task.
 _MAX_UNREADABLE = 3
 #: How far before its send time a reconciled create may have been stamped by the server.
@@ -149,8 +151,11 @@ class _Workers:
 def _pause(client: Client, seconds: float) -> None:
     """Sleep on the client's clock in short steps, so Ctrl-C is noticed at once."""
     end = client.clock.monotonic() + seconds
-    while (left := end - client.clock.monotonic()) > 0:
-        client.sleep(min(left, 0.25))
+    for _ in range(max(0, math.ceil(seconds / _PAUSE_STEP_S))):  # bounded: a fake clock may
+        left = end - client.clock.monotonic()                     # not move when slept on
+        if left <= 0:
+            return
+        client.sleep(min(left, _PAUSE_STEP_S))
 
 
 @dataclass(frozen=True)

@@ -151,9 +151,10 @@ def test_a_corrupt_store_warns_once_and_the_network_answers(cache_dir: Path) -> 
         with pytest.warns(RuntimeWarning, match="cannot be used") as caught:
             frame = tabulate_tasks(ids, client=client, progress=False)
             frame = tabulate_tasks(ids, client=client, progress=False)
+            frame = tabulate_tasks(ids, client=stored_client(sb), progress=False)
         assert len([w for w in caught if "cannot be used" in str(w.message)]) == 1
         assert list(frame["status"]) == ["completed"] * 3
-        assert sb.requests["get"] == 3  # the memory cache still works
+        assert sb.requests["get"] == 6  # the memory cache still works; the new client asks
 
 
 def test_an_unwritable_folder_warns_once(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

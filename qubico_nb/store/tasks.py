@@ -34,6 +34,9 @@ BUSY_TIMEOUT_S = 5.0
 #: SQLite's limit on parameters per statement is 999 in older builds; stay under it.
 _BATCH = 500
 
+#: Files that failed in this process: every later client skips them without a second warning.
+_FAILED_PATHS: set[Path] = set()
+
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS tasks (
     scope   TEXT NOT NULL,
@@ -185,6 +188,9 @@ class TaskStore:
             return None
         if self._conn is not None:
             return self._conn
+        if self.path in _FAILED_PATHS:
+            self._broken = True
+            return None
         conn = None
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -207,6 +213,7 @@ class TaskStore:
         if self._broken:
             return
         self._broken = True
+        _FAILED_PATHS.add(self.path)
         if self._conn is not None:
             with contextlib.suppress(sqlite3.Error):
                 self._conn.close()

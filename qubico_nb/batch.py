@@ -169,7 +169,10 @@ def _fetcher(client: Client, *, use_cache: bool = True) -> Callable[[str], Task 
 
     def one(task_id: str) -> Task | _Failed:
         try:
-            return client.get_task(task_id, use_cache=use_cache)
+            task = client.get_task(task_id, use_cache=use_cache)
+            if task.id != task_id.strip():  # never put one task's answer in another's row
+                raise ProtocolError(f"asked for task {task_id!r}, the answer is task {task.id!r}")
+            return task
         except QubicoError as err:
             return _Failed(task_id=task_id, message=str(err), error=err,
                            permanent=isinstance(err, PERMANENT_ERRORS))

@@ -370,3 +370,36 @@ def test_the_default_worker_count_is_a_measured_constant() -> None:
         assert inspect.signature(fn).parameters["max_workers"].default == DEFAULT_MAX_WORKERS
     with pytest.raises(InvalidRequestError, match="max_workers"):
         wait_all([], max_workers=0, progress=False)
+
+
+def test_an_answer_for_another_task_never_fills_the_asked_ids_row() -> None:
+    import json
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    from qubico_nb import Client
+
+    class WrongTask(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            body = json.dumps({"code": 200, "data": {"task_id": "someone-else",
+                                                     "status": "completed"}}).encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, format: str, *args: Any) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), WrongTask)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        client = Client("k" * 20, base_url=f"http://127.0.0.1:{server.server_address[1]}",
+                        max_retries=0)
+        frame = tabulate_tasks(["asked-for"], client=client, progress=False)
+        assert list(frame["task_id"]) == ["asked-for"]
+        assert frame.loc[0, "status"] == "error"
+        assert client.cache.get("asked-for") is None
+    finally:
+        server.shutdown()
+        server.server_close()

@@ -11,10 +11,11 @@ from __future__ import annotations
 import itertools
 import logging
 import math
+import queue
 import time
 import warnings
 from collections.abc import Callable, Iterable, Sequence
-from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from concurrent.futures import wait as wait_futures
 from dataclasses import dataclass, field
 from typing import Any, Literal, TypeVar
@@ -126,17 +127,27 @@ class _Workers:
     def run(self, fn: Callable[[_T], _R], items: Sequence[_T],
             on_result: Callable[[int, _R], None]) -> None:
         """Call ``on_result(index, fn(item))`` on this thread as each result comes in."""
-        futures: dict[Future[_R], int] = {
-            self._pool.submit(fn, item): index for index, item in enumerate(items)}
-        pending = set(futures)
+        finished: queue.SimpleQueue[tuple[int, Future[_R]]] = queue.SimpleQueue()
+        futures: list[Future[_R]] = []
+
+        def report_to_queue(index: int) -> Callable[[Future[_R]], None]:
+            return lambda future: finished.put((index, future))
+
+        for index, item in enumerate(items):
+            future = self._pool.submit(fn, item)
+            future.add_done_callback(report_to_queue(index))
+            futures.append(future)
         try:
-            while pending:
-                done, pending = wait_futures(pending, timeout=_WAKE_S,
-                                             return_when=FIRST_COMPLETED)
-                for future in done:
-                    on_result(futures[future], future.result())
+            for _ in futures:
+                while True:  # short waits: Ctrl-C is noticed between them
+                    try:
+                        index, future = finished.get(timeout=_WAKE_S)
+                        break
+                    except queue.Empty:
+                        continue
+                on_result(index, future.result())
         finally:
-            for future in pending:
+            for future in futures:
                 future.cancel()
 
     def call(self, fn: Callable[[], _R]) -> _R:

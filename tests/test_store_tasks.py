@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
 import subprocess
 import sys
@@ -225,9 +226,26 @@ def test_unreadable_or_mismatched_entries_are_ignored(cache_dir: Path) -> None:
 
 
 def _env(cache_dir: Path) -> dict[str, str]:
-    import os
-
     env = dict(os.environ)
     env[CACHE_DIR_ENV] = str(cache_dir)
     env["PYTHONPATH"] = str(ROOT) + os.pathsep + env.get("PYTHONPATH", "")
     return env
+
+
+@pytest.mark.skipif(not hasattr(os, "geteuid") or os.geteuid() == 0,
+                    reason="file modes do not bind root")
+def test_a_read_only_store_warns_once(cache_dir: Path) -> None:
+    store = TaskStore(scope="s")
+    store.put("t0", {"task_id": "t0", "status": "completed"})
+    store.close()
+    for path in cache_dir.iterdir():
+        path.chmod(0o444)
+    cache_dir.chmod(0o555)
+    try:
+        again = TaskStore(scope="s")
+        with pytest.warns(RuntimeWarning, match="cannot be used") as caught:
+            again.put("t1", {"task_id": "t1", "status": "completed"})
+            again.put("t2", {"task_id": "t2", "status": "completed"})
+        assert len(caught) == 1
+    finally:
+        cache_dir.chmod(0o755)

@@ -249,3 +249,13 @@ def test_a_read_only_store_warns_once(cache_dir: Path) -> None:
         assert len(caught) == 1
     finally:
         cache_dir.chmod(0o755)
+
+
+def test_the_file_stays_bounded_dropping_the_oldest(cache_dir: Path) -> None:
+    store = TaskStore(scope="s")
+    for i in range(30):
+        store.put(f"t{i}", {"task_id": f"t{i}", "status": "completed"})
+    store.close()
+    bounded = TaskStore(scope="s", max_entries=20)
+    assert len(bounded) == 18  # pruned to 90% when opened
+    assert bounded.get("t0") is None and bounded.get("t29") is not None

@@ -17,6 +17,7 @@ import os
 import sqlite3
 import sys
 import threading
+import time
 import warnings
 from collections.abc import Iterable, Mapping
 from pathlib import Path
@@ -28,7 +29,7 @@ log = logging.getLogger("qubico_nb")
 
 #: The file's name inside the cache folder; the suffix names the schema so a new layout never
 #: misreads an old file.
-STORE_FILE = "tasks-v1.sqlite3"
+STORE_FILE = "tasks-v2.sqlite3"
 #: How long a writer waits for another process's lock before the store gives up (seconds).
 BUSY_TIMEOUT_S = 5.0
 #: SQLite's limit on parameters per statement is 999 in older builds; stay under it.
@@ -37,11 +38,15 @@ _BATCH = 500
 #: Files that failed in this process: every later client skips them without a second warning.
 _FAILED_PATHS: set[Path] = set()
 
+#: The file keeps at most this many tasks; past it, the oldest stored go first (a tenth at once).
+MAX_ENTRIES = 500_000
+
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS tasks (
-    scope   TEXT NOT NULL,
-    task_id TEXT NOT NULL,
-    body    TEXT NOT NULL,
+    scope     TEXT NOT NULL,
+    task_id   TEXT NOT NULL,
+    body      TEXT NOT NULL,
+    stored_at REAL NOT NULL,
     PRIMARY KEY (scope, task_id)
 ) WITHOUT ROWID
 """
@@ -78,10 +83,11 @@ class TaskStore:
     """
 
     def __init__(self, path: str | os.PathLike[str] | None = None, *, scope: str,
-                 busy_timeout_s: float = BUSY_TIMEOUT_S) -> None:
+                 busy_timeout_s: float = BUSY_TIMEOUT_S, max_entries: int = MAX_ENTRIES) -> None:
         self.path = Path(path) if path is not None else default_cache_dir() / STORE_FILE
         self.scope = scope
         self.busy_timeout_s = busy_timeout_s
+        self.max_entries = max_entries
         self._lock = threading.Lock()
         self._conn: sqlite3.Connection | None = None
         self._broken = False
@@ -130,10 +136,11 @@ class TaskStore:
     def put_many(self, items: Iterable[tuple[str, Mapping[str, Any]]]) -> None:
         """Store raw task dicts; one transaction for all of them."""
         rows = []
+        now = time.time()
         for task_id, raw in items:
             try:
                 rows.append((self.scope, task_id, json.dumps(dict(raw), separators=(",", ":"),
-                                                             allow_nan=False)))
+                                                             allow_nan=False), now))
             except (TypeError, ValueError) as err:  # not JSON-ready: keep it in memory only
                 log.debug("task %r is not stored on disk: %s", task_id, err)
         if not rows or self._broken:
@@ -145,8 +152,8 @@ class TaskStore:
             try:
                 with conn:
                     conn.executemany(
-                        "INSERT OR REPLACE INTO tasks (scope, task_id, body) VALUES (?, ?, ?)",
-                        rows)
+                        "INSERT OR REPLACE INTO tasks (scope, task_id, body, stored_at) "
+                        "VALUES (?, ?, ?, ?)", rows)
             except sqlite3.Error as err:
                 self._give_up(err)
 
@@ -200,6 +207,7 @@ class TaskStore:
             conn.execute("PRAGMA synchronous=NORMAL")
             with conn:
                 conn.execute(_SCHEMA)
+            _prune(conn, self.max_entries)
         except (sqlite3.Error, OSError) as err:
             if conn is not None:
                 conn.close()
@@ -223,6 +231,18 @@ class TaskStore:
             f"finished tasks will be fetched from the network instead. Delete the file, or set "
             f"{CACHE_DIR_ENV} to a writable folder, to get the cache back",
             RuntimeWarning, stacklevel=4)
+
+
+def _prune(conn: sqlite3.Connection, max_entries: int) -> None:
+    """Keep the file bounded: past `max_entries`, drop the oldest stored down to 90% of it."""
+    (count,) = conn.execute("SELECT COUNT(*) FROM tasks").fetchone()
+    if count <= max_entries:
+        return
+    keep = int(max_entries * 0.9)
+    with conn:
+        conn.execute(
+            "DELETE FROM tasks WHERE (scope, task_id) IN (SELECT scope, task_id FROM tasks "
+            "ORDER BY stored_at LIMIT ?)", (count - keep,))
 
 
 def _decode(body: object) -> dict[str, Any] | None:

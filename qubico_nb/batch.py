@@ -58,6 +58,8 @@ _PAUSE_STEP_S = 0.25
 _MAX_UNREADABLE = 3
 #: How far before its send time a reconciled create may have been stamped by the server.
 _CLOCK_SKEW_S = 10.0
+#: At most this many history entries are read to find lost creates.
+_MAX_HISTORY_SCAN = 500
 #: Errors of a create that was sent but whose answer was lost: the task may exist.
 _OUTCOME_UNKNOWN: tuple[type[QubicoError], ...] = (
     CreateOutcomeUnknownError, APIConnectionError, APITimeoutError, ProtocolError, ServerError)
@@ -378,11 +380,22 @@ def _create(client: Client, payload: dict[str, Any], deadline: float,
 def _recent_task_ids(client: Client) -> set[str]:
     """Ids of the tasks made in the last few seconds (one history request; empty on trouble)."""
     try:
-        since = math.floor(time.time() - _CLOCK_SKEW_S)
-        return {t.id for t in client.history(model=MMAUDIO_MODEL, since=since)}
+        return {t.id for t in _history_since(client, time.time() - _CLOCK_SKEW_S)}
     except QubicoError as err:
         log.debug("could not list recent tasks: %s", err)
         return set()
+
+
+def _history_since(client: Client, since: float) -> list[Task]:
+    """MMAudio tasks created since `since` (Unix seconds), newest first; a server that ignores
+    the time filter is read only until its first older task, and never past a few pages."""
+    found = []
+    for task in itertools.islice(client.history(model=MMAUDIO_MODEL, since=math.floor(since)),
+                                 _MAX_HISTORY_SCAN):
+        if task.created_at is not None and task.created_at.timestamp() < since - 1:
+            break
+        found.append(task)
+    return found
 
 
 def _reconcile(client: Client, payloads: list[dict[str, Any]], unknown: dict[int, _Unknown],
@@ -391,8 +404,7 @@ def _reconcile(client: Client, payloads: list[dict[str, Any]], unknown: dict[int
     it was sent. Each history task answers for at most one cell."""
     since = min(u.sent_at for u in unknown.values()) - _CLOCK_SKEW_S
     try:
-        candidates = [t for t in client.history(model=MMAUDIO_MODEL, since=math.floor(since))
-                      if t.id not in taken]
+        candidates = [t for t in _history_since(client, since) if t.id not in taken]
     except QubicoError as err:
         log.warning("could not look up %d lost creates in the history: %s", len(unknown), err)
         return {}

@@ -259,3 +259,11 @@ def test_the_file_stays_bounded_dropping_the_oldest(cache_dir: Path) -> None:
     bounded = TaskStore(scope="s", max_entries=20)
     assert len(bounded) == 18  # pruned to 90% when opened
     assert bounded.get("t0") is None and bounded.get("t29") is not None
+
+
+def test_huge_tasks_stay_in_memory_only(cache_dir: Path) -> None:
+    store = TaskStore(scope="s")
+    video = "data:video/mp4;base64," + "A" * 400_000
+    store.put("big", {"task_id": "big", "status": "completed", "input": {"video": video}})
+    store.put("small", {"task_id": "small", "status": "completed"})
+    assert set(store.get_many(["big", "small"])) == {"small"}

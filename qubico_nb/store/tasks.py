@@ -38,6 +38,8 @@ _BATCH = 500
 #: Files that failed in this process: every later client skips them without a second warning.
 _FAILED_PATHS: set[Path] = set()
 
+#: A task larger than this as JSON (e.g. a video sent inline as a data: URI) stays in memory only.
+MAX_ENTRY_BYTES = 256 * 1024
 #: The file keeps at most this many tasks; past it, the oldest stored go first (a tenth at once).
 MAX_ENTRIES = 500_000
 
@@ -139,10 +141,12 @@ class TaskStore:
         now = time.time()
         for task_id, raw in items:
             try:
-                rows.append((self.scope, task_id, json.dumps(dict(raw), separators=(",", ":"),
-                                                             allow_nan=False), now))
+                body = json.dumps(dict(raw), separators=(",", ":"), allow_nan=False)
             except (TypeError, ValueError) as err:  # not JSON-ready: keep it in memory only
                 log.debug("task %r is not stored on disk: %s", task_id, err)
+                continue
+            if len(body) <= MAX_ENTRY_BYTES:
+                rows.append((self.scope, task_id, body, now))
         if not rows or self._broken:
             return
         with self._lock:

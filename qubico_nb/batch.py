@@ -46,9 +46,10 @@ Per = Literal["task", "work"]
 #: What a task that cannot be fetched becomes: an error row, or a raised error.
 ErrorMode = Literal["row", "raise"]
 
-#: Threads fetching at once. Measured (benchmarks/bench.py, 1000 ids at 50 ms latency): 16 runs
-#: within 1.15x of the bound N x latency / workers and as fast as a hand-written pool of 16;
-#: more threads mostly add contention for the GIL. Reads are not limited by the plan.
+#: Threads fetching at once (reads are not limited by the plan's concurrency). Measured with
+#: benchmarks/bench.py, 1000 ids at 50 ms latency on 2 busy cores: 16 keeps pace with a
+#: hand-written pool of 16 threads; 8 leaves half the speed unused, and 24 or 32 gain little
+#: over 16 while each request's parsing contends for the GIL.
 DEFAULT_MAX_WORKERS = 16
 #: How often the calling thread wakes to notice Ctrl-C while workers hold requests (seconds).
 _WAKE_S = 0.1

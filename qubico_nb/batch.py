@@ -1,48 +1,234 @@
-"""Many tasks at once: tabulate them, submit a grid of MMAudio tasks, wait for all of them."""
+"""Many tasks at once: tabulate them, submit a grid of MMAudio tasks, wait for all of them.
+
+Every helper here keeps going when one task misbehaves (that task becomes an error row or a
+named failure), waits on the client's clock and retry policy (no rules of its own), and gives
+control back within a fraction of a second on Ctrl-C: work not started is cancelled and threads
+stuck in a request are abandoned, not joined.
+"""
 
 from __future__ import annotations
 
 import itertools
 import logging
+import math
+import queue
 import time
 import warnings
-from collections.abc import Iterable, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import wait as wait_futures
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal, TypeVar
 
 import pandas as pd
 
 from ._progress import progress_bar
 from .client import MMAUDIO_MODEL, MMAUDIO_TASK_TYPE, Client, mmaudio_input
 from .connection import default_client
-from .errors import PERMANENT_ERRORS, InvalidRequestError, QubicoError, RateLimitError
+from .errors import (
+    PERMANENT_ERRORS,
+    APIConnectionError,
+    APITimeoutError,
+    CreateOutcomeUnknownError,
+    InvalidRequestError,
+    ProtocolError,
+    QubicoError,
+    RateLimitError,
+    ServerError,
+)
 from .frames import FetchFailure, tasks_to_frame
 from .models import Task
 
 log = logging.getLogger("qubico_nb")
+
+#: One row per task, or one per work (file) of each task.
+Per = Literal["task", "work"]
+#: What a task that cannot be fetched becomes: an error row, or a raised error.
+ErrorMode = Literal["row", "raise"]
+
+#: Threads fetching at once (reads are not limited by the plan's concurrency). Measured with
+#: benchmarks/bench.py, 1000 ids at 50 ms latency on 2 busy cores: 16 keeps pace with a
+#: hand-written pool of 16 threads; 8 leaves half the speed unused, and 24 or 32 gain little
+#: over 16 while each request's parsing contends for the GIL.
+DEFAULT_MAX_WORKERS = 16
+#: How often the calling thread wakes to notice Ctrl-C while workers hold requests (seconds).
+_WAKE_S = 0.1
+#: The longest single sleep of a pause, for the same reason.
+_PAUSE_STEP_S = 0.25
+#: Consecutive unreadable answers after which `wait_all` stops asking for a task.
+_MAX_UNREADABLE = 3
+#: How far before its send time a reconciled create may have been stamped by the server.
+_CLOCK_SKEW_S = 10.0
+#: At most this many history entries are read to find lost creates.
+_MAX_HISTORY_SCAN = 500
+#: Errors of a create that was sent but whose answer was lost: the task may exist.
+_OUTCOME_UNKNOWN: tuple[type[QubicoError], ...] = (
+    CreateOutcomeUnknownError, APIConnectionError, APITimeoutError, ProtocolError, ServerError)
+
+_T = TypeVar("_T")
+_R = TypeVar("_R")
+
+
+# -- errors -------------------------------------------------------------------------------------
+
+
+class GridSubmitError(QubicoError):
+    """Some cells of a grid could not be submitted; ``tasks`` holds the ones that were.
+
+    ``failures`` pairs each failed cell (its input without the video) with the reason. A cell
+    whose create answer was lost was looked up in the history first, so resubmitting the failed
+    cells never makes a second paid task for the same cell.
+    """
+
+    def __init__(self, tasks: Sequence[Task],
+                 failures: Sequence[tuple[dict[str, Any], BaseException]]) -> None:
+        self.tasks = list(tasks)
+        self.failures = list(failures)
+        first = self.failures[0][1] if self.failures else "unknown"
+        super().__init__(
+            f"{len(self.failures)} of {len(self.tasks) + len(self.failures)} grid tasks could "
+            f"not be submitted (first: {first}); the {len(self.tasks)} submitted tasks are in "
+            ".tasks, the failed cells and reasons in .failures")
+
+    def __reduce__(self) -> Any:
+        return (type(self), (self.tasks, self.failures))
+
+
+class WaitAllError(QubicoError):
+    """Some tasks could not be fetched at all (e.g. unknown ids); ``tasks`` holds the others,
+    in order, as last seen, and ``failures`` maps each missing id to the reason."""
+
+    def __init__(self, tasks: Sequence[Task], failures: dict[str, str]) -> None:
+        self.tasks = list(tasks)
+        self.failures = dict(failures)
+        first_id, reason = next(iter(self.failures.items()), ("?", "unknown"))
+        super().__init__(
+            f"could not fetch {len(self.failures)} of {len(self.tasks) + len(self.failures)} "
+            f"tasks (first: {first_id}: {reason}); the others are in .tasks")
+
+    def __reduce__(self) -> Any:
+        return (type(self), (self.tasks, self.failures))
+
+
+# -- workers ------------------------------------------------------------------------------------
+
+
+class _Workers:
+    """A thread pool that never makes its caller wait on exit: on an error or Ctrl-C in the
+    caller, queued work is cancelled and threads still inside a request are left to finish
+    alone (their answers are dropped)."""
+
+    def __init__(self, max_workers: int) -> None:
+        self._pool = ThreadPoolExecutor(max_workers, thread_name_prefix="qubico-nb")
+
+    def __enter__(self) -> _Workers:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._pool.shutdown(wait=False, cancel_futures=True)
+
+    def run(self, fn: Callable[[_T], _R], items: Sequence[_T],
+            on_result: Callable[[int, _R], None]) -> None:
+        """Call ``on_result(index, fn(item))`` on this thread as each result comes in."""
+        finished: queue.SimpleQueue[tuple[int, Future[_R]]] = queue.SimpleQueue()
+        futures: list[Future[_R]] = []
+
+        def report_to_queue(index: int) -> Callable[[Future[_R]], None]:
+            return lambda future: finished.put((index, future))
+
+        for index, item in enumerate(items):
+            future = self._pool.submit(fn, item)
+            future.add_done_callback(report_to_queue(index))
+            futures.append(future)
+        try:
+            for _ in futures:
+                while True:  # short waits: Ctrl-C is noticed between them
+                    try:
+                        index, future = finished.get(timeout=_WAKE_S)
+                        break
+                    except queue.Empty:
+                        continue
+                on_result(index, future.result())
+        finally:
+            for future in futures:
+                future.cancel()
+
+    def call(self, fn: Callable[[], _R]) -> _R:
+        """``fn()`` on a worker, waited for so that Ctrl-C on this thread is noticed at once."""
+        future = self._pool.submit(fn)
+        while True:
+            done, _ = wait_futures([future], timeout=_WAKE_S)
+            if done:
+                return future.result()
+
+
+def _pause(client: Client, seconds: float) -> None:
+    """Sleep on the client's clock in short steps, so Ctrl-C is noticed at once."""
+    end = client.clock.monotonic() + seconds
+    for _ in range(max(0, math.ceil(seconds / _PAUSE_STEP_S))):  # bounded: a fake clock may
+        left = end - client.clock.monotonic()                     # not move when slept on
+        if left <= 0:
+            return
+        client.sleep(min(left, _PAUSE_STEP_S))
+
+
+@dataclass(frozen=True)
+class _Failed(FetchFailure):
+    error: BaseException = field(compare=False)
+    permanent: bool = False
+
+
+def _fetcher(client: Client, *, use_cache: bool = True) -> Callable[[str], Task | _Failed]:
+    """`client.get_task` that returns what went wrong instead of raising it (run in a worker)."""
+
+    def one(task_id: str) -> Task | _Failed:
+        try:
+            task = client.get_task(task_id, use_cache=use_cache)
+            if task.id != task_id.strip():  # never put one task's answer in another's row
+                raise ProtocolError(f"asked for task {task_id!r}, the answer is task {task.id!r}")
+            return task
+        except QubicoError as err:
+            return _Failed(task_id=task_id, message=str(err), error=err,
+                           permanent=isinstance(err, PERMANENT_ERRORS))
+        except Exception as err:  # one odd answer never sinks the batch; it becomes a row
+            log.warning("task %r could not be read", task_id, exc_info=True)
+            wrapped = ProtocolError(f"task {task_id!r} could not be read: "
+                                    f"{type(err).__name__}: {err}")
+            return _Failed(task_id=task_id, message=str(wrapped), error=wrapped)
+
+    return one
+
+
+def _check_workers(max_workers: int) -> None:
+    if isinstance(max_workers, bool) or not isinstance(max_workers, int) or max_workers < 1:
+        raise InvalidRequestError(f"max_workers must be an integer of at least 1, "
+                                  f"got {max_workers!r}")
+
+
+# -- tabulate -----------------------------------------------------------------------------------
 
 
 def tabulate_tasks(
     tasks_or_ids: Task | str | Iterable[Task | str],
     *,
     client: Client | None = None,
-    per: str = "task",
-    errors: str = "row",
+    per: Per = "task",
+    errors: ErrorMode = "row",
     progress: bool = True,
-    max_workers: int = 8,
+    max_workers: int = DEFAULT_MAX_WORKERS,
 ) -> pd.DataFrame:
     """Tasks and/or ids to one DataFrame (see `qubico_nb.frames.TASK_COLUMNS`), in input order.
 
-    Ids are fetched concurrently. A task that cannot be fetched becomes a row with status
-    ``error`` and the reason (``errors="raise"`` raises instead), so one bad id loses nothing else.
+    Finished tasks the client has seen (in this kernel or, through the on-disk cache, any
+    earlier one) are read locally in one query; the rest are fetched concurrently. A task that
+    cannot be fetched or read becomes a row with status ``error`` and the reason
+    (``errors="raise"`` raises instead), so one bad id loses nothing else.
     """
     if errors not in ("row", "raise"):
         raise InvalidRequestError(f"errors must be 'row' or 'raise', got {errors!r}")
     if per not in ("task", "work"):
         raise InvalidRequestError(f"per must be 'task' or 'work', got {per!r}")
-    if max_workers < 1:
-        raise InvalidRequestError(f"max_workers must be at least 1, got {max_workers}")
+    _check_workers(max_workers)
     items: list[Task | str] = (
         [tasks_or_ids] if isinstance(tasks_or_ids, (Task, str)) else list(tasks_or_ids))
     for item in items:
@@ -54,61 +240,34 @@ def tabulate_tasks(
     if ids:
         client = client or default_client()
         unique = list(dict.fromkeys(ids))
-        with progress_bar(len(unique), "fetching tasks", progress) as bar, \
-                ThreadPoolExecutor(min(max_workers, len(unique))) as pool:
-            for task_id, result in zip(unique, pool.map(_fetch(client), unique), strict=True):
-                if isinstance(result, _Failed) and errors == "raise":
-                    raise result.error
-                fetched[task_id] = result
-                bar.update(1)
+        fetched.update(client.cache.get_many(unique))
+        missing = [task_id for task_id in unique if task_id not in fetched]
+        if missing:
+            fetched.update(_fetch_all(client, missing, errors=errors, progress=progress,
+                                      max_workers=max_workers))
     ordered = [fetched[item] if isinstance(item, str) else item for item in items]
     return tasks_to_frame(ordered, per=per)
 
 
-@dataclass(frozen=True)
-class _Failed(FetchFailure):
-    error: QubicoError = field(compare=False)
-    permanent: bool = False
+def _fetch_all(client: Client, ids: list[str], *, errors: ErrorMode, progress: bool,
+               max_workers: int) -> dict[str, Task | FetchFailure]:
+    results: dict[str, Task | FetchFailure] = {}
+    # The cache was just asked for all of them at once; the workers go straight to the network.
+    fetch = _fetcher(client, use_cache=False)
+    with progress_bar(len(ids), "fetching tasks", progress) as bar, \
+            _Workers(min(max_workers, len(ids))) as workers:
+
+        def take(index: int, result: Task | _Failed) -> None:
+            if isinstance(result, _Failed) and errors == "raise":
+                raise result.error
+            results[ids[index]] = result
+            bar.update(1)
+
+        workers.run(fetch, ids, take)
+    return results
 
 
-def _fetch(client: Client) -> Any:
-    def one(task_id: str) -> Task | _Failed:
-        try:
-            return client.get_task(task_id)
-        except QubicoError as err:
-            return _Failed(task_id=task_id, message=str(err), error=err,
-                           permanent=isinstance(err, PERMANENT_ERRORS))
-
-    return one
-
-
-@dataclass
-class GridSubmitError(QubicoError):
-    """Some cells of a grid could not be submitted; ``tasks`` holds the ones that were."""
-
-    tasks: list[Task]
-    failures: list[tuple[dict[str, Any], Exception]] = field(default_factory=list)
-
-    def __str__(self) -> str:
-        first = self.failures[0][1] if self.failures else "unknown"
-        return (f"{len(self.failures)} of {len(self.tasks) + len(self.failures)} grid tasks "
-                f"could not be submitted (first: {first}); the {len(self.tasks)} submitted "
-                "tasks are in .tasks")
-
-
-@dataclass
-class WaitAllError(QubicoError):
-    """Some tasks could not be fetched at all (e.g. unknown ids); ``tasks`` holds the others,
-    in order, as last seen, and ``failures`` maps each missing id to the reason."""
-
-    tasks: list[Task]
-    failures: dict[str, str] = field(default_factory=dict)
-
-    def __str__(self) -> str:
-        first_id, reason = next(iter(self.failures.items()), ("?", "unknown"))
-        return (f"could not fetch {len(self.failures)} of "
-                f"{len(self.tasks) + len(self.failures)} tasks (first: {first_id}: {reason}); "
-                "the others are in .tasks")
+# -- submit -------------------------------------------------------------------------------------
 
 
 def grid(prompts: Sequence[str], *, seeds: Sequence[int | None] = (None,),
@@ -126,6 +285,14 @@ def grid(prompts: Sequence[str], *, seeds: Sequence[int | None] = (None,),
     return cells
 
 
+@dataclass(frozen=True)
+class _Unknown:
+    """A create that was sent but whose answer was lost: the task may exist."""
+
+    error: QubicoError
+    sent_at: float
+
+
 def submit_grid(
     video: str,
     prompts: Sequence[str],
@@ -137,39 +304,140 @@ def submit_grid(
     progress: bool = True,
     timeout: float = 900.0,
 ) -> list[Task]:
-    """Create one MMAudio task per cell of prompts x seeds x steps for one video.
+    """Create one MMAudio task per cell of prompts x seeds x steps for one video; in cell order.
 
     Every cell is checked before the first is sent. When the plan's concurrency limit answers
-    429, submission waits and goes on (until `timeout`); it does not fail.
+    429, submission waits (as the client's retry policy says) and goes on until `timeout`. A
+    create whose answer was lost (cut off, not JSON, 5xx) is looked up in the task history
+    before it counts as failed, so resubmitting the failed cells never pays twice for one cell.
+    Cells that still failed raise `GridSubmitError`, which holds the tasks that were made.
     """
     cells = grid(prompts, seeds=seeds, steps=steps, negative_prompt=negative_prompt)
     client = client or default_client()
     video_ref = client.prepare_video(video)
-    deadline = time.monotonic() + timeout
-    tasks: list[Task] = []
-    failures: list[tuple[dict[str, Any], Exception]] = []
-    with progress_bar(len(cells), "submitting", progress) as bar:
-        for cell in cells:
-            payload = {**cell, "video": video_ref}
-            while True:
-                try:
-                    tasks.append(client.create_task(MMAUDIO_MODEL, MMAUDIO_TASK_TYPE, payload))
-                    break
-                except RateLimitError as err:
-                    wait = err.retry_after if err.retry_after is not None else 2.0
-                    if time.monotonic() + wait > deadline:
-                        failures.append((cell, err))
-                        break
-                    log.info("concurrency limit reached; waiting %.1f s before the next task",
-                             wait)
-                    client.sleep(max(wait, 0.05))
-                except QubicoError as err:
-                    failures.append((cell, err))
-                    break
-            bar.update(1)
+    payloads = [{**cell, "video": video_ref} for cell in cells]
+    deadline = client.clock.monotonic() + timeout
+    # Tasks made just before this batch could pass for one of its lost creates: note them.
+    earlier = _recent_task_ids(client)
+    outcomes: list[Task | QubicoError | _Unknown] = []
+    with progress_bar(len(cells), "submitting", progress) as bar, _Workers(1) as worker:
+        try:
+            for payload in payloads:
+                outcomes.append(_create(client, payload, deadline, worker))
+                bar.update(1)
+        except KeyboardInterrupt:
+            made = [o.id for o in outcomes if isinstance(o, Task)]
+            warnings.warn(
+                f"submit_grid was interrupted after creating {len(made)} of {len(cells)} tasks"
+                f"{': ' + ', '.join(made) if made else ''}; the create in flight may exist too "
+                "(see client.history())", stacklevel=2)
+            raise
+    unknown = {i: o for i, o in enumerate(outcomes) if isinstance(o, _Unknown)}
+    if unknown:
+        taken = {o.id for o in outcomes if isinstance(o, Task)} | earlier
+        for index, task in _reconcile(client, payloads, unknown, taken).items():
+            outcomes[index] = task
+    tasks = [o for o in outcomes if isinstance(o, Task)]
+    failures: list[tuple[dict[str, Any], BaseException]] = []
+    for cell, outcome in zip(cells, outcomes, strict=True):
+        if isinstance(outcome, _Unknown):
+            failures.append((cell, outcome.error))
+        elif not isinstance(outcome, Task):
+            failures.append((cell, outcome))
     if failures:
-        raise GridSubmitError(tasks=tasks, failures=failures)
+        raise GridSubmitError(tasks, failures)
     return tasks
+
+
+def _create(client: Client, payload: dict[str, Any], deadline: float,
+            worker: _Workers) -> Task | QubicoError | _Unknown:
+    """One create, riding out the concurrency limit; what went wrong is returned, not raised.
+
+    The request runs on `worker` so that Ctrl-C is noticed while its answer is awaited."""
+    policy = client.retry_policy
+    attempt = 0
+    while True:
+        sent_at = time.time()
+        try:
+            return worker.call(
+                lambda: client.create_task(MMAUDIO_MODEL, MMAUDIO_TASK_TYPE, payload))
+        except RateLimitError as err:
+            attempt += 1
+            # The transport has already spent its retries; the plan's limit frees up only as
+            # running tasks end, so keep to the policy's longest pause until the deadline.
+            wait = policy.delay(min(attempt, policy.max_retries), err.retry_after)
+            if wait is None or client.clock.monotonic() + wait > deadline:
+                return err
+            log.info("concurrency limit reached; waiting %.1f s before the next task", wait)
+            _pause(client, wait)
+        except _OUTCOME_UNKNOWN as err:
+            when = err.sent_at if isinstance(err, CreateOutcomeUnknownError) and err.sent_at \
+                else sent_at
+            return _Unknown(err, when)
+        except QubicoError as err:
+            return err
+
+
+def _recent_task_ids(client: Client) -> set[str]:
+    """Ids of the tasks made in the last few seconds (one history request; empty on trouble)."""
+    try:
+        return {t.id for t in _history_since(client, time.time() - _CLOCK_SKEW_S)}
+    except QubicoError as err:
+        log.debug("could not list recent tasks: %s", err)
+        return set()
+
+
+def _history_since(client: Client, since: float) -> list[Task]:
+    """MMAudio tasks created since `since` (Unix seconds), newest first; a server that ignores
+    the time filter is read only until its first older task, and never past a few pages."""
+    found = []
+    for task in itertools.islice(client.history(model=MMAUDIO_MODEL, since=math.floor(since)),
+                                 _MAX_HISTORY_SCAN):
+        if task.created_at is not None and task.created_at.timestamp() < since - 1:
+            break
+        found.append(task)
+    return found
+
+
+def _reconcile(client: Client, payloads: list[dict[str, Any]], unknown: dict[int, _Unknown],
+               taken: set[str]) -> dict[int, Task]:
+    """Find in the history the tasks whose create answers were lost: same input, created after
+    it was sent. Each history task answers for at most one cell."""
+    since = min(u.sent_at for u in unknown.values()) - _CLOCK_SKEW_S
+    try:
+        candidates = [t for t in _history_since(client, since) if t.id not in taken]
+    except QubicoError as err:
+        log.warning("could not look up %d lost creates in the history: %s", len(unknown), err)
+        return {}
+    candidates.sort(key=lambda t: t.created_at.timestamp() if t.created_at else math.inf)
+    found: dict[int, Task] = {}
+    for index, lost in sorted(unknown.items()):
+        for task in candidates:
+            created = task.created_at.timestamp() if task.created_at else None
+            if task.id in taken or (created is not None and
+                                    created < lost.sent_at - _CLOCK_SKEW_S):
+                continue
+            if _same_input(task, payloads[index]):
+                found[index] = task
+                taken.add(task.id)
+                log.info("the lost create of cell %d is task %s", index, task.id)
+                break
+    return found
+
+
+def _same_input(task: Task, payload: dict[str, Any]) -> bool:
+    """Whether `task` was made from `payload` (fields the server does not echo are skipped)."""
+    if task.model is not None and task.model.lower() != MMAUDIO_MODEL.lower():
+        return False
+    for name, value in payload.items():
+        if name == "video" and name not in task.input:
+            continue
+        if task.input.get(name) != value:
+            return False
+    return True
+
+
+# -- wait ---------------------------------------------------------------------------------------
 
 
 def wait_all(
@@ -179,52 +447,94 @@ def wait_all(
     timeout: float = 900.0,
     poll_interval: float | None = None,
     progress: bool = True,
-    max_workers: int = 8,
+    max_workers: int = DEFAULT_MAX_WORKERS,
 ) -> list[Task]:
     """Poll until every task is done (or `timeout`), with a progress bar; returns them in order.
 
-    Tasks still running at the deadline come back as last seen, with a warning that names them.
-    A task that cannot be fetched for a while (network, 5xx, 429) is asked again; one that can
-    never be (an unknown id) stops being asked, and `WaitAllError` names it at the end.
+    Polls run on a fixed schedule, one request per unfinished task every `poll_interval`
+    (the client's by default), so it returns at most one interval and one request after the
+    last task ends. Tasks still running at the deadline come back as last seen, with a warning
+    that names them. A task that cannot be fetched for a while (network, 5xx, 429) is asked
+    again at the next tick; one that can never be (an unknown id, answers that cannot be read)
+    stops being asked, and `WaitAllError` names it at the end.
     """
+    _check_workers(max_workers)
     client = client or default_client()
     items = list(tasks)
+    for item in items:
+        if not isinstance(item, (Task, str)):
+            raise InvalidRequestError(
+                f"expected Task objects or task id strings, got {type(item).__name__}")
     latest: list[Task | None] = [t if isinstance(t, Task) else None for t in items]
-    ids = [t.id if isinstance(t, Task) else str(t) for t in items]
+    ids = [t.id if isinstance(t, Task) else t for t in items]
     interval = client.poll_interval if poll_interval is None else poll_interval
-    deadline = time.monotonic() + timeout
-    fetch = _fetch(client)
+    if interval < 0 or timeout <= 0:
+        raise InvalidRequestError("timeout must be > 0 and poll_interval >= 0")
+    clock = client.clock
+    deadline = clock.monotonic() + timeout
+    fetch = _fetcher(client)
     gone: dict[int, str] = {}
+    unreadable: dict[int, int] = {}
 
     def waiting() -> list[int]:
         return [i for i, t in enumerate(latest)
                 if i not in gone and (t is None or not t.is_done)]
 
     with progress_bar(len(items), "waiting", progress) as bar, \
-            ThreadPoolExecutor(max(1, min(max_workers, len(items) or 1))) as pool:
+            _Workers(max(1, min(max_workers, len(items) or 1))) as workers:
         bar.update(sum(1 for t in latest if t is not None and t.is_done))
-        while waiting() and time.monotonic() < deadline:
-            open_at = waiting()
-            for index, result in zip(open_at, pool.map(fetch, [ids[i] for i in open_at]),
-                                     strict=True):
+        schedule_start = clock.monotonic()
+        tick = 0
+        limited = 0
+        while (open_at := waiting()) and clock.monotonic() < deadline:
+            rate_limited: list[float | None] = []
+
+            def take(position: int, result: Task | _Failed, open_at: list[int] = open_at,
+                     rate_limited: list[float | None] = rate_limited) -> None:
+                index = open_at[position]
                 if isinstance(result, Task):
                     latest[index] = result
+                    unreadable.pop(index, None)
                     if result.is_done:
                         bar.update(1)
-                elif result.permanent:
+                    return
+                if result.permanent:
                     gone[index] = result.message
                     bar.update(1)
-            if waiting():
-                pause = min(interval, deadline - time.monotonic())
-                if pause > 0:
-                    client.sleep(pause)
+                elif isinstance(result.error, RateLimitError):
+                    rate_limited.append(result.error.retry_after)
+                elif isinstance(result.error, ProtocolError):
+                    unreadable[index] = unreadable.get(index, 0) + 1
+                    if unreadable[index] >= _MAX_UNREADABLE:
+                        gone[index] = result.message
+                        bar.update(1)
+
+            workers.run(fetch, [ids[i] for i in open_at], take)
+            if not waiting():
+                break
+            now = clock.monotonic()
+            tick += 1
+            next_poll = schedule_start + tick * interval
+            if next_poll < now:  # a round outlasted the interval: start again from now
+                schedule_start, tick, next_poll = now, 0, now
+            if rate_limited:
+                limited += 1
+                policy = client.retry_policy
+                wait = policy.delay(min(limited, policy.max_retries),
+                                    max((r for r in rate_limited if r is not None), default=None))
+                if wait is not None and now + wait > next_poll:
+                    schedule_start, tick, next_poll = now + wait, 0, now + wait
+            else:
+                limited = 0
+            _pause(client, min(next_poll, deadline) - now)
     unfinished = [ids[i] for i in waiting()]
     if unfinished:
         warnings.warn(f"{len(unfinished)} tasks were not done after {timeout:g} s: "
                       f"{', '.join(unfinished[:5])}{' …' if len(unfinished) > 5 else ''}",
                       stacklevel=2)
     missing = {ids[i]: gone.get(i, "no answer before the deadline")
-               for i, t in enumerate(latest) if t is None}
+               for i, t in enumerate(latest) if t is None or i in gone}
     if missing:
-        raise WaitAllError(tasks=[t for t in latest if t is not None], failures=missing)
+        raise WaitAllError([t for i, t in enumerate(latest) if t is not None and i not in gone],
+                           missing)
     return [t for t in latest if t is not None]

@@ -1,51 +1,106 @@
-"""A small LRU of finished tasks: a completed or failed task never changes, so it is asked once."""
+"""Finished tasks, asked once: a small in-memory LRU in front of the on-disk `TaskStore`.
+
+A completed or failed task never changes, so it is kept; anything else would go stale and is
+never kept. The disk store outlives the kernel and is shared by the user's other kernels.
+"""
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections import OrderedDict
+from collections.abc import Iterable
 
+from .errors import ProtocolError
 from .models import Task
+from .store.tasks import TaskStore
+
+log = logging.getLogger("qubico_nb")
 
 
 class TaskCache:
-    """Thread-safe, bounded, and holding only tasks that are done (anything else would go stale)."""
+    """Thread-safe and bounded in memory; backed by `store` (None: memory only)."""
 
-    def __init__(self, maxsize: int = 1024) -> None:
+    def __init__(self, maxsize: int = 1024, *, store: TaskStore | None = None) -> None:
         if maxsize < 0:
             raise ValueError(f"maxsize must be >= 0, got {maxsize}")
         self.maxsize = maxsize
+        self.store = store
         self._items: OrderedDict[str, Task] = OrderedDict()
         self._lock = threading.Lock()
         self.hits = 0
         self.misses = 0
 
     def get(self, task_id: str) -> Task | None:
+        return self.get_many([task_id]).get(task_id)
+
+    def get_many(self, task_ids: Iterable[str]) -> dict[str, Task]:
+        """The finished tasks among `task_ids` that are known here; memory first, then disk
+        (one query for all the rest)."""
+        wanted = list(dict.fromkeys(task_ids))
+        found: dict[str, Task] = {}
         with self._lock:
-            task = self._items.get(task_id)
-            if task is None:
-                self.misses += 1
-                return None
-            self._items.move_to_end(task_id)
-            self.hits += 1
-            return task
+            for task_id in wanted:
+                task = self._items.get(task_id)
+                if task is not None:
+                    self._items.move_to_end(task_id)
+                    found[task_id] = task
+        rest = [task_id for task_id in wanted if task_id not in found]
+        if rest and self.store is not None:
+            loaded = []
+            for task_id, raw in self.store.get_many(rest).items():
+                task = _rebuild(task_id, raw)
+                if task is not None:
+                    found[task_id] = task
+                    loaded.append(task)
+            self._keep(loaded)
+        with self._lock:
+            self.hits += len(found)
+            self.misses += len(wanted) - len(found)
+        return found
 
     def put(self, task: Task) -> None:
-        if not task.is_done or self.maxsize == 0:
+        self.put_many([task])
+
+    def put_many(self, tasks: Iterable[Task]) -> None:
+        """Keep the finished ones among `tasks`, in memory and on disk."""
+        done = [task for task in tasks if task.is_done]
+        if not done or self.maxsize == 0:
             return
+        self._keep(done)
+        if self.store is not None:
+            self.store.put_many((task.id, task.raw) for task in done if task.raw)
+
+    def _keep(self, tasks: list[Task]) -> None:
         with self._lock:
-            self._items[task.id] = task
-            self._items.move_to_end(task.id)
+            for task in tasks:
+                self._items[task.id] = task
+                self._items.move_to_end(task.id)
             while len(self._items) > self.maxsize:
                 self._items.popitem(last=False)
 
     def clear(self) -> None:
+        """Forget every task, in memory and (for this API and key) on disk."""
         with self._lock:
             self._items.clear()
+        if self.store is not None:
+            self.store.clear()
 
     def __len__(self) -> int:
         with self._lock:
             return len(self._items)
 
     def __repr__(self) -> str:
-        return f"TaskCache({len(self)}/{self.maxsize}, hits={self.hits}, misses={self.misses})"
+        disk = f", store={self.store!r}" if self.store is not None else ""
+        return (f"TaskCache({len(self)}/{self.maxsize}, hits={self.hits}, "
+                f"misses={self.misses}{disk})")
+
+
+def _rebuild(task_id: str, raw: dict[str, object]) -> Task | None:
+    """A stored task, or None when the entry is unreadable or not the task asked for."""
+    try:
+        task = Task.from_dict(raw)
+    except ProtocolError as err:
+        log.debug("ignoring stored task %r: %s", task_id, err)
+        return None
+    return task if task.id == task_id and task.is_done else None

@@ -28,6 +28,7 @@ from .errors import (
     WaitTimeoutError,
 )
 from .models import Status, Task
+from .store.tasks import TaskStore, scope_for
 
 log = logging.getLogger("qubico_nb")
 
@@ -58,7 +59,9 @@ class Client:
     ``api_key`` defaults to ``$QUBICO_API_KEY`` (or ``$PIAPI_API_KEY``); ``base_url`` to
     ``$QUBICO_BASE_URL`` or https://api.piapi.ai. ``poll_interval`` is how often `wait` asks
     (tests set it to 0); ``max_retries`` bounds the retries of one request. Finished tasks are
-    remembered (``cache_size`` of them; 0 turns it off), since they never change.
+    remembered, since they never change: ``cache_size`` of them in memory (0 turns all caching
+    off) and every one on disk, shared by the user's kernels (``$QUBICO_NB_CACHE_DIR`` moves the
+    folder; ``cache=False`` keeps nothing on disk; ``cache="path.sqlite3"`` picks the file).
     """
 
     def __init__(
@@ -73,6 +76,7 @@ class Client:
         poll_interval: float = 1.0,
         allow_insecure_http: bool = False,
         cache_size: int = 1024,
+        cache: bool | str | os.PathLike[str] = True,
         session: requests.Session | None = None,
         clock: Clock | None = None,
     ) -> None:
@@ -87,7 +91,10 @@ class Client:
         self.clock: Clock = clock or SystemClock()
         #: The one retry table, shared by the transport and the batch helpers.
         self.retry_policy = RetryPolicy(max_retries=max_retries, backoff_s=retry_backoff)
-        self.cache = TaskCache(cache_size)
+        #: Finished tasks: ``cache_size`` in memory, all of them on disk (``cache``: True for
+        #: the user's cache folder, a path for another file, False for none).
+        self.cache = TaskCache(cache_size, store=_task_store(
+            cache, cache_size, base, api_key or _env("QUBICO_API_KEY", "PIAPI_API_KEY")))
         self._transport = Transport(
             base, api_key or _env("QUBICO_API_KEY", "PIAPI_API_KEY"),
             timeout=timeout, max_retries=max_retries, retry_backoff=retry_backoff,
@@ -338,6 +345,15 @@ class Client:
         if len(data) <= INLINE_VIDEO_BYTES:
             return "data:video/mp4;base64," + base64.b64encode(data).decode()
         return self.upload(path)
+
+
+def _task_store(cache: bool | str | os.PathLike[str], cache_size: int, base_url: str,
+                api_key: str | None) -> TaskStore | None:
+    """The on-disk store behind the memory cache; filed under the API and a hash of the key."""
+    if cache is False or cache_size == 0:
+        return None
+    path = None if cache is True else Path(cache)
+    return TaskStore(path, scope=scope_for(base_url, api_key))
 
 
 def mmaudio_input(prompt: str, *, negative_prompt: str | None = None, steps: int | None = None,

@@ -2,7 +2,14 @@
 
 from __future__ import annotations
 
+import _thread
+import copy
+import pickle
+import threading
 import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -15,10 +22,18 @@ from qubico_nb import (
     tabulate_tasks,
     wait_all,
 )
-from qubico_nb.batch import grid
+from qubico_nb._constants import CACHE_DIR_ENV
+from qubico_nb.batch import DEFAULT_MAX_WORKERS, WaitAllError, grid
+from qubico_nb.errors import ProtocolError, ServerError
 from qubico_nb.sandbox import Sandbox
 
 from .conftest import VIDEO, client_for
+
+
+@pytest.fixture(autouse=True)
+def _own_cache_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The on-disk task store goes to a temporary folder, never the user's cache."""
+    monkeypatch.setenv(CACHE_DIR_ENV, str(tmp_path / "cache"))
 
 
 def test_tabulate_mixes_tasks_and_ids_keeps_order_and_survives_bad_ids() -> None:
@@ -120,3 +135,271 @@ def test_wait_all_rides_out_transient_errors() -> None:
         sb.inject("error", endpoints=("get",), count=4)
         done = wait_all(tasks, client=client, progress=False, timeout=30)
         assert all(t.status is Status.COMPLETED for t in done)
+
+
+# -- Ctrl-C ------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def interrupt_soon() -> Iterator[Callable[[float], None]]:
+    """Raise KeyboardInterrupt in the main thread after a delay, as Ctrl-C in a kernel does."""
+    timers: list[threading.Timer] = []
+
+    def arm(after_s: float) -> None:
+        timer = threading.Timer(after_s, _thread.interrupt_main)
+        timers.append(timer)
+        timer.start()
+
+    yield arm
+    for timer in timers:
+        timer.cancel()
+
+
+def _interrupted_within(call: Callable[[], Any]) -> float:
+    started = time.monotonic()
+    with pytest.raises(KeyboardInterrupt):
+        call()
+    return time.monotonic() - started
+
+
+HOLD_MS = 4000  # the sandbox holds each request this long; joining the workers would wait it out
+
+
+def test_ctrl_c_returns_from_tabulate_without_waiting_for_stuck_requests(
+        interrupt_soon: Callable[[float], None]) -> None:
+    with Sandbox(preset="instant") as sb:
+        client = client_for(sb, max_retries=0)
+        ids = [client.generate_audio(VIDEO, f"tone {i}").id for i in range(40)]
+        sb.inject("latency", ms=HOLD_MS, endpoints=("get",))
+        interrupt_soon(0.3)
+        elapsed = _interrupted_within(
+            lambda: tabulate_tasks(ids, client=client, progress=False, max_workers=4))
+        assert elapsed < 3.0, elapsed  # promised: 2 s; the requests are held for 4 s
+        time.sleep(0.2)
+        assert sb.requests["get"] == 4  # the 36 not started were cancelled
+
+
+def test_ctrl_c_returns_from_wait_all(interrupt_soon: Callable[[float], None]) -> None:
+    with Sandbox(pending_s=60) as sb:
+        client = client_for(sb, max_retries=0, poll_interval=0.05)
+        tasks = [client.generate_audio(VIDEO, f"tone {i}") for i in range(6)]
+        sb.inject("latency", ms=HOLD_MS, endpoints=("get",))
+        interrupt_soon(0.3)
+        elapsed = _interrupted_within(
+            lambda: wait_all(tasks, client=client, progress=False, max_workers=2, timeout=60))
+        assert elapsed < 3.0, elapsed
+
+
+def test_ctrl_c_during_a_pause_of_wait_all(interrupt_soon: Callable[[float], None]) -> None:
+    with Sandbox(pending_s=60) as sb:
+        client = client_for(sb, poll_interval=30)
+        task = client.generate_audio(VIDEO, "rain")
+        interrupt_soon(0.3)
+        elapsed = _interrupted_within(
+            lambda: wait_all([task], client=client, progress=False, timeout=60))
+        assert elapsed < 3.0, elapsed
+
+
+def test_ctrl_c_returns_from_submit_grid_and_names_what_was_made(
+        interrupt_soon: Callable[[float], None]) -> None:
+    with Sandbox(preset="instant") as sb:
+        client = client_for(sb, max_retries=0)
+        sb.inject("latency", ms=HOLD_MS, endpoints=("create",))
+        interrupt_soon(0.3)
+        with pytest.warns(UserWarning, match="interrupted after creating 0 of 3"):
+            elapsed = _interrupted_within(
+                lambda: submit_grid(VIDEO, ["a", "b", "c"], client=client, progress=False))
+        assert elapsed < 3.0, elapsed
+
+
+# -- lost creates ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("fault", ["truncate", "malformed"])
+def test_a_create_whose_answer_was_lost_is_found_in_the_history(fault: str) -> None:
+    with Sandbox(preset="instant") as sb:
+        client = client_for(sb, max_retries=0)
+        sb.inject(fault, endpoints=("create",), count=1)
+        tasks = submit_grid(VIDEO, ["a", "b", "c"], seeds=[1, 2], client=client,
+                            progress=False)
+        assert [(t.prompt, t.seed) for t in tasks] == [
+            (p, s) for p in "abc" for s in (1, 2)]
+        assert len(sb.world.tasks()) == 6 and len({t.id for t in tasks}) == 6
+        assert sb.requests["history"] >= 1
+
+
+def test_resubmitting_the_failures_of_a_grid_never_doubles_a_task() -> None:
+    with Sandbox(preset="instant") as sb:
+        client = client_for(sb, max_retries=0)
+        sb.inject("drop", endpoints=("create",), count=1)  # never reached the world
+        sb.inject("truncate", endpoints=("create",), count=1)  # made, answer lost
+        sb.inject("error", status=502, endpoints=("create",), count=1)  # not made
+        with pytest.raises(GridSubmitError) as caught:
+            submit_grid(VIDEO, ["a", "b", "c", "d"], client=client, progress=False)
+        err = caught.value
+        assert len(err.tasks) == 2 and len(err.failures) == 2
+        assert {type(e) for _, e in err.failures} <= {ServerError, ProtocolError,
+                                                       type(err.failures[0][1])}
+        retried = [client.create_task("Qubico/mmaudio", "video2audio", {**cell, "video": VIDEO})
+                   for cell, _ in err.failures]
+        prompts = sorted(t.prompt for t in [*err.tasks, *retried] if t.prompt)
+        assert prompts == ["a", "b", "c", "d"]
+        assert len(sb.world.tasks()) == 4  # one task per cell, none paid twice
+
+
+def test_a_lost_create_is_not_matched_to_an_older_identical_task() -> None:
+    with Sandbox(preset="instant") as sb:
+        client = client_for(sb, max_retries=0)
+        earlier = submit_grid(VIDEO, ["a"], client=client, progress=False)
+        sb.inject("drop", endpoints=("create",), count=1)
+        with pytest.raises(GridSubmitError) as caught:
+            submit_grid(VIDEO, ["a"], client=client, progress=False)
+        assert caught.value.tasks == [] and earlier[0].id not in str(caught.value)
+
+
+# -- one policy, one clock ---------------------------------------------------------------------
+
+
+class FakeClock:
+    def __init__(self) -> None:
+        self.now = 0.0
+        self.slept: list[float] = []
+
+    def monotonic(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.slept.append(seconds)
+        self.now += seconds
+
+
+def test_submit_grid_waits_out_429s_on_the_clients_clock() -> None:
+    with Sandbox(preset="instant") as sb:
+        clock = FakeClock()
+        client = client_for(sb, max_retries=0, clock=clock)
+        sb.inject("rate_limit", retry_after=7, endpoints=("create",), count=3)
+        started = time.monotonic()
+        (task,) = submit_grid(VIDEO, ["a"], client=client, progress=False)
+        assert time.monotonic() - started < 5  # nothing really slept 21 s
+        assert sum(clock.slept) == pytest.approx(21.0)
+        assert sb.requests["create"] == 4 and task.prompt == "a"
+
+
+def test_submit_grid_gives_up_at_its_deadline_on_the_clients_clock() -> None:
+    with Sandbox(preset="instant") as sb:
+        client = client_for(sb, max_retries=0, clock=FakeClock())
+        sb.inject("rate_limit", retry_after=7, endpoints=("create",))
+        with pytest.raises(GridSubmitError, match="1 of 1 grid tasks"):
+            submit_grid(VIDEO, ["a"], client=client, progress=False, timeout=20)
+        assert sb.requests["create"] == 3  # at 0, 7 and 14 s; 21 s would pass the deadline
+
+
+def test_wait_all_polls_on_the_clients_clock_and_schedule() -> None:
+    with Sandbox(pending_s=60) as sb:
+        clock = FakeClock()
+        client = client_for(sb, clock=clock)
+        task = client.generate_audio(VIDEO, "rain")
+        with pytest.warns(UserWarning, match="not done after 10 s"):
+            wait_all([task], client=client, progress=False, timeout=10, poll_interval=2)
+        assert sb.requests["get"] == 5  # at 0, 2, 4, 6 and 8 s: one per interval, no more
+        assert sum(clock.slept) == pytest.approx(10.0)
+
+
+# -- one odd task ------------------------------------------------------------------------------
+
+
+def test_an_unreadable_answer_is_that_ids_row_and_the_others_are_intact() -> None:
+    with Sandbox(preset="instant") as sb:
+        client = client_for(sb, max_retries=0)
+        ids = [client.generate_audio(VIDEO, f"tone {i}").id for i in range(6)]
+        sb.inject("malformed", endpoints=("get",), count=1)
+        frame = tabulate_tasks(ids, client=client, progress=False, max_workers=1)
+        assert list(frame["task_id"]) == ids
+        assert list(frame["status"]) == ["error"] + ["completed"] * 5
+        with pytest.raises(ProtocolError):
+            sb.inject("malformed", endpoints=("get",), count=1)
+            tabulate_tasks(ids, client=client_for(sb, max_retries=0), errors="raise",
+                           progress=False, max_workers=1)
+
+
+def test_wait_all_keeps_going_past_unreadable_answers() -> None:
+    with Sandbox(pending_s=0.05) as sb:
+        client = client_for(sb, max_retries=0, poll_interval=0.02)
+        tasks = [client.generate_audio(VIDEO, p) for p in ("rain", "wind", "sea")]
+        sb.inject("malformed", endpoints=("get",), count=2)
+        done = wait_all(tasks, client=client, progress=False, timeout=30)
+        assert all(t.status is Status.COMPLETED for t in done)
+
+
+def test_wait_all_gives_up_on_an_id_that_never_answers_readably() -> None:
+    with Sandbox(pending_s=0.05) as sb:
+        client = client_for(sb, max_retries=0, poll_interval=0.01)
+        good = client.generate_audio(VIDEO, "rain")
+        bad = client.generate_audio(VIDEO, "wind")
+        sb.world.tasks()  # both exist
+        # Every answer is unreadable until the bad id has been given up on.
+        sb.inject("malformed", endpoints=("get",), count=6)
+        with pytest.raises(WaitAllError) as caught:
+            wait_all([good, bad], client=client, progress=False, timeout=30, max_workers=1)
+        assert set(caught.value.failures) <= {good.id, bad.id} and caught.value.failures
+
+
+# -- errors and types --------------------------------------------------------------------------
+
+
+def test_batch_errors_are_ordinary_exceptions() -> None:
+    # (APIStatusError subclasses pickle once errors.py gives them __reduce__; ProtocolError does.)
+    cause = ProtocolError("create Qubico/mmaudio task: the answer is not JSON")
+    for err in (GridSubmitError([], [({"prompt": "a"}, cause)]),
+                WaitAllError([], {"t1": "task not found"})):
+        assert err.args and str(err) == err.args[0]
+        assert hash(err) == hash(err) and {err}
+        for back in (pickle.loads(pickle.dumps(err)), copy.deepcopy(err)):  # noqa: S301 (our own bytes)
+            assert type(back) is type(err) and str(back) == str(err)
+            assert back.failures == err.failures or isinstance(back, GridSubmitError)
+    grid_err = pickle.loads(  # noqa: S301 (our own bytes)
+        pickle.dumps(GridSubmitError([], [({"prompt": "a"}, cause)])))
+    assert grid_err.failures[0][0] == {"prompt": "a"}
+    assert isinstance(grid_err.failures[0][1], ProtocolError)
+
+
+def test_the_default_worker_count_is_a_measured_constant() -> None:
+    import inspect
+
+    for fn in (tabulate_tasks, wait_all):
+        assert inspect.signature(fn).parameters["max_workers"].default == DEFAULT_MAX_WORKERS
+    with pytest.raises(InvalidRequestError, match="max_workers"):
+        wait_all([], max_workers=0, progress=False)
+
+
+def test_an_answer_for_another_task_never_fills_the_asked_ids_row() -> None:
+    import json
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    from qubico_nb import Client
+
+    class WrongTask(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            body = json.dumps({"code": 200, "data": {"task_id": "someone-else",
+                                                     "status": "completed"}}).encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, format: str, *args: Any) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), WrongTask)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        client = Client("k" * 20, base_url=f"http://127.0.0.1:{server.server_address[1]}",
+                        max_retries=0)
+        frame = tabulate_tasks(["asked-for"], client=client, progress=False)
+        assert list(frame["task_id"]) == ["asked-for"]
+        assert frame.loc[0, "status"] == "error"
+        assert client.cache.get("asked-for") is None
+    finally:
+        server.shutdown()
+        server.server_close()

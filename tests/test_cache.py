@@ -2,13 +2,22 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from qubico_nb import Task, TaskViewer, tabulate_tasks
+from qubico_nb._constants import CACHE_DIR_ENV
 from qubico_nb.cache import TaskCache
 from qubico_nb.sandbox import Sandbox
 
 from .conftest import VIDEO, client_for
+
+
+@pytest.fixture(autouse=True)
+def _own_cache_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The on-disk task store goes to a temporary folder, never the user's cache."""
+    monkeypatch.setenv(CACHE_DIR_ENV, str(tmp_path / "cache"))
 
 
 def test_finished_tasks_are_fetched_once() -> None:

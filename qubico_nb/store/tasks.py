@@ -1,0 +1,257 @@
+"""Finished tasks on disk: one SQLite file (WAL) shared by every kernel and process of the user.
+
+A completed or failed task never changes, so once seen it need not be asked again, even after a
+restart. Entries are keyed by a *scope*: a hash of the API base URL and the key, so a sandbox's
+tasks never answer for the live API's, and the key itself is never written. Any trouble with the
+file (corrupt, locked for too long, read-only, full disk) gives one warning and turns the store
+off for this process: the network still answers, so nothing is lost but speed.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import logging
+import os
+import sqlite3
+import sys
+import threading
+import time
+import warnings
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+from .._constants import CACHE_DIR_ENV
+
+log = logging.getLogger("qubico_nb")
+
+#: The file's name inside the cache folder; the suffix names the schema so a new layout never
+#: misreads an old file.
+STORE_FILE = "tasks-v2.sqlite3"
+#: How long a writer waits for another process's lock before the store gives up (seconds).
+BUSY_TIMEOUT_S = 5.0
+#: SQLite's limit on parameters per statement is 999 in older builds; stay under it.
+_BATCH = 500
+
+#: Files that failed in this process: every later client skips them without a second warning.
+_FAILED_PATHS: set[Path] = set()
+
+#: A task larger than this as JSON (e.g. a video sent inline as a data: URI) stays in memory only.
+MAX_ENTRY_BYTES = 256 * 1024
+#: The file keeps at most this many tasks; past it, the oldest stored go first (a tenth at once).
+MAX_ENTRIES = 500_000
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS tasks (
+    scope     TEXT NOT NULL,
+    task_id   TEXT NOT NULL,
+    body      TEXT NOT NULL,
+    stored_at REAL NOT NULL,
+    PRIMARY KEY (scope, task_id)
+) WITHOUT ROWID
+"""
+
+
+def default_cache_dir() -> Path:
+    """The user's cache folder for qubico-nb (``$QUBICO_NB_CACHE_DIR`` wins when set)."""
+    override = os.environ.get(CACHE_DIR_ENV, "").strip()
+    if override:
+        return Path(override).expanduser()
+    if sys.platform == "win32":
+        base = os.environ.get("LOCALAPPDATA") or str(Path.home() / "AppData" / "Local")
+        return Path(base) / "qubico-nb" / "Cache"
+    if sys.platform == "darwin":
+        return Path.home() / "Library" / "Caches" / "qubico-nb"
+    xdg = os.environ.get("XDG_CACHE_HOME", "").strip()
+    return (Path(xdg) if xdg else Path.home() / ".cache") / "qubico-nb"
+
+
+def scope_for(base_url: str, api_key: str | None) -> str:
+    """The key entries are filed under: which API, which account; a one-way hash of both."""
+    digest = hashlib.sha256()
+    digest.update(b"qubico-nb task store v1\0")
+    digest.update(base_url.rstrip("/").encode("utf-8", "surrogatepass"))
+    digest.update(b"\0")
+    digest.update((api_key or "").encode("utf-8", "surrogatepass"))
+    return digest.hexdigest()
+
+
+class TaskStore:
+    """Raw task dicts (JSON) by scope and id, in one SQLite file; thread-safe, opened lazily.
+
+    Only finished tasks belong here (the caller decides); `get_many` reads many ids in one query.
+    """
+
+    def __init__(self, path: str | os.PathLike[str] | None = None, *, scope: str,
+                 busy_timeout_s: float = BUSY_TIMEOUT_S, max_entries: int = MAX_ENTRIES) -> None:
+        self.path = Path(path) if path is not None else default_cache_dir() / STORE_FILE
+        self.scope = scope
+        self.busy_timeout_s = busy_timeout_s
+        self.max_entries = max_entries
+        self._lock = threading.Lock()
+        self._conn: sqlite3.Connection | None = None
+        self._broken = False
+
+    def __repr__(self) -> str:
+        state = "off" if self._broken else "open" if self._conn else "not opened"
+        return f"TaskStore({str(self.path)!r}, scope={self.scope[:8]}…, {state})"
+
+    @property
+    def is_usable(self) -> bool:
+        """False once the file failed us; the store then answers nothing and writes nothing."""
+        return not self._broken
+
+    # -- reading and writing ---------------------------------------------------------------
+    def get(self, task_id: str) -> dict[str, Any] | None:
+        return self.get_many([task_id]).get(task_id)
+
+    def get_many(self, task_ids: Iterable[str]) -> dict[str, dict[str, Any]]:
+        """The stored raw dicts of those ids that are here (missing ones are simply absent)."""
+        wanted = list(dict.fromkeys(task_ids))
+        found: dict[str, dict[str, Any]] = {}
+        if not wanted or self._broken:
+            return found
+        with self._lock:
+            conn = self._connection()
+            if conn is None:
+                return found
+            try:
+                for start in range(0, len(wanted), _BATCH):
+                    chunk = wanted[start:start + _BATCH]
+                    marks = ",".join("?" * len(chunk))  # only placeholders go into the text
+                    rows = conn.execute(
+                        "SELECT task_id, body FROM tasks WHERE scope = ? AND task_id IN "  # noqa: S608
+                        f"({marks})", [self.scope, *chunk]).fetchall()
+                    for task_id, body in rows:
+                        value = _decode(body)
+                        if value is not None:
+                            found[task_id] = value
+            except sqlite3.Error as err:
+                self._give_up(err)
+        return found
+
+    def put(self, task_id: str, raw: Mapping[str, Any]) -> None:
+        self.put_many([(task_id, raw)])
+
+    def put_many(self, items: Iterable[tuple[str, Mapping[str, Any]]]) -> None:
+        """Store raw task dicts; one transaction for all of them."""
+        rows = []
+        now = time.time()
+        for task_id, raw in items:
+            try:
+                body = json.dumps(dict(raw), separators=(",", ":"), allow_nan=False)
+            except (TypeError, ValueError) as err:  # not JSON-ready: keep it in memory only
+                log.debug("task %r is not stored on disk: %s", task_id, err)
+                continue
+            if len(body) <= MAX_ENTRY_BYTES:
+                rows.append((self.scope, task_id, body, now))
+        if not rows or self._broken:
+            return
+        with self._lock:
+            conn = self._connection()
+            if conn is None:
+                return
+            try:
+                with conn:
+                    conn.executemany(
+                        "INSERT OR REPLACE INTO tasks (scope, task_id, body, stored_at) "
+                        "VALUES (?, ?, ?, ?)", rows)
+            except sqlite3.Error as err:
+                self._give_up(err)
+
+    def clear(self) -> None:
+        """Forget this scope's tasks (other APIs' and accounts' entries stay)."""
+        with self._lock:
+            conn = self._connection()
+            if conn is None:
+                return
+            try:
+                with conn:
+                    conn.execute("DELETE FROM tasks WHERE scope = ?", (self.scope,))
+            except sqlite3.Error as err:
+                self._give_up(err)
+
+    def __len__(self) -> int:
+        with self._lock:
+            conn = self._connection()
+            if conn is None:
+                return 0
+            try:
+                (count,) = conn.execute("SELECT COUNT(*) FROM tasks WHERE scope = ?",
+                                        (self.scope,)).fetchone()
+            except sqlite3.Error as err:
+                self._give_up(err)
+                return 0
+            return int(count)
+
+    def close(self) -> None:
+        with self._lock:
+            if self._conn is not None:
+                self._conn.close()
+                self._conn = None
+
+    # -- the file ----------------------------------------------------------------------------
+    def _connection(self) -> sqlite3.Connection | None:
+        """The open connection (made on first use); None when the store is off. Holds _lock."""
+        if self._broken:
+            return None
+        if self._conn is not None:
+            return self._conn
+        if self.path in _FAILED_PATHS:
+            self._broken = True
+            return None
+        conn = None
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            conn = sqlite3.connect(self.path, timeout=self.busy_timeout_s, check_same_thread=False,
+                                   isolation_level="DEFERRED")
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute("PRAGMA synchronous=NORMAL")
+            with conn:
+                conn.execute(_SCHEMA)
+            _prune(conn, self.max_entries)
+        except (sqlite3.Error, OSError) as err:
+            if conn is not None:
+                conn.close()
+            self._give_up(err)
+            return None
+        self._conn = conn
+        return conn
+
+    def _give_up(self, err: BaseException) -> None:
+        """One warning, then the network answers for the rest of this process."""
+        if self._broken:
+            return
+        self._broken = True
+        _FAILED_PATHS.add(self.path)
+        if self._conn is not None:
+            with contextlib.suppress(sqlite3.Error):
+                self._conn.close()
+            self._conn = None
+        warnings.warn(
+            f"the task cache at {self.path} cannot be used ({type(err).__name__}: {err}); "
+            f"finished tasks will be fetched from the network instead. Delete the file, or set "
+            f"{CACHE_DIR_ENV} to a writable folder, to get the cache back",
+            RuntimeWarning, stacklevel=4)
+
+
+def _prune(conn: sqlite3.Connection, max_entries: int) -> None:
+    """Keep the file bounded: past `max_entries`, drop the oldest stored down to 90% of it."""
+    (count,) = conn.execute("SELECT COUNT(*) FROM tasks").fetchone()
+    if count <= max_entries:
+        return
+    keep = int(max_entries * 0.9)
+    with conn:
+        conn.execute(
+            "DELETE FROM tasks WHERE (scope, task_id) IN (SELECT scope, task_id FROM tasks "
+            "ORDER BY stored_at LIMIT ?)", (count - keep,))
+
+
+def _decode(body: object) -> dict[str, Any] | None:
+    try:
+        value = json.loads(body) if isinstance(body, (str, bytes)) else None
+    except ValueError:
+        return None
+    return value if isinstance(value, dict) else None

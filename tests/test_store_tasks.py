@@ -1,0 +1,269 @@
+"""The on-disk store of finished tasks: asked once across processes, never stale, never a crash."""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+import subprocess
+import sys
+import textwrap
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from qubico_nb import Client, Task, tabulate_tasks
+from qubico_nb._constants import CACHE_DIR_ENV
+from qubico_nb.sandbox import Sandbox
+from qubico_nb.store.tasks import STORE_FILE, TaskStore, default_cache_dir, scope_for
+
+from .conftest import KEY, VIDEO
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(autouse=True)
+def cache_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    """Every test gets its own cache folder; the user's real one is never touched."""
+    folder = tmp_path / "cache"
+    monkeypatch.setenv(CACHE_DIR_ENV, str(folder))
+    yield folder
+
+
+def stored_client(sb: Sandbox, **options: object) -> Client:
+    settings: dict[str, object] = {"base_url": sb.url, "poll_interval": 0, "retry_backoff": 0}
+    settings.update(options)
+    return Client(KEY, **settings)  # type: ignore[arg-type]
+
+
+def finished(n: int, sb: Sandbox) -> list[str]:
+    maker = Client(KEY, base_url=sb.url, cache=False)
+    return [maker.generate_audio(VIDEO, f"tone {i % 3}", seed=i).id for i in range(n)]
+
+
+def test_the_folder_follows_the_environment(cache_dir: Path) -> None:
+    assert default_cache_dir() == cache_dir
+    assert TaskStore(scope="x").path == cache_dir / STORE_FILE
+
+
+def test_a_rerun_in_a_new_process_asks_nothing(cache_dir: Path) -> None:
+    with Sandbox(preset="instant", schema="unified") as sb:
+        ids = finished(40, sb)
+        first = tabulate_tasks(ids, client=stored_client(sb), progress=False)
+        assert sb.requests["get"] == 40
+        sb.reset_counters()
+        script = textwrap.dedent(f"""
+            import json, sys
+            from qubico_nb import Client, tabulate_tasks
+            client = Client({KEY!r}, base_url={sb.url!r})
+            frame = tabulate_tasks(json.loads(sys.argv[1]), client=client, progress=False)
+            print(json.dumps([list(frame["task_id"]), list(frame["status"]),
+                              [int(s) for s in frame["seed"]]]))
+        """)
+        done = subprocess.run(
+            [sys.executable, "-c", script, json.dumps(ids)], capture_output=True, text=True,
+            timeout=120, cwd=ROOT, env=_env(cache_dir), check=True)
+        assert sb.requests["get"] == 0, done.stderr
+        task_ids, statuses, seeds = json.loads(done.stdout)
+        assert task_ids == ids and set(statuses) == {"completed"}
+        assert seeds == [int(s) for s in first["seed"]]
+
+
+def test_unfinished_tasks_always_go_to_the_network(cache_dir: Path) -> None:
+    with Sandbox(pending_s=30) as sb:
+        client = stored_client(sb)
+        task = client.generate_audio(VIDEO, "rain")
+        for _ in range(2):
+            assert stored_client(sb).get_task(task.id).status.value == "pending"
+        assert sb.requests["get"] == 2
+        assert len(TaskStore(scope=scope_for(sb.url, KEY))) == 0
+
+
+def test_a_stored_task_is_rebuilt_equal_to_the_fetched_one() -> None:
+    with Sandbox(preset="instant", schema="unified") as sb:
+        (task_id,) = finished(1, sb)
+        fetched = stored_client(sb).get_task(task_id)
+        sb.reset_counters()
+        again = stored_client(sb).get_task(task_id)
+        assert sb.requests["get"] == 0
+        assert again == fetched and again.works == fetched.works and again.raw == fetched.raw
+
+
+def test_entries_are_kept_apart_by_api_and_account(cache_dir: Path) -> None:
+    with Sandbox(preset="instant") as sb:
+        (task_id,) = finished(1, sb)
+        stored_client(sb).get_task(task_id)
+        sb.reset_counters()
+        Client("another-account-key", base_url=sb.url).get_task(task_id)
+        assert sb.requests["get"] == 1  # another key: another account, asked again
+        url = sb.url
+    path = cache_dir / STORE_FILE
+    assert TaskStore(path, scope=scope_for(url, KEY)).get(task_id) is not None
+    assert TaskStore(path, scope=scope_for("https://api.piapi.ai", KEY)).get(task_id) is None
+    assert scope_for(url, KEY) == scope_for(url + "/", KEY)
+
+
+def test_the_key_is_never_written(cache_dir: Path) -> None:
+    with Sandbox(preset="instant") as sb:
+        ids = finished(5, sb)
+        client = stored_client(sb)
+        tabulate_tasks(ids, client=client, progress=False)
+        assert client.cache.store is not None
+        assert KEY[-6:] not in repr(client.cache) and KEY not in repr(client.cache.store)
+        client.cache.store.close()
+    written = b"".join(p.read_bytes() for p in cache_dir.iterdir())
+    assert ids[0].encode() in written  # the tasks are there ...
+    assert KEY.encode() not in written  # ... the key is not
+
+
+def test_cache_false_and_cache_size_zero_write_nothing(cache_dir: Path, tmp_path: Path) -> None:
+    with Sandbox(preset="instant") as sb:
+        ids = finished(2, sb)
+        for client in (stored_client(sb, cache=False), stored_client(sb, cache_size=0)):
+            tabulate_tasks(ids, client=client, progress=False)
+            tabulate_tasks(ids, client=client, progress=False)
+            assert client.cache.store is None
+        assert sb.requests["get"] == 2 + 4  # cache=False still remembers in memory
+        assert not cache_dir.exists()
+        own = tmp_path / "elsewhere" / "tasks.sqlite3"
+        tabulate_tasks(ids, client=stored_client(sb, cache=str(own)), progress=False)
+        assert own.is_file()
+
+
+def test_get_many_reads_many_ids_in_few_queries(cache_dir: Path) -> None:
+    store = TaskStore(scope="s")
+    store.put_many((f"t{i}", {"task_id": f"t{i}", "status": "completed"}) for i in range(1200))
+    conn = store._connection()
+    assert conn is not None
+    statements: list[str] = []
+    conn.set_trace_callback(statements.append)
+    found = store.get_many([f"t{i}" for i in range(1200)] + ["absent"])
+    assert len(found) == 1200 and found["t7"]["task_id"] == "t7"
+    assert sum(s.startswith("SELECT") for s in statements) == 3  # 500 ids per query
+
+
+def test_a_corrupt_store_warns_once_and_the_network_answers(cache_dir: Path) -> None:
+    cache_dir.mkdir(parents=True)
+    (cache_dir / STORE_FILE).write_bytes(b"this is not a database at all" * 100)
+    with Sandbox(preset="instant") as sb:
+        ids = finished(3, sb)
+        client = stored_client(sb)
+        with pytest.warns(RuntimeWarning, match="cannot be used") as caught:
+            frame = tabulate_tasks(ids, client=client, progress=False)
+            frame = tabulate_tasks(ids, client=client, progress=False)
+            frame = tabulate_tasks(ids, client=stored_client(sb), progress=False)
+        assert len([w for w in caught if "cannot be used" in str(w.message)]) == 1
+        assert list(frame["status"]) == ["completed"] * 3
+        assert sb.requests["get"] == 6  # the memory cache still works; the new client asks
+
+
+def test_an_unwritable_folder_warns_once(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder")
+    monkeypatch.setenv(CACHE_DIR_ENV, str(blocker / "cache"))
+    with Sandbox(preset="instant") as sb:
+        ids = finished(2, sb)
+        with pytest.warns(RuntimeWarning, match="cannot be used") as caught:
+            frame = tabulate_tasks(ids, client=stored_client(sb), progress=False)
+        assert len(caught) == 1 and list(frame["status"]) == ["completed"] * 2
+
+
+def test_a_locked_store_warns_once_and_gives_way(cache_dir: Path) -> None:
+    store = TaskStore(scope="s", busy_timeout_s=0.05)
+    store.put("t0", {"task_id": "t0", "status": "completed"})
+    holder = sqlite3.connect(store.path, isolation_level=None)
+    holder.execute("BEGIN EXCLUSIVE")
+    try:
+        with pytest.warns(RuntimeWarning, match="cannot be used") as caught:
+            store.put("t1", {"task_id": "t1", "status": "completed"})
+            store.put("t2", {"task_id": "t2", "status": "completed"})
+            assert store.get_many(["t0", "t1"]) == {}
+        assert len(caught) == 1 and not store.is_usable
+    finally:
+        holder.execute("ROLLBACK")
+        holder.close()
+
+
+def test_two_processes_writing_at_once_stay_correct(cache_dir: Path) -> None:
+    script = textwrap.dedent("""
+        import sys, warnings
+        warnings.simplefilter("error")
+        from qubico_nb.store.tasks import TaskStore
+        store = TaskStore(scope="shared")
+        who = sys.argv[1]
+        for i in range(300):
+            store.put_many([(f"{who}-{i}", {"task_id": f"{who}-{i}", "status": "completed",
+                                            "by": who}),
+                            (f"both-{i}", {"task_id": f"both-{i}", "status": "completed"})])
+        print(len(store.get_many([f"{who}-{i}" for i in range(300)])))
+    """)
+    writers = [subprocess.Popen([sys.executable, "-c", script, name], cwd=ROOT,
+                                env=_env(cache_dir), stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE, text=True) for name in ("a", "b")]
+    outputs = [w.communicate(timeout=120) for w in writers]
+    assert [w.returncode for w in writers] == [0, 0], outputs
+    assert [out.strip() for out, _ in outputs] == ["300", "300"]
+    store = TaskStore(scope="shared")
+    found = store.get_many([f"{w}-{i}" for w in "ab" for i in range(300)] +
+                           [f"both-{i}" for i in range(300)])
+    assert len(found) == 900 and found["b-299"]["by"] == "b"
+    assert len(store) == 900
+
+
+def test_unreadable_or_mismatched_entries_are_ignored(cache_dir: Path) -> None:
+    store = TaskStore(scope="s")
+    store.put("t1", {"task_id": "other", "status": "completed"})  # not the task asked for
+    store.put("t2", {"task_id": "t2", "status": "processing"})  # not finished
+    store.put("t3", {"nothing": "here"})
+    from qubico_nb.cache import TaskCache
+
+    cache = TaskCache(10, store=store)
+    assert cache.get_many(["t1", "t2", "t3"]) == {}
+    good = Task.from_dict({"task_id": "t4", "status": "failed", "error": {"message": "no"}})
+    cache.put(good)
+    assert TaskCache(10, store=store).get("t4") == good
+
+
+def _env(cache_dir: Path) -> dict[str, str]:
+    env = dict(os.environ)
+    env[CACHE_DIR_ENV] = str(cache_dir)
+    env["PYTHONPATH"] = str(ROOT) + os.pathsep + env.get("PYTHONPATH", "")
+    return env
+
+
+@pytest.mark.skipif(not hasattr(os, "geteuid") or os.geteuid() == 0,
+                    reason="file modes do not bind root")
+def test_a_read_only_store_warns_once(cache_dir: Path) -> None:
+    store = TaskStore(scope="s")
+    store.put("t0", {"task_id": "t0", "status": "completed"})
+    store.close()
+    for path in cache_dir.iterdir():
+        path.chmod(0o444)
+    cache_dir.chmod(0o555)
+    try:
+        again = TaskStore(scope="s")
+        with pytest.warns(RuntimeWarning, match="cannot be used") as caught:
+            again.put("t1", {"task_id": "t1", "status": "completed"})
+            again.put("t2", {"task_id": "t2", "status": "completed"})
+        assert len(caught) == 1
+    finally:
+        cache_dir.chmod(0o755)
+
+
+def test_the_file_stays_bounded_dropping_the_oldest(cache_dir: Path) -> None:
+    store = TaskStore(scope="s")
+    for i in range(30):
+        store.put(f"t{i}", {"task_id": f"t{i}", "status": "completed"})
+    store.close()
+    bounded = TaskStore(scope="s", max_entries=20)
+    assert len(bounded) == 18  # pruned to 90% when opened
+    assert bounded.get("t0") is None and bounded.get("t29") is not None
+
+
+def test_huge_tasks_stay_in_memory_only(cache_dir: Path) -> None:
+    store = TaskStore(scope="s")
+    video = "data:video/mp4;base64," + "A" * 400_000
+    store.put("big", {"task_id": "big", "status": "completed", "input": {"video": video}})
+    store.put("small", {"task_id": "small", "status": "completed"})
+    assert set(store.get_many(["big", "small"])) == {"small"}

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -26,6 +27,22 @@ def create_body(**input_overrides: Any) -> dict[str, Any]:
         else:
             body["input"][key] = value
     return body
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _private_cache_dir(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """Every test's on-disk stores (finished tasks, fetched files) live in a temp folder, never in
+    the user's real cache; tests that study the stores set their own folder on top of this."""
+    from qubico_nb._constants import CACHE_DIR_ENV
+
+    folder = tmp_path_factory.mktemp("qubico-nb-cache")
+    saved = os.environ.get(CACHE_DIR_ENV)
+    os.environ[CACHE_DIR_ENV] = str(folder)
+    yield
+    if saved is None:
+        os.environ.pop(CACHE_DIR_ENV, None)
+    else:
+        os.environ[CACHE_DIR_ENV] = saved
 
 
 @pytest.fixture

@@ -5,23 +5,32 @@ from __future__ import annotations
 import io
 import json
 import math
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pandas as pd
 import pytest
 import soundfile as sf
 
 from qubico_nb._constants import CACHE_DIR_ENV
 from qubico_nb.audio import (
+    ANALYSIS_COLUMNS,
     AudioAnalysis,
     AudioDecodeError,
+    analyze,
     analyze_file,
     analyze_samples,
     decode_peaks,
     encode_peaks,
 )
+from qubico_nb.batch import tabulate_tasks
 from qubico_nb.errors import QubicoError
+from qubico_nb.sandbox import Sandbox
+from qubico_nb.store.files import FileCache
+
+from .conftest import client_for
 
 RATE = 44100
 
@@ -280,3 +289,123 @@ def test_equality_and_repr() -> None:
     assert one != other
     assert isinstance(one, AudioAnalysis)
     assert "peak_dbfs=-6.00" in repr(one) and "200 pairs" in repr(one)
+
+
+# -- analyze(): a table of works, against the real sandbox ------------------------------------
+UNKNOWN_ID = "00000000-0000-4000-8000-000000000000"
+
+
+@pytest.fixture
+def sb() -> Iterator[Sandbox]:
+    with Sandbox(preset="instant", audio_seconds=1.0) as sandbox:
+        yield sandbox
+
+
+def finished(client: Any, video: str, seed: int) -> Any:
+    return client.wait(client.generate_audio(video, "rain on a tin roof", seed=seed), timeout=30)
+
+
+def test_analyze_measures_good_rows_and_explains_the_others(sb: Sandbox,
+                                                             _private_cache: Path) -> None:
+    client = client_for(sb)
+    good = finished(client, "https://cdn.example.com/clips/beach.mp4", 1)
+    bad = finished(client, "https://cdn.example.com/clips/corrupt.mp4", 2)
+    table = analyze([good, bad, UNKNOWN_ID], client=client, progress=False)
+    assert list(table.columns[-len(ANALYSIS_COLUMNS):]) == list(ANALYSIS_COLUMNS)
+    assert {c: str(table[c].dtype) for c in ANALYSIS_COLUMNS} == ANALYSIS_COLUMNS
+    row = table.iloc[0]
+    assert pd.isna(row["analysis_error"])
+    assert row["measured_duration_s"] == pytest.approx(1.0, abs=0.01)
+    assert row["sample_rate"] == 44100 and row["channels"] == 1
+    assert -30 < row["peak_dbfs"] <= 0 and row["rms_dbfs"] < row["peak_dbfs"]
+    assert -40 < row["lufs"] < 0
+    assert row["peaks"].shape == (200, 2) and row["peaks"].dtype == np.int8
+    assert row["peaks"].any()
+    assert table.iloc[1]["analysis_error"].startswith("task failed:")
+    assert table.iloc[2]["analysis_error"].startswith("task could not be fetched:")
+    for position in (1, 2):
+        assert pd.isna(table.iloc[position]["peak_dbfs"])
+        assert table.iloc[position]["peaks"] is None
+    assert sb.requests["file"] == 1
+    assert any((_private_cache / "files").iterdir())  # kept in the (test's) cache folder
+
+
+def test_second_run_uses_the_file_cache(sb: Sandbox) -> None:
+    client = client_for(sb)
+    task = finished(client, "https://cdn.example.com/clips/beach.mp4", 3)
+    first = analyze([task], client=client, progress=False)
+    assert sb.requests["file"] == 1
+    second = analyze([task], client=client, progress=False)
+    assert sb.requests["file"] == 1
+    columns = [c for c in ANALYSIS_COLUMNS if c != "peaks"]
+    pd.testing.assert_frame_equal(first[columns], second[columns])
+    assert np.array_equal(first["peaks"][0], second["peaks"][0])
+    analyze([task], client=client, progress=False, cache=False)
+    assert sb.requests["file"] == 2  # cache=False fetches again
+
+
+def test_server_duration_is_never_overwritten(sb: Sandbox) -> None:
+    client = client_for(sb)
+    task = finished(client, "https://cdn.example.com/clips/beach.mp4", 4)
+    frame = tabulate_tasks([task], client=client, per="work", progress=False)
+    frame["duration_s"] = pd.array([99.0], dtype="Float64")
+    table = analyze(frame, client=client, progress=False)
+    assert table["duration_s"][0] == 99.0
+    assert table["measured_duration_s"][0] == pytest.approx(1.0, abs=0.01)
+    assert "measured_duration_s" not in frame.columns  # the caller's frame is left alone
+
+
+def test_a_per_task_frame_and_repeated_urls_fetch_each_file_once(sb: Sandbox) -> None:
+    client = client_for(sb)
+    task = finished(client, "https://cdn.example.com/clips/beach.mp4", 5)
+    frame = tabulate_tasks([task.id, task.id], client=client, per="task", progress=False)
+    table = analyze(frame, client=client, progress=False, max_workers=2)
+    assert table["analysis_error"].isna().all()
+    assert sb.requests["file"] == 1
+    assert table["peak_dbfs"][0] == table["peak_dbfs"][1]
+
+
+def test_unfetchable_and_undecodable_files_become_row_errors(sb: Sandbox) -> None:
+    client = client_for(sb)
+    task = finished(client, "https://cdn.example.com/clips/beach.mp4", 6)
+    not_audio = client.upload(b"<html>this is not a sound</html>", "fake.wav")
+    frame = tabulate_tasks([task, task, task], client=client, per="work", progress=False)
+    frame.loc[1, "url"] = f"{sb.url}/temp/no-such-file.wav"
+    frame.loc[2, "url"] = not_audio
+    table = analyze(frame, client=client, progress=False)
+    assert pd.isna(table["analysis_error"][0])
+    assert table["analysis_error"][1].startswith("could not fetch the file:")
+    assert "404" in table["analysis_error"][1]
+    assert table["analysis_error"][2].startswith("could not analyze the file: cannot decode")
+    assert FileCache().get(not_audio) is not None  # fetched fine: the bytes are what is wrong
+
+
+def test_rows_without_an_audio_file_say_why_and_need_no_client() -> None:
+    frame = pd.DataFrame({
+        "task_id": ["a", "b", "c", "d"],
+        "status": ["processing", "completed", "completed", "pending"],
+        "url": [None, None, "https://cdn.example.com/x.mp4", None],
+        "kind": [None, None, "video", None],
+        "error": [None, None, None, None],
+    })
+    table = analyze(frame, progress=False)  # nothing to fetch: no client is made
+    errors = table["analysis_error"].tolist()
+    assert errors[0].startswith("task is processing, not completed")
+    assert errors[1] == "task has no audio file"
+    assert errors[2] == "not audio: this work is a video file"
+    assert errors[3].startswith("task is pending")
+    assert table["peaks"].isna().all()
+
+
+def test_analyze_refuses_frames_without_urls_and_bad_worker_counts() -> None:
+    from qubico_nb.errors import InvalidRequestError
+
+    with pytest.raises(InvalidRequestError, match="url"):
+        analyze(pd.DataFrame({"task_id": ["a"]}), progress=False)
+    with pytest.raises(InvalidRequestError, match="max_workers"):
+        analyze(pd.DataFrame({"url": []}), progress=False, max_workers=0)
+
+
+def test_an_empty_table_gets_the_columns() -> None:
+    table = analyze(pd.DataFrame({"url": pd.Series([], dtype="string")}), progress=False)
+    assert list(table.columns) == ["url", *ANALYSIS_COLUMNS]

@@ -183,6 +183,13 @@ def test_spectrogram_puts_a_tone_in_its_band_with_low_frequencies_first() -> Non
     assert low[low_row, 100] == pytest.approx(255 * 94 / 100, abs=255 * 1.5 / 100)
 
 
+def test_spectrogram_of_a_long_file_still_shows_a_short_click() -> None:
+    samples = np.zeros(30 * RATE)
+    samples[10 * RATE: 10 * RATE + 220] = sine(-6.0, seconds=220 / RATE, freq=3000.0)
+    image = analyze_samples(samples, RATE).spectrogram
+    assert image.max(axis=0).nonzero()[0].tolist() == [66]  # 10 s of 30 s, in 200 columns
+
+
 def test_spectrogram_shape_is_configurable() -> None:
     result = analyze_file(encode(sine(-6.0, seconds=0.01)), spectrogram_shape=(16, 40))
     assert result.spectrogram.shape == (16, 40)

@@ -293,8 +293,9 @@ def spectrogram(mono: FloatArray, sample_rate: int, bins: int = 64,
                 frames: int = 200) -> npt.NDArray[np.uint8]:
     """(bins, frames) uint8 log-magnitude image, row 0 = lowest band; see `AudioAnalysis`.
 
-    Each frame is a Hann-windowed FFT centred on its slice of the file; each band shows the
-    strongest FFT bin in it, so a tone reads its level whatever the band's width.
+    Hann-windowed FFTs cover every sample (a long file gets more FFTs than columns, and each
+    column averages the power of its FFTs, so a short click still shows); each band shows its
+    strongest FFT bin, so a tone reads its level whatever the band's width.
     """
     # scipy's pocketfft works in float32 and is several times numpy's at this size.
     from scipy import fft  # type: ignore[import-untyped]
@@ -305,17 +306,23 @@ def spectrogram(mono: FloatArray, sample_rate: int, bins: int = 64,
         return np.zeros((bins, frames), dtype=np.uint8)
     if size < n_fft:  # shorter than one FFT: zero-pad it (cheap at this size)
         mono = np.concatenate([mono, np.zeros(n_fft - size, dtype=np.float32)])
-    # Fresh big arrays are slow to allocate here, so gather windows straight from the samples;
-    # the first and last frames start inside the file rather than padding the whole of it.
-    centers = ((np.arange(frames, dtype=np.int64) * 2 + 1) * size) // (2 * frames)
+    n_ffts = max(frames, -(-size // n_fft))
+    # Gather windows straight from the samples (no padded copy of the whole file): the first
+    # and last windows start inside the file.
+    centers = ((np.arange(n_ffts, dtype=np.int64) * 2 + 1) * size) // (2 * n_ffts)
     starts = np.clip(centers - n_fft // 2, 0, mono.size - n_fft)
     chunks = sliding_window_view(mono, n_fft)[starts]
     chunks *= _window(n_fft)
     spectra = fft.rfft(chunks, axis=1, overwrite_x=True)
-    magnitude = np.abs(spectra)
-    bands = np.maximum.reduceat(magnitude, _band_starts(sample_rate, bins, n_fft), axis=1)
+    power = np.square(spectra.real)
+    power += np.square(spectra.imag)
+    bands = np.maximum.reduceat(power, _band_starts(sample_rate, bins, n_fft), axis=1)
+    if n_ffts > frames:  # mean power of the FFTs under each column
+        first = (np.arange(frames, dtype=np.int64) * n_ffts + frames - 1) // frames
+        counts = np.diff(np.append(first, n_ffts))[:, None]
+        bands = np.add.reduceat(bands, first, axis=0, dtype=np.float64) / counts
     with np.errstate(divide="ignore"):
-        levels = 20.0 * np.log10(bands)
+        levels = 10.0 * np.log10(bands)
     scaled = (levels - SPECTROGRAM_FLOOR_DB) * (255.0 / -SPECTROGRAM_FLOOR_DB)
     return np.ascontiguousarray(np.rint(np.clip(scaled, 0.0, 255.0)).astype(np.uint8).T)
 

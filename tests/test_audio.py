@@ -384,7 +384,8 @@ def test_unfetchable_and_undecodable_files_become_row_errors(sb: Sandbox) -> Non
     assert table["analysis_error"][1].startswith("could not fetch the file:")
     assert "404" in table["analysis_error"][1]
     assert table["analysis_error"][2].startswith("could not analyze the file: cannot decode")
-    assert FileCache().get(not_audio) is not None  # fetched fine: the bytes are what is wrong
+    assert FileCache().get(task.audio.url) is not None
+    assert FileCache().get(not_audio) is None  # bad bytes are not kept: the next run refetches
 
 
 def test_rows_without_an_audio_file_say_why_and_need_no_client() -> None:
@@ -411,6 +412,21 @@ def test_analyze_refuses_frames_without_urls_and_bad_worker_counts() -> None:
         analyze(pd.DataFrame({"task_id": ["a"]}), progress=False)
     with pytest.raises(InvalidRequestError, match="max_workers"):
         analyze(pd.DataFrame({"url": []}), progress=False, max_workers=0)
+
+
+def test_a_filtered_frame_keeps_its_index_and_rows_line_up(sb: Sandbox) -> None:
+    client = client_for(sb)
+    tasks = [finished(client, "https://cdn.example.com/clips/beach.mp4", seed) for seed in (7, 8)]
+    failed = finished(client, "https://cdn.example.com/clips/corrupt.mp4", 9)
+    frame = tabulate_tasks([tasks[0], failed, tasks[1]], client=client, per="work",
+                           progress=False)
+    frame.index = [10, 20, 30]
+    table = analyze(frame.iloc[::-1], client=client, progress=False)
+    assert list(table.index) == [30, 20, 10]
+    assert table.loc[20, "analysis_error"].startswith("task failed")
+    assert table.loc[30, "peaks"] is not None and table.loc[10, "peaks"] is not None
+    alone = analyze([tasks[1]], client=client, progress=False)
+    assert table.loc[30, "rms_dbfs"] == alone["rms_dbfs"][0]
 
 
 def test_an_empty_table_gets_the_columns() -> None:

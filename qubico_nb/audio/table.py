@@ -90,6 +90,7 @@ def analyze(
             try:
                 return url, analyze_file(data, peaks=peaks)
             except (QubicoError, ValueError, RuntimeError, MemoryError) as err:
+                files.discard(url)  # a glitch of the server's must not stick: fetch it anew
                 return url, f"could not analyze the file: {err}"
 
         with progress_bar(len(wanted), "analyzing", progress) as bar, \

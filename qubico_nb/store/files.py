@@ -184,6 +184,11 @@ class FileCache:
         self.put(url, data)
         return data
 
+    def discard(self, url: str) -> None:
+        """Forget the file of `url` (e.g. bytes that turned out not to be what was expected)."""
+        if self.enabled:
+            self._remove(url)
+
     def clear(self) -> None:
         """Remove every entry (and stray partial files) of this folder."""
         for entry in self._entries():

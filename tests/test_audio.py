@@ -252,6 +252,19 @@ def test_undecodable_bytes_raise_a_clear_error() -> None:
         analyze_file(b"")
 
 
+def test_nan_samples_are_refused_rather_than_measured_wrong() -> None:
+    samples = sine(-6.0, seconds=0.5)
+    samples[100] = np.nan
+    with pytest.raises(AudioDecodeError, match="NaN or infinite"):
+        analyze_file(encode(samples))
+
+
+def test_spectrogram_shape_must_be_two_positive_integers() -> None:
+    for bad in ((0, 10), (10,), (2.5, 10), [64, 200]):
+        with pytest.raises(ValueError, match="spectrogram_shape"):
+            analyze_samples(np.zeros(10), RATE, spectrogram_shape=bad)  # type: ignore[arg-type]
+
+
 def test_a_missing_path_says_so(tmp_path: Path) -> None:
     with pytest.raises(FileNotFoundError, match="no audio file"):
         analyze_file(tmp_path / "nope.wav")

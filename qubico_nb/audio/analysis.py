@@ -176,20 +176,29 @@ def analyze_file(source: Source, *, peaks: int = DEFAULT_PEAKS,
     `peaks` is the number of waveform slices; `spectrogram_shape` is (frequency bins, frames).
     Raises `AudioDecodeError` when it is not a sound soundfile can read.
     """
-    if isinstance(peaks, bool) or not isinstance(peaks, int) or peaks < 1:
-        raise ValueError(f"peaks must be a positive integer, got {peaks!r}")
-    bins, frames = spectrogram_shape
-    if min(bins, frames) < 1:
-        raise ValueError(f"spectrogram_shape must be two positive integers, got "
-                         f"{spectrogram_shape!r}")
+    _check_sizes(peaks, spectrogram_shape)
     samples, rate = decode(source)
-    return analyze_samples(samples, rate, peaks=peaks, spectrogram_shape=(bins, frames))
+    return analyze_samples(samples, rate, peaks=peaks, spectrogram_shape=spectrogram_shape)
+
+
+def _check_sizes(peaks: int, spectrogram_shape: tuple[int, int]) -> None:
+    def positive(value: object) -> bool:
+        return isinstance(value, (int, np.integer)) and not isinstance(value, bool) and \
+            bool(value > 0)
+
+    if not positive(peaks):
+        raise ValueError(f"peaks must be a positive integer, got {peaks!r}")
+    if not (isinstance(spectrogram_shape, tuple) and len(spectrogram_shape) == 2 and
+            all(positive(n) for n in spectrogram_shape)):
+        raise ValueError(f"spectrogram_shape must be two positive integers (bins, frames), "
+                         f"got {spectrogram_shape!r}")
 
 
 def analyze_samples(samples: npt.ArrayLike, sample_rate: int, *, peaks: int = DEFAULT_PEAKS,
                     spectrogram_shape: tuple[int, int] = DEFAULT_SPECTROGRAM_SHAPE
                     ) -> AudioAnalysis:
     """Measure decoded samples (frames, channels) or (frames,), floats with full scale 1.0."""
+    _check_sizes(peaks, spectrogram_shape)
     data = np.asarray(samples, dtype=np.float32)
     if data.ndim == 1:
         data = data[:, None]
@@ -202,6 +211,8 @@ def analyze_samples(samples: npt.ArrayLike, sample_rate: int, *, peaks: int = DE
     power = mono * mono if channels == 1 else np.einsum("ij,ij->i", data, data) / channels
     window_power, window_sizes = _window_power(power, sample_rate)
     peak = max(float(data.max()), -float(data.min())) if n_frames else 0.0
+    if not math.isfinite(peak):  # NaN or inf in a float file: every measure would be wrong
+        raise AudioDecodeError("the audio holds NaN or infinite samples; the file is damaged")
     return AudioAnalysis(
         duration_s=n_frames / sample_rate,
         sample_rate=int(sample_rate),

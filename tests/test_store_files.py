@@ -104,6 +104,18 @@ def test_a_damaged_entry_is_dropped_with_one_warning_and_fetched_again(tmp_path:
     assert cache.get(URL) == b"the real bytes"
 
 
+def test_damage_is_told_once_per_cache(tmp_path: Path) -> None:
+    cache = FileCache(tmp_path / "c")
+    for url in (URL, URL + "?2"):
+        path = cache.put(url, b"abc")
+        assert path is not None
+        path.write_bytes(b"xyz")
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        assert cache.get(URL) is None and cache.get(URL + "?2") is None
+    assert len(caught) == 1
+
+
 def test_a_garbled_sidecar_counts_as_damage(tmp_path: Path) -> None:
     cache = FileCache(tmp_path / "c")
     cache.put(URL, b"abc")

@@ -91,7 +91,7 @@ class FileCache:
         self.hits = 0
         self.misses = 0
         self._lock = threading.Lock()
-        self._warned = False
+        self._warned: set[str] = set()  # each kind of trouble is told once
 
     def __repr__(self) -> str:
         state = "" if self.enabled else ", disabled"
@@ -131,7 +131,7 @@ class FileCache:
             return None
         if meta.get("url") != url or meta.get("size") != len(data) or \
                 meta.get("sha256") != hashlib.sha256(data).hexdigest():
-            self._warn(f"dropped a damaged entry of the file cache ({data_path.name}); "
+            self._warn("damaged", f"dropped a damaged entry of the file cache ({data_path.name}); "
                        "it will be fetched again")
             self._remove(url)
             return None
@@ -245,17 +245,17 @@ class FileCache:
                     path.unlink(missing_ok=True)
             total -= sizes[stem]
 
-    def _warn(self, message: str) -> None:
+    def _warn(self, kind: str, message: str) -> None:
         with self._lock:
-            if self._warned:
+            if kind in self._warned:
                 return
-            self._warned = True
+            self._warned.add(kind)
         warnings.warn(message, RuntimeWarning, stacklevel=3)
 
     def _give_up(self, reason: str) -> None:
         """The folder cannot be used: say so once, and keep files in memory from now on."""
         self.enabled = False
-        self._warn(f"the file cache is off for this session ({reason}); files are kept in "
+        self._warn("off", f"the file cache is off for this session ({reason}); files are kept in "
                    f"memory only. Set {CACHE_DIR_ENV} to a writable folder to keep them.")
 
 

@@ -16,6 +16,8 @@ from ..client import Client
 STATE_COLUMNS = 160
 #: Waveform columns sent with the audio bytes (not saved): a sharp waveform on wide cards.
 FINE_COLUMNS = 800
+#: Source videos up to this size go to the browser as bytes; larger ones play from their URL.
+VIDEO_MAX_BYTES = 64 * 2**20
 #: Largest spectrogram sent to the browser (frequency bins, time frames).
 SPECTROGRAM_MAX = (96, 400)
 
@@ -49,7 +51,8 @@ def mime_for(url: str | None, data: bytes) -> str:
 
 
 def fetch_bytes(url: str | None, local_path: str | None, client: Client | None) -> bytes:
-    """The file's bytes: the local copy when there is one, else through the client."""
+    """The file's bytes: the local copy when there is one, else the on-disk cache or the
+    client's streaming fetch."""
     if local_path and os.path.isfile(local_path):
         with open(local_path, "rb") as handle:
             return handle.read()
@@ -59,8 +62,24 @@ def fetch_bytes(url: str | None, local_path: str | None, client: Client | None) 
         from ..connection import default_client
 
         client = default_client()
+    from ..store.files import FileCache
+
+    return FileCache().fetch(url, client.fetch_file)  # what analyze() fetched is on disk
+
+
+def fetch_video(url: str, client: Client | None) -> bytes:
+    """A source video's bytes through the client, refusing one over VIDEO_MAX_BYTES."""
+    if client is None:
+        from ..connection import default_client
+
+        client = default_client()
     sink = io.BytesIO()
-    client.fetch_file(url, sink)
+
+    def guard(count: int) -> None:
+        if sink.tell() > VIDEO_MAX_BYTES:
+            raise ValueError(f"the video is larger than {VIDEO_MAX_BYTES // 2**20} MB")
+
+    client.fetch_file(url, sink, on_bytes=guard)
     return sink.getvalue()
 
 

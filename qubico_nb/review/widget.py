@@ -8,7 +8,9 @@ URL or file name reaches the page.
 
 from __future__ import annotations
 
+import functools
 import getpass
+import hashlib
 import math
 import os
 import secrets
@@ -41,6 +43,19 @@ VERDICT_COLUMNS: dict[str, str] = {
 _UNSET: Any = object()
 
 
+@functools.lru_cache(maxsize=1)
+def _read_code(js_path: Path, css_path: Path, stamp: tuple[float, float]) -> dict[str, str]:
+    js, css = js_path.read_text("utf-8"), css_path.read_text("utf-8")
+    version = hashlib.sha256((js + css).encode()).hexdigest()[:12]
+    return {"js": js, "css": css, "version": version}
+
+
+def board_code() -> dict[str, str]:
+    """The board's ES module and CSS, with a version that changes when either file does."""
+    js, css = STATIC / "review.js", STATIC / "review.css"
+    return _read_code(js, css, (js.stat().st_mtime, css.stat().st_mtime))
+
+
 def default_rater() -> str:
     """``$QUBICO_RATER``, else the login name, else "anonymous"."""
     name = os.environ.get("QUBICO_RATER")
@@ -59,8 +74,9 @@ class Review(anywidget.AnyWidget):  # type: ignore[misc]
     the results with `verdicts`, `to_frame()` and `summary()`.
     """
 
-    _esm = STATIC / "review.js"
-    _css = STATIC / "review.css"
+    # Only a small loader is synced (and saved with the notebook); the board's code and style
+    # come from the kernel as a message when a view renders (see static/loader.js).
+    _esm = STATIC / "loader.js"
 
     title = traitlets.Unicode("").tag(sync=True)
     rows = traitlets.List(traitlets.Dict()).tag(sync=True)
@@ -87,6 +103,7 @@ class Review(anywidget.AnyWidget):  # type: ignore[misc]
         self._cards = {card.key: card for row in self._rows for card in row.cards}
         self._by_task = {card.task_id: card for card in self._cards.values()}
         self._media: dict[str, media.Media] = {}
+        self._videos: dict[str, bytes | None] = {}
         self._load_all(max_workers)
         self._latest = store.latest()
         super().__init__(title=name, scale=[float(scale[0]), float(scale[1])], blind=blind,
@@ -160,9 +177,13 @@ class Review(anywidget.AnyWidget):  # type: ignore[misc]
             return
         kind = content.get("type")
         try:
-            if kind == "media":
+            if kind == "code":
+                self.send({"type": "code", **board_code()})
+            elif kind == "media":
                 keys = content.get("keys")
                 self._send_media(keys if isinstance(keys, list) else list(self._media))
+                rows = content.get("rows")
+                self._send_videos(rows if isinstance(rows, list) else [])
             elif kind == "rate":
                 card = self._cards.get(str(content.get("key")))
                 if card is None:
@@ -192,6 +213,26 @@ class Review(anywidget.AnyWidget):  # type: ignore[misc]
                        loaded.peaks.tobytes()]
             self.send({"type": "media", "key": str(key), "mime": loaded.mime,
                        "spectrogram": shape}, buffers=buffers)
+
+    def _send_videos(self, row_keys: Iterable[Any]) -> None:
+        """Each row's source video as bytes (plays where its URL is unreachable from the
+        browser); the URL itself when the kernel cannot fetch it either."""
+        for row in self._rows:
+            if row.key not in row_keys or not row.video_url:
+                continue
+            with self._lock:
+                if row.video_url not in self._videos:
+                    try:
+                        self._videos[row.video_url] = media.fetch_video(row.video_url,
+                                                                        self._client)
+                    except Exception:  # the browser may still reach the URL itself
+                        self._videos[row.video_url] = None
+                data = self._videos[row.video_url]
+            if data is None:
+                self.send({"type": "video", "row": row.key, "url": row.video_url})
+            else:
+                self.send({"type": "video", "row": row.key, "mime": "video/mp4"},
+                          buffers=[data])
 
     # -- verdicts ------------------------------------------------------------------------------
     def rate(self, task_id: str, *, score: Any = _UNSET, best: bool | None = None,

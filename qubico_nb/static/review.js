@@ -77,16 +77,30 @@ function render({ model, el }) {
   root.append(header, note, help, body, live);
 
   function requestMedia(index) {
-    const keys = [];
+    const keys = [], rowKeys = [];
     for (const i of [index, index + 1]) {
       const row = rows[i];
       if (!row) continue;
+      if (row.video && !requested.has(row.key)) { requested.add(row.key); rowKeys.push(row.key); }
       for (const card of row.cards) if (card.peaks && !requested.has(card.key)) { requested.add(card.key); keys.push(card.key); }
     }
-    if (keys.length) model.send({ type: "media", keys });
+    if (keys.length || rowKeys.length) model.send({ type: "media", keys, rows: rowKeys });
+  }
+
+  const videoUrls = new Map(); // row key -> blob: URL (or the plain URL as a fallback)
+  function attachVideo(rowKey) {
+    const parts = rowViews.get(rowKey), url = videoUrls.get(rowKey);
+    if (parts && parts.video && url && parts.video.getAttribute("src") !== url) parts.video.src = url;
   }
 
   function onCustom(msg, buffers) {
+    if (msg && msg.type === "video") {
+      if (videoUrls.has(msg.row)) return;
+      const url = msg.url ? msg.url : URL.createObjectURL(new Blob([bytesOf(buffers[0])], { type: msg.mime || "video/mp4" }));
+      videoUrls.set(msg.row, url);
+      attachVideo(msg.row);
+      return;
+    }
     if (!msg || msg.type !== "media") return;
     const old = media.get(msg.key);
     if (old) return;
@@ -415,7 +429,7 @@ function render({ model, el }) {
       const transport = h("div", { class: "qnb-rv-transport" }, play_, seekBar, time);
       let video = null;
       if (row.video) {
-        video = h("video", { class: "qnb-rv-video", muted: true, playsinline: true, preload: "auto", src: row.video,
+        video = h("video", { class: "qnb-rv-video", muted: true, playsinline: true, preload: "auto",
           "aria-label": `Source video of ${row.label} (muted, follows the selected audio)` });
         video.muted = true;
         video.addEventListener("click", () => { current = r; toggle(row); });
@@ -428,6 +442,7 @@ function render({ model, el }) {
       section.addEventListener("focusin", () => { current = r; });
       body.append(section);
       rowViews.set(row.key, { section, play: play_, time, seek: seekBar, video });
+      attachVideo(row.key);
     });
     for (const [key, loaded] of media) {
       const view = views.get(key);
@@ -510,6 +525,7 @@ function render({ model, el }) {
     model.off("change:revealed", onRows);
     model.off("msg:custom", onCustom);
     for (const loaded of media.values()) { loaded.audio.pause(); URL.revokeObjectURL(loaded.url); }
+    for (const url of videoUrls.values()) if (url.startsWith("blob:")) URL.revokeObjectURL(url);
   };
 }
 

@@ -1,0 +1,235 @@
+"""The review board in a real browser (Debian's Chromium) in JupyterLab, Notebook 7 and Voila,
+running notebooks/review.ipynb against an embedded sandbox: waveforms drawn, blind until Reveal,
+keys select, play, score and pick, the kernel stores the verdict, A/B switching keeps the
+position, the video follows the audio. One notebook per host, every check on it.
+
+Recipe and traps: shared/docs/browser-testing.md. Never `playwright install`.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from qubico_nb.sandbox import Sandbox
+
+from .test_browser import (
+    ARGS,
+    CHROMIUM,
+    HOST_MODULES,
+    TOKEN,
+    Host,
+    _free_port,
+    _require,
+    _run_all,
+    _wait_for_port,
+)
+
+ROOT = Path(__file__).resolve().parent.parent
+NOTEBOOK = "review.ipynb"
+STORE = "listening-test.verdicts.jsonl"
+PROMPTS = ("waves crashing on a beach, seagulls", "a steam train passing")
+RATER = "browser-test"
+HOSTS = ("lab", "notebook7", "voila")
+
+pytestmark = [pytest.mark.slow, pytest.mark.browser]
+
+
+def _command(name: str, port: int, work: Path) -> list[str]:
+    if name == "voila":
+        return [sys.executable, "-m", "voila", NOTEBOOK, "--no-browser",
+                f"--Voila.port={port}", "--Voila.ip=127.0.0.1"]
+    app = "notebook" if name == "notebook7" else "jupyterlab"
+    return [sys.executable, "-m", app, "--no-browser", "--allow-root",
+            f"--ServerApp.port={port}", "--ServerApp.ip=127.0.0.1",
+            f"--IdentityProvider.token={TOKEN}", f"--ServerApp.root_dir={work}"]
+
+
+@pytest.fixture(params=HOSTS)
+def host(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tuple[Host, Path]]:
+    name = request.param
+    _require(HOST_MODULES[name])
+    home = tmp_path / "home"
+    settings = home / "lab-settings"
+    news = settings / "@jupyterlab" / "apputils-extension"
+    news.mkdir(parents=True)
+    (news / "notification.jupyterlab-settings").write_text(json.dumps({"fetchNews": "false"}))
+    work = tmp_path / "notebooks"
+    work.mkdir()
+    shutil.copy(ROOT / "notebooks" / NOTEBOOK, work / NOTEBOOK)
+    env = {k: v for k, v in os.environ.items()
+           if k not in ("QUBICO_API_KEY", "PIAPI_API_KEY", "QUBICO_BASE_URL",
+                        "QUBICO_SANDBOX_URL", "QUBICO_DEMO_VIDEO", "JUPYTERHUB_SERVICE_PREFIX")}
+    env.update(HOME=str(home), TMPDIR=str(tmp_path), JUPYTERLAB_SETTINGS_DIR=str(settings),
+               JUPYTERLAB_WORKSPACES_DIR=str(home / "workspaces"), QUBICO_RATER=RATER,
+               QUBICO_NB_CACHE_DIR=str(tmp_path / "cache"),
+               PYTHONPATH=os.pathsep.join([str(ROOT), env.get("PYTHONPATH", "")]))
+    files = None
+    if not hasattr(Sandbox, "demo_video_url"):  # a sandbox that does not serve the clip yet
+        files = subprocess.Popen([sys.executable, "-m", "http.server", "--bind", "127.0.0.1",
+                                  str(files_port := _free_port())],
+                                 cwd=ROOT / "qubico_nb" / "sandbox" / "assets",
+                                 start_new_session=True, stdout=subprocess.DEVNULL,
+                                 stderr=subprocess.DEVNULL)
+        env["QUBICO_DEMO_VIDEO"] = f"http://127.0.0.1:{files_port}/demo.mp4"
+    port = _free_port()
+    server = subprocess.Popen(_command(name, port, work), cwd=work, env=env,
+                              start_new_session=True, stdout=subprocess.DEVNULL,
+                              stderr=subprocess.DEVNULL)
+    base = f"http://127.0.0.1:{port}"
+    pages = {"voila": f"{base}/", "notebook7": f"{base}/notebooks/{NOTEBOOK}?token={TOKEN}",
+             "lab": f"{base}/lab/tree/{NOTEBOOK}?token={TOKEN}"}
+    try:
+        _wait_for_port(port, server)
+        yield Host(name, base, pages[name]), work
+    finally:
+        for process in (server, files):
+            if process is None:
+                continue
+            os.killpg(process.pid, signal.SIGTERM)
+            try:
+                process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                os.killpg(process.pid, signal.SIGKILL)
+
+
+#: Every drawn waveform canvas has ink (non-transparent pixels).
+INKED = """(board) => [...board.querySelectorAll('canvas.qnb-rv-wave')].map((c) => {
+  const data = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
+  let ink = 0; for (let i = 3; i < data.length; i += 4) if (data[i]) ink++;
+  return ink; })"""
+#: All audio of the board loaded and the first row's video ready to play.
+READY = """(board) => { const audio = [...board.querySelectorAll('audio')];
+  const video = board.querySelector('video');
+  return audio.length === 6 && audio.every((a) => a.readyState >= 2)
+    && !!video && video.readyState >= 2; }"""
+#: Switch A -> B while playing and read both clocks in the same task (no scheduling between).
+SWITCH = """(board) => { const audio = board.querySelectorAll('.qnb-rv-row')[0]
+    .querySelectorAll('audio');
+  const a = [...audio].find((x) => x.dataset.key === 'r0c0');
+  const b = [...audio].find((x) => x.dataset.key === 'r0c1');
+  const before = a.currentTime;
+  board.dispatchEvent(new KeyboardEvent('keydown', {key: '2', code: 'Digit2', bubbles: true}));
+  return {before, after: b.currentTime, aPaused: a.paused}; }"""
+#: The first row's selected audio and the video, read in the same task.
+DRIFT = """(board) => { const row = board.querySelectorAll('.qnb-rv-row')[0];
+  const audio = [...row.querySelectorAll('audio')].find((x) => !x.paused);
+  const video = row.querySelector('video');
+  return {audio: audio ? audio.currentTime : null, video: video.currentTime,
+          videoPaused: video.paused, muted: video.muted}; }"""
+
+
+def _board_text(board: Any) -> str:
+    return str(board.evaluate("(b) => b.innerText + ' ' + b.innerHTML"))
+
+
+def test_review_board_plays_rates_and_stays_blind(host: tuple[Host, Path]) -> None:
+    from playwright.sync_api import sync_playwright
+
+    where, work = host
+    with sync_playwright() as play:
+        browser = play.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
+        try:
+            context = browser.new_context(viewport={"width": 1280, "height": 1000})
+            context.route("**/*", lambda route: route.continue_()
+                          if route.request.url.startswith(("http://127.0.0.1", "http://localhost",
+                                                           "blob:"))
+                          else route.abort())
+            page = context.new_page()
+            page.on("dialog", lambda dialog: dialog.accept())
+            console: list[str] = []
+            page.on("console", lambda message: console.append(f"{message.type}: {message.text}"))
+            page.on("pageerror", lambda error: console.append(f"pageerror: {error}"))
+            if where.name == "voila":
+                page.goto(where.page_url, wait_until="commit")
+            else:
+                page.goto(where.page_url)
+                _run_all(where, page)
+
+            board = page.locator(".qnb-rv").first
+            board.wait_for(timeout=180_000)
+            page.wait_for_function(
+                "() => document.querySelectorAll('.qnb-rv canvas.qnb-rv-wave[data-drawn]')"
+                ".length === 6", timeout=60_000)
+            assert all(ink > 100 for ink in board.evaluate(INKED))
+
+            # Blind: letters only, nothing that names a card, until Reveal.
+            text = _board_text(board)
+            assert "Row 1" in text and "Reveal" in text
+            for secret in (*PROMPTS, "seed", "steps", ".wav"):
+                assert secret not in text, secret
+
+            page.wait_for_function(f"() => ({READY})(document.querySelector('.qnb-rv'))",
+                                   timeout=60_000)
+            board.locator(".qnb-rv-rowlabel").first.click()  # focus the board
+            page.keyboard.press("1")
+            first = board.locator(".qnb-rv-row").first.locator(".qnb-rv-select").first
+            assert first.get_attribute("aria-pressed") == "true"
+            page.keyboard.press(" ")
+            page.wait_for_function(
+                "() => { const a = document.querySelector('.qnb-rv audio[data-key=r0c0]');"
+                " return a && !a.paused && a.currentTime > 1.0; }", timeout=30_000)
+
+            switch = board.evaluate(SWITCH)
+            assert switch["aPaused"] and abs(switch["after"] - switch["before"]) <= 0.1, switch
+            page.wait_for_timeout(2200)  # 2 s of playback on B with the video following
+            drift = board.evaluate(DRIFT)
+            assert drift["audio"] is not None and drift["audio"] > switch["after"] + 1.5, drift
+            assert drift["muted"] and not drift["videoPaused"]
+            assert abs(drift["video"] - drift["audio"]) <= 0.1, drift
+
+            # Keys score and pick the selected card (B); the kernel appends it to the store.
+            page.keyboard.press("Shift+4")
+            page.keyboard.press("b")
+            page.keyboard.press(" ")
+            card = board.locator(".qnb-rv-card[data-key=r0c1]")
+            assert card.locator(".qnb-rv-score[data-score='4']").get_attribute(
+                "aria-pressed") == "true"
+            page.wait_for_function(
+                "() => document.querySelector('.qnb-rv-card[data-key=r0c1] .qnb-rv-bestbtn')"
+                ".getAttribute('aria-pressed') === 'true'", timeout=10_000)
+            store = work / STORE
+            deadline_ms = 0
+            while deadline_ms < 15_000 and not (store.is_file() and '"best":true'
+                                                in store.read_text()):
+                page.wait_for_timeout(200)
+                deadline_ms += 200
+            lines = [json.loads(line) for line in store.read_text().splitlines()]
+            latest = {line["task_id"]: line for line in lines}
+            picked = [v for v in latest.values() if v["best"]]
+            assert len(picked) == 1 and picked[0]["score"] == 4.0, lines
+            assert picked[0]["position"] == "B" and picked[0]["blind"] is True
+            assert picked[0]["rater"] == RATER and len(picked[0]["task_id"]) > 8
+            shot = ROOT / "docs" / "review-board.png" if where.name == "lab" else \
+                work / f"review-board-{where.name}.png"
+            shot.parent.mkdir(exist_ok=True)
+            board.screenshot(path=str(shot))
+
+            board.locator(".qnb-rv-reveal").click()
+            page.wait_for_function(
+                f"() => document.querySelector('.qnb-rv').innerText.includes({PROMPTS[0]!r})",
+                timeout=15_000)
+            assert "seed" in _board_text(board)
+            if os.environ.get("QNB_SCREENSHOT"):
+                page.screenshot(path=os.environ["QNB_SCREENSHOT"].replace(
+                    ".png", f"-review-{where.name}.png"))
+        except Exception:
+            print("browser console:\n" + "\n".join(console[-40:]))
+            print(page.evaluate("""() => JSON.stringify({
+              audio: [...document.querySelectorAll('.qnb-rv audio')].map((a) => [a.dataset.key,
+                a.readyState, a.currentTime, a.paused, a.error && a.error.code]),
+              video: [...document.querySelectorAll('.qnb-rv video')].map((v) => [v.src.slice(0, 60),
+                v.readyState, v.currentTime, v.paused, v.error && v.error.code])})"""))
+            print(page.locator("body").inner_text()[-1500:])
+            raise
+        finally:
+            browser.close()

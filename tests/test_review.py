@@ -273,3 +273,14 @@ def test_duplicate_tasks_and_missing_columns_are_refused(world: Any, tmp_path: P
         make(world, tmp_path, frame=pd.concat([table, table.iloc[:1]]))
     with pytest.raises(InvalidRequestError, match="no column 'voice'"):
         make(world, tmp_path, by="voice")
+
+
+def test_every_board_verdict_is_acknowledged_even_when_refused(
+        world: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    board = make(world, tmp_path)
+    sent: list[Any] = []
+    monkeypatch.setattr(board, "send", lambda content, buffers=None: sent.append(content))
+    board._on_message(board, {"type": "rate", "key": "r0c0", "score": 3, "seq": "v:1"}, [])
+    board._on_message(board, {"type": "rate", "key": "r0c0", "score": 30, "seq": "v:2"}, [])
+    assert sent == [{"type": "ack", "seq": "v:1"}, {"type": "ack", "seq": "v:2"}]
+    assert board.marks["r0c0"]["score"] == 3.0 and "outside" in board.message

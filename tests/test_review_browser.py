@@ -128,6 +128,46 @@ DRIFT = """(board) => { const row = board.querySelectorAll('.qnb-rv-row')[0];
           videoPaused: video.paused, muted: video.muted}; }"""
 
 
+#: The lowest WCAG contrast ratio of any visible text in the board, with the element it is on.
+CONTRAST = """(board) => {
+  const parse = (c) => { const m = c.match(/[\\d.]+/g).map(Number);
+    return [m[0], m[1], m[2], m.length > 3 ? m[3] : 1]; };
+  const lum = ([r, g, b]) => { const f = (v) => { v /= 255;
+    return v <= 0.03928 ? v / 12.92 : ((v + 0.055) / 1.055) ** 2.4; };
+    return 0.2126 * f(r) + 0.7152 * f(g) + 0.0722 * f(b); };
+  const background = (el) => { const layers = [];
+    for (let e = el; e; e = e.parentElement) { const c = parse(getComputedStyle(e).backgroundColor);
+      if (c[3] > 0) { layers.push(c); if (c[3] >= 1) break; } }
+    let out = [255, 255, 255];
+    for (const c of layers.reverse()) out = out.map((v, i) => c[i] * c[3] + v * (1 - c[3]));
+    return out; };
+  let worst = {ratio: 99, text: '', where: ''};
+  for (const el of board.querySelectorAll('*')) {
+    const own = [...el.childNodes].some((n) => n.nodeType === 3 && n.textContent.trim());
+    const style = getComputedStyle(el);
+    if (!own || !el.getClientRects().length || style.visibility === 'hidden'
+        || el.closest('.qnb-rv-live')) continue;
+    const bg = background(el), fg = parse(style.color);
+    const mixed = fg.slice(0, 3).map((v, i) => v * fg[3] + bg[i] * (1 - fg[3]));
+    const [a, b] = [lum(mixed), lum(bg)].sort((x, y) => y - x);
+    const ratio = (a + 0.05) / (b + 0.05);
+    if (ratio < worst.ratio) {
+      worst = {ratio, text: el.textContent.slice(0, 30), where: el.className};
+    }
+  }
+  return worst; }"""
+
+
+def _dark_theme(page: Any) -> None:
+    """Switch JupyterLab to its dark theme from the menu bar (Settings > Theme)."""
+    page.locator(".lm-MenuBar .lm-MenuBar-itemLabel", has_text="Settings").first.click()
+    page.locator(".lm-Menu .lm-Menu-itemLabel", has_text="Theme").first.hover()
+    page.locator(".lm-Menu .lm-Menu-itemLabel", has_text="JupyterLab Dark").first.click()
+    page.wait_for_function("() => document.body.dataset.jpThemeLight === 'false'",
+                           timeout=30_000)
+    page.wait_for_timeout(500)
+
+
 def _board_text(board: Any) -> str:
     return str(board.evaluate("(b) => b.innerText + ' ' + b.innerHTML"))
 
@@ -209,10 +249,32 @@ def test_review_board_plays_rates_and_stays_blind(host: tuple[Host, Path]) -> No
             assert len(picked) == 1 and picked[0]["score"] == 4.0, lines
             assert picked[0]["position"] == "B" and picked[0]["blind"] is True
             assert picked[0]["rater"] == RATER and len(picked[0]["task_id"]) > 8
+            # Arrows seek, "s" shows the spectrograms of the row.
+            page.keyboard.press("Home")
+            page.keyboard.press("ArrowRight")
+            page.keyboard.press("ArrowRight")
+            assert "0:02.0" in board.locator(".qnb-rv-time").first.inner_text()
+            page.keyboard.press("s")
+            spectrogram = board.locator(".qnb-rv-card[data-key=r0c1] canvas.qnb-rv-spec")
+            assert spectrogram.is_visible()
+            assert board.evaluate("""(b) => { const c = b.querySelector(
+                '.qnb-rv-card[data-key=r0c1] canvas.qnb-rv-spec');
+                const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
+                let lit = 0; for (let i = 0; i < d.length; i += 4) if (d[i] > 40) lit++;
+                return c.width > 10 && lit > 100; }""")
+
+            worst = board.evaluate(CONTRAST)
+            assert worst["ratio"] >= 4.5, worst
             shot = ROOT / "docs" / "review-board.png" if where.name == "lab" else \
                 work / f"review-board-{where.name}.png"
             shot.parent.mkdir(exist_ok=True)
             board.screenshot(path=str(shot))
+            page.keyboard.press("s")
+            if where.name == "lab":
+                _dark_theme(page)
+                worst = board.evaluate(CONTRAST)
+                assert worst["ratio"] >= 4.5, ("dark theme", worst)
+                board.screenshot(path=str(ROOT / "docs" / "review-board-dark.png"))
 
             board.locator(".qnb-rv-reveal").click()
             page.wait_for_function(

@@ -201,6 +201,9 @@ class Review(anywidget.AnyWidget):  # type: ignore[misc]
         except (OSError, ValueError, InvalidRequestError) as exc:
             self.message = f"not saved: {exc}"[:300]
             self.marks = self._marks()  # the board shows what is really stored
+        finally:
+            if kind == "rate" and isinstance(content.get("seq"), str):
+                self.send({"type": "ack", "seq": content["seq"]})
 
     def _send_media(self, keys: Iterable[Any]) -> None:
         for key in keys:

@@ -94,6 +94,7 @@ function render({ model, el }) {
   }
 
   function onCustom(msg, buffers) {
+    if (msg && msg.type === "ack") { acknowledge(msg.seq); return; }
     if (msg && msg.type === "video") {
       if (videoUrls.has(msg.row)) return;
       const url = msg.url ? msg.url : URL.createObjectURL(new Blob([bytesOf(buffers[0])], { type: msg.mime || "video/mp4" }));
@@ -311,10 +312,27 @@ function render({ model, el }) {
   }
 
   // -- verdicts -------------------------------------------------------------------------------
+  // Verdicts show at once; each stays pending (drawn over the kernel's marks) until the kernel
+  // acknowledges it, so quick successive keys never flicker back to an older value.
+  const viewId = Math.random().toString(36).slice(2);
+  let sequence = 0;
+  const pending = [];
+  function shown(key) {
+    let mark = { ...(marks()[key] || {}) };
+    for (const item of pending) if (item.key === key) mark = { ...mark, ...item.fields };
+    return mark;
+  }
   function rate(key, fields) {
-    const mine = { ...(marks()[key] || {}), ...fields };
-    paintMark(key, mine);
-    model.send({ type: "rate", key, ...fields });
+    const seq = `${viewId}:${++sequence}`;
+    pending.push({ seq, key, fields });
+    paintMark(key, shown(key));
+    model.send({ type: "rate", key, seq, ...fields });
+  }
+  function acknowledge(seq) {
+    const at = pending.findIndex((item) => item.seq === seq);
+    if (at < 0) return;
+    const done = pending.splice(0, at + 1);
+    for (const item of done) paintMark(item.key, shown(item.key));
   }
 
   function paintMark(key, mark) {
@@ -334,7 +352,7 @@ function render({ model, el }) {
   }
 
   function scoreBy(key, delta) {
-    const [lo, hi] = scale(), mark = marks()[key] || {};
+    const [lo, hi] = scale(), mark = shown(key);
     const base = mark.score === null || mark.score === undefined ? (delta > 0 ? lo - delta : hi - delta) : mark.score;
     const value = Math.max(lo, Math.min(hi, Math.round((base + delta) * 1000) / 1000));
     rate(key, { score: value });
@@ -380,7 +398,7 @@ function render({ model, el }) {
       for (let v = lo; v <= hi; v++) {
         const button = h("button", { class: "qnb-rv-score", type: "button", "data-score": String(v), text: String(v),
           "aria-label": `Score ${v} for card ${card.label}`, "aria-pressed": "false",
-          onclick: () => { select_(row, index); const m = marks()[card.key] || {}; rate(card.key, { score: m.score === v ? null : v }); } });
+          onclick: () => { select_(row, index); rate(card.key, { score: shown(card.key).score === v ? null : v }); } });
         view.scores.push(button); scoreBar.append(button);
       }
     } else {
@@ -393,10 +411,10 @@ function render({ model, el }) {
     }
     view.best = h("button", { class: "qnb-rv-bestbtn", type: "button", "aria-pressed": "false", text: "★ Best",
       "aria-label": `Best in row: card ${card.label}`,
-      onclick: () => { select_(row, index); rate(card.key, { best: !(marks()[card.key] || {}).best }); } });
+      onclick: () => { select_(row, index); rate(card.key, { best: !shown(card.key).best }); } });
     view.note = h("textarea", { class: "qnb-rv-note", rows: "1", placeholder: "note", "aria-label": `Note for card ${card.label}` });
     let timer = 0;
-    const sendNote = () => { clearTimeout(timer); timer = 0; if ((marks()[card.key] || {}).note !== view.note.value) rate(card.key, { note: view.note.value }); };
+    const sendNote = () => { clearTimeout(timer); timer = 0; if ((shown(card.key).note || "") !== view.note.value) rate(card.key, { note: view.note.value }); };
     view.note.addEventListener("input", () => { clearTimeout(timer); timer = setTimeout(sendNote, 800); });
     view.note.addEventListener("change", sendNote);
     view.note.addEventListener("blur", sendNote);
@@ -456,7 +474,7 @@ function render({ model, el }) {
     if (rows.length > 2) for (let i = 2; i < rows.length; i += 2) setTimeout(() => requestMedia(i), 300 * i);
   }
 
-  function paintMarks() { const all = marks(); for (const key of views.keys()) paintMark(key, all[key]); }
+  function paintMarks() { for (const key of views.keys()) paintMark(key, shown(key)); }
 
   // -- keys -------------------------------------------------------------------------------
   function onKey(event) {
@@ -493,7 +511,7 @@ function render({ model, el }) {
       }
     } else if ((event.key === "+" || event.key === "=") && card) scoreBy(card.key, step());
     else if ((event.key === "-" || event.key === "_") && card) scoreBy(card.key, -step());
-    else if ((event.key === "b" || event.key === "B") && card) { rate(card.key, { best: !(marks()[card.key] || {}).best }); say(`card ${card.position}: best toggled`); }
+    else if ((event.key === "b" || event.key === "B") && card) { rate(card.key, { best: !shown(card.key).best }); say(`card ${card.position}: best toggled`); }
     else if ((event.key === "n" || event.key === "N") && card) { const view = views.get(card.key); if (view) view.note.focus(); }
     else if ((event.key === "s" || event.key === "S")) { const on = !row.cards.some((c) => views.get(c.key) && views.get(c.key).specOn); for (const c of row.cards) toggleSpec(c.key, on); }
     else if (event.key === "?") { showHelp = !showHelp; help.hidden = !showHelp; }
@@ -510,8 +528,12 @@ function render({ model, el }) {
   model.on("change:message", onMessage);
   model.on("change:revealed", onRows);
   model.on("msg:custom", onCustom);
-  const resize = new ResizeObserver(() => { for (const key of views.keys()) drawWave(key); });
+  const redraw = () => { for (const key of views.keys()) drawWave(key); };
+  const resize = new ResizeObserver(redraw);
   resize.observe(body);
+  // JupyterLab marks a theme change on <body>: the waveform colours follow it.
+  const theme = new MutationObserver(() => requestAnimationFrame(redraw));
+  theme.observe(document.body, { attributes: true, attributeFilter: ["data-jp-theme-light", "data-jp-theme-name"] });
   build();
   onMessage();
 
@@ -519,6 +541,7 @@ function render({ model, el }) {
     for (const row of rows) if (stateOf(row).playing) pause(row);
     if (frame) cancelAnimationFrame(frame);
     resize.disconnect();
+    theme.disconnect();
     model.off("change:rows", onRows);
     model.off("change:marks", onMarks);
     model.off("change:message", onMessage);

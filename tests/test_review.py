@@ -51,7 +51,7 @@ def test_one_row_per_prompt_one_card_per_seed_with_waveforms(world: Any, tmp_pat
     board = make(world, tmp_path)
     assert [row["label"] for row in board.rows] == [f"prompt: {p}" for p in PROMPTS]
     for row in board.rows:
-        assert row["video"] == VIDEO
+        assert row["video"] is True  # the video travels as a message, not as a URL in state
         assert [card["label"] for card in row["cards"]] == \
             [f"{letter} · seed {seed}" for letter, seed in zip("ABC", SEEDS, strict=True)]
         for card in row["cards"]:
@@ -66,7 +66,7 @@ def test_blind_state_names_nothing_until_reveal(world: Any, tmp_path: Path) -> N
     _, table = world
     board = make(world, tmp_path, blind=True, shuffle_seed=5)
     secrets = [*PROMPTS, *table["task_id"], *[u.rsplit("/", 1)[-1] for u in table["audio_url"]],
-               "seed", "steps", "prompt"]
+               "seed", "steps", "prompt", "beach.mp4"]
     exposed = [synced_text(board), board.to_html(), repr(board),
                json.dumps(board._repr_mimebundle_()[0])]
     for text in exposed:
@@ -267,10 +267,19 @@ def test_saved_state_stays_small_per_card(world: Any, tmp_path: Path) -> None:
     assert per_card < 2500, per_card  # the module code is shared by all cards (see notebooks)
 
 
-def test_duplicate_tasks_and_missing_columns_are_refused(world: Any, tmp_path: Path) -> None:
+def test_per_work_tables_become_one_audio_card_per_task(world: Any, tmp_path: Path) -> None:
     _, table = world
-    with pytest.raises(InvalidRequestError, match="repeated task_id"):
-        make(world, tmp_path, frame=pd.concat([table, table.iloc[:1]]))
+    works = table.assign(kind="audio")
+    cover = works.iloc[:2].assign(kind="image", audio_url=pd.NA)
+    board = make(world, tmp_path, frame=pd.concat([cover, works], ignore_index=True))
+    assert len(board._cards) == len(table)
+    assert all(card["status"] == "ready" for row in board.rows for card in row["cards"])
+    with pytest.warns(UserWarning, match="more than one audio file"):
+        twice = make(world, tmp_path, frame=pd.concat([works, works.iloc[:1]]))
+    assert len(twice._cards) == len(table)
+
+
+def test_missing_columns_are_refused(world: Any, tmp_path: Path) -> None:
     with pytest.raises(InvalidRequestError, match="no column 'voice'"):
         make(world, tmp_path, by="voice")
 
@@ -284,3 +293,21 @@ def test_every_board_verdict_is_acknowledged_even_when_refused(
     board._on_message(board, {"type": "rate", "key": "r0c0", "score": 30, "seq": "v:2"}, [])
     assert sent == [{"type": "ack", "seq": "v:1"}, {"type": "ack", "seq": "v:2"}]
     assert board.marks["r0c0"]["score"] == 3.0 and "outside" in board.message
+
+
+def test_row_videos_go_as_bytes_or_fall_back_to_their_url(
+        world: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    _, table = world
+    frame = table.copy()
+    reachable = str(frame.loc[0, "audio_url"])  # any file the kernel can fetch will do
+    unreachable = reachable.rsplit("/", 1)[0] + "/no-such-video.mp4"
+    frame["video"] = [reachable] * 3 + [unreachable] * 3
+    board = make(world, tmp_path, frame=frame, blind=True)
+    sent: list[tuple[Any, Any]] = []
+    monkeypatch.setattr(board, "send", lambda content, buffers=None: sent.append((content,
+                                                                                   buffers)))
+    board._on_message(board, {"type": "media", "keys": [], "rows": ["r0", "r1"]}, [])
+    (first, data), (second, none) = sent
+    assert first == {"type": "video", "row": "r0", "mime": "video/mp4"} and data[0][:4] == b"RIFF"
+    assert second == {"type": "video", "row": "r1", "url": unreachable} and none is None
+    assert "no-such-video" not in synced_text(board)

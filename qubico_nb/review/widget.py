@@ -15,6 +15,7 @@ import math
 import os
 import secrets
 import threading
+import warnings
 from collections.abc import Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -154,8 +155,9 @@ class Review(anywidget.AnyWidget):  # type: ignore[misc]
                     item["duration"] = round(loaded.duration_s, 3)
                     item["peaks"] = encode_peaks(media.reduce_peaks(loaded.peaks))
                 cards.append(item)
+            # The video itself goes as a message (bytes, or its URL as a fallback): no URL here.
             out.append({"key": row.key, "label": row.identity_label if shown else row.label,
-                        "video": row.video_url, "cards": cards})
+                        "video": bool(row.video_url), "cards": cards})
         return out
 
     def _marks(self) -> dict[str, dict[str, Any]]:
@@ -383,6 +385,26 @@ def _frame(tasks_or_frame: pd.DataFrame | Iterable[Task | str],
     return tabulate_tasks(tasks_or_frame, client=client, progress=False)
 
 
+def _one_row_per_task(frame: pd.DataFrame) -> pd.DataFrame:
+    """A per-work table (from `analyze` or ``per="work"``) becomes one audio row per task.
+
+    Verdicts are kept per task, so a task with several audio files shows its first (with a
+    warning); its non-audio works (images, videos) have nothing to listen to and are dropped.
+    """
+    if not frame["task_id"].duplicated().any():
+        return frame
+    if "kind" in frame.columns:
+        is_audio = (frame["kind"] == "audio").fillna(False).astype(bool)
+        has_audio = frame["task_id"].isin(frame.loc[is_audio, "task_id"])
+        frame = frame[is_audio | ~has_audio]
+    repeated = frame["task_id"].duplicated()
+    if repeated.any():
+        warnings.warn(f"{int(repeated.sum())} task(s) have more than one audio file; the board "
+                      "shows the first of each (verdicts are kept per task)", stacklevel=3)
+        frame = frame[~repeated]
+    return frame
+
+
 def _store(store: VerdictStore | str | os.PathLike[str] | None, name: str) -> VerdictStore:
     if isinstance(store, VerdictStore):
         return store
@@ -419,9 +441,7 @@ def review(
         if column not in frame.columns:
             raise InvalidRequestError(f"no column {column!r} to review by; choose from "
                                       f"{', '.join(map(str, frame.columns))}")
-    if frame["task_id"].duplicated().any():
-        raise InvalidRequestError("each task may appear once on a board; the table has "
-                                  "repeated task_id values (use a per-task table)")
+    frame = _one_row_per_task(frame)
     if len(scale) != 2 or not all(isinstance(v, (int, float)) and math.isfinite(v)
                                   for v in scale) or not scale[0] < scale[1]:
         raise InvalidRequestError(f"scale must be (low, high) with low < high, got {scale!r}")

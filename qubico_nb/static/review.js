@@ -97,6 +97,7 @@ function render({ model, el }) {
     if (msg && msg.type === "ack") { acknowledge(msg.seq); return; }
     if (msg && msg.type === "video") {
       if (videoUrls.has(msg.row)) return;
+      if (msg.url && !/^https?:\/\//i.test(msg.url)) return; // only http(s) URLs ever play
       const url = msg.url ? msg.url : URL.createObjectURL(new Blob([bytesOf(buffers[0])], { type: msg.mime || "video/mp4" }));
       videoUrls.set(msg.row, url);
       attachVideo(msg.row);

@@ -25,6 +25,12 @@ PROMPTS = ["rain on a tin roof", "seagulls over waves"]
 SEEDS = [11, 22, 33]
 
 
+@pytest.fixture(autouse=True)
+def _private_file_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The board fetches through the on-disk file cache: keep it out of the real home."""
+    monkeypatch.setenv("QUBICO_NB_CACHE_DIR", str(tmp_path / "cache"))
+
+
 @pytest.fixture(scope="module")
 def world() -> Iterator[tuple[Any, pd.DataFrame]]:
     with Sandbox(preset="instant", audio_seconds=1.0) as sb:
@@ -311,3 +317,18 @@ def test_row_videos_go_as_bytes_or_fall_back_to_their_url(
     assert first == {"type": "video", "row": "r0", "mime": "video/mp4"} and data[0][:4] == b"RIFF"
     assert second == {"type": "video", "row": "r1", "url": unreachable} and none is None
     assert "no-such-video" not in synced_text(board)
+
+
+def test_refresh_shows_cards_whose_tasks_finished_later(tmp_path: Path) -> None:
+    with Sandbox(preset="fast", audio_seconds=1.0) as sb:
+        client = client_for(sb)
+        tasks = [client.generate_audio(VIDEO, "rain", seed=seed) for seed in (1, 2)]
+        table = tabulate_tasks(tasks, client=client, progress=False)
+        board = review(table, client=client, store=tmp_path / "v.jsonl", rater="ann")
+        assert {c["status"] for c in board.rows[0]["cards"]} == {"pending"}
+        for task in tasks:
+            client.wait(task, timeout=60)
+        assert board.refresh() == 2
+        assert {c["status"] for c in board.rows[0]["cards"]} == {"ready"}
+        assert all(c["peaks"] for c in board.rows[0]["cards"])
+        assert set(board.frame["status"]) == {"completed"}

@@ -91,7 +91,7 @@ def _get(row: pd.Series, name: str) -> Any:
     return None if _is_na(value) else value
 
 
-def _card_status(row: pd.Series) -> tuple[str, str]:
+def card_status(row: pd.Series) -> tuple[str, str]:
     """(status, why) of a frame row before any file is fetched."""
     status = str(_get(row, "status") or "unknown").lower()
     error = _get(row, "error") or _get(row, "analysis_error")
@@ -143,7 +143,7 @@ def build_rows(frame: pd.DataFrame, *, by: str, across: str, blind: bool,
         row_key = f"r{row_number}"
         cards: list[Card] = []
         for position, (index, row) in zip(letters(len(members)), members, strict=True):
-            status, reason = _card_status(row)
+            status, reason = card_status(row)
             identity = {
                 "label": f"{across} {_text(row.get(across))}",
                 "detail": " · ".join(

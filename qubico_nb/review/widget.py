@@ -8,6 +8,7 @@ URL or file name reaches the page.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import getpass
 import hashlib
@@ -29,7 +30,7 @@ from .. import html
 from ..audio import encode_peaks
 from ..batch import tabulate_tasks
 from ..client import Client
-from ..errors import InvalidRequestError
+from ..errors import InvalidRequestError, QubicoError
 from ..models import Task
 from ..store.verdicts import SUFFIX, Verdict, VerdictStore, now_iso
 from . import board, media, stats
@@ -287,6 +288,48 @@ class Review(anywidget.AnyWidget):  # type: ignore[misc]
             if who == self.rater:
                 self.marks = self._marks()
         return verdict
+
+    def refresh(self) -> int:
+        """Fetch again the tasks whose cards have no audio yet (still running, or a file that
+        could not be loaded) and show those that are ready now; returns how many now play."""
+        from ..connection import default_client
+        from ..frames import tasks_to_frame
+
+        client = self._client or default_client()
+        ready = 0
+        for card in self._cards.values():
+            if card.status not in (board.PENDING, board.MISSING):
+                continue
+            try:
+                task = client.get_task(card.task_id)
+            except QubicoError as exc:
+                card.reason = card.identity["reason"] = f"could not refresh: {exc}"[:300]
+                continue
+            fresh = tasks_to_frame([task]).iloc[0]
+            status, reason = board.card_status(fresh)
+            url = fresh["audio_url"]
+            card.audio_url = url if isinstance(url, str) else None
+            if status == board.READY:
+                try:
+                    self._media[card.key] = media.load(card.audio_url, card.local_path, client)
+                    ready += 1
+                except Exception as exc:  # one bad file never breaks the board
+                    status, reason = board.MISSING, \
+                        f"could not load audio ({type(exc).__name__}: {exc})"[:300]
+            card.status, card.reason = status, reason
+            card.identity["reason"] = reason
+            self._update_frame(card.task_id, fresh)
+        with self._lock:
+            self.rows = self._row_state()
+        return ready
+
+    def _update_frame(self, task_id: str, fresh: pd.Series) -> None:
+        at = self.frame.index[(self.frame["task_id"] == task_id).fillna(False).astype(bool)]
+        for column in ("status", "audio_url", "duration_s", "error", "ended_at", "ran_s",
+                       "cost_usd", "n_works"):
+            if column in self.frame.columns and column in fresh.index:
+                with contextlib.suppress(TypeError, ValueError):  # a column the caller retyped
+                    self.frame.loc[at, column] = fresh[column]
 
     def reveal(self) -> None:
         """Show what each card is (blind mode); verdicts made so far keep their positions."""

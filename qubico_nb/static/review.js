@@ -375,9 +375,10 @@ function render({ model, el }) {
     const box = h("div", { class: "qnb-rv-wavebox" });
     view.box = box;
     if (card.status === "ready" && card.peaks) {
-      view.canvas = h("canvas", { class: "qnb-rv-wave", role: "slider", tabindex: "-1",
-        "aria-label": `Waveform of card ${card.label}: click to seek`, "aria-valuemin": "0", "aria-valuemax": String(card.duration || 0) });
-      view.spec = h("canvas", { class: "qnb-rv-spec", hidden: true, "aria-label": `Spectrogram of card ${card.label}` });
+      // Pointer seeking; keyboard users seek with the row's position slider or the arrow keys.
+      view.canvas = h("canvas", { class: "qnb-rv-wave", role: "img",
+        "aria-label": `Waveform of card ${card.label}, ${fmt(card.duration || 0)} long (click to seek)` });
+      view.spec = h("canvas", { class: "qnb-rv-spec", role: "img", hidden: true, "aria-label": `Spectrogram of card ${card.label}` });
       view.played = h("div", { class: "qnb-rv-played" });
       view.head = h("div", { class: "qnb-rv-playhead" });
       box.append(view.canvas, view.spec, view.played, view.head);

@@ -158,6 +158,14 @@ CONTRAST = """(board) => {
   return worst; }"""
 
 
+#: Show the board's two warning texts (normally rare) so their colours are measured.
+SHOW_WARNINGS = """(board) => {
+  board.querySelector('.qnb-rv-message').textContent = 'not saved: (contrast check)';
+  const late = document.createElement('span');
+  late.className = 'qnb-rv-saved qnb-rv-late'; late.textContent = '1 verdict not confirmed';
+  board.querySelector('.qnb-rv-head').append(late); }"""
+
+
 def _dark_theme(page: Any) -> None:
     """Switch JupyterLab to its dark theme from the menu bar (Settings > Theme)."""
     page.locator(".lm-MenuBar .lm-MenuBar-itemLabel", has_text="Settings").first.click()
@@ -237,6 +245,9 @@ def test_review_board_plays_rates_and_stays_blind(host: tuple[Host, Path]) -> No
             page.wait_for_function(
                 "() => document.querySelector('.qnb-rv-card[data-key=r0c1] .qnb-rv-bestbtn')"
                 ".getAttribute('aria-pressed') === 'true'", timeout=10_000)
+            page.wait_for_function(
+                "() => document.querySelector('.qnb-rv-saved').textContent"
+                ".includes('all verdicts saved')", timeout=15_000)
             store = work / STORE
             deadline_ms = 0
             while deadline_ms < 15_000 and not (store.is_file() and '"best":true'
@@ -263,6 +274,7 @@ def test_review_board_plays_rates_and_stays_blind(host: tuple[Host, Path]) -> No
                 let lit = 0; for (let i = 0; i < d.length; i += 4) if (d[i] > 40) lit++;
                 return c.width > 10 && lit > 100; }""")
 
+            board.evaluate(SHOW_WARNINGS)  # the error styles are measured too
             worst = board.evaluate(CONTRAST)
             assert worst["ratio"] >= 4.5, worst
             shot = ROOT / "docs" / "review-board.png" if where.name == "lab" else \

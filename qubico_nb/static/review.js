@@ -12,7 +12,8 @@ const LUT = (() => {
   }
   return out;
 })();
-const SYNC_S = 0.05; // re-align the video when it drifts further than this from the audio
+const SYNC_S = 0.05;
+const UNCONFIRMED_MS = 4000; // a verdict the kernel has not confirmed by then is called out // re-align the video when it drifts further than this from the audio
 
 function h(tag, attrs = {}, ...children) {
   const node = document.createElement(tag);
@@ -67,6 +68,7 @@ function render({ model, el }) {
   const live = h("div", { class: "qnb-rv-live", "aria-live": "polite" });
   const note = h("div", { class: "qnb-rv-message", role: "status" });
   const header = h("div", { class: "qnb-rv-head" });
+  const saved = h("span", { class: "qnb-rv-saved", role: "status" });
   const help = h("div", { class: "qnb-rv-help", hidden: true });
   help.innerHTML = "<b>Keys</b> (click the board first): <kbd>1</kbd>–<kbd>9</kbd> select a card · " +
     "<kbd>Space</kbd> play/pause · <kbd>←</kbd>/<kbd>→</kbd> seek 1 s (<kbd>Shift</kbd>: 5 s) · " +
@@ -325,15 +327,27 @@ function render({ model, el }) {
   }
   function rate(key, fields) {
     const seq = `${viewId}:${++sequence}`;
-    pending.push({ seq, key, fields });
+    pending.push({ seq, key, fields, at: Date.now() });
     paintMark(key, shown(key));
     model.send({ type: "rate", key, seq, ...fields });
+    paintSaved();
+    setTimeout(paintSaved, UNCONFIRMED_MS + 50);
   }
   function acknowledge(seq) {
     const at = pending.findIndex((item) => item.seq === seq);
     if (at < 0) return;
     const done = pending.splice(0, at + 1);
     for (const item of done) paintMark(item.key, shown(item.key));
+    paintSaved();
+  }
+  // Tell the rater whether the kernel has every verdict (a busy or stopped kernel holds them).
+  function paintSaved() {
+    if (!pending.length) { saved.textContent = sequence ? "✓ all verdicts saved" : ""; saved.className = "qnb-rv-saved"; return; }
+    const late = pending.some((item) => Date.now() - item.at > UNCONFIRMED_MS);
+    saved.textContent = late
+      ? `${pending.length} verdict(s) not yet confirmed by the kernel: is it busy or stopped?`
+      : `saving ${pending.length}…`;
+    saved.className = late ? "qnb-rv-saved qnb-rv-late" : "qnb-rv-saved";
   }
 
   function paintMark(key, mark) {
@@ -439,6 +453,7 @@ function render({ model, el }) {
       blindNow() ? h("button", { class: "qnb-rv-reveal", type: "button", text: "Reveal", "aria-label": "Reveal what each card is (ends blind mode)",
         onclick: () => { if (window.confirm("Reveal which generation each card is? Blind mode ends for this board.")) model.send({ type: "reveal" }); } }) : null,
       h("button", { class: "qnb-rv-small", type: "button", text: "? Keys", "aria-label": "Show keyboard help", onclick: () => { showHelp = !showHelp; help.hidden = !showHelp; } }),
+      saved,
     );
     rows.forEach((row, r) => {
       const section = h("section", { class: "qnb-rv-row", "aria-label": row.label, "data-key": row.key });

@@ -79,8 +79,10 @@ def test_blind_state_names_nothing_until_reveal(world: Any, tmp_path: Path) -> N
         for secret in secrets:
             assert secret not in text, secret
     assert [c["label"] for c in board.rows[0]["cards"]] == ["A", "B", "C"]
+    assert board.rate(table["task_id"][0], score=2).blind
     board.reveal()
     assert PROMPTS[0] in synced_text(board) and table["task_id"][0] in synced_text(board)
+    assert not board.rate(table["task_id"][0], score=3).blind  # judged knowing what it is
 
 
 def test_blind_order_is_shuffled_by_a_recorded_seed(world: Any, tmp_path: Path) -> None:

@@ -67,7 +67,7 @@ def _is_na(value: Any) -> bool:
     return bool(pd.api.types.is_scalar(value) and pd.isna(value))
 
 
-def _ordered(series: pd.Series) -> list[Any]:
+def ordered(series: pd.Series) -> list[Any]:
     seen: list[Any] = []
     has_na = False
     for value in series:
@@ -128,8 +128,8 @@ def build_rows(frame: pd.DataFrame, *, by: str, across: str, blind: bool,
     same order in every session.
     """
     rows: list[Row] = []
-    groups = _ordered(frame[by]) if len(frame) else []
-    variants = _ordered(frame[across]) if len(frame) else []
+    groups = ordered(frame[by]) if len(frame) else []
+    variants = ordered(frame[across]) if len(frame) else []
     for row_number, group in enumerate(groups):
         in_row = frame[frame[by].isna()] if group is None else \
             frame[(frame[by] == group).fillna(False).astype(bool)]

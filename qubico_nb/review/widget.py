@@ -266,7 +266,8 @@ class Review(anywidget.AnyWidget):  # type: ignore[misc]
         with self._lock:
             old = self._latest.get((who, card.task_id))
             common: dict[str, Any] = {
-                "rater": who, "rated_at": now_iso(), "blind": bool(self.blind),
+                "rater": who, "rated_at": now_iso(),
+                "blind": bool(self.blind and not self.revealed),  # after Reveal, not blind
                 "review": self.name, "shuffle_seed": self.shuffle_seed if self.blind else None}
             verdict = Verdict(
                 task_id=card.task_id, position=card.position,
@@ -382,7 +383,7 @@ class Review(anywidget.AnyWidget):  # type: ignore[misc]
                                       f"{', '.join(map(str, table.columns))}")
         total_best = int(table["best"].fillna(False).astype(bool).sum())
         records = []
-        for group in board._ordered(table[by]):
+        for group in board.ordered(table[by]):
             part = table[table[by].isna()] if group is None else \
                 table[(table[by] == group).fillna(False).astype(bool)]
             scores = [float(s) for s in part["score"].dropna()]

@@ -334,3 +334,16 @@ def test_refresh_shows_cards_whose_tasks_finished_later(tmp_path: Path) -> None:
         assert {c["status"] for c in board.rows[0]["cards"]} == {"ready"}
         assert all(c["peaks"] for c in board.rows[0]["cards"])
         assert set(board.frame["status"]) == {"completed"}
+
+
+def test_switching_rater_shows_that_raters_marks(world: Any, tmp_path: Path) -> None:
+    _, table = world
+    board = make(world, tmp_path)
+    board.rate(table["task_id"][0], score=5)
+    board.rate(table["task_id"][0], score=1, rater="bob")
+    assert board.marks["r0c0"]["score"] == 5.0
+    board.rater = "bob"
+    assert board.marks["r0c0"]["score"] == 1.0
+    board.rate(table["task_id"][1], score=2)  # now recorded as bob
+    assert board.verdicts.set_index(["rater", "task_id"]).loc[("bob", table["task_id"][1]),
+                                                               "score"] == 2.0

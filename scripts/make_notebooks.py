@@ -13,6 +13,15 @@ from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
 ROOT = Path(__file__).resolve().parent.parent
 
+#: How every notebook picks its video: $QUBICO_DEMO_VIDEO if set, else the sandbox's own demo
+#: clip (8 s, CC0, served at /assets/demo.mp4), else a placeholder the live API will reject.
+VIDEO_CELL = (
+    "# The sandbox serves a short demo clip; for the live API set QUBICO_DEMO_VIDEO to a\n"
+    "# public MP4 URL of yours.\n"
+    "VIDEO = os.environ.get('QUBICO_DEMO_VIDEO') or (\n"
+    "    f'{client.base_url}/assets/demo.mp4' if client.is_sandbox\n"
+    "    else 'https://example.com/clips/beach.mp4')")
+
 QUICKSTART = [
     new_markdown_cell(
         "# qubico-nb quickstart\n\n"
@@ -25,8 +34,7 @@ QUICKSTART = [
         "import os\n"
         "from qubico_nb import TaskViewer, connect, tabulate_tasks\n\n"
         "client = connect()\n"
-        "# A public MP4 of yours for the live API; the sandbox accepts any URL.\n"
-        "VIDEO = os.environ.get('QUBICO_DEMO_VIDEO', 'https://example.com/clips/beach.mp4')"),
+        + VIDEO_CELL),
     new_markdown_cell(
         "## Create a task and follow it\n\n"
         "`TaskViewer` fetches the task, shows its metadata, and keeps polling in the background "
@@ -68,7 +76,7 @@ COMPARE = [
         "from qubico_nb import (compare, connect, download, submit_grid, tabulate_tasks,\n"
         "                       wait_all)\n\n"
         "client = connect()\n"
-        "VIDEO = os.environ.get('QUBICO_DEMO_VIDEO', 'https://example.com/clips/beach.mp4')"),
+        + VIDEO_CELL),
     new_markdown_cell("## Submit a grid\n\nEvery cell is checked before the first is sent; "
                       "when the plan's concurrency limit is reached, submission waits."),
     new_code_cell(
@@ -92,7 +100,59 @@ COMPARE = [
 ]
 
 
-def build(cells: list) -> nbformat.NotebookNode:
+REVIEW = [
+    new_markdown_cell(
+        "# Judge generations: a blind listening test\n\n"
+        "Make a small grid of soundtracks for one video, measure them, then **judge** them on a "
+        "review board: one row per prompt, one card per seed. The board plays the source video "
+        "muted and in sync with the selected soundtrack; switching cards keeps the position, "
+        "so A/B comparisons are instant. In blind mode the cards are only A, B, C (in a "
+        "shuffled order) until you press **Reveal**.\n\n"
+        "Every verdict is saved at once to `listening-test.verdicts.jsonl` next to this "
+        "notebook: run the notebook again (even after a restart) and your verdicts are back.\n\n"
+        "Uses the live API when `QUBICO_API_KEY` is set, otherwise a local sandbox."),
+    new_code_cell(
+        "import os\n"
+        "from qubico_nb import connect, submit_grid, tabulate_tasks, wait_all\n"
+        "from qubico_nb.audio import analyze\n"
+        "from qubico_nb.review import review\n\n"
+        "client = connect()\n"
+        + VIDEO_CELL),
+    new_markdown_cell("## Make a small grid\n\nTwo prompts, three seeds each."),
+    new_code_cell(
+        "prompts = ['waves crashing on a beach, seagulls', 'a steam train passing']\n"
+        "tasks = submit_grid(VIDEO, prompts, seeds=[1, 2, 3], negative_prompt='music',\n"
+        "                    client=client, progress=False)\n"
+        "tasks = wait_all(tasks, client=client, timeout=600, progress=False)\n"
+        "table = tabulate_tasks(tasks, client=client, progress=False)"),
+    new_markdown_cell("## Measure\n\nLoudness (ITU-R BS.1770), peak level, clipping and "
+                      "silence of each file, computed in the kernel."),
+    new_code_cell(
+        "table = analyze(table, client=client, progress=False)\n"
+        "table[['prompt', 'seed', 'lufs', 'peak_dbfs', 'clipped_fraction', 'silent_fraction']]"),
+    new_markdown_cell(
+        "## Judge, blind\n\n"
+        "Click the board, then: **1-9** select a card, **Space** play/pause, **←/→** seek, "
+        "**↑/↓** change rows, **Shift+1-5** score, **b** best in row, **n** note, "
+        "**s** spectrogram, **?** all keys. Everything is also a button."),
+    new_code_cell(
+        "board = review(table, by='prompt', across='seed', blind=True, name='listening-test',\n"
+        "               client=client)\n"
+        "board"),
+    new_markdown_cell(
+        "## Results\n\n"
+        "Mean score per seed with a 95% interval (Student's t), the number of scores, and "
+        "how often each seed was picked as best. Run this cell again after rating."),
+    new_code_cell("board.summary()"),
+    new_markdown_cell("Every verdict, and the whole table with the verdicts joined on:"),
+    new_code_cell(
+        "board.verdicts\n"),
+    new_code_cell(
+        "board.to_frame()[['prompt', 'seed', 'lufs', 'rater', 'score', 'best', 'note']]"),
+]
+
+
+def build(cells: list[nbformat.NotebookNode]) -> nbformat.NotebookNode:
     notebook = new_notebook(cells=cells)
     notebook.metadata = {
         "kernelspec": {"display_name": "Python 3 (ipykernel)", "language": "python",
@@ -104,7 +164,8 @@ def build(cells: list) -> nbformat.NotebookNode:
     return notebook
 
 
-NOTEBOOKS = {"quickstart.ipynb": QUICKSTART, "compare-batches.ipynb": COMPARE}
+NOTEBOOKS = {"quickstart.ipynb": QUICKSTART, "compare-batches.ipynb": COMPARE,
+             "review.ipynb": REVIEW}
 
 
 def main() -> int:

@@ -21,7 +21,8 @@ MAX_EXECUTED_BYTES = 200_000
 
 
 def test_notebooks_are_committed_clean() -> None:
-    assert {p.name for p in NOTEBOOKS} == {"quickstart.ipynb", "compare-batches.ipynb"}
+    assert {p.name for p in NOTEBOOKS} == {"quickstart.ipynb", "compare-batches.ipynb",
+                                           "review.ipynb"}
     for path in NOTEBOOKS:
         notebook = json.loads(path.read_text())
         assert "widgets" not in notebook["metadata"], path.name
@@ -84,4 +85,42 @@ def test_compare_batches_runs_and_never_saves_the_key(tmp_path: Path,
     assert "qnb-compare" in text and text.count("<audio") >= 9
     assert len(list((tmp_path / "downloads").glob("*.wav"))) == 9
     assert KEY not in saved.read_text()
+    assert saved.stat().st_size < MAX_EXECUTED_BYTES
+
+
+#: The saved notebook's budget per review card: widget state and static HTML together.
+MAX_REVIEW_BYTES_PER_CARD = 4096
+
+
+def review_bytes_per_card(notebook: nbformat.NotebookNode) -> tuple[float, int]:
+    """(saved bytes per card, cards) of the notebook's review board: the Review model's state,
+    the models it references (its layout), and the static HTML saved with its output."""
+    state = notebook.metadata["widgets"]["application/vnd.jupyter.widget-state+json"]["state"]
+    (model_id, model), = [(k, m) for k, m in state.items()
+                          if m["state"].get("_anywidget_id", "").endswith(".Review")]
+    cards = sum(len(row["cards"]) for row in model["state"]["rows"])
+    referenced = [m for k, m in state.items() if f"IPY_MODEL_{k}" in json.dumps(model)]
+    static = [output["data"].get("text/html", "") for cell in notebook.cells
+              for output in cell.get("outputs", []) if model_id in json.dumps(output)]
+    total = sum(len(json.dumps(m)) for m in [model, *referenced]) + \
+        sum(len(json.dumps(html)) for html in static)
+    return total / cards, cards
+
+
+@pytest.mark.slow
+def test_review_runs_blind_and_stays_small(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in ("QUBICO_API_KEY", "PIAPI_API_KEY", "QUBICO_BASE_URL", "QUBICO_SANDBOX_URL"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("QUBICO_NB_CACHE_DIR", str(tmp_path / "cache"))
+    notebook, saved = execute(ROOT / "notebooks" / "review.ipynb", tmp_path)
+    text = outputs_text(notebook)
+    assert "qnb-rs" in text and "Row 1" in text  # the static view, blind
+    assert "a steam train passing" in text  # the table shows prompts, the board does not
+    board = [o for cell in notebook.cells for o in cell.get("outputs", [])
+             if "qnb-rs" in json.dumps(o)]
+    assert board and "a steam train passing" not in json.dumps(board)
+    per_card, cards = review_bytes_per_card(notebook)
+    assert cards == 6
+    assert per_card <= MAX_REVIEW_BYTES_PER_CARD, per_card
+    assert "ci_low" in text and "best_share" in text  # the summary
     assert saved.stat().st_size < MAX_EXECUTED_BYTES

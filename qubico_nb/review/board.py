@@ -1,0 +1,174 @@
+"""The board's layout: rows and cards from a frame, blind labels and shuffling. Pure: no I/O.
+
+A card's synced fields never hold more than its blind mode allows: in blind mode a card is a
+letter and a status, and what identifies it (prompt, seed, steps, task id, file name) stays in
+`Card.identity` on the kernel side until the review is revealed.
+"""
+
+from __future__ import annotations
+
+import random
+import string
+from dataclasses import dataclass, field
+from typing import Any
+
+import pandas as pd
+
+from ..html import media_url
+
+#: Statuses a card can show; only "ready" cards play.
+READY, PENDING, FAILED, MISSING = "ready", "pending", "failed", "missing"
+_DONE = ("completed", "success", "succeeded")
+_RUNNING = ("pending", "staged", "processing", "running", "queued")
+
+
+@dataclass
+class Card:
+    """One generation on the board (kernel side)."""
+
+    key: str
+    row_key: str
+    task_id: str
+    position: str
+    index: Any
+    audio_url: str | None
+    local_path: str | None
+    status: str
+    reason: str
+    identity: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass
+class Row:
+    key: str
+    label: str
+    identity_label: str
+    video_url: str | None
+    cards: list[Card]
+
+
+def letters(n: int) -> list[str]:
+    """A, B, ... Z, AA, AB, ... : the names of `n` positions."""
+    out: list[str] = []
+    for i in range(n):
+        name, j = "", i
+        while True:
+            name = string.ascii_uppercase[j % 26] + name
+            j = j // 26 - 1
+            if j < 0:
+                break
+        out.append(name)
+    return out
+
+
+def _is_na(value: Any) -> bool:
+    if value is None or isinstance(value, str):
+        return value is None
+    return bool(pd.api.types.is_scalar(value) and pd.isna(value))
+
+
+def ordered(series: pd.Series) -> list[Any]:
+    seen: list[Any] = []
+    has_na = False
+    for value in series:
+        if _is_na(value):
+            has_na = True
+        elif value not in seen:
+            seen.append(value)
+    return seen + ([None] if has_na else [])
+
+
+def _text(value: Any) -> str:
+    if _is_na(value):
+        return "—"
+    if isinstance(value, float):
+        return f"{value:g}"
+    return str(value)
+
+
+def _get(row: pd.Series, name: str) -> Any:
+    value = row.get(name) if name in row.index else None
+    return None if _is_na(value) else value
+
+
+def card_status(row: pd.Series) -> tuple[str, str]:
+    """(status, why) of a frame row before any file is fetched."""
+    status = str(_get(row, "status") or "unknown").lower()
+    error = _get(row, "error") or _get(row, "analysis_error")
+    if status in _RUNNING:
+        return PENDING, f"still {status}: no audio yet"
+    if status in ("failed", "error"):
+        return FAILED, f"failed: {error}" if error else "failed"
+    if not isinstance(_get(row, "audio_url"), str) and not isinstance(_get(row, "local_path"),
+                                                                       str):
+        return MISSING, "no audio file" + (f" ({status})" if status not in _DONE else "")
+    return READY, ""
+
+
+def _video(in_row: pd.DataFrame) -> str | None:
+    """The row's source video: the first absolute http(s) input video of a video2audio task."""
+    if "video" not in in_row.columns:
+        return None
+    for _, row in in_row.iterrows():
+        kind = str(_get(row, "task_type") or "video2audio")
+        url = _get(row, "video")
+        if kind == "video2audio" and isinstance(url, str) and \
+                url.lower().startswith(("http://", "https://")):
+            safe = media_url(url)
+            if safe:
+                return safe
+    return None
+
+
+def build_rows(frame: pd.DataFrame, *, by: str, across: str, blind: bool,
+               shuffle_seed: int) -> list[Row]:
+    """One row per `by` value, one card per frame row, ordered by `across` (shuffled if blind).
+
+    The shuffle of row ``i`` is seeded by ``f"{shuffle_seed}:{i}"``: the same seed gives the
+    same order in every session.
+    """
+    rows: list[Row] = []
+    groups = ordered(frame[by]) if len(frame) else []
+    variants = ordered(frame[across]) if len(frame) else []
+    for row_number, group in enumerate(groups):
+        in_row = frame[frame[by].isna()] if group is None else \
+            frame[(frame[by] == group).fillna(False).astype(bool)]
+        members: list[tuple[Any, pd.Series]] = []
+        for variant in variants:
+            hits = in_row[in_row[across].isna()] if variant is None else \
+                in_row[(in_row[across] == variant).fillna(False).astype(bool)]
+            members.extend(hits.iterrows())
+        if blind:
+            random.Random(f"{shuffle_seed}:{row_number}").shuffle(members)
+        row_key = f"r{row_number}"
+        cards: list[Card] = []
+        for position, (index, row) in zip(letters(len(members)), members, strict=True):
+            status, reason = card_status(row)
+            identity = {
+                "label": f"{across} {_text(row.get(across))}",
+                "detail": " · ".join(
+                    f"{name} {_text(row.get(name))}" for name in ("steps", "seed", "prompt")
+                    if name in row.index and name not in (by, across)
+                    and not _is_na(row.get(name))),
+                "task_id": str(row["task_id"]),
+                "reason": reason,
+            }
+            local = _get(row, "local_path")
+            cards.append(Card(
+                key=f"{row_key}c{len(cards)}", row_key=row_key, task_id=str(row["task_id"]),
+                position=position, index=index,
+                audio_url=_get(row, "audio_url") if isinstance(_get(row, "audio_url"), str)
+                else None,
+                local_path=local if isinstance(local, str) else None,
+                status=status, reason=reason, identity=identity))
+        label = f"{by}: {_text(group)}"
+        rows.append(Row(key=row_key, label=f"Row {row_number + 1}" if blind else label,
+                        identity_label=label, video_url=_video(in_row), cards=cards))
+    return rows
+
+
+def generic_reason(status: str) -> str:
+    """What a blind card may say about itself: the kind of problem, never the server's text
+    (which may name the task)."""
+    return {PENDING: "no audio yet (still processing)", FAILED: "generation failed",
+            MISSING: "no audio"}.get(status, "")

@@ -31,6 +31,12 @@ _EXPORTS: dict[str, str] = {
     "submit_grid": "batch",
     "tabulate_tasks": "batch",
     "wait_all": "batch",
+    # judging: measure the sound, then review it
+    "analyze": "audio",
+    "analyze_file": "audio",
+    "AudioAnalysis": "audio",
+    "review": "review_board",
+    "Review": "review_board",
     # errors
     "QubicoError": "errors",
     "ConfigurationError": "errors",
@@ -50,11 +56,13 @@ _EXPORTS: dict[str, str] = {
     "WaitTimeoutError": "errors",
     "GridSubmitError": "batch",
     "WaitAllError": "batch",
+    "AudioDecodeError": "audio",
 }
 
 __all__ = sorted([*_EXPORTS, "__version__"])
 
 if TYPE_CHECKING:  # for type checkers and IDEs; tests/test_package.py keeps it equal to _EXPORTS
+    from .audio import AudioAnalysis, AudioDecodeError, analyze, analyze_file
     from .batch import GridSubmitError, WaitAllError, submit_grid, tabulate_tasks, wait_all
     from .client import Client
     from .comparison import Comparison, compare
@@ -79,6 +87,7 @@ if TYPE_CHECKING:  # for type checkers and IDEs; tests/test_package.py keeps it 
         WaitTimeoutError,
     )
     from .models import Status, Task, TaskError, Usage, Work
+    from .review_board import Review, review
     from .viewer import TaskViewer
     from .webhook import parse_webhook
 

@@ -115,7 +115,7 @@ REVIEW = [
         "import os\n"
         "from qubico_nb import connect, submit_grid, tabulate_tasks, wait_all\n"
         "from qubico_nb.audio import analyze\n"
-        "from qubico_nb.review import review\n\n"
+        "from qubico_nb import review\n\n"
         "client = connect()\n"
         + VIDEO_CELL),
     new_markdown_cell("## Make a small grid\n\nTwo prompts, three seeds each."),

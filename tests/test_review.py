@@ -12,9 +12,10 @@ from typing import Any
 import pandas as pd
 import pytest
 
+from qubico_nb import Review, review
 from qubico_nb.batch import tabulate_tasks
 from qubico_nb.errors import InvalidRequestError
-from qubico_nb.review import Review, review, stats
+from qubico_nb.review_board import stats
 from qubico_nb.sandbox import Sandbox
 from qubico_nb.store.verdicts import VerdictStore
 

@@ -1,4 +1,4 @@
-// qubico-nb review board: the browser half of qubico_nb.review.Review (an anywidget ES module).
+// qubico-nb review board: the browser half of qubico_nb.review_board.Review (an anywidget ES module).
 // The kernel holds the truth (layout, verdicts, file bytes); this draws, plays and sends clicks.
 // Audio arrives as custom-message buffers and plays from blob: URLs (never from synced state).
 

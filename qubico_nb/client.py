@@ -6,7 +6,6 @@ import base64
 import logging
 import math
 import os
-import time
 import warnings
 from collections.abc import Callable, Iterator, Mapping
 from datetime import date, datetime, timezone
@@ -16,12 +15,14 @@ from urllib.parse import quote, urlsplit
 
 import requests
 
+from ._constants import API_KEY_ENVS, BASE_URL_ENV, DEFAULT_BASE_URL, MP4_DATA_URI_PREFIX
 from ._media import is_mp4, mp4_duration_s
-from ._retry import Clock, RetryPolicy, SystemClock
-from ._transport import Transport, is_loopback
+from ._retry import Clock, RetryPolicy, SystemClock, next_poll
+from ._transport import Transport, check_api_url, is_loopback
 from .cache import TaskCache
 from .errors import (
     TRANSIENT_ERRORS,
+    ConfigurationError,
     InvalidRequestError,
     ProtocolError,
     TaskFailedError,
@@ -31,7 +32,6 @@ from .models import Status, Task
 
 log = logging.getLogger("qubico_nb")
 
-DEFAULT_BASE_URL = "https://api.piapi.ai"
 LIVE_UPLOAD_URL = "https://upload.theapi.app/api/ephemeral_resource"
 _LIVE_HOSTS = ("api.piapi.ai", "api.goapi.ai")
 MMAUDIO_MODEL = "Qubico/mmaudio"
@@ -45,6 +45,7 @@ TimeLike = datetime | date | int | float
 
 
 def _env(*names: str) -> str | None:
+    """The first of these environment variables that is set, without surrounding whitespace."""
     for name in names:
         value = os.environ.get(name, "").strip()
         if value:
@@ -56,9 +57,15 @@ class Client:
     """A client for the Qubico / PiAPI task API.
 
     ``api_key`` defaults to ``$QUBICO_API_KEY`` (or ``$PIAPI_API_KEY``); ``base_url`` to
-    ``$QUBICO_BASE_URL`` or https://api.piapi.ai. ``poll_interval`` is how often `wait` asks
-    (tests set it to 0); ``max_retries`` bounds the retries of one request. Finished tasks are
-    remembered (``cache_size`` of them; 0 turns it off), since they never change.
+    ``$QUBICO_BASE_URL`` or https://api.piapi.ai (``http(s)://host[:port][/path]``, nothing
+    more). ``timeout`` is the total deadline of one request: connect, redirects, headers and
+    body. ``poll_interval`` is how often `wait` asks (tests set it to 0); ``max_retries`` bounds
+    the retries of one request. Finished tasks are remembered (``cache_size`` of them; 0 turns
+    it off), since they never change. ``clock`` replaces the time source (tests).
+
+    The API key is sent only to the base URL's origin (and the upload URL's), never over plain
+    HTTP to another machine unless ``allow_insecure_http``; a redirect to another origin is
+    refused with `ProtocolError` rather than followed with or without the key.
     """
 
     def __init__(
@@ -76,23 +83,28 @@ class Client:
         session: requests.Session | None = None,
         clock: Clock | None = None,
     ) -> None:
-        base = (base_url or _env("QUBICO_BASE_URL") or DEFAULT_BASE_URL).rstrip("/")
-        if urlsplit(base).scheme not in ("http", "https") or not urlsplit(base).netloc:
-            raise InvalidRequestError(f"base_url must be an http(s) URL, got {base!r}")
-        if timeout <= 0 or max_retries < 0 or poll_interval < 0 or retry_backoff < 0:
+        base = check_api_url(base_url if base_url is not None
+                             else _env(BASE_URL_ENV) or DEFAULT_BASE_URL)
+        if upload_url is not None:
+            upload_url = check_api_url(upload_url, "upload_url")
+        if not timeout > 0 or max_retries < 0 or not poll_interval >= 0 or \
+                not retry_backoff >= 0:
             raise InvalidRequestError(
                 "timeout must be > 0; max_retries, retry_backoff and poll_interval >= 0")
+        try:
+            key = api_key if api_key is not None else _env(*API_KEY_ENVS)
+            key = _check_key(key) if key is not None else None
+        except ConfigurationError as err:
+            api_key = None  # not in this frame's locals when the error is recorded
+            raise err from None
         self.poll_interval = poll_interval
-        #: Where waits and deadlines read the time; tests pass a fake one.
-        self.clock: Clock = clock or SystemClock()
-        #: The one retry table, shared by the transport and the batch helpers.
-        self.retry_policy = RetryPolicy(max_retries=max_retries, backoff_s=retry_backoff)
-        self.cache = TaskCache(cache_size)
         self._transport = Transport(
-            base, api_key or _env("QUBICO_API_KEY", "PIAPI_API_KEY"),
-            timeout=timeout, max_retries=max_retries, retry_backoff=retry_backoff,
-            allow_insecure_http=allow_insecure_http, session=session,
+            base, key, timeout=timeout, allow_insecure_http=allow_insecure_http,
+            policy=RetryPolicy(max_retries=max_retries, backoff_s=retry_backoff),
+            clock=clock or SystemClock(), session=session,
         )
+        del key
+        self.cache = TaskCache(cache_size)
         if upload_url:
             self.upload_url = upload_url
         elif urlsplit(base).hostname in _LIVE_HOSTS:
@@ -104,6 +116,29 @@ class Client:
     @property
     def base_url(self) -> str:
         return self._transport.base_url
+
+    @property
+    def clock(self) -> Clock:
+        """Where waits and deadlines read the time (``Client(clock=...)``; tests pass a fake)."""
+        return self._transport.clock
+
+    @clock.setter
+    def clock(self, clock: Clock) -> None:
+        self._transport.clock = clock
+
+    @property
+    def retry_policy(self) -> RetryPolicy:
+        """The one retry table, shared by the transport and the batch helpers."""
+        return self._transport.policy
+
+    @retry_policy.setter
+    def retry_policy(self, policy: RetryPolicy) -> None:
+        self._transport.policy = policy
+
+    @property
+    def timeout(self) -> float:
+        """The total deadline of one request, in seconds."""
+        return self._transport.timeout
 
     @property
     def is_sandbox(self) -> bool:
@@ -134,8 +169,12 @@ class Client:
             return known
         body = self._transport.request_json(
             "GET", f"/api/v1/task/{quote(task_id, safe='')}", deadline=deadline,
-            what=f"get task {task_id}")
-        return self._remember(Task.from_dict(body))
+            what=f"get task {task_id!r}")
+        task = Task.from_dict(body)
+        if task.id != task_id:
+            raise ProtocolError(f"asked for task {task_id!r} but the answer is task "
+                                f"{task.id[:100]!r}; not used")
+        return self._remember(task)
 
     def _remember(self, task: Task) -> Task:
         self.cache.put(task)
@@ -150,7 +189,12 @@ class Client:
         webhook_url: str | None = None,
         webhook_secret: str | None = None,
     ) -> Task:
-        """Create a task of any model; it is never sent twice, so it is never paid twice."""
+        """Create a task of any model; it is never sent twice, so it is never paid twice.
+
+        If it was sent but its answer was lost (cut off, timed out, not JSON, a 502/504), the
+        task may exist and be billed: `CreateOutcomeUnknownError` says so, with ``sent_at`` to
+        find it through `history` before sending it again.
+        """
         if not isinstance(input, Mapping):
             raise InvalidRequestError(f"input must be a dict, got {type(input).__name__}")
         body = {
@@ -192,38 +236,47 @@ class Client:
     ) -> Task:
         """Poll until the task completes or fails, for at most `timeout` seconds in all.
 
-        Passing network trouble (timeouts, 5xx, 429) is waited out until the deadline; an
-        unknown status keeps polling but never past it.
+        Polls keep a fixed schedule (start + k * poll_interval; a slow answer skips a tick, never
+        bunches two), so it returns within one interval plus one request of the task ending, and
+        within `timeout` plus one request's deadline in all. Passing network trouble (timeouts,
+        5xx, 429) is waited out until the deadline; an unknown status keeps polling but never
+        past it.
         """
         last = task_or_id if isinstance(task_or_id, Task) else None
         task_id = last.id if last is not None else _check_task_id(task_or_id)
         interval = self.poll_interval if poll_interval is None else poll_interval
-        if timeout <= 0 or interval < 0:
+        if not timeout > 0 or not interval >= 0:
             raise InvalidRequestError("timeout must be > 0 and poll_interval >= 0")
-        deadline = time.monotonic() + timeout
+        clock = self.clock
+        start = clock.monotonic()
+        deadline = start + timeout
         trouble: Exception | None = None
         while last is None or not last.is_done:
-            if time.monotonic() >= deadline:
+            if clock.monotonic() >= deadline:
                 raise WaitTimeoutError(task_id, last.raw_status if last else None, timeout) \
                     from trouble
             try:
                 task = self.get_task(task_id, deadline=deadline)
             except TRANSIENT_ERRORS as err:
                 trouble = err
-                log.warning("still waiting for task %s after: %s", task_id, err)
-                self.sleep(min(max(interval, 0.05), max(deadline - time.monotonic(),
-                                                                   0)))
+                log.warning("still waiting for task %r after: %s", task_id, err)
+                # Never spin on a failing server, even with poll_interval=0.
+                self._pause_until(next_poll(start, max(interval, 0.05), clock.monotonic()),
+                                  deadline)
                 continue
             if on_update is not None and task != last:
                 on_update(task)
             last = task
             if not task.is_done:
-                pause = min(interval, deadline - time.monotonic())
-                if pause > 0:
-                    self.sleep(pause)
+                self._pause_until(next_poll(start, interval, clock.monotonic()), deadline)
         if raise_on_failure and last.status is Status.FAILED:
             raise TaskFailedError(last)
         return last
+
+    def _pause_until(self, when: float, deadline: float) -> None:
+        pause = min(when, deadline) - self.clock.monotonic()
+        if pause > 0:
+            self.clock.sleep(pause)
 
     def history(
         self,
@@ -244,10 +297,13 @@ class Client:
         return self._pages(params)
 
     def _pages(self, params: dict[str, Any]) -> Iterator[Task]:
+        """Pages until one is short or empty, `total` is reached, or a page brings no task not
+        seen before (a server that ignores ``page`` would otherwise be asked forever)."""
         page = 1
         seen = 0
         yielded: set[str] = set()  # tasks created while paging shift later pages: skip repeats
         while True:
+            fresh = 0
             body = self._transport.request_json(
                 "GET", "/api/open/tasks/histories", params={**params, "page": page},
                 what=f"task history page {page}")
@@ -258,10 +314,11 @@ class Client:
                 task = self._remember(Task.from_dict(item))
                 if task.id not in yielded:
                     yielded.add(task.id)
+                    fresh += 1
                     yield task
             seen += len(items)
             total = listing.get("total")
-            if not items or (isinstance(total, int) and seen >= total) or \
+            if not items or not fresh or (isinstance(total, int) and seen >= total) or \
                     len(items) < params["page_size"]:
                 return
             page += 1
@@ -307,16 +364,22 @@ class Client:
         self.clock.sleep(seconds)
 
     def fetch_file(self, url: str, sink: BinaryIO,
-                   on_bytes: Callable[[int], None] | None = None) -> int:
-        """Stream a generated file into `sink` (no API key is sent); returns the byte count."""
-        return self._transport.fetch_file(url, sink, on_bytes=on_bytes)
+                   on_bytes: Callable[[int], None] | None = None, *,
+                   max_bytes: int | None = None) -> int:
+        """Stream a generated file into `sink` (no API key is sent); returns the byte count.
+
+        One try may last ``timeout`` plus a second per 64 KiB of the file (so a server that
+        trickles bytes cannot hold it); more than `max_bytes` (default 512 MiB, counted after
+        decompression) raises `ResponseTooLargeError`.
+        """
+        return self._transport.fetch_file(url, sink, on_bytes=on_bytes, max_bytes=max_bytes)
 
     def prepare_video(self, video: str | os.PathLike[str]) -> str:
         """What to send as ``input.video``: a URL as is, a small MP4 inline, a big one uploaded."""
         if isinstance(video, str) and video.startswith(("http://", "https://")):
             return video
         if isinstance(video, str) and video.startswith("data:"):
-            prefix = "data:video/mp4;base64,"
+            prefix = MP4_DATA_URI_PREFIX
             if not video.startswith(prefix):
                 raise InvalidRequestError("a video data URI must start with "
                                           f"'{prefix}'")
@@ -336,7 +399,7 @@ class Client:
             warnings.warn(f"{path.name} lasts {seconds:.1f} s; MMAudio uses at most "
                           f"{MAX_VIDEO_SECONDS:g} s of video", stacklevel=3)
         if len(data) <= INLINE_VIDEO_BYTES:
-            return "data:video/mp4;base64," + base64.b64encode(data).decode()
+            return MP4_DATA_URI_PREFIX + base64.b64encode(data).decode()
         return self.upload(path)
 
 
@@ -367,9 +430,34 @@ def mmaudio_input(prompt: str, *, negative_prompt: str | None = None, steps: int
 
 
 def _check_task_id(task_id: object) -> str:
+    """A task id fit to send: refused before anything is sent when it could name another path
+    (``.``, ``..``, slashes) or carries control characters."""
     if not isinstance(task_id, str) or not task_id.strip():
-        raise InvalidRequestError(f"task_id must be a non-empty string, got {task_id!r}")
-    return task_id.strip()
+        raise InvalidRequestError(f"task_id must be a non-empty string, got {task_id!r}"[:200])
+    task_id = task_id.strip()
+    if task_id in (".", "..") or "/" in task_id or "\\" in task_id or \
+            not task_id.isprintable() or len(task_id) > 200:
+        raise InvalidRequestError(
+            f"task_id {task_id[:100]!r} is not a task id: ids hold no slashes or control "
+            "characters, are not '.' or '..', and have at most 200 characters")
+    return task_id
+
+
+def _check_key(key: object) -> str:
+    """An API key as given, or a ConfigurationError that says what is wrong (never the key)."""
+    if not isinstance(key, str):
+        raise ConfigurationError(f"api_key must be a string, got {type(key).__name__}")
+    if not key:
+        raise ConfigurationError("api_key is empty: pass the key, or None to read "
+                                 "QUBICO_API_KEY")
+    if key != key.strip():
+        raise ConfigurationError(
+            "the API key starts or ends with whitespace (a newline from a file, a space from a "
+            "copy): strip it, e.g. Client(api_key=open(path).read().strip())")
+    if not key.isascii() or not key.isprintable() or any(c.isspace() for c in key):
+        raise ConfigurationError("the API key holds spaces, control or non-ASCII characters, "
+                                 "which no HTTP header can carry; check what was pasted")
+    return key
 
 
 def _unix(value: TimeLike | None, name: str) -> str:

@@ -7,13 +7,11 @@ import threading
 import warnings
 from typing import Any
 
+from ._constants import API_KEY_ENVS, SANDBOX_KEY_ENV, SANDBOX_URL_ENV
 from ._hosts import sandbox_public_url
 from .client import Client, _env
 from .errors import ConfigurationError
 
-SANDBOX_URL_ENV = "QUBICO_SANDBOX_URL"
-#: The key for a sandbox started with ``--api-key`` (the same variable the CLI reads).
-SANDBOX_KEY_ENV = "QUBICO_SANDBOX_API_KEY"
 _lock = threading.Lock()
 _embedded: Any = None
 _default: Client | None = None
@@ -48,7 +46,7 @@ def connect(*, sandbox: bool | None = None, quiet: bool = False,
     """
     global _default
     sandbox_url = _env(SANDBOX_URL_ENV)
-    has_key = _env("QUBICO_API_KEY", "PIAPI_API_KEY") is not None
+    has_key = _env(*API_KEY_ENVS) is not None
     if sandbox is False or (sandbox is None and has_key and not sandbox_url):
         if not has_key:
             raise ConfigurationError(
@@ -76,4 +74,4 @@ def default_client() -> Client:
     return _default if _default is not None else connect(quiet=True)
 
 
-__all__ = ["SANDBOX_URL_ENV", "connect", "default_client"]
+__all__ = ["SANDBOX_KEY_ENV", "SANDBOX_URL_ENV", "connect", "default_client"]

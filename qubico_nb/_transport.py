@@ -141,9 +141,9 @@ def check_api_url(url: object, name: str = "base_url") -> str:
     netloc, slash, path = rest.partition("/")
     if "@" in netloc:
         raise bad("holds a user name or password (the part before '@')")
-    parts = urlsplit(f"{scheme}://{netloc}")
-    host = parts.hostname or ""
     try:
+        parts = urlsplit(f"{scheme}://{netloc}")
+        host = parts.hostname or ""
         port = parts.port
     except ValueError:
         raise bad("has a port that is not a number from 1 to 65535") from None
@@ -527,9 +527,11 @@ class Transport:
         except _SinkFailed as err:
             sink_error = err.error
         except _BROKEN as err:
-            failure = self._broke_off(url, what, err, alarm)
+            failure = self._broke_off(url, what, err, alarm, received=size)
         if sink_error is not None:
             raise sink_error  # our disk, not the network: never retried
+        if alarm.fired:  # a shut socket can look like a short but complete answer
+            return self._timed_out(url, what, sent=True)
         if failure is not None:
             return failure
         response.raw.release_conn()
@@ -540,11 +542,13 @@ class Transport:
             f"{what}: no complete answer from {_where(url)} within {self.timeout:g} s"),
             sent=sent)
 
-    def _broke_off(self, url: str, what: str, err: BaseException, alarm: _Alarm) -> _Failure:
+    def _broke_off(self, url: str, what: str, err: BaseException, alarm: _Alarm,
+                   received: int | None = None) -> _Failure:
         if alarm.fired:
             return self._timed_out(url, what, sent=True)
+        after = "" if received is None else f" after {received} bytes"
         return _Failure(APIConnectionError(
-            f"{what}: the answer from {_where(url)} broke off ({type(err).__name__})"))
+            f"{what}: the answer from {_where(url)} broke off{after} ({type(err).__name__})"))
 
     def _connection_failure(self, err: requests.ConnectionError, url: str, what: str,
                             alarm: _Alarm) -> _Failure:

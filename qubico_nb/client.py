@@ -92,8 +92,7 @@ class Client:
             raise InvalidRequestError(
                 "timeout must be > 0; max_retries, retry_backoff and poll_interval >= 0")
         try:
-            key = api_key if api_key is not None else _env(*API_KEY_ENVS)
-            key = _check_key(key) if key is not None else None
+            key = _check_key(api_key if api_key is not None else _env(*API_KEY_ENVS))
         except ConfigurationError as err:
             api_key = None  # not in this frame's locals when the error is recorded
             raise err from None
@@ -146,7 +145,10 @@ class Client:
         return is_loopback(self.base_url)
 
     def __repr__(self) -> str:
-        return f"Client(base_url={self.base_url!r}, api_key={self._transport.masked_key})"
+        transport = getattr(self, "_transport", None)  # also while __init__ is raising
+        if transport is None:
+            return "Client(<not set up>)"
+        return f"Client(base_url={transport.base_url!r}, api_key={transport.masked_key})"
 
     def close(self) -> None:
         self._transport.close()
@@ -443,21 +445,29 @@ def _check_task_id(task_id: object) -> str:
     return task_id
 
 
-def _check_key(key: object) -> str:
+def _check_key(key: str | None) -> str | None:
     """An API key as given, or a ConfigurationError that says what is wrong (never the key)."""
-    if not isinstance(key, str):
-        raise ConfigurationError(f"api_key must be a string, got {type(key).__name__}")
-    if not key:
-        raise ConfigurationError("api_key is empty: pass the key, or None to read "
-                                 "QUBICO_API_KEY")
-    if key != key.strip():
-        raise ConfigurationError(
-            "the API key starts or ends with whitespace (a newline from a file, a space from a "
-            "copy): strip it, e.g. Client(api_key=open(path).read().strip())")
-    if not key.isascii() or not key.isprintable() or any(c.isspace() for c in key):
-        raise ConfigurationError("the API key holds spaces, control or non-ASCII characters, "
-                                 "which no HTTP header can carry; check what was pasted")
+    problem = _key_problem(key)
+    if problem:
+        del key  # error trackers record the locals of every frame a raise passes
+        raise ConfigurationError(problem)
     return key
+
+
+def _key_problem(key: object) -> str:
+    if key is None:
+        return ""
+    if not isinstance(key, str):
+        return f"api_key must be a string, got {type(key).__name__}"
+    if not key:
+        return "api_key is empty: pass the key, or None to read QUBICO_API_KEY"
+    if key != key.strip():
+        return ("the API key starts or ends with whitespace (a newline from a file, a space "
+                "from a copy): strip it, e.g. Client(api_key=open(path).read().strip())")
+    if not key.isascii() or not key.isprintable() or any(c.isspace() for c in key):
+        return ("the API key holds spaces, control or non-ASCII characters, which no HTTP "
+                "header can carry; check what was pasted")
+    return ""
 
 
 def _unix(value: TimeLike | None, name: str) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 
 import pytest
@@ -67,10 +68,8 @@ def test_only_qubico_errors_escape_whatever_the_input() -> None:
         for headers in HOSTILE_HEADERS:
             for secret in (None, "s", "", b"s"):
                 tried += 1
-                try:
+                with contextlib.suppress(QubicoError):  # and nothing else
                     parse_webhook(body, headers, secret=secret)  # type: ignore[arg-type]
-                except QubicoError:
-                    pass
     assert tried == len(HOSTILE_BODIES) * len(HOSTILE_HEADERS) * 4
 
 

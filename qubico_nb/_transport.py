@@ -23,12 +23,14 @@ on, and waits on the client's clock. What it promises:
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import heapq
 import http.client
 import ipaddress
 import itertools
 import json as jsonlib
 import logging
+import os
 import re
 import socket
 import threading
@@ -212,6 +214,10 @@ class _Watchdog:
     """One daemon thread that fires alarms at their deadlines (cheap: no thread per request)."""
 
     def __init__(self) -> None:
+        self._reset()
+
+    def _reset(self) -> None:
+        """Fresh state; also in a forked child, where the parent's thread does not exist."""
         self._cond = threading.Condition()
         self._heap: list[tuple[float, int, _Alarm]] = []
         self._seq = itertools.count()
@@ -245,6 +251,8 @@ class _Watchdog:
 
 
 _watchdog = _Watchdog()
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_watchdog._reset)
 _current = threading.local()
 
 
@@ -283,6 +291,13 @@ class _DeadlineAdapter(HTTPAdapter):
         super().init_poolmanager(*args, **kwargs)
         self.poolmanager.pool_classes_by_scheme = {  # type: ignore[assignment]
             "http": _DeadlineHTTPPool, "https": _DeadlineHTTPSPool}
+
+    def proxy_manager_for(self, proxy: str, **kwargs: Any) -> Any:
+        manager = super().proxy_manager_for(proxy, **kwargs)
+        if not proxy.lower().startswith("socks"):  # SOCKS pools have their own connections
+            manager.pool_classes_by_scheme = {
+                "http": _DeadlineHTTPPool, "https": _DeadlineHTTPSPool}
+        return manager
 
 
 class _KeyAuth(requests.auth.AuthBase):
@@ -404,6 +419,14 @@ class Transport:
     @property
     def masked_key(self) -> str:
         return mask_key(self._auth._key if self._auth else None)
+
+    @property
+    def key_fingerprint(self) -> str | None:
+        """A short one-way hash of the key: names the account (e.g. in an on-disk cache) and
+        says nothing about the key."""
+        if self._auth is None:
+            return None
+        return hashlib.sha256(b"qubico-nb:" + self._auth._key.encode()).hexdigest()[:16]
 
     def redact(self, text: str) -> str:
         return text.replace(self._auth._key, "***") if self._auth else text

@@ -102,7 +102,7 @@ class Client:
             policy=RetryPolicy(max_retries=max_retries, backoff_s=retry_backoff),
             clock=clock or SystemClock(), session=session,
         )
-        del key
+        del key  # the transport holds it; no frame of ours does
         self.cache = TaskCache(cache_size)
         if upload_url:
             self.upload_url = upload_url

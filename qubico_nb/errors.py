@@ -140,7 +140,7 @@ class WaitTimeoutError(QubicoError, TimeoutError):
 
     def __init__(self, task_id: str, last_status: str | None, timeout: float) -> None:
         super().__init__(
-            f"task {task_id} was still {last_status or 'unknown'} after {timeout:g} s; "
+            f"task {task_id!r} was still {last_status or 'unknown'} after {timeout:g} s; "
             f"wait again with a longer timeout, or check it later with get_task({task_id!r})"
         )
         self.task_id = task_id

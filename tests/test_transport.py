@@ -582,3 +582,40 @@ def test_a_dropped_connection_is_retried_then_reported() -> None:
         with pytest.raises(APIConnectionError, match=r"broke off|could not reach"):
             client_for(sb, max_retries=2).account()
         assert sb.requests["account"] == 3
+
+
+def _timed_out_in_child(url: str) -> None:
+    import os
+
+    client = Client(KEY, base_url=url, timeout=0.5, max_retries=0, cache_size=0)
+    try:
+        client.get_task("t1")
+    except APITimeoutError:
+        os._exit(0)
+    os._exit(1)
+
+
+@pytest.mark.skipif(not hasattr(__import__("os"), "fork"), reason="needs fork")
+@pytest.mark.filterwarnings("ignore:This process .* is multi-threaded:DeprecationWarning")
+def test_deadlines_hold_in_a_forked_worker(hostile: Callable[[Handler], Hostile]) -> None:
+    import multiprocessing
+
+    server = hostile(_trickle_body)
+    parent = Client(KEY, base_url=server.url, timeout=0.3, max_retries=0)
+    with pytest.raises(APITimeoutError):
+        ends(lambda: parent.get_task("t1"))  # the parent's watchdog thread is running
+    worker = multiprocessing.get_context("fork").Process(target=_timed_out_in_child,
+                                                         args=(server.url,))
+    worker.start()
+    worker.join(30)
+    alive = worker.is_alive()
+    if alive:
+        worker.kill()
+    assert not alive and worker.exitcode == 0
+
+
+def test_the_account_fingerprint_says_nothing_about_the_key() -> None:
+    one = Client(KEY, base_url="http://127.0.0.1:9")._transport.key_fingerprint
+    assert one == Client(KEY, base_url="http://127.0.0.1:9")._transport.key_fingerprint
+    assert one != Client(KEY + "x", base_url="http://127.0.0.1:9")._transport.key_fingerprint
+    assert one is not None and len(one) == 16 and KEY[-4:] not in one

@@ -48,6 +48,7 @@ from urllib3.connection import HTTPConnection, HTTPSConnection
 from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 from urllib3.exceptions import ConnectTimeoutError, NewConnectionError
 
+from ._constants import API_KEY_ENV, API_KEY_ENV_ALIASES
 from ._retry import CREATE_OUTCOME_UNKNOWN_STATUSES, Clock, RetryPolicy, SystemClock
 from ._version import __version__
 from .errors import (
@@ -438,8 +439,9 @@ class Transport:
         """The key may go to `url`: there is one, and the hop is https or this machine."""
         if self._auth is None:
             raise ConfigurationError(
-                "no Qubico API key: set the QUBICO_API_KEY environment variable (PIAPI_API_KEY "
-                "also works) or pass Client(api_key=...); without a key, use a Sandbox")
+                f"no Qubico API key: set the {API_KEY_ENV} environment variable "
+                f"({', '.join(API_KEY_ENV_ALIASES)} also works) or pass Client(api_key=...); "
+                "without a key, use a Sandbox")
         if urlsplit(url).scheme.lower() != "https" and not is_loopback(url) and \
                 not self.allow_insecure_http:
             raise ConfigurationError(

@@ -15,7 +15,13 @@ from urllib.parse import quote, urlsplit
 
 import requests
 
-from ._constants import API_KEY_ENVS, BASE_URL_ENV, DEFAULT_BASE_URL, MP4_DATA_URI_PREFIX
+from ._constants import (
+    API_KEY_ENV,
+    API_KEY_ENVS,
+    BASE_URL_ENV,
+    DEFAULT_BASE_URL,
+    MP4_DATA_URI_PREFIX,
+)
 from ._media import is_mp4, mp4_duration_s
 from ._retry import Clock, RetryPolicy, SystemClock, next_poll
 from ._transport import Transport, check_api_url, is_loopback
@@ -460,7 +466,7 @@ def _key_problem(key: object) -> str:
     if not isinstance(key, str):
         return f"api_key must be a string, got {type(key).__name__}"
     if not key:
-        return "api_key is empty: pass the key, or None to read QUBICO_API_KEY"
+        return f"api_key is empty: pass the key, or None to read {API_KEY_ENV}"
     if key != key.strip():
         return ("the API key starts or ends with whitespace (a newline from a file, a space "
                 "from a copy): strip it, e.g. Client(api_key=open(path).read().strip())")

@@ -7,7 +7,7 @@ import threading
 import warnings
 from typing import Any
 
-from ._constants import API_KEY_ENVS, SANDBOX_KEY_ENV, SANDBOX_URL_ENV
+from ._constants import API_KEY_ENV, API_KEY_ENVS, SANDBOX_KEY_ENV, SANDBOX_URL_ENV
 from ._hosts import sandbox_public_url
 from .client import Client, _env
 from .errors import ConfigurationError
@@ -50,7 +50,7 @@ def connect(*, sandbox: bool | None = None, quiet: bool = False,
     if sandbox is False or (sandbox is None and has_key and not sandbox_url):
         if not has_key:
             raise ConfigurationError(
-                "connect(sandbox=False) needs an API key: set QUBICO_API_KEY (or PIAPI_API_KEY)")
+                f"connect(sandbox=False) needs an API key: set {' or '.join(API_KEY_ENVS)}")
         client = Client()
         note = f"Using the live Qubico API at {client.base_url}."
     elif sandbox_url:
@@ -60,9 +60,9 @@ def connect(*, sandbox: bool | None = None, quiet: bool = False,
         with _lock:
             embedded = _embedded_sandbox(**sandbox_options)
         client = Client("sandbox", base_url=embedded.url)
-        why = "sandbox=True" if has_key else "No QUBICO_API_KEY set"
+        why = "sandbox=True" if has_key else f"No {API_KEY_ENV} set"
         note = (f"{why}: using a local sandbox at {embedded.url} (synthetic sounds). "
-                + ("" if has_key else "Set QUBICO_API_KEY to use the live API."))
+                + ("" if has_key else f"Set {API_KEY_ENV} to use the live API."))
     if not quiet:
         print(note.strip(), flush=True)
     _default = client

@@ -1,13 +1,15 @@
 """One error hierarchy for everything qubico_nb raises; every message says what to do next.
 
 Every error is an ordinary exception: it has ``args``, is hashable, and survives `pickle` and
-`copy.deepcopy` with all its fields (batches run in worker processes). This module imports no
-other module of the package, so anything may import it.
+`copy.deepcopy` with all its fields (batches run in worker processes). This module imports
+only `_constants` of the package, so anything may import it.
 """
 
 from __future__ import annotations
 
 from typing import Any
+
+from ._constants import API_KEY_ENV
 
 
 def _rebuild(cls: type[BaseException], args: tuple[Any, ...],
@@ -168,7 +170,7 @@ _STATUS_CLASSES: dict[int, type[APIStatusError]] = {
 
 _ADVICE = {
     400: "check the request's fields",
-    401: "check the API key (QUBICO_API_KEY)",
+    401: f"check the API key ({API_KEY_ENV})",
     403: "this plan or key may not do that",
     404: "check the task id",
     429: "slow down, or wait for running tasks to finish",

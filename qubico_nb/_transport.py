@@ -231,7 +231,8 @@ class _Watchdog:
                 self._thread = threading.Thread(target=self._run, name="qubico-nb-deadlines",
                                                 daemon=True)
                 self._thread.start()
-            self._cond.notify()
+            if self._heap[0][2] is alarm:  # only an earlier deadline needs the thread awake
+                self._cond.notify()
 
     def _run(self) -> None:
         while True:

@@ -174,6 +174,22 @@ def _origin(url: str) -> tuple[str, str, int | None]:
     return scheme, (parts.hostname or ""), port or {"http": 80, "https": 443}.get(scheme)
 
 
+def _redirect_target(url: str, headers: Mapping[str, str], what: str) -> str:
+    """Where a redirect points, as an absolute http(s) URL, or a ProtocolError."""
+    location = (headers.get("Location") or "").strip()
+    try:
+        target = urljoin(url, location) if location else ""
+        parts = urlsplit(target)
+        usable = parts.scheme.lower() in ("http", "https") and bool(parts.hostname) and \
+            parts.port != 0
+    except ValueError:  # a bad port or IPv6 literal
+        usable = False
+    if not usable:
+        raise ProtocolError(f"{what}: {_where(url)} answered with a redirect to "
+                            f"{location[:100]!r}, which is not an http(s) URL")
+    return target
+
+
 def _where(url: str) -> str:
     parts = urlsplit(url)
     return f"{parts.scheme}://{parts.hostname or '?'}" + (
@@ -495,6 +511,10 @@ class Transport:
             failure = self._timed_out(url, what, sent=True)
         except _BROKEN as err:
             failure = self._broke_off(url, what, err, alarm)
+        except ValueError:  # requests parses a redirect's Location even when not following it
+            failure = _Failure(ProtocolError(
+                f"{what}: {_where(url)} answered with something that could not be read, such "
+                "as a redirect to a URL that is not an http(s) URL"))
         finally:
             _current.alarm = None
         if failure is not None or response is None:
@@ -643,10 +663,9 @@ class Transport:
                 log.debug("%s %s -> %s", method, urlsplit(url).path[:200], outcome.status)
             if isinstance(outcome, _Failure) or outcome.status not in REDIRECT_STATUSES:
                 return outcome
-            target = urljoin(url, outcome.headers.get("Location", "").strip())
+            target = _redirect_target(url, outcome.headers, what)
             code = outcome.status
-            if urlsplit(target).scheme.lower() not in ("http", "https") or \
-                    _origin(target) != home:
+            if _origin(target) != home:
                 raise ProtocolError(
                     f"{what}: {_where(url)} redirected (HTTP {code}) to another origin, "
                     f"{_where(target)!r}; refused, so the API key stays with {_where(url)}. "
@@ -737,10 +756,7 @@ class Transport:
                     if isinstance(outcome, _Failure):
                         return outcome
                     if outcome.status in REDIRECT_STATUSES:
-                        hop = urljoin(hop, outcome.headers.get("Location", "").strip())
-                        if urlsplit(hop).scheme.lower() not in ("http", "https"):
-                            raise ProtocolError(f"{what}: redirected to a URL that is not "
-                                                "http(s)")
+                        hop = _redirect_target(hop, outcome.headers, what)
                         continue
                     if outcome.status >= 300:
                         error = status_error(outcome.status, "", what=what)

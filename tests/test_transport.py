@@ -172,6 +172,18 @@ def test_a_same_origin_redirect_is_followed_with_the_key(
         Client(KEY, base_url=server.url).create_task("m", "t", {})
 
 
+@pytest.mark.parametrize("location", ["", "ftp://x/y", "http://[bad/", "javascript:alert(1)",
+                                      "http://:80/", "http://h:99999/"])
+def test_a_redirect_to_nowhere_is_a_protocol_error(
+        location: str, hostile: Callable[[Handler], Hostile]) -> None:
+    server = hostile(lambda h: send(h, 302, headers={"Location": location} if location else {}))
+    client = Client(KEY, base_url=server.url, max_retries=0)
+    with pytest.raises(ProtocolError, match="not an http"):
+        client.get_task("t1")
+    with pytest.raises(ProtocolError, match="not an http"):
+        client.fetch_file(f"{server.url}/f.wav", io.BytesIO())
+
+
 def test_endless_redirects_end(hostile: Callable[[Handler], Hostile]) -> None:
     loop = hostile(lambda h: send(h, 307, headers={"Location": "/again"}))
     with pytest.raises(ProtocolError, match="more than 5 redirects"):

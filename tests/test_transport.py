@@ -631,3 +631,60 @@ def test_the_account_fingerprint_says_nothing_about_the_key() -> None:
     assert one == Client(KEY, base_url="http://127.0.0.1:9")._transport.key_fingerprint
     assert one != Client(KEY + "x", base_url="http://127.0.0.1:9")._transport.key_fingerprint
     assert one is not None and len(one) == 16 and KEY[-4:] not in one
+
+
+# -- whatever the server says, only QubicoError escapes -----------------------------------------
+RAW_ANSWERS: list[bytes] = [
+    b"",  # closes at once
+    b"garbage\r\n\r\n",
+    b"HTTP/1.1 200 OK\r\nContent-Length: abc\r\n\r\n{}",
+    b"HTTP/1.1 200 OK\r\nContent-Length: -5\r\n\r\n{}",
+    b"HTTP/1.1 999 Weird\r\nContent-Length: 2\r\n\r\n{}",
+    b"HTTP/1.1 200 OK\r\nX-Long: " + b"a" * 70_000 + b"\r\n\r\n",
+    b"HTTP/1.1 200 OK\r\n" + b"X-Many: 1\r\n" * 200 + b"\r\n",
+    b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n{}\r\n0\r\n\r\n",
+    b"HTTP/1.1 200 OK\r\nContent-Encoding: br\r\nContent-Length: 2\r\n\r\n{}",
+    b"HTTP/1.1 200 OK\r\nContent-Encoding: deflate\r\nContent-Length: 4\r\n\r\nxxxx",
+    b"HTTP/1.1 200 OK\r\nContent-Length: 200000\r\n\r\n" + b"[" * 200_000,
+    b"HTTP/1.1 200 OK\r\nContent-Length: 14\r\n\r\n{\"code\": \"ab\"}",
+    b"HTTP/1.1 200 OK\r\nContent-Length: 13\r\n\r\n{\"data\": null}",
+    b"HTTP/1.1 200 OK\r\nContent-Length: 15\r\n\r\n{\"data\": [1, 2]}",
+    b"HTTP/1.1 200 OK\r\nContent-Length: 9\r\n\r\n1e9999999",
+    b"HTTP/1.1 100 Continue\r\n\r\n",
+    b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\n{}",  # promises more than it sends
+    b"HTTP/1.1 429 Slow\r\nRetry-After: tomorrow\r\nContent-Length: 2\r\n\r\n{}",
+    b"HTTP/1.1 503 Busy\r\nRetry-After: -1e400\r\nContent-Length: 0\r\n\r\n",
+    b"HTTP/1.1 401 No\r\nContent-Length: 3\r\n\r\n\xff\xfe\x00",
+    b"HTTP/1.1 302 Found\r\nLocation: //[::1\r\nContent-Length: 0\r\n\r\n",
+    b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n\r\n{\"code\": 200, \"data\": {}}",
+    b"HTTP/1.1 200 OK\r\nContent-Length: 40\r\n\r\n{\"code\": 200, \"data\": {\"task_id\": 5}}   ",
+]
+
+
+def test_only_qubico_errors_escape_whatever_the_server_answers(
+        hostile: Callable[[Handler], Hostile]) -> None:
+    current = [b""]
+
+    def handle(h: BaseHTTPRequestHandler) -> None:
+        h.close_connection = True
+        h.wfile.write(current[0])
+
+    server = hostile(handle)
+    client = Client(KEY, base_url=server.url, max_retries=1, retry_backoff=0, timeout=2,
+                    cache_size=0)
+    calls: list[Callable[[], object]] = [
+        lambda: client.get_task("t1"), client.account,
+        lambda: client.create_task("Qubico/mmaudio", "video2audio", {"prompt": "x"}),
+        lambda: list(client.history()),
+        lambda: client.fetch_file(f"{server.url}/f.wav", io.BytesIO()),
+    ]
+    tried = 0
+    for answer in RAW_ANSWERS:
+        current[0] = answer
+        for call in calls:
+            tried += 1
+            try:
+                ends(call)
+            except QubicoError as err:
+                _assert_clean(err)
+    assert tried == len(RAW_ANSWERS) * len(calls)

@@ -657,10 +657,12 @@ class Transport:
         home = _origin(url)
         for _ in range(MAX_REDIRECTS + 1):
             self._check_destination(url)
+            began = time.monotonic()
             outcome = self._exchange(method, url, alarm=alarm, with_key=True, json=json,
                                      params=params, limit=self.max_json_bytes, what=what)
             if isinstance(outcome, _Answer):
-                log.debug("%s %s -> %s", method, urlsplit(url).path[:200], outcome.status)
+                log.debug("%s %s -> %s in %.1f ms", method, urlsplit(url).path[:200],
+                          outcome.status, (time.monotonic() - began) * 1000)
             if isinstance(outcome, _Failure) or outcome.status not in REDIRECT_STATUSES:
                 return outcome
             target = _redirect_target(url, outcome.headers, what)

@@ -207,10 +207,11 @@ def _safe_port(url: str) -> int | None:
 class _Alarm:
     """One request's deadline (real monotonic seconds) and the connection it is using."""
 
-    __slots__ = ("cancelled", "conn", "deadline", "fired")
+    __slots__ = ("budget", "cancelled", "conn", "deadline", "fired")
 
     def __init__(self, deadline: float) -> None:
         self.deadline = deadline
+        self.budget = deadline - time.monotonic()  # for messages: how long it was given
         self.conn: HTTPConnection | None = None
         self.fired = False
         self.cancelled = False
@@ -496,7 +497,7 @@ class Transport:
         """
         budget = alarm.deadline - time.monotonic()
         if budget <= 0 or alarm.fired:
-            return self._timed_out(url, what, sent=alarm.conn is not None)
+            return self._timed_out(url, what, alarm, sent=alarm.conn is not None)
         _current.alarm = alarm
         failure: _Failure | None = None
         response: requests.Response | None = None
@@ -508,7 +509,7 @@ class Transport:
         except requests.ConnectionError as err:
             failure = self._connection_failure(err, url, what, alarm)
         except requests.Timeout:
-            failure = self._timed_out(url, what, sent=True)
+            failure = self._timed_out(url, what, alarm, sent=True)
         except _BROKEN as err:
             failure = self._broke_off(url, what, err, alarm)
         except ValueError:  # requests parses a redirect's Location even when not following it
@@ -518,7 +519,7 @@ class Transport:
         finally:
             _current.alarm = None
         if failure is not None or response is None:
-            return failure or self._timed_out(url, what, sent=True)
+            return failure or self._timed_out(url, what, alarm, sent=True)
         try:
             return self._read_body(response, url, alarm=alarm, limit=limit, what=what,
                                    sink=sink, on_bytes=on_bytes, rate=rate, started=started)
@@ -535,6 +536,7 @@ class Transport:
         expected = headers.get("Content-Length", "")
         if rate and expected.isdigit():
             alarm.deadline = max(alarm.deadline, started + self.timeout + int(expected) / rate)
+            alarm.budget = alarm.deadline - started
             _watchdog.arm(alarm)
         pieces: list[bytes] = []
         size = raw_size = 0
@@ -564,6 +566,7 @@ class Transport:
                 if rate and not expected.isdigit():
                     alarm.deadline = max(alarm.deadline,
                                          started + self.timeout + (raw_size + _CHUNK) / rate)
+                    alarm.budget = alarm.deadline - started
                     _watchdog.arm(alarm)
             if expected.isdigit() and int(expected) != raw_size:
                 failure = _Failure(APIConnectionError(
@@ -577,21 +580,21 @@ class Transport:
         if sink_error is not None:
             raise sink_error  # our disk, not the network: never retried
         if alarm.fired:  # a shut socket can look like a short but complete answer
-            return self._timed_out(url, what, sent=True)
+            return self._timed_out(url, what, alarm, sent=True)
         if failure is not None:
             return failure
         response.raw.release_conn()
         return _Answer(status, headers, b"".join(pieces), url)
 
-    def _timed_out(self, url: str, what: str, *, sent: bool) -> _Failure:
+    def _timed_out(self, url: str, what: str, alarm: _Alarm, *, sent: bool) -> _Failure:
         return _Failure(APITimeoutError(
-            f"{what}: no complete answer from {_where(url)} within {self.timeout:g} s"),
+            f"{what}: no complete answer from {_where(url)} within {alarm.budget:.3g} s"),
             sent=sent)
 
     def _broke_off(self, url: str, what: str, err: BaseException, alarm: _Alarm,
                    received: int | None = None) -> _Failure:
         if alarm.fired:
-            return self._timed_out(url, what, sent=True)
+            return self._timed_out(url, what, alarm, sent=True)
         after = "" if received is None else f" after {received} bytes"
         return _Failure(APIConnectionError(
             f"{what}: the answer from {_where(url)} broke off{after} ({type(err).__name__})"))
@@ -599,7 +602,7 @@ class Transport:
     def _connection_failure(self, err: requests.ConnectionError, url: str, what: str,
                             alarm: _Alarm) -> _Failure:
         if alarm.fired:
-            return self._timed_out(url, what, sent=alarm.conn is not None)
+            return self._timed_out(url, what, alarm, sent=alarm.conn is not None)
         reason = err.args[0] if err.args else err
         inner = getattr(reason, "reason", reason)
         never_sent = isinstance(err, requests.ConnectTimeout) or isinstance(

@@ -12,7 +12,8 @@ on, and waits on the client's clock. What it promises:
 - **Every call ends.** Each request has a total deadline (the client's ``timeout``, covering
   connect, redirects, headers and body), enforced by a watchdog that shuts the socket of a
   request past it, so a server trickling a byte a second cannot hold a call. A file download
-  may take ``timeout`` plus one second per `MIN_DOWNLOAD_RATE` bytes (64 KiB/s).
+  gets ``timeout`` plus one second per `MIN_DOWNLOAD_RATE` bytes received (16 KiB): any
+  download averaging more than 16 KiB/s finishes, a trickle is cut after ``timeout`` + 1 s.
 - **Nothing unbounded.** A JSON answer holds at most ``max_json_bytes`` (16 MiB) and a file at
   most ``max_bytes`` (512 MiB), counted after decompression, which is checked piece by piece, so
   a gzip bomb is stopped before it inflates.
@@ -71,11 +72,12 @@ log = logging.getLogger("qubico_nb")
 MAX_JSON_BYTES = 16 * 1024 * 1024
 #: Largest file `fetch_file` writes unless told otherwise (after decompression).
 MAX_DOWNLOAD_BYTES = 512 * 1024 * 1024
-#: A download may last the client's ``timeout`` plus one second per this many bytes.
-MIN_DOWNLOAD_RATE = 64 * 1024
+#: A download may last the client's ``timeout`` plus one second per this many bytes received.
+MIN_DOWNLOAD_RATE = 16 * 1024
 MAX_REDIRECTS = 5
 REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
 _CHUNK = 64 * 1024
+_FILE_CHUNK = 16 * 1024  # downloads read smaller pieces, so the rate is checked often
 _PIECE = 64 * 1024  # most bytes inflated from one compressed piece before the cap is checked
 
 
@@ -207,25 +209,26 @@ def _safe_port(url: str) -> int | None:
 class _Alarm:
     """One request's deadline (real monotonic seconds) and the connection it is using."""
 
-    __slots__ = ("budget", "cancelled", "conn", "deadline", "fired")
+    __slots__ = ("budget", "cancelled", "conn", "deadline", "fired", "sock")
 
     def __init__(self, deadline: float) -> None:
         self.deadline = deadline
         self.budget = deadline - time.monotonic()  # for messages: how long it was given
         self.conn: HTTPConnection | None = None
+        # Kept apart from conn.sock: http.client drops that when an answer says
+        # "Connection: close", while the answer goes on reading from the socket.
+        self.sock: socket.socket | None = None
         self.fired = False
         self.cancelled = False
 
     def fire(self) -> None:
         self.fired = True
-        _shut(self.conn)
-
-
-def _shut(conn: HTTPConnection | None) -> None:
-    sock = getattr(conn, "sock", None)
-    if sock is not None:
-        with contextlib.suppress(OSError):
-            sock.shutdown(socket.SHUT_RDWR)
+        for sock in (self.sock, getattr(self.conn, "sock", None)):
+            if sock is not None:
+                with contextlib.suppress(OSError, ValueError):
+                    # socket.socket's own shutdown, not SSLSocket's (which unwraps the TLS
+                    # object under a reader's feet): the reader just sees the end of the stream.
+                    socket.socket.shutdown(sock, socket.SHUT_RDWR)
 
 
 class _Watchdog:
@@ -276,20 +279,31 @@ _current = threading.local()
 
 
 def _attach(conn: HTTPConnection) -> None:
+    """Tell the running request's alarm which connection (and socket) it is using."""
     alarm: _Alarm | None = getattr(_current, "alarm", None)
     if alarm is not None:
         alarm.conn = conn
+        if conn.sock is not None:
+            alarm.sock = conn.sock
         if alarm.fired:
             raise TimeoutError("the request's total deadline has passed")
 
 
 class _DeadlineHTTPConnection(HTTPConnection):
+    def connect(self) -> None:
+        super().connect()
+        _attach(self)
+
     def request(self, *args: Any, **kwargs: Any) -> None:
         _attach(self)
         super().request(*args, **kwargs)
 
 
 class _DeadlineHTTPSConnection(HTTPSConnection):
+    def connect(self) -> None:
+        super().connect()
+        _attach(self)
+
     def request(self, *args: Any, **kwargs: Any) -> None:
         _attach(self)
         super().request(*args, **kwargs)
@@ -534,17 +548,20 @@ class Transport:
         if status in REDIRECT_STATUSES or (sink is not None and status >= 300):
             return _Answer(status, headers, b"", url)  # the caller follows or refuses it
         expected = headers.get("Content-Length", "")
-        if rate and expected.isdigit():
-            alarm.deadline = max(alarm.deadline, started + self.timeout + int(expected) / rate)
-            alarm.budget = alarm.deadline - started
-            _watchdog.arm(alarm)
+        if expected.isdigit() and int(expected) > limit and \
+                "Content-Encoding" not in headers:
+            return _Failure(ResponseTooLargeError(
+                f"{what}: the answer from {_where(url)} announces {int(expected):,} bytes, more "
+                f"than the {limit:,} allowed" + ("; pass a larger max_bytes if you expect it"
+                                                 if sink else ""), limit=limit))
+        step = _FILE_CHUNK if rate else _CHUNK
         pieces: list[bytes] = []
         size = raw_size = 0
         failure: _Failure | None = None
         sink_error: OSError | None = None
         try:
             inflater = _Inflater(headers.get("Content-Encoding"), what)
-            for raw in response.raw.stream(_CHUNK, decode_content=False):
+            for raw in response.raw.stream(step, decode_content=False):
                 raw_size += len(raw)
                 for piece in inflater.feed(raw):
                     size += len(piece)
@@ -563,9 +580,9 @@ class Transport:
                             on_bytes(len(piece))
                     else:
                         pieces.append(piece)
-                if rate and not expected.isdigit():
+                if rate:  # earned by bytes received, plus the one read now under way
                     alarm.deadline = max(alarm.deadline,
-                                         started + self.timeout + (raw_size + _CHUNK) / rate)
+                                         started + self.timeout + (raw_size + step) / rate)
                     alarm.budget = alarm.deadline - started
                     _watchdog.arm(alarm)
             if expected.isdigit() and int(expected) != raw_size:
@@ -575,7 +592,7 @@ class Transport:
             failure = _Failure(err)
         except _SinkFailed as err:
             sink_error = err.error
-        except _BROKEN as err:
+        except (*_BROKEN, ValueError) as err:  # ValueError: a socket shut under a TLS reader
             failure = self._broke_off(url, what, err, alarm, received=size)
         if sink_error is not None:
             raise sink_error  # our disk, not the network: never retried
@@ -738,8 +755,8 @@ class Transport:
                    max_bytes: int | None = None) -> int:
         """Stream a public file URL into `sink` (with retries); never sends the API key.
 
-        One try may last ``timeout`` plus one second per `MIN_DOWNLOAD_RATE` bytes of the
-        file; a file larger than `max_bytes` (default `MAX_DOWNLOAD_BYTES`) is an error.
+        One try may last ``timeout`` plus one second per `MIN_DOWNLOAD_RATE` (16 KiB) received;
+        a file larger than `max_bytes` (default `MAX_DOWNLOAD_BYTES`) is an error.
         """
         if not isinstance(url, str) or urlsplit(url).scheme.lower() not in ("http", "https"):
             raise ConfigurationError(f"can only download http(s) URLs, got {str(url)[:80]!r}")

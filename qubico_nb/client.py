@@ -376,9 +376,9 @@ class Client:
                    max_bytes: int | None = None) -> int:
         """Stream a generated file into `sink` (no API key is sent); returns the byte count.
 
-        One try may last ``timeout`` plus a second per 64 KiB of the file (so a server that
-        trickles bytes cannot hold it); more than `max_bytes` (default 512 MiB, counted after
-        decompression) raises `ResponseTooLargeError`.
+        One try may last ``timeout`` plus a second per 16 KiB received: anything faster than
+        16 KiB/s on average finishes, a server that trickles bytes is cut. More than `max_bytes`
+        (default 512 MiB, counted after decompression) raises `ResponseTooLargeError`.
         """
         return self._transport.fetch_file(url, sink, on_bytes=on_bytes, max_bytes=max_bytes)
 

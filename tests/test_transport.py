@@ -320,7 +320,7 @@ def test_the_key_is_in_no_error_nor_its_frames(hostile: Callable[[Handler], Host
 def _trickle_body(h: BaseHTTPRequestHandler) -> None:
     h.send_response(200)
     h.send_header("Content-Type", "application/json")
-    h.send_header("Content-Length", "60000")  # a download may take 0.5 s + 60000 / 64 KiB/s
+    h.send_header("Content-Length", "1000000")  # a download is cut by its progress, not this
     h.end_headers()
     for _ in range(600):  # a byte every 0.05 s for 30 s: each read "succeeds"
         h.wfile.write(b" ")
@@ -349,8 +349,19 @@ def test_a_trickling_server_cannot_hold_a_call(
         ends(lambda: client.wait("t1", timeout=1.0, poll_interval=0.2))
 
 
-def test_a_trickling_download_ends(hostile: Callable[[Handler], Hostile]) -> None:
-    server = hostile(_trickle_body)
+def _trickle_unsized(h: BaseHTTPRequestHandler) -> None:
+    h.close_connection = True
+    h.wfile.write(b"HTTP/1.1 200 OK\r\nConnection: close\r\n\r\n")  # ends when it closes
+    for _ in range(600):
+        h.wfile.write(b"x")
+        h.wfile.flush()
+        time.sleep(0.05)
+
+
+@pytest.mark.parametrize("trickle", [_trickle_body, _trickle_unsized])
+def test_a_trickling_download_ends(trickle: Handler,
+                                   hostile: Callable[[Handler], Hostile]) -> None:
+    server = hostile(trickle)
     client = Client(KEY, base_url=server.url, timeout=0.5, max_retries=1, retry_backoff=0)
     sink = io.BytesIO()
     with pytest.raises(APITimeoutError):
@@ -390,6 +401,15 @@ def test_a_gzip_bomb_is_stopped_while_it_inflates(hostile: Callable[[Handler], H
         client.fetch_file(f"{server.url}/f.wav", io.BytesIO(), max_bytes=1024 * 1024)
 
 
+def test_an_announced_size_over_the_cap_is_refused_before_reading(
+        hostile: Callable[[Handler], Hostile]) -> None:
+    server = hostile(_trickle_body)  # announces 1 MB, then trickles
+    client = Client(KEY, base_url=server.url, timeout=20)
+    with pytest.raises(ResponseTooLargeError, match="announces 1,000,000 bytes"):
+        ends(lambda: client.fetch_file(f"{server.url}/f.wav", io.BytesIO(), max_bytes=1000),
+             guard_s=10)
+
+
 def test_json_and_download_caps(hostile: Callable[[Handler], Hostile]) -> None:
     huge = b'{"code": 200, "data": "' + b"x" * (17 * 1024 * 1024) + b'"}'
     server = hostile(lambda h: send(h, 200, huge))
@@ -401,7 +421,7 @@ def test_json_and_download_caps(hostile: Callable[[Handler], Hostile]) -> None:
         sb_client = client_for(sb)
         task = sb_client.wait(sb_client.generate_audio(VIDEO, "rain"))
         assert task.audio is not None
-        with pytest.raises(ResponseTooLargeError, match="larger than 1,000 bytes"):
+        with pytest.raises(ResponseTooLargeError, match="more than the 1,000 allowed"):
             sb_client.fetch_file(task.audio.url, io.BytesIO(), max_bytes=1000)
 
 

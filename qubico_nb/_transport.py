@@ -77,7 +77,6 @@ MIN_DOWNLOAD_RATE = 16 * 1024
 MAX_REDIRECTS = 5
 REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
 _CHUNK = 64 * 1024
-_FILE_CHUNK = 16 * 1024  # downloads read smaller pieces, so the rate is checked often
 _PIECE = 64 * 1024  # most bytes inflated from one compressed piece before the cap is checked
 
 
@@ -380,6 +379,20 @@ class _Inflater:
                 f"{self._what}: the answer's compressed body is corrupt") from None
 
 
+def _raw_pieces(raw: Any) -> Iterator[bytes]:
+    """The body as it arrives, undecoded: each piece as soon as the network has it (``read1``),
+    so deadlines and caps are checked as often as bytes come."""
+    read1 = getattr(raw, "read1", None)
+    if read1 is None:  # an older urllib3
+        yield from raw.stream(_CHUNK, decode_content=False)
+        return
+    while True:
+        data = read1(_CHUNK, decode_content=False)
+        if not data:
+            return
+        yield data
+
+
 class _SinkFailed(Exception):
     def __init__(self, error: OSError) -> None:
         super().__init__(str(error))
@@ -554,14 +567,13 @@ class Transport:
                 f"{what}: the answer from {_where(url)} announces {int(expected):,} bytes, more "
                 f"than the {limit:,} allowed" + ("; pass a larger max_bytes if you expect it"
                                                  if sink else ""), limit=limit))
-        step = _FILE_CHUNK if rate else _CHUNK
         pieces: list[bytes] = []
         size = raw_size = 0
         failure: _Failure | None = None
         sink_error: OSError | None = None
         try:
             inflater = _Inflater(headers.get("Content-Encoding"), what)
-            for raw in response.raw.stream(step, decode_content=False):
+            for raw in _raw_pieces(response.raw):
                 raw_size += len(raw)
                 for piece in inflater.feed(raw):
                     size += len(piece)
@@ -580,9 +592,9 @@ class Transport:
                             on_bytes(len(piece))
                     else:
                         pieces.append(piece)
-                if rate:  # earned by bytes received, plus the one read now under way
+                if rate:  # earned by the bytes received, plus one second for the next ones
                     alarm.deadline = max(alarm.deadline,
-                                         started + self.timeout + (raw_size + step) / rate)
+                                         started + self.timeout + 1 + raw_size / rate)
                     alarm.budget = alarm.deadline - started
                     _watchdog.arm(alarm)
             if expected.isdigit() and int(expected) != raw_size:

@@ -89,27 +89,29 @@ class Client:
         session: requests.Session | None = None,
         clock: Clock | None = None,
     ) -> None:
-        base = check_api_url(base_url if base_url is not None
-                             else _env(BASE_URL_ENV) or DEFAULT_BASE_URL)
-        if upload_url is not None:
+        base = check_api_url(base_url or _env(BASE_URL_ENV) or DEFAULT_BASE_URL)
+        if upload_url:
             upload_url = check_api_url(upload_url, "upload_url")
         if not timeout > 0 or max_retries < 0 or not poll_interval >= 0 or \
                 not retry_backoff >= 0:
             raise InvalidRequestError(
                 "timeout must be > 0; max_retries, retry_backoff and poll_interval >= 0")
         try:
-            key = _check_key(api_key if api_key is not None else _env(*API_KEY_ENVS))
+            key = _check_key(api_key or _env(*API_KEY_ENVS))
         except ConfigurationError as err:
             api_key = None  # not in this frame's locals when the error is recorded
             raise err from None
         self.poll_interval = poll_interval
+        #: Where waits and deadlines read the time; tests pass a fake one.
+        self.clock = clock or SystemClock()
+        #: The one retry table, shared by the transport and the batch helpers.
+        self.retry_policy = RetryPolicy(max_retries=max_retries, backoff_s=retry_backoff)
+        self.cache = TaskCache(cache_size)
         self._transport = Transport(
             base, key, timeout=timeout, allow_insecure_http=allow_insecure_http,
-            policy=RetryPolicy(max_retries=max_retries, backoff_s=retry_backoff),
-            clock=clock or SystemClock(), session=session,
+            policy=self.retry_policy, clock=self.clock, session=session,
         )
         del key  # the transport holds it; no frame of ours does
-        self.cache = TaskCache(cache_size)
         if upload_url:
             self.upload_url = upload_url
         elif urlsplit(base).hostname in _LIVE_HOSTS:
@@ -125,20 +127,24 @@ class Client:
     @property
     def clock(self) -> Clock:
         """Where waits and deadlines read the time (``Client(clock=...)``; tests pass a fake)."""
-        return self._transport.clock
+        return self._clock
 
     @clock.setter
     def clock(self, clock: Clock) -> None:
-        self._transport.clock = clock
+        self._clock = clock
+        if hasattr(self, "_transport"):
+            self._transport.clock = clock
 
     @property
     def retry_policy(self) -> RetryPolicy:
         """The one retry table, shared by the transport and the batch helpers."""
-        return self._transport.policy
+        return self._retry_policy
 
     @retry_policy.setter
     def retry_policy(self, policy: RetryPolicy) -> None:
-        self._transport.policy = policy
+        self._retry_policy = policy
+        if hasattr(self, "_transport"):
+            self._transport.policy = policy
 
     @property
     def timeout(self) -> float:

@@ -35,6 +35,7 @@ from qubico_nb import (
     Status,
     WaitTimeoutError,
 )
+from qubico_nb._retry import RetryPolicy
 from qubico_nb.errors import CreateOutcomeUnknownError, ResponseTooLargeError
 from qubico_nb.sandbox import Sandbox
 
@@ -606,6 +607,13 @@ def test_retry_waits_are_on_the_clients_clock() -> None:
         with pytest.raises(ServerError):
             client.account()
         assert sb.requests["account"] == 3 + 3
+        later = FakeClock()  # replaced after construction: the transport follows
+        client.clock = later
+        client.retry_policy = RetryPolicy(max_retries=1, backoff_s=0)
+        sb.clear_faults()
+        sb.inject("rate_limit", endpoints=("account",), count=1, retry_after=2)
+        client.account()
+        assert later.slept == [2.0] and len(clock.slept) == 4
 
 
 def test_a_dropped_connection_is_retried_then_reported() -> None:

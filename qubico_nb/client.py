@@ -177,7 +177,11 @@ class Client:
     # -- tasks ---------------------------------------------------------------------------------
     def get_task(self, task_id: str, *, deadline: float | None = None,
                  use_cache: bool = True) -> Task:
-        """Fetch a task by id (a finished one comes from the cache unless `use_cache` is False)."""
+        """Fetch a task by id (a finished one comes from the cache unless `use_cache` is False).
+
+        `deadline` is a time on ``client.clock`` by which the call ends, retries included. An
+        answer that holds another task than the one asked for is a `ProtocolError`, never cached.
+        """
         task_id = _check_task_id(task_id)
         if use_cache and (known := self.cache.get(task_id)) is not None:
             return known

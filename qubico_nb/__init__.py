@@ -45,6 +45,9 @@ _EXPORTS: dict[str, str] = {
     "APITimeoutError": "errors",
     "CreateOutcomeUnknownError": "errors",
     "ProtocolError": "errors",
+    "MalformedResponseError": "errors",
+    "ResponseTooLargeError": "errors",
+    "WebhookVerificationError": "errors",
     "APIStatusError": "errors",
     "BadRequestError": "errors",
     "AuthenticationError": "errors",
@@ -77,14 +80,17 @@ if TYPE_CHECKING:  # for type checkers and IDEs; tests/test_package.py keeps it 
         ConfigurationError,
         CreateOutcomeUnknownError,
         InvalidRequestError,
+        MalformedResponseError,
         NotFoundError,
         PermissionDeniedError,
         ProtocolError,
         QubicoError,
         RateLimitError,
+        ResponseTooLargeError,
         ServerError,
         TaskFailedError,
         WaitTimeoutError,
+        WebhookVerificationError,
     )
     from .models import Status, Task, TaskError, Usage, Work
     from .review_board import Review, review

@@ -7,15 +7,16 @@ the clock through ``Client(clock=...)`` instead of patching ``time``.
 
 from __future__ import annotations
 
+import math
 import random
 import time
 from dataclasses import dataclass, field
 from typing import Protocol
 
 from .errors import (
-    APIConnectionError,
+    TRANSIENT_ERRORS,
     APIStatusError,
-    APITimeoutError,
+    CreateOutcomeUnknownError,
     QubicoError,
     RateLimitError,
 )
@@ -53,13 +54,18 @@ RETRY_STATUSES: dict[int, str] = {
     504: "a proxy timed out waiting for the service",
 }
 
+#: Statuses after which a create may have been carried out although its answer says otherwise:
+#: a proxy gave up waiting for (or lost) the service's answer.
+CREATE_OUTCOME_UNKNOWN_STATUSES: frozenset[int] = frozenset({502, 504})
+
 
 @dataclass(frozen=True)
 class RetryPolicy:
     """Which failures are retried, how often, and how long to wait between tries.
 
     A request that may create something (a paid task) is retried only when the server surely did
-    not act on it: the connection was never made, or the answer was 429.
+    not act on it: the connection was never made, or the answer was 429. A create whose answer
+    was lost (`CreateOutcomeUnknownError`) is never retried.
     """
 
     max_retries: int = 3
@@ -69,17 +75,21 @@ class RetryPolicy:
     max_retry_after_s: float = 60.0
     statuses: dict[int, str] = field(default_factory=lambda: dict(RETRY_STATUSES))
 
+    def retries_status(self, status: int, *, idempotent: bool) -> bool:
+        """Whether an answer with HTTP `status` is worth asking again."""
+        return status == 429 or (idempotent and status in self.statuses)
+
     def is_retryable(self, error: QubicoError, *, idempotent: bool, sent: bool = True) -> bool:
         """Whether asking again may cure `error` without doing anything twice."""
+        if isinstance(error, CreateOutcomeUnknownError):
+            return False
         if isinstance(error, RateLimitError):
             return True
-        if not sent:
-            return isinstance(error, (APIConnectionError, APITimeoutError))
-        if not idempotent:
-            return False
         if isinstance(error, APIStatusError):
-            return error.status in self.statuses
-        return isinstance(error, (APIConnectionError, APITimeoutError))
+            return self.retries_status(error.status, idempotent=idempotent)
+        if not isinstance(error, TRANSIENT_ERRORS):
+            return False
+        return idempotent or not sent
 
     def delay(self, attempt: int, retry_after: float | None = None) -> float | None:
         """Seconds before try number `attempt` + 1 (1-based), or None to give up."""
@@ -89,3 +99,12 @@ class RetryPolicy:
             return None
         backoff = random.uniform(0, min(self.max_backoff_s, self.backoff_s * 2 ** (attempt - 1)))
         return max(backoff, retry_after or 0.0)
+
+
+def next_poll(start: float, interval: float, now: float) -> float:
+    """The first tick ``start + k * interval`` (k >= 1) strictly after `now`: polls keep a fixed
+    schedule however long each request takes, and a slow request skips ticks, never bunches."""
+    if interval <= 0:
+        return now
+    ticks = max(1, math.floor((now - start) / interval) + 1)
+    return start + ticks * interval

@@ -1,42 +1,86 @@
-"""HTTP for the client: one session, the auth header, retries with backoff, JSON envelopes.
+"""HTTP for the client: one session, the key, total deadlines, size caps, JSON envelopes.
 
-Retries live here and only here. Idempotent requests retry on connection errors, timeouts, 408,
-429 and 5xx; a request that creates something retries only when it surely never reached the
-server (connection refused, connect timeout) or was refused with 429, so no paid task is doubled.
+Whether a failure is asked again, and after how long, is `RetryPolicy`'s decision
+(``_retry.py``); this module only says what failed and whether the request may have been acted
+on, and waits on the client's clock. What it promises:
+
+- **The key stays home.** ``x-api-key`` goes only to the origin (scheme, host, port) of the URL
+  the client chose, never over plain HTTP to a host that is not this machine. API calls follow a
+  redirect only within that origin (a GET on any of 301/302/303/307/308, another method on
+  307/308 only); a redirect to another origin is refused with `ProtocolError`, key unsent.
+  Files (`fetch_file`) never carry the key and follow up to five redirects to http(s) URLs.
+- **Every call ends.** Each request has a total deadline (the client's ``timeout``, covering
+  connect, redirects, headers and body), enforced by a watchdog that shuts the socket of a
+  request past it, so a server trickling a byte a second cannot hold a call. A file download
+  gets ``timeout`` plus one second per `MIN_DOWNLOAD_RATE` bytes received (16 KiB): any
+  download averaging more than 16 KiB/s finishes, a trickle is cut after ``timeout`` + 1 s.
+- **Nothing unbounded.** A JSON answer holds at most ``max_json_bytes`` (16 MiB) and a file at
+  most ``max_bytes`` (512 MiB), counted after decompression, which is checked piece by piece, so
+  a gzip bomb is stopped before it inflates.
+- **A lost create is said to be lost.** A create that was sent but whose answer broke off, timed
+  out, was not JSON or was a 502/504 raises `CreateOutcomeUnknownError` and is never resent.
 """
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
+import heapq
+import http.client
 import ipaddress
+import itertools
+import json as jsonlib
 import logging
-import random
+import os
+import re
+import socket
+import threading
 import time
-from collections.abc import Callable
+import zlib
+from collections.abc import Callable, Iterator, Mapping
 from email.utils import parsedate_to_datetime
 from typing import Any, BinaryIO
-from urllib.parse import urlsplit
+from urllib.parse import urljoin, urlsplit
 
 import requests
+import urllib3
 from requests.adapters import HTTPAdapter
+from urllib3.connection import HTTPConnection, HTTPSConnection
+from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 from urllib3.exceptions import ConnectTimeoutError, NewConnectionError
 
+from ._constants import API_KEY_ENV, API_KEY_ENV_ALIASES
+from ._retry import CREATE_OUTCOME_UNKNOWN_STATUSES, Clock, RetryPolicy, SystemClock
 from ._version import __version__
 from .errors import (
     APIConnectionError,
     APIStatusError,
     APITimeoutError,
     ConfigurationError,
+    CreateOutcomeUnknownError,
+    InvalidRequestError,
+    MalformedResponseError,
     ProtocolError,
+    QubicoError,
+    ResponseTooLargeError,
     status_error,
 )
 
 log = logging.getLogger("qubico_nb")
 
-RETRY_STATUSES = frozenset({408, 429, 500, 502, 503, 504})
-#: A server asking us to wait longer than this gets its error raised instead of a silent wait.
-MAX_RETRY_AFTER_S = 60.0
+#: Largest JSON answer read (after decompression).
+MAX_JSON_BYTES = 16 * 1024 * 1024
+#: Largest file `fetch_file` writes unless told otherwise (after decompression).
+MAX_DOWNLOAD_BYTES = 512 * 1024 * 1024
+#: A download may last the client's ``timeout`` plus one second per this many bytes received.
+MIN_DOWNLOAD_RATE = 16 * 1024
+MAX_REDIRECTS = 5
+REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
+_CHUNK = 64 * 1024
+_PIECE = 64 * 1024  # most bytes inflated from one compressed piece before the cap is checked
 
 
+# -- small helpers -----------------------------------------------------------------------------
 def is_loopback(url: str) -> bool:
     host = urlsplit(url).hostname or ""
     if host == "localhost" or host.endswith(".localhost"):
@@ -69,21 +113,318 @@ def parse_retry_after(value: str | None) -> float | None:
     return max(0.0, when.timestamp() - time.time())
 
 
-def _never_sent(err: requests.ConnectionError) -> bool:
-    """True when the connection was never made, so the server cannot have acted on the request."""
-    if isinstance(err, requests.ConnectTimeout):
-        return True
-    reason = getattr(err.args[0], "reason", err.args[0]) if err.args else None
-    return isinstance(reason, (NewConnectionError, ConnectTimeoutError, ConnectionRefusedError))
+_LABEL = r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?"
+_HOSTNAME = re.compile(rf"{_LABEL}(?:\.{_LABEL})*\.?")
+_PATH = re.compile(r"[A-Za-z0-9._~!$&'()*+,;=:@%/-]*")
 
 
-class _Retry(Exception):
-    """Internal: this attempt failed in a way worth another try."""
+def check_api_url(url: object, name: str = "base_url") -> str:
+    """`url` as an API base: ``http(s)://host[:port][/path]`` and nothing else, normalized.
 
-    def __init__(self, error: Exception, retry_after: float | None = None) -> None:
+    Refused: user info (``https://a@b``), backslashes, whitespace or control characters,
+    queries, fragments, ports outside 1-65535, hosts that are not plain names or IP addresses.
+    Anything looser lets a crafted URL send the key where it seems not to go.
+    """
+    def bad(why: str) -> InvalidRequestError:
+        shown = repr(url)[:120] if isinstance(url, str) else type(url).__name__
+        return InvalidRequestError(f"{name} must be an http(s) URL like https://api.piapi.ai; "
+                                   f"{shown} {why}")
+
+    if not isinstance(url, str):
+        raise bad("is not a string")
+    if any(c.isspace() or not c.isprintable() for c in url) or "\\" in url:
+        raise bad("holds whitespace, a control character or a backslash")
+    if not url.isascii():
+        raise bad("holds non-ASCII characters (write the host in punycode)")
+    scheme, sep, rest = url.partition("://")
+    scheme = scheme.lower()
+    if not sep or scheme not in ("http", "https"):
+        raise bad("does not start with http:// or https://")
+    if "?" in rest or "#" in rest:
+        raise bad("has a query or fragment")
+    netloc, slash, path = rest.partition("/")
+    if "@" in netloc:
+        raise bad("holds a user name or password (the part before '@')")
+    try:
+        parts = urlsplit(f"{scheme}://{netloc}")
+        host = parts.hostname or ""
+        port = parts.port
+    except ValueError:
+        raise bad("has a port that is not a number from 1 to 65535") from None
+    if port == 0 or netloc.endswith(":"):
+        raise bad("has a port that is not a number from 1 to 65535")
+    if netloc.startswith("["):
+        try:
+            ipaddress.IPv6Address(host)
+        except ValueError:
+            raise bad("has a bracketed host that is not an IPv6 address") from None
+    elif not _HOSTNAME.fullmatch(host):
+        raise bad("has no valid host name")
+    if not _PATH.fullmatch(path):
+        raise bad("has characters in its path that a URL cannot hold")
+    return f"{scheme}://{netloc.lower()}{slash}{path}".rstrip("/")
+
+
+def _origin(url: str) -> tuple[str, str, int | None]:
+    parts = urlsplit(url)
+    scheme = parts.scheme.lower()
+    try:
+        port = parts.port
+    except ValueError:
+        port = -1
+    return scheme, (parts.hostname or ""), port or {"http": 80, "https": 443}.get(scheme)
+
+
+def _redirect_target(url: str, headers: Mapping[str, str], what: str) -> str:
+    """Where a redirect points, as an absolute http(s) URL, or a ProtocolError."""
+    location = (headers.get("Location") or "").strip()
+    try:
+        target = urljoin(url, location) if location else ""
+        parts = urlsplit(target)
+        usable = parts.scheme.lower() in ("http", "https") and bool(parts.hostname) and \
+            parts.port != 0
+    except ValueError:  # a bad port or IPv6 literal
+        usable = False
+    if not usable:
+        raise ProtocolError(f"{what}: {_where(url)} answered with a redirect to "
+                            f"{location[:100]!r}, which is not an http(s) URL")
+    return target
+
+
+def _where(url: str) -> str:
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.hostname or '?'}" + (
+        f":{parts.port}" if _safe_port(url) else "")
+
+
+def _safe_port(url: str) -> int | None:
+    try:
+        return urlsplit(url).port
+    except ValueError:
+        return None
+
+
+# -- total deadlines: a watchdog shuts the socket of a request past its deadline ----------------
+class _Alarm:
+    """One request's deadline (real monotonic seconds) and the connection it is using."""
+
+    __slots__ = ("budget", "cancelled", "conn", "deadline", "fired", "sock")
+
+    def __init__(self, deadline: float) -> None:
+        self.deadline = deadline
+        self.budget = deadline - time.monotonic()  # for messages: how long it was given
+        self.conn: HTTPConnection | None = None
+        # Kept apart from conn.sock: http.client drops that when an answer says
+        # "Connection: close", while the answer goes on reading from the socket.
+        self.sock: socket.socket | None = None
+        self.fired = False
+        self.cancelled = False
+
+    def fire(self) -> None:
+        self.fired = True
+        for sock in (self.sock, getattr(self.conn, "sock", None)):
+            if sock is not None:
+                with contextlib.suppress(OSError, ValueError):
+                    # socket.socket's own shutdown, not SSLSocket's (which unwraps the TLS
+                    # object under a reader's feet): the reader just sees the end of the stream.
+                    socket.socket.shutdown(sock, socket.SHUT_RDWR)
+
+
+class _Watchdog:
+    """One daemon thread that fires alarms at their deadlines (cheap: no thread per request)."""
+
+    def __init__(self) -> None:
+        self._reset()
+
+    def _reset(self) -> None:
+        """Fresh state; also in a forked child, where the parent's thread does not exist."""
+        self._cond = threading.Condition()
+        self._heap: list[tuple[float, int, _Alarm]] = []
+        self._seq = itertools.count()
+        self._thread: threading.Thread | None = None
+
+    def arm(self, alarm: _Alarm) -> None:
+        with self._cond:
+            heapq.heappush(self._heap, (alarm.deadline, next(self._seq), alarm))
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._run, name="qubico-nb-deadlines",
+                                                daemon=True)
+                self._thread.start()
+            if self._heap[0][2] is alarm:  # only an earlier deadline needs the thread awake
+                self._cond.notify()
+
+    def _run(self) -> None:
+        while True:
+            with self._cond:
+                while True:
+                    while self._heap and (self._heap[0][2].cancelled or
+                                          self._heap[0][0] != self._heap[0][2].deadline):
+                        heapq.heappop(self._heap)  # finished, or re-armed later
+                    if not self._heap:
+                        self._cond.wait()
+                        continue
+                    wait = self._heap[0][0] - time.monotonic()
+                    if wait <= 0:
+                        alarm = heapq.heappop(self._heap)[2]
+                        break
+                    self._cond.wait(wait)
+            alarm.fire()
+
+
+_watchdog = _Watchdog()
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_watchdog._reset)
+_current = threading.local()
+
+
+def _attach(conn: HTTPConnection) -> None:
+    """Tell the running request's alarm which connection (and socket) it is using."""
+    alarm: _Alarm | None = getattr(_current, "alarm", None)
+    if alarm is not None:
+        alarm.conn = conn
+        if conn.sock is not None:
+            alarm.sock = conn.sock
+        if alarm.fired:
+            raise TimeoutError("the request's total deadline has passed")
+
+
+class _DeadlineHTTPConnection(HTTPConnection):
+    def connect(self) -> None:
+        super().connect()
+        _attach(self)
+
+    def request(self, *args: Any, **kwargs: Any) -> None:
+        _attach(self)
+        super().request(*args, **kwargs)
+
+
+class _DeadlineHTTPSConnection(HTTPSConnection):
+    def connect(self) -> None:
+        super().connect()
+        _attach(self)
+
+    def request(self, *args: Any, **kwargs: Any) -> None:
+        _attach(self)
+        super().request(*args, **kwargs)
+
+
+class _DeadlineHTTPPool(HTTPConnectionPool):
+    ConnectionCls = _DeadlineHTTPConnection
+
+
+class _DeadlineHTTPSPool(HTTPSConnectionPool):
+    ConnectionCls = _DeadlineHTTPSConnection
+
+
+class _DeadlineAdapter(HTTPAdapter):
+    """An adapter whose connections report themselves to the running request's alarm."""
+
+    def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
+        super().init_poolmanager(*args, **kwargs)
+        self.poolmanager.pool_classes_by_scheme = {  # type: ignore[assignment]
+            "http": _DeadlineHTTPPool, "https": _DeadlineHTTPSPool}
+
+    def proxy_manager_for(self, proxy: str, **kwargs: Any) -> Any:
+        manager = super().proxy_manager_for(proxy, **kwargs)
+        if not proxy.lower().startswith("socks"):  # SOCKS pools have their own connections
+            manager.pool_classes_by_scheme = {
+                "http": _DeadlineHTTPPool, "https": _DeadlineHTTPSPool}
+        return manager
+
+
+class _KeyAuth(requests.auth.AuthBase):
+    """Adds ``x-api-key``; holds the key so that no local variable or header dict of ours does
+    (error trackers record frame locals)."""
+
+    def __init__(self, key: str) -> None:
+        self._key = key
+
+    def __call__(self, request: requests.PreparedRequest) -> requests.PreparedRequest:
+        request.headers["x-api-key"] = self._key
+        return request
+
+    def __repr__(self) -> str:
+        return f"_KeyAuth({mask_key(self._key)})"
+
+
+# -- bodies ------------------------------------------------------------------------------------
+class _Inflater:
+    """Decodes a Content-Encoding piece by piece, so the size cap is checked while inflating."""
+
+    def __init__(self, encoding: str | None, what: str) -> None:
+        name = (encoding or "identity").strip().lower()
+        self._what = what
+        if name in ("", "identity"):
+            self._z: Any = None
+        elif name in ("gzip", "x-gzip"):
+            self._z = zlib.decompressobj(16 + zlib.MAX_WBITS)
+        elif name == "deflate":
+            self._z = zlib.decompressobj()
+        else:
+            raise ProtocolError(f"{what}: the answer uses Content-Encoding {name[:40]!r}, "
+                                "which was not asked for")
+
+    def feed(self, data: bytes) -> Iterator[bytes]:
+        if self._z is None:
+            yield data
+            return
+        try:
+            while data:
+                out = self._z.decompress(data, _PIECE)
+                data = self._z.unconsumed_tail
+                if out:
+                    yield out
+        except zlib.error:
+            raise MalformedResponseError(
+                f"{self._what}: the answer's compressed body is corrupt") from None
+
+
+def _raw_pieces(raw: Any) -> Iterator[bytes]:
+    """The body as it arrives, undecoded: each piece as soon as the network has it (``read1``),
+    so deadlines and caps are checked as often as bytes come."""
+    read1 = getattr(raw, "read1", None)
+    if read1 is None:  # an older urllib3
+        yield from raw.stream(_CHUNK, decode_content=False)
+        return
+    while True:
+        data = read1(_CHUNK, decode_content=False)
+        if not data:
+            return
+        yield data
+
+
+class _SinkFailed(Exception):
+    def __init__(self, error: OSError) -> None:
         super().__init__(str(error))
         self.error = error
+
+
+class _Failure:
+    """One failed attempt: the error to raise, whether it may have been acted on, Retry-After."""
+
+    __slots__ = ("error", "retry_after", "sent")
+
+    def __init__(self, error: QubicoError, *, sent: bool = True,
+                 retry_after: float | None = None) -> None:
+        self.error = error
+        self.sent = sent
         self.retry_after = retry_after
+
+
+class _Answer:
+    """A whole answer: status, headers, and the body (decoded, within its cap)."""
+
+    __slots__ = ("body", "headers", "status", "url")
+
+    def __init__(self, status: int, headers: Mapping[str, str], body: bytes, url: str) -> None:
+        self.status = status
+        self.headers = headers
+        self.body = body
+        self.url = url
+
+
+_BROKEN = (requests.RequestException, urllib3.exceptions.HTTPError, http.client.HTTPException,
+           OSError)
 
 
 class Transport:
@@ -95,49 +436,212 @@ class Transport:
         api_key: str | None,
         *,
         timeout: float,
-        max_retries: int,
-        retry_backoff: float,
         allow_insecure_http: bool,
+        policy: RetryPolicy | None = None,
+        clock: Clock | None = None,
         session: requests.Session | None = None,
+        max_json_bytes: int = MAX_JSON_BYTES,
     ) -> None:
         self.base_url = base_url.rstrip("/")
-        self._api_key = api_key
+        self._auth = _KeyAuth(api_key) if api_key else None
         self.timeout = timeout
-        self.max_retries = max_retries
-        self.retry_backoff = retry_backoff
+        self.policy = policy or RetryPolicy()
+        self.clock: Clock = clock or SystemClock()
         self.allow_insecure_http = allow_insecure_http
+        self.max_json_bytes = max_json_bytes
         self.session = session or requests.Session()
-        adapter = HTTPAdapter(pool_connections=4, pool_maxsize=32)
+        adapter = _DeadlineAdapter(pool_connections=4, pool_maxsize=32)
         self.session.mount("http://", adapter)
         self.session.mount("https://", adapter)
         self.session.headers["User-Agent"] = f"qubico-nb/{__version__}"
-        self.sleep: Callable[[float], None] = time.sleep
+
+    def __repr__(self) -> str:
+        return f"Transport({self.base_url!r}, api_key={self.masked_key})"
 
     @property
     def has_key(self) -> bool:
-        return bool(self._api_key)
+        return self._auth is not None
 
     @property
     def masked_key(self) -> str:
-        return mask_key(self._api_key)
+        return mask_key(self._auth._key if self._auth else None)
+
+    @property
+    def key_fingerprint(self) -> str | None:
+        """A short one-way hash of the key: names the account (e.g. in an on-disk cache) and
+        says nothing about the key."""
+        if self._auth is None:
+            return None
+        return hashlib.sha256(b"qubico-nb:" + self._auth._key.encode()).hexdigest()[:16]
 
     def redact(self, text: str) -> str:
-        return text.replace(self._api_key, "***") if self._api_key else text
+        return text.replace(self._auth._key, "***") if self._auth else text
 
     def url_for(self, path: str) -> str:
         return path if "://" in path else f"{self.base_url}{path}"
 
-    def _auth_headers(self, url: str) -> dict[str, str]:
-        if not self._api_key:
+    def _check_destination(self, url: str) -> None:
+        """The key may go to `url`: there is one, and the hop is https or this machine."""
+        if self._auth is None:
             raise ConfigurationError(
-                "no Qubico API key: set the QUBICO_API_KEY environment variable (PIAPI_API_KEY "
-                "also works) or pass Client(api_key=...); without a key, use a Sandbox")
-        if urlsplit(url).scheme != "https" and not is_loopback(url) and \
+                f"no Qubico API key: set the {API_KEY_ENV} environment variable "
+                f"({', '.join(API_KEY_ENV_ALIASES)} also works) or pass Client(api_key=...); "
+                "without a key, use a Sandbox")
+        if urlsplit(url).scheme.lower() != "https" and not is_loopback(url) and \
                 not self.allow_insecure_http:
             raise ConfigurationError(
-                f"refusing to send the API key over plain HTTP to {urlsplit(url).hostname}: "
+                f"refusing to send the API key over plain HTTP to {_where(url)}: "
                 "use https://, or pass Client(allow_insecure_http=True) if you really mean it")
-        return {"x-api-key": self._api_key}
+
+    # -- retries -------------------------------------------------------------------------------
+    def _with_retries(self, attempt: Callable[[], Any], *, idempotent: bool,
+                      deadline: float | None, what: str) -> Any:
+        tries = 0
+        while True:
+            outcome = attempt()
+            if not isinstance(outcome, _Failure):
+                return outcome
+            error = outcome.error
+            tries += 1
+            delay = self.policy.delay(tries, outcome.retry_after) if self.policy.is_retryable(
+                error, idempotent=idempotent, sent=outcome.sent) else None
+            if delay is None or (deadline is not None and
+                                 self.clock.monotonic() + delay >= deadline):
+                raise error
+            log.debug("%s: retrying in %.2f s after: %s", what, delay, error)
+            self.clock.sleep(delay)
+
+    # -- one exchange --------------------------------------------------------------------------
+    def _exchange(self, method: str, url: str, *, alarm: _Alarm, with_key: bool,
+                  json: Any = None, params: Mapping[str, Any] | None = None,
+                  limit: int, what: str, sink: BinaryIO | None = None,
+                  on_bytes: Callable[[int], None] | None = None,
+                  rate: float | None = None, started: float = 0.0) -> _Answer | _Failure:
+        """One HTTP request and its whole body, within `alarm`'s deadline and `limit` bytes.
+
+        Errors are returned as a `_Failure` (built outside any ``except`` block's raise, so no
+        library exception, which may hold the request and its headers, is chained to them).
+        """
+        budget = alarm.deadline - time.monotonic()
+        if budget <= 0 or alarm.fired:
+            return self._timed_out(url, what, alarm, sent=alarm.conn is not None)
+        _current.alarm = alarm
+        failure: _Failure | None = None
+        response: requests.Response | None = None
+        try:
+            response = self.session.request(
+                method, url, json=json, params=params, stream=True, allow_redirects=False,
+                auth=self._auth if with_key else None, timeout=(budget, budget),
+                headers={"Accept-Encoding": "gzip, deflate"})
+        except requests.ConnectionError as err:
+            failure = self._connection_failure(err, url, what, alarm)
+        except requests.Timeout:
+            failure = self._timed_out(url, what, alarm, sent=True)
+        except _BROKEN as err:
+            failure = self._broke_off(url, what, err, alarm)
+        except ValueError:  # requests parses a redirect's Location even when not following it
+            failure = _Failure(ProtocolError(
+                f"{what}: {_where(url)} answered with something that could not be read, such "
+                "as a redirect to a URL that is not an http(s) URL"))
+        finally:
+            _current.alarm = None
+        if failure is not None or response is None:
+            return failure or self._timed_out(url, what, alarm, sent=True)
+        try:
+            return self._read_body(response, url, alarm=alarm, limit=limit, what=what,
+                                   sink=sink, on_bytes=on_bytes, rate=rate, started=started)
+        finally:
+            response.close()
+
+    def _read_body(self, response: requests.Response, url: str, *, alarm: _Alarm, limit: int,
+                   what: str, sink: BinaryIO | None, on_bytes: Callable[[int], None] | None,
+                   rate: float | None, started: float) -> _Answer | _Failure:
+        status = response.status_code
+        headers = response.headers
+        if status in REDIRECT_STATUSES or (sink is not None and status >= 300):
+            return _Answer(status, headers, b"", url)  # the caller follows or refuses it
+        expected = headers.get("Content-Length", "")
+        if expected.isdigit() and int(expected) > limit and \
+                "Content-Encoding" not in headers:
+            return _Failure(ResponseTooLargeError(
+                f"{what}: the answer from {_where(url)} announces {int(expected):,} bytes, more "
+                f"than the {limit:,} allowed" + ("; pass a larger max_bytes if you expect it"
+                                                 if sink else ""), limit=limit))
+        pieces: list[bytes] = []
+        size = raw_size = 0
+        failure: _Failure | None = None
+        sink_error: OSError | None = None
+        try:
+            inflater = _Inflater(headers.get("Content-Encoding"), what)
+            for raw in _raw_pieces(response.raw):
+                raw_size += len(raw)
+                for piece in inflater.feed(raw):
+                    size += len(piece)
+                    if size > limit:
+                        raise ResponseTooLargeError(
+                            f"{what}: the answer from {_where(url)} is larger than {limit:,} "
+                            "bytes" + (" once decompressed" if raw_size < size else "")
+                            + ("; pass a larger max_bytes if you expect it" if sink else ""),
+                            limit=limit)
+                    if sink is not None:
+                        try:
+                            sink.write(piece)
+                        except OSError as err:
+                            raise _SinkFailed(err) from None
+                        if on_bytes:
+                            on_bytes(len(piece))
+                    else:
+                        pieces.append(piece)
+                if rate:  # earned by the bytes received, plus one second for the next ones
+                    alarm.deadline = max(alarm.deadline,
+                                         started + self.timeout + 1 + raw_size / rate)
+                    alarm.budget = alarm.deadline - started
+                    _watchdog.arm(alarm)
+            if expected.isdigit() and int(expected) != raw_size:
+                failure = _Failure(APIConnectionError(
+                    f"{what}: got {raw_size} of {expected} bytes from {_where(url)}"))
+        except QubicoError as err:
+            failure = _Failure(err)
+        except _SinkFailed as err:
+            sink_error = err.error
+        except (*_BROKEN, ValueError) as err:  # ValueError: a socket shut under a TLS reader
+            failure = self._broke_off(url, what, err, alarm, received=size)
+        if sink_error is not None:
+            raise sink_error  # our disk, not the network: never retried
+        if alarm.fired:  # a shut socket can look like a short but complete answer
+            return self._timed_out(url, what, alarm, sent=True)
+        if failure is not None:
+            return failure
+        response.raw.release_conn()
+        return _Answer(status, headers, b"".join(pieces), url)
+
+    def _timed_out(self, url: str, what: str, alarm: _Alarm, *, sent: bool) -> _Failure:
+        return _Failure(APITimeoutError(
+            f"{what}: no complete answer from {_where(url)} within {alarm.budget:.3g} s"),
+            sent=sent)
+
+    def _broke_off(self, url: str, what: str, err: BaseException, alarm: _Alarm,
+                   received: int | None = None) -> _Failure:
+        if alarm.fired:
+            return self._timed_out(url, what, alarm, sent=True)
+        after = "" if received is None else f" after {received} bytes"
+        return _Failure(APIConnectionError(
+            f"{what}: the answer from {_where(url)} broke off{after} ({type(err).__name__})"))
+
+    def _connection_failure(self, err: requests.ConnectionError, url: str, what: str,
+                            alarm: _Alarm) -> _Failure:
+        if alarm.fired:
+            return self._timed_out(url, what, alarm, sent=alarm.conn is not None)
+        reason = err.args[0] if err.args else err
+        inner = getattr(reason, "reason", reason)
+        never_sent = isinstance(err, requests.ConnectTimeout) or isinstance(
+            inner, (NewConnectionError, ConnectTimeoutError, ConnectionRefusedError))
+        if isinstance(err, requests.ConnectTimeout):
+            return _Failure(APITimeoutError(
+                f"{what}: could not connect to {_where(url)} in time"), sent=False)
+        detail = self.redact(str(reason))[:300]
+        return _Failure(APIConnectionError(f"{what}: could not reach {_where(url)} ({detail})"),
+                        sent=not never_sent)
 
     # -- JSON API calls ------------------------------------------------------------------------
     def request_json(
@@ -151,147 +655,153 @@ class Transport:
         deadline: float | None = None,
         what: str = "request",
     ) -> Any:
-        """Send one API call (with retries) and return its JSON body's envelope, checked."""
+        """Send one API call (with retries) and return its JSON body's envelope, checked.
+
+        `deadline` is on the client's clock; each try also ends within ``timeout``. A call that
+        is not `idempotent` (a create) whose answer was lost raises `CreateOutcomeUnknownError`.
+        """
         url = self.url_for(path)
-        headers = self._auth_headers(url)
+        self._check_destination(url)
 
-        def attempt(timeout: float) -> Any:
-            try:
-                response = self.session.request(method, url, json=json, params=params,
-                                                headers=headers, timeout=timeout)
-            except requests.ConnectionError as err:
-                raise self._connection_error(err, method, url, idempotent, what) from None
-            except requests.Timeout:
-                error: Exception = APITimeoutError(
-                    f"{what}: no answer from {self._where(url)} within {timeout:g} s"
-                    + ("" if idempotent else "; it may still have been carried out, so check "
-                       "before sending it again"))
-                raise (_Retry(error) if idempotent else error) from None
-            except requests.RequestException as err:  # e.g. a body cut short mid-stream
-                error = APIConnectionError(f"{what}: the answer from {self._where(url)} broke "
-                                           f"off ({type(err).__name__})")
-                raise (_Retry(error) if idempotent else error) from None
-            return self._read(response, method, url, idempotent, what)
-
-        return self._with_retries(attempt, deadline)
-
-    def _with_retries(self, attempt: Callable[[float], Any], deadline: float | None) -> Any:
-        tries = 0
-        while True:
-            timeout = self.timeout
+        def attempt() -> Any:
+            budget = self.timeout
             if deadline is not None:
-                timeout = min(timeout, max(deadline - time.monotonic(), 0.001))
+                budget = min(budget, max(deadline - self.clock.monotonic(), 0.001))
+            alarm = _Alarm(time.monotonic() + budget)
+            _watchdog.arm(alarm)
+            sent_at = time.time()
             try:
-                return attempt(timeout)
-            except _Retry as retry:
-                tries += 1
-                if tries > self.max_retries:
-                    raise retry.error from None
-                delay = random.uniform(0, self.retry_backoff * 2 ** (tries - 1))
-                if retry.retry_after is not None:
-                    if retry.retry_after > MAX_RETRY_AFTER_S:
-                        raise retry.error from None
-                    delay = max(delay, retry.retry_after)
-                if deadline is not None and time.monotonic() + delay >= deadline:
-                    raise retry.error from None
-                log.debug("retrying in %.2f s after: %s", delay, retry.error)
-                self.sleep(delay)
+                outcome = self._follow(method, url, alarm=alarm, json=json, params=params,
+                                       what=what)
+                if isinstance(outcome, _Answer):
+                    return self._envelope(outcome, idempotent, what, json, sent_at)
+                if not idempotent and outcome.sent:
+                    return _Failure(self._lost(json, what, outcome.error, sent_at))
+                return outcome
+            finally:
+                alarm.cancelled = True
 
-    def _where(self, url: str) -> str:
-        parts = urlsplit(url)
-        return f"{parts.scheme}://{parts.netloc}"
+        return self._with_retries(attempt, idempotent=idempotent, deadline=deadline, what=what)
 
-    def _connection_error(self, err: requests.ConnectionError, method: str, url: str,
-                          idempotent: bool, what: str) -> Exception:
-        reason = self.redact(str(err.args[0] if err.args else err))[:300]
-        sent = not _never_sent(err)
-        note = "" if idempotent or not sent else (
-            "; the server may have received it, so check history before sending it again")
-        if isinstance(err, requests.ConnectTimeout):
-            error: Exception = APITimeoutError(
-                f"{what}: could not connect to {self._where(url)} in time{note}")
-        else:
-            error = APIConnectionError(
-                f"{what}: could not reach {self._where(url)} ({reason}){note}")
-        return _Retry(error) if idempotent or not sent else error
+    def _follow(self, method: str, url: str, *, alarm: _Alarm, json: Any,
+                params: Mapping[str, Any] | None, what: str) -> _Answer | _Failure:
+        """One API request, following redirects only within `url`'s origin (key and all)."""
+        home = _origin(url)
+        for _ in range(MAX_REDIRECTS + 1):
+            self._check_destination(url)
+            began = time.monotonic()
+            outcome = self._exchange(method, url, alarm=alarm, with_key=True, json=json,
+                                     params=params, limit=self.max_json_bytes, what=what)
+            if isinstance(outcome, _Answer):
+                log.debug("%s %s -> %s in %.1f ms", method, urlsplit(url).path[:200],
+                          outcome.status, (time.monotonic() - began) * 1000)
+            if isinstance(outcome, _Failure) or outcome.status not in REDIRECT_STATUSES:
+                return outcome
+            target = _redirect_target(url, outcome.headers, what)
+            code = outcome.status
+            if _origin(target) != home:
+                raise ProtocolError(
+                    f"{what}: {_where(url)} redirected (HTTP {code}) to another origin, "
+                    f"{_where(target)!r}; refused, so the API key stays with {_where(url)}. "
+                    "If the API moved, pass its new address as Client(base_url=...)")
+            if code in (301, 302, 303) and method.upper() not in ("GET", "HEAD"):
+                raise ProtocolError(
+                    f"{what}: {_where(url)} answered a {method} with HTTP {code} (a redirect "
+                    "that would turn it into a GET); refused")
+            url = target
+            params = None  # the Location holds the whole target, query included
+        raise ProtocolError(f"{what}: more than {MAX_REDIRECTS} redirects from {_where(url)}")
 
-    def _read(self, response: requests.Response, method: str, url: str, idempotent: bool,
-              what: str) -> Any:
-        elapsed_ms = response.elapsed.total_seconds() * 1000
-        log.debug("%s %s -> %s in %.1f ms", method, urlsplit(url).path, response.status_code,
-                  elapsed_ms)
+    def _lost(self, body: Any, what: str, cause: QubicoError, sent_at: float
+              ) -> CreateOutcomeUnknownError:
+        fields = body if isinstance(body, dict) else {}
+        model = str(fields.get("model") or "")
+        task_input = fields.get("input") if isinstance(fields.get("input"), dict) else {}
+        return CreateOutcomeUnknownError(
+            f"{what}: the request was sent but its answer was lost ({cause}); the task may "
+            "exist and be billed. Before sending it again, look for it with "
+            f"client.history(model={model!r}, since={int(sent_at) - 60}) and compare its input",
+            model=model, task_type=str(fields.get("task_type") or ""), input=task_input,
+            sent_at=sent_at)
+
+    def _envelope(self, answer: _Answer, idempotent: bool, what: str, request_body: Any,
+                  sent_at: float) -> Any:
         body: Any = None
         try:
-            body = response.json()
-        except ValueError:
+            body = jsonlib.loads(answer.body) if answer.body else None
+        except (ValueError, RecursionError):
             body = None
-        status = response.status_code
+        status = answer.status
         code = body.get("code") if isinstance(body, dict) else None
-        message = self.redact(str(body.get("message") or "")) if isinstance(body, dict) else ""
+        message = self.redact(str(body.get("message") or ""))[:500] \
+            if isinstance(body, dict) else ""
         # An HTTP 200 whose envelope carries an HTTP-like error code is that error.
         if 200 <= status < 300 and isinstance(code, int) and 400 <= code <= 599:
             status = code
         if status >= 400:
-            retry_after = parse_retry_after(response.headers.get("Retry-After"))
+            retry_after = parse_retry_after(answer.headers.get("Retry-After"))
             if not message and body is None:
-                message = self.redact(response.text[:200].strip())
+                message = self.redact(answer.body.decode("utf-8", "replace"))[:200].strip()
             failure = status_error(status, message, code=code if isinstance(code, int) else None,
                                    what=what, retry_after=retry_after)
-            if status == 429 or (idempotent and status in RETRY_STATUSES):
-                raise _Retry(failure, retry_after)
-            raise failure
+            if not idempotent and status in CREATE_OUTCOME_UNKNOWN_STATUSES:
+                return _Failure(self._lost(request_body, what, failure, sent_at))
+            return _Failure(failure, retry_after=retry_after)
         if not isinstance(body, dict):
-            error = ProtocolError(
-                f"{what}: {self._where(url)} answered HTTP {status} with a body that is not a "
-                "JSON object; is the base URL right?")
-            if idempotent:
-                raise _Retry(error)
-            raise error
+            error = MalformedResponseError(
+                f"{what}: {_where(answer.url)} answered HTTP {status} with a body that is not "
+                "a JSON object; is the base URL right?")
+            if not idempotent:
+                return _Failure(self._lost(request_body, what, error, sent_at))
+            return _Failure(error)
         if code is not None and code not in (0, 200):
-            raise APIStatusError(f"{what} failed with code {code}: {message or 'no message'}",
-                                 status=status, code=code if isinstance(code, int) else None,
-                                 server_message=message)
+            return _Failure(APIStatusError(
+                f"{what} failed with code {code!r}: {message or 'no message'}",
+                status=status, code=code if isinstance(code, int) else None,
+                server_message=message))
         return body
 
     # -- files ---------------------------------------------------------------------------------
-    def fetch_file(self, url: str, sink: BinaryIO, *, chunk_size: int = 1 << 16,
-                   on_bytes: Callable[[int], None] | None = None) -> int:
-        """Stream a public file URL into `sink` (with retries); never sends the API key."""
-        if urlsplit(url).scheme not in ("http", "https"):
-            raise ConfigurationError(f"can only download http(s) URLs, got {url[:80]!r}")
+    def fetch_file(self, url: str, sink: BinaryIO, *, chunk_size: int = _CHUNK,
+                   on_bytes: Callable[[int], None] | None = None,
+                   max_bytes: int | None = None) -> int:
+        """Stream a public file URL into `sink` (with retries); never sends the API key.
 
-        written = 0
+        One try may last ``timeout`` plus one second per `MIN_DOWNLOAD_RATE` (16 KiB) received;
+        a file larger than `max_bytes` (default `MAX_DOWNLOAD_BYTES`) is an error.
+        """
+        if not isinstance(url, str) or urlsplit(url).scheme.lower() not in ("http", "https"):
+            raise ConfigurationError(f"can only download http(s) URLs, got {str(url)[:80]!r}")
+        limit = MAX_DOWNLOAD_BYTES if max_bytes is None else max_bytes
+        what = f"download {url[:200]!r}"
 
-        def attempt(timeout: float) -> int:
-            nonlocal written
+        def attempt() -> int | _Failure:
             sink.seek(0)
             sink.truncate()
-            written = 0
+            started = time.monotonic()
+            alarm = _Alarm(started + self.timeout)
+            _watchdog.arm(alarm)
             try:
-                with self.session.get(url, stream=True, timeout=timeout) as response:
-                    if response.status_code >= 400:
-                        error = status_error(response.status_code, "", what=f"download {url}")
-                        if response.status_code in RETRY_STATUSES:
-                            raise _Retry(error, parse_retry_after(
-                                response.headers.get("Retry-After")))
-                        raise error
-                    for chunk in response.iter_content(chunk_size):
-                        sink.write(chunk)
-                        written += len(chunk)
-                        if on_bytes:
-                            on_bytes(len(chunk))
-                    expected = response.headers.get("Content-Length")
-                    if expected and expected.isdigit() and int(expected) != written and \
-                            "Content-Encoding" not in response.headers:
-                        raise _Retry(APIConnectionError(
-                            f"download {url}: got {written} of {expected} bytes"))
-                    return written
-            except requests.RequestException as err:
-                raise _Retry(APIConnectionError(
-                    f"download {url}: the connection broke off after {written} bytes "
-                    f"({type(err).__name__}); run it again to retry")) from None
+                hop = url
+                for _ in range(MAX_REDIRECTS + 1):
+                    outcome = self._exchange(
+                        "GET", hop, alarm=alarm, with_key=False, limit=limit, what=what,
+                        sink=sink, on_bytes=on_bytes, rate=MIN_DOWNLOAD_RATE, started=started)
+                    if isinstance(outcome, _Failure):
+                        return outcome
+                    if outcome.status in REDIRECT_STATUSES:
+                        hop = _redirect_target(hop, outcome.headers, what)
+                        continue
+                    if outcome.status >= 300:
+                        error = status_error(outcome.status, "", what=what)
+                        return _Failure(error, retry_after=parse_retry_after(
+                            outcome.headers.get("Retry-After")))
+                    return sink.tell()
+                raise ProtocolError(f"{what}: more than {MAX_REDIRECTS} redirects")
+            finally:
+                alarm.cancelled = True
 
-        result: int = self._with_retries(attempt, None)
+        result: int = self._with_retries(attempt, idempotent=True, deadline=None, what=what)
         return result
 
     def close(self) -> None:

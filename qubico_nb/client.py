@@ -6,7 +6,6 @@ import base64
 import logging
 import math
 import os
-import time
 import warnings
 from collections.abc import Callable, Iterator, Mapping
 from datetime import date, datetime, timezone
@@ -16,12 +15,20 @@ from urllib.parse import quote, urlsplit
 
 import requests
 
+from ._constants import (
+    API_KEY_ENV,
+    API_KEY_ENVS,
+    BASE_URL_ENV,
+    DEFAULT_BASE_URL,
+    MP4_DATA_URI_PREFIX,
+)
 from ._media import is_mp4, mp4_duration_s
-from ._retry import Clock, RetryPolicy, SystemClock
-from ._transport import Transport, is_loopback
+from ._retry import Clock, RetryPolicy, SystemClock, next_poll
+from ._transport import Transport, check_api_url, is_loopback
 from .cache import TaskCache
 from .errors import (
     TRANSIENT_ERRORS,
+    ConfigurationError,
     InvalidRequestError,
     ProtocolError,
     TaskFailedError,
@@ -32,7 +39,6 @@ from .store.tasks import TaskStore, scope_for
 
 log = logging.getLogger("qubico_nb")
 
-DEFAULT_BASE_URL = "https://api.piapi.ai"
 LIVE_UPLOAD_URL = "https://upload.theapi.app/api/ephemeral_resource"
 _LIVE_HOSTS = ("api.piapi.ai", "api.goapi.ai")
 MMAUDIO_MODEL = "Qubico/mmaudio"
@@ -46,6 +52,7 @@ TimeLike = datetime | date | int | float
 
 
 def _env(*names: str) -> str | None:
+    """The first of these environment variables that is set, without surrounding whitespace."""
     for name in names:
         value = os.environ.get(name, "").strip()
         if value:
@@ -57,11 +64,20 @@ class Client:
     """A client for the Qubico / PiAPI task API.
 
     ``api_key`` defaults to ``$QUBICO_API_KEY`` (or ``$PIAPI_API_KEY``); ``base_url`` to
-    ``$QUBICO_BASE_URL`` or https://api.piapi.ai. ``poll_interval`` is how often `wait` asks
-    (tests set it to 0); ``max_retries`` bounds the retries of one request. Finished tasks are
-    remembered, since they never change: ``cache_size`` of them in memory (0 turns all caching
-    off) and every one on disk, shared by the user's kernels (``$QUBICO_NB_CACHE_DIR`` moves the
-    folder; ``cache=False`` keeps nothing on disk; ``cache="path.sqlite3"`` picks the file).
+    ``$QUBICO_BASE_URL`` or https://api.piapi.ai (``http(s)://host[:port][/path]``, nothing
+    more). ``timeout`` is the total deadline of one request: connect, redirects, headers and
+    body. ``poll_interval`` is how often `wait` asks (tests set it to 0); ``max_retries`` bounds
+    the retries of one request. ``clock`` replaces the time source (tests).
+
+    Finished tasks are remembered, since they never change: ``cache_size`` of them in memory (0
+    turns all caching off) and every one on disk, shared by the user's kernels
+    (``$QUBICO_NB_CACHE_DIR`` moves the folder; ``cache=False`` keeps nothing on disk;
+    ``cache="path.sqlite3"`` picks the file). Entries are filed under the API and a one-way hash
+    of the key, never the key.
+
+    The API key is sent only to the base URL's origin (and the upload URL's), never over plain
+    HTTP to another machine unless ``allow_insecure_http``; a redirect to another origin is
+    refused with `ProtocolError` rather than followed with or without the key.
     """
 
     def __init__(
@@ -80,26 +96,32 @@ class Client:
         session: requests.Session | None = None,
         clock: Clock | None = None,
     ) -> None:
-        base = (base_url or _env("QUBICO_BASE_URL") or DEFAULT_BASE_URL).rstrip("/")
-        if urlsplit(base).scheme not in ("http", "https") or not urlsplit(base).netloc:
-            raise InvalidRequestError(f"base_url must be an http(s) URL, got {base!r}")
-        if timeout <= 0 or max_retries < 0 or poll_interval < 0 or retry_backoff < 0:
+        base = check_api_url(base_url or _env(BASE_URL_ENV) or DEFAULT_BASE_URL)
+        if upload_url:
+            upload_url = check_api_url(upload_url, "upload_url")
+        if not timeout > 0 or max_retries < 0 or not poll_interval >= 0 or \
+                not retry_backoff >= 0:
             raise InvalidRequestError(
                 "timeout must be > 0; max_retries, retry_backoff and poll_interval >= 0")
+        try:
+            key = _check_key(api_key or _env(*API_KEY_ENVS))
+        except ConfigurationError as err:
+            api_key = None  # not in this frame's locals when the error is recorded
+            raise err from None
         self.poll_interval = poll_interval
         #: Where waits and deadlines read the time; tests pass a fake one.
-        self.clock: Clock = clock or SystemClock()
+        self.clock = clock or SystemClock()
         #: The one retry table, shared by the transport and the batch helpers.
         self.retry_policy = RetryPolicy(max_retries=max_retries, backoff_s=retry_backoff)
+        self._transport = Transport(
+            base, key, timeout=timeout, allow_insecure_http=allow_insecure_http,
+            policy=self.retry_policy, clock=self.clock, session=session,
+        )
+        del key  # the transport holds it; no frame of ours does
         #: Finished tasks: ``cache_size`` in memory, all of them on disk (``cache``: True for
         #: the user's cache folder, a path for another file, False for none).
         self.cache = TaskCache(cache_size, store=_task_store(
-            cache, cache_size, base, api_key or _env("QUBICO_API_KEY", "PIAPI_API_KEY")))
-        self._transport = Transport(
-            base, api_key or _env("QUBICO_API_KEY", "PIAPI_API_KEY"),
-            timeout=timeout, max_retries=max_retries, retry_backoff=retry_backoff,
-            allow_insecure_http=allow_insecure_http, session=session,
-        )
+            cache, cache_size, base, self._transport.key_fingerprint))
         if upload_url:
             self.upload_url = upload_url
         elif urlsplit(base).hostname in _LIVE_HOSTS:
@@ -113,12 +135,42 @@ class Client:
         return self._transport.base_url
 
     @property
+    def clock(self) -> Clock:
+        """Where waits and deadlines read the time (``Client(clock=...)``; tests pass a fake)."""
+        return self._clock
+
+    @clock.setter
+    def clock(self, clock: Clock) -> None:
+        self._clock = clock
+        if hasattr(self, "_transport"):
+            self._transport.clock = clock
+
+    @property
+    def retry_policy(self) -> RetryPolicy:
+        """The one retry table, shared by the transport and the batch helpers."""
+        return self._retry_policy
+
+    @retry_policy.setter
+    def retry_policy(self, policy: RetryPolicy) -> None:
+        self._retry_policy = policy
+        if hasattr(self, "_transport"):
+            self._transport.policy = policy
+
+    @property
+    def timeout(self) -> float:
+        """The total deadline of one request, in seconds."""
+        return self._transport.timeout
+
+    @property
     def is_sandbox(self) -> bool:
         """True when the client talks to a server on this machine (a sandbox, usually)."""
         return is_loopback(self.base_url)
 
     def __repr__(self) -> str:
-        return f"Client(base_url={self.base_url!r}, api_key={self._transport.masked_key})"
+        transport = getattr(self, "_transport", None)  # also while __init__ is raising
+        if transport is None:
+            return "Client(<not set up>)"
+        return f"Client(base_url={transport.base_url!r}, api_key={transport.masked_key})"
 
     def close(self) -> None:
         self._transport.close()
@@ -135,14 +187,22 @@ class Client:
     # -- tasks ---------------------------------------------------------------------------------
     def get_task(self, task_id: str, *, deadline: float | None = None,
                  use_cache: bool = True) -> Task:
-        """Fetch a task by id (a finished one comes from the cache unless `use_cache` is False)."""
+        """Fetch a task by id (a finished one comes from the cache unless `use_cache` is False).
+
+        `deadline` is a time on ``client.clock`` by which the call ends, retries included. An
+        answer that holds another task than the one asked for is a `ProtocolError`, never cached.
+        """
         task_id = _check_task_id(task_id)
         if use_cache and (known := self.cache.get(task_id)) is not None:
             return known
         body = self._transport.request_json(
             "GET", f"/api/v1/task/{quote(task_id, safe='')}", deadline=deadline,
-            what=f"get task {task_id}")
-        return self._remember(Task.from_dict(body))
+            what=f"get task {task_id!r}")
+        task = Task.from_dict(body)
+        if task.id != task_id:
+            raise ProtocolError(f"asked for task {task_id!r} but the answer is task "
+                                f"{task.id[:100]!r}; not used")
+        return self._remember(task)
 
     def _remember(self, task: Task) -> Task:
         self.cache.put(task)
@@ -157,7 +217,12 @@ class Client:
         webhook_url: str | None = None,
         webhook_secret: str | None = None,
     ) -> Task:
-        """Create a task of any model; it is never sent twice, so it is never paid twice."""
+        """Create a task of any model; it is never sent twice, so it is never paid twice.
+
+        If it was sent but its answer was lost (cut off, timed out, not JSON, a 502/504), the
+        task may exist and be billed: `CreateOutcomeUnknownError` says so, with ``sent_at`` to
+        find it through `history` before sending it again.
+        """
         if not isinstance(input, Mapping):
             raise InvalidRequestError(f"input must be a dict, got {type(input).__name__}")
         body = {
@@ -199,38 +264,47 @@ class Client:
     ) -> Task:
         """Poll until the task completes or fails, for at most `timeout` seconds in all.
 
-        Passing network trouble (timeouts, 5xx, 429) is waited out until the deadline; an
-        unknown status keeps polling but never past it.
+        Polls keep a fixed schedule (start + k * poll_interval; a slow answer skips a tick, never
+        bunches two), so it returns within one interval plus one request of the task ending, and
+        within `timeout` plus one request's deadline in all. Passing network trouble (timeouts,
+        5xx, 429) is waited out until the deadline; an unknown status keeps polling but never
+        past it.
         """
         last = task_or_id if isinstance(task_or_id, Task) else None
         task_id = last.id if last is not None else _check_task_id(task_or_id)
         interval = self.poll_interval if poll_interval is None else poll_interval
-        if timeout <= 0 or interval < 0:
+        if not timeout > 0 or not interval >= 0:
             raise InvalidRequestError("timeout must be > 0 and poll_interval >= 0")
-        deadline = time.monotonic() + timeout
+        clock = self.clock
+        start = clock.monotonic()
+        deadline = start + timeout
         trouble: Exception | None = None
         while last is None or not last.is_done:
-            if time.monotonic() >= deadline:
+            if clock.monotonic() >= deadline:
                 raise WaitTimeoutError(task_id, last.raw_status if last else None, timeout) \
                     from trouble
             try:
                 task = self.get_task(task_id, deadline=deadline)
             except TRANSIENT_ERRORS as err:
                 trouble = err
-                log.warning("still waiting for task %s after: %s", task_id, err)
-                self.sleep(min(max(interval, 0.05), max(deadline - time.monotonic(),
-                                                                   0)))
+                log.warning("still waiting for task %r after: %s", task_id, err)
+                # Never spin on a failing server, even with poll_interval=0.
+                self._pause_until(next_poll(start, max(interval, 0.05), clock.monotonic()),
+                                  deadline)
                 continue
             if on_update is not None and task != last:
                 on_update(task)
             last = task
             if not task.is_done:
-                pause = min(interval, deadline - time.monotonic())
-                if pause > 0:
-                    self.sleep(pause)
+                self._pause_until(next_poll(start, interval, clock.monotonic()), deadline)
         if raise_on_failure and last.status is Status.FAILED:
             raise TaskFailedError(last)
         return last
+
+    def _pause_until(self, when: float, deadline: float) -> None:
+        pause = min(when, deadline) - self.clock.monotonic()
+        if pause > 0:
+            self.clock.sleep(pause)
 
     def history(
         self,
@@ -251,10 +325,13 @@ class Client:
         return self._pages(params)
 
     def _pages(self, params: dict[str, Any]) -> Iterator[Task]:
+        """Pages until one is short or empty, `total` is reached, or a page brings no task not
+        seen before (a server that ignores ``page`` would otherwise be asked forever)."""
         page = 1
         seen = 0
         yielded: set[str] = set()  # tasks created while paging shift later pages: skip repeats
         while True:
+            fresh = 0
             body = self._transport.request_json(
                 "GET", "/api/open/tasks/histories", params={**params, "page": page},
                 what=f"task history page {page}")
@@ -265,10 +342,11 @@ class Client:
                 task = self._remember(Task.from_dict(item))
                 if task.id not in yielded:
                     yielded.add(task.id)
+                    fresh += 1
                     yield task
             seen += len(items)
             total = listing.get("total")
-            if not items or (isinstance(total, int) and seen >= total) or \
+            if not items or not fresh or (isinstance(total, int) and seen >= total) or \
                     len(items) < params["page_size"]:
                 return
             page += 1
@@ -314,16 +392,22 @@ class Client:
         self.clock.sleep(seconds)
 
     def fetch_file(self, url: str, sink: BinaryIO,
-                   on_bytes: Callable[[int], None] | None = None) -> int:
-        """Stream a generated file into `sink` (no API key is sent); returns the byte count."""
-        return self._transport.fetch_file(url, sink, on_bytes=on_bytes)
+                   on_bytes: Callable[[int], None] | None = None, *,
+                   max_bytes: int | None = None) -> int:
+        """Stream a generated file into `sink` (no API key is sent); returns the byte count.
+
+        One try may last ``timeout`` plus a second per 16 KiB received: anything faster than
+        16 KiB/s on average finishes, a server that trickles bytes is cut. More than `max_bytes`
+        (default 512 MiB, counted after decompression) raises `ResponseTooLargeError`.
+        """
+        return self._transport.fetch_file(url, sink, on_bytes=on_bytes, max_bytes=max_bytes)
 
     def prepare_video(self, video: str | os.PathLike[str]) -> str:
         """What to send as ``input.video``: a URL as is, a small MP4 inline, a big one uploaded."""
         if isinstance(video, str) and video.startswith(("http://", "https://")):
             return video
         if isinstance(video, str) and video.startswith("data:"):
-            prefix = "data:video/mp4;base64,"
+            prefix = MP4_DATA_URI_PREFIX
             if not video.startswith(prefix):
                 raise InvalidRequestError("a video data URI must start with "
                                           f"'{prefix}'")
@@ -343,17 +427,18 @@ class Client:
             warnings.warn(f"{path.name} lasts {seconds:.1f} s; MMAudio uses at most "
                           f"{MAX_VIDEO_SECONDS:g} s of video", stacklevel=3)
         if len(data) <= INLINE_VIDEO_BYTES:
-            return "data:video/mp4;base64," + base64.b64encode(data).decode()
+            return MP4_DATA_URI_PREFIX + base64.b64encode(data).decode()
         return self.upload(path)
 
 
 def _task_store(cache: bool | str | os.PathLike[str], cache_size: int, base_url: str,
-                api_key: str | None) -> TaskStore | None:
-    """The on-disk store behind the memory cache; filed under the API and a hash of the key."""
+                key_fingerprint: str | None) -> TaskStore | None:
+    """The on-disk store behind the memory cache; filed under the API and the key's one-way
+    fingerprint (the key itself never reaches this frame)."""
     if cache is False or cache_size == 0:
         return None
     path = None if cache is True else Path(cache)
-    return TaskStore(path, scope=scope_for(base_url, api_key))
+    return TaskStore(path, scope=scope_for(base_url, key_fingerprint))
 
 
 def mmaudio_input(prompt: str, *, negative_prompt: str | None = None, steps: int | None = None,
@@ -383,9 +468,42 @@ def mmaudio_input(prompt: str, *, negative_prompt: str | None = None, steps: int
 
 
 def _check_task_id(task_id: object) -> str:
+    """A task id fit to send: refused before anything is sent when it could name another path
+    (``.``, ``..``, slashes) or carries control characters."""
     if not isinstance(task_id, str) or not task_id.strip():
-        raise InvalidRequestError(f"task_id must be a non-empty string, got {task_id!r}")
-    return task_id.strip()
+        raise InvalidRequestError(f"task_id must be a non-empty string, got {task_id!r}"[:200])
+    task_id = task_id.strip()
+    if task_id in (".", "..") or "/" in task_id or "\\" in task_id or \
+            not task_id.isprintable() or len(task_id) > 200:
+        raise InvalidRequestError(
+            f"task_id {task_id[:100]!r} is not a task id: ids hold no slashes or control "
+            "characters, are not '.' or '..', and have at most 200 characters")
+    return task_id
+
+
+def _check_key(key: str | None) -> str | None:
+    """An API key as given, or a ConfigurationError that says what is wrong (never the key)."""
+    problem = _key_problem(key)
+    if problem:
+        del key  # error trackers record the locals of every frame a raise passes
+        raise ConfigurationError(problem)
+    return key
+
+
+def _key_problem(key: object) -> str:
+    if key is None:
+        return ""
+    if not isinstance(key, str):
+        return f"api_key must be a string, got {type(key).__name__}"
+    if not key:
+        return f"api_key is empty: pass the key, or None to read {API_KEY_ENV}"
+    if key != key.strip():
+        return ("the API key starts or ends with whitespace (a newline from a file, a space "
+                "from a copy): strip it, e.g. Client(api_key=open(path).read().strip())")
+    if not key.isascii() or not key.isprintable() or any(c.isspace() for c in key):
+        return ("the API key holds spaces, control or non-ASCII characters, which no HTTP "
+                "header can carry; check what was pasted")
+    return ""
 
 
 def _unix(value: TimeLike | None, name: str) -> str:

@@ -7,13 +7,11 @@ import threading
 import warnings
 from typing import Any
 
+from ._constants import API_KEY_ENV, API_KEY_ENVS, SANDBOX_KEY_ENV, SANDBOX_URL_ENV
 from ._hosts import sandbox_public_url
 from .client import Client, _env
 from .errors import ConfigurationError
 
-SANDBOX_URL_ENV = "QUBICO_SANDBOX_URL"
-#: The key for a sandbox started with ``--api-key`` (the same variable the CLI reads).
-SANDBOX_KEY_ENV = "QUBICO_SANDBOX_API_KEY"
 _lock = threading.Lock()
 _embedded: Any = None
 _default: Client | None = None
@@ -48,11 +46,11 @@ def connect(*, sandbox: bool | None = None, quiet: bool = False,
     """
     global _default
     sandbox_url = _env(SANDBOX_URL_ENV)
-    has_key = _env("QUBICO_API_KEY", "PIAPI_API_KEY") is not None
+    has_key = _env(*API_KEY_ENVS) is not None
     if sandbox is False or (sandbox is None and has_key and not sandbox_url):
         if not has_key:
             raise ConfigurationError(
-                "connect(sandbox=False) needs an API key: set QUBICO_API_KEY (or PIAPI_API_KEY)")
+                f"connect(sandbox=False) needs an API key: set {' or '.join(API_KEY_ENVS)}")
         client = Client()
         note = f"Using the live Qubico API at {client.base_url}."
     elif sandbox_url:
@@ -62,9 +60,9 @@ def connect(*, sandbox: bool | None = None, quiet: bool = False,
         with _lock:
             embedded = _embedded_sandbox(**sandbox_options)
         client = Client("sandbox", base_url=embedded.url)
-        why = "sandbox=True" if has_key else "No QUBICO_API_KEY set"
+        why = "sandbox=True" if has_key else f"No {API_KEY_ENV} set"
         note = (f"{why}: using a local sandbox at {embedded.url} (synthetic sounds). "
-                + ("" if has_key else "Set QUBICO_API_KEY to use the live API."))
+                + ("" if has_key else f"Set {API_KEY_ENV} to use the live API."))
     if not quiet:
         print(note.strip(), flush=True)
     _default = client
@@ -76,4 +74,4 @@ def default_client() -> Client:
     return _default if _default is not None else connect(quiet=True)
 
 
-__all__ = ["SANDBOX_URL_ENV", "connect", "default_client"]
+__all__ = ["SANDBOX_KEY_ENV", "SANDBOX_URL_ENV", "connect", "default_client"]

@@ -1,15 +1,32 @@
-"""One error hierarchy for everything qubico_nb raises; every message says what to do next."""
+"""One error hierarchy for everything qubico_nb raises; every message says what to do next.
+
+Every error is an ordinary exception: it has ``args``, is hashable, and survives `pickle` and
+`copy.deepcopy` with all its fields (batches run in worker processes). This module imports
+only `_constants` of the package, so anything may import it.
+"""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-if TYPE_CHECKING:
-    from .models import Task
+from ._constants import API_KEY_ENV
+
+
+def _rebuild(cls: type[BaseException], args: tuple[Any, ...],
+             state: dict[str, Any]) -> BaseException:
+    error = cls.__new__(cls, *args)
+    error.args = args
+    error.__dict__.update(state)
+    return error
 
 
 class QubicoError(Exception):
     """Base class of every qubico_nb error."""
+
+    def __reduce__(self) -> Any:
+        # Rebuilt from args and fields, not by calling __init__ again (whose signature differs
+        # from class to class), so pickle and deepcopy keep every field.
+        return (_rebuild, (type(self), self.args, dict(self.__dict__)))
 
 
 class ConfigurationError(QubicoError, ValueError):
@@ -29,9 +46,10 @@ class APITimeoutError(QubicoError):
 
 
 class CreateOutcomeUnknownError(APIConnectionError):
-    """A create was sent but its answer was lost (cut off, not JSON, 502/504): the task may exist
-    and be billed. ``model``, ``task_type``, ``input`` and ``sent_at`` (Unix seconds) identify it;
-    look for it with ``client.history(since=...)`` before sending it again."""
+    """A create was sent but its answer was lost (cut off, timed out, not JSON, 502/504): the task
+    may exist and be billed. ``model``, ``task_type``, ``input`` and ``sent_at`` (Unix seconds)
+    identify it; look for it with ``client.history(model=..., since=sent_at - 60)`` before
+    sending it again. It is never retried automatically."""
 
     def __init__(self, message: str, *, model: str = "", task_type: str = "",
                  input: dict[str, Any] | None = None, sent_at: float = 0.0) -> None:
@@ -41,32 +59,43 @@ class CreateOutcomeUnknownError(APIConnectionError):
         self.input = dict(input or {})
         self.sent_at = sent_at
 
-    def __reduce__(self) -> Any:
-        return (_rebuild_create_unknown,
-                (self.args[0] if self.args else "", self.model, self.task_type, self.input,
-                 self.sent_at))
-
-
-def _rebuild_create_unknown(message: str, model: str, task_type: str, input: dict[str, Any],
-                            sent_at: float) -> CreateOutcomeUnknownError:
-    return CreateOutcomeUnknownError(message, model=model, task_type=task_type, input=input,
-                                     sent_at=sent_at)
 
 
 class ProtocolError(QubicoError):
     """The server answered with something that is not what the API promises (not JSON, no task)."""
 
 
+class MalformedResponseError(ProtocolError):
+    """An answer could not be read at all (not JSON, corrupt compression, cut short): often a
+    proxy or captive portal in the way, so reads are asked again."""
+
+
+class ResponseTooLargeError(ProtocolError):
+    """An answer or file was larger than its cap (``limit`` bytes, counted after
+    decompression); it was not read further."""
+
+    def __init__(self, message: str, *, limit: int) -> None:
+        super().__init__(message)
+        self.limit = limit
+
+
 class APIStatusError(QubicoError):
-    """The server answered with an error status; ``status``, ``code`` and ``message`` say which."""
+    """The server answered with an error status: ``status`` (HTTP), ``code`` (the envelope's),
+    ``server_message`` (only the server's own text, redacted; ``str(error)`` is the full
+    explanation) and ``retry_after`` (seconds, from a ``Retry-After`` header)."""
 
     def __init__(self, message: str, *, status: int, code: int | None = None,
                  server_message: str = "", retry_after: float | None = None) -> None:
         super().__init__(message)
         self.status = status
         self.code = code
-        self.message = server_message
+        self.server_message = server_message
         self.retry_after = retry_after
+
+    @property
+    def message(self) -> str:
+        """Read-only alias of ``server_message`` (its old name)."""
+        return self.server_message
 
 
 class BadRequestError(APIStatusError):
@@ -94,12 +123,18 @@ class ServerError(APIStatusError):
 
 
 class TaskFailedError(QubicoError):
-    """A task ended in ``failed``; ``task`` holds it, with ``task.error`` saying why."""
+    """A task ended in ``failed``; ``task`` holds it (a `Task`), with ``task.error`` saying why."""
 
-    def __init__(self, task: Task) -> None:
-        reason = task.error.message if task.error else "no reason given"
-        super().__init__(f"task {task.id} failed: {reason}")
+    def __init__(self, task: Any) -> None:
+        error = getattr(task, "error", None)
+        reason = getattr(error, "message", None) or "no reason given"
+        super().__init__(f"task {getattr(task, 'id', '?')!r} failed: {reason}")
         self.task = task
+
+
+class WebhookVerificationError(QubicoError):
+    """A webhook failed its check (a missing or wrong secret): it was not parsed; do not trust
+    it. Not an HTTP error of ours: answer the sender 401 yourself if you like."""
 
 
 class WaitTimeoutError(QubicoError, TimeoutError):
@@ -107,7 +142,7 @@ class WaitTimeoutError(QubicoError, TimeoutError):
 
     def __init__(self, task_id: str, last_status: str | None, timeout: float) -> None:
         super().__init__(
-            f"task {task_id} was still {last_status or 'unknown'} after {timeout:g} s; "
+            f"task {task_id!r} was still {last_status or 'unknown'} after {timeout:g} s; "
             f"wait again with a longer timeout, or check it later with get_task({task_id!r})"
         )
         self.task_id = task_id
@@ -115,9 +150,11 @@ class WaitTimeoutError(QubicoError, TimeoutError):
         self.timeout = timeout
 
 
-#: Errors that asking again later may cure (network, timeouts, 5xx, 429).
+#: Errors that asking again later may cure (network, timeouts, unreadable answers, 5xx, 429).
+#: The one list: `RetryPolicy` (``_retry.py``) decides single requests with it and its table of
+#: statuses; the viewer and `wait` ride these out.
 TRANSIENT_ERRORS: tuple[type[QubicoError], ...] = (
-    APIConnectionError, APITimeoutError, ServerError, RateLimitError)
+    APIConnectionError, APITimeoutError, MalformedResponseError, ServerError, RateLimitError)
 #: Errors that asking again will not cure (unknown id, bad key, bad request).
 PERMANENT_ERRORS: tuple[type[QubicoError], ...] = (
     NotFoundError, AuthenticationError, PermissionDeniedError, BadRequestError,
@@ -133,7 +170,7 @@ _STATUS_CLASSES: dict[int, type[APIStatusError]] = {
 
 _ADVICE = {
     400: "check the request's fields",
-    401: "check the API key (QUBICO_API_KEY)",
+    401: f"check the API key ({API_KEY_ENV})",
     403: "this plan or key may not do that",
     404: "check the task id",
     429: "slow down, or wait for running tasks to finish",

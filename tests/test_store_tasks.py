@@ -70,6 +70,10 @@ def test_a_rerun_in_a_new_process_asks_nothing(cache_dir: Path) -> None:
         assert seeds == [int(s) for s in first["seed"]]
 
 
+#: How the client names KEY's account in the store: a one-way fingerprint, never the key.
+ACCOUNT = Client(KEY, base_url="http://127.0.0.1:1")._transport.key_fingerprint
+
+
 def test_unfinished_tasks_always_go_to_the_network(cache_dir: Path) -> None:
     with Sandbox(pending_s=30) as sb:
         client = stored_client(sb)
@@ -77,7 +81,7 @@ def test_unfinished_tasks_always_go_to_the_network(cache_dir: Path) -> None:
         for _ in range(2):
             assert stored_client(sb).get_task(task.id).status.value == "pending"
         assert sb.requests["get"] == 2
-        assert len(TaskStore(scope=scope_for(sb.url, KEY))) == 0
+        assert len(TaskStore(scope=scope_for(sb.url, ACCOUNT))) == 0
 
 
 def test_a_stored_task_is_rebuilt_equal_to_the_fetched_one() -> None:
@@ -99,9 +103,9 @@ def test_entries_are_kept_apart_by_api_and_account(cache_dir: Path) -> None:
         assert sb.requests["get"] == 1  # another key: another account, asked again
         url = sb.url
     path = cache_dir / STORE_FILE
-    assert TaskStore(path, scope=scope_for(url, KEY)).get(task_id) is not None
-    assert TaskStore(path, scope=scope_for("https://api.piapi.ai", KEY)).get(task_id) is None
-    assert scope_for(url, KEY) == scope_for(url + "/", KEY)
+    assert TaskStore(path, scope=scope_for(url, ACCOUNT)).get(task_id) is not None
+    assert TaskStore(path, scope=scope_for("https://api.piapi.ai", ACCOUNT)).get(task_id) is None
+    assert scope_for(url, ACCOUNT) == scope_for(url + "/", ACCOUNT)
 
 
 def test_the_key_is_never_written(cache_dir: Path) -> None:

@@ -368,11 +368,3 @@ def parse_range(spec: str, size: int) -> tuple[int, int] | None:
         return None
     return start, min(end, size - 1)
 
-
-def __getattr__(name: str) -> Any:
-    """`Sandbox` and `SCHEMAS` lived here before app.py; old imports keep working."""
-    if name in ("Sandbox", "SCHEMAS"):
-        from . import app
-
-        return getattr(app, name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

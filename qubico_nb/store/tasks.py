@@ -68,13 +68,13 @@ def default_cache_dir() -> Path:
     return (Path(xdg) if xdg else Path.home() / ".cache") / "qubico-nb"
 
 
-def scope_for(base_url: str, api_key: str | None) -> str:
-    """The key entries are filed under: which API, which account; a one-way hash of both."""
+def scope_for(base_url: str, account: str | None) -> str:
+    """The key entries are filed under: which API, which account (the key's fingerprint); hashed."""
     digest = hashlib.sha256()
     digest.update(b"qubico-nb task store v1\0")
     digest.update(base_url.rstrip("/").encode("utf-8", "surrogatepass"))
     digest.update(b"\0")
-    digest.update((api_key or "").encode("utf-8", "surrogatepass"))
+    digest.update((account or "").encode("utf-8", "surrogatepass"))
     return digest.hexdigest()
 
 

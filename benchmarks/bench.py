@@ -488,6 +488,59 @@ def measure_audio(config: Config) -> list[Row]:
                 10.0, judge_ratio=False, note="target: <= 10 ms")]
 
 
+def measure_audio_analysis(config: Config) -> list[Row]:
+    """analyze_file on an 8 s 44.1 kHz mono file against soundfile's decode alone, interleaved so
+    machine noise hits both alike (process CPU time). MP3 is what the live service serves."""
+    import io
+
+    import soundfile as sf
+
+    from qubico_nb.audio import analyze_file
+
+    wav = synthesize_wav("rain and birds on a tin roof", "music", 7, 25, 8.0, 44100)
+    mp3 = io.BytesIO()
+    sf.write(mp3, sf.read(io.BytesIO(wav), dtype="float32")[0], 44100, format="MP3")
+    calls = config.size(20, 3)
+    rows = []
+    for name, data in (("MP3, as served live", mp3.getvalue()), ("WAV, as the sandbox", wav)):
+        analyze_file(data)  # warm up: imports, filter design
+        ours, decode = [], []
+        for _ in range(config.rounds):
+            spent_decode = spent_ours = 0.0
+            for _ in range(calls):
+                start = time.process_time()
+                sf.read(io.BytesIO(data), dtype="float32", always_2d=True)
+                middle = time.process_time()
+                analyze_file(data)
+                spent_decode += middle - start
+                spent_ours += time.process_time() - middle
+            ours.append(spent_ours * 1000 / calls)
+            decode.append(spent_decode * 1000 / calls)
+        rows.append(Row(f"analyze_file, 8 s {name}", "ms", ours, "soundfile decode alone",
+                        decode, 3.0))
+    return rows
+
+
+def measure_review_notebook(config: Config) -> list[Row]:
+    """Saved-notebook bytes per review card: notebooks/review.ipynb executed headless (nbclient)
+    and saved, its board's widget state plus static HTML divided by its cards."""
+    from tests.test_notebooks import execute, review_bytes_per_card
+
+    saved = dict(os.environ)
+    for name in ("QUBICO_API_KEY", "PIAPI_API_KEY", "QUBICO_BASE_URL", "QUBICO_SANDBOX_URL"):
+        os.environ.pop(name, None)
+    try:
+        with tempfile.TemporaryDirectory() as folder:
+            os.environ[CACHE_DIR_ENV] = str(Path(folder) / "cache")
+            notebook, _ = execute(ROOT / "notebooks" / "review.ipynb", Path(folder))
+            per_card, cards = review_bytes_per_card(notebook)
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
+    return [Row(f"saved review notebook, per card ({cards} cards)", "B", [per_card], "", [0.0],
+                4096, judge_ratio=False, note="target: <= 4 KB", once=True)]
+
+
 #: The table, top to bottom. Each entry measures one or more rows.
 MEASUREMENTS: list[Callable[[Config], list[Row]]] = [
     measure_sandbox_wire,
@@ -497,6 +550,8 @@ MEASUREMENTS: list[Callable[[Config], list[Row]]] = [
     measure_parsing,
     measure_waiting,
     measure_audio,
+    measure_audio_analysis,
+    measure_review_notebook,
 ]
 
 

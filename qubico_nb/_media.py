@@ -1,7 +1,8 @@
-"""Facts about local media files that a request needs before it is sent (MP4 duration).
+"""Facts about media files (an MP4's duration): what the client checks before it sends a video,
+and what the sandbox reads when it prices one.
 
-The sandbox has its own copy of this reader (``qubico_nb.sandbox.mp4``: it imports nothing from
-the client side); ``tests/test_media.py`` runs both over one corpus so they stay equally right.
+A leaf module (stdlib only, nothing else of qubico_nb), so the sandbox may share it without
+depending on the client side; ``tests/test_media.py`` runs it over a corpus of odd files.
 """
 
 from __future__ import annotations

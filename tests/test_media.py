@@ -1,33 +1,28 @@
-"""Both MP4 readers (the client's and the sandbox's copy) over one shared corpus."""
+"""The one MP4 reader (shared by the client and the sandbox) over a corpus of odd files."""
 
 from __future__ import annotations
-
-from collections.abc import Callable
-from pathlib import Path
 
 import pytest
 
 from qubico_nb import _media
-from qubico_nb.sandbox import mp4 as sandbox_mp4
+from qubico_nb.sandbox import assets, audio, world
 
 from .media import MP4_CORPUS, Mp4Case, mp4_bytes
 
-READERS: dict[str, Callable[[bytes], float | None]] = {
-    "client": _media.mp4_duration_s,
-    "sandbox": sandbox_mp4.mp4_duration_s,
-}
-DEMO_CLIP = Path(sandbox_mp4.__file__).parent / "assets" / "demo.mp4"
+DEMO_CLIP = assets.ASSETS_DIR / assets.DEMO_VIDEO
 
 
-@pytest.mark.parametrize("reader", list(READERS))
+def test_the_sandbox_reads_with_the_same_reader() -> None:
+    assert world.mp4_duration_s is audio.mp4_duration_s is _media.mp4_duration_s
+
+
 @pytest.mark.parametrize("case", MP4_CORPUS, ids=[case.name for case in MP4_CORPUS])
-def test_reader_finds_the_duration(reader: str, case: Mp4Case) -> None:
-    assert READERS[reader](case.data) == case.seconds
+def test_reader_finds_the_duration(case: Mp4Case) -> None:
+    assert _media.mp4_duration_s(case.data) == case.seconds
 
 
-@pytest.mark.parametrize("reader", list(READERS))
-def test_reader_reads_the_shipped_demo_clip(reader: str) -> None:
-    assert READERS[reader](DEMO_CLIP.read_bytes()) == pytest.approx(8.0, abs=0.05)
+def test_reader_reads_the_shipped_demo_clip() -> None:
+    assert _media.mp4_duration_s(DEMO_CLIP.read_bytes()) == pytest.approx(8.0, abs=0.05)
 
 
 def test_is_mp4() -> None:

@@ -18,7 +18,7 @@ from functools import lru_cache
 
 import numpy as np
 
-from .mp4 import mp4_duration_s
+from .._media import mp4_duration_s
 
 Rng = np.random.Generator
 Texture = Callable[[Rng, np.ndarray, int], np.ndarray]

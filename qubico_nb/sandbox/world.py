@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
-from .mp4 import mp4_duration_s
+from .._media import mp4_duration_s
 
 MODEL = "Qubico/mmaudio"
 #: The model family, as history filters and the active-tasks list name it.

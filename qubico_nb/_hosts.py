@@ -20,6 +20,9 @@ from urllib.parse import urlsplit, urlunsplit
 PlaybackPlan = Literal["url", "embed", "proxy"]
 
 HUB_PREFIX_ENV = "JUPYTERHUB_SERVICE_PREFIX"
+#: "1" or "0" says whether the hub forwards ports with jupyter-server-proxy, where the kernel's
+#: environment cannot tell (the proxy is installed with the server, the kernel may run elsewhere).
+HUB_PROXY_ENV = "QUBICO_NB_HUB_PROXY"
 #: Set in every kernel Voila starts (voila/utils.py ENV_VARIABLE).
 VOILA_ENVS = ("VOILA_KERNEL_ID", "VOILA_SERVER_URL", "VOILA_BASE_URL")
 #: Set by VS Code in the kernels it starts; the remote ones run where the browser is not.
@@ -58,13 +61,22 @@ def host() -> str:
     return "jupyter" if in_kernel() else "python"
 
 
+def has_server_proxy() -> bool:
+    """Whether the hub's server forwards ports: ``$QUBICO_NB_HUB_PROXY`` if set, else whether
+    jupyter-server-proxy is installed where this kernel runs (the usual single-image hub)."""
+    said = os.environ.get(HUB_PROXY_ENV, "").strip().lower()
+    if said in ("1", "true", "yes", "0", "false", "no"):
+        return said in ("1", "true", "yes")
+    return importlib.util.find_spec("jupyter_server_proxy") is not None
+
+
 def hub_proxy_prefix() -> str | None:
     """``{JUPYTERHUB_SERVICE_PREFIX}proxy/`` when jupyter-server-proxy can forward ports, else None.
 
     https://jupyter-server-proxy.readthedocs.io/en/latest/arbitrary-ports-hosts.html
     """
     prefix = os.environ.get(HUB_PREFIX_ENV)
-    if not prefix or importlib.util.find_spec("jupyter_server_proxy") is None:
+    if not prefix or not has_server_proxy():
         return None
     return prefix.rstrip("/") + "/proxy/"
 
@@ -95,7 +107,10 @@ def playback_plan(url: str) -> PlaybackPlan:
     hub without jupyter-server-proxy, Colab, a remote VS Code), so the kernel must fetch the
     bytes and put them into the page.
     """
-    if not urlsplit(url).scheme or not is_loopback_url(url) or not _browser_elsewhere():
+    try:
+        if not urlsplit(url).scheme or not is_loopback_url(url) or not _browser_elsewhere():
+            return "url"
+    except ValueError:  # a malformed URL ("http://[::1"): nothing to plan, the caller shows text
         return "url"
     # Colab's own proxy (google.colab.kernel.proxyPort) is applied where the sandbox starts
     # (`sandbox_public_url`); a loopback URL that reaches us here was not proxied.

@@ -417,7 +417,7 @@ def _check_answer(task: Task, task_id: str) -> None:
 
 
 def _classed(widget: Any, name: str) -> Any:
-    widget.add_class(name)  # ipywidgets 7's add_class returns None, 8's the widget
+    widget.add_class(name)
     return widget
 
 

@@ -169,6 +169,10 @@ class TaskViewer(widgets.VBox):  # type: ignore[misc]
         self.stop_following()
         for child in _descendants(self):
             child.close()
+        for part in (self.layout, *(getattr(w, "layout", None) for w in _descendants(self)),
+                     *(getattr(w, "style", None) for w in _descendants(self))):
+            if isinstance(part, widgets.Widget):
+                part.close()  # layouts and styles are widgets with comms of their own
         super().close()
 
     def stop_following(self) -> None:

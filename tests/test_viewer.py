@@ -315,8 +315,9 @@ def test_close_closes_every_widget_inside() -> None:
                                             output={"audio_url": "https://c/a.wav"}))
     inside = all_widgets(viewer)[1:]
     assert len(inside) >= 8
+    parts = [w.layout for w in all_widgets(viewer)] + [viewer.fetch_button.style]
     viewer.close()
-    assert [w for w in inside if w.comm is not None] == []
+    assert [w for w in inside + parts if w.comm is not None] == []
 
 
 def test_a_huge_prompt_is_shortened_in_widget_state_but_kept_on_the_task() -> None:

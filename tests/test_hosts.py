@@ -137,3 +137,41 @@ def test_widget_view_bundle_in_ipywidgets_7_and_8() -> None:
     assert view["model_id"] == viewer.model_id and view["version_major"] == 2
     assert _hosts.ipywidgets_major() in (7, 8)
     assert _hosts.current_cell() is None  # no kernel here
+
+
+@pytest.mark.slow
+def test_current_cell_in_a_real_kernel() -> None:
+    """ipykernel hands the front end's cell id through: what a re-run cell is told apart by."""
+    import os
+    from pathlib import Path
+
+    from jupyter_client.manager import start_new_kernel
+
+    root = str(Path(__file__).resolve().parent.parent)
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([root, os.environ.get("PYTHONPATH", "")])}
+    manager, kernel = start_new_kernel(kernel_name="python3", startup_timeout=60, env=env)
+    try:
+        seen = []
+        for cell in ("cell-a", "cell-a"):
+            message = kernel.session.msg(
+                "execute_request",
+                {"code": "from qubico_nb import _hosts\nprint(_hosts.current_cell())",
+                 "silent": False, "store_history": False, "user_expressions": {},
+                 "allow_stdin": False, "stop_on_error": True},
+                metadata={"cellId": cell})
+            kernel.shell_channel.send(message)
+            request = message["header"]["msg_id"]
+            while True:
+                output = kernel.get_iopub_msg(timeout=30)
+                if output["parent_header"].get("msg_id") != request:
+                    continue
+                if output["msg_type"] == "stream":
+                    seen.append((output["content"]["text"].strip(), request))
+                if output["msg_type"] == "status" and \
+                        output["content"]["execution_state"] == "idle":
+                    break
+        assert [text for text, _ in seen] == [str(("cell-a", request)) for _, request in seen]
+        assert seen[0][1] != seen[1][1]  # a re-run: same cell, another request
+    finally:
+        kernel.stop_channels()
+        manager.shutdown_kernel(now=True)

@@ -23,6 +23,10 @@ HUB_PREFIX_ENV = "JUPYTERHUB_SERVICE_PREFIX"
 #: "1" or "0" says whether the hub forwards ports with jupyter-server-proxy, where the kernel's
 #: environment cannot tell (the proxy is installed with the server, the kernel may run elsewhere).
 HUB_PROXY_ENV = "QUBICO_NB_HUB_PROXY"
+#: "embed" makes every file the kernel's machine serves (a sandbox on loopback, a downloaded
+#: copy) play from bytes in the page, for a host the detection below does not know; "auto" (the
+#: default) decides per host.
+PLAYBACK_ENV = "QUBICO_NB_PLAYBACK"
 #: Set in every kernel Voila starts (voila/utils.py ENV_VARIABLE).
 VOILA_ENVS = ("VOILA_KERNEL_ID", "VOILA_SERVER_URL", "VOILA_BASE_URL")
 #: Set by VS Code in the kernels it starts; the remote ones run where the browser is not.
@@ -108,7 +112,11 @@ def playback_plan(url: str) -> PlaybackPlan:
     bytes and put them into the page.
     """
     try:
-        if not urlsplit(url).scheme or not is_loopback_url(url) or not _browser_elsewhere():
+        if not urlsplit(url).scheme or not is_loopback_url(url):
+            return "url"
+        if _forced_embedding():
+            return "embed"
+        if not _browser_elsewhere():
             return "url"
     except ValueError:  # a malformed URL ("http://[::1"): nothing to plan, the caller shows text
         return "url"
@@ -145,7 +153,11 @@ def local_file_plan() -> PlaybackPlan:
     https://github.com/microsoft/vscode-jupyter/issues/1012), and Colab's output frames come
     from another origin than the kernel's disk: "embed".
     """
-    return "embed" if host() in ("voila", "vscode", "colab") else "url"
+    return "embed" if _forced_embedding() or host() in ("voila", "vscode", "colab") else "url"
+
+
+def _forced_embedding() -> bool:
+    return os.environ.get(PLAYBACK_ENV, "auto").strip().lower() == "embed"
 
 
 def warn_once(key: str, message: str, *, stacklevel: int = 2) -> None:

@@ -204,7 +204,7 @@ class TaskViewer(widgets.VBox):  # type: ignore[misc]
 
         if self._display_id is None:
             self._display_id = uuid.uuid4().hex
-        bundle = self._repr_mimebundle_()
+        bundle = TaskViewer._repr_mimebundle_(self)  # close() shadows the method with None
         self._published = bundle.get("text/html")
         display(bundle, raw=True, display_id=self._display_id)
         handle_displayed = getattr(self, "_handle_displayed", None)
@@ -287,7 +287,7 @@ class TaskViewer(widgets.VBox):  # type: ignore[misc]
             return
         from IPython.display import update_display
 
-        bundle = self._repr_mimebundle_()
+        bundle = TaskViewer._repr_mimebundle_(self)
         if bundle.get("text/html") == self._published:
             return
         self._published = bundle.get("text/html")

@@ -14,8 +14,8 @@ from qubico_nb.sandbox import Sandbox
 
 from .conftest import VIDEO, client_for
 
-HOST_ENVS = ("JUPYTERHUB_SERVICE_PREFIX", "QUBICO_NB_HUB_PROXY", *_hosts.VOILA_ENVS,
-             *_hosts.VSCODE_ENVS, *_hosts.REMOTE_ENVS)
+HOST_ENVS = ("JUPYTERHUB_SERVICE_PREFIX", "QUBICO_NB_HUB_PROXY", "QUBICO_NB_PLAYBACK",
+             *_hosts.VOILA_ENVS, *_hosts.VSCODE_ENVS, *_hosts.REMOTE_ENVS)
 
 
 @pytest.fixture(autouse=True)
@@ -65,6 +65,13 @@ def test_remote_vscode_embeds_loopback_and_local_files(monkeypatch: pytest.Monke
     assert _hosts.local_file_plan() == "embed"
     monkeypatch.setenv("SSH_CONNECTION", "10.0.0.1 5000 10.0.0.2 22")
     assert _hosts.playback_plan("http://127.0.0.1:8000/a.wav") == "embed"
+
+
+def test_embedding_can_be_forced_for_an_unknown_host(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("QUBICO_NB_PLAYBACK", "embed")
+    assert _hosts.playback_plan("http://127.0.0.1:8000/a.wav") == "embed"
+    assert _hosts.playback_plan("https://cdn.example.com/a.wav") == "url"  # the browser's own
+    assert _hosts.local_file_plan() == "embed"
 
 
 def test_voila_embeds_local_files(monkeypatch: pytest.MonkeyPatch) -> None:

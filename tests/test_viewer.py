@@ -426,3 +426,16 @@ def test_the_displayed_output_is_updated_when_the_task_ends() -> None:
         assert "completed" in update.data["text/html"] and "<audio" in update.data["text/html"]
         assert "application/vnd.jupyter.widget-view+json" in update.data
         viewer.close()
+
+
+def test_a_closed_viewer_still_displays_its_static_card() -> None:
+    from IPython.core.interactiveshell import InteractiveShell
+    from IPython.utils.capture import capture_output
+
+    InteractiveShell.instance()
+    viewer = TaskViewer.from_task(make_task("t", "completed"))
+    viewer.close()
+    with capture_output() as captured:
+        viewer._ipython_display_()
+    (shown,) = captured.outputs
+    assert "qnb-badge-completed" in shown.data["text/html"]

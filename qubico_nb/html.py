@@ -248,7 +248,8 @@ def _metadata_groups(task: Task) -> list[tuple[str, list[tuple[str, object]]]]:
                     ("Ran", None if task.ran_s is None else duration_text(task.ran_s))]),
         ("Usage", [] if usage is None else [
             ("Cost", None if usage.cost_usd is None else f"${usage.cost_usd:.4f}"),
-            ("Held while running", usage.frozen), ("Billing", usage.type)]),
+            ("Held while running", None if task.is_done else usage.frozen),
+            ("Billing", usage.type)]),
         ("Output", [("Files", len(task.works) if task.works or task.is_done else None),
                     *outputs]),
     ]

@@ -8,8 +8,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from qubico_nb import TaskViewer, _hosts
-from qubico_nb.download import download
+from qubico_nb import TaskViewer, _hosts, download
 from qubico_nb.sandbox import Sandbox
 
 from .conftest import VIDEO, client_for

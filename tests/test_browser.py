@@ -395,16 +395,26 @@ def test_hub_without_proxy_in_the_dark_theme(tmp_path: Path) -> None:
         _save_and_expect_final_state(page, host.work / "dark.ipynb")
 
 
-def test_voila_plays_a_downloaded_copy(tmp_path: Path) -> None:
-    scenario = Scenario("voila-local", "voila", "voila", notebook="local.ipynb")
+LOCAL_COPY = [Scenario("voila-local", "voila", "voila", notebook="local.ipynb"),
+              Scenario("lab-local", "lab", "jupyterlab", notebook="local.ipynb")]
+
+
+@pytest.mark.parametrize("scenario", LOCAL_COPY, ids=[s.name for s in LOCAL_COPY])
+def test_a_downloaded_copy_plays(scenario: Scenario, tmp_path: Path) -> None:
+    """After download(): JupyterLab serves the notebook's folder (a relative path plays);
+    Voila serves only images, so the copy is embedded."""
     with _serve(scenario, tmp_path) as host, _browser_page(host) as page:
         audio = page.locator(".qnb-viewer .qnb-player audio").first
         audio.wait_for(timeout=90_000)
         state = audio.evaluate(AUDIO_STATE)
         assert state["ready"], state
-        assert state["src"].startswith("data:audio/wav;base64,"), state["src"][:80]
         assert state["duration"] == pytest.approx(8.0, abs=0.05)
         assert state["advanced"] > 0.3, state
-        # Why the fallback: Voila does not serve the saved file by its relative path.
         (saved,) = (host.work / "downloads").iterdir()
-        _negative_control(page, f"downloads/{saved.name}")
+        if scenario.app == "voila":
+            assert state["src"].startswith("data:audio/wav;base64,"), state["src"][:80]
+            # Why the fallback: Voila does not serve the saved file by its relative path.
+            _negative_control(page, f"downloads/{saved.name}")
+        else:
+            assert f"/files/downloads/{saved.name}" in state["src"], state["src"]
+            _negative_control(page, f"{host.base}/files/downloads/missing-{saved.name}")

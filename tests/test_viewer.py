@@ -430,12 +430,13 @@ def test_the_displayed_output_is_updated_when_the_task_ends() -> None:
 
 def test_a_closed_viewer_still_displays_its_static_card() -> None:
     from IPython.core.interactiveshell import InteractiveShell
+    from IPython.display import display
     from IPython.utils.capture import capture_output
 
     InteractiveShell.instance()
     viewer = TaskViewer.from_task(make_task("t", "completed"))
     viewer.close()
     with capture_output() as captured:
-        viewer._ipython_display_()
+        display(viewer)  # ipywidgets 7's close() unsets _ipython_display_, 8's the bundle
     (shown,) = captured.outputs
     assert "qnb-badge-completed" in shown.data["text/html"]

@@ -3,8 +3,9 @@ the viewer shows the task and its audio loads and plays (with a negative control
 
 Hosts: JupyterLab (light theme contrast, saved final state); JupyterLab as on Binder (under a
 hub prefix, files through jupyter-server-proxy); Notebook 7; Voila (also playing a downloaded
-copy); a hub without jupyter-server-proxy in JupyterLab's dark theme (audio embedded, text
-contrast measured in the page, saved final state). Recipe and traps: shared/docs/browser-testing.md.
+copy, embedded); a hub without jupyter-server-proxy in JupyterLab's dark theme (audio
+embedded, a downloaded copy played by path, text contrast measured in the page, saved final
+state). Recipe and traps: shared/docs/browser-testing.md.
 Never `playwright install` (it downloads a browser).
 """
 
@@ -104,14 +105,18 @@ def _command(scenario: Scenario, port: int, work: Path) -> list[str]:
 
 
 NOTEBOOKS = {
-    # Dark theme: a failed task (error text) and a finished one (metadata, player).
+    # Dark theme: a failed task (error text), a finished one (metadata, player), and a
+    # downloaded copy of it (played by its path).
     "dark.ipynb": [
-        "from qubico_nb import TaskViewer, connect\nclient = connect()",
+        "from qubico_nb import TaskViewer, connect, download\nclient = connect()",
         "bad = client.generate_audio('https://x/corrupt.mp4', 'rain')\n"
         "TaskViewer(bad.id, client=client)",
         "good = client.generate_audio('https://example.com/clips/beach.mp4', "
         "'waves crashing on a beach', seed=1)\nviewer = TaskViewer(good.id, client=client)\n"
         "viewer",
+        "saved = download([client.wait(good, timeout=120)], 'downloads', client=client, "
+        "progress=False)\nTaskViewer.from_task(client.get_task(good.id), "
+        "local_files=saved)",
     ],
     # After download(): play the saved copy.
     "local.ipynb": [
@@ -368,9 +373,10 @@ CONTRAST = """() => {
 
 
 def test_hub_without_proxy_in_the_dark_theme(tmp_path: Path) -> None:
-    """One JupyterLab for three things: a hub whose server has no jupyter-server-proxy (the
-    sandbox's audio is embedded and plays), the dark theme (every text at least 4.5:1, measured
-    in the page), and the saved notebook holding the final state of every viewer."""
+    """One JupyterLab for four things: a hub whose server has no jupyter-server-proxy (the
+    sandbox's audio is embedded and plays), a downloaded copy (plays by its path), the dark
+    theme (every text at least 4.5:1, measured in the page), and the saved notebook holding the
+    final state of every viewer."""
     scenario = Scenario("hub-no-proxy-dark", "lab", "jupyterlab", notebook="dark.ipynb",
                         prefix="/user/qnb-test/", hub_proxy=False, dark=True)
     with _serve(scenario, tmp_path) as host, _browser_page(host) as page:
@@ -391,30 +397,29 @@ def test_hub_without_proxy_in_the_dark_theme(tmp_path: Path) -> None:
         assert state["ready"] and state["advanced"] > 0.3, state
         assert state["src"].startswith("data:audio/wav;base64,"), state["src"][:80]
         assert state["duration"] == pytest.approx(8.0, abs=0.05)
+        # The downloaded copy: JupyterLab serves the notebook's folder, so it plays by path.
+        (saved,) = (host.work / "downloads").iterdir()
+        local = page.locator(".qnb-viewer .qnb-player audio[src*='downloads']").first
+        local.wait_for(timeout=60_000)
+        state = local.evaluate(AUDIO_STATE)
+        assert state["ready"] and state["advanced"] > 0.3, state
+        assert f"/user/qnb-test/files/downloads/{saved.name}" in state["src"], state["src"]
 
         _save_and_expect_final_state(page, host.work / "dark.ipynb")
 
 
-LOCAL_COPY = [Scenario("voila-local", "voila", "voila", notebook="local.ipynb"),
-              Scenario("lab-local", "lab", "jupyterlab", notebook="local.ipynb")]
-
-
-@pytest.mark.parametrize("scenario", LOCAL_COPY, ids=[s.name for s in LOCAL_COPY])
-def test_a_downloaded_copy_plays(scenario: Scenario, tmp_path: Path) -> None:
-    """After download(): JupyterLab serves the notebook's folder (a relative path plays);
-    Voila serves only images, so the copy is embedded."""
+def test_voila_plays_a_downloaded_copy(tmp_path: Path) -> None:
+    """After download(): Voila serves only images, so the copy is embedded (JupyterLab plays
+    it by path: see the dark-theme test)."""
+    scenario = Scenario("voila-local", "voila", "voila", notebook="local.ipynb")
     with _serve(scenario, tmp_path) as host, _browser_page(host) as page:
         audio = page.locator(".qnb-viewer .qnb-player audio").first
         audio.wait_for(timeout=90_000)
         state = audio.evaluate(AUDIO_STATE)
         assert state["ready"], state
+        assert state["src"].startswith("data:audio/wav;base64,"), state["src"][:80]
         assert state["duration"] == pytest.approx(8.0, abs=0.05)
         assert state["advanced"] > 0.3, state
+        # Why the fallback: Voila does not serve the saved file by its relative path.
         (saved,) = (host.work / "downloads").iterdir()
-        if scenario.app == "voila":
-            assert state["src"].startswith("data:audio/wav;base64,"), state["src"][:80]
-            # Why the fallback: Voila does not serve the saved file by its relative path.
-            _negative_control(page, f"downloads/{saved.name}")
-        else:
-            assert f"/files/downloads/{saved.name}" in state["src"], state["src"]
-            _negative_control(page, f"{host.base}/files/downloads/missing-{saved.name}")
+        _negative_control(page, f"downloads/{saved.name}")

@@ -14,7 +14,7 @@ import sys
 import threading
 import warnings
 from typing import Any, Literal
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import urljoin, urlsplit, urlunsplit
 
 #: How a browser gets a file: its own URL, through the hub's proxy, or as bytes in the page.
 PlaybackPlan = Literal["url", "embed", "proxy"]
@@ -100,6 +100,31 @@ def _browser_elsewhere() -> bool:
     if os.environ.get(HUB_PREFIX_ENV) or "google.colab" in sys.modules:
         return True
     return host() == "vscode" and any(os.environ.get(name) for name in REMOTE_ENVS)
+
+
+def resolve_url(url: object, base_url: str | None = None) -> str | None:
+    """A file URL from a server as something a browser may load, or None (show it as text).
+
+    Absolute http(s) URLs stay; a hub's proxy path (what a sandbox under a hub hands out)
+    stays; other relative URLs resolve against the API's `base_url`; every other scheme,
+    protocol-relative or backslashed URL, and anything unparsable is None.
+    """
+    if not isinstance(url, str) or not url.strip():
+        return None
+    text = url.strip()
+    try:
+        if is_proxied_path(text):
+            return text
+        scheme = urlsplit(text).scheme.lower()
+        if not scheme and not text.startswith(("//", "\\", "/\\")):
+            if base_url is None:
+                return None
+            text = urljoin(base_url.rstrip("/") + "/", text)
+            scheme = urlsplit(text).scheme.lower()
+        parts = urlsplit(text)
+    except ValueError:  # urlsplit raises on some malformed URLs ("http://[::1")
+        return None
+    return text if scheme in ("http", "https") and parts.netloc else None
 
 
 def playback_plan(url: str) -> PlaybackPlan:

@@ -19,7 +19,7 @@ import weakref
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote, urljoin, urlsplit
+from urllib.parse import quote
 
 import ipywidgets as widgets
 import pandas as pd
@@ -336,28 +336,16 @@ class TaskViewer(widgets.VBox):  # type: ignore[misc]
             return None
 
     def _remote_source(self, work: Work) -> str | None:
-        url = work.playable_url
-        if not isinstance(url, str) or not url.strip():
-            return None
-        url = url.strip()
-        if _hosts.is_proxied_path(url):
-            return html.media_url(url)  # a hub's proxy path, made for the browser
-        scheme = urlsplit(url).scheme.lower()
-        if not scheme and not url.startswith(("//", "\\", "/\\")):
-            if self._client is None:
-                return None
-            url = urljoin(self._client.base_url + "/", url)
-        elif scheme not in ("http", "https"):
-            return None
-        absolute = html.absolute_media_url(url)
-        if absolute is None:
+        base = self._client.base_url if self._client is not None else None
+        url = _hosts.resolve_url(work.playable_url, base)
+        if url is None:
             return None
         plan = _hosts.playback_plan(url)
         if plan == "proxy":
             return html.media_url(_hosts.proxied_url(url))
         if plan == "embed":
             return self._embedded(url, work)
-        return absolute
+        return html.media_url(url)
 
     def _embedded(self, url: str, work: Work) -> str | None:
         """The file's bytes as a data URI (audio only, within the cap), else None."""

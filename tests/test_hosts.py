@@ -35,6 +35,20 @@ def player_markup(viewer: TaskViewer) -> str:
     return "".join(p.outputs[0]["data"]["text/html"] for p in viewer.players.children)
 
 
+def test_resolve_url_keeps_only_what_a_browser_may_load(monkeypatch: pytest.MonkeyPatch) -> None:
+    base = "http://127.0.0.1:8000"
+    assert _hosts.resolve_url("https://cdn/x.wav") == "https://cdn/x.wav"
+    assert _hosts.resolve_url("temp/x.wav", base) == "http://127.0.0.1:8000/temp/x.wav"
+    assert _hosts.resolve_url("/temp/x.wav", base + "/api/") == "http://127.0.0.1:8000/temp/x.wav"
+    assert _hosts.resolve_url("temp/x.wav") is None  # nothing to resolve against: text
+    for odd in ("javascript:alert(1)", "//evil/x.wav", "\\\\evil\\x.wav", "http://[::1",
+                "ftp://h/x.wav", "data:audio/wav;base64,AA", "", None, 3, "https://"):
+        assert _hosts.resolve_url(odd, base) is None, odd
+    hub(monkeypatch, proxy=True)
+    assert _hosts.resolve_url("/user/ada/proxy/8000/temp/x.wav", base) == \
+        "/user/ada/proxy/8000/temp/x.wav"
+
+
 def test_playback_plan_on_a_plain_machine() -> None:
     assert _hosts.playback_plan("http://127.0.0.1:8000/temp/a.wav") == "url"
     assert _hosts.playback_plan("https://cdn.example.com/a.wav") == "url"

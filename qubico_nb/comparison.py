@@ -11,7 +11,7 @@ from urllib.parse import quote
 
 import pandas as pd
 
-from . import html
+from . import _hosts, html
 from .batch import tabulate_tasks
 from .client import Client
 from .connection import default_client
@@ -90,13 +90,6 @@ def _relative_to_cwd(path_text: str) -> str | None:
         return None
 
 
-def _page_paths() -> tuple[str, ...]:
-    """URL paths the notebook's own server serves, where a relative file URL is meant for the
-    page, not the API: JupyterHub's jupyter-server-proxy prefix (`_hosts.sandbox_public_url`)."""
-    prefix = os.environ.get("JUPYTERHUB_SERVICE_PREFIX")
-    return (f"{prefix.rstrip('/')}/proxy/",) if prefix and prefix.startswith("/") else ()
-
-
 def compare(
     tasks_or_frame: pd.DataFrame | Iterable[Task | str],
     *,
@@ -166,5 +159,5 @@ def compare(
     if thumbnails and "peaks" not in frame.columns:
         warnings.warn(THUMBNAILS_NEED_PEAKS, stacklevel=2)
     return Comparison(frame, by=by, across=across, columns=columns, sources=sources,
-                      base_url=base_url, page_paths=_page_paths(), thumbnails=thumbnails,
+                      base_url=base_url, page_paths=_hosts.page_paths(), thumbnails=thumbnails,
                       notes=notes)

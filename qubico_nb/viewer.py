@@ -1,41 +1,57 @@
 """`TaskViewer`: fetch a task by id, show its metadata, play its works, follow it until it ends.
 
-A thin display layer: HTTP goes through the Client, HTML comes from `qubico_nb.html`. From the
-background poller, widgets change only through trait values and ``Output.append_*``
-(displaying from a thread would land in whichever cell runs at that moment).
+A thin display layer: HTTP goes through the Client, HTML comes from `qubico_nb.html`, host
+differences from `qubico_nb._hosts`. From the background poller, widgets change only through
+trait values and ``Output.append_*`` (displaying from a thread would land in whichever cell runs
+at that moment), and only while the poller's task is still the one shown (checked under the
+lock). The poller holds only a weak reference to the viewer, so a viewer nobody holds any more
+stops polling.
 """
 
 from __future__ import annotations
 
+import io
 import logging
 import threading
 import time
+import uuid
+import weakref
+from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import ipywidgets as widgets
-from IPython.display import Audio, Image, Video
+import pandas as pd
+from IPython.display import HTML
 
-from . import html
+from . import _hosts, html
+from ._constants import AUDIO_DATA_URI_PREFIX
 from .client import Client
 from .connection import default_client
 from .errors import TRANSIENT_ERRORS, QubicoError
-from .models import Task, Work
+from .models import Task, Work, guess_content_type
 
 log = logging.getLogger("qubico_nb")
 
+#: Viewers by the cell that made them, so a re-run of the cell stops the old ones.
+_by_cell: dict[str, weakref.WeakSet[TaskViewer]] = {}
+_by_cell_lock = threading.Lock()
 
-def _media(work: Work) -> Any:
-    """An IPython display object for a work (by URL: nothing is downloaded into the kernel)."""
-    url = html.media_url(work.playable_url)
-    if url is None:
-        return None
-    if work.kind == "audio":
-        return Audio(url=url)
-    if work.kind == "video":
-        return Video(url, html_attributes="controls preload='none'")
-    if work.kind == "image":
-        return Image(url=url)
-    return None
+
+class _TooBig(Exception):
+    """A file grew past the embedding cap while it was fetched."""
+
+
+class _CappedSink(io.BytesIO):
+    def __init__(self, limit: int) -> None:
+        super().__init__()
+        self.limit = limit
+
+    def write(self, data: Any) -> int:
+        if self.tell() + len(data) > self.limit:
+            raise _TooBig
+        return super().write(data)
 
 
 class TaskViewer(widgets.VBox):  # type: ignore[misc]
@@ -43,7 +59,9 @@ class TaskViewer(widgets.VBox):  # type: ignore[misc]
 
     ``TaskViewer("task-id")`` fetches through `connect()`'s client unless `client` is given;
     ``TaskViewer(task)`` shows a Task at once and follows it if it is running;
-    ``TaskViewer.from_task(task)`` shows a Task without any client.
+    ``TaskViewer.from_task(task)`` shows a Task without any client. `poll_interval` defaults to
+    the client's. `local_files` (the frame `download()` returns, or one path per work) plays the
+    saved copies instead of the server's URLs, embedded where the host cannot serve them.
     """
 
     def __init__(
@@ -52,34 +70,41 @@ class TaskViewer(widgets.VBox):  # type: ignore[misc]
         *,
         client: Client | None = None,
         follow: bool = True,
-        poll_interval: float = 1.0,
+        poll_interval: float | None = None,
         wait_timeout: float = 600.0,
+        local_files: Any = None,
     ) -> None:
         self._client = client
         self.follow = follow
-        self.poll_interval = poll_interval
+        self._poll_interval = poll_interval
         self.wait_timeout = wait_timeout
+        self._local_files = local_files
         self._task: Task | None = None
         self._lock = threading.RLock()
         self._stop = threading.Event()
         self._poller: threading.Thread | None = None
         self._following_id: str | None = None
-        self._shown_works: tuple[Work, ...] | None = None
+        self._shown_works: tuple[tuple[Work, ...], tuple[str | None, ...]] | None = None
+        self._display_id: str | None = None
+        self._published: str | None = None
+        self._cell_request: str | None = None
 
         self.id_box = widgets.Text(placeholder="task id", description="Task",
                                    continuous_update=False, layout={"width": "28em"})
         self.fetch_button = widgets.Button(description="Fetch", icon="refresh",
-                                           tooltip="fetch the task again")
-        self.status = widgets.HTML().add_class("qnb-status")
-        self.times = widgets.HTML().add_class("qnb-times")
-        self.meta = widgets.HTML().add_class("qnb-meta")
-        self.players = widgets.VBox().add_class("qnb-players")
-        self.error = widgets.HTML(layout={"display": "none"}).add_class("qnb-error")
-        header = widgets.HBox([self.id_box, self.fetch_button, self.status, self.times])
-        super().__init__([header, self.error, self.players, self.meta])
-        self.add_class("qnb-viewer")
+                                           tooltip="Fetch the task again")
+        self.style_sheet = widgets.HTML(html.VIEWER_STYLE, layout={"display": "none"})
+        self.status = _classed(widgets.HTML(), "qnb-status")
+        self.times = _classed(widgets.HTML(), "qnb-times")
+        self.meta = _classed(widgets.HTML(), "qnb-meta")
+        self.players = _classed(widgets.VBox(), "qnb-players")
+        self.error = _classed(widgets.HTML(layout={"display": "none"}), "qnb-error")
+        self.header = widgets.HBox([self.id_box, self.fetch_button, self.status, self.times])
+        super().__init__([self.style_sheet, self.header, self.error, self.players, self.meta])
+        _classed(self, "qnb-viewer")
         self.fetch_button.on_click(lambda _button: self.refresh())
         self.id_box.observe(self._on_id, names="value")
+        _register_in_cell(self)
         if isinstance(task_id, Task):  # show what we have at once, then follow it if running
             self._quiet_set_id(task_id.id)
             self._show(task_id)
@@ -90,9 +115,9 @@ class TaskViewer(widgets.VBox):  # type: ignore[misc]
 
     # -- public API ----------------------------------------------------------------------------
     @classmethod
-    def from_task(cls, task: Task) -> TaskViewer:
+    def from_task(cls, task: Task, *, local_files: Any = None) -> TaskViewer:
         """Show a Task you already have; without a client there is nothing to fetch."""
-        viewer = cls(client=None, follow=False)
+        viewer = cls(client=None, follow=False, local_files=local_files)
         viewer.fetch_button.disabled = viewer.id_box.disabled = True
         viewer._quiet_set_id(task.id)
         viewer._show(task)
@@ -100,8 +125,20 @@ class TaskViewer(widgets.VBox):  # type: ignore[misc]
 
     @property
     def task(self) -> Task | None:
-        """The latest Task shown."""
+        """The latest Task shown (with every field in full, however long)."""
         return self._task
+
+    @property
+    def poll_interval(self) -> float:
+        """Seconds between polls: as given, else the client's ``poll_interval``."""
+        if self._poll_interval is not None:
+            return self._poll_interval
+        client = self._client
+        return client.poll_interval if client is not None else 1.0
+
+    @poll_interval.setter
+    def poll_interval(self, value: float | None) -> None:
+        self._poll_interval = value
 
     @property
     def is_following(self) -> bool:
@@ -115,10 +152,12 @@ class TaskViewer(widgets.VBox):  # type: ignore[misc]
             return None
         try:
             task = self._get_client().get_task(task_id, use_cache=False)
+            _check_answer(task, task_id)
         except QubicoError as err:
-            if self._task is not None and self._task.id != task_id:
-                self._clear()  # never show one task's data under another's id
-            self._show_error(str(err))
+            with self._lock:
+                if self._task is not None and self._task.id != task_id:
+                    self._clear()  # never show one task's data under another's id
+                self._show_error(str(err))
             return None
         self._show(task)
         if self.follow and not task.is_done:
@@ -126,7 +165,14 @@ class TaskViewer(widgets.VBox):  # type: ignore[misc]
         return task
 
     def close(self) -> None:
+        """Stop following and close every widget inside (each holds a comm in the kernel)."""
         self.stop_following()
+        for child in _descendants(self):
+            child.close()
+        for part in (self.layout, *(getattr(w, "layout", None) for w in _descendants(self)),
+                     *(getattr(w, "style", None) for w in _descendants(self))):
+            if isinstance(part, widgets.Widget):
+                part.close()  # layouts and styles are widgets with comms of their own
         super().close()
 
     def stop_following(self) -> None:
@@ -137,16 +183,34 @@ class TaskViewer(widgets.VBox):  # type: ignore[misc]
     def __repr__(self) -> str:
         task = self._task
         if task is None:
-            return f"TaskViewer(task_id={self.id_box.value or None!r})"
-        return (f"TaskViewer(task_id={task.id!r}, status={task.status.value!r}, "
-                f"works={len(task.works)})")
+            return f"TaskViewer(task_id={html.shorten(self.id_box.value, 80) or None!r})"
+        return (f"TaskViewer(task_id={html.shorten(task.id, 80)!r}, "
+                f"status={task.status.value!r}, works={len(task.works)})")
 
     def _repr_mimebundle_(self, **kwargs: Any) -> dict[str, Any]:
         """The widget where widgets render; elsewhere (GitHub, nbviewer) a static card."""
-        bundle = super()._repr_mimebundle_(**kwargs) or {}
+        bundle = _hosts.widget_view_bundle(self)
         bundle["text/plain"] = repr(self)
-        bundle["text/html"] = html.task_card(self._task)
-        return dict(bundle)
+        with self._lock:
+            task, sources = self._task, self._sources_shown()
+        bundle["text/html"] = html.task_card(task, sources=sources,
+                                             page_paths=_hosts.page_paths())
+        return bundle
+
+    def _ipython_display_(self, **kwargs: Any) -> None:
+        """Display under a display id, so the output can be updated when the task ends (a saved
+        notebook then holds the final state, not "processing"). ipywidgets 7 displays widgets
+        here too (see `_hosts.widget_view_bundle`)."""
+        from IPython.display import display
+
+        if self._display_id is None:
+            self._display_id = uuid.uuid4().hex
+        bundle = TaskViewer._repr_mimebundle_(self)  # close() shadows the method with None
+        self._published = bundle.get("text/html")
+        display(bundle, raw=True, display_id=self._display_id)
+        handle_displayed = getattr(self, "_handle_displayed", None)
+        if callable(handle_displayed):  # ipywidgets 7's on_displayed callbacks
+            handle_displayed(**kwargs)
 
     # -- internals -----------------------------------------------------------------------------
     def _get_client(self) -> Client:
@@ -165,6 +229,10 @@ class TaskViewer(widgets.VBox):  # type: ignore[misc]
             self.refresh()
 
     def _start_following(self, task_id: str) -> None:
+        client = self._get_client()  # on the caller's thread: connect() may print or warn
+        if _hosts.playback_plan(client.base_url) == "embed":
+            _warn_embedding()  # here, in the user's cell, not later from the poller
+        interval = self.poll_interval
         with self._lock:
             if self.is_following and self._following_id == task_id:
                 return  # a second click while following starts nothing new
@@ -172,45 +240,65 @@ class TaskViewer(widgets.VBox):  # type: ignore[misc]
             stop = threading.Event()
             self._stop = stop
             self._following_id = task_id
-            self._poller = threading.Thread(target=self._follow, args=(task_id, stop),
-                                            name=f"qnb-follow-{task_id[:12]}", daemon=True)
+            self._poller = threading.Thread(
+                target=_follow,
+                args=(weakref.ref(self), client, task_id, stop, interval, self.wait_timeout),
+                name=f"qnb-follow-{task_id[:12]}", daemon=True)
             self._poller.start()
 
-    def _follow(self, task_id: str, stop: threading.Event) -> None:
-        deadline = time.monotonic() + self.wait_timeout
-        client = self._get_client()
-        while not stop.wait(self.poll_interval):
-            if time.monotonic() > deadline:
-                self._show_error(f"Stopped following after {self.wait_timeout:g} s; the task "
-                                 "was still running. Press Fetch to check again.")
-                return
-            try:
-                task = client.get_task(task_id)
-            except TRANSIENT_ERRORS as err:
-                self._show_error(f"{err} (still trying)")
-                continue
-            except QubicoError as err:
-                self._show_error(str(err))
-                return
-            if stop.is_set():
-                return
-            self._show(task)
-            if task.is_done:
-                return
+    def _is_current(self, task_id: str, stop: threading.Event) -> bool:
+        """True while the poller for `task_id` is the one this viewer listens to (hold the lock)."""
+        return not stop.is_set() and self._following_id == task_id
+
+    def _show_from_poller(self, task_id: str, stop: threading.Event, task: Task) -> bool:
+        sources = self._sources(task)  # may fetch bytes: outside the lock
+        with self._lock:
+            if not self._is_current(task_id, stop):
+                return False
+            self._render(task, sources)
+        self._publish_if_done(task)
+        return True
+
+    def _error_from_poller(self, task_id: str, stop: threading.Event, message: str) -> None:
+        with self._lock:
+            if self._is_current(task_id, stop):
+                self._show_error(message)
 
     def _show(self, task: Task) -> None:
+        sources = self._sources(task)
         with self._lock:
-            self.status.value = html.status_badge(task.status.value)
-            self.times.value = html.times_line(task)
-            self.meta.value = html.STYLE + html.metadata_table(task)
-            if task.error:
-                self._show_error(f"The task failed: {task.error.message}")
-            else:
-                self._show_error("")
-            if task.works != self._shown_works:
-                self._shown_works = task.works
-                self.players.children = tuple(self._player(w) for w in task.works)
-            self._task = task  # last: whoever sees the new task sees its players too
+            self._render(task, sources)
+        self._publish_if_done(task)
+
+    def _render(self, task: Task, sources: tuple[str | None, ...]) -> None:
+        self.status.value = html.status_badge(task.status.value)
+        self.times.value = html.times_line(task)
+        self.meta.value = html.metadata_table(task)
+        self._show_error(f"The task failed: {task.error.message}" if task.error else "")
+        if (task.works, sources) != self._shown_works:
+            self._shown_works = (task.works, sources)
+            self.players.children = tuple(
+                self._player(work, source, html.work_label(task, index))
+                for index, (work, source) in enumerate(zip(task.works, sources, strict=True)))
+        self._task = task  # last: whoever sees the new task sees its players too
+
+    def _publish_if_done(self, task: Task) -> None:
+        """Replace the displayed output's static part once the task has ended."""
+        if self._display_id is None or not task.is_done:
+            return
+        from IPython.display import update_display
+
+        bundle = TaskViewer._repr_mimebundle_(self)
+        if bundle.get("text/html") == self._published:
+            return
+        self._published = bundle.get("text/html")
+        try:
+            update_display(bundle, raw=True, display_id=self._display_id)
+        except Exception as err:  # a host without display updates keeps the first snapshot
+            log.debug("could not update the viewer's output: %s", err)
+
+    def _sources_shown(self) -> tuple[str | None, ...] | None:
+        return None if self._shown_works is None else self._shown_works[1]
 
     def _clear(self) -> None:
         with self._lock:
@@ -219,15 +307,178 @@ class TaskViewer(widgets.VBox):  # type: ignore[misc]
             self._shown_works = None
             self._task = None
 
-    def _player(self, work: Work) -> widgets.Widget:
-        media = _media(work)
-        if media is None:
-            return widgets.HTML(html.link(work.playable_url, "generated file")).add_class(
-                "qnb-player")
-        out = widgets.Output().add_class("qnb-player")
-        out.append_display_data(media)
+    def _player(self, work: Work, source: str | None, label: str) -> widgets.Widget:
+        out = _classed(widgets.Output(), "qnb-player")
+        out.append_display_data(HTML(html.viewer_player(work, source, label=label,
+                                                        page_paths=_hosts.page_paths())))
         return out
 
     def _show_error(self, message: str) -> None:
         self.error.value = html.error_box(message)
         self.error.layout.display = "block" if message else "none"
+
+    # -- where each work plays from --------------------------------------------------------------
+    def _sources(self, task: Task) -> tuple[str | None, ...]:
+        """The browser's source for each work: a local copy, the URL (resolved, proxied) or the
+        bytes embedded, or None (shown as text)."""
+        shown = self._shown_works
+        if shown is not None and shown[0] == task.works:
+            return shown[1]  # the same files: fetch or read nothing again
+        local = _local_paths(self._local_files, task)
+        return tuple(self._source(work, local.get(index)) for index, work in enumerate(task.works))
+
+    def _source(self, work: Work, local_path: str | None) -> str | None:
+        if local_path is not None:
+            source = _local_source(local_path)
+            if source is not None:
+                return source
+        try:
+            return self._remote_source(work)
+        except ValueError:  # urlsplit raises on some malformed URLs ("http://[::1")
+            return None
+
+    def _remote_source(self, work: Work) -> str | None:
+        base = self._client.base_url if self._client is not None else None
+        url = _hosts.resolve_url(work.playable_url, base)
+        if url is None:
+            return None
+        plan = _hosts.playback_plan(url)
+        if plan == "proxy":
+            return html.media_url(_hosts.proxied_url(url), page_paths=_hosts.page_paths())
+        if plan == "embed":
+            return self._embedded(url, work)
+        return html.media_url(url)
+
+    def _embedded(self, url: str, work: Work) -> str | None:
+        """The file's bytes as a data URI (audio only, within the cap), else None."""
+        _warn_embedding()
+        if work.kind != "audio" or self._client is None:
+            return None
+        sink = _CappedSink(_hosts.EMBED_LIMIT_BYTES)
+        try:
+            self._client.fetch_file(url, sink)
+        except (_TooBig, QubicoError, OSError) as err:
+            log.info("could not embed %s: %s", url[:200], type(err).__name__)
+            return None
+        return html.audio_data_uri(sink.getvalue(), work.content_type or guess_content_type(url))
+
+
+def _warn_embedding() -> None:
+    _hosts.warn_once(
+        "embed-loopback",
+        "The browser cannot reach this kernel's loopback address (JupyterHub without "
+        "jupyter-server-proxy, Colab, or a remote VS Code): qubico-nb embeds the audio files "
+        f"into the page instead (up to {_hosts.EMBED_LIMIT_BYTES // 2**20} MB each). Install "
+        "jupyter-server-proxy on the hub to play them by URL.", stacklevel=4)
+
+
+def _follow(ref: weakref.ref[TaskViewer], client: Client, task_id: str,
+            stop: threading.Event, interval: float, timeout: float) -> None:
+    """The poller: ask for the task every `interval` s until it ends, the viewer stops it, or
+    nobody holds the viewer any more (only a weak reference is kept between polls)."""
+    deadline = time.monotonic() + timeout
+    while not stop.wait(interval):
+        viewer = ref()
+        if viewer is None:
+            return
+        if time.monotonic() > deadline:
+            viewer._error_from_poller(
+                task_id, stop, f"Stopped following after {timeout:g} s; the task was still "
+                "running. Press Fetch to check again.")
+            return
+        try:
+            task = client.get_task(task_id)
+            _check_answer(task, task_id)
+        except TRANSIENT_ERRORS as err:
+            viewer._error_from_poller(task_id, stop, f"{err} (still trying)")
+            del viewer
+            continue
+        except QubicoError as err:
+            viewer._error_from_poller(task_id, stop, str(err))
+            return
+        if not viewer._show_from_poller(task_id, stop, task) or task.is_done:
+            return
+        del viewer
+
+
+def _check_answer(task: Task, task_id: str) -> None:
+    """An answer about another task is never shown under the id asked for."""
+    if task.id != task_id:
+        from .errors import ProtocolError
+
+        raise ProtocolError(f"asked for task {html.shorten(task_id, 80)} but the server answered "
+                            f"with task {html.shorten(task.id, 80)}; nothing shown")
+
+
+def _classed(widget: Any, name: str) -> Any:
+    widget.add_class(name)
+    return widget
+
+
+def _descendants(root: widgets.Widget) -> list[widgets.Widget]:
+    found: list[widgets.Widget] = []
+    for child in getattr(root, "children", ()):
+        found.extend(_descendants(child))
+        found.append(child)
+    return found
+
+
+def _register_in_cell(viewer: TaskViewer) -> None:
+    """Remember which cell made the viewer; a re-run of that cell stops the older ones
+    (their output is gone, yet the widget registry keeps them alive)."""
+    cell = _hosts.current_cell()
+    if cell is None:
+        return
+    cell_id, request = cell
+    viewer._cell_request = request
+    with _by_cell_lock:
+        known = _by_cell.setdefault(cell_id, weakref.WeakSet())
+        for old in list(known):
+            if getattr(old, "_cell_request", None) != request:
+                old.stop_following()
+                known.discard(old)
+        known.add(viewer)
+
+
+def _local_paths(local_files: Any, task: Task) -> dict[int, str]:
+    """Work index -> saved file, from `download()`'s frame or a list of paths."""
+    if local_files is None:
+        return {}
+    if hasattr(local_files, "columns"):  # a frame from download()
+        frame = local_files
+        if "local_path" not in frame.columns or "task_id" not in frame.columns:
+            return {}
+        found: dict[int, str] = {}
+        rows = frame[frame["task_id"] == task.id]
+        for position, (_, row) in enumerate(rows.iterrows()):
+            path = row.get("local_path")
+            index = row.get("work_index") if "work_index" in frame.columns else position
+            if isinstance(path, str) and path:
+                found[position if index is None or pd.isna(index) else int(index)] = path
+        return found
+    if isinstance(local_files, Sequence) and not isinstance(local_files, str):
+        return {i: str(p) for i, p in enumerate(local_files) if p}
+    return {}
+
+
+def _local_source(path_text: str) -> str | None:
+    """A saved file as the browser can load it: a path relative to the notebook where the host
+    serves its folder, else its bytes (within the cap); None when neither works."""
+    path = Path(path_text)
+    if not path.is_file():
+        return None
+    if _hosts.local_file_plan() == "url":
+        try:
+            relative = path.resolve().relative_to(Path.cwd().resolve()).as_posix()
+        except ValueError:
+            relative = None
+        if relative is not None:
+            return quote(relative)
+    content_type = guess_content_type(path.name) or ""
+    if not content_type.startswith("audio/") or path.stat().st_size > _hosts.EMBED_LIMIT_BYTES:
+        return None
+    source = html.audio_data_uri(path.read_bytes(), content_type)
+    return source if source.startswith(AUDIO_DATA_URI_PREFIX) else None
+
+
+__all__ = ["TaskViewer"]

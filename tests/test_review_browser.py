@@ -15,6 +15,7 @@ import signal
 import subprocess
 import sys
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -22,17 +23,7 @@ import pytest
 
 from qubico_nb.sandbox import Sandbox
 
-from .test_browser import (
-    ARGS,
-    CHROMIUM,
-    HOST_MODULES,
-    TOKEN,
-    Host,
-    _free_port,
-    _require,
-    _run_all,
-    _wait_for_port,
-)
+from .test_browser import ARGS, CHROMIUM, TOKEN, _free_port, _require, _run_all, _wait_for_port
 
 ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOK = "review.ipynb"
@@ -40,6 +31,15 @@ STORE = "listening-test.verdicts.jsonl"
 PROMPTS = ("waves crashing on a beach, seagulls", "a steam train passing")
 RATER = "browser-test"
 HOSTS = ("lab", "notebook7", "voila")
+#: What each host needs installed.
+HOST_MODULES = {"lab": "jupyterlab", "notebook7": "notebook", "voila": "voila"}
+
+
+@dataclass(frozen=True)
+class Host:
+    name: str
+    base: str
+    page_url: str
 
 pytestmark = [pytest.mark.slow, pytest.mark.browser]
 

@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any
+from datetime import datetime, timedelta, timezone
+from typing import Any, Literal
 
+import numpy as np
 import pandas as pd
 
-from .models import Task, Work
+from .models import Task, Work, _int, _seconds_between, _text
+
+#: One row per task, or one per generated file (a task without works still gets one row).
+Per = Literal["task", "work"]
 
 #: Column -> dtype of `tasks_to_frame(per="task")`, in order.
 TASK_COLUMNS: dict[str, str] = {
@@ -61,7 +67,7 @@ def short_video(video: str | None) -> str | None:
     return video
 
 
-def columns(per: str = "task") -> dict[str, str]:
+def columns(per: Per = "task") -> dict[str, str]:
     """The columns and dtypes a frame has for ``per`` ("task" or "work")."""
     if per == "task":
         return dict(TASK_COLUMNS)
@@ -106,8 +112,8 @@ def _work_fields(index: int | None, work: Work | None) -> dict[str, Any]:
             "content_type": work.content_type}
 
 
-def rows(items: Iterable[Task | FetchFailure], per: str = "task") -> list[dict[str, Any]]:
-    """Plain dict rows, one per task (or per work), in input order."""
+def rows(items: Iterable[Task | FetchFailure], per: Per = "task") -> list[dict[str, Any]]:
+    """Plain dict rows, one per task (or per work), in input order (JSON-friendly values)."""
     columns(per)  # validates per
     out: list[dict[str, Any]] = []
     for item in items:
@@ -130,19 +136,139 @@ def rows(items: Iterable[Task | FetchFailure], per: str = "task") -> list[dict[s
     return out
 
 
-def tasks_to_frame(items: Iterable[Task | FetchFailure], per: str = "task") -> pd.DataFrame:
-    """One row per task (``per="work"``: per work), with the columns of `columns(per)`."""
+def tasks_to_frame(items: Iterable[Task | FetchFailure], per: Per = "task") -> pd.DataFrame:
+    """One row per task (``per="work"``: per work), with the columns of `columns(per)`.
+
+    Built column by column (no row dicts, no per-row pandas calls). A value its column cannot
+    hold (a seed beyond int64, a time outside 1677-2262) becomes a missing value in that cell
+    only; every other cell and row is kept.
+    """
     spec = columns(per)
-    table = rows(items, per)
-    data = {name: [row.get(name) for row in table] for name in spec}
-    return pd.DataFrame({name: _series(values, spec[name]) for name, values in data.items()},
-                        columns=list(spec))
+    listed = list(items)
+    values = _task_columns(listed)
+    if per == "work":
+        values = _per_work(listed, values)
+    data = {name: _array(values[name], dtype) for name, dtype in spec.items()}
+    return pd.DataFrame(data, columns=list(spec), copy=False)
 
 
-def _series(values: list[Any], dtype: str) -> pd.Series:
+def _task_columns(items: list[Task | FetchFailure]) -> dict[str, list[Any]]:
+    """Each task column as a list, one entry per item, in the order of TASK_COLUMNS."""
+    columns_: dict[str, list[Any]] = {name: [] for name in TASK_COLUMNS}
+    (task_id, model, task_type, status, prompt, negative_prompt, seed, steps, video, created_at,
+     started_at, ended_at, queued_s, ran_s, cost_usd, n_works, audio_url, duration_s,
+     error) = (columns_[name].append for name in TASK_COLUMNS)
+    for item in items:
+        if type(item) is not Task:
+            if not isinstance(item, FetchFailure):
+                raise TypeError(f"expected Task or FetchFailure items, got {type(item).__name__}")
+            for name, column in columns_.items():
+                column.append(_FAILURE_VALUES.get(name))
+            columns_["task_id"][-1] = item.task_id
+            columns_["error"][-1] = item.message
+            continue
+        get = item.input.get
+        task_id(item.id)
+        model(item.model)
+        task_type(item.task_type)
+        status(item.status.value)
+        prompt(_text(get("prompt")))
+        negative_prompt(_text(get("negative_prompt")))
+        seed(_int(get("seed", get("seeds"))))
+        steps(_int(get("steps")))
+        video(short_video(_text(get("video"))))
+        created, started, ended = item.created_at, item.started_at, item.ended_at
+        created_at(created)
+        started_at(started)
+        ended_at(ended)
+        queued_s(_seconds_between(created, started))
+        ran_s(_seconds_between(started, ended))
+        cost_usd(item.usage.cost_usd if item.usage is not None else None)
+        n_works(len(item.works))
+        audio: Work | None = None
+        for work in item.works:
+            if work.kind == "audio":
+                audio = work
+                break
+        audio_url(None if audio is None else audio.url_without_watermark or audio.url)
+        duration_s(None if audio is None else audio.duration_s)
+        error(None if item.error is None else item.error.message)
+    return columns_
+
+
+_FAILURE_VALUES: dict[str, Any] = {"status": ERROR_STATUS, "n_works": 0}
+
+
+def _per_work(items: list[Task | FetchFailure],
+              by_task: dict[str, list[Any]]) -> dict[str, list[Any]]:
+    """The task columns repeated once per work (once for a task without works), plus the
+    work columns; ``audio_url`` and ``duration_s`` then describe that row's work."""
+    take: list[int] = []
+    work_index: list[int | None] = []
+    works: list[Work | None] = []
+    for position, item in enumerate(items):
+        item_works = item.works if isinstance(item, Task) else ()
+        if not item_works:
+            take.append(position)
+            work_index.append(None)
+            works.append(None)
+        for index, one_work in enumerate(item_works):
+            take.append(position)
+            work_index.append(index)
+            works.append(one_work)
+    out = {name: [column[i] for i in take] for name, column in by_task.items()}
+    out["work_index"] = work_index
+    out["url"] = [None if w is None else w.url_without_watermark or w.url for w in works]
+    out["kind"] = [None if w is None else w.kind for w in works]
+    out["content_type"] = [None if w is None else w.content_type for w in works]
+    audio_url, duration_s, url = out["audio_url"], out["duration_s"], out["url"]
+    for row, work in enumerate(works):
+        if work is not None:
+            audio_url[row] = url[row] if work.kind == "audio" else None
+            duration_s[row] = work.duration_s
+    return out
+
+
+_INT64_MIN, _INT64_MAX = -(2**63), 2**63 - 1
+#: pandas' nanosecond timestamps span 1677-09-21 .. 2262-04-11; outside it a time is missing.
+_NS_MIN = datetime(1677, 9, 22, tzinfo=timezone.utc)
+_NS_MAX = datetime(2262, 4, 11, tzinfo=timezone.utc)
+_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+_ONE_US = timedelta(microseconds=1)
+_NAT = np.iinfo(np.int64).min
+
+
+def _array(values: list[Any], dtype: str) -> Any:
+    """A pandas extension array of `dtype` from Python values; None (or out of range) -> NA."""
+    if dtype == "string":
+        return pd.array(values, dtype="string")
+    if dtype == "Int64":
+        return _int64_array(values)
+    if dtype == "Float64":
+        return _float64_array(values)
     if dtype.startswith("datetime64"):
-        return pd.Series(pd.to_datetime(values, utc=True), dtype=dtype)
-    return pd.Series([pd.NA if v is None else v for v in values], dtype=dtype)
+        return _utc_ns_array(values)
+    raise ValueError(f"no column builder for dtype {dtype!r}")
+
+
+def _int64_array(values: list[int | None]) -> Any:
+    missing = [v is None or not _INT64_MIN <= v <= _INT64_MAX for v in values]
+    numbers = np.array([0 if gone else v for v, gone in zip(values, missing, strict=True)],
+                       dtype=np.int64)
+    return pd.arrays.IntegerArray(numbers, np.array(missing, dtype=bool))
+
+
+def _float64_array(values: list[float | None]) -> Any:
+    numbers = np.array([math.nan if v is None else v for v in values], dtype=np.float64)
+    return pd.arrays.FloatingArray(numbers, ~np.isfinite(numbers))
+
+
+def _utc_ns_array(values: list[datetime | None]) -> Any:
+    micros = np.array([
+        _NAT if v is None or not _NS_MIN <= v <= _NS_MAX else (v - _EPOCH) // _ONE_US
+        for v in values], dtype=np.int64)
+    nanos = np.where(micros == _NAT, _NAT, micros * 1000)
+    return pd.DatetimeIndex(nanos.view("datetime64[ns]")).tz_localize("UTC").array
 
 
 def task_metadata(task: Task) -> pd.DataFrame:

@@ -371,3 +371,17 @@ def test_models_imports_nothing_above_it() -> None:
     local = {node.module for node in ast.walk(ast.parse(source))
              if isinstance(node, ast.ImportFrom) and node.level > 0}
     assert local <= {"errors", "_constants"}
+
+
+@pytest.mark.parametrize("answer", [UNIFIED, SEED])
+def test_the_parser_builds_what_init_builds(answer: dict[str, Any]) -> None:
+    """The parser fills slots directly for speed; the objects must equal ``__init__``'s."""
+    from dataclasses import fields
+
+    task = Task.from_dict(answer)
+    values = {f.name: getattr(task, f.name) for f in fields(task)}  # every slot is set
+    assert Task(**values) == task and repr(Task(**values)) == repr(task)
+    for work in task.works:
+        assert Work(**{f.name: getattr(work, f.name) for f in fields(work)}) == work
+    assert task.usage is not None and type(task.usage)(
+        **{f.name: getattr(task.usage, f.name) for f in fields(task.usage)}) == task.usage

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import Any, Literal
@@ -11,7 +11,7 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 
-from .models import Task, Work, _int, _seconds_between, _text
+from .models import Status, Task, Work, _int, _seconds_between, _text
 
 #: One row per task, or one per generated file (a task without works still gets one row).
 Per = Literal["task", "work"]
@@ -153,50 +153,82 @@ def tasks_to_frame(items: Iterable[Task | FetchFailure], per: Per = "task") -> p
 
 
 def _task_columns(items: list[Task | FetchFailure]) -> dict[str, list[Any]]:
-    """Each task column as a list, one entry per item, in the order of TASK_COLUMNS."""
-    columns_: dict[str, list[Any]] = {name: [] for name in TASK_COLUMNS}
-    (task_id, model, task_type, status, prompt, negative_prompt, seed, steps, video, created_at,
-     started_at, ended_at, queued_s, ran_s, cost_usd, n_works, audio_url, duration_s,
-     error) = (columns_[name].append for name in TASK_COLUMNS)
-    for item in items:
-        if type(item) is not Task:
-            if not isinstance(item, FetchFailure):
-                raise TypeError(f"expected Task or FetchFailure items, got {type(item).__name__}")
-            for name, column in columns_.items():
-                column.append(_FAILURE_VALUES.get(name))
-            columns_["task_id"][-1] = item.task_id
-            columns_["error"][-1] = item.message
-            continue
-        get = item.input.get
-        task_id(item.id)
-        model(item.model)
-        task_type(item.task_type)
-        status(item.status.value)
-        prompt(_text(get("prompt")))
-        negative_prompt(_text(get("negative_prompt")))
-        seed(_int(get("seed", get("seeds"))))
-        steps(_int(get("steps")))
-        video(short_video(_text(get("video"))))
-        created, started, ended = item.created_at, item.started_at, item.ended_at
-        created_at(created)
-        started_at(started)
-        ended_at(ended)
-        queued_s(_seconds_between(created, started))
-        ran_s(_seconds_between(started, ended))
-        cost_usd(item.usage.cost_usd if item.usage is not None else None)
-        n_works(len(item.works))
-        audio: Work | None = None
-        for work in item.works:
-            if work.kind == "audio":
-                audio = work
-                break
-        audio_url(None if audio is None else audio.url_without_watermark or audio.url)
-        duration_s(None if audio is None else audio.duration_s)
-        error(None if item.error is None else item.error.message)
-    return columns_
+    """Each task column as a list, one entry per item, in the order of TASK_COLUMNS.
+
+    One comprehension per column (much cheaper than appending row by row); a failure row is
+    computed from a blank task, then given its id, status and message.
+    """
+    failures: list[tuple[int, FetchFailure]] = []
+    tasks: list[Task] = []
+    for position, item in enumerate(items):
+        if type(item) is Task:
+            tasks.append(item)
+        elif isinstance(item, FetchFailure):
+            failures.append((position, item))
+            tasks.append(_BLANK)
+        elif isinstance(item, Task):
+            tasks.append(item)
+        else:
+            raise TypeError(f"expected Task or FetchFailure items, got {type(item).__name__}")
+    inputs = [t.input for t in tasks]
+    created = [t.created_at for t in tasks]
+    started = [t.started_at for t in tasks]
+    ended = [t.ended_at for t in tasks]
+    audio = [_first_audio(t.works) for t in tasks]
+    out: dict[str, list[Any]] = {
+        "task_id": [t.id for t in tasks],
+        "model": [t.model for t in tasks],
+        "task_type": [t.task_type for t in tasks],
+        "status": [_STATUS_TEXT[t.status] for t in tasks],
+        "prompt": _texts(_values(inputs, "prompt")),
+        "negative_prompt": _texts(_values(inputs, "negative_prompt")),
+        "seed": _ints([i["seed"] if "seed" in i else i.get("seeds") for i in inputs]),
+        "steps": _ints(_values(inputs, "steps")),
+        "video": [v if type(v) is str and not v.startswith("data:") else short_video(_text(v))
+                  for v in _values(inputs, "video")],
+        "created_at": created,
+        "started_at": started,
+        "ended_at": ended,
+        "queued_s": [_seconds_between(a, b) for a, b in zip(created, started, strict=True)],
+        "ran_s": [_seconds_between(a, b) for a, b in zip(started, ended, strict=True)],
+        "cost_usd": [None if t.usage is None else t.usage.cost_usd for t in tasks],
+        "n_works": [len(t.works) for t in tasks],
+        "audio_url": [None if w is None else w.url_without_watermark or w.url for w in audio],
+        "duration_s": [None if w is None else w.duration_s for w in audio],
+        "error": [None if t.error is None else t.error.message for t in tasks],
+    }
+    for position, failure in failures:
+        out["task_id"][position] = failure.task_id
+        out["status"][position] = ERROR_STATUS
+        out["error"][position] = failure.message
+    return out
 
 
-_FAILURE_VALUES: dict[str, Any] = {"status": ERROR_STATUS, "n_works": 0}
+def _values(mappings: list[Mapping[str, Any]], key: str) -> list[Any]:
+    """``m.get(key)`` of each mapping (``in`` plus ``[]`` is faster on a read-only view)."""
+    return [m[key] if key in m else None for m in mappings]  # noqa: SIM401 (see docstring)
+
+
+def _texts(values: list[Any]) -> list[str | None]:
+    """`models._text` of each value, with the common case (already text) inline."""
+    return [v if type(v) is str else _text(v) for v in values]
+
+
+def _ints(values: list[Any]) -> list[int | None]:
+    """`models._int` of each value, with the common case (already an int) inline."""
+    return [v if type(v) is int else _int(v) for v in values]
+
+
+def _first_audio(works: tuple[Work, ...]) -> Work | None:
+    for work in works:
+        if work.kind == "audio":
+            return work
+    return None
+
+
+_STATUS_TEXT = {status: status.value for status in Status}
+#: What a row for a task that could not be fetched holds, before its id, status and message.
+_BLANK = Task(id="", status=Status.UNKNOWN, raw_status="")
 
 
 def _per_work(items: list[Task | FetchFailure],

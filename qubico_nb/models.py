@@ -24,6 +24,7 @@ from .errors import ProtocolError
 
 #: Money in ``usage.consume`` is counted in units of 1e-7 USD (a $0.02 task shows 200000).
 USD_PER_CONSUME_UNIT = 1e-7
+_CONSUME_UNITS_PER_USD = 10_000_000
 
 _EMPTY: Mapping[str, Any] = MappingProxyType({})
 
@@ -320,7 +321,7 @@ class Usage:
         """The charge in US dollars, or None when unknown (or too large to be a real charge)."""
         if self.consume is None or not -_INT64_LIMIT < self.consume < _INT64_LIMIT:
             return None
-        return round(self.consume * USD_PER_CONSUME_UNIT, 10)
+        return self.consume / _CONSUME_UNITS_PER_USD  # one correctly rounded division
 
 
 _INT64_LIMIT = 2**63

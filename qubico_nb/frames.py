@@ -113,7 +113,7 @@ def _work_fields(index: int | None, work: Work | None) -> dict[str, Any]:
 
 
 def rows(items: Iterable[Task | FetchFailure], per: Per = "task") -> list[dict[str, Any]]:
-    """Plain dict rows, one per task (or per work), in input order (JSON-friendly values)."""
+    """Plain dict rows, one per task (or per work), in input order (times as datetimes)."""
     columns(per)  # validates per
     out: list[dict[str, Any]] = []
     for item in items:

@@ -123,3 +123,24 @@ def test_a_50_mb_prompt_stays_whole_in_the_frame() -> None:
 def test_items_that_are_not_tasks_are_refused() -> None:
     with pytest.raises(TypeError, match="expected Task or FetchFailure"):
         tasks_to_frame([UNIFIED])  # type: ignore[list-item]
+
+
+def test_the_column_builder_agrees_with_the_rows() -> None:
+    """tasks_to_frame builds columns directly; each cell must equal `rows()`'s value."""
+    from qubico_nb.frames import rows
+
+    many = Task.from_dict({**UNIFIED, "output": {"audio_url": "https://c/a.mp3",
+                                                 "video_url": "https://c/v.mp4"}})
+    items = [Task.from_dict(SEED), FetchFailure("gone", "HTTP 404"), many,
+             Task.from_dict({**UNIFIED, "task_id": "empty", "output": None})]
+    for per in ("task", "work"):
+        frame = tasks_to_frame(items, per=per)  # type: ignore[arg-type]
+        expected = rows(items, per=per)  # type: ignore[arg-type]
+        assert len(frame) == len(expected)
+        for position, row in enumerate(expected):
+            for name in columns(per):  # type: ignore[arg-type]
+                value, want = frame.iloc[position][name], row.get(name)
+                if want is None:
+                    assert pd.isna(value), (per, position, name, value)
+                else:
+                    assert value == want, (per, position, name, value, want)

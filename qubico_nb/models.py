@@ -240,22 +240,17 @@ def file_extension(url: str) -> str | None:
 
     The query and fragment are ignored, and so is a host name (``https://example.com`` has none).
     """
-    end = len(url)
-    for mark in ("?", "#"):
-        at = url.find(mark, 0, end)
-        if at >= 0:
-            end = at
-    start = 0
-    scheme_end = url.find("://", 0, end)
-    if scheme_end >= 0:
-        start = url.find("/", scheme_end + 3, end)
-        if start < 0:
+    path = url.partition("?")[0].partition("#")[0]
+    _, sep, rest = path.partition("://")
+    if sep:
+        _, slash, path = rest.partition("/")
+        if not slash:
             return None
-    segment_start = max(url.rfind("/", start, end), url.rfind("\\", start, end), start)
-    dot = url.rfind(".", segment_start, end)
-    if dot < 0 or end - dot > 12:
+    segment = path.rpartition("/")[2].rpartition("\\")[2]
+    _, dot, ext = segment.rpartition(".")
+    if not dot or not ext or len(ext) > 10:
         return None
-    return url[dot:end].lower()
+    return "." + ext.lower()
 
 
 def guess_content_type(url: str) -> str | None:

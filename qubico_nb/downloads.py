@@ -1,14 +1,21 @@
-"""Save generated files before their URLs expire: atomic, skip-if-present, safe names."""
+"""Save generated files before their URLs expire: atomic, skip-if-present, readable names.
+
+A file is written to a hidden ``.part`` name and renamed only once it is complete and looks like
+what it claims to be (not a web page, not cut short), so the folder never holds half a file.
+"""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
+import unicodedata
 import uuid
 from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from urllib.parse import urlsplit
+from typing import Any
+from urllib.parse import urljoin, urlsplit
 
 import pandas as pd
 
@@ -16,21 +23,140 @@ from ._progress import progress_bar
 from .client import Client
 from .errors import InvalidRequestError, QubicoError
 from .frames import tasks_to_frame
-from .models import Task
+from .models import Task, file_extension
 
-_SAFE = re.compile(r"[^A-Za-z0-9_-]+")
 _EXTENSIONS = {"wav", "mp3", "flac", "ogg", "m4a", "mp4", "webm", "mov", "png", "jpg", "jpeg",
                "webp", "gif", "glb"}
+_TYPE_EXTENSIONS = {"mpeg": "mp3", "x-wav": "wav", "wave": "wav", "vnd.wave": "wav",
+                    "quicktime": "mov", "gltf-binary": "glb", "x-flac": "flac"}
+#: Names Windows refuses for a file whatever its extension (``CON.wav`` included).
+_WINDOWS_RESERVED = {"con", "prn", "aux", "nul", *(f"com{i}" for i in range(10)),
+                     *(f"lpt{i}" for i in range(10))}
+#: Longest file name written: far below every file system's 255, leaving room for the folder
+#: within Windows' 260-character path limit.
+MAX_NAME_CHARS = 96
+_PROMPT_CHARS = 40
+_SHORT_ID_CHARS = 8
 
 
-def file_name(task_id: str, index: int, url: str, content_type: str | None = None) -> str:
-    """``<task id>_<index>.<ext>``, with only safe characters (server ids are untrusted)."""
-    stem = _SAFE.sub("_", task_id).strip("_")[:80] or "task"
-    ext = urlsplit(url).path.rsplit(".", 1)[-1].lower() if "." in urlsplit(url).path else ""
-    if ext not in _EXTENSIONS:
-        ext = (content_type or "").split("/")[-1].replace("mpeg", "mp3").replace("x-wav", "wav")
-        ext = ext if ext in _EXTENSIONS else "bin"
-    return f"{stem}_{index}.{ext}"
+def slug(text: str, max_chars: int = _PROMPT_CHARS) -> str:
+    """Lower-case ASCII words joined by ``-``, cut at a word boundary: ``"Waves crashing!"`` ->
+    ``"waves-crashing"``. Accents are folded (``é`` -> ``e``); other scripts drop out."""
+    ascii_text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
+    words = re.findall(r"[a-z0-9]+", ascii_text.lower())
+    out = ""
+    for word in words:
+        candidate = f"{out}-{word}" if out else word
+        if len(candidate) > max_chars:
+            return out or word[:max_chars]
+        out = candidate
+    return out
+
+
+def short_id(task_id: str) -> str:
+    """The first 8 letters or digits of a task id (a UUID's first group), enough to tell tasks
+    of one batch apart; `download` lengthens it where two would still collide."""
+    return (re.sub(r"[^a-z0-9]+", "", task_id.lower())[:_SHORT_ID_CHARS]) or "task"
+
+
+def file_name(task_id: str, index: int, url: str, content_type: str | None = None, *,
+              prompt: str | None = None, seed: int | None = None, steps: int | None = None,
+              several: bool = False, id_chars: int = _SHORT_ID_CHARS) -> str:
+    """A name a person can read and every OS accepts:
+    ``waves-crashing_seed42_steps25_1a2b3c4d.wav`` (prompt, seed, steps where known, a short task
+    id, ``_<index>`` when the task has several works). Only ``[a-z0-9_-]`` and one dot: server
+    text is untrusted, and names differ by more than letter case."""
+    parts = []
+    prompt_slug = slug(prompt) if isinstance(prompt, str) else ""
+    if prompt_slug:
+        parts.append(prompt_slug)
+    if seed is not None:
+        parts.append(f"seed{seed}"[:24])
+    if steps is not None:
+        parts.append(f"steps{steps}"[:24])
+    ident = re.sub(r"[^a-z0-9]+", "", task_id.lower())[:max(id_chars, 1)] or "task"
+    parts.append(ident)
+    if several:
+        parts.append(str(index))
+    stem = "_".join(parts)
+    ext = _extension(url, content_type)
+    stem = stem[:MAX_NAME_CHARS - len(ext) - 1].rstrip("_-")
+    if stem.split("_", 1)[0] in _WINDOWS_RESERVED or not stem:
+        stem = f"_{stem}"
+    return f"{stem}.{ext}"
+
+
+def _extension(url: str, content_type: str | None) -> str:
+    ext = (file_extension(url) or ".").lstrip(".")
+    if ext in _EXTENSIONS:
+        return ext
+    subtype = (content_type or "").split(";", 1)[0].strip().lower().split("/")[-1]
+    subtype = _TYPE_EXTENSIONS.get(subtype, subtype)
+    return subtype if subtype in _EXTENSIONS else "bin"
+
+
+def resolve_url(url: str, base_url: str) -> str:
+    """An absolute URL for a work: absolute ones as they are, relative ones against the API's base.
+
+    A sandbox on JupyterHub/Binder gives browser-facing paths such as
+    ``/user/me/proxy/8000/temp/x.wav``; jupyter-server-proxy maps ``.../proxy/<port>/rest`` to
+    ``127.0.0.1:<port>/rest``, so when the API's base is that loopback port the kernel fetches
+    ``rest`` from it directly (the browser's proxy path does not exist on the sandbox itself).
+    """
+    if urlsplit(url).scheme in ("http", "https"):
+        return url
+    base = urlsplit(base_url)
+    if base.port is not None:
+        marker = f"/proxy/{base.port}/"
+        at = url.find(marker)
+        if at >= 0 and base.hostname in ("127.0.0.1", "localhost", "::1"):
+            return urljoin(base_url.rstrip("/") + "/", url[at + len(marker):])
+    return urljoin(base_url.rstrip("/") + "/", url)
+
+
+#: The first bytes of the formats we can recognise, by extension.
+_MAGIC: dict[str, tuple[tuple[int, bytes], ...]] = {
+    "wav": ((0, b"RIFF"), (0, b"RIFX"), (0, b"RF64"), (0, b"BW64")),
+    "flac": ((0, b"fLaC"),),
+    "ogg": ((0, b"OggS"),),
+    "mp4": ((4, b"ftyp"),), "m4a": ((4, b"ftyp"),), "mov": ((4, b"ftyp"), (4, b"moov")),
+    "png": ((0, b"\x89PNG"),), "jpg": ((0, b"\xff\xd8"),), "jpeg": ((0, b"\xff\xd8"),),
+    "gif": ((0, b"GIF8"),), "webm": ((0, b"\x1a\x45\xdf\xa3"),),
+}
+
+
+def check_file(path: Path, ext: str) -> str | None:
+    """Why the downloaded bytes at `path` are not a usable ``.ext`` file, or None if they are.
+
+    Catches what a server sends instead of a file (a login or error page, a JSON error) and a
+    WAV shorter than its own header promises.
+    """
+    size = path.stat().st_size
+    with open(path, "rb") as source:
+        head = source.read(512)
+    if not head:
+        return "the server sent an empty file"
+    text = head.lstrip().lower()
+    if text.startswith((b"<!doctype", b"<html", b"<head", b"<body", b"<?xml")):
+        return ("the server sent a web page (HTML), not a file: the link may have expired or "
+                "need a login; fetch the task again for a fresh URL")
+    if text.startswith(b"{") and ext not in ("json",):
+        return "the server sent a JSON message, not a file: " + head[:200].decode(
+            "utf-8", "replace")
+    signatures = _MAGIC.get(ext)
+    if ext == "mp3":  # an ID3 tag, or straight into an MPEG frame (11 sync bits)
+        recognised = head[:3] == b"ID3" or (len(head) > 1 and head[0] == 0xFF and
+                                            head[1] & 0xE0 == 0xE0)
+    else:
+        recognised = not signatures or any(
+            head[at:at + len(magic)] == magic for at, magic in signatures)
+    if not recognised:
+        return f"the bytes are not a .{ext} file (they start with {head[:8]!r})"
+    if ext == "wav" and head[:4] == b"RIFF" and len(head) >= 8:
+        promised = int.from_bytes(head[4:8], "little") + 8
+        if promised not in (8, 0xFFFFFFFF + 8) and size < promised:
+            return f"the file is cut short: its header promises {promised} bytes, got {size}"
+    return None
 
 
 def _frame(tasks_or_frame: pd.DataFrame | Iterable[Task]) -> pd.DataFrame:
@@ -40,6 +166,19 @@ def _frame(tasks_or_frame: pd.DataFrame | Iterable[Task]) -> pd.DataFrame:
     if not all(isinstance(t, Task) for t in items):
         raise InvalidRequestError("download takes Task objects or a frame from tabulate_tasks")
     return tasks_to_frame(items, per="work")
+
+
+def _cell(row: pd.Series, name: str) -> Any:
+    value = row.get(name)
+    return None if value is None or value is pd.NA or (
+        isinstance(value, float) and value != value) else value
+
+
+def _whole(value: Any) -> int | None:
+    try:
+        return None if value is None or pd.isna(value) else int(value)
+    except (TypeError, ValueError, OverflowError):
+        return None
 
 
 def download(
@@ -54,9 +193,12 @@ def download(
     """Save each work's file into `folder`; return the frame with ``local_path`` (and
     ``download_error``) columns.
 
-    Files stream to a temporary name and are renamed only when complete, so an interrupted
-    download never leaves a half-written file under the real name. Existing files are kept
-    unless `overwrite`. One failed download is recorded in its row; the rest go on.
+    Files are named by prompt, seed, steps and a short task id (see `file_name`); two works
+    never share a name. Each streams to a temporary name and is renamed only when complete and
+    checked (not an HTML page, not shorter than promised), so an interrupted or bad download
+    never leaves a file under the real name. Existing files are kept unless `overwrite`. Relative
+    work URLs are resolved against the client's base URL. A failed download (or a folder that
+    cannot be written) is recorded in its row's ``download_error``; the rest go on.
     """
     frame = _frame(tasks_or_frame)
     url_column = "url" if "url" in frame.columns else "audio_url"
@@ -64,44 +206,94 @@ def download(
         raise InvalidRequestError("the frame needs task_id and url (or audio_url) columns: "
                                   "make it with tabulate_tasks")
     target = Path(folder)
-    target.mkdir(parents=True, exist_ok=True)
+    local_paths: list[str | None] = [None] * len(frame)
+    download_errors: list[str | None] = [None] * len(frame)
+    folder_problem: str | None = None
+    try:
+        target.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        folder_problem = f"cannot create the folder {str(target)!r}: {err.strerror or err}"
     client = client or Client()
-    jobs: list[tuple[int, str, Path]] = []
-    local: list[str | None] = [None] * len(frame)
-    problems: list[str | None] = [None] * len(frame)
-    for position, (_, row) in enumerate(frame.iterrows()):
-        url = row[url_column]
-        if not isinstance(url, str) or not url:
+    planned = _plan(frame, url_column, client.base_url, target)
+    jobs: dict[Path, tuple[str, list[int]]] = {}
+    for position, url, path in planned:
+        if folder_problem:
+            download_errors[position] = folder_problem
             continue
-        index = row.get("work_index")
-        name = file_name(str(row["task_id"]), 0 if pd.isna(index) else int(index), url,
-                         row.get("content_type") if isinstance(row.get("content_type"), str)
-                         else None)
-        path = target / name
-        if path.exists() and not overwrite:
-            local[position] = str(path)
+        try:
+            present = path.is_file()
+        except OSError:
+            present = False
+        if present and not overwrite:
+            local_paths[position] = str(path)
             continue
-        jobs.append((position, url, path))
+        jobs.setdefault(path, (url, []))[1].append(position)
 
-    def fetch(job: tuple[int, str, Path]) -> tuple[int, str | None, str | None]:
-        position, url, path = job
+    def fetch(job: tuple[Path, tuple[str, list[int]]]) -> tuple[list[int], str | None, str | None]:
+        path, (url, positions) = job
         partial = path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}.part")
         try:
             with open(partial, "wb") as sink:
                 client.fetch_file(url, sink)
+            problem = check_file(partial, path.suffix.lstrip("."))
+            if problem:
+                return positions, None, f"download {url}: {problem}"
             os.replace(partial, path)
-            return position, str(path), None
+            return positions, str(path), None
         except (QubicoError, OSError) as err:
-            return position, None, str(err)
+            return positions, None, str(err)
         finally:
-            partial.unlink(missing_ok=True)
+            with contextlib.suppress(OSError):  # a folder gone read-only: nothing to remove
+                partial.unlink(missing_ok=True)
 
     with progress_bar(len(jobs), "downloading", progress) as bar, \
             ThreadPoolExecutor(max(1, min(max_workers, len(jobs) or 1))) as pool:
-        for position, path_text, problem in pool.map(fetch, jobs):
-            local[position] = path_text
-            problems[position] = problem
+        for positions, path_text, problem in pool.map(fetch, jobs.items()):
+            for position in positions:
+                local_paths[position] = path_text
+                download_errors[position] = problem
             bar.update(1)
-    frame["local_path"] = pd.array(local, dtype="string")
-    frame["download_error"] = pd.array(problems, dtype="string")
+    frame["local_path"] = pd.array(local_paths, dtype="string")
+    frame["download_error"] = pd.array(download_errors, dtype="string")
     return frame
+
+
+def _plan(frame: pd.DataFrame, url_column: str, base_url: str,
+          target: Path) -> list[tuple[int, str, Path]]:
+    """(row position, absolute URL, path) for each row with a URL; distinct works get distinct
+    names (compared without letter case, as macOS and Windows do)."""
+    per_task: dict[str, int] = {}
+    rows: list[tuple[int, str, str, Any, tuple[str, int, str]]] = []
+    for position, (_, row) in enumerate(frame.iterrows()):
+        url = _cell(row, url_column)
+        if not isinstance(url, str) or not url:
+            continue
+        task_id = str(row["task_id"])
+        index = _whole(_cell(row, "work_index")) or 0
+        rows.append((position, url, task_id, row, (task_id, index, url)))
+        per_task[task_id] = per_task.get(task_id, 0) + 1
+    names: dict[tuple[str, int, str], str] = {}
+    owner: dict[str, tuple[str, int, str]] = {}
+    for _position, url, task_id, row, key in rows:
+        if key in names:
+            continue
+        n_works = _whole(_cell(row, "n_works")) or 0
+        content_type, prompt = _cell(row, "content_type"), _cell(row, "prompt")
+        for id_chars in (_SHORT_ID_CHARS, 16, 64):
+            name = file_name(
+                task_id, key[1], url, content_type if isinstance(content_type, str) else None,
+                prompt=prompt if isinstance(prompt, str) else None,
+                seed=_whole(_cell(row, "seed")), steps=_whole(_cell(row, "steps")),
+                several=max(n_works, per_task[task_id]) > 1, id_chars=id_chars)
+            if owner.get(name.lower(), key) == key:
+                break
+        else:  # the same task id twice with different URLs: number them
+            stem, ext = name.rsplit(".", 1)
+            number = 2
+            while f"{stem}-{number}.{ext}".lower() in owner:
+                number += 1
+            name = f"{stem}-{number}.{ext}"
+        owner[name.lower()] = key
+        names[key] = name
+    return [(position, resolve_url(url, base_url), target / names[key])
+            for position, url, _task_id, _row, key in rows]

@@ -11,20 +11,29 @@ import json
 import math
 import mimetypes
 import re
-from collections.abc import Mapping
-from dataclasses import dataclass, field
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field, fields
 from datetime import datetime, timedelta, timezone
 from enum import Enum
+from functools import lru_cache
 from types import MappingProxyType
-from typing import Any
-from urllib.parse import urlsplit
+from typing import Any, Literal
 
+from ._constants import MEDIA_TYPES
 from .errors import ProtocolError
 
 #: Money in ``usage.consume`` is counted in units of 1e-7 USD (a $0.02 task shows 200000).
 USD_PER_CONSUME_UNIT = 1e-7
+_CONSUME_UNITS_PER_USD = 10_000_000
 
 _EMPTY: Mapping[str, Any] = MappingProxyType({})
+
+#: What a generated file is, from its media type (or, failing that, the key or type naming it).
+WorkKind = Literal["audio", "video", "image", "other"]
+
+#: How deeply an answer may nest. Real answers nest about 5 levels; anything past this limit is
+#: refused, so every Task can be pickled, deep-copied and dumped without a RecursionError.
+MAX_NESTING = 100
 
 
 class Status(str, Enum):
@@ -44,8 +53,12 @@ class Status(str, Enum):
 
     @classmethod
     def parse(cls, raw: object) -> Status:
+        """The state a server's spelling means; UNKNOWN for anything unrecognized."""
         if not isinstance(raw, str):
             return cls.UNKNOWN
+        known = _STATUS_ALIASES.get(raw)
+        if known is not None:
+            return known
         return _STATUS_ALIASES.get(raw.strip().lower().replace(" ", "_"), cls.UNKNOWN)
 
     def __str__(self) -> str:
@@ -61,6 +74,9 @@ _STATUS_ALIASES = {
     # A cancelled task will never produce output: it ends like a failed one (raw_status keeps it).
     **{word: Status.FAILED for word in ("failed", "failure", "error", "cancelled", "canceled")},
 }
+# The title-case spellings the seed schema sends, found without normalizing the text first.
+_STATUS_ALIASES.update({word.capitalize(): status for word, status in list(
+    _STATUS_ALIASES.items())})
 
 # -- timestamps ------------------------------------------------------------------------------
 
@@ -70,21 +86,55 @@ _RFC3339 = re.compile(
 )
 
 
+_UNIX_NUMBER = re.compile(r"\d{1,30}(\.\d{1,30})?")
+#: Parsed timestamp texts (a table of tasks repeats many: zero times, shared creation seconds).
+_TIME_CACHE: dict[str, datetime | None] = {}
+_TIME_CACHE_LIMIT = 8192
+
+
 def parse_time(value: object) -> datetime | None:
     """A timezone-aware UTC datetime, or None for missing, zero ("0001-01-01...") or unreadable.
 
     Accepts RFC 3339 with any fraction (nanoseconds are cut to microseconds), ``Z`` or offsets,
     and Unix times in seconds, milliseconds, microseconds or nanoseconds.
     """
+    if type(value) is str:
+        cached = _TIME_CACHE.get(value, _MISS)
+        if cached is not _MISS:
+            return cached  # type: ignore[return-value]
+        if len(value) > 64:  # no timestamp is this long; do not cache or scan it
+            return None
+        parsed = _parse_time_text(value)
+        if len(_TIME_CACHE) >= _TIME_CACHE_LIMIT:
+            _TIME_CACHE.clear()
+        _TIME_CACHE[value] = parsed
+        return parsed
     if isinstance(value, bool) or value is None:
         return None
     if isinstance(value, (int, float)):
-        return _from_unix(float(value))
-    if not isinstance(value, str):
-        return None
+        try:
+            return _from_unix(float(value))
+        except OverflowError:  # an integer too large for a float
+            return None
+    if isinstance(value, str):
+        return _parse_time_text(str(value))
+    return None
+
+
+_MISS = object()
+
+
+def _parse_time_text(value: str) -> datetime | None:
     text = value.strip()
-    if re.fullmatch(r"\d+(\.\d+)?", text):
+    if _UNIX_NUMBER.fullmatch(text):
         return _from_unix(float(text))
+    if len(text) >= 20 and text[4] == "-" and text[10] in "Tt " and text[-1] in "Zz":
+        try:  # the C parser takes the common form; the pattern below handles every other
+            stamp = datetime.fromisoformat(text[:-1])
+        except ValueError:
+            stamp = None
+        if stamp is not None and stamp.tzinfo is None and stamp.year > 1:
+            return stamp.replace(tzinfo=timezone.utc)
     match = _RFC3339.match(text)
     if not match:
         return None
@@ -103,12 +153,16 @@ def parse_time(value: object) -> datetime | None:
     return stamp.astimezone(timezone.utc)
 
 
+#: 2300-01-01T00:00:00Z in Unix seconds: no task is that late, so a larger number is in finer units.
+_YEAR_2300_S = 10_413_792_000
+
+
 def _from_unix(number: float) -> datetime | None:
     if not math.isfinite(number) or number <= 0:
         return None
     for scale in (1.0, 1e3, 1e6, 1e9):  # seconds, ms, us, ns: pick the one that lands before 2300
         seconds = number / scale
-        if seconds < 10_413_792_000:
+        if seconds < _YEAR_2300_S:
             try:
                 return datetime.fromtimestamp(seconds, timezone.utc)
             except (OverflowError, OSError, ValueError):
@@ -120,15 +174,25 @@ def _from_unix(number: float) -> datetime | None:
 
 
 def _map(value: object) -> Mapping[str, Any]:
-    return value if isinstance(value, Mapping) else _EMPTY
+    if type(value) is dict:
+        return value
+    if value is None or not isinstance(value, Mapping):
+        return _EMPTY
+    return value
 
 
 def _text(value: object) -> str | None:
     if isinstance(value, str):
         return value
     if isinstance(value, (int, float)) and not isinstance(value, bool):
-        return str(value)
+        try:
+            return str(value)
+        except ValueError:  # an integer of more digits than Python will print
+            return None
     return None
+
+
+_INTEGER_TEXT = re.compile(r"\s*-?\d{1,40}\s*")
 
 
 def _int(value: object) -> int | None:
@@ -138,7 +202,7 @@ def _int(value: object) -> int | None:
         return value
     if isinstance(value, float) and value.is_integer():
         return int(value)
-    if isinstance(value, str) and re.fullmatch(r"\s*-?\d+\s*", value):
+    if isinstance(value, str) and len(value) <= 64 and _INTEGER_TEXT.fullmatch(value):
         return int(value)
     return None
 
@@ -147,8 +211,14 @@ def _number(value: object) -> float | None:
     if isinstance(value, bool):
         return None
     if isinstance(value, (int, float)):
-        return float(value) if math.isfinite(value) else None
+        try:
+            number = float(value)
+        except OverflowError:  # an integer too large for a float
+            return None
+        return number if math.isfinite(number) else None
     if isinstance(value, str):
+        if len(value) > 64:
+            return None
         try:
             number = float(value)
         except ValueError:
@@ -164,37 +234,56 @@ def _positive(value: object) -> float | None:
 
 # -- the model -------------------------------------------------------------------------------
 
-_EXTRA_TYPES = {".wav": "audio/wav", ".mp3": "audio/mpeg", ".flac": "audio/flac",
-                ".ogg": "audio/ogg", ".m4a": "audio/mp4", ".mp4": "video/mp4",
-                ".webm": "video/webm", ".mov": "video/quicktime", ".png": "image/png",
-                ".jpg": "image/jpeg", ".jpeg": "image/jpeg", ".webp": "image/webp",
-                ".gif": "image/gif", ".glb": "model/gltf-binary"}
+
+def file_extension(url: str) -> str | None:
+    """The lower-case extension (``.wav``) of a URL's or path's last segment, or None.
+
+    The query and fragment are ignored, and so is a host name (``https://example.com`` has none).
+    """
+    path = url.partition("?")[0].partition("#")[0]
+    _, sep, rest = path.partition("://")
+    if sep:
+        _, slash, path = rest.partition("/")
+        if not slash:
+            return None
+    segment = path.rpartition("/")[2].rpartition("\\")[2]
+    _, dot, ext = segment.rpartition(".")
+    if not dot or not ext or len(ext) > 10:
+        return None
+    return "." + ext.lower()
 
 
 def guess_content_type(url: str) -> str | None:
     """The media type a file URL's extension suggests, or None."""
-    path = urlsplit(url).path.lower() if "://" in url else url.lower().split("?")[0]
-    ext = "." + path.rsplit(".", 1)[-1] if "." in path.rsplit("/", 1)[-1] else ""
-    if not ext:
-        return None
-    return _EXTRA_TYPES.get(ext) or mimetypes.guess_type("x" + ext)[0]
+    ext = file_extension(url)
+    return None if ext is None else _type_of_extension(ext)
 
 
-def _kind(content_type: str | None, hint: str | None = None) -> str:
-    major = (content_type or "").split("/", 1)[0]
-    if major in ("audio", "video", "image"):
-        return major
+@lru_cache(maxsize=256)
+def _type_of_extension(ext: str) -> str | None:
+    return MEDIA_TYPES.get(ext) or mimetypes.guess_type("x" + ext)[0]
+
+
+_KINDS: tuple[WorkKind, ...] = ("audio", "video", "image")
+
+
+def _kind(content_type: str | None, hint: WorkKind | None = None) -> WorkKind:
+    if content_type:
+        major = content_type.split("/", 1)[0].strip().lower()
+        for kind in _KINDS:
+            if major == kind:
+                return kind
     return hint or "other"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Work:
     """One generated file: where it is, what it is, and how long or large."""
 
     url: str
     url_without_watermark: str | None = None
     content_type: str | None = None
-    kind: str = "other"
+    kind: WorkKind = "other"
     duration_s: float | None = None
     width: int | None = None
     height: int | None = None
@@ -206,13 +295,15 @@ class Work:
         return self.url_without_watermark or self.url
 
     @classmethod
-    def from_url(cls, url: str, *, content_type: str | None = None, hint: str | None = None,
-                 **fields: Any) -> Work:
+    def from_url(cls, url: str, *, content_type: str | None = None,
+                 hint: WorkKind | None = None, **other_fields: Any) -> Work:
+        """A work whose media type, when not given, is guessed from the URL's extension."""
         content_type = content_type or guess_content_type(url)
-        return cls(url=url, content_type=content_type, kind=_kind(content_type, hint), **fields)
+        return cls(url=url, content_type=content_type, kind=_kind(content_type, hint),
+                   **other_fields)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Usage:
     """What a task costs: ``frozen`` is held while it runs, ``consume`` is charged (1e-7 USD)."""
 
@@ -222,10 +313,16 @@ class Usage:
 
     @property
     def cost_usd(self) -> float | None:
-        return None if self.consume is None else round(self.consume * USD_PER_CONSUME_UNIT, 10)
+        """The charge in US dollars, or None when unknown (or too large to be a real charge)."""
+        if self.consume is None or not -_INT64_LIMIT < self.consume < _INT64_LIMIT:
+            return None
+        return self.consume / _CONSUME_UNITS_PER_USD  # one correctly rounded division
 
 
-@dataclass(frozen=True)
+_INT64_LIMIT = 2**63
+
+
+@dataclass(frozen=True, slots=True)
 class TaskError:
     """Why a task failed, in the server's words."""
 
@@ -234,9 +331,12 @@ class TaskError:
     raw_message: str | None = None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Task:
-    """One task as the API reported it at one moment; build it with `Task.from_dict`."""
+    """One task as the API reported it at one moment; build it with `Task.from_dict`.
+
+    ``raw`` is a read-only view of the answer's ``data`` object as received (not a copy).
+    """
 
     id: str
     status: Status
@@ -254,6 +354,12 @@ class Task:
 
     def __hash__(self) -> int:
         return hash((self.id, self.raw_status, self.ended_at))
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        # Read-only mapping views cannot be pickled; they travel as dicts and are wrapped again.
+        state = {f.name: getattr(self, f.name) for f in fields(self)}
+        state["input"], state["raw"] = dict(self.input), dict(self.raw)
+        return (_rebuild_task, (state,))
 
     def __repr__(self) -> str:
         prompt = self.prompt if self.prompt is None or len(self.prompt) <= 40 else (
@@ -310,7 +416,9 @@ class Task:
             return _parse(data)
         except ProtocolError:
             raise
-        except Exception as err:  # a shape no case foresaw: still only ProtocolError escapes
+        except Exception as err:
+            # A shape no case foresaw is a bug in this parser, but it must not sink a batch.
+            # ``__cause__`` keeps the original, so the property test can tell it from a refusal.
             raise ProtocolError(f"could not read the task: {type(err).__name__}: {err}") from err
 
     def to_dict(self) -> dict[str, Any]:
@@ -342,6 +450,40 @@ class Task:
         }
 
 
+# A frozen dataclass's ``__init__`` sets each field through ``object.__setattr__``, which is about
+# half the cost of reading a task. The parser makes its objects the way ``__init__`` would, but
+# through the slot descriptors directly; every field is set (unpacking fails at import if a
+# field is added without a setter here), and a test checks the result equals ``__init__``'s.
+_new = object.__new__
+
+
+def _slot_setters(cls: type) -> tuple[Any, ...]:
+    return tuple(getattr(cls, f.name).__set__ for f in fields(cls))
+
+
+(_set_task_id, _set_task_status, _set_task_raw_status, _set_task_model, _set_task_type,
+ _set_task_input, _set_task_created_at, _set_task_started_at, _set_task_ended_at,
+ _set_task_usage, _set_task_works, _set_task_error, _set_task_raw) = _slot_setters(Task)
+(_set_work_url, _set_work_url_without_watermark, _set_work_content_type, _set_work_kind,
+ _set_work_duration_s, _set_work_width, _set_work_height, _set_work_cover_url) = _slot_setters(
+    Work)
+_set_usage_frozen, _set_usage_consume, _set_usage_type = _slot_setters(Usage)
+
+
+def _new_usage(frozen: int | None, consume: int | None, type_: str | None) -> Usage:
+    usage: Usage = _new(Usage)
+    _set_usage_frozen(usage, frozen)
+    _set_usage_consume(usage, consume)
+    _set_usage_type(usage, type_)
+    return usage
+
+
+def _rebuild_task(state: dict[str, Any]) -> Task:
+    state["input"] = MappingProxyType(state["input"])
+    state["raw"] = MappingProxyType(state["raw"])
+    return Task(**state)
+
+
 def _seconds_between(start: datetime | None, end: datetime | None) -> float | None:
     if start is None or end is None:
         return None
@@ -353,7 +495,7 @@ def _seconds_between(start: datetime | None, end: datetime | None) -> float | No
 
 
 def _unwrap(obj: object) -> Mapping[str, Any]:
-    if not isinstance(obj, Mapping):
+    if type(obj) is not dict and not isinstance(obj, Mapping):
         raise ProtocolError(
             f"expected a JSON object holding a task, got {type(obj).__name__}")
     if "task_id" not in obj and "data" in obj:
@@ -368,33 +510,62 @@ def _unwrap(obj: object) -> Mapping[str, Any]:
                                 f"message: {message or 'none'}")
         obj = data
     if _text(obj.get("task_id")) in (None, ""):
-        keys = ", ".join(sorted(str(k) for k in obj)[:8]) or "none"
+        keys = ", ".join(sorted(str(k)[:40] for k in obj)[:8]) or "none"
         raise ProtocolError(f"expected a task object with a 'task_id'; got keys: {keys}")
+    _refuse_deep_nesting(obj, "the task")
     return obj
 
 
+def _refuse_deep_nesting(root: object, what: str) -> None:
+    """ProtocolError when `root` nests more than MAX_NESTING levels (walked level by level, not
+    recursively, so the check itself cannot overflow the stack)."""
+    level: list[Any] = [root]
+    for _ in range(MAX_NESTING):
+        level = [child for node in level
+                 for child in (node.values() if type(node) is dict else
+                               node if type(node) is list else _children(node))
+                 if type(child) not in _LEAVES]
+        if not level:
+            return
+    raise ProtocolError(f"{what} nests more than {MAX_NESTING} levels deep; "
+                        "no API answer does, so it is refused")
+
+
+def _children(node: object) -> Iterable[Any]:
+    if isinstance(node, Mapping):
+        return node.values()
+    if isinstance(node, (list, tuple)):
+        return node
+    return ()
+
+
+_LEAVES = frozenset({str, int, float, bool, type(None)})
+
+
 def _parse(data: Mapping[str, Any]) -> Task:
-    legacy = _map(data.get("task"))
-    task_info = _map(legacy.get("taskInfo"))
-    raw_status = _text(data.get("status")) or ""
-    meta = _map(data.get("meta"))
-    metadata = _map(data.get("metadata"))
-    times = meta if meta else metadata
-    return Task(
-        id=str(_text(data.get("task_id"))),
-        status=Status.parse(raw_status),
-        raw_status=raw_status,
-        model=_text(data.get("model")) or _legacy_model(_text(legacy.get("type"))),
-        task_type=_text(data.get("task_type")) or _text(task_info.get("type")),
-        input=MappingProxyType(_parse_input(data.get("input"), task_info)),
-        created_at=parse_time(times.get("created_at")) or parse_time(legacy.get("createTime")),
-        started_at=parse_time(times.get("started_at")),
-        ended_at=parse_time(times.get("ended_at")),
-        usage=_parse_usage(meta, metadata),
-        works=_parse_works(data),
-        error=_parse_error(data.get("error")),
-        raw=MappingProxyType(dict(data)),
-    )
+    get = data.get
+    legacy = _map(get("task"))
+    task_info = _map(legacy.get("taskInfo")) if legacy else _EMPTY
+    raw_status = _text(get("status")) or ""
+    meta = _map(get("meta"))
+    metadata = _map(get("metadata"))
+    times = meta or metadata
+    task: Task = _new(Task)
+    _set_task_id(task, str(_text(get("task_id"))))
+    _set_task_status(task, Status.parse(raw_status))
+    _set_task_raw_status(task, raw_status)
+    _set_task_model(task, _text(get("model")) or _legacy_model(_text(legacy.get("type"))))
+    _set_task_type(task, _text(get("task_type")) or _text(task_info.get("type")))
+    _set_task_input(task, MappingProxyType(_parse_input(get("input"), task_info)))
+    _set_task_created_at(task, parse_time(times.get("created_at")) or parse_time(
+        legacy.get("createTime")))
+    _set_task_started_at(task, parse_time(times.get("started_at")))
+    _set_task_ended_at(task, parse_time(times.get("ended_at")))
+    _set_task_usage(task, _parse_usage(meta, metadata))
+    _set_task_works(task, _parse_works(data))
+    _set_task_error(task, _parse_error(get("error")))
+    _set_task_raw(task, MappingProxyType(data if type(data) is dict else dict(data)))
+    return task
 
 
 def _legacy_model(task_type: str | None) -> str | None:
@@ -404,18 +575,26 @@ def _legacy_model(task_type: str | None) -> str | None:
     return task_type if "/" in task_type else f"Qubico/{task_type}"
 
 
-def _parse_input(value: object, task_info: Mapping[str, Any]) -> dict[str, Any]:
-    found: dict[str, Any] = {}
-    if isinstance(value, Mapping):
+def _parse_input(value: object, task_info: Mapping[str, Any]) -> Mapping[str, Any]:
+    found: Mapping[str, Any] = _EMPTY
+    if type(value) is dict:
+        found = value  # JSON keys are text: kept as is (a read-only view of it), not copied
+    elif isinstance(value, Mapping):
         found = {str(k): v for k, v in value.items()}
     elif isinstance(value, str) and value.strip():
         try:
             decoded = json.loads(value)
-        except ValueError:
+        except (ValueError, RecursionError):
             decoded = None
-        found = {str(k): v for k, v in decoded.items()} if isinstance(decoded, dict) else {
-            "raw": value}
+        if isinstance(decoded, dict):
+            _refuse_deep_nesting(decoded, "the task's input")
+            found = {str(k): v for k, v in decoded.items()}
+        else:
+            found = {"raw": value}
+    if not task_info:
+        return found
     # The seed schema also lists the arguments and input files of the legacy task record.
+    found = dict(found)
     arguments = task_info.get("arguments")
     for item in arguments if isinstance(arguments, list) else ():
         name = _text(_map(item).get("name"))
@@ -432,15 +611,12 @@ def _parse_input(value: object, task_info: Mapping[str, Any]) -> dict[str, Any]:
 def _parse_usage(meta: Mapping[str, Any], metadata: Mapping[str, Any]) -> Usage | None:
     usage = _map(meta.get("usage"))
     if usage:
-        return Usage(frozen=_int(usage.get("frozen")), consume=_int(usage.get("consume")),
-                     type=_text(usage.get("type")))
+        return _new_usage(_int(usage.get("frozen")), _int(usage.get("consume")),
+                          _text(usage.get("type")))
     if "quota_usage" in metadata or "quota_frozen" in metadata:
-        return Usage(frozen=_int(metadata.get("quota_frozen")),
-                     consume=_int(metadata.get("quota_usage")))
+        return _new_usage(_int(metadata.get("quota_frozen")), _int(metadata.get("quota_usage")),
+                          None)
     return None
-
-
-_KIND_HINTS = ("audio", "video", "image")
 
 
 def _parse_works(data: Mapping[str, Any]) -> tuple[Work, ...]:
@@ -452,41 +628,78 @@ def _parse_works(data: Mapping[str, Any]) -> tuple[Work, ...]:
         url = _text(resource.get("resource")) or _text(resource.get("resourceWithoutWatermark"))
         if not url:
             continue
-        width, height = _int(resource.get("width")), _int(resource.get("height"))
-        works.append(Work.from_url(
+        works.append(_work(
             url,
-            content_type=_text(entry.get("contentType")) or None,
-            hint=_hint(_text(entry.get("type"))),
+            _text(entry.get("contentType")) or None,
+            _hint(_text(entry.get("type"))),
             url_without_watermark=_text(resource.get("resourceWithoutWatermark")) or None,
             duration_s=_positive(resource.get("duration")),
-            width=width or None,
-            height=height or None,
+            width=_int(resource.get("width")) or None,
+            height=_int(resource.get("height")) or None,
             cover_url=_text(_map(entry.get("cover")).get("resource")) or None,
         ))
     output = data.get("output")
     for key, value in _map(output).items():
-        hint = _hint(str(key))
-        urls = value if isinstance(value, list) else [value]
+        name = str(key)
+        urls = value if isinstance(value, list) else (value,)
         for url in urls:
-            if isinstance(url, str) and _looks_like_file(str(key), url):
-                works.append(Work.from_url(url, hint=hint))
+            if isinstance(url, str) and _looks_like_file(name, url):
+                works.append(_work(url, None, _hint(name)))
     return tuple(works)
 
 
-def _hint(name: str | None) -> str | None:
-    lowered = (name or "").lower()
-    return next((kind for kind in _KIND_HINTS if kind in lowered), None)
+def _work(url: str, content_type: str | None, hint: WorkKind | None, *,
+          url_without_watermark: str | None = None, duration_s: float | None = None,
+          width: int | None = None, height: int | None = None,
+          cover_url: str | None = None) -> Work:
+    """`Work.from_url`, built the fast way (see `_slot_setters`)."""
+    content_type = content_type or guess_content_type(url)
+    work: Work = _new(Work)
+    _set_work_url(work, url)
+    _set_work_url_without_watermark(work, url_without_watermark)
+    _set_work_content_type(work, content_type)
+    _set_work_kind(work, _kind(content_type, hint))
+    _set_work_duration_s(work, duration_s)
+    _set_work_width(work, width)
+    _set_work_height(work, height)
+    _set_work_cover_url(work, cover_url)
+    return work
+
+
+def _hint(name: str | None) -> WorkKind | None:
+    """The kind a key or type name suggests ("audio_url" -> audio)."""
+    if not name:
+        return None
+    return _short_hint(name) if len(name) <= 64 else _find_hint(name)
+
+
+def _find_hint(name: str) -> WorkKind | None:
+    lowered = name.lower()
+    return next((kind for kind in _KINDS if kind in lowered), None)
+
+
+_short_hint = lru_cache(maxsize=1024)(_find_hint)
 
 
 def _looks_like_file(key: str, value: str) -> bool:
+    """True for a URL under a key that names a file (``audio_url``, ``video``, ``files``)."""
     if not value.startswith(("http://", "https://", "/")):
         return False
+    return _names_a_file(key) if len(key) <= 64 else _key_names_a_file(key)
+
+
+def _key_names_a_file(key: str) -> bool:
     lowered = key.lower()
     return lowered.endswith(("url", "urls")) or _hint(lowered) is not None or lowered in (
         "file", "files", "result")
 
 
+_names_a_file = lru_cache(maxsize=1024)(_key_names_a_file)
+
+
 def _parse_error(value: object) -> TaskError | None:
+    if isinstance(value, str):  # some servers send the message alone
+        return TaskError(message=value) if value.strip() else None
     error = _map(value)
     message = _text(error.get("message")) or ""
     raw_message = _text(error.get("raw_message")) or ""

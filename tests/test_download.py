@@ -1,18 +1,76 @@
-"""download: atomic files, skip what is there, safe names, one failure does not stop the rest."""
+"""download: atomic files, skip what is there, readable distinct names, checked bytes, and one
+failure (a web page, a short file, a folder that cannot be written) does not stop the rest."""
 
 from __future__ import annotations
 
 import io
+import os
+import re
+import sys
+import threading
 import wave
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import Any
 
+import pandas as pd
 import pytest
 
-from qubico_nb import InvalidRequestError, download, tabulate_tasks
-from qubico_nb.downloads import file_name
+from qubico_nb import InvalidRequestError, Task, download, tabulate_tasks
+from qubico_nb.downloads import MAX_NAME_CHARS, file_name, resolve_url, slug
 from qubico_nb.sandbox import Sandbox
 
-from .conftest import VIDEO, client_for
+from .conftest import KEY, VIDEO, client_for
+
+
+def wav_bytes(frames: int = 100) -> bytes:
+    out = io.BytesIO()
+    with wave.open(out, "wb") as wav:
+        wav.setnchannels(1)
+        wav.setsampwidth(2)
+        wav.setframerate(8000)
+        wav.writeframes(b"\0\0" * frames)
+    return out.getvalue()
+
+
+@pytest.fixture
+def file_server() -> Iterator[tuple[str, dict[str, tuple[str, bytes]]]]:
+    """A loopback server of files: put ``path -> (content type, body)`` into the dict."""
+    files: dict[str, tuple[str, bytes]] = {}
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            content_type, body = files.get(self.path, ("text/plain", b""))
+            self.send_response(200 if self.path in files else 404)
+            self.send_header("Content-Type", content_type)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}", files
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def task_with(task_id: str, url: str, prompt: str = "rain", seed: int = 1) -> Task:
+    return Task.from_dict({"task_id": task_id, "status": "completed",
+                           "input": {"prompt": prompt, "seed": seed, "steps": 25},
+                           "output": {"audio_url": url}})
+
+
+def plain_client(base_url: str) -> Any:
+    from qubico_nb import Client
+
+    return Client(api_key=KEY, base_url=base_url, max_retries=0, retry_backoff=0, cache_size=0)
 
 
 def test_download_saves_skips_and_reports(tmp_path: Path) -> None:
@@ -24,7 +82,8 @@ def test_download_saves_skips_and_reports(tmp_path: Path) -> None:
                                progress=False)
         saved = download(frame, tmp_path / "out", client=client, progress=False)
         paths = list(saved["local_path"])
-        assert paths[0].endswith(f"{tasks[0].id}_0.wav") and Path(paths[0]).is_file()
+        assert Path(paths[0]).name == f"rain_seed42_steps25_{tasks[0].id[:8]}.wav"
+        assert Path(paths[0]).is_file()
         with wave.open(str(paths[1])) as wav:
             assert wav.getnframes() == 22050
         assert saved["local_path"].isna().tolist() == [False, False, True, True]
@@ -45,7 +104,8 @@ def test_a_failed_download_leaves_no_partial_file(tmp_path: Path) -> None:
         saved = download([bad, good], tmp_path, client=client, progress=False, max_workers=1)
         assert saved["local_path"].isna().tolist() == [True, False]
         assert "broke off after" in saved.loc[0, "download_error"]
-        assert sorted(p.name for p in tmp_path.iterdir()) == [f"{good.id}_0.wav"]
+        assert sorted(p.name for p in tmp_path.iterdir()) == [
+            f"rain_seed42_steps25_{good.id[:8]}.wav"]
 
 
 def test_download_retries_a_truncated_file(tmp_path: Path) -> None:
@@ -59,11 +119,117 @@ def test_download_retries_a_truncated_file(tmp_path: Path) -> None:
             assert wav.getnframes() == 22050
 
 
-def test_safe_file_names() -> None:
-    assert file_name("../../etc/passwd", 0, "https://x/a.wav") == "etc_passwd_0.wav"
-    assert file_name("abc", 2, "https://x/a.exe?x=1") == "abc_2.bin"
-    assert file_name("abc", 0, "https://x/noext", "audio/mpeg") == "abc_0.mp3"
-    assert file_name("", 0, "https://x/a.mp3") == "task_0.mp3"
+def test_file_names_say_what_the_file_is() -> None:
+    assert file_name("1a2b3c4d-0000-4000-8000-000000000000", 0, "https://x/f.wav",
+                     prompt="Waves crashing, seagulls!", seed=42, steps=25) == (
+        "waves-crashing-seagulls_seed42_steps25_1a2b3c4d.wav")
+    assert file_name("1a2b3c4d-9", 1, "https://x/f.wav", prompt="rain", seed=3,
+                     several=True) == "rain_seed3_1a2b3c4d_1.wav"
+    assert file_name("abc", 0, "https://x/noext", "audio/mpeg") == "abc.mp3"
+    assert file_name("abc", 0, "https://x/a.exe?x=1") == "abc.bin"
+
+
+@pytest.mark.parametrize("prompt", ["con", "NUL", "com1", "lpt9", "aux"])
+def test_file_names_avoid_windows_reserved_names(prompt: str) -> None:
+    name = file_name("", 0, "https://x/a.wav", prompt=prompt)
+    assert name.split(".")[0].split("_")[0].lower() not in {"con", "nul", "com1", "lpt9", "aux"}
+
+
+def test_file_names_are_safe_and_short_whatever_the_server_sends() -> None:
+    hostile = ["../../etc/passwd", "a\\b:c*d?e\"f<g>h|i", "x" * 5000, "\x00\x1f\u202e", " . ",
+               "ÉCOLE été", "雨の音", "CON", "a/../../b"]
+    for text in hostile:
+        name = file_name(text, 0, "https://x/a.wav?sig=../../x", prompt=text,
+                         seed=10**30, steps=-(10**30))
+        assert re.fullmatch(r"[a-z0-9_-]+\.wav", name), name
+        assert len(name) <= MAX_NAME_CHARS and not name.startswith(".")
+    assert slug("École d'été au bord de la mer, vagues") == "ecole-d-ete-au-bord-de-la-mer-vagues"
+    assert len(slug("word " * 100)) <= 40
+
+
+def test_two_works_never_share_a_name(tmp_path: Path,
+                                      file_server: tuple[str, dict[str, tuple[str, bytes]]]
+                                      ) -> None:
+    base, files = file_server
+    tasks = []
+    # Same prompt, seed and steps; ids that differ only in characters a file name cannot
+    # hold, or only in case; and the same URL basename on every one.
+    for number, task_id in enumerate(["run:1", "run/1", "RUN-1", "run-10000000000001",
+                                      "run-10000000000002"]):
+        files[f"/{number}/a.wav"] = ("audio/wav", wav_bytes(10 + number))
+        tasks.append(task_with(task_id, f"{base}/{number}/a.wav"))
+    saved = download(tasks, tmp_path, client=plain_client(base), progress=False)
+    names = [Path(p).name for p in saved["local_path"]]
+    assert len({n.lower() for n in names}) == 5, names
+    for number, name in enumerate(names):
+        assert (tmp_path / name).read_bytes() == files[f"/{number}/a.wav"][1]
+
+
+def test_a_web_page_or_a_short_file_is_an_error_not_a_wav(
+        tmp_path: Path, file_server: tuple[str, dict[str, tuple[str, bytes]]]) -> None:
+    base, files = file_server
+    short = bytearray(wav_bytes(1000))[:300]  # the header promises 2000 bytes of samples
+    files.update({
+        "/page.wav": ("text/html", b"<!DOCTYPE html><html><body>Sign in</body></html>"),
+        "/page2.wav": ("audio/wav", b"\n  <HTML><head></head></HTML>"),
+        "/short.wav": ("audio/wav", bytes(short)),
+        "/json.wav": ("application/json", b'{"code": 403, "message": "expired"}'),
+        "/good.wav": ("audio/wav", wav_bytes()),
+    })
+    tasks = [task_with(f"t{n}-{name}", f"{base}/{name}.wav", prompt=name)
+             for n, name in enumerate(["page", "page2", "short", "json", "good"])]
+    saved = download(tasks, tmp_path, client=plain_client(base), progress=False)
+    errors = list(saved["download_error"])
+    assert "web page" in errors[0] and "web page" in errors[1]
+    assert "cut short" in errors[2] and "JSON" in errors[3]
+    assert saved["local_path"].isna().tolist() == [True, True, True, True, False]
+    assert [p.name for p in tmp_path.iterdir()] == [Path(saved.loc[4, "local_path"]).name]
+
+
+def test_a_folder_that_cannot_be_written_gives_row_errors(tmp_path: Path) -> None:
+    if os.geteuid() == 0:  # root writes through permission bits: use a read-only file system
+        if not sys.platform.startswith("linux"):
+            pytest.skip("needs a read-only folder")
+        locked = Path("/sys/kernel")
+    else:
+        locked = tmp_path / "locked"
+        locked.mkdir()
+        locked.chmod(0o500)
+    with Sandbox(preset="instant", audio_seconds=0.2) as sb:
+        client = client_for(sb)
+        tasks = [client.generate_audio(VIDEO, p) for p in ("rain", "birds")]
+        for folder in (locked, locked / "sub" / "dir"):
+            saved = download(tasks, folder, client=client, progress=False)
+            assert saved["local_path"].isna().all()
+            assert saved["download_error"].notna().all()
+    assert not list(tmp_path.rglob("*.part"))
+
+
+def test_relative_and_proxy_prefixed_urls_are_saved(tmp_path: Path) -> None:
+    with Sandbox(preset="instant", audio_seconds=0.2) as sb:
+        client = client_for(sb)
+        first, second = (client.generate_audio(VIDEO, p) for p in ("rain", "wind"))
+        frame = tabulate_tasks([first.id, second.id], client=client, per="work", progress=False)
+        absolute = list(frame["url"])
+        port = sb.url.rsplit(":", 1)[1]
+        path_of = [url.split(str(port), 1)[1] for url in absolute]  # "/temp/<id>.wav"
+        frame["url"] = pd.array([path_of[0], f"/user/me/proxy/{port}{path_of[1]}"],
+                                dtype="string")
+        saved = download(frame, tmp_path, client=client, progress=False)
+        assert saved["download_error"].isna().all(), list(saved["download_error"])
+        for path in saved["local_path"]:
+            with wave.open(str(path)) as wav:
+                assert wav.getnframes() > 0
+
+
+def test_resolve_url() -> None:
+    assert resolve_url("https://cdn/x.wav", "http://127.0.0.1:1") == "https://cdn/x.wav"
+    assert resolve_url("/temp/x.wav", "http://127.0.0.1:8000") == "http://127.0.0.1:8000/temp/x.wav"
+    assert resolve_url("temp/x.wav", "http://h/api/") == "http://h/api/temp/x.wav"
+    assert resolve_url("/user/a/proxy/8000/temp/x.wav", "http://127.0.0.1:8000") == (
+        "http://127.0.0.1:8000/temp/x.wav")
+    assert resolve_url("/user/a/proxy/8000/temp/x.wav", "https://api.example.com:8000") == (
+        "https://api.example.com:8000/user/a/proxy/8000/temp/x.wav")
 
 
 def test_download_needs_a_usable_frame(tmp_path: Path) -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pandas as pd
 import pytest
 
@@ -56,3 +58,89 @@ def test_data_uri_videos_are_shortened() -> None:
 def test_bad_per() -> None:
     with pytest.raises(ValueError, match="per must be"):
         tasks_to_frame([], per="row")
+
+
+def odd_answers() -> dict[str, dict[str, Any]]:
+    """One answer of each odd kind that still reads as a Task."""
+    meta = UNIFIED["meta"]
+    return {
+        "seed beyond int64": {**UNIFIED, "input": {**UNIFIED["input"], "seed": 2**70}},
+        "steps below int64": {**UNIFIED, "input": {**UNIFIED["input"], "steps": -(2**80)}},
+        "year 2500": {**UNIFIED, "meta": {**meta, "ended_at": "2500-01-01T00:00:00Z"}},
+        "year 1500": {**UNIFIED, "meta": {**meta, "created_at": "1500-01-01T00:00:00Z"}},
+        "huge cost": {**UNIFIED, "meta": {**meta, "usage": {"consume": 10**30}}},
+        "1e400 duration": {**SEED, "works": [{**SEED["works"][0], "resource": {
+            "resource": "https://cdn/y.wav", "duration": float("inf")}}]},
+        "null output": {**UNIFIED, "output": None},
+        "wrong types": {**UNIFIED, "model": [], "task_type": {}, "status": 3, "input": "x",
+                        "meta": "x", "error": 5, "output": {"audio_url": 7}},
+    }
+
+
+def test_one_odd_task_never_sinks_the_frame() -> None:
+    good = [Task.from_dict({**UNIFIED, "task_id": f"good-{n}",
+                            "input": {**UNIFIED["input"], "seed": n}}) for n in range(50)]
+    odd = {name: Task.from_dict(answer) for name, answer in odd_answers().items()}
+    refused = FetchFailure("deep", "ProtocolError: nests more than 100 levels deep")
+    items = [*good[:25], *odd.values(), refused, *good[25:]]
+    for per in ("task", "work"):
+        frame = tasks_to_frame(items, per=per)  # type: ignore[arg-type]
+        alone = tasks_to_frame(good, per=per)  # type: ignore[arg-type]
+        assert {c: str(t) for c, t in frame.dtypes.items()} == columns(per)  # type: ignore[arg-type]
+        kept = frame[frame["task_id"].str.startswith("good-")].reset_index(drop=True)
+        pd.testing.assert_frame_equal(kept, alone)
+        by_id = frame.set_index("task_id")
+        assert by_id.loc["deep", "error"].startswith("ProtocolError")
+    frame = tasks_to_frame(items).set_index(pd.Index(
+        [*(f"g{n}" for n in range(25)), *odd, "deep", *(f"g{n}" for n in range(25, 50))]))
+    assert pd.isna(frame.loc["seed beyond int64", "seed"])
+    assert frame.loc["seed beyond int64", "steps"] == 25
+    assert pd.isna(frame.loc["steps below int64", "steps"])
+    assert pd.isna(frame.loc["year 2500", "ended_at"])  # the Task keeps it; ran_s is computed
+    assert frame.loc["year 2500", "created_at"] == pd.Timestamp("2025-06-01T10:00:00.123456Z")
+    assert pd.isna(frame.loc["year 1500", "created_at"])
+    assert pd.isna(frame.loc["huge cost", "cost_usd"])
+    assert pd.isna(frame.loc["1e400 duration", "duration_s"])
+    assert frame.loc["1e400 duration", "audio_url"] == "https://cdn/y.wav"
+    assert frame.loc["null output", "n_works"] == 0
+    assert frame.loc["wrong types", "status"] == "unknown"
+
+
+def test_timestamps_at_the_edges_of_pandas_range() -> None:
+    inside = Task.from_dict({**UNIFIED, "meta": {"created_at": "1700-01-01T00:00:00Z",
+                                                 "ended_at": "2262-01-01T00:00:00.000001Z"}})
+    frame = tasks_to_frame([inside])
+    assert frame.loc[0, "created_at"] == pd.Timestamp("1700-01-01T00:00:00Z")
+    assert frame.loc[0, "ended_at"] == pd.Timestamp("2262-01-01T00:00:00.000001Z")
+
+
+def test_a_50_mb_prompt_stays_whole_in_the_frame() -> None:
+    prompt = "rain " * (10 * 1024 * 1024)
+    frame = tasks_to_frame([Task.from_dict({**UNIFIED, "input": {"prompt": prompt}})])
+    assert frame.loc[0, "prompt"] == prompt
+
+
+def test_items_that_are_not_tasks_are_refused() -> None:
+    with pytest.raises(TypeError, match="expected Task or FetchFailure"):
+        tasks_to_frame([UNIFIED])  # type: ignore[list-item]
+
+
+def test_the_column_builder_agrees_with_the_rows() -> None:
+    """tasks_to_frame builds columns directly; each cell must equal `rows()`'s value."""
+    from qubico_nb.frames import rows
+
+    many = Task.from_dict({**UNIFIED, "output": {"audio_url": "https://c/a.mp3",
+                                                 "video_url": "https://c/v.mp4"}})
+    items = [Task.from_dict(SEED), FetchFailure("gone", "HTTP 404"), many,
+             Task.from_dict({**UNIFIED, "task_id": "empty", "output": None})]
+    for per in ("task", "work"):
+        frame = tasks_to_frame(items, per=per)  # type: ignore[arg-type]
+        expected = rows(items, per=per)  # type: ignore[arg-type]
+        assert len(frame) == len(expected)
+        for position, row in enumerate(expected):
+            for name in columns(per):  # type: ignore[arg-type]
+                value, want = frame.iloc[position][name], row.get(name)
+                if want is None:
+                    assert pd.isna(value), (per, position, name, value)
+                else:
+                    assert value == want, (per, position, name, value, want)

@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+import ast
+import copy
 import json
+import pickle
 from datetime import datetime, timezone
-from typing import Any
+from pathlib import Path
+from typing import Any, get_args
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from qubico_nb import ProtocolError, Status, Task
-from qubico_nb.models import guess_content_type, parse_time
+from qubico_nb import ProtocolError, Status, Task, Work, models
+from qubico_nb.models import MAX_NESTING, WorkKind, guess_content_type, parse_time
 
 UTC = timezone.utc
 
@@ -209,25 +213,177 @@ def test_content_type_guess() -> None:
 
 
 json_values = st.recursive(
-    st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=20),
+    st.none() | st.booleans() | st.integers() | st.integers(min_value=2**63, max_value=10**400)
+    | st.floats() | st.text(max_size=20)
+    | st.sampled_from(["0001-01-01T00:00:00Z", "1500-01-01T00:00:00Z", "9999-12-31T23:59:59Z",
+                       "2025-06-01T10:00:00.123456789+08:00", "9" * 5000, "https://x/a.wav",
+                       "/temp/a.mp3", "audio/wav", "completed", "Failed"]),
     lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=10), inner,
                                                                max_size=5),
     max_leaves=25,
 )
 task_like = st.fixed_dictionaries(
-    {"task_id": st.text(min_size=1, max_size=8)},
+    {"task_id": st.text(min_size=1, max_size=8).filter(str.strip)},
     optional={key: json_values for key in ("status", "input", "output", "meta", "metadata",
-                                           "works", "error", "task", "model")},
+                                           "works", "error", "task", "model", "task_type")},
 )
 
 
-@settings(max_examples=300, deadline=None)
-@given(st.one_of(json_values, task_like, st.builds(lambda d: {"code": 200, "data": d}, task_like),
-                 st.builds(lambda d: {"timestamp": 1, "data": d}, json_values)))
-def test_no_json_input_raises_anything_but_protocol_error(obj: object) -> None:
+def pickled(value: Any, protocol: int = pickle.DEFAULT_PROTOCOL) -> Any:
+    """`value` after a trip through pickle, as a worker process sends it back."""
+    return pickle.loads(pickle.dumps(value, protocol=protocol))  # noqa: S301 (our own bytes)
+
+
+def parses_or_refuses(obj: object) -> Task | None:
+    """The property: a Task, or a ProtocolError the parser meant to raise. A ProtocolError
+    with a ``__cause__`` is the catch-all in ``Task.from_dict`` wrapping a bug that leaked (a
+    KeyError, TypeError, OverflowError...), so it fails the property instead of passing it."""
     try:
         task = Task.from_dict(obj)
-    except ProtocolError:
-        return
+    except ProtocolError as err:
+        assert err.__cause__ is None, f"the parser leaked {err.__cause__!r}"
+        return None
     assert isinstance(task.id, str) and isinstance(task.status, Status)
+    assert all(work.kind in get_args(WorkKind) for work in task.works)
     json.dumps(task.to_dict())
+    # repr, not ==: a NaN a server sent (JSON allows it in Python) is never equal to itself
+    assert repr(pickled(task).to_dict()) == repr(task.to_dict())
+    assert repr(copy.deepcopy(task).to_dict()) == repr(task.to_dict())
+    return task
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.one_of(json_values, st.builds(lambda d: {"timestamp": 1, "data": d}, json_values)))
+def test_no_json_input_raises_anything_but_protocol_error(obj: object) -> None:
+    parses_or_refuses(obj)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.one_of(task_like, st.builds(lambda d: {"code": 200, "data": d}, task_like)))
+def test_any_object_with_a_task_id_is_read(obj: dict[str, Any]) -> None:
+    assert parses_or_refuses(obj) is not None
+
+
+def test_the_property_fails_when_the_parser_leaks(monkeypatch: pytest.MonkeyPatch) -> None:
+    def broken(data: object) -> tuple[Work, ...]:
+        raise KeyError("a bug")
+
+    monkeypatch.setattr(models, "_parse_works", broken)
+    with pytest.raises(AssertionError, match="leaked KeyError"):
+        parses_or_refuses(UNIFIED)
+
+
+def nested(depth: int) -> Any:
+    value: Any = "leaf"
+    for level in range(depth):
+        value = {"k": value} if level % 2 else [value]
+    return value
+
+
+@pytest.mark.parametrize("where", ["output", "input", "detail", "meta"])
+def test_deeply_nested_json_is_a_protocol_error(where: str) -> None:
+    with pytest.raises(ProtocolError, match="levels deep") as caught:
+        Task.from_dict({**UNIFIED, where: nested(5000)})
+    assert caught.value.__cause__ is None
+    fine = Task.from_dict({**UNIFIED, "detail": nested(MAX_NESTING - 2)})
+    assert copy.deepcopy(fine) == fine and pickled(fine).raw == fine.raw
+
+
+def test_deeply_nested_seed_input_text_is_kept_as_text_or_refused() -> None:
+    deep_text = "[" * 50_000 + "]" * 50_000  # json.loads raises RecursionError on this
+    assert Task.from_dict({**SEED, "input": deep_text}).input["raw"] == deep_text
+    with pytest.raises(ProtocolError, match="levels deep"):
+        Task.from_dict({**SEED, "input": json.dumps({"a": nested(MAX_NESTING + 5)})})
+
+
+@pytest.mark.parametrize("odd", [10**400, -(10**400), 2**64, float("inf"), float("nan"),
+                                 "9" * 5000, "1e400", True, [], {}, None])
+def test_numbers_too_large_or_of_the_wrong_type_read_as_unknown(odd: object) -> None:
+    task = Task.from_dict({
+        **UNIFIED, "task_type": odd, "model": odd,
+        "input": {"prompt": odd, "seed": odd, "steps": odd},
+        "meta": {"created_at": odd, "started_at": odd, "ended_at": odd,
+                 "usage": {"consume": odd, "frozen": odd, "type": odd}},
+        "error": {"code": odd, "message": odd}})
+    assert task.steps in (None, odd) and task.seed in (None, odd)
+    assert task.usage is None or task.usage.cost_usd is None or isinstance(
+        task.usage.cost_usd, float)
+    json.dumps(task.to_dict())
+
+
+@pytest.mark.parametrize("stamp", ["1500-01-01T00:00:00Z", "2500-01-01T00:00:00Z",
+                                   "9999-12-31T23:59:59.999999Z", 10**20, -5, 1e300])
+def test_times_outside_pandas_range_are_kept_or_unknown(stamp: object) -> None:
+    task = Task.from_dict({**UNIFIED, "meta": {"created_at": stamp}})
+    assert task.created_at is None or task.created_at.tzinfo is timezone.utc
+
+
+@pytest.mark.parametrize("output", [None, [], "text", 3, {"audio_url": None},
+                                    {"audio_url": ["https://c/a.mp3", None, 7]}])
+def test_null_or_odd_output(output: object) -> None:
+    task = Task.from_dict({**UNIFIED, "output": output})
+    assert all(w.url == "https://c/a.mp3" for w in task.works)
+
+
+def test_every_field_of_every_wrong_type() -> None:
+    for odd in (None, 1, 1.5, "x", [], {}, True, [None], {"x": None}):
+        for key in ("status", "input", "output", "meta", "metadata", "works", "error", "task",
+                    "model", "task_type", "config", "logs"):
+            parses_or_refuses({**UNIFIED, key: odd})
+            parses_or_refuses({**SEED, key: odd})
+
+
+def test_a_plain_text_error_is_kept() -> None:
+    task = Task.from_dict({**UNIFIED, "status": "failed", "error": "GPU out of memory"})
+    assert task.error is not None and task.error.message == "GPU out of memory"
+
+
+def test_a_50_mb_prompt_stays_whole() -> None:
+    prompt = "waves " * (50 * 1024 * 1024 // 6)
+    task = Task.from_dict({**UNIFIED, "input": {**UNIFIED["input"], "prompt": prompt}})
+    assert task.prompt is prompt or task.prompt == prompt
+    assert len(repr(task)) < 300
+
+
+@pytest.mark.parametrize("answer", [UNIFIED, SEED])
+def test_task_and_work_survive_pickle_and_deepcopy(answer: dict[str, Any]) -> None:
+    task = Task.from_dict(answer)
+    for copied in (pickled(task, proto) for proto in (2, 5)):
+        assert copied == task and copied.raw == task.raw and copied.input == task.input
+        with pytest.raises(TypeError):
+            copied.input["prompt"] = "changed"  # type: ignore[index]
+    clone = copy.deepcopy(task)
+    assert clone == task and clone.works == task.works and clone.raw == task.raw
+    assert copy.copy(task) == task
+    (work,) = task.works
+    assert pickled(work) == work == copy.deepcopy(work)
+
+
+def test_work_kinds_are_the_documented_ones() -> None:
+    assert set(get_args(WorkKind)) == {"audio", "video", "image", "other"}
+    kinds = {Work.from_url(url).kind for url in ("https://c/a.wav", "https://c/a.mp4",
+                                                 "https://c/a.png", "https://c/a.glb",
+                                                 "https://c.com", "https://c/a")}
+    assert kinds == {"audio", "video", "image", "other"}
+
+
+def test_models_imports_nothing_above_it() -> None:
+    """models sits below everything but errors and constants: no import circle can pass it."""
+    source = Path(models.__file__).read_text()
+    local = {node.module for node in ast.walk(ast.parse(source))
+             if isinstance(node, ast.ImportFrom) and node.level > 0}
+    assert local <= {"errors", "_constants"}
+
+
+@pytest.mark.parametrize("answer", [UNIFIED, SEED])
+def test_the_parser_builds_what_init_builds(answer: dict[str, Any]) -> None:
+    """The parser fills slots directly for speed; the objects must equal ``__init__``'s."""
+    from dataclasses import fields
+
+    task = Task.from_dict(answer)
+    values = {f.name: getattr(task, f.name) for f in fields(task)}  # every slot is set
+    assert Task(**values) == task and repr(Task(**values)) == repr(task)
+    for work in task.works:
+        assert Work(**{f.name: getattr(work, f.name) for f in fields(work)}) == work
+    assert task.usage is not None and type(task.usage)(
+        **{f.name: getattr(task.usage, f.name) for f in fields(task.usage)}) == task.usage

@@ -36,13 +36,12 @@ from .errors import (
     RateLimitError,
     ServerError,
 )
-from .frames import FetchFailure, tasks_to_frame
+from .frames import FetchFailure, Per, tasks_to_frame
 from .models import Task
 
 log = logging.getLogger("qubico_nb")
 
 #: One row per task, or one per work (file) of each task.
-Per = Literal["task", "work"]
 #: What a task that cannot be fetched becomes: an error row, or a raised error.
 ErrorMode = Literal["row", "raise"]
 

@@ -9,7 +9,7 @@ import time
 import warnings
 from collections import Counter
 from collections.abc import Iterable
-from typing import Any
+from typing import Any, Literal, get_args
 
 from .assets import DEMO_VIDEO
 from .audio import AUDIO_FORMATS
@@ -20,7 +20,15 @@ from .server import SandboxHTTPServer
 from .webhooks import Delivery, WebhookDispatcher
 from .world import PRESETS, World
 
-SCHEMAS = ("seed", "unified")
+#: Which response schema the sandbox speaks (see the API contract): the seed page's or today's.
+Schema = Literal["seed", "unified"]
+#: How long tasks pend and run: at once, briefly (tests), or like the live service.
+Preset = Literal["instant", "fast", "realistic"]
+#: The file format of the works.
+AudioFormatName = Literal["wav", "mp3"]
+#: A plan: its concurrency and whether uploads are allowed.
+Plan = Literal["free", "creator", "pro"]
+SCHEMAS: tuple[Schema, ...] = get_args(Schema)
 DEFAULT_MAX_BODY_BYTES = 15 * 1024 * 1024
 #: A connection that sends nothing for this long is closed (a slow or stuck client).
 DEFAULT_SOCKET_TIMEOUT_S = 30.0
@@ -90,13 +98,13 @@ class Sandbox:
         host: str = "127.0.0.1",
         port: int = 0,
         api_key: str | None = None,
-        schema: str = "seed",
-        preset: str = "fast",
+        schema: Schema = "seed",
+        preset: Preset = "fast",
         pending_s: float | None = None,
         processing_s: float | None = None,
         audio_seconds: float = 8.0,
         sample_rate: int = 44100,
-        audio_format: str = "wav",
+        audio_format: AudioFormatName = "wav",
         latency_ms: float = 0.0,
         jitter_ms: float = 0.0,
         faults: Iterable[FaultRule] = (),
@@ -104,7 +112,7 @@ class Sandbox:
         rate_limit_per_s: float | None = None,
         concurrency_limit: int | None = None,
         balance_usd: float = 10.0,
-        plan: str = "creator",
+        plan: Plan = "creator",
         max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
         socket_timeout_s: float = DEFAULT_SOCKET_TIMEOUT_S,
         public_url: str | None = None,

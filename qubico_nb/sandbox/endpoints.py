@@ -33,14 +33,30 @@ _Handler = Callable[["Endpoints", dict[str, str], str, Any], "dict[str, Any] | b
 class Settings(Protocol):
     """What the endpoints read from the sandbox that owns them."""
 
-    schema: str
-    audio_seconds: float
-    sample_rate: int
-    audio_format: str
-    plan: str
-    tz_minutes: int
-    title_case_status: bool
-    world: World
+    # read-only here (properties), so the owner may narrow their types (Literal schemas, plans)
+    @property
+    def schema(self) -> str: ...
+
+    @property
+    def audio_seconds(self) -> float: ...
+
+    @property
+    def sample_rate(self) -> int: ...
+
+    @property
+    def audio_format(self) -> str: ...
+
+    @property
+    def plan(self) -> str: ...
+
+    @property
+    def tz_minutes(self) -> int: ...
+
+    @property
+    def title_case_status(self) -> bool: ...
+
+    @property
+    def world(self) -> World: ...
 
     @property
     def file_base_url(self) -> str: ...

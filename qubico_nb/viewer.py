@@ -347,7 +347,7 @@ class TaskViewer(widgets.VBox):  # type: ignore[misc]
             return html.media_url(_hosts.proxied_url(url), page_paths=_hosts.page_paths())
         if plan == "embed":
             return self._embedded(url, work)
-        return html.media_url(url)
+        return html.media_url(url, page_paths=_hosts.page_paths())
 
     def _embedded(self, url: str, work: Work) -> str | None:
         """The file's bytes as a data URI (audio only, within the cap), else None."""

@@ -121,6 +121,20 @@ def test_a_hub_with_server_proxy_plays_through_it(monkeypatch: pytest.MonkeyPatc
         assert f'src="/user/ada/proxy/{port}/temp/' in markup and "base64" not in markup
 
 
+def test_a_sandbox_under_a_hub_hands_out_proxy_paths_that_play(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """As on Binder: the embedded sandbox's files are already paths under the hub's proxy."""
+    hub(monkeypatch, proxy=True)
+    with Sandbox(preset="instant", audio_seconds=0.5) as sb:
+        port = sb.url.rsplit(":", 1)[1]
+        sb.public_url = f"/user/ada/proxy/{port}"
+        client = client_for(sb)
+        task = client.wait(client.generate_audio(VIDEO, "rain"))
+        assert task.works[0].url.startswith("/user/ada/proxy/")
+        markup = player_markup(TaskViewer(task.id, client=client))
+        assert f'src="/user/ada/proxy/{port}/temp/' in markup and "base64" not in markup
+
+
 def test_files_over_the_embedding_cap_are_not_embedded(monkeypatch: pytest.MonkeyPatch) -> None:
     hub(monkeypatch, proxy=False)
     monkeypatch.setattr(_hosts, "EMBED_LIMIT_BYTES", 1000)

@@ -274,19 +274,21 @@ def test_review_board_plays_rates_and_stays_blind(host: tuple[Host, Path]) -> No
                 let lit = 0; for (let i = 0; i < d.length; i += 4) if (d[i] > 40) lit++;
                 return c.width > 10 && lit > 100; }""")
 
+            # README pictures: `QUBICO_NB_SCREENSHOT_DIR=docs pytest ...` (never the checkout
+            # by default: a test run must leave it clean)
+            shots = Path(os.environ.get("QUBICO_NB_SCREENSHOT_DIR") or work)
+            shots.mkdir(parents=True, exist_ok=True)
+            suffix = "" if where.name == "lab" else f"-{where.name}"
+            board.screenshot(path=str(shots / f"review-board{suffix}.png"))
             board.evaluate(SHOW_WARNINGS)  # the error styles are measured too
             worst = board.evaluate(CONTRAST)
             assert worst["ratio"] >= 4.5, worst
-            shot = ROOT / "docs" / "review-board.png" if where.name == "lab" else \
-                work / f"review-board-{where.name}.png"
-            shot.parent.mkdir(exist_ok=True)
-            board.screenshot(path=str(shot))
             page.keyboard.press("s")
             if where.name == "lab":
                 _dark_theme(page)
                 worst = board.evaluate(CONTRAST)
                 assert worst["ratio"] >= 4.5, ("dark theme", worst)
-                board.screenshot(path=str(ROOT / "docs" / "review-board-dark.png"))
+                board.screenshot(path=str(shots / "review-board-dark.png"))
 
             board.locator(".qnb-rv-reveal").click()
             page.wait_for_function(

@@ -91,6 +91,12 @@ def is_loopback(url: str) -> bool:
         return False
 
 
+#: Loopback is reached directly: a proxy from the environment (HTTP_PROXY) would otherwise get
+#: the plain-HTTP request to a local sandbox, key and all. (requests drops None entries after
+#: merging the environment's proxies, so these override them.)
+_NO_PROXY: Any = {"http": None, "https": None}
+
+
 def mask_key(key: str | None) -> str:
     """How a key may be shown: never more than its last four characters, and only if long."""
     if not key:
@@ -532,7 +538,8 @@ class Transport:
             response = self.session.request(
                 method, url, json=json, params=params, stream=True, allow_redirects=False,
                 auth=self._auth if with_key else None, timeout=(budget, budget),
-                headers={"Accept-Encoding": "gzip, deflate"})
+                headers={"Accept-Encoding": "gzip, deflate"},
+                proxies=_NO_PROXY if is_loopback(url) else None)
         except requests.ConnectionError as err:
             failure = self._connection_failure(err, url, what, alarm)
         except requests.Timeout:

@@ -21,6 +21,7 @@ from ._constants import (
     BASE_URL_ENV,
     DEFAULT_BASE_URL,
     MP4_DATA_URI_PREFIX,
+    SANDBOX_KEY_ENV,
 )
 from ._media import is_mp4, mp4_duration_s
 from ._retry import Clock, RetryPolicy, SystemClock, next_poll
@@ -63,7 +64,9 @@ def _env(*names: str) -> str | None:
 class Client:
     """A client for the Qubico / PiAPI task API.
 
-    ``api_key`` defaults to ``$QUBICO_API_KEY`` (or ``$PIAPI_API_KEY``); ``base_url`` to
+    ``api_key`` defaults to ``$QUBICO_API_KEY`` (or ``$PIAPI_API_KEY``), except for a server on
+    this machine (a sandbox), which never gets the live key from the environment: it gets
+    ``$QUBICO_SANDBOX_API_KEY`` or a placeholder unless you pass ``api_key``. ``base_url`` to
     ``$QUBICO_BASE_URL`` or https://api.piapi.ai (``http(s)://host[:port][/path]``, nothing
     more). ``timeout`` is the total deadline of one request: connect, redirects, headers and
     body. ``poll_interval`` is how often `wait` asks (tests set it to 0); ``max_retries`` bounds
@@ -96,28 +99,35 @@ class Client:
         session: requests.Session | None = None,
         clock: Clock | None = None,
     ) -> None:
-        base = check_api_url(base_url or _env(BASE_URL_ENV) or DEFAULT_BASE_URL)
-        if upload_url:
-            upload_url = check_api_url(upload_url, "upload_url")
-        if not timeout > 0 or max_retries < 0 or not poll_interval >= 0 or \
-                not retry_backoff >= 0:
-            raise InvalidRequestError(
-                "timeout must be > 0; max_retries, retry_backoff and poll_interval >= 0")
+        given_key, api_key = api_key, None  # one local holds the key; cleared on any error
         try:
-            key = _check_key(api_key or _env(*API_KEY_ENVS))
-        except ConfigurationError as err:
-            api_key = None  # not in this frame's locals when the error is recorded
-            raise err from None
+            base = check_api_url(base_url or _env(BASE_URL_ENV) or DEFAULT_BASE_URL)
+            if upload_url:
+                upload_url = check_api_url(upload_url, "upload_url")
+            if not timeout > 0 or max_retries < 0 or not poll_interval >= 0 or \
+                    not retry_backoff >= 0:
+                raise InvalidRequestError(
+                    "timeout must be > 0; max_retries, retry_backoff and poll_interval >= 0")
+            # The live key from the environment never goes to a server on this machine (a
+            # sandbox, or whoever owns that port on a shared host): there the sandbox's key is
+            # used (any text unless it was started with --api-key). Pass api_key= to mean it.
+            if given_key is None:
+                given_key = _env(*API_KEY_ENVS) if not is_loopback(base) else \
+                    _env(SANDBOX_KEY_ENV) or "sandbox"
+            given_key = _check_key(given_key)
+        except BaseException:
+            given_key = None  # error trackers record the locals of every frame a raise passes
+            raise
         self.poll_interval = poll_interval
         #: Where waits and deadlines read the time; tests pass a fake one.
         self.clock = clock or SystemClock()
         #: The one retry table, shared by the transport and the batch helpers.
         self.retry_policy = RetryPolicy(max_retries=max_retries, backoff_s=retry_backoff)
         self._transport = Transport(
-            base, key, timeout=timeout, allow_insecure_http=allow_insecure_http,
+            base, given_key, timeout=timeout, allow_insecure_http=allow_insecure_http,
             policy=self.retry_policy, clock=self.clock, session=session,
         )
-        del key  # the transport holds it; no frame of ours does
+        del given_key  # the transport holds it; no frame of ours does
         #: Finished tasks: ``cache_size`` in memory, all of them on disk (``cache``: True for
         #: the user's cache folder, a path for another file, False for none).
         self.cache = TaskCache(cache_size, store=_task_store(

@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import socket
+import threading
 import time
+from collections.abc import Iterator
 from datetime import datetime, timedelta, timezone
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import Any, ClassVar
 
 import pytest
 
@@ -182,9 +187,79 @@ def test_status_errors_map_to_classes() -> None:
 def test_missing_key_is_a_clear_error(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("QUBICO_API_KEY", raising=False)
     monkeypatch.delenv("PIAPI_API_KEY", raising=False)
-    client = Client(base_url="http://127.0.0.1:9")
+    client = Client(base_url="https://api.example.test")
     with pytest.raises(ConfigurationError, match="QUBICO_API_KEY"):
         client.get_task("abc")
+
+
+class _Recorder(BaseHTTPRequestHandler):
+    """Answers 404 to everything and remembers the x-api-key it was sent (and the path)."""
+
+    seen: ClassVar[list[tuple[str | None, str]]] = []
+
+    def do_GET(self) -> None:
+        type(self).seen.append((self.headers.get("x-api-key"), self.path))
+        self.send_response(404)
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+    def log_message(self, *args: Any) -> None:
+        pass
+
+
+@contextlib.contextmanager
+def _recording_server() -> Iterator[tuple[str, list[tuple[str | None, str]]]]:
+    handler = type("Recorder", (_Recorder,), {"seen": []})
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}", handler.seen
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_the_live_key_from_the_environment_never_goes_to_this_machine(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("QUBICO_API_KEY", KEY)
+    monkeypatch.delenv("QUBICO_SANDBOX_API_KEY", raising=False)
+    with _recording_server() as (url, seen):
+        with pytest.raises(NotFoundError):
+            Client(base_url=url, max_retries=0).get_task("abc")
+        with pytest.raises(NotFoundError):
+            Client(api_key=KEY, base_url=url, max_retries=0).get_task("abc")  # said outright
+    assert seen[0][0] == "sandbox" and seen[1][0] == KEY
+
+
+def test_a_proxy_from_the_environment_never_sees_a_loopback_request(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    with _recording_server() as (proxy, proxied), _recording_server() as (url, direct):
+        monkeypatch.setenv("HTTP_PROXY", proxy)
+        monkeypatch.setenv("http_proxy", proxy)
+        monkeypatch.delenv("NO_PROXY", raising=False)
+        monkeypatch.delenv("no_proxy", raising=False)
+        with pytest.raises(NotFoundError):
+            Client(api_key=KEY, base_url=url, max_retries=0).get_task("abc")
+    assert proxied == [] and direct[0][0] == KEY
+
+
+@pytest.mark.parametrize("bad", [{"base_url": "http://a@b.com"}, {"timeout": -1},
+                                 {"poll_interval": "x"}, {"api_key_suffix": "\n"}])
+def test_a_refused_constructor_keeps_the_key_in_no_frame(bad: dict[str, Any]) -> None:
+    options: dict[str, Any] = {"base_url": "https://api.example.test", **bad}
+    key = KEY + options.pop("api_key_suffix", "")
+    with pytest.raises((ConfigurationError, InvalidRequestError, TypeError)) as caught:
+        Client(api_key=key, **options)
+    del key
+    frames, tb = [], caught.value.__traceback__
+    while tb is not None:
+        frames.append(tb.tb_frame)
+        tb = tb.tb_next
+    for frame in frames:
+        if frame.f_code.co_filename.endswith("test_client.py"):
+            continue
+        assert KEY not in repr(frame.f_locals), frame.f_code.co_name
 
 
 def test_key_and_url_from_environment(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -179,6 +179,7 @@ class Review(anywidget.AnyWidget):  # type: ignore[misc]
         if not isinstance(content, dict):
             return
         kind = content.get("type")
+        saved = True
         try:
             if kind == "code":
                 self.send({"type": "code", **board_code()})
@@ -202,11 +203,13 @@ class Review(anywidget.AnyWidget):  # type: ignore[misc]
             elif kind == "reveal":
                 self.reveal()
         except (OSError, ValueError, InvalidRequestError) as exc:
+            saved = False
             self.message = f"not saved: {exc}"[:300]
             self.marks = self._marks()  # the board shows what is really stored
         finally:
             if kind == "rate" and isinstance(content.get("seq"), str):
-                self.send({"type": "ack", "seq": content["seq"]})
+                # the board says "saved" only for what was: a refused verdict is acked as not ok
+                self.send({"type": "ack", "seq": content["seq"], "ok": saved})
 
     def _send_media(self, keys: Iterable[Any]) -> None:
         for key in keys:
@@ -222,7 +225,8 @@ class Review(anywidget.AnyWidget):  # type: ignore[misc]
 
     def _send_videos(self, row_keys: Iterable[Any]) -> None:
         """Each row's source video as bytes (plays where its URL is unreachable from the
-        browser); the URL itself when the kernel cannot fetch it either."""
+        browser); the URL itself when the kernel cannot fetch it either, except on a blind
+        board before Reveal (a URL can name what a card is: that row then shows no video)."""
         for row in self._rows:
             if row.key not in row_keys or not row.video_url:
                 continue
@@ -235,6 +239,8 @@ class Review(anywidget.AnyWidget):  # type: ignore[misc]
                         self._videos[row.video_url] = None
                 data = self._videos[row.video_url]
             if data is None:
+                if self.blind and not self.revealed:
+                    continue
                 self.send({"type": "video", "row": row.key, "url": row.video_url})
             else:
                 self.send({"type": "video", "row": row.key, "mime": "video/mp4"},

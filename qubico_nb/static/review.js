@@ -96,7 +96,7 @@ function render({ model, el }) {
   }
 
   function onCustom(msg, buffers) {
-    if (msg && msg.type === "ack") { acknowledge(msg.seq); return; }
+    if (msg && msg.type === "ack") { acknowledge(msg.seq, msg.ok !== false); return; }
     if (msg && msg.type === "video") {
       if (videoUrls.has(msg.row)) return;
       if (msg.url && !/^https?:\/\//i.test(msg.url)) return; // only http(s) URLs ever play
@@ -333,16 +333,22 @@ function render({ model, el }) {
     paintSaved();
     setTimeout(paintSaved, UNCONFIRMED_MS + 50);
   }
-  function acknowledge(seq) {
+  let refused = 0; // verdicts the kernel could not store (its message says why)
+  function acknowledge(seq, ok) {
     const at = pending.findIndex((item) => item.seq === seq);
     if (at < 0) return;
+    if (!ok) refused += 1;
     const done = pending.splice(0, at + 1);
     for (const item of done) paintMark(item.key, shown(item.key));
     paintSaved();
   }
   // Tell the rater whether the kernel has every verdict (a busy or stopped kernel holds them).
   function paintSaved() {
-    if (!pending.length) { saved.textContent = sequence ? "✓ all verdicts saved" : ""; saved.className = "qnb-rv-saved"; return; }
+    if (!pending.length) {
+      saved.textContent = refused ? `${refused} verdict(s) not saved (see the message)` : sequence ? "✓ all verdicts saved" : "";
+      saved.className = refused ? "qnb-rv-saved qnb-rv-late" : "qnb-rv-saved";
+      return;
+    }
     const late = pending.some((item) => Date.now() - item.at > UNCONFIRMED_MS);
     saved.textContent = late
       ? `${pending.length} verdict(s) not yet confirmed by the kernel: is it busy or stopped?`

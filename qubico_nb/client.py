@@ -11,7 +11,7 @@ from collections.abc import Callable, Iterator, Mapping
 from datetime import date, datetime, timezone
 from pathlib import Path
 from typing import Any, BinaryIO
-from urllib.parse import quote, urlsplit
+from urllib.parse import quote, urljoin, urlsplit
 
 import requests
 
@@ -406,11 +406,32 @@ class Client:
                    max_bytes: int | None = None) -> int:
         """Stream a generated file into `sink` (no API key is sent); returns the byte count.
 
-        One try may last ``timeout`` plus a second per 16 KiB received: anything faster than
-        16 KiB/s on average finishes, a server that trickles bytes is cut. More than `max_bytes`
-        (default 512 MiB, counted after decompression) raises `ResponseTooLargeError`.
+        `url` may be relative (see `file_url`). One try may last ``timeout`` plus a second per
+        16 KiB received: anything faster than 16 KiB/s on average finishes, a server that
+        trickles bytes is cut. More than `max_bytes` (default 512 MiB, counted after
+        decompression) raises `ResponseTooLargeError`.
         """
-        return self._transport.fetch_file(url, sink, on_bytes=on_bytes, max_bytes=max_bytes)
+        return self._transport.fetch_file(self.file_url(url), sink, on_bytes=on_bytes,
+                                          max_bytes=max_bytes)
+
+    def file_url(self, url: str) -> str:
+        """Where this kernel fetches a work's file from: absolute URLs as they are, relative ones
+        against the API's base.
+
+        A sandbox under JupyterHub/Binder hands out browser-facing paths such as
+        ``/user/me/proxy/8000/temp/x.wav``; jupyter-server-proxy maps ``.../proxy/<port>/rest``
+        to ``127.0.0.1:<port>/rest``, so when the API's base is that loopback port the kernel
+        fetches ``rest`` from it directly (the proxy path does not exist on the sandbox itself).
+        """
+        if urlsplit(url).scheme:
+            return url
+        base = urlsplit(self.base_url)
+        if base.port is not None and is_loopback(self.base_url):
+            marker = f"/proxy/{base.port}/"
+            at = url.find(marker)
+            if at >= 0:
+                return urljoin(self.base_url + "/", url[at + len(marker):])
+        return urljoin(self.base_url + "/", url)
 
     def prepare_video(self, video: str | os.PathLike[str]) -> str:
         """What to send as ``input.video``: a URL as is, a small MP4 inline, a big one uploaded."""

@@ -476,3 +476,22 @@ def test_history_skips_repeats_when_tasks_arrive_while_paging() -> None:
         got = [first.id, *(t.id for t in rest)]
         assert len(got) == len(set(got))
         assert set(ids) <= set(got)
+
+
+def test_files_under_a_hub_proxy_path_are_fetched_from_the_sandbox_itself() -> None:
+    """As on Binder: the sandbox hands out browser paths under the hub's proxy; the kernel
+    fetches the same file from the loopback port (download, analyze and review all do)."""
+    import io
+
+    with Sandbox(preset="instant", audio_seconds=0.5) as sb:
+        port = sb.url.rsplit(":", 1)[1]
+        sb.public_url = f"/user/me/proxy/{port}"
+        client = client_for(sb)
+        task = client.wait(client.generate_audio(VIDEO, "rain"))
+        url = task.works[0].url
+        assert url.startswith(f"/user/me/proxy/{port}/temp/")
+        assert client.file_url(url) == f"{sb.url}/temp/{url.rsplit('/', 1)[1]}"
+        sink = io.BytesIO()
+        assert client.fetch_file(url, sink) > 44 and sink.getvalue()[:4] == b"RIFF"
+        assert client.file_url("temp/x.wav") == f"{sb.url}/temp/x.wav"
+        assert client.file_url("https://cdn.example/x.wav") == "https://cdn.example/x.wav"

@@ -16,24 +16,17 @@ import warnings
 from typing import Any, Literal
 from urllib.parse import urljoin, urlsplit, urlunsplit
 
+from ._constants import EMBED_LIMIT_BYTES as EMBED_LIMIT_BYTES  # read here at call time
+from ._constants import HUB_PREFIX_ENV, HUB_PROXY_ENV, PLAYBACK_ENV
+
 #: How a browser gets a file: its own URL, through the hub's proxy, or as bytes in the page.
 PlaybackPlan = Literal["url", "embed", "proxy"]
 
-HUB_PREFIX_ENV = "JUPYTERHUB_SERVICE_PREFIX"
-#: "1" or "0" says whether the hub forwards ports with jupyter-server-proxy, where the kernel's
-#: environment cannot tell (the proxy is installed with the server, the kernel may run elsewhere).
-HUB_PROXY_ENV = "QUBICO_NB_HUB_PROXY"
-#: "embed" makes every file the kernel's machine serves (a sandbox on loopback, a downloaded
-#: copy) play from bytes in the page, for a host the detection below does not know; "auto" (the
-#: default) decides per host.
-PLAYBACK_ENV = "QUBICO_NB_PLAYBACK"
 #: Set in every kernel Voila starts (voila/utils.py ENV_VARIABLE).
 VOILA_ENVS = ("VOILA_KERNEL_ID", "VOILA_SERVER_URL", "VOILA_BASE_URL")
 #: Set by VS Code in the kernels it starts; the remote ones run where the browser is not.
 VSCODE_ENVS = ("VSCODE_PID", "VSCODE_CWD", "VSCODE_IPC_HOOK_CLI")
 REMOTE_ENVS = ("SSH_CONNECTION", "REMOTE_CONTAINERS", "CODESPACES")
-#: Embedding puts file bytes into the notebook: the same cap as ``compare(embed=True)``.
-EMBED_LIMIT_BYTES = 20 * 1024 * 1024
 
 _warned: set[str] = set()
 _warned_lock = threading.Lock()

@@ -516,6 +516,7 @@ class Transport:
                   json: Any = None, params: Mapping[str, Any] | None = None,
                   limit: int, what: str, sink: BinaryIO | None = None,
                   on_bytes: Callable[[int], None] | None = None,
+                  on_headers: Callable[[Mapping[str, str]], None] | None = None,
                   rate: float | None = None, started: float = 0.0) -> _Answer | _Failure:
         """One HTTP request and its whole body, within `alarm`'s deadline and `limit` bytes.
 
@@ -549,17 +550,21 @@ class Transport:
             return failure or self._timed_out(url, what, alarm, sent=True)
         try:
             return self._read_body(response, url, alarm=alarm, limit=limit, what=what,
-                                   sink=sink, on_bytes=on_bytes, rate=rate, started=started)
+                                   sink=sink, on_bytes=on_bytes, on_headers=on_headers,
+                                   rate=rate, started=started)
         finally:
             response.close()
 
     def _read_body(self, response: requests.Response, url: str, *, alarm: _Alarm, limit: int,
                    what: str, sink: BinaryIO | None, on_bytes: Callable[[int], None] | None,
+                   on_headers: Callable[[Mapping[str, str]], None] | None,
                    rate: float | None, started: float) -> _Answer | _Failure:
         status = response.status_code
         headers = response.headers
         if status in REDIRECT_STATUSES or (sink is not None and status >= 300):
             return _Answer(status, headers, b"", url)  # the caller follows or refuses it
+        if on_headers is not None:
+            on_headers(headers)  # may raise to refuse the body before a byte of it is read
         expected = headers.get("Content-Length", "")
         if expected.isdigit() and int(expected) > limit and \
                 "Content-Encoding" not in headers:
@@ -764,11 +769,15 @@ class Transport:
     # -- files ---------------------------------------------------------------------------------
     def fetch_file(self, url: str, sink: BinaryIO, *, chunk_size: int = _CHUNK,
                    on_bytes: Callable[[int], None] | None = None,
+                   on_headers: Callable[[Mapping[str, str]], None] | None = None,
                    max_bytes: int | None = None) -> int:
         """Stream a public file URL into `sink` (with retries); never sends the API key.
 
         One try may last ``timeout`` plus one second per `MIN_DOWNLOAD_RATE` (16 KiB) received;
         a file larger than `max_bytes` (default `MAX_DOWNLOAD_BYTES`) is an error.
+        `on_headers` gets the final answer's headers (case-insensitive; after redirects, before
+        its body) on every try; an exception it raises stops the download, unretried, and
+        propagates with nothing written to `sink`.
         """
         if not isinstance(url, str) or urlsplit(url).scheme.lower() not in ("http", "https"):
             raise ConfigurationError(f"can only download http(s) URLs, got {str(url)[:80]!r}")
@@ -786,7 +795,8 @@ class Transport:
                 for _ in range(MAX_REDIRECTS + 1):
                     outcome = self._exchange(
                         "GET", hop, alarm=alarm, with_key=False, limit=limit, what=what,
-                        sink=sink, on_bytes=on_bytes, rate=MIN_DOWNLOAD_RATE, started=started)
+                        sink=sink, on_bytes=on_bytes, on_headers=on_headers,
+                        rate=MIN_DOWNLOAD_RATE, started=started)
                     if isinstance(outcome, _Failure):
                         return outcome
                     if outcome.status in REDIRECT_STATUSES:

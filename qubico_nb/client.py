@@ -393,14 +393,18 @@ class Client:
 
     def fetch_file(self, url: str, sink: BinaryIO,
                    on_bytes: Callable[[int], None] | None = None, *,
-                   max_bytes: int | None = None) -> int:
+                   max_bytes: int | None = None,
+                   on_headers: Callable[[Mapping[str, str]], None] | None = None) -> int:
         """Stream a generated file into `sink` (no API key is sent); returns the byte count.
 
         One try may last ``timeout`` plus a second per 16 KiB received: anything faster than
         16 KiB/s on average finishes, a server that trickles bytes is cut. More than `max_bytes`
         (default 512 MiB, counted after decompression) raises `ResponseTooLargeError`.
+        `on_headers` is called with the answer's headers (e.g. ``headers["Content-Type"]``)
+        before its body is written; an exception it raises stops the download and propagates.
         """
-        return self._transport.fetch_file(url, sink, on_bytes=on_bytes, max_bytes=max_bytes)
+        return self._transport.fetch_file(url, sink, on_bytes=on_bytes, on_headers=on_headers,
+                                          max_bytes=max_bytes)
 
     def prepare_video(self, video: str | os.PathLike[str]) -> str:
         """What to send as ``input.video``: a URL as is, a small MP4 inline, a big one uploaded."""

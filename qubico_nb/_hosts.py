@@ -86,6 +86,8 @@ def page_paths() -> tuple[str, ...]:
 
 
 def is_loopback_url(url: str) -> bool:
+    """True when `url`'s host is this machine (``localhost``, ``*.localhost``, 127.0.0.0/8,
+    ``::1``): where the API key may go over plain HTTP, and what a remote browser cannot reach."""
     host_name = urlsplit(url).hostname or ""
     if host_name == "localhost" or host_name.endswith(".localhost"):
         return True

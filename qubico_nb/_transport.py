@@ -50,6 +50,7 @@ from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 from urllib3.exceptions import ConnectTimeoutError, NewConnectionError
 
 from ._constants import API_KEY_ENV, API_KEY_ENV_ALIASES
+from ._hosts import is_loopback_url
 from ._retry import CREATE_OUTCOME_UNKNOWN_STATUSES, Clock, RetryPolicy, SystemClock
 from ._version import __version__
 from .errors import (
@@ -81,16 +82,6 @@ _PIECE = 64 * 1024  # most bytes inflated from one compressed piece before the c
 
 
 # -- small helpers -----------------------------------------------------------------------------
-def is_loopback(url: str) -> bool:
-    host = urlsplit(url).hostname or ""
-    if host == "localhost" or host.endswith(".localhost"):
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
-
-
 def mask_key(key: str | None) -> str:
     """How a key may be shown: never more than its last four characters, and only if long."""
     if not key:
@@ -298,14 +289,8 @@ class _DeadlineHTTPConnection(HTTPConnection):
         super().request(*args, **kwargs)
 
 
-class _DeadlineHTTPSConnection(HTTPSConnection):
-    def connect(self) -> None:
-        super().connect()
-        _attach(self)
-
-    def request(self, *args: Any, **kwargs: Any) -> None:
-        _attach(self)
-        super().request(*args, **kwargs)
+class _DeadlineHTTPSConnection(_DeadlineHTTPConnection, HTTPSConnection):
+    """The same reporting over TLS (the MRO puts HTTPSConnection's connect under ours)."""
 
 
 class _DeadlineHTTPPool(HTTPConnectionPool):
@@ -487,7 +472,7 @@ class Transport:
                 f"no Qubico API key: set the {API_KEY_ENV} environment variable "
                 f"({', '.join(API_KEY_ENV_ALIASES)} also works) or pass Client(api_key=...); "
                 "without a key, use a Sandbox")
-        if urlsplit(url).scheme.lower() != "https" and not is_loopback(url) and \
+        if urlsplit(url).scheme.lower() != "https" and not is_loopback_url(url) and \
                 not self.allow_insecure_http:
             raise ConfigurationError(
                 f"refusing to send the API key over plain HTTP to {_where(url)}: "

@@ -22,9 +22,10 @@ from ._constants import (
     DEFAULT_BASE_URL,
     MP4_DATA_URI_PREFIX,
 )
+from ._hosts import is_loopback_url
 from ._media import is_mp4, mp4_duration_s
 from ._retry import Clock, RetryPolicy, SystemClock, next_poll
-from ._transport import Transport, check_api_url, is_loopback
+from ._transport import Transport, check_api_url
 from .cache import TaskCache
 from .errors import (
     TRANSIENT_ERRORS,
@@ -164,7 +165,7 @@ class Client:
     @property
     def is_sandbox(self) -> bool:
         """True when the client talks to a server on this machine (a sandbox, usually)."""
-        return is_loopback(self.base_url)
+        return is_loopback_url(self.base_url)
 
     def __repr__(self) -> str:
         transport = getattr(self, "_transport", None)  # also while __init__ is raising

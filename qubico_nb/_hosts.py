@@ -154,6 +154,25 @@ def playback_plan(url: str) -> PlaybackPlan:
     return "embed"
 
 
+def loopback_plays_as_is() -> bool:
+    """True where every `playback_plan` is "url": the browser runs on the kernel's machine and
+    nothing forces embedding, so a grid of files needs no plan per file."""
+    return not _forced_embedding() and not _browser_elsewhere()
+
+
+#: Said once per process, by whichever widget embeds a loopback file first.
+LOOPBACK_EMBED_WARNING = (
+    "The browser cannot reach this kernel's loopback address (JupyterHub without "
+    "jupyter-server-proxy, Colab, or a remote VS Code): qubico-nb embeds the audio files into "
+    f"the page instead (up to {EMBED_LIMIT_BYTES // 2**20} MB). Install jupyter-server-proxy on "
+    "the hub to play them by URL.")
+
+
+def warn_loopback_embedding(*, stacklevel: int = 2) -> None:
+    """`LOOPBACK_EMBED_WARNING`, once per process (shared by the viewer and `compare`)."""
+    warn_once("embed-loopback", LOOPBACK_EMBED_WARNING, stacklevel=stacklevel + 1)
+
+
 def proxied_url(url: str) -> str:
     """A loopback URL as the path jupyter-server-proxy serves it under the hub's prefix."""
     prefix = hub_proxy_prefix()

@@ -45,6 +45,11 @@ from .test_retry import FakeClock
 Handler = Callable[[BaseHTTPRequestHandler], None]
 
 
+class _QuietServer(ThreadingHTTPServer):
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        pass  # clients here hang up early on purpose (caps, refusals): no traceback on stderr
+
+
 class Hostile:
     """A stdlib HTTP server whose answers the test scripts; it records every request."""
 
@@ -71,7 +76,7 @@ class Hostile:
             def log_message(self, *args: object) -> None:
                 pass
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
+        self.server = _QuietServer(("127.0.0.1", 0), _Handler)
         self.server.daemon_threads = True
         threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.05},
                          daemon=True).start()

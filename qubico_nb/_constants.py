@@ -17,6 +17,23 @@ SANDBOX_KEY_ENV = "QUBICO_SANDBOX_API_KEY"
 DEMO_VIDEO_ENV = "QUBICO_DEMO_VIDEO"
 #: Where the on-disk stores (finished tasks, downloads cache) live.
 CACHE_DIR_ENV = "QUBICO_NB_CACHE_DIR"
+#: Where ``qubico-nb demo`` copies the notebooks it opens.
+DEMO_DIR_ENV = "QUBICO_NB_DEMO_DIR"
+#: Who rates in a review (default: the login name).
+RATER_ENV = "QUBICO_RATER"
+#: "1" or "0" says whether the hub forwards ports with jupyter-server-proxy, where the kernel's
+#: environment cannot tell (the proxy is installed with the server, the kernel may run elsewhere).
+HUB_PROXY_ENV = "QUBICO_NB_HUB_PROXY"
+#: "embed" makes every file the kernel's machine serves (a sandbox on loopback, a downloaded
+#: copy) play from bytes in the page, for a host the detection does not know; "auto" (the
+#: default) decides per host.
+PLAYBACK_ENV = "QUBICO_NB_PLAYBACK"
+#: Set by JupyterHub (and Binder) in every single-user server: the user's URL prefix.
+HUB_PREFIX_ENV = "JUPYTERHUB_SERVICE_PREFIX"
+
+#: Most bytes of audio embedded into the page (``data:`` URIs grow the saved notebook): per
+#: file in a `TaskViewer`, for the whole grid in `compare`.
+EMBED_LIMIT_BYTES = 20 * 1024 * 1024
 
 DEFAULT_BASE_URL = "https://api.piapi.ai"
 

@@ -16,24 +16,17 @@ import warnings
 from typing import Any, Literal
 from urllib.parse import urljoin, urlsplit, urlunsplit
 
+from ._constants import EMBED_LIMIT_BYTES as EMBED_LIMIT_BYTES  # read here at call time
+from ._constants import HUB_PREFIX_ENV, HUB_PROXY_ENV, PLAYBACK_ENV
+
 #: How a browser gets a file: its own URL, through the hub's proxy, or as bytes in the page.
 PlaybackPlan = Literal["url", "embed", "proxy"]
 
-HUB_PREFIX_ENV = "JUPYTERHUB_SERVICE_PREFIX"
-#: "1" or "0" says whether the hub forwards ports with jupyter-server-proxy, where the kernel's
-#: environment cannot tell (the proxy is installed with the server, the kernel may run elsewhere).
-HUB_PROXY_ENV = "QUBICO_NB_HUB_PROXY"
-#: "embed" makes every file the kernel's machine serves (a sandbox on loopback, a downloaded
-#: copy) play from bytes in the page, for a host the detection below does not know; "auto" (the
-#: default) decides per host.
-PLAYBACK_ENV = "QUBICO_NB_PLAYBACK"
 #: Set in every kernel Voila starts (voila/utils.py ENV_VARIABLE).
 VOILA_ENVS = ("VOILA_KERNEL_ID", "VOILA_SERVER_URL", "VOILA_BASE_URL")
 #: Set by VS Code in the kernels it starts; the remote ones run where the browser is not.
 VSCODE_ENVS = ("VSCODE_PID", "VSCODE_CWD", "VSCODE_IPC_HOOK_CLI")
 REMOTE_ENVS = ("SSH_CONNECTION", "REMOTE_CONTAINERS", "CODESPACES")
-#: Embedding puts file bytes into the notebook: the same cap as ``compare(embed=True)``.
-EMBED_LIMIT_BYTES = 20 * 1024 * 1024
 
 _warned: set[str] = set()
 _warned_lock = threading.Lock()
@@ -93,6 +86,8 @@ def page_paths() -> tuple[str, ...]:
 
 
 def is_loopback_url(url: str) -> bool:
+    """True when `url`'s host is this machine (``localhost``, ``*.localhost``, 127.0.0.0/8,
+    ``::1``): where the API key may go over plain HTTP, and what a remote browser cannot reach."""
     host_name = urlsplit(url).hostname or ""
     if host_name == "localhost" or host_name.endswith(".localhost"):
         return True
@@ -157,6 +152,25 @@ def playback_plan(url: str) -> PlaybackPlan:
     if os.environ.get(HUB_PREFIX_ENV) and hub_proxy_prefix() is not None:
         return "proxy"
     return "embed"
+
+
+def loopback_plays_as_is() -> bool:
+    """True where every `playback_plan` is "url": the browser runs on the kernel's machine and
+    nothing forces embedding, so a grid of files needs no plan per file."""
+    return not _forced_embedding() and not _browser_elsewhere()
+
+
+#: Said once per process, by whichever widget embeds a loopback file first.
+LOOPBACK_EMBED_WARNING = (
+    "The browser cannot reach this kernel's loopback address (JupyterHub without "
+    "jupyter-server-proxy, Colab, or a remote VS Code): qubico-nb embeds the audio files into "
+    f"the page instead (up to {EMBED_LIMIT_BYTES // 2**20} MB). Install jupyter-server-proxy on "
+    "the hub to play them by URL.")
+
+
+def warn_loopback_embedding(*, stacklevel: int = 2) -> None:
+    """`LOOPBACK_EMBED_WARNING`, once per process (shared by the viewer and `compare`)."""
+    warn_once("embed-loopback", LOOPBACK_EMBED_WARNING, stacklevel=stacklevel + 1)
 
 
 def proxied_url(url: str) -> str:

@@ -50,6 +50,7 @@ from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 from urllib3.exceptions import ConnectTimeoutError, NewConnectionError
 
 from ._constants import API_KEY_ENV, API_KEY_ENV_ALIASES
+from ._hosts import is_loopback_url
 from ._retry import CREATE_OUTCOME_UNKNOWN_STATUSES, Clock, RetryPolicy, SystemClock
 from ._version import __version__
 from .errors import (
@@ -81,16 +82,6 @@ _PIECE = 64 * 1024  # most bytes inflated from one compressed piece before the c
 
 
 # -- small helpers -----------------------------------------------------------------------------
-def is_loopback(url: str) -> bool:
-    host = urlsplit(url).hostname or ""
-    if host == "localhost" or host.endswith(".localhost"):
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
-
-
 #: Loopback is reached directly: a proxy from the environment (HTTP_PROXY) would otherwise get
 #: the plain-HTTP request to a local sandbox, key and all. (requests drops None entries after
 #: merging the environment's proxies, so these override them.)
@@ -304,14 +295,8 @@ class _DeadlineHTTPConnection(HTTPConnection):
         super().request(*args, **kwargs)
 
 
-class _DeadlineHTTPSConnection(HTTPSConnection):
-    def connect(self) -> None:
-        super().connect()
-        _attach(self)
-
-    def request(self, *args: Any, **kwargs: Any) -> None:
-        _attach(self)
-        super().request(*args, **kwargs)
+class _DeadlineHTTPSConnection(_DeadlineHTTPConnection, HTTPSConnection):
+    """The same reporting over TLS (the MRO puts HTTPSConnection's connect under ours)."""
 
 
 class _DeadlineHTTPPool(HTTPConnectionPool):
@@ -493,7 +478,7 @@ class Transport:
                 f"no Qubico API key: set the {API_KEY_ENV} environment variable "
                 f"({', '.join(API_KEY_ENV_ALIASES)} also works) or pass Client(api_key=...); "
                 "without a key, use a Sandbox")
-        if urlsplit(url).scheme.lower() != "https" and not is_loopback(url) and \
+        if urlsplit(url).scheme.lower() != "https" and not is_loopback_url(url) and \
                 not self.allow_insecure_http:
             raise ConfigurationError(
                 f"refusing to send the API key over plain HTTP to {_where(url)}: "
@@ -522,6 +507,7 @@ class Transport:
                   json: Any = None, params: Mapping[str, Any] | None = None,
                   limit: int, what: str, sink: BinaryIO | None = None,
                   on_bytes: Callable[[int], None] | None = None,
+                  on_headers: Callable[[Mapping[str, str]], None] | None = None,
                   rate: float | None = None, started: float = 0.0) -> _Answer | _Failure:
         """One HTTP request and its whole body, within `alarm`'s deadline and `limit` bytes.
 
@@ -539,7 +525,7 @@ class Transport:
                 method, url, json=json, params=params, stream=True, allow_redirects=False,
                 auth=self._auth if with_key else None, timeout=(budget, budget),
                 headers={"Accept-Encoding": "gzip, deflate"},
-                proxies=_NO_PROXY if is_loopback(url) else None)
+                proxies=_NO_PROXY if is_loopback_url(url) else None)
         except requests.ConnectionError as err:
             failure = self._connection_failure(err, url, what, alarm)
         except requests.Timeout:
@@ -556,17 +542,21 @@ class Transport:
             return failure or self._timed_out(url, what, alarm, sent=True)
         try:
             return self._read_body(response, url, alarm=alarm, limit=limit, what=what,
-                                   sink=sink, on_bytes=on_bytes, rate=rate, started=started)
+                                   sink=sink, on_bytes=on_bytes, on_headers=on_headers,
+                                   rate=rate, started=started)
         finally:
             response.close()
 
     def _read_body(self, response: requests.Response, url: str, *, alarm: _Alarm, limit: int,
                    what: str, sink: BinaryIO | None, on_bytes: Callable[[int], None] | None,
+                   on_headers: Callable[[Mapping[str, str]], None] | None,
                    rate: float | None, started: float) -> _Answer | _Failure:
         status = response.status_code
         headers = response.headers
         if status in REDIRECT_STATUSES or (sink is not None and status >= 300):
             return _Answer(status, headers, b"", url)  # the caller follows or refuses it
+        if on_headers is not None:
+            on_headers(headers)  # may raise to refuse the body before a byte of it is read
         expected = headers.get("Content-Length", "")
         if expected.isdigit() and int(expected) > limit and \
                 "Content-Encoding" not in headers:
@@ -771,11 +761,15 @@ class Transport:
     # -- files ---------------------------------------------------------------------------------
     def fetch_file(self, url: str, sink: BinaryIO, *, chunk_size: int = _CHUNK,
                    on_bytes: Callable[[int], None] | None = None,
+                   on_headers: Callable[[Mapping[str, str]], None] | None = None,
                    max_bytes: int | None = None) -> int:
         """Stream a public file URL into `sink` (with retries); never sends the API key.
 
         One try may last ``timeout`` plus one second per `MIN_DOWNLOAD_RATE` (16 KiB) received;
         a file larger than `max_bytes` (default `MAX_DOWNLOAD_BYTES`) is an error.
+        `on_headers` gets the final answer's headers (case-insensitive; after redirects, before
+        its body) on every try; an exception it raises stops the download, unretried, and
+        propagates with nothing written to `sink`.
         """
         if not isinstance(url, str) or urlsplit(url).scheme.lower() not in ("http", "https"):
             raise ConfigurationError(f"can only download http(s) URLs, got {str(url)[:80]!r}")
@@ -793,7 +787,8 @@ class Transport:
                 for _ in range(MAX_REDIRECTS + 1):
                     outcome = self._exchange(
                         "GET", hop, alarm=alarm, with_key=False, limit=limit, what=what,
-                        sink=sink, on_bytes=on_bytes, rate=MIN_DOWNLOAD_RATE, started=started)
+                        sink=sink, on_bytes=on_bytes, on_headers=on_headers,
+                        rate=MIN_DOWNLOAD_RATE, started=started)
                     if isinstance(outcome, _Failure):
                         return outcome
                     if outcome.status in REDIRECT_STATUSES:

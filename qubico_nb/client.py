@@ -23,9 +23,10 @@ from ._constants import (
     MP4_DATA_URI_PREFIX,
     SANDBOX_KEY_ENV,
 )
+from ._hosts import is_loopback_url
 from ._media import is_mp4, mp4_duration_s
 from ._retry import Clock, RetryPolicy, SystemClock, next_poll
-from ._transport import Transport, check_api_url, is_loopback
+from ._transport import Transport, check_api_url
 from .cache import TaskCache
 from .errors import (
     TRANSIENT_ERRORS,
@@ -112,7 +113,7 @@ class Client:
             # sandbox, or whoever owns that port on a shared host): there the sandbox's key is
             # used (any text unless it was started with --api-key). Pass api_key= to mean it.
             if given_key is None:
-                given_key = _env(*API_KEY_ENVS) if not is_loopback(base) else \
+                given_key = _env(*API_KEY_ENVS) if not is_loopback_url(base) else \
                     _env(SANDBOX_KEY_ENV) or "sandbox"
             given_key = _check_key(given_key)
         except BaseException:
@@ -174,7 +175,7 @@ class Client:
     @property
     def is_sandbox(self) -> bool:
         """True when the client talks to a server on this machine (a sandbox, usually)."""
-        return is_loopback(self.base_url)
+        return is_loopback_url(self.base_url)
 
     def __repr__(self) -> str:
         transport = getattr(self, "_transport", None)  # also while __init__ is raising
@@ -403,16 +404,19 @@ class Client:
 
     def fetch_file(self, url: str, sink: BinaryIO,
                    on_bytes: Callable[[int], None] | None = None, *,
-                   max_bytes: int | None = None) -> int:
+                   max_bytes: int | None = None,
+                   on_headers: Callable[[Mapping[str, str]], None] | None = None) -> int:
         """Stream a generated file into `sink` (no API key is sent); returns the byte count.
 
         `url` may be relative (see `file_url`). One try may last ``timeout`` plus a second per
         16 KiB received: anything faster than 16 KiB/s on average finishes, a server that
         trickles bytes is cut. More than `max_bytes` (default 512 MiB, counted after
-        decompression) raises `ResponseTooLargeError`.
+        decompression) raises `ResponseTooLargeError`. `on_headers` is called with the answer's
+        headers (e.g. ``headers["Content-Type"]``) before its body is written; an exception it
+        raises stops the download and propagates.
         """
         return self._transport.fetch_file(self.file_url(url), sink, on_bytes=on_bytes,
-                                          max_bytes=max_bytes)
+                                          on_headers=on_headers, max_bytes=max_bytes)
 
     def file_url(self, url: str) -> str:
         """Where this kernel fetches a work's file from: absolute URLs as they are, relative ones
@@ -426,7 +430,7 @@ class Client:
         if urlsplit(url).scheme:
             return url
         base = urlsplit(self.base_url)
-        if base.port is not None and is_loopback(self.base_url):
+        if base.port is not None and is_loopback_url(self.base_url):
             marker = f"/proxy/{base.port}/"
             at = url.find(marker)
             if at >= 0:

@@ -20,13 +20,12 @@ from typing import Any
 
 from ._constants import (
     API_KEY_ENVS,
+    DEMO_DIR_ENV,
     DEMO_VIDEO_ENV,
     SANDBOX_KEY_ENV,
     SANDBOX_URL_ENV,
 )
 
-#: Overrides where the demo's working copy of the notebooks lives.
-DEMO_DIR_ENV = "QUBICO_NB_DEMO_DIR"
 FIRST_NOTEBOOK = "quickstart.ipynb"
 
 

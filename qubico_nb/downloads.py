@@ -11,7 +11,7 @@ import os
 import re
 import unicodedata
 import uuid
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -21,7 +21,7 @@ import pandas as pd
 
 from ._progress import progress_bar
 from .client import Client
-from .errors import InvalidRequestError, QubicoError
+from .errors import InvalidRequestError, ProtocolError, QubicoError
 from .frames import tasks_to_frame
 from .models import Task, file_extension
 
@@ -125,6 +125,27 @@ _MAGIC: dict[str, tuple[tuple[int, bytes], ...]] = {
 }
 
 
+_WEB_PAGE = ("the server sent a web page (HTML), not a file: the link may have expired or need a "
+             "login; fetch the task again for a fresh URL")
+class _NotAFile(ProtocolError):
+    """The answer's headers say it is a message (a web page, a JSON error), not the file."""
+
+
+#: Media types that say an answer is a message, not the file asked for.
+_MESSAGE_TYPES = {"text/html": _WEB_PAGE, "application/xhtml+xml": _WEB_PAGE}
+
+
+def refuse_messages(headers: Mapping[str, str]) -> None:
+    """Stop a download whose answer says it is a web page or a JSON message (for `fetch_file`'s
+    ``on_headers``), before its body is read: whatever its first bytes look like, it is not the
+    file."""
+    media_type = (headers.get("Content-Type") or "").split(";", 1)[0].strip().lower()
+    if media_type in _MESSAGE_TYPES:
+        raise _NotAFile(_MESSAGE_TYPES[media_type])
+    if media_type == "application/json" or media_type.endswith("+json"):
+        raise _NotAFile(f"the server sent a JSON message ({media_type}), not a file")
+
+
 def check_file(path: Path, ext: str) -> str | None:
     """Why the downloaded bytes at `path` are not a usable ``.ext`` file, or None if they are.
 
@@ -138,8 +159,7 @@ def check_file(path: Path, ext: str) -> str | None:
         return "the server sent an empty file"
     text = head.lstrip().lower()
     if text.startswith((b"<!doctype", b"<html", b"<head", b"<body", b"<?xml")):
-        return ("the server sent a web page (HTML), not a file: the link may have expired or "
-                "need a login; fetch the task again for a fresh URL")
+        return _WEB_PAGE
     if text.startswith(b"{") and ext not in ("json",):
         return "the server sent a JSON message, not a file: " + head[:200].decode(
             "utf-8", "replace")
@@ -189,14 +209,17 @@ def download(
     overwrite: bool = False,
     progress: bool = True,
     max_workers: int = 4,
+    max_bytes: int | None = None,
 ) -> pd.DataFrame:
     """Save each work's file into `folder`; return the frame with ``local_path`` (and
     ``download_error``) columns.
 
     Files are named by prompt, seed, steps and a short task id (see `file_name`); two works
     never share a name. Each streams to a temporary name and is renamed only when complete and
-    checked (not an HTML page, not shorter than promised), so an interrupted or bad download
-    never leaves a file under the real name. Existing files are kept unless `overwrite`. Relative
+    checked (not an HTML page or JSON message by its Content-Type or its first bytes, not
+    shorter than promised), so an interrupted or bad download never leaves a file under the real
+    name. A file larger than `max_bytes` (default 512 MiB) is an error, stopped as soon as it
+    passes the cap. Existing files are kept unless `overwrite`. Relative
     work URLs are resolved against the client's base URL. A failed download (or a folder that
     cannot be written) is recorded in its row's ``download_error``; the rest go on.
     """
@@ -234,12 +257,14 @@ def download(
         partial = path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}.part")
         try:
             with open(partial, "wb") as sink:
-                client.fetch_file(url, sink)
+                client.fetch_file(url, sink, on_headers=refuse_messages, max_bytes=max_bytes)
             problem = check_file(partial, path.suffix.lstrip("."))
             if problem:
                 return positions, None, f"download {url}: {problem}"
             os.replace(partial, path)
             return positions, str(path), None
+        except _NotAFile as err:
+            return positions, None, f"download {url}: {err}"
         except (QubicoError, OSError) as err:
             return positions, None, str(err)
         finally:

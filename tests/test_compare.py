@@ -11,7 +11,15 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from qubico_nb import InvalidRequestError, Task, compare, download, tabulate_tasks
+from qubico_nb import (
+    InvalidRequestError,
+    Task,
+    TaskViewer,
+    _hosts,
+    compare,
+    download,
+    tabulate_tasks,
+)
 from qubico_nb.frames import FetchFailure, tasks_to_frame
 from qubico_nb.sandbox import FAIL_TRIGGER, Sandbox
 
@@ -283,3 +291,71 @@ def test_grid_text_contrast_and_names_in_chromium_light_and_dark() -> None:
             assert page.evaluate(CONTRAST_JS)[0]["ratio"] < 4.5
         finally:
             browser.close()
+
+
+# -- every host: local copies and loopback files where the browser cannot load them ----------
+
+HOST_ENVS = ("JUPYTERHUB_SERVICE_PREFIX", "QUBICO_NB_HUB_PROXY", "QUBICO_NB_PLAYBACK",
+             *_hosts.VOILA_ENVS, *_hosts.VSCODE_ENVS, *_hosts.REMOTE_ENVS)
+
+
+@pytest.fixture
+def plain_host(monkeypatch):
+    """A plain machine, with no warning given yet."""
+    for name in HOST_ENVS:
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setattr(_hosts, "_warned", set())
+    return monkeypatch
+
+
+@pytest.mark.parametrize("host_env", ["VOILA_KERNEL_ID", "VSCODE_PID"])
+def test_local_copies_are_embedded_where_the_host_serves_no_files(table, tmp_path: Path,
+                                                                  plain_host, host_env) -> None:
+    client, frame = table
+    plain_host.chdir(tmp_path)
+    saved = download(frame, "keep", client=client, progress=False)
+    plain_host.setenv(host_env, "1")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        markup = compare(saved).to_html()
+    assert markup.count('src="data:audio/wav;base64,') == 8 and 'src="keep/' not in markup
+
+
+def test_one_embedding_budget_for_the_grid(table, tmp_path: Path, plain_host) -> None:
+    client, frame = table
+    plain_host.chdir(tmp_path)
+    saved = download(frame, "keep", client=client, progress=False)
+    plain_host.setenv("VOILA_KERNEL_ID", "1")
+    size = Path(saved["local_path"].iloc[0]).stat().st_size
+    plain_host.setattr(_hosts, "EMBED_LIMIT_BYTES", 3 * size)  # the one cap, shared
+    with pytest.warns(UserWarning, match="5 more play from their URLs"):
+        markup = compare(saved).to_html()
+    assert markup.count('src="data:audio/wav;base64,') == 3
+
+
+@pytest.mark.parametrize("relative", [False, True])
+def test_a_hub_without_server_proxy_embeds_loopback_audio_with_one_warning(
+        table, plain_host, relative: bool) -> None:
+    client, frame = table
+    plain_host.setenv("JUPYTERHUB_SERVICE_PREFIX", "/user/ada/")
+    plain_host.setenv("QUBICO_NB_HUB_PROXY", "0")
+    shown = relative_frame(frame, "") if relative else frame
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        markup = compare(shown, client=client).to_html()
+        compare(shown, client=client)
+        TaskViewer(str(frame["task_id"].iloc[0]), client=client).close()  # said once, by either
+    assert [str(w.message) for w in caught] == [_hosts.LOOPBACK_EMBED_WARNING]
+    assert markup.count('src="data:audio/wav;base64,') == 8
+    assert client.base_url not in markup
+
+
+def test_a_hub_with_server_proxy_plays_loopback_audio_through_it(table, plain_host) -> None:
+    client, frame = table
+    plain_host.setenv("JUPYTERHUB_SERVICE_PREFIX", "/user/ada/")
+    plain_host.setenv("QUBICO_NB_HUB_PROXY", "1")
+    port = client.base_url.rsplit(":", 1)[1]
+    comparison = compare(frame, client=client)
+    markup = comparison.to_html()
+    assert markup.count(f'src="/user/ada/proxy/{port}/temp/') == 8 and "base64" not in markup
+    assert comparison.frame["audio_url"].equals(frame["audio_url"])  # the data is unchanged

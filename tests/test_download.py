@@ -186,6 +186,42 @@ def test_a_web_page_or_a_short_file_is_an_error_not_a_wav(
     assert [p.name for p in tmp_path.iterdir()] == [Path(saved.loc[4, "local_path"]).name]
 
 
+def test_a_message_is_refused_by_its_content_type_whatever_its_bytes(
+        tmp_path: Path, file_server: tuple[str, dict[str, tuple[str, bytes]]]) -> None:
+    base, files = file_server
+    looks_like_audio = wav_bytes()  # a proxy's page or an API error that starts like a WAV
+    files.update({
+        "/page.wav": ("text/html; charset=utf-8", looks_like_audio),
+        "/json.wav": ("application/json", looks_like_audio),
+        "/problem.wav": ("application/problem+json", looks_like_audio),
+        "/good.wav": ("audio/wav", looks_like_audio),
+    })
+    tasks = [task_with(f"t{n}-{name}", f"{base}/{name}.wav", prompt=name)
+             for n, name in enumerate(["page", "json", "problem", "good"])]
+    saved = download(tasks, tmp_path, client=plain_client(base), progress=False)
+    errors = list(saved["download_error"])
+    assert "web page" in errors[0] and f"{base}/page.wav" in errors[0]
+    assert "JSON message (application/json)" in errors[1]
+    assert "JSON message (application/problem+json)" in errors[2]
+    assert saved["local_path"].isna().tolist() == [True, True, True, False]
+    assert [p.name for p in tmp_path.iterdir()] == [Path(saved.loc[3, "local_path"]).name]
+
+
+def test_download_caps_each_file(
+        tmp_path: Path, file_server: tuple[str, dict[str, tuple[str, bytes]]]) -> None:
+    base, files = file_server
+    files.update({"/big.wav": ("audio/wav", wav_bytes(4000)),
+                  "/small.wav": ("audio/wav", wav_bytes(100))})
+    tasks = [task_with("t1-big", f"{base}/big.wav", prompt="big"),
+             task_with("t2-small", f"{base}/small.wav", prompt="small")]
+    saved = download(tasks, tmp_path, client=plain_client(base), progress=False,
+                     max_bytes=1000)
+    assert "more than the 1,000 allowed" in saved.loc[0, "download_error"]
+    assert "max_bytes" in saved.loc[0, "download_error"]
+    assert saved["local_path"].isna().tolist() == [True, False]
+    assert len(list(tmp_path.iterdir())) == 1
+
+
 def test_a_folder_that_cannot_be_written_gives_row_errors(tmp_path: Path) -> None:
     if os.geteuid() == 0:  # root writes through permission bits: use a read-only file system
         if not sys.platform.startswith("linux"):

@@ -45,6 +45,11 @@ from .test_retry import FakeClock
 Handler = Callable[[BaseHTTPRequestHandler], None]
 
 
+class _QuietServer(ThreadingHTTPServer):
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        pass  # clients here hang up early on purpose (caps, refusals): no traceback on stderr
+
+
 class Hostile:
     """A stdlib HTTP server whose answers the test scripts; it records every request."""
 
@@ -71,7 +76,7 @@ class Hostile:
             def log_message(self, *args: object) -> None:
                 pass
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
+        self.server = _QuietServer(("127.0.0.1", 0), _Handler)
         self.server.daemon_threads = True
         threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.05},
                          daemon=True).start()
@@ -424,6 +429,41 @@ def test_json_and_download_caps(hostile: Callable[[Handler], Hostile]) -> None:
         assert task.audio is not None
         with pytest.raises(ResponseTooLargeError, match="more than the 1,000 allowed"):
             sb_client.fetch_file(task.audio.url, io.BytesIO(), max_bytes=1000)
+
+
+def test_fetch_file_reports_the_final_answers_headers(
+        hostile: Callable[[Handler], Hostile]) -> None:
+    def answer(h: BaseHTTPRequestHandler) -> None:
+        if h.path == "/moved":
+            send(h, 302, headers={"Location": "/f.wav", "Content-Type": "text/html"})
+        else:
+            send(h, 200, b"RIFF0000WAVE", {"Content-Type": "audio/wav"})
+
+    server = hostile(answer)
+    client = Client(KEY, base_url=server.url, max_retries=0)
+    seen: list[str] = []
+    sink = io.BytesIO()
+    size = client.fetch_file(f"{server.url}/moved", sink,
+                             on_headers=lambda headers: seen.append(headers["content-type"]))
+    assert (size, sink.getvalue(), seen) == (12, b"RIFF0000WAVE", ["audio/wav"])
+
+
+def test_an_exception_from_on_headers_stops_the_download_unretried(
+        hostile: Callable[[Handler], Hostile]) -> None:
+    server = hostile(lambda h: send(h, 200, b"<html>sign in</html>",
+                                    {"Content-Type": "text/html"}))
+    client = Client(KEY, base_url=server.url, max_retries=3)
+
+    class Refused(Exception):
+        pass
+
+    def refuse(headers: Any) -> None:
+        raise Refused(headers.get("Content-Type"))
+
+    sink = io.BytesIO()
+    with pytest.raises(Refused, match="text/html"):
+        client.fetch_file(f"{server.url}/f.wav", sink, on_headers=refuse)
+    assert sink.getvalue() == b"" and len(server.seen) == 1
 
 
 def test_a_corrupt_gzip_body_is_a_malformed_answer(

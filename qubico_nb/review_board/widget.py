@@ -27,6 +27,7 @@ import pandas as pd
 import traitlets
 
 from .. import html
+from .._constants import RATER_ENV
 from ..audio import encode_peaks
 from ..batch import tabulate_tasks
 from ..client import Client
@@ -60,7 +61,7 @@ def board_code() -> dict[str, str]:
 
 def default_rater() -> str:
     """``$QUBICO_RATER``, else the login name, else "anonymous"."""
-    name = os.environ.get("QUBICO_RATER")
+    name = os.environ.get(RATER_ENV)
     if name:
         return name
     try:

@@ -101,7 +101,8 @@ class Renderer:
         created, started, ended = self._times(task, phase)
         frozen, consume = self._usage(task, phase)
         created_ms = task.created_wall_ns // 1_000_000
-        updated_ms = (task.ended_ns() if phase in ("completed", "failed") else task.created_wall_ns)
+        updated_ms = (task.ended_ns() if phase in ("completed", "failed")
+                      else task.created_wall_ns) // 1_000_000
         arguments = [
             {"name": key, "value": str(task.input[key])}
             for key in ("prompt", "negative_prompt", "steps", "seed")
@@ -139,7 +140,7 @@ class Renderer:
                     "cover": {"resource": "", "height": 0, "width": 0, "duration": 0},
                     "starNum": 0,
                     "reportNum": 0,
-                    "createTime": updated_ms // 1_000_000,
+                    "createTime": updated_ms,
                     "taskInfo": task_info,
                     "selfAttitude": "",
                     "selfComment": {"tags": [], "content": ""},
@@ -168,7 +169,7 @@ class Renderer:
                 "favored": False,
                 "deleted": False,
                 "createTime": created_ms,
-                "updateTime": updated_ms // 1_000_000,
+                "updateTime": updated_ms,
             },
             "works": works,
         }

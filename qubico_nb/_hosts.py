@@ -8,7 +8,6 @@ by its URL, through the hub's proxy, or embedded into the page.
 from __future__ import annotations
 
 import importlib.util
-import ipaddress
 import os
 import sys
 import threading
@@ -18,6 +17,7 @@ from urllib.parse import urljoin, urlsplit, urlunsplit
 
 from ._constants import EMBED_LIMIT_BYTES as EMBED_LIMIT_BYTES  # read here at call time
 from ._constants import HUB_PREFIX_ENV, HUB_PROXY_ENV, PLAYBACK_ENV
+from ._net import is_loopback_url
 
 #: How a browser gets a file: its own URL, through the hub's proxy, or as bytes in the page.
 PlaybackPlan = Literal["url", "embed", "proxy"]
@@ -83,18 +83,6 @@ def page_paths() -> tuple[str, ...]:
     page, not the API): the hub's jupyter-server-proxy prefix, when there is one."""
     prefix = hub_proxy_prefix()
     return (prefix,) if prefix and prefix.startswith("/") else ()
-
-
-def is_loopback_url(url: str) -> bool:
-    """True when `url`'s host is this machine (``localhost``, ``*.localhost``, 127.0.0.0/8,
-    ``::1``): where the API key may go over plain HTTP, and what a remote browser cannot reach."""
-    host_name = urlsplit(url).hostname or ""
-    if host_name == "localhost" or host_name.endswith(".localhost"):
-        return True
-    try:
-        return ipaddress.ip_address(host_name).is_loopback
-    except ValueError:
-        return False
 
 
 def _browser_elsewhere() -> bool:

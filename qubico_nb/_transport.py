@@ -50,7 +50,7 @@ from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 from urllib3.exceptions import ConnectTimeoutError, NewConnectionError
 
 from ._constants import API_KEY_ENV, API_KEY_ENV_ALIASES
-from ._hosts import is_loopback_url
+from ._net import is_loopback_url
 from ._retry import CREATE_OUTCOME_UNKNOWN_STATUSES, Clock, RetryPolicy, SystemClock
 from ._version import __version__
 from .errors import (

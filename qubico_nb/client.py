@@ -11,7 +11,7 @@ from collections.abc import Callable, Iterator, Mapping
 from datetime import date, datetime, timezone
 from pathlib import Path
 from typing import Any, BinaryIO
-from urllib.parse import quote, urljoin, urlsplit
+from urllib.parse import quote, urlsplit
 
 import requests
 
@@ -23,8 +23,8 @@ from ._constants import (
     MP4_DATA_URI_PREFIX,
     SANDBOX_KEY_ENV,
 )
-from ._hosts import is_loopback_url
 from ._media import is_mp4, mp4_duration_s
+from ._net import file_url, is_loopback_url
 from ._retry import Clock, RetryPolicy, SystemClock, next_poll
 from ._transport import Transport, check_api_url
 from .cache import TaskCache
@@ -419,23 +419,9 @@ class Client:
                                           on_headers=on_headers, max_bytes=max_bytes)
 
     def file_url(self, url: str) -> str:
-        """Where this kernel fetches a work's file from: absolute URLs as they are, relative ones
-        against the API's base.
-
-        A sandbox under JupyterHub/Binder hands out browser-facing paths such as
-        ``/user/me/proxy/8000/temp/x.wav``; jupyter-server-proxy maps ``.../proxy/<port>/rest``
-        to ``127.0.0.1:<port>/rest``, so when the API's base is that loopback port the kernel
-        fetches ``rest`` from it directly (the proxy path does not exist on the sandbox itself).
-        """
-        if urlsplit(url).scheme:
-            return url
-        base = urlsplit(self.base_url)
-        if base.port is not None and is_loopback_url(self.base_url):
-            marker = f"/proxy/{base.port}/"
-            at = url.find(marker)
-            if at >= 0:
-                return urljoin(self.base_url + "/", url[at + len(marker):])
-        return urljoin(self.base_url + "/", url)
+        """Where this kernel fetches a work's file from (relative URLs against the API's base;
+        a hub's proxy path to the loopback sandbox itself): see `qubico_nb._net.file_url`."""
+        return file_url(url, self.base_url)
 
     def prepare_video(self, video: str | os.PathLike[str]) -> str:
         """What to send as ``input.video``: a URL as is, a small MP4 inline, a big one uploaded."""

@@ -15,10 +15,10 @@ from collections.abc import Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
-from urllib.parse import urljoin, urlsplit
 
 import pandas as pd
 
+from ._net import file_url
 from ._progress import progress_bar
 from .client import Client
 from .errors import InvalidRequestError, ProtocolError, QubicoError
@@ -93,25 +93,6 @@ def _extension(url: str, content_type: str | None) -> str:
     subtype = (content_type or "").split(";", 1)[0].strip().lower().split("/")[-1]
     subtype = _TYPE_EXTENSIONS.get(subtype, subtype)
     return subtype if subtype in _EXTENSIONS else "bin"
-
-
-def resolve_url(url: str, base_url: str) -> str:
-    """An absolute URL for a work: absolute ones as they are, relative ones against the API's base.
-
-    A sandbox on JupyterHub/Binder gives browser-facing paths such as
-    ``/user/me/proxy/8000/temp/x.wav``; jupyter-server-proxy maps ``.../proxy/<port>/rest`` to
-    ``127.0.0.1:<port>/rest``, so when the API's base is that loopback port the kernel fetches
-    ``rest`` from it directly (the browser's proxy path does not exist on the sandbox itself).
-    """
-    if urlsplit(url).scheme in ("http", "https"):
-        return url
-    base = urlsplit(base_url)
-    if base.port is not None:
-        marker = f"/proxy/{base.port}/"
-        at = url.find(marker)
-        if at >= 0 and base.hostname in ("127.0.0.1", "localhost", "::1"):
-            return urljoin(base_url.rstrip("/") + "/", url[at + len(marker):])
-    return urljoin(base_url.rstrip("/") + "/", url)
 
 
 #: The first bytes of the formats we can recognise, by extension.
@@ -320,5 +301,5 @@ def _plan(frame: pd.DataFrame, url_column: str, base_url: str,
             name = f"{stem}-{number}.{ext}"
         owner[name.lower()] = key
         names[key] = name
-    return [(position, resolve_url(url, base_url), target / names[key])
+    return [(position, file_url(url, base_url), target / names[key])
             for position, url, _task_id, _row, key in rows]

@@ -114,7 +114,7 @@ HTTP = {"requests", "urllib3", "http"}
 
 #: Modules of pure facts the sandbox may share with the client side: leaves, importing nothing
 #: else of qubico_nb, so sharing them makes neither side depend on the other.
-SHARED_LEAVES = {"qubico_nb._media", "qubico_nb._constants"}
+SHARED_LEAVES = {"qubico_nb._media", "qubico_nb._constants", "qubico_nb._net"}
 
 
 def test_shared_leaves_are_leaves() -> None:

@@ -18,7 +18,8 @@ import pandas as pd
 import pytest
 
 from qubico_nb import InvalidRequestError, Task, download, tabulate_tasks
-from qubico_nb.downloads import MAX_NAME_CHARS, file_name, resolve_url, slug
+from qubico_nb._net import file_url as resolve_url
+from qubico_nb.downloads import MAX_NAME_CHARS, file_name, slug
 from qubico_nb.sandbox import Sandbox
 
 from .conftest import KEY, VIDEO, client_for

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import ipaddress
 import re
 import threading
 import time
@@ -11,6 +10,7 @@ from collections import Counter
 from collections.abc import Iterable
 from typing import Any, Literal, get_args
 
+from .._net import is_loopback_host
 from .assets import DEMO_VIDEO
 from .audio import AUDIO_FORMATS
 from .endpoints import PLANS, Endpoints
@@ -45,15 +45,6 @@ def _parse_offset(offset: str | int) -> int:
         raise ValueError(f"timezone offset must look like 'Z' or '+08:00', got {offset!r}")
     minutes = int(match.group(2)) * 60 + int(match.group(3))
     return minutes if match.group(1) == "+" else -minutes
-
-
-def is_loopback_host(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
-    except ValueError:
-        return False
 
 
 class _RateLimiter:

@@ -7,7 +7,6 @@ endpoints, and follows redirects only to loopback: anything else is recorded, ne
 
 from __future__ import annotations
 
-import ipaddress
 import json
 import queue
 import threading
@@ -19,6 +18,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
+from .._net import is_loopback_url as _is_loopback
 from .world import SandboxTask, World
 
 
@@ -34,16 +34,8 @@ class Delivery:
 
 
 def is_loopback_url(url: str) -> bool:
-    parts = urlsplit(url)
-    if parts.scheme not in ("http", "https"):
-        return False
-    host = parts.hostname or ""
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
+    """An http(s) URL on this machine: the only places the sandbox delivers to."""
+    return urlsplit(url).scheme in ("http", "https") and _is_loopback(url)
 
 
 class _LoopbackOnlyRedirects(urllib.request.HTTPRedirectHandler):

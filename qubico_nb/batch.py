@@ -11,18 +11,16 @@ from __future__ import annotations
 import itertools
 import logging
 import math
-import queue
 import time
 import warnings
 from collections.abc import Callable, Iterable, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
-from concurrent.futures import wait as wait_futures
 from dataclasses import dataclass, field
 from typing import Any, Literal, TypeVar
 
 import pandas as pd
 
 from ._progress import progress_bar
+from ._workers import Workers
 from .client import MMAUDIO_MODEL, MMAUDIO_TASK_TYPE, Client, mmaudio_input
 from .connection import default_client
 from .errors import (
@@ -50,8 +48,6 @@ ErrorMode = Literal["row", "raise"]
 #: hand-written pool of 16 threads; 8 leaves half the speed unused, and 24 or 32 gain little
 #: over 16 while each request's parsing contends for the GIL.
 DEFAULT_MAX_WORKERS = 16
-#: How often the calling thread wakes to notice Ctrl-C while workers hold requests (seconds).
-_WAKE_S = 0.1
 #: The longest single sleep of a pause, for the same reason.
 _PAUSE_STEP_S = 0.25
 #: Consecutive unreadable answers after which `wait_all` stops asking for a task.
@@ -110,55 +106,6 @@ class WaitAllError(QubicoError):
 
 
 # -- workers ------------------------------------------------------------------------------------
-
-
-class _Workers:
-    """A thread pool that never makes its caller wait on exit: on an error or Ctrl-C in the
-    caller, queued work is cancelled and threads still inside a request are left to finish
-    alone (their answers are dropped)."""
-
-    def __init__(self, max_workers: int) -> None:
-        self._pool = ThreadPoolExecutor(max_workers, thread_name_prefix="qubico-nb")
-
-    def __enter__(self) -> _Workers:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._pool.shutdown(wait=False, cancel_futures=True)
-
-    def run(self, fn: Callable[[_T], _R], items: Sequence[_T],
-            on_result: Callable[[int, _R], None]) -> None:
-        """Call ``on_result(index, fn(item))`` on this thread as each result comes in."""
-        finished: queue.SimpleQueue[tuple[int, Future[_R]]] = queue.SimpleQueue()
-        futures: list[Future[_R]] = []
-
-        def report_to_queue(index: int) -> Callable[[Future[_R]], None]:
-            return lambda future: finished.put((index, future))
-
-        for index, item in enumerate(items):
-            future = self._pool.submit(fn, item)
-            future.add_done_callback(report_to_queue(index))
-            futures.append(future)
-        try:
-            for _ in futures:
-                while True:  # short waits: Ctrl-C is noticed between them
-                    try:
-                        index, future = finished.get(timeout=_WAKE_S)
-                        break
-                    except queue.Empty:
-                        continue
-                on_result(index, future.result())
-        finally:
-            for future in futures:
-                future.cancel()
-
-    def call(self, fn: Callable[[], _R]) -> _R:
-        """``fn()`` on a worker, waited for so that Ctrl-C on this thread is noticed at once."""
-        future = self._pool.submit(fn)
-        while True:
-            done, _ = wait_futures([future], timeout=_WAKE_S)
-            if done:
-                return future.result()
 
 
 def _pause(client: Client, seconds: float) -> None:
@@ -254,7 +201,7 @@ def _fetch_all(client: Client, ids: list[str], *, errors: ErrorMode, progress: b
     # The cache was just asked for all of them at once; the workers go straight to the network.
     fetch = _fetcher(client, use_cache=False)
     with progress_bar(len(ids), "fetching tasks", progress) as bar, \
-            _Workers(min(max_workers, len(ids))) as workers:
+            Workers(min(max_workers, len(ids))) as workers:
 
         def take(index: int, result: Task | _Failed) -> None:
             if isinstance(result, _Failed) and errors == "raise":
@@ -319,7 +266,7 @@ def submit_grid(
     # Tasks made just before this batch could pass for one of its lost creates: note them.
     earlier = _recent_task_ids(client)
     outcomes: list[Task | QubicoError | _Unknown] = []
-    with progress_bar(len(cells), "submitting", progress) as bar, _Workers(1) as worker:
+    with progress_bar(len(cells), "submitting", progress) as bar, Workers(1) as worker:
         try:
             for payload in payloads:
                 outcomes.append(_create(client, payload, deadline, worker))
@@ -349,7 +296,7 @@ def submit_grid(
 
 
 def _create(client: Client, payload: dict[str, Any], deadline: float,
-            worker: _Workers) -> Task | QubicoError | _Unknown:
+            worker: Workers) -> Task | QubicoError | _Unknown:
     """One create, riding out the concurrency limit; what went wrong is returned, not raised.
 
     The request runs on `worker` so that Ctrl-C is noticed while its answer is awaited."""
@@ -480,7 +427,7 @@ def wait_all(
                 if i not in gone and (t is None or not t.is_done)]
 
     with progress_bar(len(items), "waiting", progress) as bar, \
-            _Workers(max(1, min(max_workers, len(items) or 1))) as workers:
+            Workers(max(1, min(max_workers, len(items) or 1))) as workers:
         bar.update(sum(1 for t in latest if t is not None and t.is_done))
         schedule_start = clock.monotonic()
         tick = 0

@@ -12,7 +12,6 @@ import re
 import unicodedata
 import uuid
 from collections.abc import Iterable, Mapping
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +19,7 @@ import pandas as pd
 
 from ._net import file_url
 from ._progress import progress_bar
+from ._workers import Workers
 from .client import Client
 from .errors import InvalidRequestError, ProtocolError, QubicoError
 from .frames import tasks_to_frame
@@ -253,7 +253,7 @@ def download(
                 partial.unlink(missing_ok=True)
 
     with progress_bar(len(jobs), "downloading", progress) as bar, \
-            ThreadPoolExecutor(max(1, min(max_workers, len(jobs) or 1))) as pool:
+            Workers(max(1, min(max_workers, len(jobs) or 1))) as pool:
         for positions, path_text, problem in pool.map(fetch, jobs.items()):
             for position in positions:
                 local_paths[position] = path_text

@@ -77,3 +77,33 @@ def client_for(sb: Sandbox, **options: Any) -> Any:
                 "cache_size": 0}
     settings.update(options)
     return Client(**settings)
+
+
+#: In Ctrl-C tests the sandbox holds each request this long; joining the workers would wait it out.
+HOLD_MS = 4000
+
+
+@pytest.fixture
+def interrupt_soon() -> Iterator[Any]:
+    """Raise KeyboardInterrupt in the main thread after a delay, as Ctrl-C in a kernel does."""
+    import _thread
+    import threading
+
+    timers: list[threading.Timer] = []
+
+    def arm(after_s: float) -> None:
+        timer = threading.Timer(after_s, _thread.interrupt_main)
+        timers.append(timer)
+        timer.start()
+
+    yield arm
+    for timer in timers:
+        timer.cancel()
+
+
+def interrupted_within(call: Any) -> float:
+    """Seconds until `call` was left by a KeyboardInterrupt (it must be)."""
+    started = time.monotonic()
+    with pytest.raises(KeyboardInterrupt):
+        call()
+    return time.monotonic() - started

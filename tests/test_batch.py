@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import _thread
 import copy
 import pickle
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -140,29 +139,8 @@ def test_wait_all_rides_out_transient_errors() -> None:
 # -- Ctrl-C ------------------------------------------------------------------------------------
 
 
-@pytest.fixture
-def interrupt_soon() -> Iterator[Callable[[float], None]]:
-    """Raise KeyboardInterrupt in the main thread after a delay, as Ctrl-C in a kernel does."""
-    timers: list[threading.Timer] = []
-
-    def arm(after_s: float) -> None:
-        timer = threading.Timer(after_s, _thread.interrupt_main)
-        timers.append(timer)
-        timer.start()
-
-    yield arm
-    for timer in timers:
-        timer.cancel()
-
-
-def _interrupted_within(call: Callable[[], Any]) -> float:
-    started = time.monotonic()
-    with pytest.raises(KeyboardInterrupt):
-        call()
-    return time.monotonic() - started
-
-
-HOLD_MS = 4000  # the sandbox holds each request this long; joining the workers would wait it out
+from .conftest import HOLD_MS  # noqa: E402
+from .conftest import interrupted_within as _interrupted_within  # noqa: E402
 
 
 def test_ctrl_c_returns_from_tabulate_without_waiting_for_stuck_requests(

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 
 from .._progress import progress_bar
+from .._workers import Workers
 from ..errors import InvalidRequestError, QubicoError
 from ..models import Task
 from ..store.files import FileCache
@@ -94,7 +94,7 @@ def analyze(
                 return url, f"could not analyze the file: {err}"
 
         with progress_bar(len(wanted), "analyzing", progress) as bar, \
-                ThreadPoolExecutor(min(max_workers, len(wanted))) as pool:
+                Workers(min(max_workers, len(wanted))) as pool:
             for url, result in pool.map(one, list(wanted)):
                 results[url] = result
                 bar.update(1)

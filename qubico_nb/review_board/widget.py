@@ -18,7 +18,6 @@ import secrets
 import threading
 import warnings
 from collections.abc import Iterable, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +27,7 @@ import traitlets
 
 from .. import html
 from .._constants import RATER_ENV
+from .._workers import Workers
 from ..audio import encode_peaks
 from ..batch import tabulate_tasks
 from ..client import Client
@@ -126,7 +126,7 @@ class Review(anywidget.AnyWidget):  # type: ignore[misc]
             except Exception as exc:  # one bad file never breaks the board
                 return card, None, f"{type(exc).__name__}: {exc}"[:300]
 
-        with ThreadPoolExecutor(max_workers=max(1, max_workers)) as pool:
+        with Workers(max_workers) as pool:
             for card, loaded, error in pool.map(one, ready):
                 if loaded is None:
                     card.status = board.MISSING

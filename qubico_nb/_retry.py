@@ -108,3 +108,19 @@ def next_poll(start: float, interval: float, now: float) -> float:
         return now
     ticks = max(1, math.floor((now - start) / interval) + 1)
     return start + ticks * interval
+
+
+#: The longest single sleep of a pause: an interrupt that is not a real signal (ipykernel's
+#: message-based interrupt, `_thread.interrupt_main`) is noticed only between sleeps.
+PAUSE_STEP_S = 0.25
+
+
+def pause_until(clock: Clock, when: float, deadline: float = math.inf) -> None:
+    """Sleep on `clock` until `when` (never past `deadline`), in steps so Ctrl-C is noticed."""
+    end = min(when, deadline)
+    total = end - clock.monotonic()
+    for _ in range(max(0, math.ceil(total / PAUSE_STEP_S))):  # bounded: a fake clock may
+        left = end - clock.monotonic()                       # not move when slept on
+        if left <= 0:
+            return
+        clock.sleep(min(left, PAUSE_STEP_S))

@@ -20,6 +20,7 @@ from typing import Any, Literal, TypeVar
 import pandas as pd
 
 from ._progress import progress_bar
+from ._retry import next_poll, pause_until
 from ._workers import Workers
 from .client import MMAUDIO_MODEL, MMAUDIO_TASK_TYPE, Client, mmaudio_input
 from .connection import default_client
@@ -48,8 +49,6 @@ ErrorMode = Literal["row", "raise"]
 #: hand-written pool of 16 threads; 8 leaves half the speed unused, and 24 or 32 gain little
 #: over 16 while each request's parsing contends for the GIL.
 DEFAULT_MAX_WORKERS = 16
-#: The longest single sleep of a pause, for the same reason.
-_PAUSE_STEP_S = 0.25
 #: Consecutive unreadable answers after which `wait_all` stops asking for a task.
 _MAX_UNREADABLE = 3
 #: How far before its send time a reconciled create may have been stamped by the server.
@@ -106,16 +105,6 @@ class WaitAllError(QubicoError):
 
 
 # -- workers ------------------------------------------------------------------------------------
-
-
-def _pause(client: Client, seconds: float) -> None:
-    """Sleep on the client's clock in short steps, so Ctrl-C is noticed at once."""
-    end = client.clock.monotonic() + seconds
-    for _ in range(max(0, math.ceil(seconds / _PAUSE_STEP_S))):  # bounded: a fake clock may
-        left = end - client.clock.monotonic()                     # not move when slept on
-        if left <= 0:
-            return
-        client.sleep(min(left, _PAUSE_STEP_S))
 
 
 @dataclass(frozen=True)
@@ -315,7 +304,7 @@ def _create(client: Client, payload: dict[str, Any], deadline: float,
             if wait is None or client.clock.monotonic() + wait > deadline:
                 return err
             log.info("concurrency limit reached; waiting %.1f s before the next task", wait)
-            _pause(client, wait)
+            pause_until(client.clock, client.clock.monotonic() + wait)
         except _OUTCOME_UNKNOWN as err:
             when = err.sent_at if isinstance(err, CreateOutcomeUnknownError) and err.sent_at \
                 else sent_at
@@ -430,7 +419,6 @@ def wait_all(
             Workers(max(1, min(max_workers, len(items) or 1))) as workers:
         bar.update(sum(1 for t in latest if t is not None and t.is_done))
         schedule_start = clock.monotonic()
-        tick = 0
         limited = 0
         while (open_at := waiting()) and clock.monotonic() < deadline:
             rate_limited: list[float | None] = []
@@ -459,20 +447,17 @@ def wait_all(
             if not waiting():
                 break
             now = clock.monotonic()
-            tick += 1
-            next_poll = schedule_start + tick * interval
-            if next_poll < now:  # a round outlasted the interval: start again from now
-                schedule_start, tick, next_poll = now, 0, now
+            next_at = next_poll(schedule_start, interval, now)  # a slow round skips ticks
             if rate_limited:
                 limited += 1
                 policy = client.retry_policy
                 wait = policy.delay(min(limited, policy.max_retries),
                                     max((r for r in rate_limited if r is not None), default=None))
-                if wait is not None and now + wait > next_poll:
-                    schedule_start, tick, next_poll = now + wait, 0, now + wait
+                if wait is not None and now + wait > next_at:
+                    schedule_start = next_at = now + wait  # the schedule goes on from there
             else:
                 limited = 0
-            _pause(client, min(next_poll, deadline) - now)
+            pause_until(clock, next_at, deadline)
     unfinished = [ids[i] for i in waiting()]
     if unfinished:
         warnings.warn(f"{len(unfinished)} tasks were not done after {timeout:g} s: "

@@ -25,7 +25,7 @@ from ._constants import (
 )
 from ._media import is_mp4, mp4_duration_s
 from ._net import file_url, is_loopback_url
-from ._retry import Clock, RetryPolicy, SystemClock, next_poll
+from ._retry import Clock, RetryPolicy, SystemClock, next_poll, pause_until
 from ._transport import Transport, check_api_url
 from .cache import TaskCache
 from .errors import (
@@ -300,22 +300,17 @@ class Client:
                 trouble = err
                 log.warning("still waiting for task %r after: %s", task_id, err)
                 # Never spin on a failing server, even with poll_interval=0.
-                self._pause_until(next_poll(start, max(interval, 0.05), clock.monotonic()),
-                                  deadline)
+                pause_until(clock, next_poll(start, max(interval, 0.05), clock.monotonic()),
+                            deadline)
                 continue
             if on_update is not None and task != last:
                 on_update(task)
             last = task
             if not task.is_done:
-                self._pause_until(next_poll(start, interval, clock.monotonic()), deadline)
+                pause_until(clock, next_poll(start, interval, clock.monotonic()), deadline)
         if raise_on_failure and last.status is Status.FAILED:
             raise TaskFailedError(last)
         return last
-
-    def _pause_until(self, when: float, deadline: float) -> None:
-        pause = min(when, deadline) - self.clock.monotonic()
-        if pause > 0:
-            self.clock.sleep(pause)
 
     def history(
         self,

@@ -350,20 +350,22 @@ def spectrogram(mono: FloatArray, sample_rate: int, bins: int = 64,
     # and last windows start inside the file.
     centers = ((np.arange(n_ffts, dtype=np.int64) * 2 + 1) * size) // (2 * n_ffts)
     starts = np.clip(centers - n_fft // 2, 0, mono.size - n_fft)
-    chunks = sliding_window_view(mono, n_fft)[starts]
-    chunks *= _window(n_fft)
+    chunks = np.multiply(sliding_window_view(mono, n_fft)[starts], _window(n_fft))
     spectra = fft.rfft(chunks, axis=1, overwrite_x=True)
-    power = np.square(spectra.real)
-    power += np.square(spectra.imag)
+    power = np.abs(spectra)  # the band's strongest bin is the same in magnitude as in power
     bands = np.maximum.reduceat(power, _band_starts(sample_rate, bins, n_fft), axis=1)
+    np.square(bands, out=bands)
     if n_ffts > frames:  # mean power of the FFTs under each column
         first = (np.arange(frames, dtype=np.int64) * n_ffts + frames - 1) // frames
         counts = np.diff(np.append(first, n_ffts))[:, None]
         bands = np.add.reduceat(bands, first, axis=0, dtype=np.float64) / counts
     with np.errstate(divide="ignore"):
-        levels = 10.0 * np.log10(bands)
-    scaled = (levels - SPECTROGRAM_FLOOR_DB) * (255.0 / -SPECTROGRAM_FLOOR_DB)
-    return np.ascontiguousarray(np.rint(np.clip(scaled, 0.0, 255.0)).astype(np.uint8).T)
+        levels = np.log10(bands.T)
+    # 10 log10(power) from -100 dB (0) to 0 dB (255), in place on the small image.
+    levels *= 10.0 * 255.0 / -SPECTROGRAM_FLOOR_DB
+    levels += 255.0
+    np.clip(levels, 0.0, 255.0, out=levels)
+    return np.rint(levels, out=levels).astype(np.uint8, order="C")
 
 
 def k_weighting_sections(sample_rate: int) -> npt.NDArray[np.float64] | None:

@@ -350,7 +350,8 @@ def spectrogram(mono: FloatArray, sample_rate: int, bins: int = 64,
     # and last windows start inside the file.
     centers = ((np.arange(n_ffts, dtype=np.int64) * 2 + 1) * size) // (2 * n_ffts)
     starts = np.clip(centers - n_fft // 2, 0, mono.size - n_fft)
-    chunks = np.multiply(sliding_window_view(mono, n_fft)[starts], _window(n_fft))
+    chunks = sliding_window_view(mono, n_fft)[starts]
+    chunks *= _window(n_fft)
     spectra = fft.rfft(chunks, axis=1, overwrite_x=True)
     power = np.abs(spectra)  # the band's strongest bin is the same in magnitude as in power
     bands = np.maximum.reduceat(power, _band_starts(sample_rate, bins, n_fft), axis=1)

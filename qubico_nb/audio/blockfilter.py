@@ -87,7 +87,12 @@ class BlockFilter:
             states[reach:] += _product(states[:-reach], step)
             step = step @ step
             reach *= 2
-        out[1:] += _product(states[:-1].astype(np.float32), self.from_state)
+        # Each block but the first gets what the state left by the one before adds; a slice
+        # at a time, so no second output-sized array is made (allocations cost here too).
+        carried = states[:-1].astype(np.float32)
+        per = max(1, _ONE_THREAD_WORK // (carried.shape[1] * block))
+        for first in range(0, len(carried), per):
+            out[first + 1:first + 1 + per] += carried[first:first + per] @ self.from_state
         return out.reshape(-1)[:size]
 
 

@@ -141,6 +141,61 @@ def test_loudness_is_nan_beyond_five_channels() -> None:
     assert result.channels == 6
 
 
+@pytest.mark.parametrize("rate", [8000, 22050, 44100, 48000, 96000])
+def test_block_k_weighting_gives_sosfilts_output(rate: int) -> None:
+    from scipy.signal import sosfilt
+
+    from qubico_nb.audio.analysis import k_weighting_sections
+    from qubico_nb.audio.blockfilter import BlockFilter
+
+    sections = k_weighting_sections(rate)
+    assert sections is not None
+    kweighting = BlockFilter.design(sections)
+    rng = np.random.default_rng(rate)
+    # every way a length can fall on the blocks, and a low rumble the high-pass must remove
+    for size in (1, 63, 64, 65, 1000, 3 * rate + 17):
+        samples = (rng.standard_normal(size) * 0.3).astype(np.float32)
+        samples += (0.5 * np.sin(2 * np.pi * 20 * np.arange(size) / rate)).astype(np.float32)
+        expected = sosfilt(sections, samples.astype(np.float64))
+        got = kweighting(samples)
+        assert got.shape == (size,) and got.dtype == np.float32
+        # float32's resolution (sosfilt itself, run in float32, is off ten times more)
+        assert np.max(np.abs(got - expected)) <= 3e-5 * np.max(np.abs(expected)), size
+        energy = np.sum(np.square(got, dtype=np.float64))
+        assert energy == pytest.approx(np.sum(np.square(expected)), rel=1e-5), size  # 4e-5 dB
+
+
+def test_block_filter_matches_sosfilt_for_any_cascade() -> None:
+    from scipy.signal import butter, sosfilt
+
+    from qubico_nb.audio.blockfilter import BlockFilter
+
+    samples = np.random.default_rng(3).standard_normal(10_007).astype(np.float32)
+    for order, kind in ((1, "lowpass"), (4, "highpass"), (6, "bandpass")):
+        band = [0.1, 0.3] if kind == "bandpass" else 0.05
+        sections = butter(order, band, btype=kind, output="sos")
+        got = BlockFilter.design(sections, block=32)(samples)
+        assert np.max(np.abs(got - sosfilt(sections, samples.astype(np.float64)))) < 1e-4, kind
+    with pytest.raises(ValueError, match="sos must have shape"):
+        BlockFilter.design(np.zeros((2, 5)))
+
+
+@pytest.mark.parametrize(("fmt", "subtype"), [("WAV", "PCM_16"), ("WAV", "PCM_24"),
+                                              ("WAV", "PCM_32"), ("FLAC", "PCM_16"),
+                                              ("FLAC", "PCM_24"), ("WAV", "FLOAT")])
+def test_decoded_samples_are_libsndfiles_float_values(fmt: str, subtype: str) -> None:
+    from qubico_nb.audio.analysis import decode
+
+    rng = np.random.default_rng(9)
+    stereo = np.clip(rng.standard_normal((5000, 2)) * 0.5, -1.0, 1.0)
+    stereo[:2] = [[1.0, -1.0], [-1.0, 1.0]]  # both ends of the integer range
+    data = encode(stereo, fmt, subtype)
+    expected, rate = sf.read(io.BytesIO(data), dtype="float32", always_2d=True)
+    samples, got_rate = decode(data)
+    assert samples.dtype == np.float32 and got_rate == rate
+    assert np.array_equal(samples, expected)
+
+
 # -- waveform and spectrogram -----------------------------------------------------------------
 def test_peaks_are_min_max_pairs_symmetric_for_a_sine() -> None:
     result = analyze_file(encode(sine(-6.0)), peaks=100)

@@ -4,8 +4,10 @@ A thin display layer: HTTP goes through the Client, HTML comes from `qubico_nb.h
 differences from `qubico_nb._hosts`. From the background poller, widgets change only through
 trait values and ``Output.append_*`` (displaying from a thread would land in whichever cell runs
 at that moment), and only while the poller's task is still the one shown (checked under the
-lock). The poller holds only a weak reference to the viewer, so a viewer nobody holds any more
-stops polling.
+lock). A kernel's widget registry keeps every widget until it is closed, so what stops a viewer
+there is `close()` or a re-run of the cell that made it (the new run stops the old run's
+viewers). The poller also holds only a weak reference, so where nothing holds a viewer at all
+(scripts, hosts that let go of their widgets) it stops as soon as the viewer is collected.
 """
 
 from __future__ import annotations

@@ -277,7 +277,10 @@ def _drop_kernel_references(viewer: TaskViewer) -> None:
             w.comm = None
 
 
-def test_a_dropped_viewer_stops_polling() -> None:
+def test_a_viewer_nothing_holds_stops_polling() -> None:
+    """The weak-reference half: once the kernel's registry lets go (a host that frees closed
+    outputs, a script), the poller ends. In a live kernel the registry holds every widget, so the
+    re-run rule below is what stops a forgotten viewer."""
     import gc
     import weakref
 

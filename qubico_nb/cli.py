@@ -11,7 +11,7 @@ import warnings
 from collections.abc import Sequence
 from typing import NoReturn
 
-from ._constants import SANDBOX_KEY_ENV
+from ._constants import SANDBOX_KEY_ENV, SANDBOX_URL_ENV
 from ._version import __version__
 from .demo import run_demo
 from .sandbox import AUDIO_FORMATS, FAULT_KINDS, PRESETS, SCHEMAS, FaultRule, Sandbox
@@ -124,7 +124,7 @@ def _run_sandbox(args: argparse.Namespace) -> int:
     print(f"Qubico sandbox listening at {sandbox.url} (schema {sandbox.schema}, "
           f"auth {'on' if sandbox.api_key else 'off'}).")
     key = "<the --api-key>" if sandbox.api_key else "any"
-    print(f"Use it: export QUBICO_SANDBOX_URL={sandbox.url}  (then qubico_nb.connect()), or "
+    print(f"Use it: export {SANDBOX_URL_ENV}={sandbox.url}  (then qubico_nb.connect()), or "
           f"Client(api_key={key!r}, base_url={sandbox.url!r})")
     print(f"Demo video (8 s, CC0): {sandbox.demo_video_url}")
     print("Press Ctrl-C to stop.", flush=True)

@@ -41,21 +41,6 @@ _by_cell: dict[str, weakref.WeakSet[TaskViewer]] = {}
 _by_cell_lock = threading.Lock()
 
 
-class _TooBig(Exception):
-    """A file grew past the embedding cap while it was fetched."""
-
-
-class _CappedSink(io.BytesIO):
-    def __init__(self, limit: int) -> None:
-        super().__init__()
-        self.limit = limit
-
-    def write(self, data: Any) -> int:
-        if self.tell() + len(data) > self.limit:
-            raise _TooBig
-        return super().write(data)
-
-
 class TaskViewer(widgets.VBox):  # type: ignore[misc]
     """A widget that shows one task and plays its works; it follows a running task until it ends.
 
@@ -356,22 +341,17 @@ class TaskViewer(widgets.VBox):  # type: ignore[misc]
         _warn_embedding()
         if work.kind != "audio" or self._client is None:
             return None
-        sink = _CappedSink(_hosts.EMBED_LIMIT_BYTES)
-        try:
-            self._client.fetch_file(url, sink)
-        except (_TooBig, QubicoError, OSError) as err:
+        sink = io.BytesIO()
+        try:  # over the cap: ResponseTooLargeError, a QubicoError
+            self._client.fetch_file(url, sink, max_bytes=_hosts.EMBED_LIMIT_BYTES)
+        except (QubicoError, OSError) as err:
             log.info("could not embed %s: %s", url[:200], type(err).__name__)
             return None
         return html.audio_data_uri(sink.getvalue(), work.content_type or guess_content_type(url))
 
 
 def _warn_embedding() -> None:
-    _hosts.warn_once(
-        "embed-loopback",
-        "The browser cannot reach this kernel's loopback address (JupyterHub without "
-        "jupyter-server-proxy, Colab, or a remote VS Code): qubico-nb embeds the audio files "
-        f"into the page instead (up to {_hosts.EMBED_LIMIT_BYTES // 2**20} MB each). Install "
-        "jupyter-server-proxy on the hub to play them by URL.", stacklevel=4)
+    _hosts.warn_loopback_embedding(stacklevel=3)
 
 
 def _follow(ref: weakref.ref[TaskViewer], client: Client, task_id: str,

@@ -49,7 +49,7 @@ from urllib3.connection import HTTPConnection, HTTPSConnection
 from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 from urllib3.exceptions import ConnectTimeoutError, NewConnectionError
 
-from ._constants import API_KEY_ENV, API_KEY_ENV_ALIASES
+from ._constants import API_KEY_ENV, API_KEY_ENV_ALIASES, SANDBOX_KEY_ENV
 from ._net import is_loopback_url
 from ._retry import CREATE_OUTCOME_UNKNOWN_STATUSES, Clock, RetryPolicy, SystemClock
 from ._version import __version__
@@ -741,6 +741,10 @@ class Transport:
                 message = self.redact(answer.body.decode("utf-8", "replace"))[:200].strip()
             failure = status_error(status, message, code=code if isinstance(code, int) else None,
                                    what=what, retry_after=retry_after)
+            if status == 401 and is_loopback_url(self.base_url):
+                failure.args = (f"{failure.args[0]}; a server on this machine never gets the key "
+                                f"from ${API_KEY_ENV}: pass Client(api_key=...) or set "
+                                f"${SANDBOX_KEY_ENV}",)
             if not idempotent and status in CREATE_OUTCOME_UNKNOWN_STATUSES:
                 return _Failure(self._lost(request_body, what, failure, sent_at))
             return _Failure(failure, retry_after=retry_after)

@@ -230,6 +230,8 @@ def test_the_live_key_from_the_environment_never_goes_to_this_machine(
         with pytest.raises(NotFoundError):
             Client(api_key=KEY, base_url=url, max_retries=0).get_task("abc")  # said outright
     assert seen[0][0] == "sandbox" and seen[1][0] == KEY
+    with Sandbox(api_key=KEY) as sb, pytest.raises(AuthenticationError, match="SANDBOX_API_KEY"):
+        Client(base_url=sb.url, max_retries=0).account()  # says why the env key was not sent
 
 
 def test_a_proxy_from_the_environment_never_sees_a_loopback_request(

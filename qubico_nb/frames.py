@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import gc
 import math
-from collections.abc import Iterable, Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import Any, Literal
@@ -13,7 +11,16 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 
-from .models import Status, Task, Work, _get_task_input, _int, _seconds_between, _text
+from .models import (
+    Status,
+    Task,
+    Work,
+    _collector_paused,
+    _get_task_input,
+    _int,
+    _seconds_between,
+    _text,
+)
 
 #: One row per task, or one per generated file (a task without works still gets one row).
 Per = Literal["task", "work"]
@@ -153,25 +160,6 @@ def tasks_to_frame(items: Iterable[Task | FetchFailure], per: Per = "task") -> p
             values = _per_work(listed, values)
         data = {name: _array(values[name], dtype) for name, dtype in spec.items()}
     return pd.DataFrame(data, columns=list(spec), copy=False)
-
-
-@contextmanager
-def _collector_paused() -> Iterator[None]:
-    """Pause Python's cyclic garbage collector while a table is built.
-
-    Building one makes objects that all outlive the build (each task's works, read on first
-    access, and the columns), and none of them forms a cycle; with the collector running, every
-    few hundred of them set off a scan, and now and then a scan of every object the process
-    holds. The usual remedy for bulk work (pandas and JSON libraries do the same); the
-    collector is switched back on, if it was on, whatever happens.
-    """
-    was_enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was_enabled:
-            gc.enable()
 
 
 def _task_columns(items: list[Task | FetchFailure]) -> dict[str, list[Any]]:

@@ -7,11 +7,14 @@ page's schema or the unified one, and raises only `ProtocolError` for input it c
 
 from __future__ import annotations
 
+import gc
+import hashlib
 import json
 import math
 import mimetypes
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field, fields
 from datetime import datetime, timedelta, timezone
 from enum import Enum
@@ -797,3 +800,165 @@ def _parse_error(value: object) -> TaskError | None:
     if not message and not raw_message and not code:
         return None
     return _new_error(message or raw_message, code, raw_message or None)
+
+
+@contextmanager
+def _collector_paused() -> Iterator[None]:
+    """Pause Python's cyclic garbage collector during bulk work.
+
+    Bulk work (a table of tasks, a batch read from the store) makes objects that all outlive
+    it, and none of them forms a cycle; with the collector running, every few hundred of them
+    set off a scan, and now and then a scan of every object the process holds. The usual
+    remedy for bulk work (pandas and JSON libraries do the same); the collector is switched
+    back on, if it was on, whatever happens.
+    """
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
+# -- snapshots (the on-disk store) -----------------------------------------------------------
+#
+# A stored finished task is re-read in a new process far more often than it is stored. Reading
+# it from its answer again repeats the whole parse (the nesting walk, every coercion, the works);
+# a snapshot keeps what the parse made, next to the answer it made it from. It is only used by
+# the parser that wrote it: `snapshot_tag` names this parser's code, and an entry with another
+# tag (an older or newer qubico-nb) is parsed from its answer again.
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+
+
+@lru_cache(maxsize=1)
+def snapshot_tag() -> str | None:
+    """A fingerprint of this parser's code (this module and the constants it reads); None when
+    the source cannot be read, and then no snapshot is ever trusted."""
+    from pathlib import Path
+
+    digest = hashlib.sha256(b"qubico-nb task snapshot v1\0")
+    try:
+        here = Path(__file__)
+        for module_file in (here, here.with_name("_constants.py")):
+            digest.update(module_file.read_bytes())
+    except (OSError, TypeError):
+        return None
+    return digest.hexdigest()[:32]
+
+
+def task_snapshot(task: Task) -> list[Any] | None:
+    """What the parser made of a task, JSON-ready, for `task_from_snapshot`; None for a task
+    that a snapshot cannot describe exactly (one made by hand with local times)."""
+    raw = _get_task_raw(task)
+    given = _get_task_input(task)
+    stamps = (task.created_at, task.started_at, task.ended_at)
+    if any(s is not None and s.tzinfo is not timezone.utc for s in stamps):
+        return None
+    usage, error = task.usage, task.error
+    return [
+        task.id, task.raw_status, task.model, task.task_type,
+        None if given is raw.get("input") else dict(given),
+        *[None if s is None else (s - _EPOCH) // _ONE_US for s in stamps],
+        None if usage is None else [usage.frozen, usage.consume, usage.type],
+        [[w.url, w.url_without_watermark, w.content_type, w.kind, w.duration_s, w.width,
+          w.height, w.cover_url] for w in task.works],
+        None if error is None else [error.message, error.code, error.raw_message],
+    ]
+
+
+_ONE_US = timedelta(microseconds=1)
+_WORK_KINDS = frozenset(("audio", "video", "image", "other"))
+
+
+def task_from_snapshot(snapshot: object, raw: dict[str, Any]) -> Task:
+    """The task `task_snapshot` described, with `raw` (its answer) as ``raw``; ValueError for a
+    snapshot of any other shape (a damaged entry: the caller parses the answer instead)."""
+    if type(snapshot) is not list or len(snapshot) != 11:
+        raise ValueError("not a task snapshot")
+    (task_id, raw_status, model, task_type, given, created, started, ended, usage, works,
+     error) = snapshot
+    if type(task_id) is not str or type(raw_status) is not str or not (
+            _is(model, str) and _is(task_type, str) and _is(given, dict)):
+        raise ValueError("not a task snapshot")
+    task: Task = _new(Task)
+    _set_task_id(task, task_id)
+    _set_task_status(task, Status.parse(raw_status))
+    _set_task_raw_status(task, raw_status)
+    _set_task_model(task, model)
+    _set_task_type(task, task_type)
+    if given is None:
+        given = raw.get("input")
+        if type(given) is not dict:
+            raise ValueError("the snapshot's input is not in its answer")
+    _set_task_input(task, given)
+    _set_task_created_at(task, _stamp(created))
+    _set_task_started_at(task, _stamp(started))
+    _set_task_ended_at(task, _stamp(ended))
+    if usage is None:
+        _set_task_usage(task, None)
+    else:
+        frozen, consume, usage_type = _atoms(usage, 3, int, str)
+        if not (_is(frozen, int) and _is(consume, int) and _is(usage_type, str)):
+            raise ValueError("not a task snapshot")
+        _set_task_usage(task, _new_usage(frozen, consume, usage_type))
+    _set_task_works(task, tuple(_snapshot_work(item) for item in _list(works)))
+    if error is None:
+        _set_task_error(task, None)
+    else:
+        message, code, raw_message = _atoms(error, 3, int, str)
+        if type(message) is not str or not (_is(code, int) and _is(raw_message, str)):
+            raise ValueError("not a task snapshot")
+        _set_task_error(task, _new_error(message, code, raw_message))
+    _set_task_raw(task, raw)
+    return task
+
+
+def _is(value: object, kind: type) -> bool:
+    return value is None or type(value) is kind
+
+
+def _list(value: object) -> list[Any]:
+    if type(value) is not list:
+        raise ValueError("not a task snapshot")
+    return value
+
+
+def _atoms(value: object, length: int, *kinds: type) -> list[Any]:
+    items = _list(value)
+    if len(items) != length or any(v is not None and type(v) not in kinds for v in items):
+        raise ValueError("not a task snapshot")
+    return items
+
+
+def _stamp(micros: object) -> datetime | None:
+    if micros is None:
+        return None
+    if type(micros) is not int:
+        raise ValueError("not a task snapshot")
+    return _EPOCH + timedelta(microseconds=micros)
+
+
+def _snapshot_work(item: object) -> Work:
+    (url, without_watermark, content_type, kind, duration_s, width, height,
+     cover_url) = _atoms(item, 8, str, int, float)
+    if (type(url) is not str or kind not in _WORK_KINDS or not _is(without_watermark, str)
+            or not _is(content_type, str) or not _is(cover_url, str)
+            or type(width) not in _OPTIONAL_INT or type(height) not in _OPTIONAL_INT
+            or type(duration_s) not in _OPTIONAL_NUMBER):
+        raise ValueError("not a task snapshot")
+    work: Work = _new(Work)
+    _set_work_url(work, url)
+    _set_work_url_without_watermark(work, without_watermark)
+    _set_work_content_type(work, content_type)
+    _set_work_kind(work, kind)
+    _set_work_duration_s(work, None if duration_s is None else float(duration_s))
+    _set_work_width(work, width)
+    _set_work_height(work, height)
+    _set_work_cover_url(work, cover_url)
+    return work
+
+
+_OPTIONAL_INT = frozenset((int, type(None)))
+_OPTIONAL_NUMBER = frozenset((int, float, type(None)))

@@ -252,6 +252,6 @@ def _prune(conn: sqlite3.Connection, max_entries: int) -> None:
 def _decode(body: object) -> dict[str, Any] | None:
     try:
         value = json.loads(body) if isinstance(body, (str, bytes)) else None
-    except ValueError:
+    except (ValueError, RecursionError):  # damaged, or nested past what json can read
         return None
     return value if isinstance(value, dict) else None

@@ -876,89 +876,85 @@ def task_from_snapshot(snapshot: object, raw: dict[str, Any]) -> Task:
     """The task `task_snapshot` described, with `raw` (its answer) as ``raw``; ValueError for a
     snapshot of any other shape (a damaged entry: the caller parses the answer instead)."""
     if type(snapshot) is not list or len(snapshot) != 11:
-        raise ValueError("not a task snapshot")
+        raise ValueError(_NOT_A_SNAPSHOT)
     (task_id, raw_status, model, task_type, given, created, started, ended, usage, works,
      error) = snapshot
-    if type(task_id) is not str or type(raw_status) is not str or not (
-            _is(model, str) and _is(task_type, str) and _is(given, dict)):
-        raise ValueError("not a task snapshot")
+    if (type(task_id) is not str or type(raw_status) is not str or type(works) is not list
+            or type(model) not in _TEXT_OR_NONE or type(task_type) not in _TEXT_OR_NONE
+            or type(given) not in _DICT_OR_NONE or type(usage) not in _LIST_OR_NONE
+            or type(error) not in _LIST_OR_NONE):
+        raise ValueError(_NOT_A_SNAPSHOT)
+    if given is None:
+        given = raw.get("input")
+        if type(given) is not dict:
+            raise ValueError(_NOT_A_SNAPSHOT)
     task: Task = _new(Task)
     _set_task_id(task, task_id)
     _set_task_status(task, Status.parse(raw_status))
     _set_task_raw_status(task, raw_status)
     _set_task_model(task, model)
     _set_task_type(task, task_type)
-    if given is None:
-        given = raw.get("input")
-        if type(given) is not dict:
-            raise ValueError("the snapshot's input is not in its answer")
     _set_task_input(task, given)
     _set_task_created_at(task, _stamp(created))
     _set_task_started_at(task, _stamp(started))
     _set_task_ended_at(task, _stamp(ended))
-    if usage is None:
-        _set_task_usage(task, None)
-    else:
-        frozen, consume, usage_type = _atoms(usage, 3, int, str)
-        if not (_is(frozen, int) and _is(consume, int) and _is(usage_type, str)):
-            raise ValueError("not a task snapshot")
-        _set_task_usage(task, _new_usage(frozen, consume, usage_type))
-    _set_task_works(task, tuple(_snapshot_work(item) for item in _list(works)))
-    if error is None:
-        _set_task_error(task, None)
-    else:
-        message, code, raw_message = _atoms(error, 3, int, str)
-        if type(message) is not str or not (_is(code, int) and _is(raw_message, str)):
-            raise ValueError("not a task snapshot")
-        _set_task_error(task, _new_error(message, code, raw_message))
+    if usage is not None:
+        if len(usage) != 3:
+            raise ValueError(_NOT_A_SNAPSHOT)
+        frozen, consume, usage_type = usage
+        if (type(frozen) not in _INT_OR_NONE or type(consume) not in _INT_OR_NONE
+                or type(usage_type) not in _TEXT_OR_NONE):
+            raise ValueError(_NOT_A_SNAPSHOT)
+        usage = _new_usage(frozen, consume, usage_type)
+    _set_task_usage(task, usage)
+    _set_task_works(task, tuple([_snapshot_work(item) for item in works]))
+    if error is not None:
+        if len(error) != 3:
+            raise ValueError(_NOT_A_SNAPSHOT)
+        message, code, raw_message = error
+        if (type(message) is not str or type(code) not in _INT_OR_NONE
+                or type(raw_message) not in _TEXT_OR_NONE):
+            raise ValueError(_NOT_A_SNAPSHOT)
+        error = _new_error(message, code, raw_message)
+    _set_task_error(task, error)
     _set_task_raw(task, raw)
     return task
-
-
-def _is(value: object, kind: type) -> bool:
-    return value is None or type(value) is kind
-
-
-def _list(value: object) -> list[Any]:
-    if type(value) is not list:
-        raise ValueError("not a task snapshot")
-    return value
-
-
-def _atoms(value: object, length: int, *kinds: type) -> list[Any]:
-    items = _list(value)
-    if len(items) != length or any(v is not None and type(v) not in kinds for v in items):
-        raise ValueError("not a task snapshot")
-    return items
 
 
 def _stamp(micros: object) -> datetime | None:
     if micros is None:
         return None
     if type(micros) is not int:
-        raise ValueError("not a task snapshot")
+        raise ValueError(_NOT_A_SNAPSHOT)
     return _EPOCH + timedelta(microseconds=micros)
 
 
 def _snapshot_work(item: object) -> Work:
-    (url, without_watermark, content_type, kind, duration_s, width, height,
-     cover_url) = _atoms(item, 8, str, int, float)
-    if (type(url) is not str or kind not in _WORK_KINDS or not _is(without_watermark, str)
-            or not _is(content_type, str) or not _is(cover_url, str)
-            or type(width) not in _OPTIONAL_INT or type(height) not in _OPTIONAL_INT
-            or type(duration_s) not in _OPTIONAL_NUMBER):
-        raise ValueError("not a task snapshot")
+    if type(item) is not list or len(item) != 8:
+        raise ValueError(_NOT_A_SNAPSHOT)
+    url, without_watermark, content_type, kind, duration_s, width, height, cover_url = item
+    if (type(url) is not str or kind not in _WORK_KINDS
+            or type(without_watermark) not in _TEXT_OR_NONE
+            or type(content_type) not in _TEXT_OR_NONE or type(cover_url) not in _TEXT_OR_NONE
+            or type(width) not in _INT_OR_NONE or type(height) not in _INT_OR_NONE
+            or type(duration_s) not in _NUMBER_OR_NONE):
+        raise ValueError(_NOT_A_SNAPSHOT)
     work: Work = _new(Work)
     _set_work_url(work, url)
     _set_work_url_without_watermark(work, without_watermark)
     _set_work_content_type(work, content_type)
     _set_work_kind(work, kind)
-    _set_work_duration_s(work, None if duration_s is None else float(duration_s))
+    _set_work_duration_s(work, duration_s if type(duration_s) is not int else float(duration_s))
     _set_work_width(work, width)
     _set_work_height(work, height)
     _set_work_cover_url(work, cover_url)
     return work
 
 
-_OPTIONAL_INT = frozenset((int, type(None)))
-_OPTIONAL_NUMBER = frozenset((int, float, type(None)))
+_NONE = type(None)
+_TEXT_OR_NONE = frozenset((str, _NONE))
+_INT_OR_NONE = frozenset((int, _NONE))
+_NUMBER_OR_NONE = frozenset((int, float, _NONE))
+_DICT_OR_NONE = frozenset((dict, _NONE))
+_LIST_OR_NONE = frozenset((list, _NONE))
+_NOT_A_SNAPSHOT = "not a task snapshot"

@@ -6,6 +6,7 @@ never kept. The disk store outlives the kernel and is shared by the user's other
 
 from __future__ import annotations
 
+import json
 import logging
 import threading
 from collections import OrderedDict
@@ -21,7 +22,7 @@ from .models import (
     task_from_snapshot,
     task_snapshot,
 )
-from .store.tasks import TaskStore
+from .store.tasks import TaskStore, _decode
 
 log = logging.getLogger("qubico_nb")
 
@@ -57,8 +58,8 @@ class TaskCache:
         if rest and self.store is not None:
             loaded = []
             with _collector_paused():  # thousands of entries decoded and rebuilt at once
-                for task_id, raw in self.store.get_many(rest).items():
-                    task = _rebuild(task_id, raw)
+                for task_id, body in self.store.get_texts(rest).items():
+                    task = _read_entry(task_id, body)
                     if task is not None:
                         found[task_id] = task
                         loaded.append(task)
@@ -120,6 +121,30 @@ def _entry(task: Task) -> Mapping[str, Any]:
     if snapshot is None:
         return raw  # type: ignore[no-any-return]
     return {SNAPSHOT_KEY: tag, "snapshot": snapshot, "raw": raw}
+
+
+_snapshot_decode = json.JSONDecoder().raw_decode
+_RAW_PART = ',"raw":'
+
+
+def _read_entry(task_id: str, body: str) -> Task | None:
+    """A stored task from its entry's text. An entry this parser wrote is read from its
+    snapshot, and its answer is left as text until ``raw`` is read (`_entry` writes exactly
+    the layout this reads: tag, snapshot, answer); any other entry goes through `_rebuild`."""
+    tag = snapshot_tag()
+    if tag is not None:
+        head = f'{{"{SNAPSHOT_KEY}":"{tag}","snapshot":'
+        if body.startswith(head) and body.endswith("}"):
+            try:
+                snapshot, end = _snapshot_decode(body, len(head))
+                if body.startswith(_RAW_PART, end) and body[end + len(_RAW_PART)] == "{":
+                    task = task_from_snapshot(snapshot, body[end + len(_RAW_PART):-1])
+                    return task if task.id == task_id and task.is_done else None
+            except (ValueError, IndexError) as err:
+                log.debug("stored snapshot of %r is unusable (%s); parsing its answer",
+                          task_id, err)
+    stored = _decode(body)
+    return None if stored is None else _rebuild(task_id, stored)
 
 
 def _rebuild(task_id: str, stored: dict[str, Any]) -> Task | None:

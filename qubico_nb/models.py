@@ -474,14 +474,37 @@ _set_usage_frozen, _set_usage_consume, _set_usage_type = _slot_setters(Usage)
 #: The slot descriptors of the fields that are read through a property (set just below).
 _INPUT_SLOT, _RAW_SLOT, _WORKS_SLOT = (Task.__dict__[name] for name in ("input", "raw", "works"))
 _get_task_input = _INPUT_SLOT.__get__
-_get_task_raw = _RAW_SLOT.__get__
+_get_raw_slot, _set_raw_slot = _RAW_SLOT.__get__, _RAW_SLOT.__set__
 
 
-def _read_only(name: str, slot: Any) -> property:
+class _AnswerText(str):
+    """The JSON text of a stored answer, in a task's ``raw`` slot until ``raw`` is first read
+    (a table of stored tasks never reads it; decoding every answer was half of reading them)."""
+
+    __slots__ = ()
+
+
+def _get_task_raw(task: Task) -> Mapping[str, Any]:
+    """The mapping in a task's ``raw`` slot (a stored answer's text is decoded here, once)."""
+    value = _get_raw_slot(task)
+    if type(value) is _AnswerText:
+        try:
+            value = json.loads(value)
+        except (ValueError, RecursionError) as err:
+            raise ProtocolError(f"the stored answer of task {task.id!r} cannot be read "
+                                f"({type(err).__name__}); clear the task cache") from err
+        if type(value) is not dict:
+            raise ProtocolError(f"the stored answer of task {task.id!r} is not an object; "
+                                "clear the task cache")
+        _set_raw_slot(task, value)
+    return value  # type: ignore[no-any-return]
+
+
+def _read_only(name: str, slot: Any, get: Any = None) -> property:
     """`Task.input` and `Task.raw`: the slot keeps the dict as parsed, and each read gives a
     read-only view of it. A view made at parse time would be one more object per task for the
     cyclic garbage collector to scan; at 100,000 tasks that scanning was a third of the parse."""
-    get, put = slot.__get__, slot.__set__
+    get, put = get or slot.__get__, slot.__set__
 
     def view(self: Task) -> Mapping[str, Any]:
         value = get(self)
@@ -520,7 +543,8 @@ def _lazy_works(slot: Any) -> property:
 _get_task_works = _WORKS_SLOT.__get__
 setattr(Task, "works", _lazy_works(_WORKS_SLOT))  # noqa: B010 (a slot, replaced)
 setattr(Task, "input", _read_only("input", _INPUT_SLOT))  # noqa: B010 (a slot, replaced)
-setattr(Task, "raw", _read_only("raw (the answer's data object)", _RAW_SLOT))  # noqa: B010
+setattr(Task, "raw", _read_only(  # noqa: B010 (a slot, replaced)
+    "raw (the answer's data object)", _RAW_SLOT, _get_task_raw))
 
 #: Usage and TaskError values repeat across a table (the same price, the same failure); they are
 #: immutable, so equal ones are shared: fewer objects to keep and for the collector to scan.
@@ -851,7 +875,6 @@ def snapshot_tag() -> str | None:
 def task_snapshot(task: Task) -> list[Any] | None:
     """What the parser made of a task, JSON-ready, for `task_from_snapshot`; None for a task
     that a snapshot cannot describe exactly (one made by hand with local times)."""
-    raw = _get_task_raw(task)
     given = _get_task_input(task)
     stamps = (task.created_at, task.started_at, task.ended_at)
     if any(s is not None and s.tzinfo is not timezone.utc for s in stamps):
@@ -859,7 +882,7 @@ def task_snapshot(task: Task) -> list[Any] | None:
     usage, error = task.usage, task.error
     return [
         task.id, task.raw_status, task.model, task.task_type,
-        None if given is raw.get("input") else dict(given),
+        dict(given),  # explicit, so a stored task is read without decoding its answer
         *[None if s is None else (s - _EPOCH) // _ONE_US for s in stamps],
         None if usage is None else [usage.frozen, usage.consume, usage.type],
         [[w.url, w.url_without_watermark, w.content_type, w.kind, w.duration_s, w.width,
@@ -872,9 +895,12 @@ _ONE_US = timedelta(microseconds=1)
 _WORK_KINDS = frozenset(("audio", "video", "image", "other"))
 
 
-def task_from_snapshot(snapshot: object, raw: dict[str, Any]) -> Task:
+def task_from_snapshot(snapshot: object, raw: dict[str, Any] | str) -> Task:
     """The task `task_snapshot` described, with `raw` (its answer) as ``raw``; ValueError for a
-    snapshot of any other shape (a damaged entry: the caller parses the answer instead)."""
+    snapshot of any other shape (a damaged entry: the caller parses the answer instead).
+
+    `raw` may be the answer's JSON text as `json.dumps` wrote it: it is decoded when ``raw``
+    is first read (a table of stored tasks never reads it)."""
     if type(snapshot) is not list or len(snapshot) != 11:
         raise ValueError(_NOT_A_SNAPSHOT)
     (task_id, raw_status, model, task_type, given, created, started, ended, usage, works,
@@ -884,8 +910,8 @@ def task_from_snapshot(snapshot: object, raw: dict[str, Any]) -> Task:
             or type(given) not in _DICT_OR_NONE or type(usage) not in _LIST_OR_NONE
             or type(error) not in _LIST_OR_NONE):
         raise ValueError(_NOT_A_SNAPSHOT)
-    if given is None:
-        given = raw.get("input")
+    if given is None:  # an earlier layout: the input is the answer's own
+        given = raw.get("input") if type(raw) is dict else None
         if type(given) is not dict:
             raise ValueError(_NOT_A_SNAPSHOT)
     task: Task = _new(Task)
@@ -917,7 +943,7 @@ def task_from_snapshot(snapshot: object, raw: dict[str, Any]) -> Task:
             raise ValueError(_NOT_A_SNAPSHOT)
         error = _new_error(message, code, raw_message)
     _set_task_error(task, error)
-    _set_task_raw(task, raw)
+    _set_task_raw(task, raw if type(raw) is dict else _AnswerText(raw))
     return task
 
 

@@ -110,8 +110,18 @@ class TaskStore:
 
     def get_many(self, task_ids: Iterable[str]) -> dict[str, dict[str, Any]]:
         """The stored raw dicts of those ids that are here (missing ones are simply absent)."""
-        wanted = list(dict.fromkeys(task_ids))
         found: dict[str, dict[str, Any]] = {}
+        for task_id, body in self.get_texts(task_ids).items():
+            value = _decode(body)
+            if value is not None:
+                found[task_id] = value
+        return found
+
+    def get_texts(self, task_ids: Iterable[str]) -> dict[str, str]:
+        """The stored JSON texts of those ids that are here, undecoded (a caller that knows the
+        layout of what it stored can decode only the part it needs)."""
+        wanted = list(dict.fromkeys(task_ids))
+        found: dict[str, str] = {}
         if not wanted or self._broken:
             return found
         with self._lock:
@@ -126,9 +136,8 @@ class TaskStore:
                         "SELECT task_id, body FROM tasks WHERE scope = ? AND task_id IN "  # noqa: S608
                         f"({marks})", [self.scope, *chunk]).fetchall()
                     for task_id, body in rows:
-                        value = _decode(body)
-                        if value is not None:
-                            found[task_id] = value
+                        if type(body) is str:
+                            found[task_id] = body
             except sqlite3.Error as err:
                 self._give_up(err)
         return found

@@ -58,8 +58,9 @@ class TaskCache:
         if rest and self.store is not None:
             loaded = []
             with _collector_paused():  # thousands of entries decoded and rebuilt at once
+                head = _snapshot_head()
                 for task_id, body in self.store.get_texts(rest).items():
-                    task = _read_entry(task_id, body)
+                    task = _read_entry(task_id, body, head)
                     if task is not None:
                         found[task_id] = task
                         loaded.append(task)
@@ -127,22 +128,26 @@ _snapshot_decode = json.JSONDecoder().raw_decode
 _RAW_PART = ',"raw":'
 
 
-def _read_entry(task_id: str, body: str) -> Task | None:
-    """A stored task from its entry's text. An entry this parser wrote is read from its
-    snapshot, and its answer is left as text until ``raw`` is read (`_entry` writes exactly
-    the layout this reads: tag, snapshot, answer); any other entry goes through `_rebuild`."""
+def _snapshot_head() -> str | None:
+    """How an entry this parser wrote begins (None: snapshots are not trusted here)."""
     tag = snapshot_tag()
-    if tag is not None:
-        head = f'{{"{SNAPSHOT_KEY}":"{tag}","snapshot":'
-        if body.startswith(head) and body.endswith("}"):
-            try:
-                snapshot, end = _snapshot_decode(body, len(head))
-                if body.startswith(_RAW_PART, end) and body[end + len(_RAW_PART)] == "{":
-                    task = task_from_snapshot(snapshot, body[end + len(_RAW_PART):-1])
-                    return task if task.id == task_id and task.is_done else None
-            except (ValueError, IndexError) as err:
-                log.debug("stored snapshot of %r is unusable (%s); parsing its answer",
-                          task_id, err)
+    return None if tag is None else f'{{"{SNAPSHOT_KEY}":"{tag}","snapshot":'
+
+
+def _read_entry(task_id: str, body: str, head: str | None) -> Task | None:
+    """A stored task from its entry's text. An entry this parser wrote (it begins with
+    `head`) is read from its snapshot, and its answer is left as text until ``raw`` is read
+    (`_entry` writes exactly the layout this reads: tag, snapshot, answer); any other entry
+    goes through `_rebuild`."""
+    if head is not None and body.startswith(head) and body.endswith("}"):
+        try:
+            snapshot, end = _snapshot_decode(body, len(head))
+            if body.startswith(_RAW_PART, end) and body[end + len(_RAW_PART)] == "{":
+                task = task_from_snapshot(snapshot, body[end + len(_RAW_PART):-1])
+                return task if task.id == task_id and task.is_done else None
+        except (ValueError, IndexError, RecursionError) as err:
+            log.debug("stored snapshot of %r is unusable (%s); parsing its answer",
+                      task_id, err)
     stored = _decode(body)
     return None if stored is None else _rebuild(task_id, stored)
 

@@ -853,9 +853,6 @@ def _collector_paused() -> Iterator[None]:
 # the parser that wrote it: `snapshot_tag` names this parser's code, and an entry with another
 # tag (an older or newer qubico-nb) is parsed from its answer again.
 
-_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
-
-
 @lru_cache(maxsize=1)
 def snapshot_tag() -> str | None:
     """A fingerprint of this parser's code (this module and the constants it reads); None when
@@ -883,7 +880,7 @@ def task_snapshot(task: Task) -> list[Any] | None:
     return [
         task.id, task.raw_status, task.model, task.task_type,
         dict(given),  # explicit, so a stored task is read without decoding its answer
-        *[None if s is None else (s - _EPOCH) // _ONE_US for s in stamps],
+        *[None if s is None else s.isoformat() for s in stamps],
         None if usage is None else [usage.frozen, usage.consume, usage.type],
         [[w.url, w.url_without_watermark, w.content_type, w.kind, w.duration_s, w.width,
           w.height, w.cover_url] for w in task.works],
@@ -891,7 +888,6 @@ def task_snapshot(task: Task) -> list[Any] | None:
     ]
 
 
-_ONE_US = timedelta(microseconds=1)
 _WORK_KINDS = frozenset(("audio", "video", "image", "other"))
 
 
@@ -947,12 +943,15 @@ def task_from_snapshot(snapshot: object, raw: dict[str, Any] | str) -> Task:
     return task
 
 
-def _stamp(micros: object) -> datetime | None:
-    if micros is None:
+def _stamp(text: object) -> datetime | None:
+    if text is None:
         return None
-    if type(micros) is not int:
+    if type(text) is not str:
         raise ValueError(_NOT_A_SNAPSHOT)
-    return _EPOCH + timedelta(microseconds=micros)
+    stamp = datetime.fromisoformat(text)  # the C parser: a few times faster than arithmetic
+    if stamp.tzinfo is not timezone.utc:
+        raise ValueError(_NOT_A_SNAPSHOT)
+    return stamp
 
 
 def _snapshot_work(item: object) -> Work:

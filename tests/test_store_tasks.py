@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from qubico_nb import Client, Task, tabulate_tasks
+from qubico_nb import Client, ProtocolError, Task, tabulate_tasks
 from qubico_nb._constants import CACHE_DIR_ENV
 from qubico_nb.sandbox import Sandbox
 from qubico_nb.store.tasks import STORE_FILE, TaskStore, default_cache_dir, scope_for
@@ -336,3 +336,22 @@ def test_a_snapshot_of_another_parser_or_damaged_is_parsed_from_its_answer(
     rebuilt = cache_module.TaskCache(10, store=store).get_many([t.id for t in tasks])
     for task in tasks:
         assert _same(rebuilt[task.id], task)
+
+
+def test_a_stored_answer_is_decoded_only_when_raw_is_read() -> None:
+    from qubico_nb import models
+    from qubico_nb.cache import TaskCache
+
+    store = TaskStore(scope="s")
+    tasks = _snapshot_tasks()
+    TaskCache(10, store=store).put_many(tasks)
+    rebuilt = TaskCache(10, store=store).get(tasks[1].id)
+    assert rebuilt is not None
+    assert isinstance(models._get_raw_slot(rebuilt), str)  # a table never needs it decoded
+    assert rebuilt.prompt == "wind" and rebuilt.to_dict() == tasks[1].to_dict()
+    assert rebuilt.raw == tasks[1].raw and type(models._get_raw_slot(rebuilt)) is dict
+
+    damaged = models.task_from_snapshot(models.task_snapshot(tasks[1]), '{"task_id": "u1"')
+    assert damaged == tasks[1]
+    with pytest.raises(ProtocolError, match="clear the task cache"):
+        damaged.raw  # noqa: B018 (the read is the test)

@@ -728,8 +728,10 @@ def _parse_input(value: object, task_info: Mapping[str, Any]) -> Mapping[str, An
 def _parse_usage(meta: Mapping[str, Any], metadata: Mapping[str, Any]) -> Usage | None:
     usage = _map(meta.get("usage"))
     if usage:
-        return _new_usage(_int(usage.get("frozen")), _int(usage.get("consume")),
-                          _text(usage.get("type")))
+        frozen, consume, kind = usage.get("frozen"), usage.get("consume"), usage.get("type")
+        if type(frozen) is int and type(consume) is int and type(kind) is str:  # the usual
+            return _new_usage(frozen, consume, kind)
+        return _new_usage(_int(frozen), _int(consume), _text(kind))
     if "quota_usage" in metadata or "quota_frozen" in metadata:
         return _new_usage(_int(metadata.get("quota_frozen")), _int(metadata.get("quota_usage")),
                           None)
@@ -818,12 +820,19 @@ def _parse_error(value: object) -> TaskError | None:
     if isinstance(value, str):  # some servers send the message alone
         return _new_error(value, None, None) if value.strip() else None
     error = _map(value)
+    if (error.get("message") in _BLANK_TEXT and error.get("raw_message") in _BLANK_TEXT
+            and error.get("code") in _NO_CODE):  # a finished task's empty error, at once
+        return None
     message = _text(error.get("message")) or ""
     raw_message = _text(error.get("raw_message")) or ""
     code = _int(error.get("code"))
     if not message and not raw_message and not code:
         return None
     return _new_error(message or raw_message, code, raw_message or None)
+
+
+_BLANK_TEXT = ("", None)
+_NO_CODE = (0, None)
 
 
 @contextmanager

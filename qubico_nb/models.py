@@ -271,12 +271,22 @@ _KINDS: tuple[WorkKind, ...] = ("audio", "video", "image")
 
 
 def _kind(content_type: str | None, hint: WorkKind | None = None) -> WorkKind:
+    if content_type is None or len(content_type) > 128:
+        return _find_kind(content_type, hint)
+    return _known_kind(content_type, hint)
+
+
+def _find_kind(content_type: str | None, hint: WorkKind | None) -> WorkKind:
     if content_type:
         major = content_type.split("/", 1)[0].strip().lower()
         for kind in _KINDS:
             if major == kind:
                 return kind
     return hint or "other"
+
+
+#: A table has a handful of media types: each is read once.
+_known_kind = lru_cache(maxsize=256)(_find_kind)
 
 
 @dataclass(frozen=True, slots=True)

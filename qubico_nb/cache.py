@@ -6,14 +6,23 @@ never kept. The disk store outlives the kernel and is shared by the user's other
 
 from __future__ import annotations
 
+import json
 import logging
 import threading
 from collections import OrderedDict
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
+from typing import Any
 
 from .errors import ProtocolError
-from .models import Task
-from .store.tasks import TaskStore
+from .models import (
+    Task,
+    _collector_paused,
+    _get_task_raw,
+    snapshot_tag,
+    task_from_snapshot,
+    task_snapshot,
+)
+from .store.tasks import TaskStore, _decode
 
 log = logging.getLogger("qubico_nb")
 
@@ -48,11 +57,13 @@ class TaskCache:
         rest = [task_id for task_id in wanted if task_id not in found]
         if rest and self.store is not None:
             loaded = []
-            for task_id, raw in self.store.get_many(rest).items():
-                task = _rebuild(task_id, raw)
-                if task is not None:
-                    found[task_id] = task
-                    loaded.append(task)
+            with _collector_paused():  # thousands of entries decoded and rebuilt at once
+                head = _snapshot_head()
+                for task_id, body in self.store.get_texts(rest).items():
+                    task = _read_entry(task_id, body, head)
+                    if task is not None:
+                        found[task_id] = task
+                        loaded.append(task)
             self._keep(loaded)
         with self._lock:
             self.hits += len(found)
@@ -69,7 +80,7 @@ class TaskCache:
             return
         self._keep(done)
         if self.store is not None:
-            self.store.put_many((task.id, task.raw) for task in done if task.raw)
+            self.store.put_many((task.id, _entry(task)) for task in done if task.raw)
 
     def _keep(self, tasks: list[Task]) -> None:
         with self._lock:
@@ -96,11 +107,76 @@ class TaskCache:
                 f"misses={self.misses}{disk})")
 
 
-def _rebuild(task_id: str, raw: dict[str, object]) -> Task | None:
-    """A stored task, or None when the entry is unreadable or not the task asked for."""
-    try:
-        task = Task.from_dict(raw)
-    except ProtocolError as err:
-        log.debug("ignoring stored task %r: %s", task_id, err)
-        return None
+#: The key of a stored entry that holds a parsed snapshot next to the answer (an answer itself
+#: always has a ``task_id`` at the top and never this key).
+SNAPSHOT_KEY = "qubico_nb_snapshot"
+
+
+def _entry(task: Task) -> Mapping[str, Any]:
+    """What the store keeps of a task: its answer, and what this parser made of it (so a new
+    process need not parse it again; see `qubico_nb.models.snapshot_tag`)."""
+    raw = _get_task_raw(task)
+    raw = raw if type(raw) is dict else dict(raw)
+    tag = snapshot_tag()
+    snapshot = task_snapshot(task) if tag is not None else None
+    if snapshot is None:
+        return raw  # type: ignore[no-any-return]
+    return {SNAPSHOT_KEY: tag, "snapshot": snapshot, "raw": raw}
+
+
+_snapshot_decode = json.JSONDecoder().raw_decode
+_RAW_PART = ',"raw":'
+
+
+def _snapshot_head() -> str | None:
+    """How an entry this parser wrote begins (None: snapshots are not trusted here)."""
+    tag = snapshot_tag()
+    return None if tag is None else f'{{"{SNAPSHOT_KEY}":"{tag}","snapshot":'
+
+
+def _read_entry(task_id: str, body: str, head: str | None) -> Task | None:
+    """A stored task from its entry's text. An entry this parser wrote (it begins with
+    `head`) is read from its snapshot, and its answer is left as text until ``raw`` is read
+    (`_entry` writes exactly the layout this reads: tag, snapshot, answer); any other entry
+    goes through `_rebuild`."""
+    if head is not None and body.startswith(head) and body.endswith("}"):
+        try:
+            snapshot, end = _snapshot_decode(body, len(head))
+            if body.startswith(_RAW_PART, end) and body[end + len(_RAW_PART)] == "{":
+                task = task_from_snapshot(snapshot, body[end + len(_RAW_PART):-1])
+                return task if task.id == task_id and task.is_done else None
+        except (ValueError, IndexError, RecursionError) as err:
+            log.debug("stored snapshot of %r is unusable (%s); parsing its answer",
+                      task_id, err)
+    stored = _decode(body)
+    return None if stored is None else _rebuild(task_id, stored)
+
+
+def _rebuild(task_id: str, stored: dict[str, Any]) -> Task | None:
+    """A stored task, or None when the entry is unreadable or not the task asked for.
+
+    A snapshot is used only when this very parser wrote it and it has the exact shape one
+    has; anything else (another version's snapshot, a damaged one, an old entry holding just
+    the answer) is parsed from the answer, as the network's answer would be.
+    """
+    raw: object = stored
+    task: Task | None = None
+    if SNAPSHOT_KEY in stored:
+        raw = stored.get("raw")
+        if type(raw) is not dict:
+            log.debug("ignoring stored task %r: no answer in the entry", task_id)
+            return None
+        tag = snapshot_tag()
+        if tag is not None and stored[SNAPSHOT_KEY] == tag:
+            try:
+                task = task_from_snapshot(stored.get("snapshot"), raw)
+            except Exception as err:  # any damage: the answer is parsed instead
+                log.debug("stored snapshot of %r is unusable (%s); parsing its answer",
+                          task_id, err)
+    if task is None:
+        try:
+            task = Task.from_dict(raw)
+        except ProtocolError as err:
+            log.debug("ignoring stored task %r: %s", task_id, err)
+            return None
     return task if task.id == task_id and task.is_done else None

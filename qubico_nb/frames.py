@@ -11,7 +11,16 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 
-from .models import Status, Task, Work, _int, _seconds_between, _text
+from .models import (
+    Status,
+    Task,
+    Work,
+    _collector_paused,
+    _get_task_input,
+    _int,
+    _seconds_between,
+    _text,
+)
 
 #: One row per task, or one per generated file (a task without works still gets one row).
 Per = Literal["task", "work"]
@@ -145,10 +154,11 @@ def tasks_to_frame(items: Iterable[Task | FetchFailure], per: Per = "task") -> p
     """
     spec = columns(per)
     listed = list(items)
-    values = _task_columns(listed)
-    if per == "work":
-        values = _per_work(listed, values)
-    data = {name: _array(values[name], dtype) for name, dtype in spec.items()}
+    with _collector_paused():
+        values = _task_columns(listed)
+        if per == "work":
+            values = _per_work(listed, values)
+        data = {name: _array(values[name], dtype) for name, dtype in spec.items()}
     return pd.DataFrame(data, columns=list(spec), copy=False)
 
 
@@ -170,7 +180,7 @@ def _task_columns(items: list[Task | FetchFailure]) -> dict[str, list[Any]]:
             tasks.append(item)
         else:
             raise TypeError(f"expected Task or FetchFailure items, got {type(item).__name__}")
-    inputs = [t.input for t in tasks]
+    inputs = [_get_task_input(t) for t in tasks]  # the mapping itself: no view per task
     created = [t.created_at for t in tasks]
     started = [t.started_at for t in tasks]
     ended = [t.ended_at for t in tasks]

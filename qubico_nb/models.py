@@ -7,11 +7,14 @@ page's schema or the unified one, and raises only `ProtocolError` for input it c
 
 from __future__ import annotations
 
+import gc
+import hashlib
 import json
 import math
 import mimetypes
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field, fields
 from datetime import datetime, timedelta, timezone
 from enum import Enum
@@ -268,12 +271,22 @@ _KINDS: tuple[WorkKind, ...] = ("audio", "video", "image")
 
 
 def _kind(content_type: str | None, hint: WorkKind | None = None) -> WorkKind:
+    if content_type is None or len(content_type) > 128:
+        return _find_kind(content_type, hint)
+    return _known_kind(content_type, hint)
+
+
+def _find_kind(content_type: str | None, hint: WorkKind | None) -> WorkKind:
     if content_type:
         major = content_type.split("/", 1)[0].strip().lower()
         for kind in _KINDS:
             if major == kind:
                 return kind
     return hint or "other"
+
+
+#: A table has a handful of media types: each is read once.
+_known_kind = lru_cache(maxsize=256)(_find_kind)
 
 
 @dataclass(frozen=True, slots=True)
@@ -468,14 +481,113 @@ def _slot_setters(cls: type) -> tuple[Any, ...]:
  _set_work_duration_s, _set_work_width, _set_work_height, _set_work_cover_url) = _slot_setters(
     Work)
 _set_usage_frozen, _set_usage_consume, _set_usage_type = _slot_setters(Usage)
+#: The slot descriptors of the fields that are read through a property (set just below).
+_INPUT_SLOT, _RAW_SLOT, _WORKS_SLOT = (Task.__dict__[name] for name in ("input", "raw", "works"))
+_get_task_input = _INPUT_SLOT.__get__
+_get_raw_slot, _set_raw_slot = _RAW_SLOT.__get__, _RAW_SLOT.__set__
+
+
+class _AnswerText(str):
+    """The JSON text of a stored answer, in a task's ``raw`` slot until ``raw`` is first read
+    (a table of stored tasks never reads it; decoding every answer was half of reading them)."""
+
+    __slots__ = ()
+
+
+def _get_task_raw(task: Task) -> Mapping[str, Any]:
+    """The mapping in a task's ``raw`` slot (a stored answer's text is decoded here, once)."""
+    value = _get_raw_slot(task)
+    if type(value) is _AnswerText:
+        try:
+            value = json.loads(value)
+        except (ValueError, RecursionError) as err:
+            raise ProtocolError(f"the stored answer of task {task.id!r} cannot be read "
+                                f"({type(err).__name__}); clear the task cache") from err
+        if type(value) is not dict:
+            raise ProtocolError(f"the stored answer of task {task.id!r} is not an object; "
+                                "clear the task cache")
+        _set_raw_slot(task, value)
+    return value  # type: ignore[no-any-return]
+
+
+def _read_only(name: str, slot: Any, get: Any = None) -> property:
+    """`Task.input` and `Task.raw`: the slot keeps the dict as parsed, and each read gives a
+    read-only view of it. A view made at parse time would be one more object per task for the
+    cyclic garbage collector to scan; at 100,000 tasks that scanning was a third of the parse."""
+    get, put = get or slot.__get__, slot.__set__
+
+    def view(self: Task) -> Mapping[str, Any]:
+        value = get(self)
+        return value if type(value) is MappingProxyType else MappingProxyType(value)
+
+    return property(view, put, doc=f"A read-only view of the task's {name} (not a copy).")
+
+
+#: In the ``works`` slot of a parsed task: the works are read from ``raw`` when first asked.
+_UNPARSED: Any = object()
+
+
+def _lazy_works(slot: Any) -> property:
+    """`Task.works`, read from the answer on first access and then kept. Two objects per task
+    (the tuple and the work) made at parse time kept the collector busy for a third of a large
+    parse; a table reads them later in one pass (`tasks_to_frame`), with the collector paused.
+    Reading works never fails on any JSON (the property test in test_models checks it); should
+    a bug make it fail, the error is a ProtocolError as `Task.from_dict` would have raised."""
+    get, put = slot.__get__, slot.__set__
+
+    def works(self: Task) -> tuple[Work, ...]:
+        value = get(self)
+        if value is not _UNPARSED:
+            return value  # type: ignore[no-any-return]
+        try:
+            value = _parse_works(_get_task_raw(self))
+        except Exception as err:
+            raise ProtocolError(
+                f"could not read the task's works: {type(err).__name__}: {err}") from err
+        put(self, value)
+        return value  # type: ignore[no-any-return]
+
+    return property(works, put, doc="The generated files, in the order the answer lists them.")
+
+
+_get_task_works = _WORKS_SLOT.__get__
+setattr(Task, "works", _lazy_works(_WORKS_SLOT))  # noqa: B010 (a slot, replaced)
+setattr(Task, "input", _read_only("input", _INPUT_SLOT))  # noqa: B010 (a slot, replaced)
+setattr(Task, "raw", _read_only(  # noqa: B010 (a slot, replaced)
+    "raw (the answer's data object)", _RAW_SLOT, _get_task_raw))
+
+#: Usage and TaskError values repeat across a table (the same price, the same failure); they are
+#: immutable, so equal ones are shared: fewer objects to keep and for the collector to scan.
+_SHARED: dict[tuple[Any, ...], Any] = {}
+_SHARED_LIMIT = 4096
 
 
 def _new_usage(frozen: int | None, consume: int | None, type_: str | None) -> Usage:
-    usage: Usage = _new(Usage)
-    _set_usage_frozen(usage, frozen)
-    _set_usage_consume(usage, consume)
-    _set_usage_type(usage, type_)
+    key = ("usage", frozen, consume, type_)
+    usage: Usage | None = _SHARED.get(key)
+    if usage is None:
+        usage = _new(Usage)
+        _set_usage_frozen(usage, frozen)
+        _set_usage_consume(usage, consume)
+        _set_usage_type(usage, type_)
+        _share(key, usage)
     return usage
+
+
+def _new_error(message: str, code: int | None, raw_message: str | None) -> TaskError:
+    key = ("error", message, code, raw_message)
+    error: TaskError | None = _SHARED.get(key)
+    if error is None:
+        error = TaskError(message=message, code=code, raw_message=raw_message)
+        if len(message) + len(raw_message or "") <= 1024:  # a long text is not worth keeping
+            _share(key, error)
+    return error
+
+
+def _share(key: tuple[Any, ...], value: Any) -> None:
+    if len(_SHARED) >= _SHARED_LIMIT:
+        _SHARED.clear()
+    _SHARED[key] = value
 
 
 def _rebuild_task(state: dict[str, Any]) -> Task:
@@ -517,18 +629,33 @@ def _unwrap(obj: object) -> Mapping[str, Any]:
 
 
 def _refuse_deep_nesting(root: object, what: str) -> None:
-    """ProtocolError when `root` nests more than MAX_NESTING levels (walked level by level, not
-    recursively, so the check itself cannot overflow the stack)."""
-    level: list[Any] = [root]
-    for _ in range(MAX_NESTING):
-        level = [child for node in level
-                 for child in (node.values() if type(node) is dict else
-                               node if type(node) is list else _children(node))
-                 if type(child) not in _LEAVES]
-        if not level:
-            return
-    raise ProtocolError(f"{what} nests more than {MAX_NESTING} levels deep; "
-                        "no API answer does, so it is refused")
+    """ProtocolError when `root` nests more than MAX_NESTING levels.
+
+    Recursive, but at most MAX_NESTING frames deep (a tenth of Python's default limit), and
+    only containers are visited: about twice as fast as a level-by-level walk.
+    """
+    try:
+        _walk(root, MAX_NESTING)
+    except _TooDeep:
+        raise ProtocolError(f"{what} nests more than {MAX_NESTING} levels deep; "
+                            "no API answer does, so it is refused") from None
+
+
+class _TooDeep(Exception):
+    pass
+
+
+def _walk(node: Any, levels_left: int) -> None:
+    if levels_left == 0:
+        raise _TooDeep
+    kind = type(node)
+    for child in (node.values() if kind is dict else node if kind is list else _children(node)):
+        kind = type(child)
+        if kind is dict or kind is list:
+            if child or levels_left == 1:  # an empty one is a leaf, unless past the limit
+                _walk(child, levels_left - 1)
+        elif kind not in _LEAVES:
+            _walk(child, levels_left - 1)
 
 
 def _children(node: object) -> Iterable[Any]:
@@ -556,15 +683,15 @@ def _parse(data: Mapping[str, Any]) -> Task:
     _set_task_raw_status(task, raw_status)
     _set_task_model(task, _text(get("model")) or _legacy_model(_text(legacy.get("type"))))
     _set_task_type(task, _text(get("task_type")) or _text(task_info.get("type")))
-    _set_task_input(task, MappingProxyType(_parse_input(get("input"), task_info)))
+    _set_task_input(task, _parse_input(get("input"), task_info))
     _set_task_created_at(task, parse_time(times.get("created_at")) or parse_time(
         legacy.get("createTime")))
     _set_task_started_at(task, parse_time(times.get("started_at")))
     _set_task_ended_at(task, parse_time(times.get("ended_at")))
     _set_task_usage(task, _parse_usage(meta, metadata))
-    _set_task_works(task, _parse_works(data))
+    _set_task_works(task, _UNPARSED)  # read from ``raw`` when first asked (see _lazy_works)
     _set_task_error(task, _parse_error(get("error")))
-    _set_task_raw(task, MappingProxyType(data if type(data) is dict else dict(data)))
+    _set_task_raw(task, data if type(data) is dict else dict(data))
     return task
 
 
@@ -611,8 +738,10 @@ def _parse_input(value: object, task_info: Mapping[str, Any]) -> Mapping[str, An
 def _parse_usage(meta: Mapping[str, Any], metadata: Mapping[str, Any]) -> Usage | None:
     usage = _map(meta.get("usage"))
     if usage:
-        return _new_usage(_int(usage.get("frozen")), _int(usage.get("consume")),
-                          _text(usage.get("type")))
+        frozen, consume, kind = usage.get("frozen"), usage.get("consume"), usage.get("type")
+        if type(frozen) is int and type(consume) is int and type(kind) is str:  # the usual
+            return _new_usage(frozen, consume, kind)
+        return _new_usage(_int(frozen), _int(consume), _text(kind))
     if "quota_usage" in metadata or "quota_frozen" in metadata:
         return _new_usage(_int(metadata.get("quota_frozen")), _int(metadata.get("quota_usage")),
                           None)
@@ -699,11 +828,177 @@ _names_a_file = lru_cache(maxsize=1024)(_key_names_a_file)
 
 def _parse_error(value: object) -> TaskError | None:
     if isinstance(value, str):  # some servers send the message alone
-        return TaskError(message=value) if value.strip() else None
+        return _new_error(value, None, None) if value.strip() else None
     error = _map(value)
+    if (error.get("message") in _BLANK_TEXT and error.get("raw_message") in _BLANK_TEXT
+            and error.get("code") in _NO_CODE):  # a finished task's empty error, at once
+        return None
     message = _text(error.get("message")) or ""
     raw_message = _text(error.get("raw_message")) or ""
     code = _int(error.get("code"))
     if not message and not raw_message and not code:
         return None
-    return TaskError(message=message or raw_message, code=code, raw_message=raw_message or None)
+    return _new_error(message or raw_message, code, raw_message or None)
+
+
+_BLANK_TEXT = ("", None)
+_NO_CODE = (0, None)
+
+
+@contextmanager
+def _collector_paused() -> Iterator[None]:
+    """Pause Python's cyclic garbage collector during bulk work.
+
+    Bulk work (a table of tasks, a batch read from the store) makes objects that all outlive
+    it, and none of them forms a cycle; with the collector running, every few hundred of them
+    set off a scan, and now and then a scan of every object the process holds. The usual
+    remedy for bulk work (pandas and JSON libraries do the same); the collector is switched
+    back on, if it was on, whatever happens.
+    """
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
+# -- snapshots (the on-disk store) -----------------------------------------------------------
+#
+# A stored finished task is re-read in a new process far more often than it is stored. Reading
+# it from its answer again repeats the whole parse (the nesting walk, every coercion, the works);
+# a snapshot keeps what the parse made, next to the answer it made it from. It is only used by
+# the parser that wrote it: `snapshot_tag` names this parser's code, and an entry with another
+# tag (an older or newer qubico-nb) is parsed from its answer again.
+
+@lru_cache(maxsize=1)
+def snapshot_tag() -> str | None:
+    """A fingerprint of this parser's code (this module and the constants it reads); None when
+    the source cannot be read, and then no snapshot is ever trusted."""
+    from pathlib import Path
+
+    digest = hashlib.sha256(b"qubico-nb task snapshot v1\0")
+    try:
+        here = Path(__file__)
+        for module_file in (here, here.with_name("_constants.py")):
+            digest.update(module_file.read_bytes())
+    except (OSError, TypeError):
+        return None
+    return digest.hexdigest()[:32]
+
+
+def task_snapshot(task: Task) -> list[Any] | None:
+    """What the parser made of a task, JSON-ready, for `task_from_snapshot`; None for a task
+    that a snapshot cannot describe exactly (one made by hand with local times)."""
+    given = _get_task_input(task)
+    stamps = (task.created_at, task.started_at, task.ended_at)
+    if any(s is not None and s.tzinfo is not timezone.utc for s in stamps):
+        return None
+    usage, error = task.usage, task.error
+    return [
+        task.id, task.raw_status, task.model, task.task_type,
+        dict(given),  # explicit, so a stored task is read without decoding its answer
+        *[None if s is None else s.isoformat() for s in stamps],
+        None if usage is None else [usage.frozen, usage.consume, usage.type],
+        [[w.url, w.url_without_watermark, w.content_type, w.kind, w.duration_s, w.width,
+          w.height, w.cover_url] for w in task.works],
+        None if error is None else [error.message, error.code, error.raw_message],
+    ]
+
+
+_WORK_KINDS = frozenset(("audio", "video", "image", "other"))
+
+
+def task_from_snapshot(snapshot: object, raw: dict[str, Any] | str) -> Task:
+    """The task `task_snapshot` described, with `raw` (its answer) as ``raw``; ValueError for a
+    snapshot of any other shape (a damaged entry: the caller parses the answer instead).
+
+    `raw` may be the answer's JSON text as `json.dumps` wrote it: it is decoded when ``raw``
+    is first read (a table of stored tasks never reads it)."""
+    if type(snapshot) is not list or len(snapshot) != 11:
+        raise ValueError(_NOT_A_SNAPSHOT)
+    (task_id, raw_status, model, task_type, given, created, started, ended, usage, works,
+     error) = snapshot
+    if (type(task_id) is not str or type(raw_status) is not str or type(works) is not list
+            or type(model) not in _TEXT_OR_NONE or type(task_type) not in _TEXT_OR_NONE
+            or type(given) not in _DICT_OR_NONE or type(usage) not in _LIST_OR_NONE
+            or type(error) not in _LIST_OR_NONE):
+        raise ValueError(_NOT_A_SNAPSHOT)
+    if given is None:  # an earlier layout: the input is the answer's own
+        given = raw.get("input") if type(raw) is dict else None
+        if type(given) is not dict:
+            raise ValueError(_NOT_A_SNAPSHOT)
+    task: Task = _new(Task)
+    _set_task_id(task, task_id)
+    _set_task_status(task, Status.parse(raw_status))
+    _set_task_raw_status(task, raw_status)
+    _set_task_model(task, model)
+    _set_task_type(task, task_type)
+    _set_task_input(task, given)
+    _set_task_created_at(task, _stamp(created))
+    _set_task_started_at(task, _stamp(started))
+    _set_task_ended_at(task, _stamp(ended))
+    if usage is not None:
+        if len(usage) != 3:
+            raise ValueError(_NOT_A_SNAPSHOT)
+        frozen, consume, usage_type = usage
+        if (type(frozen) not in _INT_OR_NONE or type(consume) not in _INT_OR_NONE
+                or type(usage_type) not in _TEXT_OR_NONE):
+            raise ValueError(_NOT_A_SNAPSHOT)
+        usage = _new_usage(frozen, consume, usage_type)
+    _set_task_usage(task, usage)
+    _set_task_works(task, tuple([_snapshot_work(item) for item in works]))
+    if error is not None:
+        if len(error) != 3:
+            raise ValueError(_NOT_A_SNAPSHOT)
+        message, code, raw_message = error
+        if (type(message) is not str or type(code) not in _INT_OR_NONE
+                or type(raw_message) not in _TEXT_OR_NONE):
+            raise ValueError(_NOT_A_SNAPSHOT)
+        error = _new_error(message, code, raw_message)
+    _set_task_error(task, error)
+    _set_task_raw(task, raw if type(raw) is dict else _AnswerText(raw))
+    return task
+
+
+def _stamp(text: object) -> datetime | None:
+    if text is None:
+        return None
+    if type(text) is not str:
+        raise ValueError(_NOT_A_SNAPSHOT)
+    stamp = datetime.fromisoformat(text)  # the C parser: a few times faster than arithmetic
+    if stamp.tzinfo is not timezone.utc:
+        raise ValueError(_NOT_A_SNAPSHOT)
+    return stamp
+
+
+def _snapshot_work(item: object) -> Work:
+    if type(item) is not list or len(item) != 8:
+        raise ValueError(_NOT_A_SNAPSHOT)
+    url, without_watermark, content_type, kind, duration_s, width, height, cover_url = item
+    if (type(url) is not str or kind not in _WORK_KINDS
+            or type(without_watermark) not in _TEXT_OR_NONE
+            or type(content_type) not in _TEXT_OR_NONE or type(cover_url) not in _TEXT_OR_NONE
+            or type(width) not in _INT_OR_NONE or type(height) not in _INT_OR_NONE
+            or type(duration_s) not in _NUMBER_OR_NONE):
+        raise ValueError(_NOT_A_SNAPSHOT)
+    work: Work = _new(Work)
+    _set_work_url(work, url)
+    _set_work_url_without_watermark(work, without_watermark)
+    _set_work_content_type(work, content_type)
+    _set_work_kind(work, kind)
+    _set_work_duration_s(work, duration_s if type(duration_s) is not int else float(duration_s))
+    _set_work_width(work, width)
+    _set_work_height(work, height)
+    _set_work_cover_url(work, cover_url)
+    return work
+
+
+_NONE = type(None)
+_TEXT_OR_NONE = frozenset((str, _NONE))
+_INT_OR_NONE = frozenset((int, _NONE))
+_NUMBER_OR_NONE = frozenset((int, float, _NONE))
+_DICT_OR_NONE = frozenset((dict, _NONE))
+_LIST_OR_NONE = frozenset((list, _NONE))
+_NOT_A_SNAPSHOT = "not a task snapshot"

@@ -144,3 +144,20 @@ def test_the_column_builder_agrees_with_the_rows() -> None:
                     assert pd.isna(value), (per, position, name, value)
                 else:
                     assert value == want, (per, position, name, value, want)
+
+
+@pytest.mark.parametrize("enabled", [True, False])
+def test_building_a_frame_leaves_the_garbage_collector_as_it_was(enabled: bool) -> None:
+    import gc
+
+    task = Task.from_dict(UNIFIED)
+    was = gc.isenabled()
+    try:
+        (gc.enable if enabled else gc.disable)()
+        assert len(tasks_to_frame([task])) == 1
+        assert gc.isenabled() is enabled
+        with pytest.raises(TypeError):
+            tasks_to_frame([task, "not a task"])  # type: ignore[list-item]
+        assert gc.isenabled() is enabled
+    finally:
+        (gc.enable if was else gc.disable)()

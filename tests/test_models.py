@@ -240,11 +240,12 @@ def parses_or_refuses(obj: object) -> Task | None:
     KeyError, TypeError, OverflowError...), so it fails the property instead of passing it."""
     try:
         task = Task.from_dict(obj)
+        works = task.works  # read on first access: a leak there is a parser bug all the same
     except ProtocolError as err:
         assert err.__cause__ is None, f"the parser leaked {err.__cause__!r}"
         return None
     assert isinstance(task.id, str) and isinstance(task.status, Status)
-    assert all(work.kind in get_args(WorkKind) for work in task.works)
+    assert all(work.kind in get_args(WorkKind) for work in works)
     json.dumps(task.to_dict())
     # repr, not ==: a NaN a server sent (JSON allows it in Python) is never equal to itself
     assert repr(pickled(task).to_dict()) == repr(task.to_dict())
@@ -387,3 +388,37 @@ def test_the_parser_builds_what_init_builds(answer: dict[str, Any]) -> None:
         assert Work(**{f.name: getattr(work, f.name) for f in fields(work)}) == work
     assert task.usage is not None and type(task.usage)(
         **{f.name: getattr(task.usage, f.name) for f in fields(task.usage)}) == task.usage
+
+
+def test_a_parsed_task_adds_one_object_for_the_collector() -> None:
+    """Each container a parsed task keeps is scanned by the cyclic garbage collector; at 100,000
+    tasks six of them per task made a third of the parse. The answer's own dicts are reused
+    (read-only views are made on access, works are read when first asked)."""
+    import gc
+
+    answers = [{**UNIFIED, "task_id": f"t{i}"} for i in range(2000)]
+    gc.collect()
+    gc.disable()
+    try:
+        before = len(gc.get_objects())
+        tasks = [Task.from_dict(answer) for answer in answers]
+        added = len(gc.get_objects()) - before
+    finally:
+        gc.enable()
+    assert added <= len(tasks) * 1.2
+    assert tasks[0].usage is tasks[1].usage  # equal immutable values are shared
+    assert tasks[0].works == tasks[1].works and len(tasks[0].works) == 1  # read on first access
+    assert tasks[0].works is tasks[0].works  # ... and kept
+    with pytest.raises(TypeError):
+        tasks[0].raw["status"] = "changed"  # type: ignore[index]
+
+
+def test_a_task_made_by_init_keeps_what_it_was_given() -> None:
+    work = Work.from_url("https://c/a.wav")
+    task = Task(id="t", status=Status.COMPLETED, raw_status="completed", works=(work,),
+                input={"prompt": "rain"}, raw={"task_id": "t"})
+    assert task.works == (work,) and task.prompt == "rain" and task.raw == {"task_id": "t"}
+    with pytest.raises(TypeError):
+        task.input["prompt"] = "changed"  # type: ignore[index]
+    with pytest.raises(AttributeError):
+        task.works = ()  # type: ignore[misc]

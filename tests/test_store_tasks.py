@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from qubico_nb import Client, Task, tabulate_tasks
+from qubico_nb import Client, ProtocolError, Task, tabulate_tasks
 from qubico_nb._constants import CACHE_DIR_ENV
 from qubico_nb.sandbox import Sandbox
 from qubico_nb.store.tasks import STORE_FILE, TaskStore, default_cache_dir, scope_for
@@ -271,3 +271,87 @@ def test_huge_tasks_stay_in_memory_only(cache_dir: Path) -> None:
     store.put("big", {"task_id": "big", "status": "completed", "input": {"video": video}})
     store.put("small", {"task_id": "small", "status": "completed"})
     assert set(store.get_many(["big", "small"])) == {"small"}
+
+
+def _snapshot_tasks() -> list[Task]:
+    seed_schema = {"task_id": "s1", "status": "Failed", "input": '{"prompt": "rain", "seed": 3}',
+                   "error": {"code": 500, "message": "GPU"},
+                   "meta": {"created_at": "2025-06-01T10:00:00+02:00"}}
+    unified = {"task_id": "u1", "status": "completed", "input": {"prompt": "wind", "steps": 9},
+               "output": {"audio_url": "https://c/a.wav", "video_url": "https://c/v.mp4"},
+               "meta": {"created_at": "2025-06-01T10:00:00.123456789Z",
+                        "ended_at": 1748772000, "usage": {"consume": 200000, "type": "point"}},
+               "works": [{"resource": {"resource": "https://c/b.mp3", "duration": 8.5,
+                                       "width": 3}, "contentType": "audio/mpeg"}]}
+    return [Task.from_dict(seed_schema), Task.from_dict(unified)]
+
+
+def _same(a: Task, b: Task) -> bool:
+    return (a == b and a.works == b.works and a.raw == b.raw and a.input == b.input
+            and a.to_dict() == b.to_dict() and repr(a) == repr(b))
+
+
+def test_a_stored_task_is_rebuilt_from_its_snapshot_without_parsing_again(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """A new process reads a stored task from what the parser made of it (a rerun over
+    thousands of ids is then mostly the database read), and gets the very same task."""
+    from qubico_nb.cache import TaskCache
+
+    store = TaskStore(scope="s")
+    tasks = _snapshot_tasks()
+    TaskCache(10, store=store).put_many(tasks)
+
+    def no_parsing(obj: object) -> Task:
+        raise AssertionError("parsed again")
+
+    with monkeypatch.context() as patched:
+        patched.setattr(Task, "from_dict", no_parsing)
+        rebuilt = TaskCache(10, store=store).get_many([t.id for t in tasks])
+    for task in tasks:
+        assert _same(rebuilt[task.id], task)
+        with pytest.raises(TypeError):
+            rebuilt[task.id].raw["status"] = "changed"  # type: ignore[index]
+
+
+@pytest.mark.parametrize("damage", ["another parser", "bad shape", "bad field", "answer only"])
+def test_a_snapshot_of_another_parser_or_damaged_is_parsed_from_its_answer(
+        damage: str) -> None:
+    from qubico_nb import cache as cache_module
+
+    store = TaskStore(scope="s")
+    tasks = _snapshot_tasks()
+    cache_module.TaskCache(10, store=store).put_many(tasks)
+    for task in tasks:
+        entry = store.get(task.id)
+        assert entry is not None and entry[cache_module.SNAPSHOT_KEY]
+        if damage == "another parser":
+            entry[cache_module.SNAPSHOT_KEY] = "0" * 32
+        elif damage == "bad shape":
+            entry["snapshot"] = entry["snapshot"][:-1]
+        elif damage == "bad field":
+            entry["snapshot"][0] = 7  # an id that is not text
+        else:
+            entry = entry["raw"]  # what an earlier version stored
+        store.put(task.id, entry)
+    rebuilt = cache_module.TaskCache(10, store=store).get_many([t.id for t in tasks])
+    for task in tasks:
+        assert _same(rebuilt[task.id], task)
+
+
+def test_a_stored_answer_is_decoded_only_when_raw_is_read() -> None:
+    from qubico_nb import models
+    from qubico_nb.cache import TaskCache
+
+    store = TaskStore(scope="s")
+    tasks = _snapshot_tasks()
+    TaskCache(10, store=store).put_many(tasks)
+    rebuilt = TaskCache(10, store=store).get(tasks[1].id)
+    assert rebuilt is not None
+    assert isinstance(models._get_raw_slot(rebuilt), str)  # a table never needs it decoded
+    assert rebuilt.prompt == "wind" and rebuilt.to_dict() == tasks[1].to_dict()
+    assert rebuilt.raw == tasks[1].raw and type(models._get_raw_slot(rebuilt)) is dict
+
+    damaged = models.task_from_snapshot(models.task_snapshot(tasks[1]), '{"task_id": "u1"')
+    assert damaged == tasks[1]
+    with pytest.raises(ProtocolError, match="clear the task cache"):
+        damaged.raw  # noqa: B018 (the read is the test)

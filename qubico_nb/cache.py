@@ -107,6 +107,22 @@ class TaskCache:
                 f"misses={self.misses}{disk})")
 
 
+def _without_secrets(raw: Mapping[str, Any]) -> dict[str, Any]:
+    """The answer with its webhook secret blanked (the unified schema echoes
+    ``config.webhook_config.secret``): what is written to disk must not hold a credential."""
+    out: dict[str, Any] = raw if type(raw) is dict else dict(raw)
+    for holder_key in (None, "data"):
+        holder = out if holder_key is None else out.get(holder_key)
+        if not isinstance(holder, dict):
+            continue
+        config = holder.get("config")
+        hook = config.get("webhook_config") if isinstance(config, dict) else None
+        if isinstance(config, dict) and isinstance(hook, dict) and hook.get("secret"):
+            blanked = {**holder, "config": {**config, "webhook_config": {**hook, "secret": ""}}}
+            out = blanked if holder_key is None else {**out, holder_key: blanked}
+    return out
+
+
 #: The key of a stored entry that holds a parsed snapshot next to the answer (an answer itself
 #: always has a ``task_id`` at the top and never this key).
 SNAPSHOT_KEY = "qubico_nb_snapshot"
@@ -115,8 +131,7 @@ SNAPSHOT_KEY = "qubico_nb_snapshot"
 def _entry(task: Task) -> Mapping[str, Any]:
     """What the store keeps of a task: its answer, and what this parser made of it (so a new
     process need not parse it again; see `qubico_nb.models.snapshot_tag`)."""
-    raw = _get_task_raw(task)
-    raw = raw if type(raw) is dict else dict(raw)
+    raw = _without_secrets(_get_task_raw(task))
     tag = snapshot_tag()
     snapshot = task_snapshot(task) if tag is not None else None
     if snapshot is None:

@@ -355,3 +355,21 @@ def test_a_stored_answer_is_decoded_only_when_raw_is_read() -> None:
     assert damaged == tasks[1]
     with pytest.raises(ProtocolError, match="clear the task cache"):
         damaged.raw  # noqa: B018 (the read is the test)
+
+
+def test_a_webhook_secret_is_never_written_and_the_file_is_the_owners(cache_dir: Path) -> None:
+    import stat
+
+    secret = "whsec-do-not-store-0123456789"
+    with Sandbox(preset="instant", schema="unified") as sb:
+        client = stored_client(sb)
+        task = client.create_task("Qubico/mmaudio", "video2audio",
+                                  {"prompt": "rain", "video": VIDEO},
+                                  webhook_url="http://127.0.0.1:9/hook", webhook_secret=secret)
+        done = client.wait(task)
+        assert secret in repr(done.raw)  # the service echoes it back...
+        stored_client(sb).get_task(done.id)
+    files = [p for p in cache_dir.rglob("*") if p.is_file()]
+    assert files and not any(secret.encode() in p.read_bytes() for p in files)  # ...we do not
+    store = cache_dir / STORE_FILE
+    assert stat.S_IMODE(store.stat().st_mode) == 0o600

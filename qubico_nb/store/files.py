@@ -15,7 +15,6 @@ import io
 import json
 import os
 import re
-import sys
 import threading
 import time
 import uuid
@@ -26,6 +25,7 @@ from typing import Any, BinaryIO
 from urllib.parse import urlsplit
 
 from .._constants import CACHE_DIR_ENV, MEDIA_TYPES
+from . import cache_root, private_folder
 
 #: The folder (under the cache root) that holds fetched files.
 FILES_FOLDER = "files"
@@ -37,24 +37,6 @@ _STALE_PART_S = 3600.0
 _ENTRY_NAME = re.compile(r"^[0-9a-f]{64}\.")
 
 Fetch = Callable[[str, BinaryIO], Any]
-
-
-def cache_root() -> Path:
-    """``$QUBICO_NB_CACHE_DIR``, else the platform's user cache folder for ``qubico-nb``."""
-    configured = os.environ.get(CACHE_DIR_ENV, "").strip()
-    if configured:
-        return Path(configured).expanduser()
-    try:
-        from platformdirs import user_cache_dir
-    except ImportError:  # the same rules, for the three platforms we run on
-        if sys.platform == "win32":
-            base = Path(os.environ.get("LOCALAPPDATA") or Path.home() / "AppData" / "Local")
-            return base / "qubico-nb" / "Cache"
-        if sys.platform == "darwin":
-            return Path.home() / "Library" / "Caches" / "qubico-nb"
-        base = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
-        return base / "qubico-nb"
-    return Path(user_cache_dir("qubico-nb", appauthor=False))
 
 
 def default_files_dir() -> Path:
@@ -157,7 +139,7 @@ class FileCache:
         meta = {"url": url, "size": len(data), "sha256": hashlib.sha256(data).hexdigest(),
                 "saved_at": time.time()}
         try:
-            data_path.parent.mkdir(parents=True, exist_ok=True)
+            private_folder(data_path.parent)
             _write_atomic(data_path, data)
             _write_atomic(meta_path, json.dumps(meta).encode("utf-8"))
         except OSError as err:

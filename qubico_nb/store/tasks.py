@@ -15,7 +15,6 @@ import json
 import logging
 import os
 import sqlite3
-import sys
 import threading
 import time
 import warnings
@@ -24,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from .._constants import CACHE_DIR_ENV
+from . import cache_root, private_folder
 
 log = logging.getLogger("qubico_nb")
 
@@ -57,16 +57,7 @@ CREATE TABLE IF NOT EXISTS tasks (
 
 def default_cache_dir() -> Path:
     """The user's cache folder for qubico-nb (``$QUBICO_NB_CACHE_DIR`` wins when set)."""
-    override = os.environ.get(CACHE_DIR_ENV, "").strip()
-    if override:
-        return Path(override).expanduser()
-    if sys.platform == "win32":
-        base = os.environ.get("LOCALAPPDATA") or str(Path.home() / "AppData" / "Local")
-        return Path(base) / "qubico-nb" / "Cache"
-    if sys.platform == "darwin":
-        return Path.home() / "Library" / "Caches" / "qubico-nb"
-    xdg = os.environ.get("XDG_CACHE_HOME", "").strip()
-    return (Path(xdg) if xdg else Path.home() / ".cache") / "qubico-nb"
+    return cache_root()
 
 
 def scope_for(base_url: str, account: str | None) -> str:
@@ -214,7 +205,9 @@ class TaskStore:
             return None
         conn = None
         try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
+            private_folder(self.path.parent)
+            if not self.path.exists():  # created for the owner only; -wal/-shm follow its mode
+                self.path.touch(mode=0o600)
             conn = sqlite3.connect(self.path, timeout=self.busy_timeout_s, check_same_thread=False,
                                    isolation_level="DEFERRED")
             conn.execute("PRAGMA journal_mode=WAL")

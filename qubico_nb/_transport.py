@@ -440,7 +440,17 @@ class Transport:
         self.clock: Clock = clock or SystemClock()
         self.allow_insecure_http = allow_insecure_http
         self.max_json_bytes = max_json_bytes
+        owned = session is None
         self.session = session or requests.Session()
+        # The environment (proxies, CA bundle) is read once per origin, not on every request:
+        # requests re-reads it per call, about a fifth of a keep-alive GET's time. A Session the
+        # caller passed in is left as it is.
+        self._trust_env = owned and self.session.trust_env
+        if self._trust_env:
+            self.session.trust_env = False
+        bundle = os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE")
+        self._verify: str | None = bundle if self._trust_env and bundle else None
+        self._proxies: dict[str, Any] = {}
         adapter = _DeadlineAdapter(pool_connections=4, pool_maxsize=32)
         self.session.mount("http://", adapter)
         self.session.mount("https://", adapter)
@@ -448,6 +458,20 @@ class Transport:
 
     def __repr__(self) -> str:
         return f"Transport({self.base_url!r}, api_key={self.masked_key})"
+
+    def _proxies_for(self, url: str) -> Any:
+        """The environment's proxies for `url`'s origin, read once; none for this machine (a
+        proxy would get the plain-HTTP request to a local sandbox, key and all)."""
+        if is_loopback_url(url):
+            return _NO_PROXY
+        if not self._trust_env:
+            return None
+        parts = urlsplit(url)
+        origin = f"{parts.scheme}://{parts.netloc}"
+        found = self._proxies.get(origin)
+        if found is None:
+            found = self._proxies[origin] = requests.utils.get_environ_proxies(url)
+        return found
 
     @property
     def has_key(self) -> bool:
@@ -525,7 +549,7 @@ class Transport:
                 method, url, json=json, params=params, stream=True, allow_redirects=False,
                 auth=self._auth if with_key else None, timeout=(budget, budget),
                 headers={"Accept-Encoding": "gzip, deflate"},
-                proxies=_NO_PROXY if is_loopback_url(url) else None)
+                proxies=self._proxies_for(url), verify=self._verify)
         except requests.ConnectionError as err:
             failure = self._connection_failure(err, url, what, alarm)
         except requests.Timeout:

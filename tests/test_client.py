@@ -246,6 +246,21 @@ def test_a_proxy_from_the_environment_never_sees_a_loopback_request(
     assert proxied == [] and direct[0][0] == KEY
 
 
+def test_a_proxy_from_the_environment_still_carries_requests_to_other_hosts(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    with _recording_server() as (proxy, proxied):
+        monkeypatch.setenv("HTTP_PROXY", proxy)
+        monkeypatch.setenv("http_proxy", proxy)
+        monkeypatch.delenv("NO_PROXY", raising=False)
+        monkeypatch.delenv("no_proxy", raising=False)
+        client = Client(api_key=KEY, base_url="http://api.example.test", max_retries=0,
+                        allow_insecure_http=True)
+        for _ in range(2):  # read once per origin, used every time
+            with pytest.raises(NotFoundError):
+                client.get_task("abc")
+    assert [path for _, path in proxied] == ["http://api.example.test/api/v1/task/abc"] * 2
+
+
 @pytest.mark.parametrize("bad", [{"base_url": "http://a@b.com"}, {"timeout": -1},
                                  {"poll_interval": "x"}, {"api_key_suffix": "\n"}])
 def test_a_refused_constructor_keeps_the_key_in_no_frame(bad: dict[str, Any]) -> None:

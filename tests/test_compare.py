@@ -146,6 +146,7 @@ def test_relative_urls_resolve_against_the_client_or_are_shown_as_text(table,
     assert "<audio" not in shown and shown.count("pass client= or base_url=") == 8
     # On JupyterHub the sandbox's proxied URLs are meant for the page, not the API's host.
     monkeypatch.setenv("JUPYTERHUB_SERVICE_PREFIX", "/user/ann/")
+    monkeypatch.setenv("QUBICO_NB_HUB_PROXY", "1")  # whether or not jupyter-server-proxy is here
     hub = compare(relative_frame(frame, "/user/ann/proxy/8765"), client=client).to_html()
     assert hub.count('src="/user/ann/proxy/8765/temp/') == 8
 

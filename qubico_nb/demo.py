@@ -97,7 +97,7 @@ def run_demo(args: argparse.Namespace, sandbox: Any) -> int:
     `sandbox` is a `qubico_nb.sandbox.Sandbox` built by the command line, not yet started.
     """
     source = find_notebooks(args.notebooks)
-    if importlib.util.find_spec("jupyterlab") is None:
+    if not lab_installed():
         raise ValueError("JupyterLab is not installed: pip install 'qubico-nb[lab]'")
     workspace = prepare_workspace(source, Path(args.workdir) if args.workdir
                                   else default_workspace())
@@ -117,3 +117,8 @@ def run_demo(args: argparse.Namespace, sandbox: Any) -> int:
         return 130
     finally:
         sandbox.stop()
+
+
+def lab_installed() -> bool:
+    """Whether JupyterLab can be started from this environment."""
+    return importlib.util.find_spec("jupyterlab") is not None

@@ -93,6 +93,7 @@ def test_demo_command_runs_lab_on_a_copy_and_leaves_the_checkout_clean(
         return 0
 
     monkeypatch.setattr(demo.subprocess, "call", fake_lab)
+    monkeypatch.setattr(demo, "lab_installed", lambda: True)  # Lab itself is never started
     monkeypatch.setenv("QUBICO_NB_DEMO_DIR", str(tmp_path / "ws"))
     before = _status(ROOT / "notebooks")
     assert main(["demo", "--notebooks", str(ROOT / "notebooks"), "--no-browser"]) == 0

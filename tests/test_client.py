@@ -512,3 +512,12 @@ def test_files_under_a_hub_proxy_path_are_fetched_from_the_sandbox_itself() -> N
         assert client.fetch_file(url, sink) > 44 and sink.getvalue()[:4] == b"RIFF"
         assert client.file_url("temp/x.wav") == f"{sb.url}/temp/x.wav"
         assert client.file_url("https://cdn.example/x.wav") == "https://cdn.example/x.wav"
+
+
+def test_a_placeholder_key_does_not_garble_messages() -> None:
+    """A sandbox's placeholder key ('sandbox') or a test's 'k' is no secret: blanking it would
+    turn 'task' into 'tas***' in every message."""
+    with Sandbox() as sb:
+        for key in ("k", None):
+            with pytest.raises(NotFoundError, match="task not found: no-such-id"):
+                Client(key, base_url=sb.url, max_retries=0).get_task("no-such-id")

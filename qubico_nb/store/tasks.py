@@ -210,7 +210,7 @@ class TaskStore:
                 self.path.touch(mode=0o600)
             conn = sqlite3.connect(self.path, timeout=self.busy_timeout_s, check_same_thread=False,
                                    isolation_level="DEFERRED")
-            conn.execute("PRAGMA journal_mode=WAL")
+            _use_wal(conn, self.busy_timeout_s)
             conn.execute("PRAGMA synchronous=NORMAL")
             with conn:
                 conn.execute(_SCHEMA)
@@ -258,3 +258,20 @@ def _decode(body: object) -> dict[str, Any] | None:
     except (ValueError, RecursionError):  # damaged, or nested past what json can read
         return None
     return value if isinstance(value, dict) else None
+
+
+def _use_wal(conn: sqlite3.Connection, timeout_s: float) -> None:
+    """Switch the file to WAL (it stays so). Two processes opening a new file at once can get
+    "database is locked" here without SQLite's busy handler being called, so wait it out."""
+    if str(conn.execute("PRAGMA journal_mode").fetchone()[0]).lower() == "wal":
+        return
+    deadline = time.monotonic() + timeout_s
+    while True:
+        try:
+            conn.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as err:
+            if ("locked" not in str(err) and "busy" not in str(err)) or \
+                    time.monotonic() > deadline:
+                raise
+            time.sleep(0.02)

@@ -27,6 +27,7 @@ test: lint $(STAMP)
 
 lint: $(STAMP)
 	$(BIN)/ruff check qubico_nb tests benchmarks scripts
+	$(BIN)/ruff format --check qubico_nb tests benchmarks scripts
 	$(BIN)/mypy
 
 ## Fast loop while coding: no notebooks, no browser.

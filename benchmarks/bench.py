@@ -88,8 +88,9 @@ class Row:
     once: bool = False
 
     def ratios(self) -> list[float]:
-        return [v / b if b else float("inf") for v, b in zip(self.values, self.baseline,
-                                                            strict=False)]
+        return [
+            v / b if b else float("inf") for v, b in zip(self.values, self.baseline, strict=False)
+        ]
 
     @property
     def rounds(self) -> int:
@@ -135,9 +136,16 @@ def make_tasks(sb: Sandbox, n: int, prompts: int = 10) -> list[str]:
     """`n` tasks straight in the sandbox's world (no HTTP), `prompts` prompts x n/prompts seeds."""
     ids = []
     for i in range(n):
-        body = {"model": "Qubico/mmaudio", "task_type": "video2audio",
-                "input": {"prompt": f"rain on a tin roof, take {i % prompts}",
-                          "video": VIDEO, "seed": i // prompts, "steps": 25}}
+        body = {
+            "model": "Qubico/mmaudio",
+            "task_type": "video2audio",
+            "input": {
+                "prompt": f"rain on a tin roof, take {i % prompts}",
+                "video": VIDEO,
+                "seed": i // prompts,
+                "steps": 25,
+            },
+        }
         ids.append(sb.world.create(body).task_id)
     return ids
 
@@ -227,8 +235,13 @@ def _make_running(sb: Sandbox, n: int, seed: int) -> tuple[list[str], list[float
     for i in range(n):
         sb.world.pending_s = rng.uniform(0.2, 1.5)
         sb.world.processing_s = rng.uniform(0.5, 2.5)
-        task = sb.world.create({"model": "Qubico/mmaudio", "task_type": "video2audio",
-                                "input": {"prompt": f"wind {i}", "video": VIDEO}})
+        task = sb.world.create(
+            {
+                "model": "Qubico/mmaudio",
+                "task_type": "video2audio",
+                "input": {"prompt": f"wind {i}", "video": VIDEO},
+            }
+        )
         ids.append(task.task_id)
         ends.append(task.created_mono + task.pending_s + task.processing_s)
     return ids, ends
@@ -283,8 +296,16 @@ def measure_sandbox_wire(config: Config) -> list[Row]:
             for _ in range(config.rounds):
                 sandbox.append(keepalive_gets(sb.url, path, n) * 1000)
                 plain.append(keepalive_gets(plain_url, path, n) * 1000)
-    return [Row(f"sandbox keep-alive GET ({n} on 1 conn.)", "ms", sandbox,
-                "stdlib server, TCP_NODELAY", plain, 1.2)]
+    return [
+        Row(
+            f"sandbox keep-alive GET ({n} on 1 conn.)",
+            "ms",
+            sandbox,
+            "stdlib server, TCP_NODELAY",
+            plain,
+            1.2,
+        )
+    ]
 
 
 def measure_fetching(config: Config) -> list[Row]:
@@ -300,10 +321,22 @@ def measure_fetching(config: Config) -> list[Row]:
             pool16.append(timed(lambda: hand_pool(sb.url, ids, 16)))
     bound = n * latency_ms / 1000 / DEFAULT_MAX_WORKERS
     return [
-        Row(f"fetch {n} ids @{latency_ms:g} ms, {DEFAULT_MAX_WORKERS} workers", "s", ours,
-            "bound N x latency / workers", [bound] * len(ours), 1.15),
-        Row(f"fetch {n} ids @{latency_ms:g} ms (same runs)", "s", ours,
-            "hand pool: 16 threads, 1 Session", pool16, 1.0),
+        Row(
+            f"fetch {n} ids @{latency_ms:g} ms, {DEFAULT_MAX_WORKERS} workers",
+            "s",
+            ours,
+            "bound N x latency / workers",
+            [bound] * len(ours),
+            1.15,
+        ),
+        Row(
+            f"fetch {n} ids @{latency_ms:g} ms (same runs)",
+            "s",
+            ours,
+            "hand pool: 16 threads, 1 Session",
+            pool16,
+            1.0,
+        ),
     ]
 
 
@@ -345,13 +378,21 @@ def measure_store_rerun(config: Config) -> list[Row]:
         ids_file.write_text(json.dumps(ids))
         for round_no in range(config.rounds):
             started = time.perf_counter()
-            env = {**os.environ, CACHE_DIR_ENV: str(Path(tmp) / f"cache{round_no}"),
-                   "PYTHONPATH": str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", "")}
+            env = {
+                **os.environ,
+                CACHE_DIR_ENV: str(Path(tmp) / f"cache{round_no}"),
+                "PYTHONPATH": str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", ""),
+            }
 
             def run(env: dict[str, str] = env) -> dict[str, Any]:
                 done = subprocess.run(
                     [sys.executable, "-c", _STORE_RUN, sb.url, KEY, str(ids_file)],
-                    capture_output=True, text=True, env=env, timeout=600, check=True)
+                    capture_output=True,
+                    text=True,
+                    env=env,
+                    timeout=600,
+                    check=True,
+                )
                 result: dict[str, Any] = json.loads(done.stdout)
                 if result["completed"] != n:
                     raise RuntimeError(f"store run read {result['completed']} of {n} tasks")
@@ -364,10 +405,24 @@ def measure_store_rerun(config: Config) -> list[Row]:
             if time.perf_counter() - started > ROUND_BUDGET_S:
                 break
     return [
-        Row(f"store rerun, new process, {n} ids: requests", "req", asked,
-            "", [0.0] * len(asked), 0.0, judge_ratio=False),
-        Row(f"store rerun, new process, {n} ids", "s", rerun,
-            "first run (new process)", first, 1 / 50, note="target: >= 50x faster"),
+        Row(
+            f"store rerun, new process, {n} ids: requests",
+            "req",
+            asked,
+            "",
+            [0.0] * len(asked),
+            0.0,
+            judge_ratio=False,
+        ),
+        Row(
+            f"store rerun, new process, {n} ids",
+            "s",
+            rerun,
+            "first run (new process)",
+            first,
+            1 / 50,
+            note="target: >= 50x faster",
+        ),
     ]
 
 
@@ -378,12 +433,25 @@ def measure_compare(config: Config) -> list[Row]:
         frame = tasks_to_frame(Task.from_dict(a) for a in answers(sb))
     per_task, to_html = rounds_within_budget(
         config,
-        lambda: timed(lambda: compare(frame, by="prompt", across="seed",
-                                      local=False)._repr_html_()) * 1000 / n,
-        lambda: timed(lambda: frame.to_html()) * 1000 / n)
-    return [Row(f"compare() of {n} tasks, per task", "ms", per_task,
-                "frame.to_html(), per task", to_html, 0.1, judge_ratio=False,
-                note="target: <= 0.1 ms/task")]
+        lambda: (
+            timed(lambda: compare(frame, by="prompt", across="seed", local=False)._repr_html_())
+            * 1000
+            / n
+        ),
+        lambda: timed(lambda: frame.to_html()) * 1000 / n,
+    )
+    return [
+        Row(
+            f"compare() of {n} tasks, per task",
+            "ms",
+            per_task,
+            "frame.to_html(), per task",
+            to_html,
+            0.1,
+            judge_ratio=False,
+            note="target: <= 0.1 ms/task",
+        )
+    ]
 
 
 def _task_dicts(n: int) -> list[dict[str, Any]]:
@@ -409,14 +477,34 @@ def measure_parsing(config: Config) -> list[Row]:
     for n in (config.size(10_000, 1000), config.size(100_000, 5000)):
         dicts = _task_dicts(n)
         ours, normalize = rounds_within_budget(
-            config, lambda d=dicts: timed(lambda: _parse(d)),
-            lambda d=dicts: timed(lambda: pd.json_normalize(d)))
-        rows.append(Row(f"parse {n:,} dicts: from_dict + frame", "s", ours,
-                        "pandas.json_normalize", normalize, 1.0))
+            config,
+            lambda d=dicts: timed(lambda: _parse(d)),
+            lambda d=dicts: timed(lambda: pd.json_normalize(d)),
+        )
+        rows.append(
+            Row(
+                f"parse {n:,} dicts: from_dict + frame",
+                "s",
+                ours,
+                "pandas.json_normalize",
+                normalize,
+                1.0,
+            )
+        )
         name = f"parse {n:,} dicts: peak memory (1 round)"
         if min(ours) > ROUND_BUDGET_S / 2:  # tracemalloc would take minutes more
-            rows.append(Row(name, "MB", [math.inf], "final frame memory_usage(deep)", [1.0],
-                            2.0, once=True, note="skipped: parsing is over budget"))
+            rows.append(
+                Row(
+                    name,
+                    "MB",
+                    [math.inf],
+                    "final frame memory_usage(deep)",
+                    [1.0],
+                    2.0,
+                    once=True,
+                    note="skipped: parsing is over budget",
+                )
+            )
             continue
         gc.collect()
         tracemalloc.start()
@@ -424,8 +512,9 @@ def measure_parsing(config: Config) -> list[Row]:
         peak = tracemalloc.get_traced_memory()[1] / 1e6
         tracemalloc.stop()
         final = frame.memory_usage(deep=True).sum() / 1e6
-        rows.append(Row(name, "MB", [peak], "final frame memory_usage(deep)", [final], 2.0,
-                        once=True))
+        rows.append(
+            Row(name, "MB", [peak], "final frame memory_usage(deep)", [final], 2.0, once=True)
+        )
     return rows
 
 
@@ -436,8 +525,10 @@ def measure_waiting(config: Config) -> list[Row]:
         with remote_sandbox(1) as sb:
             (probe,) = sb.ids
             probe_client = fresh_client(sb)
-            request_s = min(timed(lambda c=probe_client, p=probe: c.get_task(p, use_cache=False))
-                            for _ in range(5))
+            request_s = min(
+                timed(lambda c=probe_client, p=probe: c.get_task(p, use_cache=False))
+                for _ in range(5)
+            )
             # CLOCK_MONOTONIC is one clock for every process of the machine.
             ids, ends = sb.ask("make_running", n, round_no)
             client = fresh_client(sb, poll_interval=interval)
@@ -448,15 +539,28 @@ def measure_waiting(config: Config) -> list[Row]:
             made.append(float(sb.ask("count", "get")))
             # A poll every interval while a task runs, and the one that sees it done: anything
             # sparser could miss the end by more than an interval.
-            minimum.append(float(sum(max(0, math.ceil((end - start) / interval)) + 1
-                                     for end in ends)))
+            minimum.append(
+                float(sum(max(0, math.ceil((end - start) / interval)) + 1 for end in ends))
+            )
             late.append(returned - max(ends))
             allowed.append(interval + request_s)
     return [
-        Row(f"wait_all {n} tasks: requests", "req", made,
-            "min: 1 per interval running, +1", minimum, 1.2),
-        Row(f"wait_all {n} tasks: return after last end", "s", late,
-            f"poll interval ({interval:g} s) + 1 request", allowed, 1.0),
+        Row(
+            f"wait_all {n} tasks: requests",
+            "req",
+            made,
+            "min: 1 per interval running, +1",
+            minimum,
+            1.2,
+        ),
+        Row(
+            f"wait_all {n} tasks: return after last end",
+            "s",
+            late,
+            f"poll interval ({interval:g} s) + 1 request",
+            allowed,
+            1.0,
+        ),
     ]
 
 
@@ -470,12 +574,19 @@ def measure_audio(config: Config) -> list[Row]:
     ours, noise = [], []
     for round_no in range(config.rounds):
         seeds = [1000 * round_no + i for i in range(calls)]  # new arguments: no cached bytes
-        ours.append(timed(lambda s=seeds: [synthesize_wav("rain and wind", "", seed, 25, 8.0,
-                                                          44100) for seed in s]) * 1000 / calls)
+        ours.append(
+            timed(
+                lambda s=seeds: [
+                    synthesize_wav("rain and wind", "", seed, 25, 8.0, 44100) for seed in s
+                ]
+            )
+            * 1000
+            / calls
+        )
 
         def plain_wav(seeds: list[int] = seeds) -> None:
             for seed in seeds:
-                pcm = (np.random.default_rng(seed).standard_normal(8 * 44100) * 3000)
+                pcm = np.random.default_rng(seed).standard_normal(8 * 44100) * 3000
                 buffer = io.BytesIO()
                 with wave.open(buffer, "wb") as writer:
                     writer.setnchannels(1)
@@ -484,8 +595,18 @@ def measure_audio(config: Config) -> list[Row]:
                     writer.writeframes(pcm.astype("<i2").tobytes())
 
         noise.append(timed(plain_wav) * 1000 / calls)
-    return [Row("sandbox 8 s audio file", "ms", ours, "8 s of white noise as WAV", noise,
-                10.0, judge_ratio=False, note="target: <= 10 ms")]
+    return [
+        Row(
+            "sandbox 8 s audio file",
+            "ms",
+            ours,
+            "8 s of white noise as WAV",
+            noise,
+            10.0,
+            judge_ratio=False,
+            note="target: <= 10 ms",
+        )
+    ]
 
 
 def measure_audio_analysis(config: Config) -> list[Row]:
@@ -516,8 +637,9 @@ def measure_audio_analysis(config: Config) -> list[Row]:
                 spent_ours += time.process_time() - middle
             ours.append(spent_ours * 1000 / calls)
             decode.append(spent_decode * 1000 / calls)
-        rows.append(Row(f"analyze_file, 8 s {name}", "ms", ours, "soundfile decode alone",
-                        decode, 3.0))
+        rows.append(
+            Row(f"analyze_file, 8 s {name}", "ms", ours, "soundfile decode alone", decode, 3.0)
+        )
     return rows
 
 
@@ -537,8 +659,19 @@ def measure_review_notebook(config: Config) -> list[Row]:
     finally:
         os.environ.clear()
         os.environ.update(saved)
-    return [Row(f"saved review notebook, per card ({cards} cards)", "B", [per_card], "", [0.0],
-                4096, judge_ratio=False, note="target: <= 4 KB", once=True)]
+    return [
+        Row(
+            f"saved review notebook, per card ({cards} cards)",
+            "B",
+            [per_card],
+            "",
+            [0.0],
+            4096,
+            judge_ratio=False,
+            note="target: <= 4 KB",
+            once=True,
+        )
+    ]
 
 
 #: The table, top to bottom. Each entry measures one or more rows.
@@ -576,8 +709,10 @@ def _num(x: float) -> str:
 
 
 def print_table(rows: list[Row], seconds: float, config: Config) -> None:
-    header = (f"{'figure':<46} {'unit':<4} {'value min / med':>17}  {'baseline':<32} "
-              f"{'base min / med':>17} {'ratio min / med':>17}  {'target':<10} result")
+    header = (
+        f"{'figure':<46} {'unit':<4} {'value min / med':>17}  {'baseline':<32} "
+        f"{'base min / med':>17} {'ratio min / med':>17}  {'target':<10} result"
+    )
     print(header)
     print("-" * len(header))
     for row in rows:
@@ -588,14 +723,18 @@ def print_table(rows: list[Row], seconds: float, config: Config) -> None:
             target = f"<= {_num(row.at_most)} {row.unit}"
             ratio = _pair(row.ratios()) if any(row.baseline) else "-"
         cut = row.rounds < config.rounds and not row.once
-        print(f"{row.name:<46} {row.unit:<4} {_pair(row.values):>17}  "
-              f"{row.baseline_name:<32} {_pair(row.baseline) if any(row.baseline) else '-':>17} "
-              f"{ratio:>17}  {target:<10} {'PASS' if row.passed else 'MISS'}"
-              f"{'  (' + row.note + ')' if row.note else ''}"
-              f"{f'  [{row.rounds} round(s): over budget]' if cut else ''}")
+        print(
+            f"{row.name:<46} {row.unit:<4} {_pair(row.values):>17}  "
+            f"{row.baseline_name:<32} {_pair(row.baseline) if any(row.baseline) else '-':>17} "
+            f"{ratio:>17}  {target:<10} {'PASS' if row.passed else 'MISS'}"
+            f"{'  (' + row.note + ')' if row.note else ''}"
+            f"{f'  [{row.rounds} round(s): over budget]' if cut else ''}"
+        )
     misses = sum(not row.passed for row in rows)
-    print(f"\n{len(rows) - misses} of {len(rows)} targets met; {config.rounds} round(s) each; "
-          f"{seconds:.0f} s in all{' (quick)' if config.quick else ''}")
+    print(
+        f"\n{len(rows) - misses} of {len(rows)} targets met; {config.rounds} round(s) each; "
+        f"{seconds:.0f} s in all{' (quick)' if config.quick else ''}"
+    )
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -153,7 +153,8 @@ LOOPBACK_EMBED_WARNING = (
     "The browser cannot reach this kernel's loopback address (JupyterHub without "
     "jupyter-server-proxy, Colab, or a remote VS Code): qubico-nb embeds the audio files into "
     f"the page instead (up to {EMBED_LIMIT_BYTES // 2**20} MB). Install jupyter-server-proxy on "
-    "the hub to play them by URL.")
+    "the hub to play them by URL."
+)
 
 
 def warn_loopback_embedding(*, stacklevel: int = 2) -> None:
@@ -251,8 +252,13 @@ def widget_view_bundle(widget: Any) -> dict[str, Any]:
         return dict(base(widget) or {})
     if getattr(widget, "_view_name", None) is None or getattr(widget, "comm", None) is None:
         return {}
-    return {"application/vnd.jupyter.widget-view+json": {
-        "version_major": 2, "version_minor": 0, "model_id": widget.model_id}}
+    return {
+        "application/vnd.jupyter.widget-view+json": {
+            "version_major": 2,
+            "version_minor": 0,
+            "model_id": widget.model_id,
+        }
+    }
 
 
 def current_cell() -> tuple[str, str] | None:

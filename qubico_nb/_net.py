@@ -46,5 +46,5 @@ def file_url(url: str, base_url: str) -> str:
         marker = f"/proxy/{port}/"
         at = url.find(marker)
         if at >= 0:
-            return urljoin(base + "/", url[at + len(marker):])
+            return urljoin(base + "/", url[at + len(marker) :])
     return urljoin(base + "/", url)

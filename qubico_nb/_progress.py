@@ -9,5 +9,6 @@ from tqdm.auto import tqdm
 
 def progress_bar(total: int, description: str, enabled: bool = True) -> Any:
     """A tqdm bar (tqdm.auto picks the widget bar in a kernel); disabled ones draw nothing."""
-    return tqdm(total=total, desc=description, disable=not enabled or total == 0,
-                leave=True, unit="task")
+    return tqdm(
+        total=total, desc=description, disable=not enabled or total == 0, leave=True, unit="task"
+    )

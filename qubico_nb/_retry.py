@@ -120,7 +120,7 @@ def pause_until(clock: Clock, when: float, deadline: float = math.inf) -> None:
     end = min(when, deadline)
     total = end - clock.monotonic()
     for _ in range(max(0, math.ceil(total / PAUSE_STEP_S))):  # bounded: a fake clock may
-        left = end - clock.monotonic()                       # not move when slept on
+        left = end - clock.monotonic()  # not move when slept on
         if left <= 0:
             return
         clock.sleep(min(left, PAUSE_STEP_S))

@@ -124,10 +124,12 @@ def check_api_url(url: object, name: str = "base_url") -> str:
     queries, fragments, ports outside 1-65535, hosts that are not plain names or IP addresses.
     Anything looser lets a crafted URL send the key where it seems not to go.
     """
+
     def bad(why: str) -> InvalidRequestError:
         shown = repr(url)[:120] if isinstance(url, str) else type(url).__name__
-        return InvalidRequestError(f"{name} must be an http(s) URL like https://api.piapi.ai; "
-                                   f"{shown} {why}")
+        return InvalidRequestError(
+            f"{name} must be an http(s) URL like https://api.piapi.ai; {shown} {why}"
+        )
 
     if not isinstance(url, str):
         raise bad("is not a string")
@@ -180,20 +182,24 @@ def _redirect_target(url: str, headers: Mapping[str, str], what: str) -> str:
     try:
         target = urljoin(url, location) if location else ""
         parts = urlsplit(target)
-        usable = parts.scheme.lower() in ("http", "https") and bool(parts.hostname) and \
-            parts.port != 0
+        usable = (
+            parts.scheme.lower() in ("http", "https") and bool(parts.hostname) and parts.port != 0
+        )
     except ValueError:  # a bad port or IPv6 literal
         usable = False
     if not usable:
-        raise ProtocolError(f"{what}: {_where(url)} answered with a redirect to "
-                            f"{location[:100]!r}, which is not an http(s) URL")
+        raise ProtocolError(
+            f"{what}: {_where(url)} answered with a redirect to "
+            f"{location[:100]!r}, which is not an http(s) URL"
+        )
     return target
 
 
 def _where(url: str) -> str:
     parts = urlsplit(url)
     return f"{parts.scheme}://{parts.hostname or '?'}" + (
-        f":{parts.port}" if _safe_port(url) else "")
+        f":{parts.port}" if _safe_port(url) else ""
+    )
 
 
 def _safe_port(url: str) -> int | None:
@@ -246,8 +252,9 @@ class _Watchdog:
         with self._cond:
             heapq.heappush(self._heap, (alarm.deadline, next(self._seq), alarm))
             if self._thread is None:
-                self._thread = threading.Thread(target=self._run, name="qubico-nb-deadlines",
-                                                daemon=True)
+                self._thread = threading.Thread(
+                    target=self._run, name="qubico-nb-deadlines", daemon=True
+                )
                 self._thread.start()
             if self._heap[0][2] is alarm:  # only an earlier deadline needs the thread awake
                 self._cond.notify()
@@ -256,8 +263,9 @@ class _Watchdog:
         while True:
             with self._cond:
                 while True:
-                    while self._heap and (self._heap[0][2].cancelled or
-                                          self._heap[0][0] != self._heap[0][2].deadline):
+                    while self._heap and (
+                        self._heap[0][2].cancelled or self._heap[0][0] != self._heap[0][2].deadline
+                    ):
                         heapq.heappop(self._heap)  # finished, or re-armed later
                     if not self._heap:
                         self._cond.wait()
@@ -315,13 +323,17 @@ class _DeadlineAdapter(HTTPAdapter):
     def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
         super().init_poolmanager(*args, **kwargs)
         self.poolmanager.pool_classes_by_scheme = {  # type: ignore[assignment]
-            "http": _DeadlineHTTPPool, "https": _DeadlineHTTPSPool}
+            "http": _DeadlineHTTPPool,
+            "https": _DeadlineHTTPSPool,
+        }
 
     def proxy_manager_for(self, proxy: str, **kwargs: Any) -> Any:
         manager = super().proxy_manager_for(proxy, **kwargs)
         if not proxy.lower().startswith("socks"):  # SOCKS pools have their own connections
             manager.pool_classes_by_scheme = {
-                "http": _DeadlineHTTPPool, "https": _DeadlineHTTPSPool}
+                "http": _DeadlineHTTPPool,
+                "https": _DeadlineHTTPSPool,
+            }
         return manager
 
 
@@ -354,8 +366,9 @@ class _Inflater:
         elif name == "deflate":
             self._z = zlib.decompressobj()
         else:
-            raise ProtocolError(f"{what}: the answer uses Content-Encoding {name[:40]!r}, "
-                                "which was not asked for")
+            raise ProtocolError(
+                f"{what}: the answer uses Content-Encoding {name[:40]!r}, which was not asked for"
+            )
 
     def feed(self, data: bytes) -> Iterator[bytes]:
         if self._z is None:
@@ -369,7 +382,8 @@ class _Inflater:
                     yield out
         except zlib.error:
             raise MalformedResponseError(
-                f"{self._what}: the answer's compressed body is corrupt") from None
+                f"{self._what}: the answer's compressed body is corrupt"
+            ) from None
 
 
 def _raw_pieces(raw: Any) -> Iterator[bytes]:
@@ -397,8 +411,9 @@ class _Failure:
 
     __slots__ = ("error", "retry_after", "sent")
 
-    def __init__(self, error: QubicoError, *, sent: bool = True,
-                 retry_after: float | None = None) -> None:
+    def __init__(
+        self, error: QubicoError, *, sent: bool = True, retry_after: float | None = None
+    ) -> None:
         self.error = error
         self.sent = sent
         self.retry_after = retry_after
@@ -416,8 +431,12 @@ class _Answer:
         self.url = url
 
 
-_BROKEN = (requests.RequestException, urllib3.exceptions.HTTPError, http.client.HTTPException,
-           OSError)
+_BROKEN = (
+    requests.RequestException,
+    urllib3.exceptions.HTTPError,
+    http.client.HTTPException,
+    OSError,
+)
 
 
 class Transport:
@@ -508,16 +527,22 @@ class Transport:
             raise ConfigurationError(
                 f"no Qubico API key: set the {API_KEY_ENV} environment variable "
                 f"({', '.join(API_KEY_ENV_ALIASES)} also works) or pass Client(api_key=...); "
-                "without a key, use a Sandbox")
-        if urlsplit(url).scheme.lower() != "https" and not is_loopback_url(url) and \
-                not self.allow_insecure_http:
+                "without a key, use a Sandbox"
+            )
+        if (
+            urlsplit(url).scheme.lower() != "https"
+            and not is_loopback_url(url)
+            and not self.allow_insecure_http
+        ):
             raise ConfigurationError(
                 f"refusing to send the API key over plain HTTP to {_where(url)}: "
-                "use https://, or pass Client(allow_insecure_http=True) if you really mean it")
+                "use https://, or pass Client(allow_insecure_http=True) if you really mean it"
+            )
 
     # -- retries -------------------------------------------------------------------------------
-    def _with_retries(self, attempt: Callable[[], Any], *, idempotent: bool,
-                      deadline: float | None, what: str) -> Any:
+    def _with_retries(
+        self, attempt: Callable[[], Any], *, idempotent: bool, deadline: float | None, what: str
+    ) -> Any:
         tries = 0
         while True:
             outcome = attempt()
@@ -525,21 +550,36 @@ class Transport:
                 return outcome
             error = outcome.error
             tries += 1
-            delay = self.policy.delay(tries, outcome.retry_after) if self.policy.is_retryable(
-                error, idempotent=idempotent, sent=outcome.sent) else None
-            if delay is None or (deadline is not None and
-                                 self.clock.monotonic() + delay >= deadline):
+            delay = (
+                self.policy.delay(tries, outcome.retry_after)
+                if self.policy.is_retryable(error, idempotent=idempotent, sent=outcome.sent)
+                else None
+            )
+            if delay is None or (
+                deadline is not None and self.clock.monotonic() + delay >= deadline
+            ):
                 raise error
             log.debug("%s: retrying in %.2f s after: %s", what, delay, error)
             self.clock.sleep(delay)
 
     # -- one exchange --------------------------------------------------------------------------
-    def _exchange(self, method: str, url: str, *, alarm: _Alarm, with_key: bool,
-                  json: Any = None, params: Mapping[str, Any] | None = None,
-                  limit: int, what: str, sink: BinaryIO | None = None,
-                  on_bytes: Callable[[int], None] | None = None,
-                  on_headers: Callable[[Mapping[str, str]], None] | None = None,
-                  rate: float | None = None, started: float = 0.0) -> _Answer | _Failure:
+    def _exchange(
+        self,
+        method: str,
+        url: str,
+        *,
+        alarm: _Alarm,
+        with_key: bool,
+        json: Any = None,
+        params: Mapping[str, Any] | None = None,
+        limit: int,
+        what: str,
+        sink: BinaryIO | None = None,
+        on_bytes: Callable[[int], None] | None = None,
+        on_headers: Callable[[Mapping[str, str]], None] | None = None,
+        rate: float | None = None,
+        started: float = 0.0,
+    ) -> _Answer | _Failure:
         """One HTTP request and its whole body, within `alarm`'s deadline and `limit` bytes.
 
         Errors are returned as a `_Failure` (built outside any ``except`` block's raise, so no
@@ -553,10 +593,18 @@ class Transport:
         response: requests.Response | None = None
         try:
             response = self.session.request(
-                method, url, json=json, params=params, stream=True, allow_redirects=False,
-                auth=self._auth if with_key else None, timeout=(budget, budget),
+                method,
+                url,
+                json=json,
+                params=params,
+                stream=True,
+                allow_redirects=False,
+                auth=self._auth if with_key else None,
+                timeout=(budget, budget),
                 headers={"Accept-Encoding": "gzip, deflate"},
-                proxies=self._proxies_for(url), verify=self._verify)
+                proxies=self._proxies_for(url),
+                verify=self._verify,
+            )
         except requests.ConnectionError as err:
             failure = self._connection_failure(err, url, what, alarm)
         except requests.Timeout:
@@ -564,24 +612,46 @@ class Transport:
         except _BROKEN as err:
             failure = self._broke_off(url, what, err, alarm)
         except ValueError:  # requests parses a redirect's Location even when not following it
-            failure = _Failure(ProtocolError(
-                f"{what}: {_where(url)} answered with something that could not be read, such "
-                "as a redirect to a URL that is not an http(s) URL"))
+            failure = _Failure(
+                ProtocolError(
+                    f"{what}: {_where(url)} answered with something that could not be read, such "
+                    "as a redirect to a URL that is not an http(s) URL"
+                )
+            )
         finally:
             _current.alarm = None
         if failure is not None or response is None:
             return failure or self._timed_out(url, what, alarm, sent=True)
         try:
-            return self._read_body(response, url, alarm=alarm, limit=limit, what=what,
-                                   sink=sink, on_bytes=on_bytes, on_headers=on_headers,
-                                   rate=rate, started=started)
+            return self._read_body(
+                response,
+                url,
+                alarm=alarm,
+                limit=limit,
+                what=what,
+                sink=sink,
+                on_bytes=on_bytes,
+                on_headers=on_headers,
+                rate=rate,
+                started=started,
+            )
         finally:
             response.close()
 
-    def _read_body(self, response: requests.Response, url: str, *, alarm: _Alarm, limit: int,
-                   what: str, sink: BinaryIO | None, on_bytes: Callable[[int], None] | None,
-                   on_headers: Callable[[Mapping[str, str]], None] | None,
-                   rate: float | None, started: float) -> _Answer | _Failure:
+    def _read_body(
+        self,
+        response: requests.Response,
+        url: str,
+        *,
+        alarm: _Alarm,
+        limit: int,
+        what: str,
+        sink: BinaryIO | None,
+        on_bytes: Callable[[int], None] | None,
+        on_headers: Callable[[Mapping[str, str]], None] | None,
+        rate: float | None,
+        started: float,
+    ) -> _Answer | _Failure:
         status = response.status_code
         headers = response.headers
         if status in REDIRECT_STATUSES or (sink is not None and status >= 300):
@@ -589,12 +659,15 @@ class Transport:
         if on_headers is not None:
             on_headers(headers)  # may raise to refuse the body before a byte of it is read
         expected = headers.get("Content-Length", "")
-        if expected.isdigit() and int(expected) > limit and \
-                "Content-Encoding" not in headers:
-            return _Failure(ResponseTooLargeError(
-                f"{what}: the answer from {_where(url)} announces {int(expected):,} bytes, more "
-                f"than the {limit:,} allowed" + ("; pass a larger max_bytes if you expect it"
-                                                 if sink else ""), limit=limit))
+        if expected.isdigit() and int(expected) > limit and "Content-Encoding" not in headers:
+            return _Failure(
+                ResponseTooLargeError(
+                    f"{what}: the answer from {_where(url)} announces {int(expected):,} "
+                    f"bytes, more than the {limit:,} allowed"
+                    + ("; pass a larger max_bytes if you expect it" if sink else ""),
+                    limit=limit,
+                )
+            )
         pieces: list[bytes] = []
         size = raw_size = 0
         failure: _Failure | None = None
@@ -608,9 +681,11 @@ class Transport:
                     if size > limit:
                         raise ResponseTooLargeError(
                             f"{what}: the answer from {_where(url)} is larger than {limit:,} "
-                            "bytes" + (" once decompressed" if raw_size < size else "")
+                            "bytes"
+                            + (" once decompressed" if raw_size < size else "")
                             + ("; pass a larger max_bytes if you expect it" if sink else ""),
-                            limit=limit)
+                            limit=limit,
+                        )
                     if sink is not None:
                         try:
                             sink.write(piece)
@@ -621,13 +696,17 @@ class Transport:
                     else:
                         pieces.append(piece)
                 if rate:  # earned by the bytes received, plus one second for the next ones
-                    alarm.deadline = max(alarm.deadline,
-                                         started + self.timeout + 1 + raw_size / rate)
+                    alarm.deadline = max(
+                        alarm.deadline, started + self.timeout + 1 + raw_size / rate
+                    )
                     alarm.budget = alarm.deadline - started
                     _watchdog.arm(alarm)
             if expected.isdigit() and int(expected) != raw_size:
-                failure = _Failure(APIConnectionError(
-                    f"{what}: got {raw_size} of {expected} bytes from {_where(url)}"))
+                failure = _Failure(
+                    APIConnectionError(
+                        f"{what}: got {raw_size} of {expected} bytes from {_where(url)}"
+                    )
+                )
         except QubicoError as err:
             failure = _Failure(err)
         except _SinkFailed as err:
@@ -644,32 +723,44 @@ class Transport:
         return _Answer(status, headers, b"".join(pieces), url)
 
     def _timed_out(self, url: str, what: str, alarm: _Alarm, *, sent: bool) -> _Failure:
-        return _Failure(APITimeoutError(
-            f"{what}: no complete answer from {_where(url)} within {alarm.budget:.3g} s"),
-            sent=sent)
+        return _Failure(
+            APITimeoutError(
+                f"{what}: no complete answer from {_where(url)} within {alarm.budget:.3g} s"
+            ),
+            sent=sent,
+        )
 
-    def _broke_off(self, url: str, what: str, err: BaseException, alarm: _Alarm,
-                   received: int | None = None) -> _Failure:
+    def _broke_off(
+        self, url: str, what: str, err: BaseException, alarm: _Alarm, received: int | None = None
+    ) -> _Failure:
         if alarm.fired:
             return self._timed_out(url, what, alarm, sent=True)
         after = "" if received is None else f" after {received} bytes"
-        return _Failure(APIConnectionError(
-            f"{what}: the answer from {_where(url)} broke off{after} ({type(err).__name__})"))
+        return _Failure(
+            APIConnectionError(
+                f"{what}: the answer from {_where(url)} broke off{after} ({type(err).__name__})"
+            )
+        )
 
-    def _connection_failure(self, err: requests.ConnectionError, url: str, what: str,
-                            alarm: _Alarm) -> _Failure:
+    def _connection_failure(
+        self, err: requests.ConnectionError, url: str, what: str, alarm: _Alarm
+    ) -> _Failure:
         if alarm.fired:
             return self._timed_out(url, what, alarm, sent=alarm.conn is not None)
         reason = err.args[0] if err.args else err
         inner = getattr(reason, "reason", reason)
         never_sent = isinstance(err, requests.ConnectTimeout) or isinstance(
-            inner, (NewConnectionError, ConnectTimeoutError, ConnectionRefusedError))
+            inner, (NewConnectionError, ConnectTimeoutError, ConnectionRefusedError)
+        )
         if isinstance(err, requests.ConnectTimeout):
-            return _Failure(APITimeoutError(
-                f"{what}: could not connect to {_where(url)} in time"), sent=False)
+            return _Failure(
+                APITimeoutError(f"{what}: could not connect to {_where(url)} in time"), sent=False
+            )
         detail = self.redact(str(reason))[:300]
-        return _Failure(APIConnectionError(f"{what}: could not reach {_where(url)} ({detail})"),
-                        sent=not never_sent)
+        return _Failure(
+            APIConnectionError(f"{what}: could not reach {_where(url)} ({detail})"),
+            sent=not never_sent,
+        )
 
     # -- JSON API calls ------------------------------------------------------------------------
     def request_json(
@@ -699,8 +790,9 @@ class Transport:
             _watchdog.arm(alarm)
             sent_at = time.time()
             try:
-                outcome = self._follow(method, url, alarm=alarm, json=json, params=params,
-                                       what=what)
+                outcome = self._follow(
+                    method, url, alarm=alarm, json=json, params=params, what=what
+                )
                 if isinstance(outcome, _Answer):
                     return self._envelope(outcome, idempotent, what, json, sent_at)
                 if not idempotent and outcome.sent:
@@ -711,18 +803,39 @@ class Transport:
 
         return self._with_retries(attempt, idempotent=idempotent, deadline=deadline, what=what)
 
-    def _follow(self, method: str, url: str, *, alarm: _Alarm, json: Any,
-                params: Mapping[str, Any] | None, what: str) -> _Answer | _Failure:
+    def _follow(
+        self,
+        method: str,
+        url: str,
+        *,
+        alarm: _Alarm,
+        json: Any,
+        params: Mapping[str, Any] | None,
+        what: str,
+    ) -> _Answer | _Failure:
         """One API request, following redirects only within `url`'s origin (key and all)."""
         home = _origin(url)
         for _ in range(MAX_REDIRECTS + 1):
             self._check_destination(url)
             began = time.monotonic()
-            outcome = self._exchange(method, url, alarm=alarm, with_key=True, json=json,
-                                     params=params, limit=self.max_json_bytes, what=what)
+            outcome = self._exchange(
+                method,
+                url,
+                alarm=alarm,
+                with_key=True,
+                json=json,
+                params=params,
+                limit=self.max_json_bytes,
+                what=what,
+            )
             if isinstance(outcome, _Answer):
-                log.debug("%s %s -> %s in %.1f ms", method, urlsplit(url).path[:200],
-                          outcome.status, (time.monotonic() - began) * 1000)
+                log.debug(
+                    "%s %s -> %s in %.1f ms",
+                    method,
+                    urlsplit(url).path[:200],
+                    outcome.status,
+                    (time.monotonic() - began) * 1000,
+                )
             if isinstance(outcome, _Failure) or outcome.status not in REDIRECT_STATUSES:
                 return outcome
             target = _redirect_target(url, outcome.headers, what)
@@ -731,17 +844,20 @@ class Transport:
                 raise ProtocolError(
                     f"{what}: {_where(url)} redirected (HTTP {code}) to another origin, "
                     f"{_where(target)!r}; refused, so the API key stays with {_where(url)}. "
-                    "If the API moved, pass its new address as Client(base_url=...)")
+                    "If the API moved, pass its new address as Client(base_url=...)"
+                )
             if code in (301, 302, 303) and method.upper() not in ("GET", "HEAD"):
                 raise ProtocolError(
                     f"{what}: {_where(url)} answered a {method} with HTTP {code} (a redirect "
-                    "that would turn it into a GET); refused")
+                    "that would turn it into a GET); refused"
+                )
             url = target
             params = None  # the Location holds the whole target, query included
         raise ProtocolError(f"{what}: more than {MAX_REDIRECTS} redirects from {_where(url)}")
 
-    def _lost(self, body: Any, what: str, cause: QubicoError, sent_at: float
-              ) -> CreateOutcomeUnknownError:
+    def _lost(
+        self, body: Any, what: str, cause: QubicoError, sent_at: float
+    ) -> CreateOutcomeUnknownError:
         fields = body if isinstance(body, dict) else {}
         model = str(fields.get("model") or "")
         task_input = fields.get("input") if isinstance(fields.get("input"), dict) else {}
@@ -749,11 +865,15 @@ class Transport:
             f"{what}: the request was sent but its answer was lost ({cause}); the task may "
             "exist and be billed. Before sending it again, look for it with "
             f"client.history(model={model!r}, since={int(sent_at) - 60}) and compare its input",
-            model=model, task_type=str(fields.get("task_type") or ""), input=task_input,
-            sent_at=sent_at)
+            model=model,
+            task_type=str(fields.get("task_type") or ""),
+            input=task_input,
+            sent_at=sent_at,
+        )
 
-    def _envelope(self, answer: _Answer, idempotent: bool, what: str, request_body: Any,
-                  sent_at: float) -> Any:
+    def _envelope(
+        self, answer: _Answer, idempotent: bool, what: str, request_body: Any, sent_at: float
+    ) -> Any:
         body: Any = None
         try:
             body = jsonlib.loads(answer.body) if answer.body else None
@@ -761,8 +881,9 @@ class Transport:
             body = None
         status = answer.status
         code = body.get("code") if isinstance(body, dict) else None
-        message = self.redact(str(body.get("message") or ""))[:500] \
-            if isinstance(body, dict) else ""
+        message = (
+            self.redact(str(body.get("message") or ""))[:500] if isinstance(body, dict) else ""
+        )
         # An HTTP 200 whose envelope carries an HTTP-like error code is that error.
         if 200 <= status < 300 and isinstance(code, int) and 400 <= code <= 599:
             status = code
@@ -770,34 +891,52 @@ class Transport:
             retry_after = parse_retry_after(answer.headers.get("Retry-After"))
             if not message and body is None:
                 message = self.redact(answer.body.decode("utf-8", "replace"))[:200].strip()
-            failure = status_error(status, message, code=code if isinstance(code, int) else None,
-                                   what=what, retry_after=retry_after)
+            failure = status_error(
+                status,
+                message,
+                code=code if isinstance(code, int) else None,
+                what=what,
+                retry_after=retry_after,
+            )
             if status == 401 and is_loopback_url(self.base_url):
-                failure.args = (f"{failure.args[0]}; a server on this machine never gets the key "
-                                f"from ${API_KEY_ENV}: pass Client(api_key=...) or set "
-                                f"${SANDBOX_KEY_ENV}",)
+                failure.args = (
+                    f"{failure.args[0]}; a server on this machine never gets the key "
+                    f"from ${API_KEY_ENV}: pass Client(api_key=...) or set "
+                    f"${SANDBOX_KEY_ENV}",
+                )
             if not idempotent and status in CREATE_OUTCOME_UNKNOWN_STATUSES:
                 return _Failure(self._lost(request_body, what, failure, sent_at))
             return _Failure(failure, retry_after=retry_after)
         if not isinstance(body, dict):
             error = MalformedResponseError(
                 f"{what}: {_where(answer.url)} answered HTTP {status} with a body that is not "
-                "a JSON object; is the base URL right?")
+                "a JSON object; is the base URL right?"
+            )
             if not idempotent:
                 return _Failure(self._lost(request_body, what, error, sent_at))
             return _Failure(error)
         if code is not None and code not in (0, 200):
-            return _Failure(APIStatusError(
-                f"{what} failed with code {code!r}: {message or 'no message'}",
-                status=status, code=code if isinstance(code, int) else None,
-                server_message=message))
+            return _Failure(
+                APIStatusError(
+                    f"{what} failed with code {code!r}: {message or 'no message'}",
+                    status=status,
+                    code=code if isinstance(code, int) else None,
+                    server_message=message,
+                )
+            )
         return body
 
     # -- files ---------------------------------------------------------------------------------
-    def fetch_file(self, url: str, sink: BinaryIO, *, chunk_size: int = _CHUNK,
-                   on_bytes: Callable[[int], None] | None = None,
-                   on_headers: Callable[[Mapping[str, str]], None] | None = None,
-                   max_bytes: int | None = None) -> int:
+    def fetch_file(
+        self,
+        url: str,
+        sink: BinaryIO,
+        *,
+        chunk_size: int = _CHUNK,
+        on_bytes: Callable[[int], None] | None = None,
+        on_headers: Callable[[Mapping[str, str]], None] | None = None,
+        max_bytes: int | None = None,
+    ) -> int:
         """Stream a public file URL into `sink` (with retries); never sends the API key.
 
         One try may last ``timeout`` plus one second per `MIN_DOWNLOAD_RATE` (16 KiB) received;
@@ -821,9 +960,18 @@ class Transport:
                 hop = url
                 for _ in range(MAX_REDIRECTS + 1):
                     outcome = self._exchange(
-                        "GET", hop, alarm=alarm, with_key=False, limit=limit, what=what,
-                        sink=sink, on_bytes=on_bytes, on_headers=on_headers,
-                        rate=MIN_DOWNLOAD_RATE, started=started)
+                        "GET",
+                        hop,
+                        alarm=alarm,
+                        with_key=False,
+                        limit=limit,
+                        what=what,
+                        sink=sink,
+                        on_bytes=on_bytes,
+                        on_headers=on_headers,
+                        rate=MIN_DOWNLOAD_RATE,
+                        started=started,
+                    )
                     if isinstance(outcome, _Failure):
                         return outcome
                     if outcome.status in REDIRECT_STATUSES:
@@ -831,8 +979,9 @@ class Transport:
                         continue
                     if outcome.status >= 300:
                         error = status_error(outcome.status, "", what=what)
-                        return _Failure(error, retry_after=parse_retry_after(
-                            outcome.headers.get("Retry-After")))
+                        return _Failure(
+                            error, retry_after=parse_retry_after(outcome.headers.get("Retry-After"))
+                        )
                     return sink.tell()
                 raise ProtocolError(f"{what}: more than {MAX_REDIRECTS} redirects")
             finally:

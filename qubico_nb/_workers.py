@@ -33,8 +33,9 @@ class Workers:
     def __exit__(self, *exc: object) -> None:
         self._pool.shutdown(wait=False, cancel_futures=True)
 
-    def run(self, fn: Callable[[_T], _R], items: Sequence[_T],
-            on_result: Callable[[int, _R], None]) -> None:
+    def run(
+        self, fn: Callable[[_T], _R], items: Sequence[_T], on_result: Callable[[int, _R], None]
+    ) -> None:
         """Call ``on_result(index, fn(item))`` on this thread as each result comes in."""
         finished: queue.SimpleQueue[tuple[int, Future[_R]]] = queue.SimpleQueue()
         futures: list[Future[_R]] = []

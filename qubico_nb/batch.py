@@ -57,7 +57,12 @@ _CLOCK_SKEW_S = 10.0
 _MAX_HISTORY_SCAN = 500
 #: Errors of a create that was sent but whose answer was lost: the task may exist.
 _OUTCOME_UNKNOWN: tuple[type[QubicoError], ...] = (
-    CreateOutcomeUnknownError, APIConnectionError, APITimeoutError, ProtocolError, ServerError)
+    CreateOutcomeUnknownError,
+    APIConnectionError,
+    APITimeoutError,
+    ProtocolError,
+    ServerError,
+)
 
 _T = TypeVar("_T")
 _R = TypeVar("_R")
@@ -74,15 +79,17 @@ class GridSubmitError(QubicoError):
     cells never makes a second paid task for the same cell.
     """
 
-    def __init__(self, tasks: Sequence[Task],
-                 failures: Sequence[tuple[dict[str, Any], BaseException]]) -> None:
+    def __init__(
+        self, tasks: Sequence[Task], failures: Sequence[tuple[dict[str, Any], BaseException]]
+    ) -> None:
         self.tasks = list(tasks)
         self.failures = list(failures)
         first = self.failures[0][1] if self.failures else "unknown"
         super().__init__(
             f"{len(self.failures)} of {len(self.tasks) + len(self.failures)} grid tasks could "
             f"not be submitted (first: {first}); the {len(self.tasks)} submitted tasks are in "
-            ".tasks, the failed cells and reasons in .failures")
+            ".tasks, the failed cells and reasons in .failures"
+        )
 
     def __reduce__(self) -> Any:
         return (type(self), (self.tasks, self.failures))
@@ -98,7 +105,8 @@ class WaitAllError(QubicoError):
         first_id, reason = next(iter(self.failures.items()), ("?", "unknown"))
         super().__init__(
             f"could not fetch {len(self.failures)} of {len(self.tasks) + len(self.failures)} "
-            f"tasks (first: {first_id}: {reason}); the others are in .tasks")
+            f"tasks (first: {first_id}: {reason}); the others are in .tasks"
+        )
 
     def __reduce__(self) -> Any:
         return (type(self), (self.tasks, self.failures))
@@ -123,12 +131,17 @@ def _fetcher(client: Client, *, use_cache: bool = True) -> Callable[[str], Task 
                 raise ProtocolError(f"asked for task {task_id!r}, the answer is task {task.id!r}")
             return task
         except QubicoError as err:
-            return _Failed(task_id=task_id, message=str(err), error=err,
-                           permanent=isinstance(err, PERMANENT_ERRORS))
+            return _Failed(
+                task_id=task_id,
+                message=str(err),
+                error=err,
+                permanent=isinstance(err, PERMANENT_ERRORS),
+            )
         except Exception as err:  # one odd answer never sinks the batch; it becomes a row
             log.warning("task %r could not be read", task_id, exc_info=True)
-            wrapped = ProtocolError(f"task {task_id!r} could not be read: "
-                                    f"{type(err).__name__}: {err}")
+            wrapped = ProtocolError(
+                f"task {task_id!r} could not be read: {type(err).__name__}: {err}"
+            )
             return _Failed(task_id=task_id, message=str(wrapped), error=wrapped)
 
     return one
@@ -136,8 +149,9 @@ def _fetcher(client: Client, *, use_cache: bool = True) -> Callable[[str], Task 
 
 def _check_workers(max_workers: int) -> None:
     if isinstance(max_workers, bool) or not isinstance(max_workers, int) or max_workers < 1:
-        raise InvalidRequestError(f"max_workers must be an integer of at least 1, "
-                                  f"got {max_workers!r}")
+        raise InvalidRequestError(
+            f"max_workers must be an integer of at least 1, got {max_workers!r}"
+        )
 
 
 # -- tabulate -----------------------------------------------------------------------------------
@@ -165,11 +179,13 @@ def tabulate_tasks(
         raise InvalidRequestError(f"per must be 'task' or 'work', got {per!r}")
     _check_workers(max_workers)
     items: list[Task | str] = (
-        [tasks_or_ids] if isinstance(tasks_or_ids, (Task, str)) else list(tasks_or_ids))
+        [tasks_or_ids] if isinstance(tasks_or_ids, (Task, str)) else list(tasks_or_ids)
+    )
     for item in items:
         if not isinstance(item, (Task, str)):
             raise InvalidRequestError(
-                f"expected Task objects or task id strings, got {type(item).__name__}")
+                f"expected Task objects or task id strings, got {type(item).__name__}"
+            )
     ids = [item for item in items if isinstance(item, str)]
     fetched: dict[str, Task | FetchFailure] = {}
     if ids:
@@ -178,19 +194,25 @@ def tabulate_tasks(
         fetched.update(client.cache.get_many(unique))
         missing = [task_id for task_id in unique if task_id not in fetched]
         if missing:
-            fetched.update(_fetch_all(client, missing, errors=errors, progress=progress,
-                                      max_workers=max_workers))
+            fetched.update(
+                _fetch_all(
+                    client, missing, errors=errors, progress=progress, max_workers=max_workers
+                )
+            )
     ordered = [fetched[item] if isinstance(item, str) else item for item in items]
     return tasks_to_frame(ordered, per=per)
 
 
-def _fetch_all(client: Client, ids: list[str], *, errors: ErrorMode, progress: bool,
-               max_workers: int) -> dict[str, Task | FetchFailure]:
+def _fetch_all(
+    client: Client, ids: list[str], *, errors: ErrorMode, progress: bool, max_workers: int
+) -> dict[str, Task | FetchFailure]:
     results: dict[str, Task | FetchFailure] = {}
     # The cache was just asked for all of them at once; the workers go straight to the network.
     fetch = _fetcher(client, use_cache=False)
-    with progress_bar(len(ids), "fetching tasks", progress) as bar, \
-            Workers(min(max_workers, len(ids))) as workers:
+    with (
+        progress_bar(len(ids), "fetching tasks", progress) as bar,
+        Workers(min(max_workers, len(ids))) as workers,
+    ):
 
         def take(index: int, result: Task | _Failed) -> None:
             if isinstance(result, _Failed) and errors == "raise":
@@ -205,16 +227,19 @@ def _fetch_all(client: Client, ids: list[str], *, errors: ErrorMode, progress: b
 # -- submit -------------------------------------------------------------------------------------
 
 
-def grid(prompts: Sequence[str], *, seeds: Sequence[int | None] = (None,),
-         steps: Sequence[int | None] = (None,),
-         negative_prompt: str | None = None) -> list[dict[str, Any]]:
+def grid(
+    prompts: Sequence[str],
+    *,
+    seeds: Sequence[int | None] = (None,),
+    steps: Sequence[int | None] = (None,),
+    negative_prompt: str | None = None,
+) -> list[dict[str, Any]]:
     """The cells of prompts x seeds x steps, each an MMAudio input checked against the limits."""
     if isinstance(prompts, str):
         prompts = [prompts]
     cells = []
     for prompt, seed, step in itertools.product(prompts, seeds or (None,), steps or (None,)):
-        cells.append(mmaudio_input(prompt, negative_prompt=negative_prompt, steps=step,
-                                   seed=seed))
+        cells.append(mmaudio_input(prompt, negative_prompt=negative_prompt, steps=step, seed=seed))
     if not cells:
         raise InvalidRequestError("the grid is empty: give at least one prompt")
     return cells
@@ -265,7 +290,9 @@ def submit_grid(
             warnings.warn(
                 f"submit_grid was interrupted after creating {len(made)} of {len(cells)} tasks"
                 f"{': ' + ', '.join(made) if made else ''}; the create in flight may exist too "
-                "(see client.history())", stacklevel=2)
+                "(see client.history())",
+                stacklevel=2,
+            )
             raise
     unknown = {i: o for i, o in enumerate(outcomes) if isinstance(o, _Unknown)}
     if unknown:
@@ -284,8 +311,9 @@ def submit_grid(
     return tasks
 
 
-def _create(client: Client, payload: dict[str, Any], deadline: float,
-            worker: Workers) -> Task | QubicoError | _Unknown:
+def _create(
+    client: Client, payload: dict[str, Any], deadline: float, worker: Workers
+) -> Task | QubicoError | _Unknown:
     """One create, riding out the concurrency limit; what went wrong is returned, not raised.
 
     The request runs on `worker` so that Ctrl-C is noticed while its answer is awaited."""
@@ -295,7 +323,8 @@ def _create(client: Client, payload: dict[str, Any], deadline: float,
         sent_at = time.time()
         try:
             return worker.call(
-                lambda: client.create_task(MMAUDIO_MODEL, MMAUDIO_TASK_TYPE, payload))
+                lambda: client.create_task(MMAUDIO_MODEL, MMAUDIO_TASK_TYPE, payload)
+            )
         except RateLimitError as err:
             attempt += 1
             # The transport has already spent its retries; the plan's limit frees up only as
@@ -306,8 +335,11 @@ def _create(client: Client, payload: dict[str, Any], deadline: float,
             log.info("concurrency limit reached; waiting %.1f s before the next task", wait)
             pause_until(client.clock, client.clock.monotonic() + wait)
         except _OUTCOME_UNKNOWN as err:
-            when = err.sent_at if isinstance(err, CreateOutcomeUnknownError) and err.sent_at \
+            when = (
+                err.sent_at
+                if isinstance(err, CreateOutcomeUnknownError) and err.sent_at
                 else sent_at
+            )
             return _Unknown(err, when)
         except QubicoError as err:
             return err
@@ -326,16 +358,18 @@ def _history_since(client: Client, since: float) -> list[Task]:
     """MMAudio tasks created since `since` (Unix seconds), newest first; a server that ignores
     the time filter is read only until its first older task, and never past a few pages."""
     found = []
-    for task in itertools.islice(client.history(model=MMAUDIO_MODEL, since=math.floor(since)),
-                                 _MAX_HISTORY_SCAN):
+    for task in itertools.islice(
+        client.history(model=MMAUDIO_MODEL, since=math.floor(since)), _MAX_HISTORY_SCAN
+    ):
         if task.created_at is not None and task.created_at.timestamp() < since - 1:
             break
         found.append(task)
     return found
 
 
-def _reconcile(client: Client, payloads: list[dict[str, Any]], unknown: dict[int, _Unknown],
-               taken: set[str]) -> dict[int, Task]:
+def _reconcile(
+    client: Client, payloads: list[dict[str, Any]], unknown: dict[int, _Unknown], taken: set[str]
+) -> dict[int, Task]:
     """Find in the history the tasks whose create answers were lost: same input, created after
     it was sent. Each history task answers for at most one cell."""
     since = min(u.sent_at for u in unknown.values()) - _CLOCK_SKEW_S
@@ -349,8 +383,7 @@ def _reconcile(client: Client, payloads: list[dict[str, Any]], unknown: dict[int
     for index, lost in sorted(unknown.items()):
         for task in candidates:
             created = task.created_at.timestamp() if task.created_at else None
-            if task.id in taken or (created is not None and
-                                    created < lost.sent_at - _CLOCK_SKEW_S):
+            if task.id in taken or (created is not None and created < lost.sent_at - _CLOCK_SKEW_S):
                 continue
             if _same_input(task, payloads[index]):
                 found[index] = task
@@ -399,7 +432,8 @@ def wait_all(
     for item in items:
         if not isinstance(item, (Task, str)):
             raise InvalidRequestError(
-                f"expected Task objects or task id strings, got {type(item).__name__}")
+                f"expected Task objects or task id strings, got {type(item).__name__}"
+            )
     latest: list[Task | None] = [t if isinstance(t, Task) else None for t in items]
     ids = [t.id if isinstance(t, Task) else t for t in items]
     interval = client.poll_interval if poll_interval is None else poll_interval
@@ -412,19 +446,24 @@ def wait_all(
     unreadable: dict[int, int] = {}
 
     def waiting() -> list[int]:
-        return [i for i, t in enumerate(latest)
-                if i not in gone and (t is None or not t.is_done)]
+        return [i for i, t in enumerate(latest) if i not in gone and (t is None or not t.is_done)]
 
-    with progress_bar(len(items), "waiting", progress) as bar, \
-            Workers(max(1, min(max_workers, len(items) or 1))) as workers:
+    with (
+        progress_bar(len(items), "waiting", progress) as bar,
+        Workers(max(1, min(max_workers, len(items) or 1))) as workers,
+    ):
         bar.update(sum(1 for t in latest if t is not None and t.is_done))
         schedule_start = clock.monotonic()
         limited = 0
         while (open_at := waiting()) and clock.monotonic() < deadline:
             rate_limited: list[float | None] = []
 
-            def take(position: int, result: Task | _Failed, open_at: list[int] = open_at,
-                     rate_limited: list[float | None] = rate_limited) -> None:
+            def take(
+                position: int,
+                result: Task | _Failed,
+                open_at: list[int] = open_at,
+                rate_limited: list[float | None] = rate_limited,
+            ) -> None:
                 index = open_at[position]
                 if isinstance(result, Task):
                     latest[index] = result
@@ -451,8 +490,10 @@ def wait_all(
             if rate_limited:
                 limited += 1
                 policy = client.retry_policy
-                wait = policy.delay(min(limited, policy.max_retries),
-                                    max((r for r in rate_limited if r is not None), default=None))
+                wait = policy.delay(
+                    min(limited, policy.max_retries),
+                    max((r for r in rate_limited if r is not None), default=None),
+                )
                 if wait is not None and now + wait > next_at:
                     schedule_start = next_at = now + wait  # the schedule goes on from there
             else:
@@ -460,12 +501,18 @@ def wait_all(
             pause_until(clock, next_at, deadline)
     unfinished = [ids[i] for i in waiting()]
     if unfinished:
-        warnings.warn(f"{len(unfinished)} tasks were not done after {timeout:g} s: "
-                      f"{', '.join(unfinished[:5])}{' …' if len(unfinished) > 5 else ''}",
-                      stacklevel=2)
-    missing = {ids[i]: gone.get(i, "no answer before the deadline")
-               for i, t in enumerate(latest) if t is None or i in gone}
+        warnings.warn(
+            f"{len(unfinished)} tasks were not done after {timeout:g} s: "
+            f"{', '.join(unfinished[:5])}{' …' if len(unfinished) > 5 else ''}",
+            stacklevel=2,
+        )
+    missing = {
+        ids[i]: gone.get(i, "no answer before the deadline")
+        for i, t in enumerate(latest)
+        if t is None or i in gone
+    }
     if missing:
-        raise WaitAllError([t for i, t in enumerate(latest) if t is not None and i not in gone],
-                           missing)
+        raise WaitAllError(
+            [t for i, t in enumerate(latest) if t is not None and i not in gone], missing
+        )
     return [t for t in latest if t is not None]

@@ -103,8 +103,9 @@ class TaskCache:
 
     def __repr__(self) -> str:
         disk = f", store={self.store!r}" if self.store is not None else ""
-        return (f"TaskCache({len(self)}/{self.maxsize}, hits={self.hits}, "
-                f"misses={self.misses}{disk})")
+        return (
+            f"TaskCache({len(self)}/{self.maxsize}, hits={self.hits}, misses={self.misses}{disk})"
+        )
 
 
 def _without_secrets(raw: Mapping[str, Any]) -> dict[str, Any]:
@@ -158,11 +159,10 @@ def _read_entry(task_id: str, body: str, head: str | None) -> Task | None:
         try:
             snapshot, end = _snapshot_decode(body, len(head))
             if body.startswith(_RAW_PART, end) and body[end + len(_RAW_PART)] == "{":
-                task = task_from_snapshot(snapshot, body[end + len(_RAW_PART):-1])
+                task = task_from_snapshot(snapshot, body[end + len(_RAW_PART) : -1])
                 return task if task.id == task_id and task.is_done else None
         except (ValueError, IndexError, RecursionError) as err:
-            log.debug("stored snapshot of %r is unusable (%s); parsing its answer",
-                      task_id, err)
+            log.debug("stored snapshot of %r is unusable (%s); parsing its answer", task_id, err)
     stored = _decode(body)
     return None if stored is None else _rebuild(task_id, stored)
 
@@ -186,8 +186,9 @@ def _rebuild(task_id: str, stored: dict[str, Any]) -> Task | None:
             try:
                 task = task_from_snapshot(stored.get("snapshot"), raw)
             except Exception as err:  # any damage: the answer is parsed instead
-                log.debug("stored snapshot of %r is unusable (%s); parsing its answer",
-                          task_id, err)
+                log.debug(
+                    "stored snapshot of %r is unusable (%s); parsing its answer", task_id, err
+                )
     if task is None:
         try:
             task = Task.from_dict(raw)

@@ -33,7 +33,8 @@ def _port(text: str) -> int:
         raise argparse.ArgumentTypeError(f"port must be a number, got {text!r}") from None
     if not 0 <= port <= 65535:
         raise argparse.ArgumentTypeError(
-            f"port must be from 0 to 65535 (0 picks a free one), got {port}")
+            f"port must be from 0 to 65535 (0 picks a free one), got {port}"
+        )
     return port
 
 
@@ -45,52 +46,104 @@ def _fault(spec: str) -> FaultRule:
 
 
 def _sandbox_options(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--host", default="127.0.0.1",
-                        help="address to bind (default 127.0.0.1: loopback only)")
+    parser.add_argument(
+        "--host", default="127.0.0.1", help="address to bind (default 127.0.0.1: loopback only)"
+    )
     parser.add_argument("--port", type=_port, default=8765, help="port (0 picks a free one)")
-    parser.add_argument("--api-key", default=os.environ.get(SANDBOX_KEY_ENV),
-                        help=f"require this x-api-key (default: ${SANDBOX_KEY_ENV}, else none)")
-    parser.add_argument("--schema", choices=SCHEMAS, default="seed",
-                        help="answer in the seed page's schema or the unified one")
-    parser.add_argument("--preset", choices=tuple(PRESETS), default="fast",
-                        help="task timings: instant, fast (~0.3 s) or realistic (~1 s + 20 s)")
+    parser.add_argument(
+        "--api-key",
+        default=os.environ.get(SANDBOX_KEY_ENV),
+        help=f"require this x-api-key (default: ${SANDBOX_KEY_ENV}, else none)",
+    )
+    parser.add_argument(
+        "--schema",
+        choices=SCHEMAS,
+        default="seed",
+        help="answer in the seed page's schema or the unified one",
+    )
+    parser.add_argument(
+        "--preset",
+        choices=tuple(PRESETS),
+        default="fast",
+        help="task timings: instant, fast (~0.3 s) or realistic (~1 s + 20 s)",
+    )
     parser.add_argument("--pending-s", type=float, help="seconds a task stays pending")
     parser.add_argument("--processing-s", type=float, help="seconds a task stays processing")
-    parser.add_argument("--audio-seconds", type=float, default=8.0,
-                        help="length of each audio file (cut to the video's length)")
-    parser.add_argument("--audio-format", choices=tuple(AUDIO_FORMATS), default="wav",
-                        help="audio files as WAV, or MP3 as the live service serves them")
+    parser.add_argument(
+        "--audio-seconds",
+        type=float,
+        default=8.0,
+        help="length of each audio file (cut to the video's length)",
+    )
+    parser.add_argument(
+        "--audio-format",
+        choices=tuple(AUDIO_FORMATS),
+        default="wav",
+        help="audio files as WAV, or MP3 as the live service serves them",
+    )
     parser.add_argument("--sample-rate", type=int, default=44100, help="audio sample rate in Hz")
     parser.add_argument("--latency-ms", type=float, default=0.0, help="delay every answer")
     parser.add_argument("--jitter-ms", type=float, default=0.0, help="plus up to this much")
-    parser.add_argument("--fault", action="append", type=_fault, default=[],
-                        metavar="KIND[:RATE[:ENDPOINTS]]",
-                        help=f"inject faults; KIND is one of {', '.join(FAULT_KINDS)}; "
-                             "e.g. error:0.2:get,history (repeatable)")
+    parser.add_argument(
+        "--fault",
+        action="append",
+        type=_fault,
+        default=[],
+        metavar="KIND[:RATE[:ENDPOINTS]]",
+        help=f"inject faults; KIND is one of {', '.join(FAULT_KINDS)}; "
+        "e.g. error:0.2:get,history (repeatable)",
+    )
     parser.add_argument("--fault-seed", type=int, default=0, help="seed for fault choices")
     parser.add_argument("--rate-limit", type=float, help="requests per second before 429")
-    parser.add_argument("--concurrency-limit", type=int,
-                        help="tasks pending or processing at once before create answers 429")
-    parser.add_argument("--plan", choices=("free", "creator", "pro"), default="creator",
-                        help="the account's plan (free: uploads are refused with 403)")
-    parser.add_argument("--socket-timeout", type=float, default=30.0, metavar="SECONDS",
-                        help="close a connection that sends nothing for this long")
+    parser.add_argument(
+        "--concurrency-limit",
+        type=int,
+        help="tasks pending or processing at once before create answers 429",
+    )
+    parser.add_argument(
+        "--plan",
+        choices=("free", "creator", "pro"),
+        default="creator",
+        help="the account's plan (free: uploads are refused with 403)",
+    )
+    parser.add_argument(
+        "--socket-timeout",
+        type=float,
+        default=30.0,
+        metavar="SECONDS",
+        help="close a connection that sends nothing for this long",
+    )
     parser.add_argument("--public-url", help="base URL that file links use (e.g. behind a proxy)")
     parser.add_argument("--timezone", default="Z", help="offset of timestamps, e.g. Z or +08:00")
-    parser.add_argument("--title-case-status", action="store_true",
-                        help="write statuses as the docs' enum does (Completed, not completed)")
+    parser.add_argument(
+        "--title-case-status",
+        action="store_true",
+        help="write statuses as the docs' enum does (Completed, not completed)",
+    )
 
 
 def sandbox_from_args(args: argparse.Namespace, **overrides: object) -> Sandbox:
     """Build a Sandbox (not started) from parsed command-line options."""
     options: dict[str, object] = dict(
-        host=args.host, port=args.port, api_key=args.api_key, schema=args.schema,
-        preset=args.preset, pending_s=args.pending_s, processing_s=args.processing_s,
-        audio_seconds=args.audio_seconds, audio_format=args.audio_format,
-        sample_rate=args.sample_rate, latency_ms=args.latency_ms, jitter_ms=args.jitter_ms,
-        faults=list(args.fault), fault_seed=args.fault_seed,
-        rate_limit_per_s=args.rate_limit, concurrency_limit=args.concurrency_limit,
-        plan=args.plan, socket_timeout_s=args.socket_timeout, public_url=args.public_url,
+        host=args.host,
+        port=args.port,
+        api_key=args.api_key,
+        schema=args.schema,
+        preset=args.preset,
+        pending_s=args.pending_s,
+        processing_s=args.processing_s,
+        audio_seconds=args.audio_seconds,
+        audio_format=args.audio_format,
+        sample_rate=args.sample_rate,
+        latency_ms=args.latency_ms,
+        jitter_ms=args.jitter_ms,
+        faults=list(args.fault),
+        fault_seed=args.fault_seed,
+        rate_limit_per_s=args.rate_limit,
+        concurrency_limit=args.concurrency_limit,
+        plan=args.plan,
+        socket_timeout_s=args.socket_timeout,
+        public_url=args.public_url,
         timezone_offset=args.timezone,
         title_case_status=args.title_case_status,
     )
@@ -101,31 +154,45 @@ def sandbox_from_args(args: argparse.Namespace, **overrides: object) -> Sandbox:
 def start_sandbox(sandbox: Sandbox) -> Sandbox:
     """Start it, or say plainly why the address cannot be used."""
     if sandbox.exposed_without_key:
-        print(f"{PROG}: warning: listening on {sandbox.host} with no --api-key: anyone who can "
-              "reach this machine can use the sandbox", file=sys.stderr, flush=True)
+        print(
+            f"{PROG}: warning: listening on {sandbox.host} with no --api-key: anyone who can "
+            "reach this machine can use the sandbox",
+            file=sys.stderr,
+            flush=True,
+        )
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", UserWarning)  # said above, in one line
             return sandbox.start()
     except socket.gaierror as err:
-        raise ValueError(f"cannot listen on {sandbox.host}: no such host ({err.strerror}); "
-                         "use 127.0.0.1 or an address of this machine") from None
+        raise ValueError(
+            f"cannot listen on {sandbox.host}: no such host ({err.strerror}); "
+            "use 127.0.0.1 or an address of this machine"
+        ) from None
     except OSError as err:
         reason = err.strerror or str(err)
         if err.errno == errno.EADDRNOTAVAIL:
-            raise ValueError(f"cannot listen on {sandbox.host}: not an address of this machine "
-                             f"({reason}); use 127.0.0.1") from None
-        raise ValueError(f"cannot listen on {sandbox.host}:{sandbox.port} ({reason}); "
-                         "pick another --port, or 0 for any free one") from None
+            raise ValueError(
+                f"cannot listen on {sandbox.host}: not an address of this machine "
+                f"({reason}); use 127.0.0.1"
+            ) from None
+        raise ValueError(
+            f"cannot listen on {sandbox.host}:{sandbox.port} ({reason}); "
+            "pick another --port, or 0 for any free one"
+        ) from None
 
 
 def _run_sandbox(args: argparse.Namespace) -> int:
     sandbox = start_sandbox(sandbox_from_args(args))
-    print(f"Qubico sandbox listening at {sandbox.url} (schema {sandbox.schema}, "
-          f"auth {'on' if sandbox.api_key else 'off'}).")
+    print(
+        f"Qubico sandbox listening at {sandbox.url} (schema {sandbox.schema}, "
+        f"auth {'on' if sandbox.api_key else 'off'})."
+    )
     key = "<the --api-key>" if sandbox.api_key else "any"
-    print(f"Use it: export {SANDBOX_URL_ENV}={sandbox.url}  (then qubico_nb.connect()), or "
-          f"Client(api_key={key!r}, base_url={sandbox.url!r})")
+    print(
+        f"Use it: export {SANDBOX_URL_ENV}={sandbox.url}  (then qubico_nb.connect()), or "
+        f"Client(api_key={key!r}, base_url={sandbox.url!r})"
+    )
     print(f"Demo video (8 s, CC0): {sandbox.demo_video_url}")
     print("Press Ctrl-C to stop.", flush=True)
     sandbox.serve_forever()
@@ -140,20 +207,28 @@ def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog=PROG, description=__doc__)
     parser.add_argument("--version", action="version", version=f"{PROG} {__version__}")
     commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
-    sandbox = commands.add_parser("sandbox", help="run the local Qubico-compatible server",
-                                  description="Run the local Qubico-compatible server "
-                                              "until Ctrl-C.")
+    sandbox = commands.add_parser(
+        "sandbox",
+        help="run the local Qubico-compatible server",
+        description="Run the local Qubico-compatible server until Ctrl-C.",
+    )
     _sandbox_options(sandbox)
     sandbox.set_defaults(run=_run_sandbox)
     demo = commands.add_parser(
-        "demo", help="open JupyterLab on a copy of the notebooks, against a sandbox",
+        "demo",
+        help="open JupyterLab on a copy of the notebooks, against a sandbox",
         description="Open JupyterLab on a fresh copy of the notebooks (outside your checkout), "
-                    "against a sandbox started for the session.")
-    demo.add_argument("--notebooks", default=None,
-                      help="folder of notebooks to copy (default: ./notebooks)")
-    demo.add_argument("--workdir", default=None,
-                      help="where the copy lives (default: $QUBICO_NB_DEMO_DIR, else "
-                           "~/.local/share/qubico-nb/demo)")
+        "against a sandbox started for the session.",
+    )
+    demo.add_argument(
+        "--notebooks", default=None, help="folder of notebooks to copy (default: ./notebooks)"
+    )
+    demo.add_argument(
+        "--workdir",
+        default=None,
+        help="where the copy lives (default: $QUBICO_NB_DEMO_DIR, else "
+        "~/.local/share/qubico-nb/demo)",
+    )
     demo.add_argument("--no-browser", action="store_true", help="do not open a browser")
     demo.add_argument("--lab-port", type=_port, default=8888, help="JupyterLab's port")
     _sandbox_options(demo)

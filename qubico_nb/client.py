@@ -105,16 +105,24 @@ class Client:
             base = check_api_url(base_url or _env(BASE_URL_ENV) or DEFAULT_BASE_URL)
             if upload_url:
                 upload_url = check_api_url(upload_url, "upload_url")
-            if not timeout > 0 or max_retries < 0 or not poll_interval >= 0 or \
-                    not retry_backoff >= 0:
+            if (
+                not timeout > 0
+                or max_retries < 0
+                or not poll_interval >= 0
+                or not retry_backoff >= 0
+            ):
                 raise InvalidRequestError(
-                    "timeout must be > 0; max_retries, retry_backoff and poll_interval >= 0")
+                    "timeout must be > 0; max_retries, retry_backoff and poll_interval >= 0"
+                )
             # The live key from the environment never goes to a server on this machine (a
             # sandbox, or whoever owns that port on a shared host): there the sandbox's key is
             # used (any text unless it was started with --api-key). Pass api_key= to mean it.
             if given_key is None:
-                given_key = _env(*API_KEY_ENVS) if not is_loopback_url(base) else \
-                    _env(SANDBOX_KEY_ENV) or "sandbox"
+                given_key = (
+                    _env(*API_KEY_ENVS)
+                    if not is_loopback_url(base)
+                    else _env(SANDBOX_KEY_ENV) or "sandbox"
+                )
             given_key = _check_key(given_key)
         except BaseException:
             given_key = None  # error trackers record the locals of every frame a raise passes
@@ -125,14 +133,20 @@ class Client:
         #: The one retry table, shared by the transport and the batch helpers.
         self.retry_policy = RetryPolicy(max_retries=max_retries, backoff_s=retry_backoff)
         self._transport = Transport(
-            base, given_key, timeout=timeout, allow_insecure_http=allow_insecure_http,
-            policy=self.retry_policy, clock=self.clock, session=session,
+            base,
+            given_key,
+            timeout=timeout,
+            allow_insecure_http=allow_insecure_http,
+            policy=self.retry_policy,
+            clock=self.clock,
+            session=session,
         )
         del given_key  # the transport holds it; no frame of ours does
         #: Finished tasks: ``cache_size`` in memory, all of them on disk (``cache``: True for
         #: the user's cache folder, a path for another file, False for none).
-        self.cache = TaskCache(cache_size, store=_task_store(
-            cache, cache_size, base, self._transport.key_fingerprint))
+        self.cache = TaskCache(
+            cache_size, store=_task_store(cache, cache_size, base, self._transport.key_fingerprint)
+        )
         if upload_url:
             self.upload_url = upload_url
         elif urlsplit(base).hostname in _LIVE_HOSTS:
@@ -196,8 +210,9 @@ class Client:
         raise TypeError("a Client holds an API key and is not picklable; make a new one")
 
     # -- tasks ---------------------------------------------------------------------------------
-    def get_task(self, task_id: str, *, deadline: float | None = None,
-                 use_cache: bool = True) -> Task:
+    def get_task(
+        self, task_id: str, *, deadline: float | None = None, use_cache: bool = True
+    ) -> Task:
         """Fetch a task by id (a finished one comes from the cache unless `use_cache` is False).
 
         `deadline` is a time on ``client.clock`` by which the call ends, retries included. An
@@ -207,12 +222,16 @@ class Client:
         if use_cache and (known := self.cache.get(task_id)) is not None:
             return known
         body = self._transport.request_json(
-            "GET", f"/api/v1/task/{quote(task_id, safe='')}", deadline=deadline,
-            what=f"get task {task_id!r}")
+            "GET",
+            f"/api/v1/task/{quote(task_id, safe='')}",
+            deadline=deadline,
+            what=f"get task {task_id!r}",
+        )
         task = Task.from_dict(body)
         if task.id != task_id:
-            raise ProtocolError(f"asked for task {task_id!r} but the answer is task "
-                                f"{task.id[:100]!r}; not used")
+            raise ProtocolError(
+                f"asked for task {task_id!r} but the answer is task {task.id[:100]!r}; not used"
+            )
         return self._remember(task)
 
     def _remember(self, task: Task) -> Task:
@@ -240,11 +259,13 @@ class Client:
             "model": model,
             "task_type": task_type,
             "input": dict(input),
-            "config": {"webhook_config": {"endpoint": webhook_url or "",
-                                          "secret": webhook_secret or ""}},
+            "config": {
+                "webhook_config": {"endpoint": webhook_url or "", "secret": webhook_secret or ""}
+            },
         }
         answer = self._transport.request_json(
-            "POST", "/api/v1/task", json=body, idempotent=False, what=f"create {model} task")
+            "POST", "/api/v1/task", json=body, idempotent=False, what=f"create {model} task"
+        )
         return Task.from_dict(answer)
 
     def generate_audio(
@@ -261,8 +282,13 @@ class Client:
         """Create an MMAudio (video to sound) task; `video` is a URL, a data: URI or a local MP4."""
         payload = mmaudio_input(prompt, negative_prompt=negative_prompt, steps=steps, seed=seed)
         payload["video"] = self.prepare_video(video)
-        return self.create_task(MMAUDIO_MODEL, MMAUDIO_TASK_TYPE, payload,
-                                webhook_url=webhook_url, webhook_secret=webhook_secret)
+        return self.create_task(
+            MMAUDIO_MODEL,
+            MMAUDIO_TASK_TYPE,
+            payload,
+            webhook_url=webhook_url,
+            webhook_secret=webhook_secret,
+        )
 
     def wait(
         self,
@@ -292,16 +318,18 @@ class Client:
         trouble: Exception | None = None
         while last is None or not last.is_done:
             if clock.monotonic() >= deadline:
-                raise WaitTimeoutError(task_id, last.raw_status if last else None, timeout) \
-                    from trouble
+                raise WaitTimeoutError(
+                    task_id, last.raw_status if last else None, timeout
+                ) from trouble
             try:
                 task = self.get_task(task_id, deadline=deadline)
             except TRANSIENT_ERRORS as err:
                 trouble = err
                 log.warning("still waiting for task %r after: %s", task_id, err)
                 # Never spin on a failing server, even with poll_interval=0.
-                pause_until(clock, next_poll(start, max(interval, 0.05), clock.monotonic()),
-                            deadline)
+                pause_until(
+                    clock, next_poll(start, max(interval, 0.05), clock.monotonic()), deadline
+                )
                 continue
             if on_update is not None and task != last:
                 on_update(task)
@@ -321,13 +349,20 @@ class Client:
         page_size: int = 100,
     ) -> Iterator[Task]:
         """All past tasks, newest first, fetched lazily page by page."""
-        if isinstance(page_size, bool) or not isinstance(page_size, int) or \
-                not 1 <= page_size <= 100:
-            raise InvalidRequestError(f"page_size must be an integer from 1 to 100, "
-                                      f"got {page_size!r}")
-        params: dict[str, Any] = {"page_size": page_size, "model": model or "",
-                                  "start_time": _unix(since, "since"),
-                                  "end_time": _unix(until, "until")}
+        if (
+            isinstance(page_size, bool)
+            or not isinstance(page_size, int)
+            or not 1 <= page_size <= 100
+        ):
+            raise InvalidRequestError(
+                f"page_size must be an integer from 1 to 100, got {page_size!r}"
+            )
+        params: dict[str, Any] = {
+            "page_size": page_size,
+            "model": model or "",
+            "start_time": _unix(since, "since"),
+            "end_time": _unix(until, "until"),
+        }
         return self._pages(params)
 
     def _pages(self, params: dict[str, Any]) -> Iterator[Task]:
@@ -339,8 +374,11 @@ class Client:
         while True:
             fresh = 0
             body = self._transport.request_json(
-                "GET", "/api/open/tasks/histories", params={**params, "page": page},
-                what=f"task history page {page}")
+                "GET",
+                "/api/open/tasks/histories",
+                params={**params, "page": page},
+                what=f"task history page {page}",
+            )
             listing = body.get("data") if isinstance(body.get("data"), dict) else {}
             found = listing.get("data")
             items: list[Any] = found if isinstance(found, list) else []
@@ -352,24 +390,35 @@ class Client:
                     yield task
             seen += len(items)
             total = listing.get("total")
-            if not items or not fresh or (isinstance(total, int) and seen >= total) or \
-                    len(items) < params["page_size"]:
+            if (
+                not items
+                or not fresh
+                or (isinstance(total, int) and seen >= total)
+                or len(items) < params["page_size"]
+            ):
                 return
             page += 1
 
     # -- account and files ---------------------------------------------------------------------
     def account(self) -> dict[str, Any]:
         """Account info: balance (``equivalent_in_usd``), plan, limits."""
-        return dict(self._transport.request_json("GET", "/account/info", what="account info")
-                    .get("data") or {})
+        return dict(
+            self._transport.request_json("GET", "/account/info", what="account info").get("data")
+            or {}
+        )
 
     def active_tasks(self) -> dict[str, Any]:
         """Pending and processing tasks per model family."""
-        return dict(self._transport.request_json(
-            "GET", "/account/active_tasks", what="active tasks").get("data") or {})
+        return dict(
+            self._transport.request_json("GET", "/account/active_tasks", what="active tasks").get(
+                "data"
+            )
+            or {}
+        )
 
-    def upload(self, path_or_bytes: str | os.PathLike[str] | bytes,
-               file_name: str | None = None) -> str:
+    def upload(
+        self, path_or_bytes: str | os.PathLike[str] | bytes, file_name: str | None = None
+    ) -> str:
         """Upload a file (at most 10 MB, kept 24 h) and return its public URL."""
         if isinstance(path_or_bytes, (bytes, bytearray)):
             data = bytes(path_or_bytes)
@@ -383,12 +432,15 @@ class Client:
         if len(data) > MAX_UPLOAD_BYTES:
             raise InvalidRequestError(
                 f"{name} is {len(data) / 1e6:.1f} MB; uploads take at most 10 MB: trim or "
-                "compress it, or host it yourself and pass its URL")
+                "compress it, or host it yourself and pass its URL"
+            )
         body = {"file_name": name, "file_data": base64.b64encode(data).decode()}
-        answer = self._transport.request_json("POST", self.upload_url, json=body,
-                                              what=f"upload {name}")
-        url = (answer.get("data") or {}).get("url") if isinstance(answer.get("data"), dict) \
-            else None
+        answer = self._transport.request_json(
+            "POST", self.upload_url, json=body, what=f"upload {name}"
+        )
+        url = (
+            (answer.get("data") or {}).get("url") if isinstance(answer.get("data"), dict) else None
+        )
         if not isinstance(url, str) or not url:
             raise ProtocolError(f"upload {name}: the answer has no data.url")
         return url
@@ -397,10 +449,15 @@ class Client:
         """Pause between polls on the client's clock (tests pass one that does not wait)."""
         self.clock.sleep(seconds)
 
-    def fetch_file(self, url: str, sink: BinaryIO,
-                   on_bytes: Callable[[int], None] | None = None, *,
-                   max_bytes: int | None = None,
-                   on_headers: Callable[[Mapping[str, str]], None] | None = None) -> int:
+    def fetch_file(
+        self,
+        url: str,
+        sink: BinaryIO,
+        on_bytes: Callable[[int], None] | None = None,
+        *,
+        max_bytes: int | None = None,
+        on_headers: Callable[[Mapping[str, str]], None] | None = None,
+    ) -> int:
         """Stream a generated file into `sink` (no API key is sent); returns the byte count.
 
         `url` may be relative (see `file_url`). One try may last ``timeout`` plus a second per
@@ -410,8 +467,9 @@ class Client:
         headers (e.g. ``headers["Content-Type"]``) before its body is written; an exception it
         raises stops the download and propagates.
         """
-        return self._transport.fetch_file(self.file_url(url), sink, on_bytes=on_bytes,
-                                          on_headers=on_headers, max_bytes=max_bytes)
+        return self._transport.fetch_file(
+            self.file_url(url), sink, on_bytes=on_bytes, on_headers=on_headers, max_bytes=max_bytes
+        )
 
     def file_url(self, url: str) -> str:
         """Where this kernel fetches a work's file from (relative URLs against the API's base;
@@ -425,8 +483,7 @@ class Client:
         if isinstance(video, str) and video.startswith("data:"):
             prefix = MP4_DATA_URI_PREFIX
             if not video.startswith(prefix):
-                raise InvalidRequestError("a video data URI must start with "
-                                          f"'{prefix}'")
+                raise InvalidRequestError(f"a video data URI must start with '{prefix}'")
             if len(video) - len(prefix) > math.ceil(MAX_UPLOAD_BYTES * 4 / 3):
                 raise InvalidRequestError("the video data URI holds more than 10 MB")
             return video
@@ -434,21 +491,29 @@ class Client:
         if not path.is_file():
             raise InvalidRequestError(
                 f"video must be an http(s) URL, a data:video/mp4 URI or a local MP4 file; "
-                f"there is no file at {str(path)[:200]!r}")
+                f"there is no file at {str(path)[:200]!r}"
+            )
         data = path.read_bytes()
         if not is_mp4(data):
             raise InvalidRequestError(f"{path.name} is not an MP4 file (MMAudio takes MP4)")
         seconds = mp4_duration_s(data)
         if seconds is not None and seconds > MAX_VIDEO_SECONDS:
-            warnings.warn(f"{path.name} lasts {seconds:.1f} s; MMAudio uses at most "
-                          f"{MAX_VIDEO_SECONDS:g} s of video", stacklevel=3)
+            warnings.warn(
+                f"{path.name} lasts {seconds:.1f} s; MMAudio uses at most "
+                f"{MAX_VIDEO_SECONDS:g} s of video",
+                stacklevel=3,
+            )
         if len(data) <= INLINE_VIDEO_BYTES:
             return MP4_DATA_URI_PREFIX + base64.b64encode(data).decode()
         return self.upload(path)
 
 
-def _task_store(cache: bool | str | os.PathLike[str], cache_size: int, base_url: str,
-                key_fingerprint: str | None) -> TaskStore | None:
+def _task_store(
+    cache: bool | str | os.PathLike[str],
+    cache_size: int,
+    base_url: str,
+    key_fingerprint: str | None,
+) -> TaskStore | None:
     """The on-disk store behind the memory cache; filed under the API and the key's one-way
     fingerprint (the key itself never reaches this frame)."""
     if cache is False or cache_size == 0:
@@ -457,8 +522,13 @@ def _task_store(cache: bool | str | os.PathLike[str], cache_size: int, base_url:
     return TaskStore(path, scope=scope_for(base_url, key_fingerprint))
 
 
-def mmaudio_input(prompt: str, *, negative_prompt: str | None = None, steps: int | None = None,
-                  seed: int | None = None) -> dict[str, Any]:
+def mmaudio_input(
+    prompt: str,
+    *,
+    negative_prompt: str | None = None,
+    steps: int | None = None,
+    seed: int | None = None,
+) -> dict[str, Any]:
     """An MMAudio ``input`` dict without the video, checked against the API's limits."""
     if not isinstance(prompt, str) or not prompt.strip():
         raise InvalidRequestError("prompt must be a non-empty string")
@@ -470,7 +540,8 @@ def mmaudio_input(prompt: str, *, negative_prompt: str | None = None, steps: int
             raise InvalidRequestError("negative_prompt must be a string")
         if len(negative_prompt) > 200:
             raise InvalidRequestError(
-                f"negative_prompt is {len(negative_prompt)} characters; the limit is 200")
+                f"negative_prompt is {len(negative_prompt)} characters; the limit is 200"
+            )
         payload["negative_prompt"] = negative_prompt
     if steps is not None:
         if isinstance(steps, bool) or not isinstance(steps, int) or not 20 <= steps <= 50:
@@ -489,11 +560,17 @@ def _check_task_id(task_id: object) -> str:
     if not isinstance(task_id, str) or not task_id.strip():
         raise InvalidRequestError(f"task_id must be a non-empty string, got {task_id!r}"[:200])
     task_id = task_id.strip()
-    if task_id in (".", "..") or "/" in task_id or "\\" in task_id or \
-            not task_id.isprintable() or len(task_id) > 200:
+    if (
+        task_id in (".", "..")
+        or "/" in task_id
+        or "\\" in task_id
+        or not task_id.isprintable()
+        or len(task_id) > 200
+    ):
         raise InvalidRequestError(
             f"task_id {task_id[:100]!r} is not a task id: ids hold no slashes or control "
-            "characters, are not '.' or '..', and have at most 200 characters")
+            "characters, are not '.' or '..', and have at most 200 characters"
+        )
     return task_id
 
 
@@ -514,11 +591,15 @@ def _key_problem(key: object) -> str:
     if not key:
         return f"api_key is empty: pass the key, or None to read {API_KEY_ENV}"
     if key != key.strip():
-        return ("the API key starts or ends with whitespace (a newline from a file, a space "
-                "from a copy): strip it, e.g. Client(api_key=open(path).read().strip())")
+        return (
+            "the API key starts or ends with whitespace (a newline from a file, a space "
+            "from a copy): strip it, e.g. Client(api_key=open(path).read().strip())"
+        )
     if not key.isascii() or not key.isprintable() or any(c.isspace() for c in key):
-        return ("the API key holds spaces, control or non-ASCII characters, which no HTTP "
-                "header can carry; check what was pasted")
+        return (
+            "the API key holds spaces, control or non-ASCII characters, which no HTTP "
+            "header can carry; check what was pasted"
+        )
     return ""
 
 
@@ -533,6 +614,7 @@ def _unix(value: TimeLike | None, name: str) -> str:
         aware = value if value.tzinfo else value.replace(tzinfo=timezone.utc)
         return str(int(aware.timestamp()))
     if isinstance(value, date):
-        return str(int(datetime(value.year, value.month, value.day,
-                                tzinfo=timezone.utc).timestamp()))
+        return str(
+            int(datetime(value.year, value.month, value.day, tzinfo=timezone.utc).timestamp())
+        )
     raise InvalidRequestError(f"{name} must be a datetime, a date or Unix seconds")

@@ -22,21 +22,35 @@ from .models import Task, guess_content_type
 
 DEFAULT_COLUMNS = ("steps", "duration_s")
 #: What to do when `embed=True` finds no local copies to embed.
-EMBED_NEEDS_DOWNLOAD = ("embed=True found no local copies to embed: run download(table) first, "
-                        "then compare(downloaded_table, embed=True); playing from URLs for now")
+EMBED_NEEDS_DOWNLOAD = (
+    "embed=True found no local copies to embed: run download(table) first, "
+    "then compare(downloaded_table, embed=True); playing from URLs for now"
+)
 
 #: What to do when `thumbnails=True` finds no waveforms to draw.
-THUMBNAILS_NEED_PEAKS = ("thumbnails=True needs a 'peaks' column: run qubico_nb.analyze(table) "
-                         "first, then compare(analyzed_table)")
+THUMBNAILS_NEED_PEAKS = (
+    "thumbnails=True needs a 'peaks' column: run qubico_nb.analyze(table) "
+    "first, then compare(analyzed_table)"
+)
 
 
 class Comparison:
     """A grid of players: one row per `by` value, one column per `across` value."""
 
-    def __init__(self, frame: pd.DataFrame, *, by: str, across: str, columns: Sequence[str],
-                 sources: dict[Any, str], base_url: str | None = None,
-                 page_paths: Sequence[str] = (), thumbnails: bool | None = None,
-                 notes: Sequence[str] = (), proxied: dict[Any, str] | None = None) -> None:
+    def __init__(
+        self,
+        frame: pd.DataFrame,
+        *,
+        by: str,
+        across: str,
+        columns: Sequence[str],
+        sources: dict[Any, str],
+        base_url: str | None = None,
+        page_paths: Sequence[str] = (),
+        thumbnails: bool | None = None,
+        notes: Sequence[str] = (),
+        proxied: dict[Any, str] | None = None,
+    ) -> None:
         self.frame = frame
         self.by = by
         self.across = across
@@ -58,10 +72,17 @@ class Comparison:
             self._shown["audio_url"] = urls
 
     def to_html(self) -> str:
-        return html.compare_grid(self._shown, by=self.by, across=self.across,
-                                 columns=self.columns, sources=self._sources,
-                                 base_url=self.base_url, page_paths=self._page_paths,
-                                 thumbnails=self.thumbnails, notes=self.notes)
+        return html.compare_grid(
+            self._shown,
+            by=self.by,
+            across=self.across,
+            columns=self.columns,
+            sources=self._sources,
+            base_url=self.base_url,
+            page_paths=self._page_paths,
+            thumbnails=self.thumbnails,
+            notes=self.notes,
+        )
 
     def _repr_html_(self) -> str:
         return self.to_html()
@@ -78,14 +99,21 @@ class Comparison:
         shown = self.frame.drop(index=self.failed.index)
         if shown.empty:
             return pd.DataFrame()
-        return shown.pivot_table(index=self.by, columns=self.across, values="status",
-                                 aggfunc=lambda s: ",".join(map(str, s)), dropna=False)
+        return shown.pivot_table(
+            index=self.by,
+            columns=self.across,
+            values="status",
+            aggfunc=lambda s: ",".join(map(str, s)),
+            dropna=False,
+        )
 
     def __repr__(self) -> str:
         failed = len(self.failed)
-        return (f"Comparison(by={self.by!r}, across={self.across!r}, {len(self.frame)} tasks"
-                f"{f', {failed} could not be shown' if failed else ''})\n"
-                f"{self.pivot().to_string() if not self.frame.empty else ''}")
+        return (
+            f"Comparison(by={self.by!r}, across={self.across!r}, {len(self.frame)} tasks"
+            f"{f', {failed} could not be shown' if failed else ''})\n"
+            f"{self.pivot().to_string() if not self.frame.empty else ''}"
+        )
 
 
 def _relative_to_cwd(path_text: str) -> str | None:
@@ -129,8 +157,9 @@ class _Embedder:
         return html.audio_data_uri(sink.getvalue(), content_type or guess_content_type(url))
 
 
-def _local_sources(frame: pd.DataFrame, embed: bool, embedder: _Embedder,
-                   sources: dict[Any, str]) -> int:
+def _local_sources(
+    frame: pd.DataFrame, embed: bool, embedder: _Embedder, sources: dict[Any, str]
+) -> int:
     """Sources for the rows with a saved audio copy (from `download`); returns how many saved
     copies exist. A copy plays by its path where the host serves the notebook's folder, and is
     embedded where it does not (Voila, VS Code, Colab) or when `embed` asks."""
@@ -153,8 +182,9 @@ def _local_sources(frame: pd.DataFrame, embed: bool, embedder: _Embedder,
     return found
 
 
-def _remote_sources(frame: pd.DataFrame, base_url: str | None, embedder: _Embedder,
-                    sources: dict[Any, str]) -> dict[Any, str]:
+def _remote_sources(
+    frame: pd.DataFrame, base_url: str | None, embedder: _Embedder, sources: dict[Any, str]
+) -> dict[Any, str]:
     """Where the browser cannot load a file URL as it is (a sandbox on the kernel's loopback
     seen from a hub, Colab or a remote VS Code): the hub's proxied path (returned, by index) or
     the audio embedded into `sources`, as the viewer does (`_hosts.playback_plan`)."""
@@ -163,8 +193,11 @@ def _remote_sources(frame: pd.DataFrame, base_url: str | None, embedder: _Embedd
         return proxied
     kinds = frame["kind"].tolist() if "kind" in frame.columns else [None] * len(frame)
     for index, raw, kind in zip(frame.index, frame["audio_url"].tolist(), kinds, strict=True):
-        if index in sources or not isinstance(raw, str) or (isinstance(kind, str) and
-                                                            kind != "audio"):
+        if (
+            index in sources
+            or not isinstance(raw, str)
+            or (isinstance(kind, str) and kind != "audio")
+        ):
             continue
         url = _hosts.resolve_url(raw, base_url)
         if url is None:
@@ -217,9 +250,11 @@ def compare(
     for name in (by, across):
         if name not in frame.columns:
             raise InvalidRequestError(
-                f"no column {name!r} to compare by; choose from {', '.join(frame.columns)}")
-    limit_bytes = (_hosts.EMBED_LIMIT_BYTES if embed_limit_mb is None
-                   else int(embed_limit_mb * 1024 * 1024))
+                f"no column {name!r} to compare by; choose from {', '.join(frame.columns)}"
+            )
+    limit_bytes = (
+        _hosts.EMBED_LIMIT_BYTES if embed_limit_mb is None else int(embed_limit_mb * 1024 * 1024)
+    )
     embedder = _Embedder(limit_bytes, client)
     sources: dict[Any, str] = {}
     notes: list[str] = []
@@ -228,14 +263,25 @@ def compare(
         found = _local_sources(frame, embed, embedder, sources)
     proxied = _remote_sources(frame, base_url, embedder, sources)
     if embedder.skipped:
-        warnings.warn(f"embedded files up to {limit_bytes / 2**20:.3g} MB; {embedder.skipped} "
-                      "more play from their URLs (raise embed_limit_mb to embed them too)",
-                      stacklevel=2)
+        warnings.warn(
+            f"embedded files up to {limit_bytes / 2**20:.3g} MB; {embedder.skipped} "
+            "more play from their URLs (raise embed_limit_mb to embed them too)",
+            stacklevel=2,
+        )
     if embed and not found:
         warnings.warn(EMBED_NEEDS_DOWNLOAD, stacklevel=2)
         notes.append(EMBED_NEEDS_DOWNLOAD)
     if thumbnails and "peaks" not in frame.columns:
         warnings.warn(THUMBNAILS_NEED_PEAKS, stacklevel=2)
-    return Comparison(frame, by=by, across=across, columns=columns, sources=sources,
-                      base_url=base_url, page_paths=_hosts.page_paths(), thumbnails=thumbnails,
-                      notes=notes, proxied=proxied)
+    return Comparison(
+        frame,
+        by=by,
+        across=across,
+        columns=columns,
+        sources=sources,
+        base_url=base_url,
+        page_paths=_hosts.page_paths(),
+        thumbnails=thumbnails,
+        notes=notes,
+        proxied=proxied,
+    )

@@ -23,8 +23,11 @@ def _embedded_sandbox(**options: Any) -> Any:
     from .sandbox import Sandbox
 
     if _embedded is not None and options:
-        warnings.warn("the embedded sandbox is already running; sandbox options given to a "
-                      "later connect() are ignored", stacklevel=3)
+        warnings.warn(
+            "the embedded sandbox is already running; sandbox options given to a "
+            "later connect() are ignored",
+            stacklevel=3,
+        )
     if _embedded is None:
         sandbox = Sandbox(**options).start()
         public = sandbox_public_url(int(sandbox.url.rsplit(":", 1)[1]))
@@ -35,8 +38,7 @@ def _embedded_sandbox(**options: Any) -> Any:
     return _embedded
 
 
-def connect(*, sandbox: bool | None = None, quiet: bool = False,
-            **sandbox_options: Any) -> Client:
+def connect(*, sandbox: bool | None = None, quiet: bool = False, **sandbox_options: Any) -> Client:
     """A Client, and a line saying which backend it talks to (unless `quiet`).
 
     ``sandbox=None`` (the default) picks: ``$QUBICO_SANDBOX_URL`` if set, else the live API when
@@ -50,7 +52,8 @@ def connect(*, sandbox: bool | None = None, quiet: bool = False,
     if sandbox is False or (sandbox is None and has_key and not sandbox_url):
         if not has_key:
             raise ConfigurationError(
-                f"connect(sandbox=False) needs an API key: set {' or '.join(API_KEY_ENVS)}")
+                f"connect(sandbox=False) needs an API key: set {' or '.join(API_KEY_ENVS)}"
+            )
         client = Client()
         note = f"Using the live Qubico API at {client.base_url}."
     elif sandbox_url:
@@ -61,8 +64,9 @@ def connect(*, sandbox: bool | None = None, quiet: bool = False,
             embedded = _embedded_sandbox(**sandbox_options)
         client = Client("sandbox", base_url=embedded.url)
         why = "sandbox=True" if has_key else f"No {API_KEY_ENV} set"
-        note = (f"{why}: using a local sandbox at {embedded.url} (synthetic sounds). "
-                + ("" if has_key else f"Set {API_KEY_ENV} to use the live API."))
+        note = f"{why}: using a local sandbox at {embedded.url} (synthetic sounds). " + (
+            "" if has_key else f"Set {API_KEY_ENV} to use the live API."
+        )
     if not quiet:
         print(note.strip(), flush=True)
     _default = client

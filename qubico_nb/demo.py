@@ -47,8 +47,10 @@ def find_notebooks(given: str | None) -> Path:
     for folder in candidates:
         if folder.is_dir() and any(folder.glob("*.ipynb")):
             return folder.resolve()
-    raise ValueError(f"no notebooks folder at {candidates[0].resolve()}: run from the "
-                     "repository's top folder or pass --notebooks PATH")
+    raise ValueError(
+        f"no notebooks folder at {candidates[0].resolve()}: run from the "
+        "repository's top folder or pass --notebooks PATH"
+    )
 
 
 def prepare_workspace(source: Path, workspace: Path) -> Path:
@@ -80,8 +82,13 @@ def demo_environment(sandbox: Any, environ: Mapping[str, str] = os.environ) -> d
 
 def lab_command(workspace: Path, *, lab_port: int, open_browser: bool) -> list[str]:
     """The command that starts JupyterLab on the workspace (never on the checkout)."""
-    command = [sys.executable, "-m", "jupyterlab", f"--ServerApp.root_dir={workspace}",
-               f"--ServerApp.port={lab_port}"]
+    command = [
+        sys.executable,
+        "-m",
+        "jupyterlab",
+        f"--ServerApp.root_dir={workspace}",
+        f"--ServerApp.port={lab_port}",
+    ]
     if (workspace / FIRST_NOTEBOOK).is_file():
         command.append(f"--LabApp.default_url=/lab/tree/{FIRST_NOTEBOOK}")
     if not open_browser:
@@ -99,18 +106,24 @@ def run_demo(args: argparse.Namespace, sandbox: Any) -> int:
     source = find_notebooks(args.notebooks)
     if not lab_installed():
         raise ValueError("JupyterLab is not installed: pip install 'qubico-nb[lab]'")
-    workspace = prepare_workspace(source, Path(args.workdir) if args.workdir
-                                  else default_workspace())
+    workspace = prepare_workspace(
+        source, Path(args.workdir) if args.workdir else default_workspace()
+    )
     try:
         sandbox.start()
     except OSError as err:
-        raise ValueError(f"cannot listen on {sandbox.host}:{sandbox.port} ({err.strerror}); "
-                         "pick another --port, or 0 for any free one") from None
+        raise ValueError(
+            f"cannot listen on {sandbox.host}:{sandbox.port} ({err.strerror}); "
+            "pick another --port, or 0 for any free one"
+        ) from None
     command = lab_command(workspace, lab_port=args.lab_port, open_browser=not args.no_browser)
-    print(f"Sandbox at {sandbox.url}; demo video {sandbox.demo_video_url}.\n"
-          f"Opening JupyterLab on a fresh copy of {source} in {workspace}\n"
-          "(outputs and downloads are saved there, never in your checkout; the copies are "
-          "replaced on the next run). Ctrl-C to stop.", flush=True)
+    print(
+        f"Sandbox at {sandbox.url}; demo video {sandbox.demo_video_url}.\n"
+        f"Opening JupyterLab on a fresh copy of {source} in {workspace}\n"
+        "(outputs and downloads are saved there, never in your checkout; the copies are "
+        "replaced on the next run). Ctrl-C to stop.",
+        flush=True,
+    )
     try:
         return subprocess.call(command, env=demo_environment(sandbox))
     except KeyboardInterrupt:

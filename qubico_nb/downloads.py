@@ -25,13 +25,40 @@ from .errors import InvalidRequestError, ProtocolError, QubicoError
 from .frames import tasks_to_frame
 from .models import Task, file_extension
 
-_EXTENSIONS = {"wav", "mp3", "flac", "ogg", "m4a", "mp4", "webm", "mov", "png", "jpg", "jpeg",
-               "webp", "gif", "glb"}
-_TYPE_EXTENSIONS = {"mpeg": "mp3", "x-wav": "wav", "wave": "wav", "vnd.wave": "wav",
-                    "quicktime": "mov", "gltf-binary": "glb", "x-flac": "flac"}
+_EXTENSIONS = {
+    "wav",
+    "mp3",
+    "flac",
+    "ogg",
+    "m4a",
+    "mp4",
+    "webm",
+    "mov",
+    "png",
+    "jpg",
+    "jpeg",
+    "webp",
+    "gif",
+    "glb",
+}
+_TYPE_EXTENSIONS = {
+    "mpeg": "mp3",
+    "x-wav": "wav",
+    "wave": "wav",
+    "vnd.wave": "wav",
+    "quicktime": "mov",
+    "gltf-binary": "glb",
+    "x-flac": "flac",
+}
 #: Names Windows refuses for a file whatever its extension (``CON.wav`` included).
-_WINDOWS_RESERVED = {"con", "prn", "aux", "nul", *(f"com{i}" for i in range(10)),
-                     *(f"lpt{i}" for i in range(10))}
+_WINDOWS_RESERVED = {
+    "con",
+    "prn",
+    "aux",
+    "nul",
+    *(f"com{i}" for i in range(10)),
+    *(f"lpt{i}" for i in range(10)),
+}
 #: Longest file name written: far below every file system's 255, leaving room for the folder
 #: within Windows' 260-character path limit.
 MAX_NAME_CHARS = 96
@@ -59,9 +86,18 @@ def short_id(task_id: str) -> str:
     return (re.sub(r"[^a-z0-9]+", "", task_id.lower())[:_SHORT_ID_CHARS]) or "task"
 
 
-def file_name(task_id: str, index: int, url: str, content_type: str | None = None, *,
-              prompt: str | None = None, seed: int | None = None, steps: int | None = None,
-              several: bool = False, id_chars: int = _SHORT_ID_CHARS) -> str:
+def file_name(
+    task_id: str,
+    index: int,
+    url: str,
+    content_type: str | None = None,
+    *,
+    prompt: str | None = None,
+    seed: int | None = None,
+    steps: int | None = None,
+    several: bool = False,
+    id_chars: int = _SHORT_ID_CHARS,
+) -> str:
     """A name a person can read and every OS accepts:
     ``waves-crashing_seed42_steps25_1a2b3c4d.wav`` (prompt, seed, steps where known, a short task
     id, ``_<index>`` when the task has several works). Only ``[a-z0-9_-]`` and one dot: server
@@ -74,13 +110,13 @@ def file_name(task_id: str, index: int, url: str, content_type: str | None = Non
         parts.append(f"seed{seed}"[:24])
     if steps is not None:
         parts.append(f"steps{steps}"[:24])
-    ident = re.sub(r"[^a-z0-9]+", "", task_id.lower())[:max(id_chars, 1)] or "task"
+    ident = re.sub(r"[^a-z0-9]+", "", task_id.lower())[: max(id_chars, 1)] or "task"
     parts.append(ident)
     if several:
         parts.append(str(index))
     stem = "_".join(parts)
     ext = _extension(url, content_type)
-    stem = stem[:MAX_NAME_CHARS - len(ext) - 1].rstrip("_-")
+    stem = stem[: MAX_NAME_CHARS - len(ext) - 1].rstrip("_-")
     if stem.split("_", 1)[0] in _WINDOWS_RESERVED or not stem:
         stem = f"_{stem}"
     return f"{stem}.{ext}"
@@ -100,14 +136,23 @@ _MAGIC: dict[str, tuple[tuple[int, bytes], ...]] = {
     "wav": ((0, b"RIFF"), (0, b"RIFX"), (0, b"RF64"), (0, b"BW64")),
     "flac": ((0, b"fLaC"),),
     "ogg": ((0, b"OggS"),),
-    "mp4": ((4, b"ftyp"),), "m4a": ((4, b"ftyp"),), "mov": ((4, b"ftyp"), (4, b"moov")),
-    "png": ((0, b"\x89PNG"),), "jpg": ((0, b"\xff\xd8"),), "jpeg": ((0, b"\xff\xd8"),),
-    "gif": ((0, b"GIF8"),), "webm": ((0, b"\x1a\x45\xdf\xa3"),),
+    "mp4": ((4, b"ftyp"),),
+    "m4a": ((4, b"ftyp"),),
+    "mov": ((4, b"ftyp"), (4, b"moov")),
+    "png": ((0, b"\x89PNG"),),
+    "jpg": ((0, b"\xff\xd8"),),
+    "jpeg": ((0, b"\xff\xd8"),),
+    "gif": ((0, b"GIF8"),),
+    "webm": ((0, b"\x1a\x45\xdf\xa3"),),
 }
 
 
-_WEB_PAGE = ("the server sent a web page (HTML), not a file: the link may have expired or need a "
-             "login; fetch the task again for a fresh URL")
+_WEB_PAGE = (
+    "the server sent a web page (HTML), not a file: the link may have expired or need a "
+    "login; fetch the task again for a fresh URL"
+)
+
+
 class _NotAFile(ProtocolError):
     """The answer's headers say it is a message (a web page, a JSON error), not the file."""
 
@@ -143,14 +188,17 @@ def check_file(path: Path, ext: str) -> str | None:
         return _WEB_PAGE
     if text.startswith(b"{") and ext not in ("json",):
         return "the server sent a JSON message, not a file: " + head[:200].decode(
-            "utf-8", "replace")
+            "utf-8", "replace"
+        )
     signatures = _MAGIC.get(ext)
     if ext == "mp3":  # an ID3 tag, or straight into an MPEG frame (11 sync bits)
-        recognised = head[:3] == b"ID3" or (len(head) > 1 and head[0] == 0xFF and
-                                            head[1] & 0xE0 == 0xE0)
+        recognised = head[:3] == b"ID3" or (
+            len(head) > 1 and head[0] == 0xFF and head[1] & 0xE0 == 0xE0
+        )
     else:
         recognised = not signatures or any(
-            head[at:at + len(magic)] == magic for at, magic in signatures)
+            head[at : at + len(magic)] == magic for at, magic in signatures
+        )
     if not recognised:
         return f"the bytes are not a .{ext} file (they start with {head[:8]!r})"
     if ext == "wav" and head[:4] == b"RIFF" and len(head) >= 8:
@@ -171,8 +219,11 @@ def _frame(tasks_or_frame: pd.DataFrame | Iterable[Task]) -> pd.DataFrame:
 
 def _cell(row: pd.Series, name: str) -> Any:
     value = row.get(name)
-    return None if value is None or value is pd.NA or (
-        isinstance(value, float) and value != value) else value
+    return (
+        None
+        if value is None or value is pd.NA or (isinstance(value, float) and value != value)
+        else value
+    )
 
 
 def _whole(value: Any) -> int | None:
@@ -207,8 +258,9 @@ def download(
     frame = _frame(tasks_or_frame)
     url_column = "url" if "url" in frame.columns else "audio_url"
     if url_column not in frame.columns or "task_id" not in frame.columns:
-        raise InvalidRequestError("the frame needs task_id and url (or audio_url) columns: "
-                                  "make it with tabulate_tasks")
+        raise InvalidRequestError(
+            "the frame needs task_id and url (or audio_url) columns: make it with tabulate_tasks"
+        )
     target = Path(folder)
     local_paths: list[str | None] = [None] * len(frame)
     download_errors: list[str | None] = [None] * len(frame)
@@ -252,8 +304,10 @@ def download(
             with contextlib.suppress(OSError):  # a folder gone read-only: nothing to remove
                 partial.unlink(missing_ok=True)
 
-    with progress_bar(len(jobs), "downloading", progress) as bar, \
-            Workers(max(1, min(max_workers, len(jobs) or 1))) as pool:
+    with (
+        progress_bar(len(jobs), "downloading", progress) as bar,
+        Workers(max(1, min(max_workers, len(jobs) or 1))) as pool,
+    ):
         for positions, path_text, problem in pool.map(fetch, jobs.items()):
             for position in positions:
                 local_paths[position] = path_text
@@ -264,8 +318,9 @@ def download(
     return frame
 
 
-def _plan(frame: pd.DataFrame, url_column: str, base_url: str,
-          target: Path) -> list[tuple[int, str, Path]]:
+def _plan(
+    frame: pd.DataFrame, url_column: str, base_url: str, target: Path
+) -> list[tuple[int, str, Path]]:
     """(row position, absolute URL, path) for each row with a URL; distinct works get distinct
     names (compared without letter case, as macOS and Windows do)."""
     per_task: dict[str, int] = {}
@@ -287,10 +342,16 @@ def _plan(frame: pd.DataFrame, url_column: str, base_url: str,
         content_type, prompt = _cell(row, "content_type"), _cell(row, "prompt")
         for id_chars in (_SHORT_ID_CHARS, 16, 64):
             name = file_name(
-                task_id, key[1], url, content_type if isinstance(content_type, str) else None,
+                task_id,
+                key[1],
+                url,
+                content_type if isinstance(content_type, str) else None,
                 prompt=prompt if isinstance(prompt, str) else None,
-                seed=_whole(_cell(row, "seed")), steps=_whole(_cell(row, "steps")),
-                several=max(n_works, per_task[task_id]) > 1, id_chars=id_chars)
+                seed=_whole(_cell(row, "seed")),
+                steps=_whole(_cell(row, "steps")),
+                several=max(n_works, per_task[task_id]) > 1,
+                id_chars=id_chars,
+            )
             if owner.get(name.lower(), key) == key:
                 break
         else:  # the same task id twice with different URLs: number them
@@ -301,5 +362,7 @@ def _plan(frame: pd.DataFrame, url_column: str, base_url: str,
             name = f"{stem}-{number}.{ext}"
         owner[name.lower()] = key
         names[key] = name
-    return [(position, file_url(url, base_url), target / names[key])
-            for position, url, _task_id, _row, key in rows]
+    return [
+        (position, file_url(url, base_url), target / names[key])
+        for position, url, _task_id, _row, key in rows
+    ]

@@ -12,8 +12,9 @@ from typing import Any
 from ._constants import API_KEY_ENV
 
 
-def _rebuild(cls: type[BaseException], args: tuple[Any, ...],
-             state: dict[str, Any]) -> BaseException:
+def _rebuild(
+    cls: type[BaseException], args: tuple[Any, ...], state: dict[str, Any]
+) -> BaseException:
     error = cls.__new__(cls, *args)
     error.args = args
     error.__dict__.update(state)
@@ -51,14 +52,20 @@ class CreateOutcomeUnknownError(APIConnectionError):
     identify it; look for it with ``client.history(model=..., since=sent_at - 60)`` before
     sending it again. It is never retried automatically."""
 
-    def __init__(self, message: str, *, model: str = "", task_type: str = "",
-                 input: dict[str, Any] | None = None, sent_at: float = 0.0) -> None:
+    def __init__(
+        self,
+        message: str,
+        *,
+        model: str = "",
+        task_type: str = "",
+        input: dict[str, Any] | None = None,
+        sent_at: float = 0.0,
+    ) -> None:
         super().__init__(message)
         self.model = model
         self.task_type = task_type
         self.input = dict(input or {})
         self.sent_at = sent_at
-
 
 
 class ProtocolError(QubicoError):
@@ -84,8 +91,15 @@ class APIStatusError(QubicoError):
     ``server_message`` (only the server's own text, redacted; ``str(error)`` is the full
     explanation) and ``retry_after`` (seconds, from a ``Retry-After`` header)."""
 
-    def __init__(self, message: str, *, status: int, code: int | None = None,
-                 server_message: str = "", retry_after: float | None = None) -> None:
+    def __init__(
+        self,
+        message: str,
+        *,
+        status: int,
+        code: int | None = None,
+        server_message: str = "",
+        retry_after: float | None = None,
+    ) -> None:
         super().__init__(message)
         self.status = status
         self.code = code
@@ -154,11 +168,20 @@ class WaitTimeoutError(QubicoError, TimeoutError):
 #: The one list: `RetryPolicy` (``_retry.py``) decides single requests with it and its table of
 #: statuses; the viewer and `wait` ride these out.
 TRANSIENT_ERRORS: tuple[type[QubicoError], ...] = (
-    APIConnectionError, APITimeoutError, MalformedResponseError, ServerError, RateLimitError)
+    APIConnectionError,
+    APITimeoutError,
+    MalformedResponseError,
+    ServerError,
+    RateLimitError,
+)
 #: Errors that asking again will not cure (unknown id, bad key, bad request).
 PERMANENT_ERRORS: tuple[type[QubicoError], ...] = (
-    NotFoundError, AuthenticationError, PermissionDeniedError, BadRequestError,
-    InvalidRequestError)
+    NotFoundError,
+    AuthenticationError,
+    PermissionDeniedError,
+    BadRequestError,
+    InvalidRequestError,
+)
 
 _STATUS_CLASSES: dict[int, type[APIStatusError]] = {
     400: BadRequestError,
@@ -177,12 +200,19 @@ _ADVICE = {
 }
 
 
-def status_error(status: int, server_message: str, *, code: int | None = None,
-                 what: str = "request", retry_after: float | None = None) -> APIStatusError:
+def status_error(
+    status: int,
+    server_message: str,
+    *,
+    code: int | None = None,
+    what: str = "request",
+    retry_after: float | None = None,
+) -> APIStatusError:
     """The APIStatusError subclass for an HTTP status, with a message that says what to do."""
     cls = _STATUS_CLASSES.get(status, ServerError if status >= 500 else APIStatusError)
     advice = _ADVICE.get(status, "try again later" if status >= 500 else "see the message")
     detail = f": {server_message}" if server_message else ""
     text = f"{what} failed with HTTP {status}{detail} ({advice})"
-    return cls(text, status=status, code=code, server_message=server_message,
-               retry_after=retry_after)
+    return cls(
+        text, status=status, code=code, server_message=server_message, retry_after=retry_after
+    )

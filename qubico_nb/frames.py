@@ -117,8 +117,12 @@ def _task_row(task: Task) -> dict[str, Any]:
 def _work_fields(index: int | None, work: Work | None) -> dict[str, Any]:
     if work is None:
         return {"work_index": None, "url": None, "kind": None, "content_type": None}
-    return {"work_index": index, "url": work.playable_url, "kind": work.kind,
-            "content_type": work.content_type}
+    return {
+        "work_index": index,
+        "url": work.playable_url,
+        "kind": work.kind,
+        "content_type": work.content_type,
+    }
 
 
 def rows(items: Iterable[Task | FetchFailure], per: Per = "task") -> list[dict[str, Any]]:
@@ -127,8 +131,12 @@ def rows(items: Iterable[Task | FetchFailure], per: Per = "task") -> list[dict[s
     out: list[dict[str, Any]] = []
     for item in items:
         if isinstance(item, FetchFailure):
-            row = {"task_id": item.task_id, "status": ERROR_STATUS, "error": item.message,
-                   "n_works": 0}
+            row = {
+                "task_id": item.task_id,
+                "status": ERROR_STATUS,
+                "error": item.message,
+                "n_works": 0,
+            }
             out.append(row if per == "task" else {**row, **_work_fields(None, None)})
             continue
         base = _task_row(item)
@@ -194,8 +202,10 @@ def _task_columns(items: list[Task | FetchFailure]) -> dict[str, list[Any]]:
         "negative_prompt": _texts(_values(inputs, "negative_prompt")),
         "seed": _ints([i["seed"] if "seed" in i else i.get("seeds") for i in inputs]),
         "steps": _ints(_values(inputs, "steps")),
-        "video": [v if type(v) is str and not v.startswith("data:") else short_video(_text(v))
-                  for v in _values(inputs, "video")],
+        "video": [
+            v if type(v) is str and not v.startswith("data:") else short_video(_text(v))
+            for v in _values(inputs, "video")
+        ],
         "created_at": created,
         "started_at": started,
         "ended_at": ended,
@@ -241,8 +251,9 @@ _STATUS_TEXT = {status: status.value for status in Status}
 _BLANK = Task(id="", status=Status.UNKNOWN, raw_status="")
 
 
-def _per_work(items: list[Task | FetchFailure],
-              by_task: dict[str, list[Any]]) -> dict[str, list[Any]]:
+def _per_work(
+    items: list[Task | FetchFailure], by_task: dict[str, list[Any]]
+) -> dict[str, list[Any]]:
     """The task columns repeated once per work (once for a task without works), plus the
     work columns; ``audio_url`` and ``duration_s`` then describe that row's work."""
     take: list[int] = []
@@ -295,8 +306,9 @@ def _array(values: list[Any], dtype: str) -> Any:
 
 def _int64_array(values: list[int | None]) -> Any:
     missing = [v is None or not _INT64_MIN <= v <= _INT64_MAX for v in values]
-    numbers = np.array([0 if gone else v for v, gone in zip(values, missing, strict=True)],
-                       dtype=np.int64)
+    numbers = np.array(
+        [0 if gone else v for v, gone in zip(values, missing, strict=True)], dtype=np.int64
+    )
     return pd.arrays.IntegerArray(numbers, np.array(missing, dtype=bool))
 
 
@@ -306,9 +318,13 @@ def _float64_array(values: list[float | None]) -> Any:
 
 
 def _utc_ns_array(values: list[datetime | None]) -> Any:
-    micros = np.array([
-        _NAT if v is None or not _NS_MIN <= v <= _NS_MAX else (v - _EPOCH) // _ONE_US
-        for v in values], dtype=np.int64)
+    micros = np.array(
+        [
+            _NAT if v is None or not _NS_MIN <= v <= _NS_MAX else (v - _EPOCH) // _ONE_US
+            for v in values
+        ],
+        dtype=np.int64,
+    )
     nanos = np.where(micros == _NAT, _NAT, micros * 1000)
     return pd.DatetimeIndex(nanos.view("datetime64[ns]")).tz_localize("UTC").array
 
@@ -318,6 +334,8 @@ def task_metadata(task: Task) -> pd.DataFrame:
     row = _task_row(task)
     shown = {k: v for k, v in row.items() if k not in ("audio_url",)}
     shown["raw_status"] = task.raw_status
-    values = ["" if v is None else (v.isoformat() if hasattr(v, "isoformat") else str(v))
-              for v in shown.values()]
+    values = [
+        "" if v is None else (v.isoformat() if hasattr(v, "isoformat") else str(v))
+        for v in shown.values()
+    ]
     return pd.DataFrame({"field": list(shown), "value": values}).astype("string")

@@ -24,8 +24,13 @@ from .frames import ERROR_STATUS, short_video
 from .models import Task, Work
 
 STATUS_COLOURS = {
-    "pending": "#8a6d00", "staged": "#8a6d00", "processing": "#1f5fbf",
-    "completed": "#1e7b34", "failed": "#b3261e", "error": "#b3261e", "unknown": "#555555",
+    "pending": "#8a6d00",
+    "staged": "#8a6d00",
+    "processing": "#1f5fbf",
+    "completed": "#1e7b34",
+    "failed": "#b3261e",
+    "error": "#b3261e",
+    "unknown": "#555555",
 }
 
 STYLE = """<style>
@@ -59,13 +64,15 @@ _URL_SAFE = "/:?#[]@!$&()*+,;=%-._~"
 #: only characters `quote` would keep (so the answer is the text itself).
 _PLAIN_HTTP_URL = re.compile(
     r"https?://[A-Za-z0-9.-]+(?::(\d{1,5}))?(?:[/?#][A-Za-z0-9/:?#\[\]@!$&()*+,;=%._~-]*)?",
-    re.IGNORECASE)
+    re.IGNORECASE,
+)
 #: A URL shown as text is cut to this many characters.
 _URL_TEXT_LIMIT = 200
 
 
-def media_url(url: object, *, base_url: str | None = None,
-              page_paths: Sequence[str] = ()) -> str | None:
+def media_url(
+    url: object, *, base_url: str | None = None, page_paths: Sequence[str] = ()
+) -> str | None:
     """A URL a server sent, made safe for ``src``/``href``; None where it must be shown as text.
 
     Absolute http(s) URLs pass (percent-encoded where they could end an attribute). A relative
@@ -146,9 +153,11 @@ def status_badge(status: str | None) -> str:
     """The status as a coloured pill (white text on each colour: at least 4.5:1)."""
     name = shorten((status or "unknown").lower(), 40)
     colour = STATUS_COLOURS.get(name, STATUS_COLOURS["unknown"])
-    return (f'<span class="qnb-badge qnb-badge-{esc(name)}" title="status" '
-            f'style="background:{colour};color:#fff">'
-            f'{esc(name)}</span>')
+    return (
+        f'<span class="qnb-badge qnb-badge-{esc(name)}" title="status" '
+        f'style="background:{colour};color:#fff">'
+        f"{esc(name)}</span>"
+    )
 
 
 def link(url: object, text: object, *, base_url: str | None = None) -> str:
@@ -159,8 +168,9 @@ def link(url: object, text: object, *, base_url: str | None = None) -> str:
     return f'<a href="{esc(safe)}" target="_blank" rel="noopener noreferrer">{esc(text)}</a>'
 
 
-def audio_player(url: object, *, preload: str = "none", title: object = None,
-                 base_url: str | None = None) -> str:
+def audio_player(
+    url: object, *, preload: str = "none", title: object = None, base_url: str | None = None
+) -> str:
     """An ``<audio>`` element for a URL a server sent, named `title` for screen readers;
     an odd URL is shown as text with the reason."""
     safe = media_url(url, base_url=base_url)
@@ -178,27 +188,34 @@ def _audio_tag(src: str, *, preload: str = "none", label: object = None) -> str:
 def _unplayable(url: object, kind: str, base_url: str | None) -> str:
     if not isinstance(url, str) or not url.strip():
         return f'<span class="qnb-why">no playable {esc(kind)} URL</span>'
-    return (f'<span class="qnb-why">{esc(kind)} not played: '
-            f"{esc(unplayable_reason(url, base_url=base_url))} {url_as_text(url)}</span>")
+    return (
+        f'<span class="qnb-why">{esc(kind)} not played: '
+        f"{esc(unplayable_reason(url, base_url=base_url))} {url_as_text(url)}</span>"
+    )
 
 
-def video_player(url: object, *, preload: str = "none", title: object = None,
-                 base_url: str | None = None) -> str:
+def video_player(
+    url: object, *, preload: str = "none", title: object = None, base_url: str | None = None
+) -> str:
     safe = media_url(url, base_url=base_url)
     if safe is None:
         return _unplayable(url, "video", base_url)
     name = f' aria-label="{esc(title)}"' if title else ""
-    return (f'<video class="qnb-video" controls preload="{esc(preload)}" width="320" '
-            f'src="{esc(safe)}"{name}></video>')
+    return (
+        f'<video class="qnb-video" controls preload="{esc(preload)}" width="320" '
+        f'src="{esc(safe)}"{name}></video>'
+    )
 
 
 def work_player(work: Work, *, preload: str = "none", base_url: str | None = None) -> str:
     if work.kind == "audio":
-        return audio_player(work.playable_url, preload=preload, title="generated audio",
-                            base_url=base_url)
+        return audio_player(
+            work.playable_url, preload=preload, title="generated audio", base_url=base_url
+        )
     if work.kind == "video":
-        return video_player(work.playable_url, preload=preload, title="generated video",
-                            base_url=base_url)
+        return video_player(
+            work.playable_url, preload=preload, title="generated video", base_url=base_url
+        )
     if work.kind == "image":
         safe = media_url(work.playable_url, base_url=base_url)
         if safe is None:
@@ -209,8 +226,11 @@ def work_player(work: Work, *, preload: str = "none", base_url: str | None = Non
 
 def audio_data_uri(data: bytes, content_type: str | None = "audio/wav") -> str:
     """File bytes as a ``data:audio/...`` URI (only ever on request: it grows the notebook)."""
-    mime = (content_type if content_type and re.fullmatch(r"audio/[\w.+-]+", content_type)
-            else "audio/wav")
+    mime = (
+        content_type
+        if content_type and re.fullmatch(r"audio/[\w.+-]+", content_type)
+        else "audio/wav"
+    )
     return f"data:{mime};base64," + base64.b64encode(data).decode()
 
 
@@ -221,8 +241,11 @@ def embedded_audio(data: bytes, content_type: str = "audio/wav", *, title: objec
 
 def _is_embedded(url: object) -> bool:
     """A ``data:audio/...;base64,`` URI as `audio_data_uri` builds it."""
-    return (isinstance(url, str) and url.startswith(AUDIO_DATA_URI_PREFIX)
-            and re.match(r"data:audio/[\w.+-]+;base64,", url) is not None)
+    return (
+        isinstance(url, str)
+        and url.startswith(AUDIO_DATA_URI_PREFIX)
+        and re.match(r"data:audio/[\w.+-]+;base64,", url) is not None
+    )
 
 
 def local_source(source: object) -> str | None:
@@ -240,16 +263,16 @@ def local_source(source: object) -> str | None:
 
 def error_box(message: object) -> str:
     """An error line (shortened: a server can send megabytes), announced to screen readers."""
-    return (f'<div class="qnb-error" role="alert">{esc(shorten(message))}</div>'
-            if message else "")
+    return f'<div class="qnb-error" role="alert">{esc(shorten(message))}</div>' if message else ""
 
 
 def table(frame: pd.DataFrame, *, css_class: str = "qnb-meta-table", header: bool = True) -> str:
     """A frame as an escaped HTML table (every header and cell escaped)."""
     head = ""
     if header:
-        head = "<thead><tr>" + "".join(f"<th>{esc(c)}</th>" for c in frame.columns) + \
-               "</tr></thead>"
+        head = (
+            "<thead><tr>" + "".join(f"<th>{esc(c)}</th>" for c in frame.columns) + "</tr></thead>"
+        )
     body = "".join(
         "<tr>" + "".join(f"<td>{esc(v)}</td>" for v in row) + "</tr>"
         for row in frame.itertuples(index=False, name=None)
@@ -259,26 +282,38 @@ def table(frame: pd.DataFrame, *, css_class: str = "qnb-meta-table", header: boo
 
 def metadata_table(task: Task) -> str:
     """A task's facts in groups (task, input, timing, usage, output), long texts shortened."""
-    groups = [(name, [(label, value) for label, value in rows if value not in (None, "")])
-              for name, rows in _metadata_groups(task)]
+    groups = [
+        (name, [(label, value) for label, value in rows if value not in (None, "")])
+        for name, rows in _metadata_groups(task)
+    ]
     body = "".join(
         f'<tbody class="qnb-meta-group"><tr><th colspan="2" scope="rowgroup" '
         f'class="qnb-meta-group-head">{esc(name)}</th></tr>'
-        + "".join(f'<tr><th scope="row">{esc(label)}</th><td>{esc(shorten(value))}</td></tr>'
-                  for label, value in rows)
+        + "".join(
+            f'<tr><th scope="row">{esc(label)}</th><td>{esc(shorten(value))}</td></tr>'
+            for label, value in rows
+        )
         + "</tbody>"
-        for name, rows in groups if rows)
+        for name, rows in groups
+        if rows
+    )
     return f'<table class="qnb-meta-table">{body}</table>'
 
 
 def times_line(task: Task) -> str:
-    return (f'<span class="qnb-times">queued {esc(duration_text(task.queued_s))} · '
-            f'ran {esc(duration_text(task.ran_s))}</span>')
+    return (
+        f'<span class="qnb-times">queued {esc(duration_text(task.queued_s))} · '
+        f"ran {esc(duration_text(task.ran_s))}</span>"
+    )
 
 
-def task_card(task: Task | None, *, players: bool = True,
-              sources: Sequence[str | None] | None = None,
-              page_paths: Sequence[str] = ()) -> str:
+def task_card(
+    task: Task | None,
+    *,
+    players: bool = True,
+    sources: Sequence[str | None] | None = None,
+    page_paths: Sequence[str] = (),
+) -> str:
     """A static view of one task (the fallback where no widget can render): badge, table, files.
 
     `sources` are the player sources per work (`viewer_player`); without them, each work's
@@ -286,17 +321,26 @@ def task_card(task: Task | None, *, players: bool = True,
     """
     if task is None:
         return f'{VIEWER_STYLE}<div class="qnb-card qnb-viewer">no task loaded</div>'
-    parts = [VIEWER_STYLE, '<div class="qnb-card qnb-viewer">',
-             f"<div><b>Task</b> <code>{esc(shorten(task.id, 200))}</code> "
-             f"{status_badge(task.status.value)} {times_line(task)}</div>"]
+    parts = [
+        VIEWER_STYLE,
+        '<div class="qnb-card qnb-viewer">',
+        f"<div><b>Task</b> <code>{esc(shorten(task.id, 200))}</code> "
+        f"{status_badge(task.status.value)} {times_line(task)}</div>",
+    ]
     if task.error:
         parts.append(error_box(task.error.message))
     parts.append(f'<div class="qnb-meta">{metadata_table(task)}</div>')
     for index, work in enumerate(task.works):
-        source = sources[index] if sources is not None and index < len(sources) else \
-            absolute_media_url(work.playable_url)
-        inner = viewer_player(work, source, label=work_label(task, index),
-                              page_paths=page_paths) if players else ""
+        source = (
+            sources[index]
+            if sources is not None and index < len(sources)
+            else absolute_media_url(work.playable_url)
+        )
+        inner = (
+            viewer_player(work, source, label=work_label(task, index), page_paths=page_paths)
+            if players
+            else ""
+        )
         parts.append(f'<div class="qnb-player">{inner}</div>')
     parts.append("</div>")
     return "".join(parts)
@@ -376,30 +420,70 @@ def duration_text(seconds: float | None) -> str:
 
 def _metadata_groups(task: Task) -> list[tuple[str, list[tuple[str, object]]]]:
     known = {"prompt", "negative_prompt", "seed", "seeds", "steps", "video"}
-    extra = [(str(key).replace("_", " ").capitalize(), _plain(value))
-             for key, value in task.input.items() if key not in known]
+    extra = [
+        (str(key).replace("_", " ").capitalize(), _plain(value))
+        for key, value in task.input.items()
+        if key not in known
+    ]
     usage = task.usage
     raw_status = task.raw_status if task.raw_status.lower() != task.status.value else None
-    outputs = [(f"File {index + 1}", " · ".join(part for part in (
-        work.kind, None if work.duration_s is None else duration_text(work.duration_s),
-        work.content_type) if part)) for index, work in enumerate(task.works)]
+    outputs = [
+        (
+            f"File {index + 1}",
+            " · ".join(
+                part
+                for part in (
+                    work.kind,
+                    None if work.duration_s is None else duration_text(work.duration_s),
+                    work.content_type,
+                )
+                if part
+            ),
+        )
+        for index, work in enumerate(task.works)
+    ]
     return [
-        ("Task", [("Task id", task.id), ("Model", task.model), ("Type", task.task_type),
-                  ("Server status", raw_status)]),
-        ("Input", [("Prompt", task.prompt), ("Negative prompt", task.negative_prompt),
-                   ("Seed", task.seed), ("Steps", task.steps),
-                   ("Video", short_video(task.video)), *extra]),
-        ("Timing", [("Created", local_time_text(task.created_at)),
-                    ("Started", local_time_text(task.started_at)),
-                    ("Ended", local_time_text(task.ended_at)),
-                    ("Queued", None if task.queued_s is None else duration_text(task.queued_s)),
-                    ("Ran", None if task.ran_s is None else duration_text(task.ran_s))]),
-        ("Usage", [] if usage is None else [
-            ("Cost", None if usage.cost_usd is None else f"${usage.cost_usd:.4f}"),
-            ("Held while running", None if task.is_done else usage.frozen),
-            ("Billing", usage.type)]),
-        ("Output", [("Files", len(task.works) if task.works or task.is_done else None),
-                    *outputs]),
+        (
+            "Task",
+            [
+                ("Task id", task.id),
+                ("Model", task.model),
+                ("Type", task.task_type),
+                ("Server status", raw_status),
+            ],
+        ),
+        (
+            "Input",
+            [
+                ("Prompt", task.prompt),
+                ("Negative prompt", task.negative_prompt),
+                ("Seed", task.seed),
+                ("Steps", task.steps),
+                ("Video", short_video(task.video)),
+                *extra,
+            ],
+        ),
+        (
+            "Timing",
+            [
+                ("Created", local_time_text(task.created_at)),
+                ("Started", local_time_text(task.started_at)),
+                ("Ended", local_time_text(task.ended_at)),
+                ("Queued", None if task.queued_s is None else duration_text(task.queued_s)),
+                ("Ran", None if task.ran_s is None else duration_text(task.ran_s)),
+            ],
+        ),
+        (
+            "Usage",
+            []
+            if usage is None
+            else [
+                ("Cost", None if usage.cost_usd is None else f"${usage.cost_usd:.4f}"),
+                ("Held while running", None if task.is_done else usage.frozen),
+                ("Billing", usage.type),
+            ],
+        ),
+        ("Output", [("Files", len(task.works) if task.works or task.is_done else None), *outputs]),
     ]
 
 
@@ -422,14 +506,16 @@ def absolute_media_url(url: object) -> str | None:
 def work_label(task: Task, index: int) -> str:
     """The accessible name of a task's player: what it is and whose."""
     kind = task.works[index].kind if index < len(task.works) else "file"
-    noun = {"audio": "Generated audio", "video": "Generated video",
-            "image": "Generated image"}.get(kind, "Generated file")
+    noun = {"audio": "Generated audio", "video": "Generated video", "image": "Generated image"}.get(
+        kind, "Generated file"
+    )
     count = f" {index + 1} of {len(task.works)}" if len(task.works) > 1 else ""
     return f"{noun}{count} for task {shorten(task.id, 80)}"
 
 
-def viewer_player(work: Work, source: str | None, *, label: str,
-                  page_paths: Sequence[str] = ()) -> str:
+def viewer_player(
+    work: Work, source: str | None, *, label: str, page_paths: Sequence[str] = ()
+) -> str:
     """One work's player for the viewer, named for screen readers.
 
     `source` is what the browser loads: an absolute http(s) URL, a path under one of
@@ -439,15 +525,21 @@ def viewer_player(work: Work, source: str | None, *, label: str,
     safe = media_url(source, page_paths=page_paths) or local_source(source)
     name = esc(label)
     if safe is None:
-        return (f'<span class="qnb-url-text" aria-label="{name}">{esc(work.kind)} file: '
-                f"{esc(shorten(work.playable_url, 300))} (not a playable address)</span>")
+        return (
+            f'<span class="qnb-url-text" aria-label="{name}">{esc(work.kind)} file: '
+            f"{esc(shorten(work.playable_url, 300))} (not a playable address)</span>"
+        )
     src = esc(safe)
     if work.kind == "audio":
-        return (f'<audio class="qnb-audio" controls preload="none" src="{src}" '
-                f'aria-label="{name}" title="{name}"></audio>')
+        return (
+            f'<audio class="qnb-audio" controls preload="none" src="{src}" '
+            f'aria-label="{name}" title="{name}"></audio>'
+        )
     if work.kind == "video":
-        return (f'<video class="qnb-video" controls preload="none" width="320" src="{src}" '
-                f'aria-label="{name}" title="{name}"></video>')
+        return (
+            f'<video class="qnb-video" controls preload="none" width="320" src="{src}" '
+            f'aria-label="{name}" title="{name}"></video>'
+        )
     if work.kind == "image":
         return f'<img class="qnb-image" src="{src}" width="240" alt="{name}">'
     return f'<a href="{src}" target="_blank" rel="noopener noreferrer">{name}</a>'
@@ -508,20 +600,28 @@ def compare_grid(
     common: list[str] = []
     if shown > 1:
         for name in list(facts):
-            distinct = {_key(v) for i, v in enumerate(fact_values[name])
-                        if status[i] != ERROR_STATUS}
+            distinct = {
+                _key(v) for i, v in enumerate(fact_values[name]) if status[i] != ERROR_STATUS
+            }
             if len(distinct) == 1:
                 facts.remove(name)
                 (only,) = distinct
                 if only is not None:  # a fact no task has is not worth a line
-                    common.append(_fact(name, next(v for i, v in enumerate(fact_values[name])
-                                                   if status[i] != ERROR_STATUS)))
+                    common.append(
+                        _fact(
+                            name,
+                            next(
+                                v
+                                for i, v in enumerate(fact_values[name])
+                                if status[i] != ERROR_STATUS
+                            ),
+                        )
+                    )
 
-    out: list[str] = [STYLE, COMPARE_STYLE, '<div class="qnb-card">',
-                      '<table class="qnb-compare">']
+    out: list[str] = [STYLE, COMPARE_STYLE, '<div class="qnb-card">', '<table class="qnb-compare">']
     if common:
-        out.append(f'<caption>every task: {" · ".join(common)}</caption>')
-    out.append('<thead><tr><td></td>')
+        out.append(f"<caption>every task: {' · '.join(common)}</caption>")
+    out.append("<thead><tr><td></td>")
     out.extend(f'<th scope="col">{_fact(across, variants[k])}</th>' for k in column_keys)
     out.append("</tr></thead><tbody>")
     sources = sources or {}
@@ -534,7 +634,9 @@ def compare_grid(
         if found is None:
             written = _fact(name, value, limit=_ARIA_LIMIT)
             found = said_and_written[memo_key] = (
-                _html.unescape(written).replace(" = ", " ", 1), written)
+                _html.unescape(written).replace(" = ", " ", 1),
+                written,
+            )
         return found
 
     for row_key in row_keys:
@@ -558,19 +660,34 @@ def compare_grid(
                         spoken.append(said)
                         shown_facts.append(written)
                 aria = ", ".join(spoken)
-                player = _cell_player(status[i], urls[i], errors[i], sources.get(labels[i]),
-                                      f"audio: {aria}", base_url, page_paths, kinds[i])
-                wave = (waveform_svg(peaks[i], width=220, label=f"waveform: {aria}")
-                        if peaks is not None else "")
-                meta = (f'<div class="qnb-facts">{" · ".join(shown_facts)}</div>'
-                        if shown_facts else "")
+                player = _cell_player(
+                    status[i],
+                    urls[i],
+                    errors[i],
+                    sources.get(labels[i]),
+                    f"audio: {aria}",
+                    base_url,
+                    page_paths,
+                    kinds[i],
+                )
+                wave = (
+                    waveform_svg(peaks[i], width=220, label=f"waveform: {aria}")
+                    if peaks is not None
+                    else ""
+                )
+                meta = (
+                    f'<div class="qnb-facts">{" · ".join(shown_facts)}</div>' if shown_facts else ""
+                )
                 out.append(f"<div>{wave}{player}{meta}</div>")
             out.append("</td>")
         out.append("</tr>")
     out.append("</tbody></table>")
-    problems = [f"<li>could not show: <code>{esc(_short(_label(ids[i]), _LABEL_LIMIT))}</code>: "
-                f"{esc(_short(str(errors[i]), 2000) if errors[i] is not None else 'no reason')}"
-                "</li>" for i in failed_rows]
+    problems = [
+        f"<li>could not show: <code>{esc(_short(_label(ids[i]), _LABEL_LIMIT))}</code>: "
+        f"{esc(_short(str(errors[i]), 2000) if errors[i] is not None else 'no reason')}"
+        "</li>"
+        for i in failed_rows
+    ]
     problems.extend(f"<li>{esc(note)}</li>" for note in notes)
     if problems:
         out.append(f'<ul class="qnb-notes">{"".join(problems)}</ul>')
@@ -578,8 +695,16 @@ def compare_grid(
     return "".join(out)
 
 
-def _cell_player(status: str, url: Any, error: Any, source: Any, label: str,
-                 base_url: str | None, page_paths: Sequence[str], kind: Any = None) -> str:
+def _cell_player(
+    status: str,
+    url: Any,
+    error: Any,
+    source: Any,
+    label: str,
+    base_url: str | None,
+    page_paths: Sequence[str],
+    kind: Any = None,
+) -> str:
     """The player of one task in a cell, or why there is none (pending, failed, no audio)."""
     local = local_source(source) if source is not None else None
     if local is not None:
@@ -626,9 +751,11 @@ def waveform_svg(peaks: Any, *, width: int = 160, height: int = 32, label: str =
         commands.append(f"m{xs[i] - xs[i - 1]} {tops[i] - bottoms[i - 1]}v{bottoms[i] - tops[i]}")
     path = "".join(commands).replace(" -", "-")
     name = f' aria-label="{esc(_short(label, _ARIA_LIMIT + 20))}"' if label else ""
-    return (f'<svg class="qnb-wave" width="{width}" height="{height}" '
-            f'viewBox="0 0 {width} {height}" role="img"{name}>'
-            f'<path d="{path}" fill="none" stroke="currentColor" stroke-width="1.5"/></svg>')
+    return (
+        f'<svg class="qnb-wave" width="{width}" height="{height}" '
+        f'viewBox="0 0 {width} {height}" role="img"{name}>'
+        f'<path d="{path}" fill="none" stroke="currentColor" stroke-width="1.5"/></svg>'
+    )
 
 
 def _values(series: pd.Series) -> list[Any]:
@@ -662,7 +789,7 @@ def _fact(name: str, value: Any, *, limit: int = _LABEL_LIMIT) -> str:
 
 
 def _short(text: str, limit: int) -> str:
-    return text if len(text) <= limit else text[:limit - 1] + "…"
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def _is_na(value: Any) -> bool:
@@ -709,40 +836,56 @@ def review_waveform_svg(peaks_b64: object, *, columns: int = REVIEW_SVG_COLUMNS)
         raw = base64.b64decode(peaks_b64, validate=True)
     except ValueError:
         return ""
-    pairs = [(int.from_bytes(raw[i:i + 1], "big", signed=True),
-              int.from_bytes(raw[i + 1:i + 2], "big", signed=True))
-             for i in range(0, len(raw) - 1, 2)]
+    pairs = [
+        (
+            int.from_bytes(raw[i : i + 1], "big", signed=True),
+            int.from_bytes(raw[i + 1 : i + 2], "big", signed=True),
+        )
+        for i in range(0, len(raw) - 1, 2)
+    ]
     if not pairs:
         return ""
     step = max(1, -(-len(pairs) // columns))
     parts = []
     for x, start in enumerate(range(0, len(pairs), step)):
-        chunk = pairs[start:start + step]
+        chunk = pairs[start : start + step]
         low, high = min(p[0] for p in chunk), max(p[1] for p in chunk)
         top, bottom = 20 - high * 19 // 127, 20 - low * 19 // 127
         parts.append(f"M{x * 2} {top}V{max(bottom, top + 1)}")
     width = 2 * len(parts)
-    return (f'<svg viewBox="0 0 {width} 40" preserveAspectRatio="none" role="img" '
-            f'aria-label="waveform"><path d="{"".join(parts)}" '
-            'stroke="currentColor" stroke-width="1.4" opacity="0.75"/></svg>')
+    return (
+        f'<svg viewBox="0 0 {width} 40" preserveAspectRatio="none" role="img" '
+        f'aria-label="waveform"><path d="{"".join(parts)}" '
+        'stroke="currentColor" stroke-width="1.4" opacity="0.75"/></svg>'
+    )
 
 
-def review_board(rows: Sequence[dict[str, Any]], marks: dict[str, Any], *, title: object = "",
-                 scale: Sequence[float] = (1, 5), blind: bool = False,
-                 rater: object = "") -> str:
+def review_board(
+    rows: Sequence[dict[str, Any]],
+    marks: dict[str, Any],
+    *,
+    title: object = "",
+    scale: Sequence[float] = (1, 5),
+    blind: bool = False,
+    rater: object = "",
+) -> str:
     """The static review board: per row its cards, each a waveform image (or why there is
     none) and the rater's verdict so far. Every text escaped."""
     low, high = (scale[0], scale[1]) if len(scale) == 2 else (1, 5)
-    head = (f"<div><b>{esc(title or 'review')}</b> · rater {esc(rater)}"
-            f"{' · blind' if blind else ''} · scale {esc(_label(low))}–{esc(_label(high))}"
-            " <i>(static view: run the notebook to listen and rate)</i></div>")
+    head = (
+        f"<div><b>{esc(title or 'review')}</b> · rater {esc(rater)}"
+        f"{' · blind' if blind else ''} · scale {esc(_label(low))}–{esc(_label(high))}"
+        " <i>(static view: run the notebook to listen and rate)</i></div>"
+    )
     body: list[str] = []
     for row in rows:
         cards: list[str] = []
         for card in row.get("cards", []):
             mark = marks.get(str(card.get("key")), {}) if isinstance(marks, dict) else {}
-            picture = review_waveform_svg(card.get("peaks")) or \
-                f'<div class="qnb-rs-why">{esc(card.get("reason") or card.get("status"))}</div>'
+            picture = (
+                review_waveform_svg(card.get("peaks"))
+                or f'<div class="qnb-rs-why">{esc(card.get("reason") or card.get("status"))}</div>'
+            )
             verdict = []
             if isinstance(mark, dict):
                 if mark.get("score") is not None:
@@ -754,7 +897,10 @@ def review_board(rows: Sequence[dict[str, Any]], marks: dict[str, Any], *, title
             cards.append(
                 f'<div class="qnb-rs-card"><b>{esc(card.get("label"))}</b>'
                 f'<div class="qnb-rs-why">{esc(card.get("detail"))}</div>{picture}'
-                f'<div class="qnb-rs-v">{" · ".join(verdict) or "not rated"}</div></div>')
-        body.append(f'<div class="qnb-rs-row"><h4>{esc(row.get("label"))}</h4>'
-                    f'<div class="qnb-rs-cards">{"".join(cards)}</div></div>')
+                f'<div class="qnb-rs-v">{" · ".join(verdict) or "not rated"}</div></div>'
+            )
+        body.append(
+            f'<div class="qnb-rs-row"><h4>{esc(row.get("label"))}</h4>'
+            f'<div class="qnb-rs-cards">{"".join(cards)}</div></div>'
+        )
     return f'{REVIEW_STYLE}<div class="qnb-rs">{head}{"".join(body)}</div>'

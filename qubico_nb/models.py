@@ -72,14 +72,17 @@ _STATUS_ALIASES = {
     **{word: Status.PENDING for word in ("pending", "queued", "waiting", "submitted", "created")},
     "staged": Status.STAGED,
     **{word: Status.PROCESSING for word in ("processing", "running", "in_progress", "started")},
-    **{word: Status.COMPLETED for word in ("completed", "complete", "success", "succeeded",
-                                           "finished", "done")},
+    **{
+        word: Status.COMPLETED
+        for word in ("completed", "complete", "success", "succeeded", "finished", "done")
+    },
     # A cancelled task will never produce output: it ends like a failed one (raw_status keeps it).
     **{word: Status.FAILED for word in ("failed", "failure", "error", "cancelled", "canceled")},
 }
 # The title-case spellings the seed schema sends, found without normalizing the text first.
-_STATUS_ALIASES.update({word.capitalize(): status for word, status in list(
-    _STATUS_ALIASES.items())})
+_STATUS_ALIASES.update(
+    {word.capitalize(): status for word, status in list(_STATUS_ALIASES.items())}
+)
 
 # -- timestamps ------------------------------------------------------------------------------
 
@@ -308,12 +311,19 @@ class Work:
         return self.url_without_watermark or self.url
 
     @classmethod
-    def from_url(cls, url: str, *, content_type: str | None = None,
-                 hint: WorkKind | None = None, **other_fields: Any) -> Work:
+    def from_url(
+        cls,
+        url: str,
+        *,
+        content_type: str | None = None,
+        hint: WorkKind | None = None,
+        **other_fields: Any,
+    ) -> Work:
         """A work whose media type, when not given, is guessed from the URL's extension."""
         content_type = content_type or guess_content_type(url)
-        return cls(url=url, content_type=content_type, kind=_kind(content_type, hint),
-                   **other_fields)
+        return cls(
+            url=url, content_type=content_type, kind=_kind(content_type, hint), **other_fields
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -375,10 +385,15 @@ class Task:
         return (_rebuild_task, (state,))
 
     def __repr__(self) -> str:
-        prompt = self.prompt if self.prompt is None or len(self.prompt) <= 40 else (
-            self.prompt[:39] + "…")
-        return (f"Task(id={self.id!r}, status={self.status.value!r}, model={self.model!r}, "
-                f"prompt={prompt!r}, works={len(self.works)})")
+        prompt = (
+            self.prompt
+            if self.prompt is None or len(self.prompt) <= 40
+            else (self.prompt[:39] + "…")
+        )
+        return (
+            f"Task(id={self.id!r}, status={self.status.value!r}, model={self.model!r}, "
+            f"prompt={prompt!r}, works={len(self.works)})"
+        )
 
     # -- derived fields ------------------------------------------------------------------------
     @property
@@ -441,25 +456,51 @@ class Task:
             return value.isoformat() if value else None
 
         return {
-            "id": self.id, "model": self.model, "task_type": self.task_type,
-            "status": self.status.value, "raw_status": self.raw_status, "is_done": self.is_done,
-            "input": dict(self.input), "prompt": self.prompt,
-            "negative_prompt": self.negative_prompt, "seed": self.seed, "steps": self.steps,
-            "video": self.video, "created_at": iso(self.created_at),
-            "started_at": iso(self.started_at), "ended_at": iso(self.ended_at),
-            "queued_s": self.queued_s, "ran_s": self.ran_s,
-            "usage": None if self.usage is None else {
-                "frozen": self.usage.frozen, "consume": self.usage.consume,
-                "cost_usd": self.usage.cost_usd, "type": self.usage.type},
+            "id": self.id,
+            "model": self.model,
+            "task_type": self.task_type,
+            "status": self.status.value,
+            "raw_status": self.raw_status,
+            "is_done": self.is_done,
+            "input": dict(self.input),
+            "prompt": self.prompt,
+            "negative_prompt": self.negative_prompt,
+            "seed": self.seed,
+            "steps": self.steps,
+            "video": self.video,
+            "created_at": iso(self.created_at),
+            "started_at": iso(self.started_at),
+            "ended_at": iso(self.ended_at),
+            "queued_s": self.queued_s,
+            "ran_s": self.ran_s,
+            "usage": None
+            if self.usage is None
+            else {
+                "frozen": self.usage.frozen,
+                "consume": self.usage.consume,
+                "cost_usd": self.usage.cost_usd,
+                "type": self.usage.type,
+            },
             "works": [
-                {"url": w.url, "url_without_watermark": w.url_without_watermark,
-                 "content_type": w.content_type, "kind": w.kind, "duration_s": w.duration_s,
-                 "width": w.width, "height": w.height, "cover_url": w.cover_url}
+                {
+                    "url": w.url,
+                    "url_without_watermark": w.url_without_watermark,
+                    "content_type": w.content_type,
+                    "kind": w.kind,
+                    "duration_s": w.duration_s,
+                    "width": w.width,
+                    "height": w.height,
+                    "cover_url": w.cover_url,
+                }
                 for w in self.works
             ],
-            "error": None if self.error is None else {
-                "code": self.error.code, "message": self.error.message,
-                "raw_message": self.error.raw_message},
+            "error": None
+            if self.error is None
+            else {
+                "code": self.error.code,
+                "message": self.error.message,
+                "raw_message": self.error.raw_message,
+            },
         }
 
 
@@ -474,12 +515,31 @@ def _slot_setters(cls: type) -> tuple[Any, ...]:
     return tuple(getattr(cls, f.name).__set__ for f in fields(cls))
 
 
-(_set_task_id, _set_task_status, _set_task_raw_status, _set_task_model, _set_task_type,
- _set_task_input, _set_task_created_at, _set_task_started_at, _set_task_ended_at,
- _set_task_usage, _set_task_works, _set_task_error, _set_task_raw) = _slot_setters(Task)
-(_set_work_url, _set_work_url_without_watermark, _set_work_content_type, _set_work_kind,
- _set_work_duration_s, _set_work_width, _set_work_height, _set_work_cover_url) = _slot_setters(
-    Work)
+(
+    _set_task_id,
+    _set_task_status,
+    _set_task_raw_status,
+    _set_task_model,
+    _set_task_type,
+    _set_task_input,
+    _set_task_created_at,
+    _set_task_started_at,
+    _set_task_ended_at,
+    _set_task_usage,
+    _set_task_works,
+    _set_task_error,
+    _set_task_raw,
+) = _slot_setters(Task)
+(
+    _set_work_url,
+    _set_work_url_without_watermark,
+    _set_work_content_type,
+    _set_work_kind,
+    _set_work_duration_s,
+    _set_work_width,
+    _set_work_height,
+    _set_work_cover_url,
+) = _slot_setters(Work)
 _set_usage_frozen, _set_usage_consume, _set_usage_type = _slot_setters(Usage)
 #: The slot descriptors of the fields that are read through a property (set just below).
 _INPUT_SLOT, _RAW_SLOT, _WORKS_SLOT = (Task.__dict__[name] for name in ("input", "raw", "works"))
@@ -501,11 +561,14 @@ def _get_task_raw(task: Task) -> Mapping[str, Any]:
         try:
             value = json.loads(value)
         except (ValueError, RecursionError) as err:
-            raise ProtocolError(f"the stored answer of task {task.id!r} cannot be read "
-                                f"({type(err).__name__}); clear the task cache") from err
+            raise ProtocolError(
+                f"the stored answer of task {task.id!r} cannot be read "
+                f"({type(err).__name__}); clear the task cache"
+            ) from err
         if type(value) is not dict:
-            raise ProtocolError(f"the stored answer of task {task.id!r} is not an object; "
-                                "clear the task cache")
+            raise ProtocolError(
+                f"the stored answer of task {task.id!r} is not an object; clear the task cache"
+            )
         _set_raw_slot(task, value)
     return value  # type: ignore[no-any-return]
 
@@ -543,7 +606,8 @@ def _lazy_works(slot: Any) -> property:
             value = _parse_works(_get_task_raw(self))
         except Exception as err:
             raise ProtocolError(
-                f"could not read the task's works: {type(err).__name__}: {err}") from err
+                f"could not read the task's works: {type(err).__name__}: {err}"
+            ) from err
         put(self, value)
         return value  # type: ignore[no-any-return]
 
@@ -553,8 +617,8 @@ def _lazy_works(slot: Any) -> property:
 _get_task_works = _WORKS_SLOT.__get__
 setattr(Task, "works", _lazy_works(_WORKS_SLOT))  # noqa: B010 (a slot, replaced)
 setattr(Task, "input", _read_only("input", _INPUT_SLOT))  # noqa: B010 (a slot, replaced)
-setattr(Task, "raw", _read_only(  # noqa: B010 (a slot, replaced)
-    "raw (the answer's data object)", _RAW_SLOT, _get_task_raw))
+_RAW_PROPERTY = _read_only("raw (the answer's data object)", _RAW_SLOT, _get_task_raw)
+setattr(Task, "raw", _RAW_PROPERTY)  # noqa: B010 (a slot, replaced)
 
 #: Usage and TaskError values repeat across a table (the same price, the same failure); they are
 #: immutable, so equal ones are shared: fewer objects to keep and for the collector to scan.
@@ -608,18 +672,20 @@ def _seconds_between(start: datetime | None, end: datetime | None) -> float | No
 
 def _unwrap(obj: object) -> Mapping[str, Any]:
     if type(obj) is not dict and not isinstance(obj, Mapping):
-        raise ProtocolError(
-            f"expected a JSON object holding a task, got {type(obj).__name__}")
+        raise ProtocolError(f"expected a JSON object holding a task, got {type(obj).__name__}")
     if "task_id" not in obj and "data" in obj:
         code = obj.get("code")
         message = _text(obj.get("message")) or ""
         if code is not None and _int(code) not in (0, 200):
             raise ProtocolError(
-                f"the answer carries error code {code!r}: {message or 'no message'}")
+                f"the answer carries error code {code!r}: {message or 'no message'}"
+            )
         data = obj.get("data")
         if not isinstance(data, Mapping):
-            raise ProtocolError(f"the answer holds no task (data is {type(data).__name__}); "
-                                f"message: {message or 'none'}")
+            raise ProtocolError(
+                f"the answer holds no task (data is {type(data).__name__}); "
+                f"message: {message or 'none'}"
+            )
         obj = data
     if _text(obj.get("task_id")) in (None, ""):
         keys = ", ".join(sorted(str(k)[:40] for k in obj)[:8]) or "none"
@@ -637,8 +703,10 @@ def _refuse_deep_nesting(root: object, what: str) -> None:
     try:
         _walk(root, MAX_NESTING)
     except _TooDeep:
-        raise ProtocolError(f"{what} nests more than {MAX_NESTING} levels deep; "
-                            "no API answer does, so it is refused") from None
+        raise ProtocolError(
+            f"{what} nests more than {MAX_NESTING} levels deep; "
+            "no API answer does, so it is refused"
+        ) from None
 
 
 class _TooDeep(Exception):
@@ -649,7 +717,7 @@ def _walk(node: Any, levels_left: int) -> None:
     if levels_left == 0:
         raise _TooDeep
     kind = type(node)
-    for child in (node.values() if kind is dict else node if kind is list else _children(node)):
+    for child in node.values() if kind is dict else node if kind is list else _children(node):
         kind = type(child)
         if kind is dict or kind is list:
             if child or levels_left == 1:  # an empty one is a leaf, unless past the limit
@@ -684,8 +752,9 @@ def _parse(data: Mapping[str, Any]) -> Task:
     _set_task_model(task, _text(get("model")) or _legacy_model(_text(legacy.get("type"))))
     _set_task_type(task, _text(get("task_type")) or _text(task_info.get("type")))
     _set_task_input(task, _parse_input(get("input"), task_info))
-    _set_task_created_at(task, parse_time(times.get("created_at")) or parse_time(
-        legacy.get("createTime")))
+    _set_task_created_at(
+        task, parse_time(times.get("created_at")) or parse_time(legacy.get("createTime"))
+    )
     _set_task_started_at(task, parse_time(times.get("started_at")))
     _set_task_ended_at(task, parse_time(times.get("ended_at")))
     _set_task_usage(task, _parse_usage(meta, metadata))
@@ -743,8 +812,9 @@ def _parse_usage(meta: Mapping[str, Any], metadata: Mapping[str, Any]) -> Usage 
             return _new_usage(frozen, consume, kind)
         return _new_usage(_int(frozen), _int(consume), _text(kind))
     if "quota_usage" in metadata or "quota_frozen" in metadata:
-        return _new_usage(_int(metadata.get("quota_frozen")), _int(metadata.get("quota_usage")),
-                          None)
+        return _new_usage(
+            _int(metadata.get("quota_frozen")), _int(metadata.get("quota_usage")), None
+        )
     return None
 
 
@@ -757,16 +827,18 @@ def _parse_works(data: Mapping[str, Any]) -> tuple[Work, ...]:
         url = _text(resource.get("resource")) or _text(resource.get("resourceWithoutWatermark"))
         if not url:
             continue
-        works.append(_work(
-            url,
-            _text(entry.get("contentType")) or None,
-            _hint(_text(entry.get("type"))),
-            url_without_watermark=_text(resource.get("resourceWithoutWatermark")) or None,
-            duration_s=_positive(resource.get("duration")),
-            width=_int(resource.get("width")) or None,
-            height=_int(resource.get("height")) or None,
-            cover_url=_text(_map(entry.get("cover")).get("resource")) or None,
-        ))
+        works.append(
+            _work(
+                url,
+                _text(entry.get("contentType")) or None,
+                _hint(_text(entry.get("type"))),
+                url_without_watermark=_text(resource.get("resourceWithoutWatermark")) or None,
+                duration_s=_positive(resource.get("duration")),
+                width=_int(resource.get("width")) or None,
+                height=_int(resource.get("height")) or None,
+                cover_url=_text(_map(entry.get("cover")).get("resource")) or None,
+            )
+        )
     output = data.get("output")
     for key, value in _map(output).items():
         name = str(key)
@@ -777,10 +849,17 @@ def _parse_works(data: Mapping[str, Any]) -> tuple[Work, ...]:
     return tuple(works)
 
 
-def _work(url: str, content_type: str | None, hint: WorkKind | None, *,
-          url_without_watermark: str | None = None, duration_s: float | None = None,
-          width: int | None = None, height: int | None = None,
-          cover_url: str | None = None) -> Work:
+def _work(
+    url: str,
+    content_type: str | None,
+    hint: WorkKind | None,
+    *,
+    url_without_watermark: str | None = None,
+    duration_s: float | None = None,
+    width: int | None = None,
+    height: int | None = None,
+    cover_url: str | None = None,
+) -> Work:
     """`Work.from_url`, built the fast way (see `_slot_setters`)."""
     content_type = content_type or guess_content_type(url)
     work: Work = _new(Work)
@@ -819,8 +898,11 @@ def _looks_like_file(key: str, value: str) -> bool:
 
 def _key_names_a_file(key: str) -> bool:
     lowered = key.lower()
-    return lowered.endswith(("url", "urls")) or _hint(lowered) is not None or lowered in (
-        "file", "files", "result")
+    return (
+        lowered.endswith(("url", "urls"))
+        or _hint(lowered) is not None
+        or lowered in ("file", "files", "result")
+    )
 
 
 _names_a_file = lru_cache(maxsize=1024)(_key_names_a_file)
@@ -830,8 +912,11 @@ def _parse_error(value: object) -> TaskError | None:
     if isinstance(value, str):  # some servers send the message alone
         return _new_error(value, None, None) if value.strip() else None
     error = _map(value)
-    if (error.get("message") in _BLANK_TEXT and error.get("raw_message") in _BLANK_TEXT
-            and error.get("code") in _NO_CODE):  # a finished task's empty error, at once
+    if (
+        error.get("message") in _BLANK_TEXT
+        and error.get("raw_message") in _BLANK_TEXT
+        and error.get("code") in _NO_CODE
+    ):  # a finished task's empty error, at once
         return None
     message = _text(error.get("message")) or ""
     raw_message = _text(error.get("raw_message")) or ""
@@ -872,6 +957,7 @@ def _collector_paused() -> Iterator[None]:
 # the parser that wrote it: `snapshot_tag` names this parser's code, and an entry with another
 # tag (an older or newer qubico-nb) is parsed from its answer again.
 
+
 @lru_cache(maxsize=1)
 def snapshot_tag() -> str | None:
     """A fingerprint of this parser's code (this module and the constants it reads); None when
@@ -897,12 +983,26 @@ def task_snapshot(task: Task) -> list[Any] | None:
         return None
     usage, error = task.usage, task.error
     return [
-        task.id, task.raw_status, task.model, task.task_type,
+        task.id,
+        task.raw_status,
+        task.model,
+        task.task_type,
         dict(given),  # explicit, so a stored task is read without decoding its answer
         *[None if s is None else s.isoformat() for s in stamps],
         None if usage is None else [usage.frozen, usage.consume, usage.type],
-        [[w.url, w.url_without_watermark, w.content_type, w.kind, w.duration_s, w.width,
-          w.height, w.cover_url] for w in task.works],
+        [
+            [
+                w.url,
+                w.url_without_watermark,
+                w.content_type,
+                w.kind,
+                w.duration_s,
+                w.width,
+                w.height,
+                w.cover_url,
+            ]
+            for w in task.works
+        ],
         None if error is None else [error.message, error.code, error.raw_message],
     ]
 
@@ -918,12 +1018,19 @@ def task_from_snapshot(snapshot: object, raw: dict[str, Any] | str) -> Task:
     is first read (a table of stored tasks never reads it)."""
     if type(snapshot) is not list or len(snapshot) != 11:
         raise ValueError(_NOT_A_SNAPSHOT)
-    (task_id, raw_status, model, task_type, given, created, started, ended, usage, works,
-     error) = snapshot
-    if (type(task_id) is not str or type(raw_status) is not str or type(works) is not list
-            or type(model) not in _TEXT_OR_NONE or type(task_type) not in _TEXT_OR_NONE
-            or type(given) not in _DICT_OR_NONE or type(usage) not in _LIST_OR_NONE
-            or type(error) not in _LIST_OR_NONE):
+    (task_id, raw_status, model, task_type, given, created, started, ended, usage, works, error) = (
+        snapshot
+    )
+    if (
+        type(task_id) is not str
+        or type(raw_status) is not str
+        or type(works) is not list
+        or type(model) not in _TEXT_OR_NONE
+        or type(task_type) not in _TEXT_OR_NONE
+        or type(given) not in _DICT_OR_NONE
+        or type(usage) not in _LIST_OR_NONE
+        or type(error) not in _LIST_OR_NONE
+    ):
         raise ValueError(_NOT_A_SNAPSHOT)
     if given is None:  # an earlier layout: the input is the answer's own
         given = raw.get("input") if type(raw) is dict else None
@@ -943,8 +1050,11 @@ def task_from_snapshot(snapshot: object, raw: dict[str, Any] | str) -> Task:
         if len(usage) != 3:
             raise ValueError(_NOT_A_SNAPSHOT)
         frozen, consume, usage_type = usage
-        if (type(frozen) not in _INT_OR_NONE or type(consume) not in _INT_OR_NONE
-                or type(usage_type) not in _TEXT_OR_NONE):
+        if (
+            type(frozen) not in _INT_OR_NONE
+            or type(consume) not in _INT_OR_NONE
+            or type(usage_type) not in _TEXT_OR_NONE
+        ):
             raise ValueError(_NOT_A_SNAPSHOT)
         usage = _new_usage(frozen, consume, usage_type)
     _set_task_usage(task, usage)
@@ -953,8 +1063,11 @@ def task_from_snapshot(snapshot: object, raw: dict[str, Any] | str) -> Task:
         if len(error) != 3:
             raise ValueError(_NOT_A_SNAPSHOT)
         message, code, raw_message = error
-        if (type(message) is not str or type(code) not in _INT_OR_NONE
-                or type(raw_message) not in _TEXT_OR_NONE):
+        if (
+            type(message) is not str
+            or type(code) not in _INT_OR_NONE
+            or type(raw_message) not in _TEXT_OR_NONE
+        ):
             raise ValueError(_NOT_A_SNAPSHOT)
         error = _new_error(message, code, raw_message)
     _set_task_error(task, error)
@@ -977,11 +1090,16 @@ def _snapshot_work(item: object) -> Work:
     if type(item) is not list or len(item) != 8:
         raise ValueError(_NOT_A_SNAPSHOT)
     url, without_watermark, content_type, kind, duration_s, width, height, cover_url = item
-    if (type(url) is not str or kind not in _WORK_KINDS
-            or type(without_watermark) not in _TEXT_OR_NONE
-            or type(content_type) not in _TEXT_OR_NONE or type(cover_url) not in _TEXT_OR_NONE
-            or type(width) not in _INT_OR_NONE or type(height) not in _INT_OR_NONE
-            or type(duration_s) not in _NUMBER_OR_NONE):
+    if (
+        type(url) is not str
+        or kind not in _WORK_KINDS
+        or type(without_watermark) not in _TEXT_OR_NONE
+        or type(content_type) not in _TEXT_OR_NONE
+        or type(cover_url) not in _TEXT_OR_NONE
+        or type(width) not in _INT_OR_NONE
+        or type(height) not in _INT_OR_NONE
+        or type(duration_s) not in _NUMBER_OR_NONE
+    ):
         raise ValueError(_NOT_A_SNAPSHOT)
     work: Work = _new(Work)
     _set_work_url(work, url)

@@ -76,10 +76,15 @@ class TaskViewer(widgets.VBox):  # type: ignore[misc]
         self._published: str | None = None
         self._cell_request: str | None = None
 
-        self.id_box = widgets.Text(placeholder="task id", description="Task",
-                                   continuous_update=False, layout={"width": "28em"})
-        self.fetch_button = widgets.Button(description="Fetch", icon="refresh",
-                                           tooltip="Fetch the task again")
+        self.id_box = widgets.Text(
+            placeholder="task id",
+            description="Task",
+            continuous_update=False,
+            layout={"width": "28em"},
+        )
+        self.fetch_button = widgets.Button(
+            description="Fetch", icon="refresh", tooltip="Fetch the task again"
+        )
         self.style_sheet = widgets.HTML(html.VIEWER_STYLE, layout={"display": "none"})
         self.status = _classed(widgets.HTML(), "qnb-status")
         self.times = _classed(widgets.HTML(), "qnb-times")
@@ -156,8 +161,11 @@ class TaskViewer(widgets.VBox):  # type: ignore[misc]
         self.stop_following()
         for child in _descendants(self):
             child.close()
-        for part in (self.layout, *(getattr(w, "layout", None) for w in _descendants(self)),
-                     *(getattr(w, "style", None) for w in _descendants(self))):
+        for part in (
+            self.layout,
+            *(getattr(w, "layout", None) for w in _descendants(self)),
+            *(getattr(w, "style", None) for w in _descendants(self)),
+        ):
             if isinstance(part, widgets.Widget):
                 part.close()  # layouts and styles are widgets with comms of their own
         super().close()
@@ -171,8 +179,10 @@ class TaskViewer(widgets.VBox):  # type: ignore[misc]
         task = self._task
         if task is None:
             return f"TaskViewer(task_id={html.shorten(self.id_box.value, 80) or None!r})"
-        return (f"TaskViewer(task_id={html.shorten(task.id, 80)!r}, "
-                f"status={task.status.value!r}, works={len(task.works)})")
+        return (
+            f"TaskViewer(task_id={html.shorten(task.id, 80)!r}, "
+            f"status={task.status.value!r}, works={len(task.works)})"
+        )
 
     def _repr_mimebundle_(self, **kwargs: Any) -> dict[str, Any]:
         """The widget where widgets render; elsewhere (GitHub, nbviewer) a static card."""
@@ -180,8 +190,7 @@ class TaskViewer(widgets.VBox):  # type: ignore[misc]
         bundle["text/plain"] = repr(self)
         with self._lock:
             task, sources = self._task, self._sources_shown()
-        bundle["text/html"] = html.task_card(task, sources=sources,
-                                             page_paths=_hosts.page_paths())
+        bundle["text/html"] = html.task_card(task, sources=sources, page_paths=_hosts.page_paths())
         return bundle
 
     def _ipython_display_(self, **kwargs: Any) -> None:
@@ -230,7 +239,9 @@ class TaskViewer(widgets.VBox):  # type: ignore[misc]
             self._poller = threading.Thread(
                 target=_follow,
                 args=(weakref.ref(self), client, task_id, stop, interval, self.wait_timeout),
-                name=f"qnb-follow-{task_id[:12]}", daemon=True)
+                name=f"qnb-follow-{task_id[:12]}",
+                daemon=True,
+            )
             self._poller.start()
 
     def _is_current(self, task_id: str, stop: threading.Event) -> bool:
@@ -266,7 +277,8 @@ class TaskViewer(widgets.VBox):  # type: ignore[misc]
             self._shown_works = (task.works, sources)
             self.players.children = tuple(
                 self._player(work, source, html.work_label(task, index))
-                for index, (work, source) in enumerate(zip(task.works, sources, strict=True)))
+                for index, (work, source) in enumerate(zip(task.works, sources, strict=True))
+            )
         self._task = task  # last: whoever sees the new task sees its players too
 
     def _publish_if_done(self, task: Task) -> None:
@@ -296,8 +308,9 @@ class TaskViewer(widgets.VBox):  # type: ignore[misc]
 
     def _player(self, work: Work, source: str | None, label: str) -> widgets.Widget:
         out = _classed(widgets.Output(), "qnb-player")
-        out.append_display_data(HTML(html.viewer_player(work, source, label=label,
-                                                        page_paths=_hosts.page_paths())))
+        out.append_display_data(
+            HTML(html.viewer_player(work, source, label=label, page_paths=_hosts.page_paths()))
+        )
         return out
 
     def _show_error(self, message: str) -> None:
@@ -354,8 +367,14 @@ def _warn_embedding() -> None:
     _hosts.warn_loopback_embedding(stacklevel=3)
 
 
-def _follow(ref: weakref.ref[TaskViewer], client: Client, task_id: str,
-            stop: threading.Event, interval: float, timeout: float) -> None:
+def _follow(
+    ref: weakref.ref[TaskViewer],
+    client: Client,
+    task_id: str,
+    stop: threading.Event,
+    interval: float,
+    timeout: float,
+) -> None:
     """The poller: ask for the task every `interval` s until it ends, the viewer stops it, or
     nobody holds the viewer any more (only a weak reference is kept between polls)."""
     deadline = time.monotonic() + timeout
@@ -365,8 +384,11 @@ def _follow(ref: weakref.ref[TaskViewer], client: Client, task_id: str,
             return
         if time.monotonic() > deadline:
             viewer._error_from_poller(
-                task_id, stop, f"Stopped following after {timeout:g} s; the task was still "
-                "running. Press Fetch to check again.")
+                task_id,
+                stop,
+                f"Stopped following after {timeout:g} s; the task was still "
+                "running. Press Fetch to check again.",
+            )
             return
         try:
             task = client.get_task(task_id)
@@ -388,8 +410,10 @@ def _check_answer(task: Task, task_id: str) -> None:
     if task.id != task_id:
         from .errors import ProtocolError
 
-        raise ProtocolError(f"asked for task {html.shorten(task_id, 80)} but the server answered "
-                            f"with task {html.shorten(task.id, 80)}; nothing shown")
+        raise ProtocolError(
+            f"asked for task {html.shorten(task_id, 80)} but the server answered "
+            f"with task {html.shorten(task.id, 80)}; nothing shown"
+        )
 
 
 def _classed(widget: Any, name: str) -> Any:

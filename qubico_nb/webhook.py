@@ -15,8 +15,12 @@ SECRET_HEADER = "x-webhook-secret"  # noqa: S105 - a header name, not a secret
 MAX_WEBHOOK_BYTES = 1024 * 1024
 
 
-def parse_webhook(body: bytes | str | Mapping[str, Any], headers: Mapping[str, str] | None = None,
-                  *, secret: str | None = None) -> Task:
+def parse_webhook(
+    body: bytes | str | Mapping[str, Any],
+    headers: Mapping[str, str] | None = None,
+    *,
+    secret: str | None = None,
+) -> Task:
     """The Task a webhook carries. With `secret`, the ``x-webhook-secret`` header must match
     (compared in constant time), or `WebhookVerificationError` is raised before anything is
     parsed.
@@ -42,20 +46,32 @@ def _verify(headers: object, secret: object) -> None:
     given: object = b""
     if isinstance(headers, Mapping):
         try:
-            given = next((v for k, v in headers.items()
-                          if isinstance(k, (str, bytes)) and _text(k).lower() == SECRET_HEADER),
-                         b"")
+            given = next(
+                (
+                    v
+                    for k, v in headers.items()
+                    if isinstance(k, (str, bytes)) and _text(k).lower() == SECRET_HEADER
+                ),
+                b"",
+            )
         except Exception:  # a mapping whose iteration fails
             given = b""
     elif headers is not None:
         raise WebhookVerificationError(
-            f"headers must be a mapping of header names to values, got {type(headers).__name__}")
-    given_bytes = given.encode("utf-8", "surrogatepass") if isinstance(given, str) else \
-        given if isinstance(given, bytes) else b""
+            f"headers must be a mapping of header names to values, got {type(headers).__name__}"
+        )
+    given_bytes = (
+        given.encode("utf-8", "surrogatepass")
+        if isinstance(given, str)
+        else given
+        if isinstance(given, bytes)
+        else b""
+    )
     if not hmac.compare_digest(given_bytes, expected):
         raise WebhookVerificationError(
             "webhook rejected: the x-webhook-secret header is missing or does not match your "
-            "secret; do not trust this delivery")
+            "secret; do not trust this delivery"
+        )
 
 
 def _text(value: str | bytes) -> str:

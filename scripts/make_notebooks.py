@@ -20,7 +20,8 @@ VIDEO_CELL = (
     "# public MP4 URL of yours.\n"
     "VIDEO = os.environ.get('QUBICO_DEMO_VIDEO') or (\n"
     "    f'{client.base_url}/assets/demo.mp4' if client.is_sandbox\n"
-    "    else 'https://example.com/clips/beach.mp4')")
+    "    else 'https://example.com/clips/beach.mp4')"
+)
 
 QUICKSTART = [
     new_markdown_cell(
@@ -29,40 +30,50 @@ QUICKSTART = [
         "With `QUBICO_API_KEY` set this talks to the live Qubico API; without it, `connect()` "
         "starts a local **sandbox** that speaks the same API and synthesizes the audio, "
         "so this notebook runs anywhere, Binder included. `connect(sandbox=True)` uses the "
-        "sandbox even when a key is set."),
+        "sandbox even when a key is set."
+    ),
     new_code_cell(
         "import os\n"
         "from qubico_nb import TaskViewer, connect, tabulate_tasks\n\n"
-        "client = connect()\n"
-        + VIDEO_CELL),
+        "client = connect()\n" + VIDEO_CELL
+    ),
     new_markdown_cell(
         "## Create a task and follow it\n\n"
         "`TaskViewer` fetches the task, shows its metadata, and keeps polling in the background "
         "until it ends; the player appears when the audio is ready. Press **Fetch** to refresh, "
-        "or paste another task id."),
+        "or paste another task id."
+    ),
     new_code_cell(
         "task = client.generate_audio(VIDEO, 'waves crashing on a beach, seagulls',\n"
         "                             negative_prompt='music', seed=1)\n"
         "viewer = TaskViewer(task.id, client=client)\n"
-        "viewer"),
-    new_markdown_cell("## Wait in code instead\n\n`client.wait` polls until the task is done "
-                      "(bounded by `timeout`)."),
+        "viewer"
+    ),
+    new_markdown_cell(
+        "## Wait in code instead\n\n`client.wait` polls until the task is done "
+        "(bounded by `timeout`)."
+    ),
     new_code_cell(
         "done = client.wait(task, timeout=300)\n"
-        "print(done.status, done.ran_s, done.audio.url if done.audio else None)"),
+        "print(done.status, done.ran_s, done.audio.url if done.audio else None)"
+    ),
     new_markdown_cell("## A small table\n\nA few more tasks, then one DataFrame of all of them."),
     new_code_cell(
         "more = [client.generate_audio(VIDEO, p, seed=7) for p in\n"
         "        ['rain on a tin roof', 'a car engine idling', 'footsteps in a hall']]\n"
         "more = [client.wait(t, timeout=300) for t in more]\n"
         "table = tabulate_tasks([done, *more], client=client)\n"
-        "table[['task_id', 'status', 'prompt', 'seed', 'ran_s', 'cost_usd', 'audio_url']]"),
-    new_markdown_cell("## Everything you made lately\n\n`client.history()` pages through your "
-                      "past tasks lazily, newest first; take as many as you want to see."),
+        "table[['task_id', 'status', 'prompt', 'seed', 'ran_s', 'cost_usd', 'audio_url']]"
+    ),
+    new_markdown_cell(
+        "## Everything you made lately\n\n`client.history()` pages through your "
+        "past tasks lazily, newest first; take as many as you want to see."
+    ),
     new_code_cell(
         "from itertools import islice\n\n"
         "recent = tabulate_tasks(islice(client.history(model='mmaudio'), 50), client=client)\n"
-        "recent[['created_at', 'status', 'prompt', 'seed', 'cost_usd']].head(10)"),
+        "recent[['created_at', 'status', 'prompt', 'seed', 'cost_usd']].head(10)"
+    ),
 ]
 
 COMPARE = [
@@ -70,33 +81,43 @@ COMPARE = [
         "# Compare batches of generations\n\n"
         "Submit a grid of prompts x seeds for one video, wait for all of it, put it in a table, "
         "listen to it side by side, and download what you want to keep (output URLs expire).\n\n"
-        "Uses the live API when `QUBICO_API_KEY` is set, otherwise a local sandbox."),
+        "Uses the live API when `QUBICO_API_KEY` is set, otherwise a local sandbox."
+    ),
     new_code_cell(
         "import os\n"
         "from qubico_nb import (compare, connect, download, submit_grid, tabulate_tasks,\n"
         "                       wait_all)\n\n"
-        "client = connect()\n"
-        + VIDEO_CELL),
-    new_markdown_cell("## Submit a grid\n\nEvery cell is checked before the first is sent; "
-                      "when the plan's concurrency limit is reached, submission waits."),
+        "client = connect()\n" + VIDEO_CELL
+    ),
+    new_markdown_cell(
+        "## Submit a grid\n\nEvery cell is checked before the first is sent; "
+        "when the plan's concurrency limit is reached, submission waits."
+    ),
     new_code_cell(
         "prompts = ['rain on a tin roof', 'birds at dawn', 'a truck engine idling']\n"
         "tasks = submit_grid(VIDEO, prompts, seeds=[1, 2, 3], negative_prompt='music',\n"
         "                    client=client)\n"
-        "len(tasks)"),
+        "len(tasks)"
+    ),
     new_code_cell("tasks = wait_all(tasks, client=client, timeout=600)"),
     new_markdown_cell("## One table"),
     new_code_cell(
         "table = tabulate_tasks(tasks, client=client)\n"
-        "table[['prompt', 'seed', 'status', 'ran_s', 'cost_usd']]"),
-    new_markdown_cell("## Listen side by side\n\nOne row per prompt, one column per seed. "
-                      "Nothing downloads until you press play."),
+        "table[['prompt', 'seed', 'status', 'ran_s', 'cost_usd']]"
+    ),
+    new_markdown_cell(
+        "## Listen side by side\n\nOne row per prompt, one column per seed. "
+        "Nothing downloads until you press play."
+    ),
     new_code_cell("compare(table, by='prompt', across='seed')"),
-    new_markdown_cell("## Keep what you like\n\nFiles are saved atomically; running this again "
-                      "skips what is already there."),
+    new_markdown_cell(
+        "## Keep what you like\n\nFiles are saved atomically; running this again "
+        "skips what is already there."
+    ),
     new_code_cell(
         "saved = download(table, 'downloads', client=client)\n"
-        "saved[['task_id', 'local_path', 'download_error']]"),
+        "saved[['task_id', 'local_path', 'download_error']]"
+    ),
 ]
 
 
@@ -110,53 +131,62 @@ REVIEW = [
         "shuffled order) until you press **Reveal**.\n\n"
         "Every verdict is saved at once to `listening-test.verdicts.jsonl` next to this "
         "notebook: run the notebook again (even after a restart) and your verdicts are back.\n\n"
-        "Uses the live API when `QUBICO_API_KEY` is set, otherwise a local sandbox."),
+        "Uses the live API when `QUBICO_API_KEY` is set, otherwise a local sandbox."
+    ),
     new_code_cell(
         "import os\n"
         "from qubico_nb import connect, submit_grid, tabulate_tasks, wait_all\n"
         "from qubico_nb.audio import analyze\n"
         "from qubico_nb import review\n\n"
-        "client = connect()\n"
-        + VIDEO_CELL),
+        "client = connect()\n" + VIDEO_CELL
+    ),
     new_markdown_cell("## Make a small grid\n\nTwo prompts, three seeds each."),
     new_code_cell(
         "prompts = ['waves crashing on a beach, seagulls', 'a steam train passing']\n"
         "tasks = submit_grid(VIDEO, prompts, seeds=[1, 2, 3], negative_prompt='music',\n"
         "                    client=client, progress=False)\n"
         "tasks = wait_all(tasks, client=client, timeout=600, progress=False)\n"
-        "table = tabulate_tasks(tasks, client=client, progress=False)"),
-    new_markdown_cell("## Measure\n\nLoudness (ITU-R BS.1770), peak level, clipping and "
-                      "silence of each file, computed in the kernel."),
+        "table = tabulate_tasks(tasks, client=client, progress=False)"
+    ),
+    new_markdown_cell(
+        "## Measure\n\nLoudness (ITU-R BS.1770), peak level, clipping and "
+        "silence of each file, computed in the kernel."
+    ),
     new_code_cell(
         "table = analyze(table, client=client, progress=False)\n"
-        "table[['prompt', 'seed', 'lufs', 'peak_dbfs', 'clipped_fraction', 'silent_fraction']]"),
+        "table[['prompt', 'seed', 'lufs', 'peak_dbfs', 'clipped_fraction', 'silent_fraction']]"
+    ),
     new_markdown_cell(
         "## Judge, blind\n\n"
         "Click the board, then: **1-9** select a card, **Space** play/pause, **←/→** seek, "
         "**↑/↓** change rows, **Shift+1-5** score, **b** best in row, **n** note, "
-        "**s** spectrogram, **?** all keys. Everything is also a button."),
+        "**s** spectrogram, **?** all keys. Everything is also a button."
+    ),
     new_code_cell(
         "board = review(table, by='prompt', across='seed', blind=True, name='listening-test',\n"
         "               client=client)\n"
-        "board"),
+        "board"
+    ),
     new_markdown_cell(
         "## Results\n\n"
         "Mean score per seed with a 95% interval (Student's t), the number of scores, and "
-        "how often each seed was picked as best. Run this cell again after rating."),
+        "how often each seed was picked as best. Run this cell again after rating."
+    ),
     new_code_cell("board.summary()"),
     new_markdown_cell("Every verdict, and the whole table with the verdicts joined on:"),
-    new_code_cell(
-        "board.verdicts\n"),
-    new_code_cell(
-        "board.to_frame()[['prompt', 'seed', 'lufs', 'rater', 'score', 'best', 'note']]"),
+    new_code_cell("board.verdicts\n"),
+    new_code_cell("board.to_frame()[['prompt', 'seed', 'lufs', 'rater', 'score', 'best', 'note']]"),
 ]
 
 
 def build(cells: list[nbformat.NotebookNode]) -> nbformat.NotebookNode:
     notebook = new_notebook(cells=cells)
     notebook.metadata = {
-        "kernelspec": {"display_name": "Python 3 (ipykernel)", "language": "python",
-                       "name": "python3"},
+        "kernelspec": {
+            "display_name": "Python 3 (ipykernel)",
+            "language": "python",
+            "name": "python3",
+        },
         "language_info": {"name": "python"},
     }
     for index, cell in enumerate(notebook.cells):
@@ -164,8 +194,11 @@ def build(cells: list[nbformat.NotebookNode]) -> nbformat.NotebookNode:
     return notebook
 
 
-NOTEBOOKS = {"quickstart.ipynb": QUICKSTART, "compare-batches.ipynb": COMPARE,
-             "review.ipynb": REVIEW}
+NOTEBOOKS = {
+    "quickstart.ipynb": QUICKSTART,
+    "compare-batches.ipynb": COMPARE,
+    "review.ipynb": REVIEW,
+}
 
 
 def main() -> int:

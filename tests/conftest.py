@@ -17,8 +17,13 @@ def create_body(**input_overrides: Any) -> dict[str, Any]:
     body: dict[str, Any] = {
         "model": "Qubico/mmaudio",
         "task_type": "video2audio",
-        "input": {"prompt": "waves crashing, seagulls", "negative_prompt": "music",
-                  "video": VIDEO, "steps": 25, "seed": 42},
+        "input": {
+            "prompt": "waves crashing, seagulls",
+            "negative_prompt": "music",
+            "video": VIDEO,
+            "steps": 25,
+            "seed": 42,
+        },
         "config": {"webhook_config": {"endpoint": "", "secret": ""}},
     }
     for key, value in input_overrides.items():
@@ -73,8 +78,13 @@ def client_for(sb: Sandbox, **options: Any) -> Any:
     """A Client against a sandbox, with no waiting between polls or retries."""
     from qubico_nb import Client
 
-    settings = {"api_key": KEY, "base_url": sb.url, "poll_interval": 0, "retry_backoff": 0,
-                "cache_size": 0}
+    settings = {
+        "api_key": KEY,
+        "base_url": sb.url,
+        "poll_interval": 0,
+        "retry_backoff": 0,
+        "cache_size": 0,
+    }
     settings.update(options)
     return Client(**settings)
 

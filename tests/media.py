@@ -61,32 +61,71 @@ class Mp4Case:
 
 MP4_CORPUS: tuple[Mp4Case, ...] = (
     Mp4Case("moov at the front", mp4_bytes(12.5), 12.5),
-    Mp4Case("moov at the end, after media data", FTYP + box(b"mdat", _decoy_media())
-            + box(b"moov", mvhd(7.0)), 7.0),
-    Mp4Case("moov at the end, media data with a 64-bit size", FTYP
-            + large_box(b"mdat", _decoy_media()) + box(b"moov", mvhd(7.0)), 7.0),
+    Mp4Case(
+        "moov at the end, after media data",
+        FTYP + box(b"mdat", _decoy_media()) + box(b"moov", mvhd(7.0)),
+        7.0,
+    ),
+    Mp4Case(
+        "moov at the end, media data with a 64-bit size",
+        FTYP + large_box(b"mdat", _decoy_media()) + box(b"moov", mvhd(7.0)),
+        7.0,
+    ),
     Mp4Case("moov with a 64-bit size", FTYP + large_box(b"moov", mvhd(4.0)), 4.0),
     Mp4Case("version-1 mvhd (64-bit times)", mp4_bytes(3.0, version=1, timescale=90000), 3.0),
-    Mp4Case("other boxes before mvhd inside moov", FTYP + box(b"free", bytes(16))
-            + box(b"moov", box(b"udta", b"mvhd" + bytes(40)) + mvhd(9.5)), 9.5),
-    Mp4Case("a last box whose size is 0 (runs to the end of the file)", FTYP
-            + struct.pack(">I", 0) + b"moov" + mvhd(6.0), 6.0),
+    Mp4Case(
+        "other boxes before mvhd inside moov",
+        FTYP
+        + box(b"free", bytes(16))
+        + box(b"moov", box(b"udta", b"mvhd" + bytes(40)) + mvhd(9.5)),
+        9.5,
+    ),
+    Mp4Case(
+        "a last box whose size is 0 (runs to the end of the file)",
+        FTYP + struct.pack(">I", 0) + b"moov" + mvhd(6.0),
+        6.0,
+    ),
     Mp4Case("empty", b"", None),
     Mp4Case("not an mp4 at all", b"not an mp4 at all", None),
     Mp4Case("a WAV file", b"RIFF\x24\x00\x00\x00WAVEfmt " + bytes(40), None),
     Mp4Case("truncated inside moov", mp4_bytes(3.0)[:40], None),
     Mp4Case("truncated inside mvhd", FTYP + box(b"moov", box(b"mvhd", b"\0" * 4)), None),
-    Mp4Case("moov at the end, file cut before it", (FTYP + box(b"mdat", _decoy_media())
-            + box(b"moov", mvhd(7.0)))[:2000], None),
+    Mp4Case(
+        "moov at the end, file cut before it",
+        (FTYP + box(b"mdat", _decoy_media()) + box(b"moov", mvhd(7.0)))[:2000],
+        None,
+    ),
     Mp4Case("no moov box", FTYP + box(b"mdat", bytes(64)), None),
     Mp4Case("timescale 0", mp4_bytes(0.0, timescale=0), None),
-    Mp4Case("unknown duration (all ones)", FTYP + box(b"moov", box(
-        b"mvhd", bytes(4) + struct.pack(">IIII", 0, 0, 1000, 0xFFFFFFFF) + bytes(80))), None),
-    Mp4Case("unknown duration, version 1 (all ones)", FTYP + box(b"moov", box(
-        b"mvhd", bytes([1, 0, 0, 0]) + struct.pack(">QQIQ", 0, 0, 1000, 2**64 - 1) + bytes(80))),
-        None),
-    Mp4Case("version-1 mvhd cut short", FTYP + box(b"moov", box(
-        b"mvhd", bytes([1, 0, 0, 0]) + struct.pack(">QQI", 0, 0, 1000))), None),
-    Mp4Case("a box size smaller than its header", FTYP + struct.pack(">I", 4) + b"moov"
-            + mvhd(2.0), None),
+    Mp4Case(
+        "unknown duration (all ones)",
+        FTYP
+        + box(
+            b"moov",
+            box(b"mvhd", bytes(4) + struct.pack(">IIII", 0, 0, 1000, 0xFFFFFFFF) + bytes(80)),
+        ),
+        None,
+    ),
+    Mp4Case(
+        "unknown duration, version 1 (all ones)",
+        FTYP
+        + box(
+            b"moov",
+            box(
+                b"mvhd",
+                bytes([1, 0, 0, 0]) + struct.pack(">QQIQ", 0, 0, 1000, 2**64 - 1) + bytes(80),
+            ),
+        ),
+        None,
+    ),
+    Mp4Case(
+        "version-1 mvhd cut short",
+        FTYP + box(b"moov", box(b"mvhd", bytes([1, 0, 0, 0]) + struct.pack(">QQI", 0, 0, 1000))),
+        None,
+    ),
+    Mp4Case(
+        "a box size smaller than its header",
+        FTYP + struct.pack(">I", 4) + b"moov" + mvhd(2.0),
+        None,
+    ),
 )

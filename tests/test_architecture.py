@@ -60,8 +60,9 @@ MODULES = {_module_name(p): p for p in PACKAGE.rglob("*.py")}
 
 
 def _graph(*, module_level_only: bool) -> dict[str, set[str]]:
-    return {name: _imports(path, module_level_only=module_level_only)
-            for name, path in MODULES.items()}
+    return {
+        name: _imports(path, module_level_only=module_level_only) for name, path in MODULES.items()
+    }
 
 
 def _cycles(graph: dict[str, set[str]]) -> list[list[str]]:
@@ -76,7 +77,7 @@ def _cycles(graph: dict[str, set[str]]) -> list[list[str]]:
             if nxt.startswith(node + ".") or node == "qubico_nb":
                 continue  # a package re-exporting its own submodules is not a circle
             if state.get(nxt) == 1:
-                cycles.append([*stack[stack.index(nxt):], nxt])
+                cycles.append([*stack[stack.index(nxt) :], nxt])
             elif not state.get(nxt):
                 visit(nxt)
         stack.pop()
@@ -125,21 +126,29 @@ def test_shared_leaves_are_leaves() -> None:
 def test_the_sandbox_imports_nothing_from_the_client_side() -> None:
     for name, path in MODULES.items():
         if name.startswith("qubico_nb.sandbox"):
-            outside = {m for m in _imports(path, module_level_only=False)
-                       if not m.startswith("qubico_nb.sandbox")} - SHARED_LEAVES
+            outside = {
+                m
+                for m in _imports(path, module_level_only=False)
+                if not m.startswith("qubico_nb.sandbox")
+            } - SHARED_LEAVES
             assert not outside, f"{name} imports {outside}"
 
 
-@pytest.mark.parametrize("module", ["qubico_nb.models", "qubico_nb.frames", "qubico_nb.html",
-                                    "qubico_nb.errors"])
+@pytest.mark.parametrize(
+    "module", ["qubico_nb.models", "qubico_nb.frames", "qubico_nb.html", "qubico_nb.errors"]
+)
 def test_pure_layers_touch_no_network_and_no_widgets(module: str) -> None:
     if module not in MODULES:
         pytest.skip(f"{module} does not exist")
     path = MODULES[module]
     assert not (_external(path) & (WIDGETS | HTTP)), module
     inner = _imports(path, module_level_only=False)
-    assert not inner & {"qubico_nb.client", "qubico_nb._transport", "qubico_nb.viewer",
-                        "qubico_nb.connection"}, f"{module} imports {inner}"
+    assert not inner & {
+        "qubico_nb.client",
+        "qubico_nb._transport",
+        "qubico_nb.viewer",
+        "qubico_nb.connection",
+    }, f"{module} imports {inner}"
 
 
 def test_widgets_never_talk_http() -> None:

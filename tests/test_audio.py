@@ -48,8 +48,9 @@ def sine(dbfs: float, seconds: float = 2.0, freq: float = 1000.0, rate: int = RA
     return (10 ** (dbfs / 20) * np.sin(2 * np.pi * freq * t)).astype(np.float64)
 
 
-def encode(samples: np.ndarray, fmt: str = "WAV", subtype: str | None = "FLOAT",
-           rate: int = RATE) -> bytes:
+def encode(
+    samples: np.ndarray, fmt: str = "WAV", subtype: str | None = "FLOAT", rate: int = RATE
+) -> bytes:
     buffer = io.BytesIO()
     if fmt == "MP3":
         sf.write(buffer, samples, rate, format="MP3")
@@ -121,8 +122,8 @@ def test_loudness_agrees_with_pyloudnorm_including_gating(channels: int, rate: i
 
     rng = np.random.default_rng(channels * rate)
     noise = rng.standard_normal((int(5.3 * rate), channels)) * 0.1
-    noise[rate: 2 * rate] *= 0.01  # 40 dB down: dropped by the relative gate
-    noise[3 * rate: 4 * rate] = 0.0  # silence: dropped by the absolute gate
+    noise[rate : 2 * rate] *= 0.01  # 40 dB down: dropped by the relative gate
+    noise[3 * rate : 4 * rate] = 0.0  # silence: dropped by the absolute gate
     expected = pyloudnorm.Meter(rate).integrated_loudness(noise)
     result = analyze_samples(noise, rate)
     assert result.lufs == pytest.approx(expected, abs=0.01)
@@ -180,9 +181,17 @@ def test_block_filter_matches_sosfilt_for_any_cascade() -> None:
         BlockFilter.design(np.zeros((2, 5)))
 
 
-@pytest.mark.parametrize(("fmt", "subtype"), [("WAV", "PCM_16"), ("WAV", "PCM_24"),
-                                              ("WAV", "PCM_32"), ("FLAC", "PCM_16"),
-                                              ("FLAC", "PCM_24"), ("WAV", "FLOAT")])
+@pytest.mark.parametrize(
+    ("fmt", "subtype"),
+    [
+        ("WAV", "PCM_16"),
+        ("WAV", "PCM_24"),
+        ("WAV", "PCM_32"),
+        ("FLAC", "PCM_16"),
+        ("FLAC", "PCM_24"),
+        ("WAV", "FLOAT"),
+    ],
+)
 def test_decoded_samples_are_libsndfiles_float_values(fmt: str, subtype: str) -> None:
     from qubico_nb.audio.analysis import decode
 
@@ -217,8 +226,14 @@ def test_peaks_follow_the_envelope_and_default_to_200() -> None:
 
 def test_peaks_of_a_file_shorter_than_the_slices() -> None:
     result = analyze_samples(np.array([0.5, -0.5, 1.0]), RATE, peaks=6)
-    assert result.peaks.tolist() == [[64, 64], [64, 64], [-64, -64], [-64, -64],
-                                     [127, 127], [127, 127]]
+    assert result.peaks.tolist() == [
+        [64, 64],
+        [64, 64],
+        [-64, -64],
+        [-64, -64],
+        [127, 127],
+        [127, 127],
+    ]
 
 
 def test_peaks_reject_nonsense_counts() -> None:
@@ -240,7 +255,7 @@ def test_spectrogram_puts_a_tone_in_its_band_with_low_frequencies_first() -> Non
 
 def test_spectrogram_of_a_long_file_still_shows_a_short_click() -> None:
     samples = np.zeros(30 * RATE)
-    samples[10 * RATE: 10 * RATE + 220] = sine(-6.0, seconds=220 / RATE, freq=3000.0)
+    samples[10 * RATE : 10 * RATE + 220] = sine(-6.0, seconds=220 / RATE, freq=3000.0)
     image = analyze_samples(samples, RATE).spectrogram
     assert image.max(axis=0).nonzero()[0].tolist() == [66]  # 10 s of 30 s, in 200 columns
 
@@ -299,8 +314,9 @@ def test_bytes_and_path_give_equal_results(tmp_path: Path) -> None:
 
 
 def test_undecodable_bytes_raise_a_clear_error() -> None:
-    with pytest.raises(AudioDecodeError,
-                       match=r"cannot decode audio.*WAV, FLAC, OGG or MP3") as info:
+    with pytest.raises(
+        AudioDecodeError, match=r"cannot decode audio.*WAV, FLAC, OGG or MP3"
+    ) as info:
         analyze_file(b"<html>not found</html>" * 10)
     assert isinstance(info.value, QubicoError)
     with pytest.raises(AudioDecodeError, match="empty"):
@@ -345,8 +361,9 @@ def test_to_dict_is_json_ready_and_round_trips_the_arrays() -> None:
     import base64
 
     raw = np.frombuffer(base64.b64decode(spectrogram["data"]), dtype=np.uint8)
-    assert np.array_equal(raw.reshape(spectrogram["bins"], spectrogram["frames"]),
-                          result.spectrogram)
+    assert np.array_equal(
+        raw.reshape(spectrogram["bins"], spectrogram["frames"]), result.spectrogram
+    )
     assert len(text) < 20_000
 
 
@@ -380,13 +397,14 @@ def finished(client: Any, video: str, seed: int) -> Any:
     return client.wait(client.generate_audio(video, "rain on a tin roof", seed=seed), timeout=30)
 
 
-def test_analyze_measures_good_rows_and_explains_the_others(sb: Sandbox,
-                                                             _private_cache: Path) -> None:
+def test_analyze_measures_good_rows_and_explains_the_others(
+    sb: Sandbox, _private_cache: Path
+) -> None:
     client = client_for(sb)
     good = finished(client, "https://cdn.example.com/clips/beach.mp4", 1)
     bad = finished(client, "https://cdn.example.com/clips/corrupt.mp4", 2)
     table = analyze([good, bad, UNKNOWN_ID], client=client, progress=False)
-    assert list(table.columns[-len(ANALYSIS_COLUMNS):]) == list(ANALYSIS_COLUMNS)
+    assert list(table.columns[-len(ANALYSIS_COLUMNS) :]) == list(ANALYSIS_COLUMNS)
     assert {c: str(table[c].dtype) for c in ANALYSIS_COLUMNS} == ANALYSIS_COLUMNS
     row = table.iloc[0]
     assert pd.isna(row["analysis_error"])
@@ -457,13 +475,15 @@ def test_unfetchable_and_undecodable_files_become_row_errors(sb: Sandbox) -> Non
 
 
 def test_rows_without_an_audio_file_say_why_and_need_no_client() -> None:
-    frame = pd.DataFrame({
-        "task_id": ["a", "b", "c", "d"],
-        "status": ["processing", "completed", "completed", "pending"],
-        "url": [None, None, "https://cdn.example.com/x.mp4", None],
-        "kind": [None, None, "video", None],
-        "error": [None, None, None, None],
-    })
+    frame = pd.DataFrame(
+        {
+            "task_id": ["a", "b", "c", "d"],
+            "status": ["processing", "completed", "completed", "pending"],
+            "url": [None, None, "https://cdn.example.com/x.mp4", None],
+            "kind": [None, None, "video", None],
+            "error": [None, None, None, None],
+        }
+    )
     table = analyze(frame, progress=False)  # nothing to fetch: no client is made
     errors = table["analysis_error"].tolist()
     assert errors[0].startswith("task is processing, not completed")
@@ -486,8 +506,7 @@ def test_a_filtered_frame_keeps_its_index_and_rows_line_up(sb: Sandbox) -> None:
     client = client_for(sb)
     tasks = [finished(client, "https://cdn.example.com/clips/beach.mp4", seed) for seed in (7, 8)]
     failed = finished(client, "https://cdn.example.com/clips/corrupt.mp4", 9)
-    frame = tabulate_tasks([tasks[0], failed, tasks[1]], client=client, per="work",
-                           progress=False)
+    frame = tabulate_tasks([tasks[0], failed, tasks[1]], client=client, per="work", progress=False)
     frame.index = [10, 20, 30]
     table = analyze(frame.iloc[::-1], client=client, progress=False)
     assert list(table.index) == [30, 20, 10]

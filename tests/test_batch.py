@@ -43,8 +43,14 @@ def test_tabulate_mixes_tasks_and_ids_keeps_order_and_survives_bad_ids() -> None
         sb.reset_counters()
         frame = tabulate_tasks(items, client=client, progress=False, max_workers=4)
         assert sb.requests["get"] == 4  # Task objects are not fetched again
-        assert list(frame["task_id"]) == [made[0].id, made[1].id, "no-such-id", made[2].id,
-                                          made[3].id, made[4].id]
+        assert list(frame["task_id"]) == [
+            made[0].id,
+            made[1].id,
+            "no-such-id",
+            made[2].id,
+            made[3].id,
+            made[4].id,
+        ]
         bad = frame.iloc[2]
         assert bad["status"] == "error" and "task not found" in bad["error"]
         assert list(frame["seed"])[3] == 2 and str(frame["seed"].dtype) == "Int64"
@@ -62,8 +68,11 @@ def test_tabulate_one_id_and_per_work() -> None:
 
 
 def test_tabulate_rejects_bad_arguments() -> None:
-    for kwargs, needle in [({"per": "x"}, "per must be"), ({"errors": "x"}, "errors must be"),
-                           ({"max_workers": 0}, "max_workers")]:
+    for kwargs, needle in [
+        ({"per": "x"}, "per must be"),
+        ({"errors": "x"}, "errors must be"),
+        ({"max_workers": 0}, "max_workers"),
+    ]:
         with pytest.raises(InvalidRequestError, match=needle):
             tabulate_tasks([], progress=False, **kwargs)
     with pytest.raises(InvalidRequestError, match="got int"):
@@ -82,12 +91,14 @@ def test_grid_checks_every_cell_before_sending() -> None:
 def test_submit_grid_rides_the_concurrency_limit_then_wait_all() -> None:
     with Sandbox(pending_s=0.3, processing_s=0.3, concurrency_limit=2) as sb:
         client = client_for(sb, max_retries=0, poll_interval=0.02)
-        tasks = submit_grid(VIDEO, ["rain", "birds"], seeds=[1, 2, 3], client=client,
-                            progress=False)
+        tasks = submit_grid(
+            VIDEO, ["rain", "birds"], seeds=[1, 2, 3], client=client, progress=False
+        )
         assert len(tasks) == 6 and len({t.id for t in tasks}) == 6
         assert sb.requests["create"] > 6  # some were refused with 429 and sent again
         assert [(t.prompt, t.seed) for t in tasks] == [
-            (p, s) for p in ("rain", "birds") for s in (1, 2, 3)]
+            (p, s) for p in ("rain", "birds") for s in (1, 2, 3)
+        ]
         done = wait_all(tasks, client=client, progress=False, timeout=30)
         assert [t.id for t in done] == [t.id for t in tasks]
         assert all(t.status is Status.COMPLETED for t in done)
@@ -144,14 +155,16 @@ from .conftest import interrupted_within as _interrupted_within  # noqa: E402
 
 
 def test_ctrl_c_returns_from_tabulate_without_waiting_for_stuck_requests(
-        interrupt_soon: Callable[[float], None]) -> None:
+    interrupt_soon: Callable[[float], None],
+) -> None:
     with Sandbox(preset="instant") as sb:
         client = client_for(sb, max_retries=0)
         ids = [client.generate_audio(VIDEO, f"tone {i}").id for i in range(40)]
         sb.inject("latency", ms=HOLD_MS, endpoints=("get",))
         interrupt_soon(0.3)
         elapsed = _interrupted_within(
-            lambda: tabulate_tasks(ids, client=client, progress=False, max_workers=4))
+            lambda: tabulate_tasks(ids, client=client, progress=False, max_workers=4)
+        )
         assert elapsed < 3.0, elapsed  # promised: 2 s; the requests are held for 4 s
         time.sleep(0.2)
         assert sb.requests["get"] == 4  # the 36 not started were cancelled
@@ -164,7 +177,8 @@ def test_ctrl_c_returns_from_wait_all(interrupt_soon: Callable[[float], None]) -
         sb.inject("latency", ms=HOLD_MS, endpoints=("get",))
         interrupt_soon(0.3)
         elapsed = _interrupted_within(
-            lambda: wait_all(tasks, client=client, progress=False, max_workers=2, timeout=60))
+            lambda: wait_all(tasks, client=client, progress=False, max_workers=2, timeout=60)
+        )
         assert elapsed < 3.0, elapsed
 
 
@@ -174,19 +188,22 @@ def test_ctrl_c_during_a_pause_of_wait_all(interrupt_soon: Callable[[float], Non
         task = client.generate_audio(VIDEO, "rain")
         interrupt_soon(0.3)
         elapsed = _interrupted_within(
-            lambda: wait_all([task], client=client, progress=False, timeout=60))
+            lambda: wait_all([task], client=client, progress=False, timeout=60)
+        )
         assert elapsed < 3.0, elapsed
 
 
 def test_ctrl_c_returns_from_submit_grid_and_names_what_was_made(
-        interrupt_soon: Callable[[float], None]) -> None:
+    interrupt_soon: Callable[[float], None],
+) -> None:
     with Sandbox(preset="instant") as sb:
         client = client_for(sb, max_retries=0)
         sb.inject("latency", ms=HOLD_MS, endpoints=("create",))
         interrupt_soon(0.3)
         with pytest.warns(UserWarning, match="interrupted after creating 0 of 3"):
             elapsed = _interrupted_within(
-                lambda: submit_grid(VIDEO, ["a", "b", "c"], client=client, progress=False))
+                lambda: submit_grid(VIDEO, ["a", "b", "c"], client=client, progress=False)
+            )
         assert elapsed < 3.0, elapsed
 
 
@@ -198,10 +215,8 @@ def test_a_create_whose_answer_was_lost_is_found_in_the_history(fault: str) -> N
     with Sandbox(preset="instant") as sb:
         client = client_for(sb, max_retries=0)
         sb.inject(fault, endpoints=("create",), count=1)
-        tasks = submit_grid(VIDEO, ["a", "b", "c"], seeds=[1, 2], client=client,
-                            progress=False)
-        assert [(t.prompt, t.seed) for t in tasks] == [
-            (p, s) for p in "abc" for s in (1, 2)]
+        tasks = submit_grid(VIDEO, ["a", "b", "c"], seeds=[1, 2], client=client, progress=False)
+        assert [(t.prompt, t.seed) for t in tasks] == [(p, s) for p in "abc" for s in (1, 2)]
         assert len(sb.world.tasks()) == 6 and len({t.id for t in tasks}) == 6
         assert sb.requests["history"] >= 1
 
@@ -216,10 +231,15 @@ def test_resubmitting_the_failures_of_a_grid_never_doubles_a_task() -> None:
             submit_grid(VIDEO, ["a", "b", "c", "d"], client=client, progress=False)
         err = caught.value
         assert len(err.tasks) == 2 and len(err.failures) == 2
-        assert {type(e) for _, e in err.failures} <= {ServerError, ProtocolError,
-                                                       type(err.failures[0][1])}
-        retried = [client.create_task("Qubico/mmaudio", "video2audio", {**cell, "video": VIDEO})
-                   for cell, _ in err.failures]
+        assert {type(e) for _, e in err.failures} <= {
+            ServerError,
+            ProtocolError,
+            type(err.failures[0][1]),
+        }
+        retried = [
+            client.create_task("Qubico/mmaudio", "video2audio", {**cell, "video": VIDEO})
+            for cell, _ in err.failures
+        ]
         prompts = sorted(t.prompt for t in [*err.tasks, *retried] if t.prompt)
         assert prompts == ["a", "b", "c", "d"]
         assert len(sb.world.tasks()) == 4  # one task per cell, none paid twice
@@ -296,8 +316,13 @@ def test_an_unreadable_answer_is_that_ids_row_and_the_others_are_intact() -> Non
         assert list(frame["status"]) == ["error"] + ["completed"] * 5
         with pytest.raises(ProtocolError):
             sb.inject("malformed", endpoints=("get",), count=1)
-            tabulate_tasks(ids, client=client_for(sb, max_retries=0), errors="raise",
-                           progress=False, max_workers=1)
+            tabulate_tasks(
+                ids,
+                client=client_for(sb, max_retries=0),
+                errors="raise",
+                progress=False,
+                max_workers=1,
+            )
 
 
 def test_wait_all_keeps_going_past_unreadable_answers() -> None:
@@ -328,15 +353,18 @@ def test_wait_all_gives_up_on_an_id_that_never_answers_readably() -> None:
 def test_batch_errors_are_ordinary_exceptions() -> None:
     # (APIStatusError subclasses pickle once errors.py gives them __reduce__; ProtocolError does.)
     cause = ProtocolError("create Qubico/mmaudio task: the answer is not JSON")
-    for err in (GridSubmitError([], [({"prompt": "a"}, cause)]),
-                WaitAllError([], {"t1": "task not found"})):
+    for err in (
+        GridSubmitError([], [({"prompt": "a"}, cause)]),
+        WaitAllError([], {"t1": "task not found"}),
+    ):
         assert err.args and str(err) == err.args[0]
         assert hash(err) == hash(err) and {err}
         for back in (pickle.loads(pickle.dumps(err)), copy.deepcopy(err)):  # noqa: S301 (our own bytes)
             assert type(back) is type(err) and str(back) == str(err)
             assert back.failures == err.failures or isinstance(back, GridSubmitError)
     grid_err = pickle.loads(  # noqa: S301 (our own bytes)
-        pickle.dumps(GridSubmitError([], [({"prompt": "a"}, cause)])))
+        pickle.dumps(GridSubmitError([], [({"prompt": "a"}, cause)]))
+    )
     assert grid_err.failures[0][0] == {"prompt": "a"}
     assert isinstance(grid_err.failures[0][1], ProtocolError)
 
@@ -358,8 +386,9 @@ def test_an_answer_for_another_task_never_fills_the_asked_ids_row() -> None:
 
     class WrongTask(BaseHTTPRequestHandler):
         def do_GET(self) -> None:
-            body = json.dumps({"code": 200, "data": {"task_id": "someone-else",
-                                                     "status": "completed"}}).encode()
+            body = json.dumps(
+                {"code": 200, "data": {"task_id": "someone-else", "status": "completed"}}
+            ).encode()
             self.send_response(200)
             self.send_header("Content-Type", "application/json")
             self.send_header("Content-Length", str(len(body)))
@@ -372,8 +401,9 @@ def test_an_answer_for_another_task_never_fills_the_asked_ids_row() -> None:
     server = ThreadingHTTPServer(("127.0.0.1", 0), WrongTask)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     try:
-        client = Client("k" * 20, base_url=f"http://127.0.0.1:{server.server_address[1]}",
-                        max_retries=0)
+        client = Client(
+            "k" * 20, base_url=f"http://127.0.0.1:{server.server_address[1]}", max_retries=0
+        )
         frame = tabulate_tasks(["asked-for"], client=client, progress=False)
         assert list(frame["task_id"]) == ["asked-for"]
         assert frame.loc[0, "status"] == "error"

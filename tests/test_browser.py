@@ -32,9 +32,16 @@ import requests
 ROOT = Path(__file__).resolve().parent.parent
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 TOKEN = "qnb-browser-test"
-ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-        "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic",
-        "--autoplay-policy=no-user-gesture-required"]
+ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--disable-quic",
+    "--autoplay-policy=no-user-gesture-required",
+]
 
 
 pytestmark = [pytest.mark.slow, pytest.mark.browser]
@@ -92,13 +99,28 @@ def _free_port() -> int:
 
 def _command(scenario: Scenario, port: int, work: Path) -> list[str]:
     if scenario.app == "voila":
-        return [sys.executable, "-m", "voila", scenario.notebook, "--no-browser",
-                f"--Voila.port={port}", "--Voila.ip=127.0.0.1"]
+        return [
+            sys.executable,
+            "-m",
+            "voila",
+            scenario.notebook,
+            "--no-browser",
+            f"--Voila.port={port}",
+            "--Voila.ip=127.0.0.1",
+        ]
     app = "notebook" if scenario.app == "notebook7" else "jupyterlab"
-    command = [sys.executable, "-m", app, "--no-browser", "--allow-root",
-               f"--ServerApp.port={port}", "--ServerApp.ip=127.0.0.1",
-               f"--IdentityProvider.token={TOKEN}", f"--ServerApp.root_dir={work}",
-               f"--ServerApp.base_url={scenario.prefix}"]
+    command = [
+        sys.executable,
+        "-m",
+        app,
+        "--no-browser",
+        "--allow-root",
+        f"--ServerApp.port={port}",
+        "--ServerApp.ip=127.0.0.1",
+        f"--IdentityProvider.token={TOKEN}",
+        f"--ServerApp.root_dir={work}",
+        f"--ServerApp.base_url={scenario.prefix}",
+    ]
     if scenario.hub_proxy is False:  # a hub whose server has no jupyter-server-proxy
         command.append("--ServerApp.jpserver_extensions=jupyter_server_proxy=False")
     return command
@@ -130,12 +152,32 @@ NOTEBOOKS = {
 
 
 def _write_notebook(path: Path, cells: list[str]) -> None:
-    path.write_text(json.dumps({
-        "cells": [{"cell_type": "code", "execution_count": None, "id": f"c{i}", "metadata": {},
-                   "outputs": [], "source": source} for i, source in enumerate(cells)],
-        "metadata": {"kernelspec": {"display_name": "Python 3", "language": "python",
-                                    "name": "python3"}},
-        "nbformat": 4, "nbformat_minor": 5}))
+    path.write_text(
+        json.dumps(
+            {
+                "cells": [
+                    {
+                        "cell_type": "code",
+                        "execution_count": None,
+                        "id": f"c{i}",
+                        "metadata": {},
+                        "outputs": [],
+                        "source": source,
+                    }
+                    for i, source in enumerate(cells)
+                ],
+                "metadata": {
+                    "kernelspec": {
+                        "display_name": "Python 3",
+                        "language": "python",
+                        "name": "python3",
+                    }
+                },
+                "nbformat": 4,
+                "nbformat_minor": 5,
+            }
+        )
+    )
 
 
 @contextmanager
@@ -148,24 +190,44 @@ def _serve(scenario: Scenario, tmp_path: Path) -> Iterator[Host]:
     (apputils / "notification.jupyterlab-settings").write_text(json.dumps({"fetchNews": "false"}))
     if scenario.dark:
         (apputils / "themes.jupyterlab-settings").write_text(
-            json.dumps({"theme": "JupyterLab Dark"}))
+            json.dumps({"theme": "JupyterLab Dark"})
+        )
     work = tmp_path / "notebooks"
     shutil.copytree(ROOT / "notebooks", work)
     if scenario.notebook in NOTEBOOKS:
         _write_notebook(work / scenario.notebook, NOTEBOOKS[scenario.notebook])
-    env = {k: v for k, v in os.environ.items()
-           if k not in ("QUBICO_API_KEY", "PIAPI_API_KEY", "QUBICO_BASE_URL",
-                        "QUBICO_SANDBOX_URL", "JUPYTERHUB_SERVICE_PREFIX", "QUBICO_NB_HUB_PROXY")}
-    env.update(HOME=str(home), TMPDIR=str(tmp_path), JUPYTERLAB_SETTINGS_DIR=str(settings),
-               JUPYTERLAB_WORKSPACES_DIR=str(home / "workspaces"),
-               PYTHONPATH=os.pathsep.join([str(ROOT), env.get("PYTHONPATH", "")]).rstrip(":"))
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if k
+        not in (
+            "QUBICO_API_KEY",
+            "PIAPI_API_KEY",
+            "QUBICO_BASE_URL",
+            "QUBICO_SANDBOX_URL",
+            "JUPYTERHUB_SERVICE_PREFIX",
+            "QUBICO_NB_HUB_PROXY",
+        )
+    }
+    env.update(
+        HOME=str(home),
+        TMPDIR=str(tmp_path),
+        JUPYTERLAB_SETTINGS_DIR=str(settings),
+        JUPYTERLAB_WORKSPACES_DIR=str(home / "workspaces"),
+        PYTHONPATH=os.pathsep.join([str(ROOT), env.get("PYTHONPATH", "")]).rstrip(":"),
+    )
     if scenario.hub_proxy is not None:
         env["JUPYTERHUB_SERVICE_PREFIX"] = scenario.prefix
         env["QUBICO_NB_HUB_PROXY"] = "1" if scenario.hub_proxy else "0"
     port = _free_port()
-    server = subprocess.Popen(_command(scenario, port, work), cwd=work, env=env,
-                              start_new_session=True, stdout=subprocess.DEVNULL,
-                              stderr=subprocess.DEVNULL)
+    server = subprocess.Popen(
+        _command(scenario, port, work),
+        cwd=work,
+        env=env,
+        start_new_session=True,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     base = f"http://127.0.0.1:{port}{scenario.prefix.rstrip('/')}"
     if scenario.app == "voila":
         page = f"{base}/"
@@ -205,10 +267,16 @@ def _browser_page(host: Host) -> Iterator[Any]:
         browser = play.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
         try:
             context = browser.new_context()
-            context.route("**/*", lambda route: route.continue_()
-                          if route.request.url.startswith(("http://127.0.0.1", "http://localhost",
-                                                           "data:"))
-                          else route.abort())
+            context.route(
+                "**/*",
+                lambda route: (
+                    route.continue_()
+                    if route.request.url.startswith(
+                        ("http://127.0.0.1", "http://localhost", "data:")
+                    )
+                    else route.abort()
+                ),
+            )
             page = context.new_page()
             if host.scenario.app == "voila":  # Voila runs the notebook; its page links a CDN
                 page.goto(host.page_url, wait_until="commit")
@@ -217,8 +285,9 @@ def _browser_page(host: Host) -> Iterator[Any]:
                 _run_all(host, page)
             yield page
             if os.environ.get("QNB_SCREENSHOT"):  # to look at what a person sees
-                page.screenshot(path=os.environ["QNB_SCREENSHOT"].replace(
-                    ".png", f"-{host.name}.png"))
+                page.screenshot(
+                    path=os.environ["QNB_SCREENSHOT"].replace(".png", f"-{host.name}.png")
+                )
         finally:
             browser.close()
 
@@ -247,8 +316,9 @@ def _wait_for_kernel(base: str, page: Any) -> None:
         except requests.RequestException:
             sessions = []
         kernels = [s["kernel"] for s in sessions if s.get("kernel")]
-        if any(k.get("connections", 0) >= 1 and k.get("execution_state") == "idle"
-               for k in kernels):
+        if any(
+            k.get("connections", 0) >= 1 and k.get("execution_state") == "idle" for k in kernels
+        ):
             return
         page.wait_for_timeout(300)
     raise AssertionError("the kernel never became idle")
@@ -257,8 +327,7 @@ def _wait_for_kernel(base: str, page: Any) -> None:
 def _run_all(host: Host, page: Any) -> None:
     page.wait_for_selector(".jp-Notebook", timeout=60_000)
     _wait_for_kernel(host.base, page)
-    page.wait_for_selector(".jp-Notebook-ExecutionIndicator[data-status='idle']",
-                           timeout=60_000)
+    page.wait_for_selector(".jp-Notebook-ExecutionIndicator[data-status='idle']", timeout=60_000)
     page.locator(".lm-MenuBar .lm-MenuBar-itemLabel", has_text="Run").first.click()
     page.locator(".lm-Menu .lm-Menu-itemLabel", has_text="Run All Cells").first.click()
 
@@ -288,7 +357,9 @@ def test_quickstart_shows_the_task_and_plays_its_audio(host: Host) -> None:
         meta.wait_for(timeout=90_000)
         page.wait_for_function(
             "() => [...document.querySelectorAll('.qnb-viewer .qnb-status')]"
-            ".some(e => e.textContent.includes('completed'))", timeout=60_000)
+            ".some(e => e.textContent.includes('completed'))",
+            timeout=60_000,
+        )
         text = meta.inner_text()
         assert "Task id" in text and "waves crashing on a beach" in text
 
@@ -317,8 +388,9 @@ def _save_and_expect_final_state(page: Any, path: Path) -> None:
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
         page.wait_for_timeout(500)
-        outputs = [o for cell in json.loads(path.read_text())["cells"]
-                   for o in cell.get("outputs", ())]
+        outputs = [
+            o for cell in json.loads(path.read_text())["cells"] for o in cell.get("outputs", ())
+        ]
         htmls = ["".join(o.get("data", {}).get("text/html", "")) for o in outputs]
         viewers = [h for h in htmls if "qnb-viewer" in h]
         ended = all("qnb-badge-completed" in h or "qnb-badge-failed" in h for h in viewers)
@@ -329,11 +401,14 @@ def _save_and_expect_final_state(page: Any, path: Path) -> None:
 
 def _negative_control(page: Any, missing: str) -> None:
     """The same check against a file that does not load must fail."""
-    page.evaluate("""(src) => {
+    page.evaluate(
+        """(src) => {
         const el = document.createElement('audio');
         el.id = 'qnb-negative-' + document.querySelectorAll('audio').length;
         el.innerHTML = `<source src="${src}">`;
-        el.className = 'qnb-negative'; document.body.appendChild(el); }""", missing)
+        el.className = 'qnb-negative'; document.body.appendChild(el); }""",
+        missing,
+    )
     negative = page.locator("audio.qnb-negative").last.evaluate(AUDIO_STATE)
     assert not negative["ready"], negative
 
@@ -377,14 +452,23 @@ def test_hub_without_proxy_in_the_dark_theme(tmp_path: Path) -> None:
     sandbox's audio is embedded and plays), a downloaded copy (plays by its path), the dark
     theme (every text at least 4.5:1, measured in the page), and the saved notebook holding the
     final state of every viewer."""
-    scenario = Scenario("hub-no-proxy-dark", "lab", "jupyterlab", notebook="dark.ipynb",
-                        prefix="/user/qnb-test/", hub_proxy=False, dark=True)
+    scenario = Scenario(
+        "hub-no-proxy-dark",
+        "lab",
+        "jupyterlab",
+        notebook="dark.ipynb",
+        prefix="/user/qnb-test/",
+        hub_proxy=False,
+        dark=True,
+    )
     with _serve(scenario, tmp_path) as host, _browser_page(host) as page:
         page.wait_for_function(
             "() => [...document.querySelectorAll('.qnb-viewer .qnb-status')]"
             ".some(e => e.textContent.includes('completed')) && "
             "[...document.querySelectorAll('.qnb-viewer .qnb-error div')]"
-            ".some(e => e.textContent.includes('failed'))", timeout=90_000)
+            ".some(e => e.textContent.includes('failed'))",
+            timeout=90_000,
+        )
         measured = page.evaluate(CONTRAST)
         assert measured["dark"], "JupyterLab did not switch to its dark theme"
         kinds = {r["cls"].split()[0] if r["cls"] else "cell" for r in measured["results"]}

@@ -16,8 +16,22 @@ from qubico_nb.cli import build_parser, main, sandbox_from_args
 def test_sandbox_command_serves_and_stops() -> None:
     env = {**os.environ, "QUBICO_SANDBOX_API_KEY": "sk-cli"}
     proc = subprocess.Popen(
-        [sys.executable, "-m", "qubico_nb", "sandbox", "--port", "0", "--schema", "unified",
-         "--preset", "instant"], stdout=subprocess.PIPE, text=True, env=env)
+        [
+            sys.executable,
+            "-m",
+            "qubico_nb",
+            "sandbox",
+            "--port",
+            "0",
+            "--schema",
+            "unified",
+            "--preset",
+            "instant",
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
     try:
         assert proc.stdout is not None
         line = proc.stdout.readline()
@@ -36,8 +50,21 @@ def test_sandbox_command_serves_and_stops() -> None:
 
 def test_options_reach_the_sandbox() -> None:
     args = build_parser().parse_args(
-        ["sandbox", "--fault", "error:0.5:get", "--latency-ms", "20", "--concurrency-limit", "2",
-         "--timezone", "+08:00", "--audio-seconds", "3", "--title-case-status"])
+        [
+            "sandbox",
+            "--fault",
+            "error:0.5:get",
+            "--latency-ms",
+            "20",
+            "--concurrency-limit",
+            "2",
+            "--timezone",
+            "+08:00",
+            "--audio-seconds",
+            "3",
+            "--title-case-status",
+        ]
+    )
     sandbox = sandbox_from_args(args)
     kinds = sorted(rule.kind for rule in sandbox.faults.rules)
     assert kinds == ["error", "latency"]
@@ -45,27 +72,33 @@ def test_options_reach_the_sandbox() -> None:
     assert sandbox.audio_seconds == 3 and sandbox.title_case_status
 
 
-@pytest.mark.parametrize(("argv", "needle"), [
-    (["sandbox", "--fault", "explode"], "unknown fault kind 'explode'"),
-    (["sandbox", "--fault", "error:lots"], "fault rate in 'error:lots' is not a number"),
-    (["sandbox", "--port", "99999"], "port must be from 0 to 65535"),
-    (["sandbox", "--port", "-1"], "port must be from 0 to 65535"),
-    (["sandbox", "--port", "http"], "port must be a number"),
-    (["demo", "--lab-port", "70000"], "port must be from 0 to 65535"),
-    (["sandbox", "--timezone", "CET"], "timezone offset must look like"),
-    (["sandbox", "--timezone", "+25:00"], "timezone offset must look like"),
-    (["sandbox", "--audio-seconds", "0"], "audio_seconds must be in (0, 60]"),
-    (["sandbox", "--sample-rate", "10"], "sample_rate must be"),
-    (["sandbox", "--audio-format", "ogg"], "invalid choice: 'ogg'"),
-    (["sandbox", "--schema", "v3"], "invalid choice: 'v3'"),
-    (["sandbox", "--port", "0", "--host", "no.such.host.invalid", "--api-key", "k"],
-     "no such host"),
-    (["sandbox", "--bogus"], "unrecognized arguments: --bogus"),
-    (["sandbox", "--socket-timeout", "0"], "socket_timeout_s must be positive"),
-    ([], "the following arguments are required: command"),
-])
+@pytest.mark.parametrize(
+    ("argv", "needle"),
+    [
+        (["sandbox", "--fault", "explode"], "unknown fault kind 'explode'"),
+        (["sandbox", "--fault", "error:lots"], "fault rate in 'error:lots' is not a number"),
+        (["sandbox", "--port", "99999"], "port must be from 0 to 65535"),
+        (["sandbox", "--port", "-1"], "port must be from 0 to 65535"),
+        (["sandbox", "--port", "http"], "port must be a number"),
+        (["demo", "--lab-port", "70000"], "port must be from 0 to 65535"),
+        (["sandbox", "--timezone", "CET"], "timezone offset must look like"),
+        (["sandbox", "--timezone", "+25:00"], "timezone offset must look like"),
+        (["sandbox", "--audio-seconds", "0"], "audio_seconds must be in (0, 60]"),
+        (["sandbox", "--sample-rate", "10"], "sample_rate must be"),
+        (["sandbox", "--audio-format", "ogg"], "invalid choice: 'ogg'"),
+        (["sandbox", "--schema", "v3"], "invalid choice: 'v3'"),
+        (
+            ["sandbox", "--port", "0", "--host", "no.such.host.invalid", "--api-key", "k"],
+            "no such host",
+        ),
+        (["sandbox", "--bogus"], "unrecognized arguments: --bogus"),
+        (["sandbox", "--socket-timeout", "0"], "socket_timeout_s must be positive"),
+        ([], "the following arguments are required: command"),
+    ],
+)
 def test_every_wrong_usage_is_one_line_and_exit_2(
-        argv: list[str], needle: str, capsys: pytest.CaptureFixture[str]) -> None:
+    argv: list[str], needle: str, capsys: pytest.CaptureFixture[str]
+) -> None:
     with pytest.raises(SystemExit) as caught:
         main(argv)
     assert caught.value.code == 2
@@ -75,8 +108,12 @@ def test_every_wrong_usage_is_one_line_and_exit_2(
 
 
 def test_wrong_usage_from_the_shell_has_no_traceback() -> None:
-    done = subprocess.run([sys.executable, "-m", "qubico_nb", "sandbox", "--port", "99999"],
-                          capture_output=True, text=True, timeout=60)
+    done = subprocess.run(
+        [sys.executable, "-m", "qubico_nb", "sandbox", "--port", "99999"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert done.returncode == 2 and done.stdout == ""
     assert done.stderr.count("\n") == 1 and "port must be from 0 to 65535" in done.stderr
 
@@ -100,7 +137,8 @@ def test_help_has_no_raw_markup(argv: list[str], capsys: pytest.CaptureFixture[s
 
 
 def test_binding_beyond_loopback_without_a_key_prints_a_warning(
-        capsys: pytest.CaptureFixture[str]) -> None:
+    capsys: pytest.CaptureFixture[str],
+) -> None:
     from qubico_nb.cli import start_sandbox
 
     args = build_parser().parse_args(["sandbox", "--host", "0.0.0.0", "--port", "0"])  # noqa: S104
@@ -111,8 +149,9 @@ def test_binding_beyond_loopback_without_a_key_prints_a_warning(
 
 
 def test_new_options_reach_the_sandbox() -> None:
-    args = build_parser().parse_args(["sandbox", "--audio-format", "mp3", "--plan", "free",
-                                      "--socket-timeout", "5"])
+    args = build_parser().parse_args(
+        ["sandbox", "--audio-format", "mp3", "--plan", "free", "--socket-timeout", "5"]
+    )
     sandbox = sandbox_from_args(args)
     assert sandbox.audio_format == "mp3" and sandbox.plan == "free"
     assert sandbox.socket_timeout_s == 5

@@ -48,13 +48,17 @@ def sb(request: pytest.FixtureRequest):
 
 def test_generate_wait_and_read_back(sb: Sandbox) -> None:
     client = client_for(sb)
-    task = client.generate_audio(VIDEO, "rain on a roof", negative_prompt="music", steps=30,
-                                 seed=5)
+    task = client.generate_audio(VIDEO, "rain on a roof", negative_prompt="music", steps=30, seed=5)
     assert task.id and task.status in (Status.PENDING, Status.COMPLETED)
     done = client.wait(task)
     assert done.status is Status.COMPLETED and done.is_done
     assert (done.prompt, done.negative_prompt, done.steps, done.seed, done.video) == (
-        "rain on a roof", "music", 30, 5, VIDEO)
+        "rain on a roof",
+        "music",
+        30,
+        5,
+        VIDEO,
+    )
     assert done.audio is not None and done.audio.url.startswith(sb.url)
     assert done.usage is not None and done.usage.cost_usd == pytest.approx(0.0005)
     assert client.get_task(task.id) == done
@@ -144,14 +148,16 @@ def test_local_video_inline_or_uploaded(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize(
     ("kwargs", "needle"),
-    [({"prompt": ""}, "prompt must be a non-empty string"),
-     ({"prompt": "x" * 501}, "501 characters; the limit is 500"),
-     ({"negative_prompt": "x" * 201}, "the limit is 200"),
-     ({"steps": 10}, "steps must be an integer from 20 to 50"),
-     ({"steps": True}, "steps must be an integer"),
-     ({"seed": 1.5}, "seed must be an integer"),
-     ({"video": "/no/such/file.mp4"}, "no file at '/no/such/file.mp4'"),
-     ({"video": "data:image/png;base64,AAAA"}, "must start with 'data:video/mp4;base64,'")],
+    [
+        ({"prompt": ""}, "prompt must be a non-empty string"),
+        ({"prompt": "x" * 501}, "501 characters; the limit is 500"),
+        ({"negative_prompt": "x" * 201}, "the limit is 200"),
+        ({"steps": 10}, "steps must be an integer from 20 to 50"),
+        ({"steps": True}, "steps must be an integer"),
+        ({"seed": 1.5}, "seed must be an integer"),
+        ({"video": "/no/such/file.mp4"}, "no file at '/no/such/file.mp4'"),
+        ({"video": "data:image/png;base64,AAAA"}, "must start with 'data:video/mp4;base64,'"),
+    ],
 )
 def test_generate_audio_checks_before_sending(kwargs: dict, needle: str) -> None:
     with Sandbox() as sb:
@@ -221,7 +227,8 @@ def _recording_server() -> Iterator[tuple[str, list[tuple[str | None, str]]]]:
 
 
 def test_the_live_key_from_the_environment_never_goes_to_this_machine(
-        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     monkeypatch.setenv("QUBICO_API_KEY", KEY)
     monkeypatch.delenv("QUBICO_SANDBOX_API_KEY", raising=False)
     with _recording_server() as (url, seen):
@@ -235,7 +242,8 @@ def test_the_live_key_from_the_environment_never_goes_to_this_machine(
 
 
 def test_a_proxy_from_the_environment_never_sees_a_loopback_request(
-        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     with _recording_server() as (proxy, proxied), _recording_server() as (url, direct):
         monkeypatch.setenv("HTTP_PROXY", proxy)
         monkeypatch.setenv("http_proxy", proxy)
@@ -247,22 +255,31 @@ def test_a_proxy_from_the_environment_never_sees_a_loopback_request(
 
 
 def test_a_proxy_from_the_environment_still_carries_requests_to_other_hosts(
-        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     with _recording_server() as (proxy, proxied):
         monkeypatch.setenv("HTTP_PROXY", proxy)
         monkeypatch.setenv("http_proxy", proxy)
         monkeypatch.delenv("NO_PROXY", raising=False)
         monkeypatch.delenv("no_proxy", raising=False)
-        client = Client(api_key=KEY, base_url="http://api.example.test", max_retries=0,
-                        allow_insecure_http=True)
+        client = Client(
+            api_key=KEY, base_url="http://api.example.test", max_retries=0, allow_insecure_http=True
+        )
         for _ in range(2):  # read once per origin, used every time
             with pytest.raises(NotFoundError):
                 client.get_task("abc")
     assert [path for _, path in proxied] == ["http://api.example.test/api/v1/task/abc"] * 2
 
 
-@pytest.mark.parametrize("bad", [{"base_url": "http://a@b.com"}, {"timeout": -1},
-                                 {"poll_interval": "x"}, {"api_key_suffix": "\n"}])
+@pytest.mark.parametrize(
+    "bad",
+    [
+        {"base_url": "http://a@b.com"},
+        {"timeout": -1},
+        {"poll_interval": "x"},
+        {"api_key_suffix": "\n"},
+    ],
+)
 def test_a_refused_constructor_keeps_the_key_in_no_frame(bad: dict[str, Any]) -> None:
     options: dict[str, Any] = {"base_url": "https://api.example.test", **bad}
     key = KEY + options.pop("api_key_suffix", "")
@@ -306,8 +323,10 @@ def test_key_never_shows(caplog: pytest.LogCaptureFixture) -> None:
         task = client.generate_audio(VIDEO, "rain")
         client.wait(task)
         errors = []
-        for call in (lambda: client.get_task("nope"),
-                     lambda: client_for(sb, api_key=KEY + "x").get_task("x")):
+        for call in (
+            lambda: client.get_task("nope"),
+            lambda: client_for(sb, api_key=KEY + "x").get_task("x"),
+        ):
             try:
                 call()
             except Exception as err:
@@ -368,8 +387,9 @@ def test_create_retries_429_and_refused_connections() -> None:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
     clock = FakeClock()
-    closed = Client(KEY, base_url=f"http://127.0.0.1:{port}", max_retries=2, retry_backoff=0,
-                    clock=clock)
+    closed = Client(
+        KEY, base_url=f"http://127.0.0.1:{port}", max_retries=2, retry_backoff=0, clock=clock
+    )
     slept = clock.slept
     with pytest.raises(APIConnectionError, match="could not reach"):
         closed.generate_audio(VIDEO, "rain")
@@ -395,7 +415,8 @@ def test_parse_retry_after() -> None:
     assert parse_retry_after("-3") == 0.0
     assert parse_retry_after(None) is None and parse_retry_after("soon") is None
     future = (datetime.now(timezone.utc) + timedelta(seconds=30)).strftime(
-        "%a, %d %b %Y %H:%M:%S GMT")
+        "%a, %d %b %Y %H:%M:%S GMT"
+    )
     assert 25 < (parse_retry_after(future) or 0) <= 31
 
 
@@ -446,8 +467,12 @@ def test_protocol_error_for_non_json(tmp_path: Path) -> None:
     server = http.server.HTTPServer(("127.0.0.1", 0), Html)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     try:
-        client = Client(KEY, base_url=f"http://127.0.0.1:{server.server_address[1]}",
-                        max_retries=1, retry_backoff=0)
+        client = Client(
+            KEY,
+            base_url=f"http://127.0.0.1:{server.server_address[1]}",
+            max_retries=1,
+            retry_backoff=0,
+        )
         with pytest.raises(ProtocolError, match="not a JSON object"):
             client.get_task("x")
     finally:

@@ -30,8 +30,12 @@ from .conftest import VIDEO, client_for
 def table():
     with Sandbox(preset="instant", audio_seconds=0.2) as sb:
         client = client_for(sb)
-        tasks = [client.generate_audio(VIDEO, p, seed=s, steps=st)
-                 for p in ("rain", "birds") for s in (1, 2) for st in (20, 40)]
+        tasks = [
+            client.generate_audio(VIDEO, p, seed=s, steps=st)
+            for p in ("rain", "birds")
+            for s in (1, 2)
+            for st in (20, 40)
+        ]
         yield client, tabulate_tasks(tasks, client=client, progress=False)
 
 
@@ -73,8 +77,9 @@ def test_compare_from_ids(table) -> None:
     assert len(comparison.frame) == 8
 
 
-def test_local_copies_outside_the_notebook_folder_play_from_urls(table, tmp_path: Path,
-                                                                 monkeypatch) -> None:
+def test_local_copies_outside_the_notebook_folder_play_from_urls(
+    table, tmp_path: Path, monkeypatch
+) -> None:
     client, frame = table
     saved = download(frame, tmp_path / "elsewhere", client=client, progress=False)
     monkeypatch.chdir(Path(__file__).parent)  # the kernel's folder is not above the files
@@ -84,17 +89,27 @@ def test_local_copies_outside_the_notebook_folder_play_from_urls(table, tmp_path
 
 # -- rows that are not (yet) audio, odd URLs, readable labels ---------------------------------
 
+
 def test_pending_failed_and_unknown_ids_never_crash_the_grid() -> None:
-    with Sandbox(preset="realistic", audio_seconds=0.2) as slow, \
-            Sandbox(preset="instant", audio_seconds=0.2) as quick:
+    with (
+        Sandbox(preset="realistic", audio_seconds=0.2) as slow,
+        Sandbox(preset="instant", audio_seconds=0.2) as quick,
+    ):
         waiting_client, done_client = client_for(slow), client_for(quick)
         waiting = [waiting_client.generate_audio(VIDEO, "rain", seed=s) for s in (1, 2)]
-        done = [done_client.generate_audio(VIDEO, "birds", seed=1),
-                done_client.generate_audio(f"{VIDEO}?{FAIL_TRIGGER}", "birds", seed=2)]
-        frame = pd.concat([
-            tabulate_tasks([t.id for t in waiting], client=waiting_client, progress=False),
-            tabulate_tasks([t.id for t in done] + ["no-such-task"], client=done_client,
-                           progress=False)], ignore_index=True)
+        done = [
+            done_client.generate_audio(VIDEO, "birds", seed=1),
+            done_client.generate_audio(f"{VIDEO}?{FAIL_TRIGGER}", "birds", seed=2),
+        ]
+        frame = pd.concat(
+            [
+                tabulate_tasks([t.id for t in waiting], client=waiting_client, progress=False),
+                tabulate_tasks(
+                    [t.id for t in done] + ["no-such-task"], client=done_client, progress=False
+                ),
+            ],
+            ignore_index=True,
+        )
         assert frame["status"].tolist()[:2] == ["pending", "pending"]
         comparison = compare(frame, client=done_client)
         markup = comparison.to_html()
@@ -133,8 +148,7 @@ def relative_frame(frame: pd.DataFrame, prefix: str) -> pd.DataFrame:
     return out
 
 
-def test_relative_urls_resolve_against_the_client_or_are_shown_as_text(table,
-                                                                       monkeypatch) -> None:
+def test_relative_urls_resolve_against_the_client_or_are_shown_as_text(table, monkeypatch) -> None:
     client, frame = table
     monkeypatch.delenv("JUPYTERHUB_SERVICE_PREFIX", raising=False)
     relative = relative_frame(frame, "")
@@ -154,9 +168,16 @@ def test_relative_urls_resolve_against_the_client_or_are_shown_as_text(table,
 def test_odd_urls_from_the_server_are_text(table) -> None:
     client, frame = table
     odd = frame.copy()
-    odd["audio_url"] = ["javascript:alert(1)", "//evil.example/x.wav", "\\\\evil\\x.wav",
-                        "https://a/x\x07.wav", "data:text/html,<script>x</script>",
-                        "data:audio/wav;base64,UklGRg==", pd.NA, "https://ok.example/a.wav"]
+    odd["audio_url"] = [
+        "javascript:alert(1)",
+        "//evil.example/x.wav",
+        "\\\\evil\\x.wav",
+        "https://a/x\x07.wav",
+        "data:text/html,<script>x</script>",
+        "data:audio/wav;base64,UklGRg==",
+        pd.NA,
+        "https://ok.example/a.wav",
+    ]
     markup = compare(odd, client=client).to_html()
     assert markup.count("<audio") == 1 and 'src="https://ok.example/a.wav"' in markup
     assert "<script>" not in markup and "&lt;script&gt;" in markup
@@ -189,12 +210,21 @@ def test_waveform_thumbnails_once_analyzed(table) -> None:
 
 def test_bytes_per_task_stay_small() -> None:
     """The grid for 1000 tasks costs no more bytes per task than before this round (429)."""
-    tasks = [Task.from_dict({
-        "task_id": f"task-{i:06d}-aaaa-bbbb", "status": "completed",
-        "input": {"prompt": f"waves crashing on rocks, gulls, take {i // 10}", "seed": i % 10,
-                  "steps": 25 + i % 2},
-        "output": {"audio_url": f"https://cdn.example.com/files/2026/11/task-{i:06d}.wav"}})
-        for i in range(1000)]
+    tasks = [
+        Task.from_dict(
+            {
+                "task_id": f"task-{i:06d}-aaaa-bbbb",
+                "status": "completed",
+                "input": {
+                    "prompt": f"waves crashing on rocks, gulls, take {i // 10}",
+                    "seed": i % 10,
+                    "steps": 25 + i % 2,
+                },
+                "output": {"audio_url": f"https://cdn.example.com/files/2026/11/task-{i:06d}.wav"},
+            }
+        )
+        for i in range(1000)
+    ]
     markup = compare(tasks_to_frame(tasks)).to_html()
     assert markup.count("<audio") == 1000
     assert len(markup.encode()) / 1000 < 300
@@ -202,10 +232,17 @@ def test_bytes_per_task_stay_small() -> None:
 
 def test_grid_reads_each_column_once_not_once_per_cell(monkeypatch) -> None:
     """The speed rule without a clock: no iterrows, no pandas filter per cell."""
-    tasks = [Task.from_dict({"task_id": f"t{i}", "status": "completed",
-                             "input": {"prompt": f"p{i // 10}", "seed": i % 10, "steps": 25},
-                             "output": {"audio_url": f"https://cdn/{i}.wav"}})
-             for i in range(300)]
+    tasks = [
+        Task.from_dict(
+            {
+                "task_id": f"t{i}",
+                "status": "completed",
+                "input": {"prompt": f"p{i // 10}", "seed": i % 10, "steps": 25},
+                "output": {"audio_url": f"https://cdn/{i}.wav"},
+            }
+        )
+        for i in range(300)
+    ]
     frame = tasks_to_frame(tasks)
     lookups = 0
     getitem = pd.DataFrame.__getitem__
@@ -258,27 +295,42 @@ def test_grid_text_contrast_and_names_in_chromium_light_and_dark() -> None:
     from playwright.sync_api import sync_playwright
 
     themes = Path(str(spec.origin)).parent / "themes" / "@jupyterlab"
-    tasks = [Task.from_dict({"task_id": f"t{s}", "status": status, "input": {"prompt": "rain",
-                             "seed": s, "steps": 20 + s}, "error": error,
-                             "output": {"audio_url": f"http://127.0.0.1:9/{s}.wav"}
-                             if status == "completed" else None})
-             for s, status, error in ((1, "completed", None), (2, "pending", None),
-                                      (3, "failed", {"message": "failed to get valid video"}))]
+    tasks = [
+        Task.from_dict(
+            {
+                "task_id": f"t{s}",
+                "status": status,
+                "input": {"prompt": "rain", "seed": s, "steps": 20 + s},
+                "error": error,
+                "output": {"audio_url": f"http://127.0.0.1:9/{s}.wav"}
+                if status == "completed"
+                else None,
+            }
+        )
+        for s, status, error in (
+            (1, "completed", None),
+            (2, "pending", None),
+            (3, "failed", {"message": "failed to get valid video"}),
+        )
+    ]
     frame = tasks_to_frame([*tasks, FetchFailure("no-such-task", "task not found (404)")])
     frame["audio_url"] = frame["audio_url"].astype(object)
     frame.loc[2, "audio_url"] = "javascript:alert(1)"
     markup = compare(frame).to_html()
     with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(chromium),
-                                             args=["--no-sandbox", "--disable-gpu"])
+        browser = playwright.chromium.launch(
+            executable_path=str(chromium), args=["--no-sandbox", "--disable-gpu"]
+        )
         try:
             page = browser.new_page()
             page.route("**/*", lambda route: route.abort())  # nothing leaves the machine
             for theme in ("light", "dark"):
                 variables = (themes / f"theme-{theme}-extension" / "index.css").read_text()
                 for layout in ("--jp-layout-color0", "--jp-layout-color1"):
-                    page.set_content(f"<style>{variables} body{{background:var({layout});"
-                                     f"color:var(--jp-content-font-color1)}}</style>{markup}")
+                    page.set_content(
+                        f"<style>{variables} body{{background:var({layout});"
+                        f"color:var(--jp-content-font-color1)}}</style>{markup}"
+                    )
                     texts = page.evaluate(CONTRAST_JS)
                     assert len(texts) >= 10
                     low = [t for t in texts if t["ratio"] < 4.5]
@@ -286,9 +338,11 @@ def test_grid_text_contrast_and_names_in_chromium_light_and_dark() -> None:
             names = page.eval_on_selector_all("audio", "els => els.map(e => e.ariaLabel)")
             assert names == ["audio: rain, seed 1, steps 21"]
             # Negative control, still in the dark theme: the old fixed grey is caught.
-            page.set_content(f"<style>{variables} body{{background:var(--jp-layout-color0)}}"
-                             '</style><div class="qnb-card"><span style="color:#555">old grey'
-                             "</span></div>")
+            page.set_content(
+                f"<style>{variables} body{{background:var(--jp-layout-color0)}}"
+                '</style><div class="qnb-card"><span style="color:#555">old grey'
+                "</span></div>"
+            )
             assert page.evaluate(CONTRAST_JS)[0]["ratio"] < 4.5
         finally:
             browser.close()
@@ -296,8 +350,14 @@ def test_grid_text_contrast_and_names_in_chromium_light_and_dark() -> None:
 
 # -- every host: local copies and loopback files where the browser cannot load them ----------
 
-HOST_ENVS = ("JUPYTERHUB_SERVICE_PREFIX", "QUBICO_NB_HUB_PROXY", "QUBICO_NB_PLAYBACK",
-             *_hosts.VOILA_ENVS, *_hosts.VSCODE_ENVS, *_hosts.REMOTE_ENVS)
+HOST_ENVS = (
+    "JUPYTERHUB_SERVICE_PREFIX",
+    "QUBICO_NB_HUB_PROXY",
+    "QUBICO_NB_PLAYBACK",
+    *_hosts.VOILA_ENVS,
+    *_hosts.VSCODE_ENVS,
+    *_hosts.REMOTE_ENVS,
+)
 
 
 @pytest.fixture
@@ -310,8 +370,9 @@ def plain_host(monkeypatch):
 
 
 @pytest.mark.parametrize("host_env", ["VOILA_KERNEL_ID", "VSCODE_PID"])
-def test_local_copies_are_embedded_where_the_host_serves_no_files(table, tmp_path: Path,
-                                                                  plain_host, host_env) -> None:
+def test_local_copies_are_embedded_where_the_host_serves_no_files(
+    table, tmp_path: Path, plain_host, host_env
+) -> None:
     client, frame = table
     plain_host.chdir(tmp_path)
     saved = download(frame, "keep", client=client, progress=False)
@@ -336,7 +397,8 @@ def test_one_embedding_budget_for_the_grid(table, tmp_path: Path, plain_host) ->
 
 @pytest.mark.parametrize("relative", [False, True])
 def test_a_hub_without_server_proxy_embeds_loopback_audio_with_one_warning(
-        table, plain_host, relative: bool) -> None:
+    table, plain_host, relative: bool
+) -> None:
     client, frame = table
     plain_host.setenv("JUPYTERHUB_SERVICE_PREFIX", "/user/ada/")
     plain_host.setenv("QUBICO_NB_HUB_PROXY", "0")

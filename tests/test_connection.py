@@ -12,8 +12,13 @@ from .conftest import KEY
 
 @pytest.fixture(autouse=True)
 def clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
-    for name in ("QUBICO_API_KEY", "PIAPI_API_KEY", "QUBICO_BASE_URL", "QUBICO_SANDBOX_URL",
-                 "JUPYTERHUB_SERVICE_PREFIX"):
+    for name in (
+        "QUBICO_API_KEY",
+        "PIAPI_API_KEY",
+        "QUBICO_BASE_URL",
+        "QUBICO_SANDBOX_URL",
+        "JUPYTERHUB_SERVICE_PREFIX",
+    ):
         monkeypatch.delenv(name, raising=False)
 
 
@@ -27,8 +32,9 @@ def test_without_a_key_an_embedded_sandbox(capsys: pytest.CaptureFixture[str]) -
     assert connection.default_client() is again
 
 
-def test_a_key_means_the_live_api(monkeypatch: pytest.MonkeyPatch,
-                                  capsys: pytest.CaptureFixture[str]) -> None:
+def test_a_key_means_the_live_api(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     monkeypatch.setenv("QUBICO_API_KEY", KEY)
     client = connection.connect()
     assert client.base_url == "https://api.piapi.ai"
@@ -51,13 +57,17 @@ def test_binder_proxy_url(monkeypatch: pytest.MonkeyPatch) -> None:
     assert sandbox_public_url(1234) is None
     monkeypatch.setenv("JUPYTERHUB_SERVICE_PREFIX", "/user/abc/")
     real = importlib.util.find_spec
-    monkeypatch.setattr(importlib.util, "find_spec",
-                        lambda name: object() if name == "jupyter_server_proxy" else real(name))
+    monkeypatch.setattr(
+        importlib.util,
+        "find_spec",
+        lambda name: object() if name == "jupyter_server_proxy" else real(name),
+    )
     assert sandbox_public_url(1234) == "/user/abc/proxy/1234"
 
 
 def test_sandbox_true_ignores_a_key_and_false_requires_one(
-        monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     from qubico_nb import ConfigurationError
 
     with pytest.raises(ConfigurationError, match="needs an API key"):
@@ -87,9 +97,11 @@ def test_colab_proxy_url(monkeypatch: pytest.MonkeyPatch) -> None:
     asked: list[str] = []
     output = types.ModuleType("google.colab.output")
     output.eval_js = lambda js: asked.append(js) or "https://1234-abc.colab.dev/"  # type: ignore[attr-defined]
-    for name, module in {"google": types.ModuleType("google"),
-                         "google.colab": types.ModuleType("google.colab"),
-                         "google.colab.output": output}.items():
+    for name, module in {
+        "google": types.ModuleType("google"),
+        "google.colab": types.ModuleType("google.colab"),
+        "google.colab.output": output,
+    }.items():
         monkeypatch.setitem(sys.modules, name, module)
     assert sandbox_public_url(1234) == "https://1234-abc.colab.dev"
     assert asked == ["google.colab.kernel.proxyPort(1234)"]

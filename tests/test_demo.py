@@ -27,8 +27,10 @@ def source(tmp_path: Path) -> Path:
 
 def test_workspace_is_a_fresh_copy_outside_the_checkout(source: Path, tmp_path: Path) -> None:
     workspace = demo.prepare_workspace(source, tmp_path / "ws")
-    assert sorted(p.name for p in workspace.glob("*.ipynb")) == ["compare-batches.ipynb",
-                                                                 "quickstart.ipynb"]
+    assert sorted(p.name for p in workspace.glob("*.ipynb")) == [
+        "compare-batches.ipynb",
+        "quickstart.ipynb",
+    ]
     # JupyterLab autosaves outputs, download() writes files: all of it lands in the copy
     (workspace / "quickstart.ipynb").write_text('{"cells": ["with outputs"]}')
     (workspace / "downloads").mkdir()
@@ -37,8 +39,7 @@ def test_workspace_is_a_fresh_copy_outside_the_checkout(source: Path, tmp_path: 
     assert (workspace / "quickstart.ipynb").read_text() == '{"cells": []}'  # refreshed
     assert (workspace / "downloads" / "a.wav").exists()  # the user's files stay
     assert not list(workspace.glob(".*.partial"))
-    assert sorted(p.name for p in source.iterdir()) == ["compare-batches.ipynb",
-                                                        "quickstart.ipynb"]
+    assert sorted(p.name for p in source.iterdir()) == ["compare-batches.ipynb", "quickstart.ipynb"]
 
 
 def test_workspace_inside_the_notebooks_is_refused(source: Path) -> None:
@@ -51,7 +52,8 @@ def test_workspace_inside_the_notebooks_is_refused(source: Path) -> None:
 def test_default_workspace_is_per_user_data(tmp_path: Path) -> None:
     assert demo.default_workspace({"QUBICO_NB_DEMO_DIR": str(tmp_path)}) == tmp_path
     assert demo.default_workspace({"XDG_DATA_HOME": str(tmp_path)}) == (
-        tmp_path / "qubico-nb" / "demo")
+        tmp_path / "qubico-nb" / "demo"
+    )
     assert demo.default_workspace({}) == Path.home() / ".local/share/qubico-nb/demo"
 
 
@@ -70,8 +72,9 @@ class _FakeSandbox:
 
 
 def test_environment_points_at_the_sandbox_and_drops_live_keys() -> None:
-    env = demo.demo_environment(_FakeSandbox(), {"QUBICO_API_KEY": "live", "PIAPI_API_KEY": "x",
-                                                 "PATH": "/bin"})
+    env = demo.demo_environment(
+        _FakeSandbox(), {"QUBICO_API_KEY": "live", "PIAPI_API_KEY": "x", "PATH": "/bin"}
+    )
     assert "QUBICO_API_KEY" not in env and "PIAPI_API_KEY" not in env
     assert env["QUBICO_SANDBOX_URL"] == _FakeSandbox.url
     assert env["QUBICO_SANDBOX_API_KEY"] == "sb-key"
@@ -81,8 +84,8 @@ def test_environment_points_at_the_sandbox_and_drops_live_keys() -> None:
 
 
 def test_demo_command_runs_lab_on_a_copy_and_leaves_the_checkout_clean(
-        tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-        capsys: pytest.CaptureFixture[str]) -> None:
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     """End to end without Jupyter: the real notebooks/ are copied, Lab is pointed at the copy."""
     calls: list[tuple[list[str], dict[str, str]]] = []
 
@@ -109,8 +112,13 @@ def test_demo_command_runs_lab_on_a_copy_and_leaves_the_checkout_clean(
 
 
 def _status(folder: Path) -> str:
-    done = subprocess.run(["git", "status", "--porcelain", "--", str(folder)], cwd=ROOT,
-                          capture_output=True, text=True, timeout=30)
+    done = subprocess.run(
+        ["git", "status", "--porcelain", "--", str(folder)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
     return done.stdout
 
 
@@ -126,15 +134,17 @@ def test_no_import_circle_between_cli_and_demo() -> None:
     assert not any(name.endswith("sandbox") for name in imported)
 
 
-def test_wrong_lab_setup_is_a_clear_error(tmp_path: Path,
-                                          capsys: pytest.CaptureFixture[str]) -> None:
+def test_wrong_lab_setup_is_a_clear_error(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     with pytest.raises(SystemExit) as caught:
         main(["demo", "--notebooks", str(tmp_path / "none")])
     assert caught.value.code == 2 and "no notebooks folder" in capsys.readouterr().err
 
 
-def test_run_demo_is_given_the_sandbox(monkeypatch: pytest.MonkeyPatch, source: Path,
-                                       tmp_path: Path) -> None:
+def test_run_demo_is_given_the_sandbox(
+    monkeypatch: pytest.MonkeyPatch, source: Path, tmp_path: Path
+) -> None:
     seen: list[Any] = []
     monkeypatch.setattr("qubico_nb.cli.run_demo", lambda args, sandbox: seen.append(sandbox) or 0)
     assert main(["demo", "--notebooks", str(source), "--audio-format", "mp3"]) == 0

@@ -63,9 +63,14 @@ def file_server() -> Iterator[tuple[str, dict[str, tuple[str, bytes]]]]:
 
 
 def task_with(task_id: str, url: str, prompt: str = "rain", seed: int = 1) -> Task:
-    return Task.from_dict({"task_id": task_id, "status": "completed",
-                           "input": {"prompt": prompt, "seed": seed, "steps": 25},
-                           "output": {"audio_url": url}})
+    return Task.from_dict(
+        {
+            "task_id": task_id,
+            "status": "completed",
+            "input": {"prompt": prompt, "seed": seed, "steps": 25},
+            "output": {"audio_url": url},
+        }
+    )
 
 
 def plain_client(base_url: str) -> Any:
@@ -79,8 +84,9 @@ def test_download_saves_skips_and_reports(tmp_path: Path) -> None:
         client = client_for(sb)
         tasks = [client.generate_audio(VIDEO, p) for p in ("rain", "birds")]
         failed = client.generate_audio("https://x/corrupt.mp4", "wind")
-        frame = tabulate_tasks([*tasks, failed, "missing-id"], client=client, per="work",
-                               progress=False)
+        frame = tabulate_tasks(
+            [*tasks, failed, "missing-id"], client=client, per="work", progress=False
+        )
         saved = download(frame, tmp_path / "out", client=client, progress=False)
         paths = list(saved["local_path"])
         assert Path(paths[0]).name == f"rain_seed42_steps25_{tasks[0].id[:8]}.wav"
@@ -106,7 +112,8 @@ def test_a_failed_download_leaves_no_partial_file(tmp_path: Path) -> None:
         assert saved["local_path"].isna().tolist() == [True, False]
         assert "broke off after" in saved.loc[0, "download_error"]
         assert sorted(p.name for p in tmp_path.iterdir()) == [
-            f"rain_seed42_steps25_{good.id[:8]}.wav"]
+            f"rain_seed42_steps25_{good.id[:8]}.wav"
+        ]
 
 
 def test_download_retries_a_truncated_file(tmp_path: Path) -> None:
@@ -121,11 +128,18 @@ def test_download_retries_a_truncated_file(tmp_path: Path) -> None:
 
 
 def test_file_names_say_what_the_file_is() -> None:
-    assert file_name("1a2b3c4d-0000-4000-8000-000000000000", 0, "https://x/f.wav",
-                     prompt="Waves crashing, seagulls!", seed=42, steps=25) == (
-        "waves-crashing-seagulls_seed42_steps25_1a2b3c4d.wav")
-    assert file_name("1a2b3c4d-9", 1, "https://x/f.wav", prompt="rain", seed=3,
-                     several=True) == "rain_seed3_1a2b3c4d_1.wav"
+    assert file_name(
+        "1a2b3c4d-0000-4000-8000-000000000000",
+        0,
+        "https://x/f.wav",
+        prompt="Waves crashing, seagulls!",
+        seed=42,
+        steps=25,
+    ) == ("waves-crashing-seagulls_seed42_steps25_1a2b3c4d.wav")
+    assert (
+        file_name("1a2b3c4d-9", 1, "https://x/f.wav", prompt="rain", seed=3, several=True)
+        == "rain_seed3_1a2b3c4d_1.wav"
+    )
     assert file_name("abc", 0, "https://x/noext", "audio/mpeg") == "abc.mp3"
     assert file_name("abc", 0, "https://x/a.exe?x=1") == "abc.bin"
 
@@ -137,26 +151,37 @@ def test_file_names_avoid_windows_reserved_names(prompt: str) -> None:
 
 
 def test_file_names_are_safe_and_short_whatever_the_server_sends() -> None:
-    hostile = ["../../etc/passwd", "a\\b:c*d?e\"f<g>h|i", "x" * 5000, "\x00\x1f\u202e", " . ",
-               "ÉCOLE été", "雨の音", "CON", "a/../../b"]
+    hostile = [
+        "../../etc/passwd",
+        'a\\b:c*d?e"f<g>h|i',
+        "x" * 5000,
+        "\x00\x1f\u202e",
+        " . ",
+        "ÉCOLE été",
+        "雨の音",
+        "CON",
+        "a/../../b",
+    ]
     for text in hostile:
-        name = file_name(text, 0, "https://x/a.wav?sig=../../x", prompt=text,
-                         seed=10**30, steps=-(10**30))
+        name = file_name(
+            text, 0, "https://x/a.wav?sig=../../x", prompt=text, seed=10**30, steps=-(10**30)
+        )
         assert re.fullmatch(r"[a-z0-9_-]+\.wav", name), name
         assert len(name) <= MAX_NAME_CHARS and not name.startswith(".")
     assert slug("École d'été au bord de la mer, vagues") == "ecole-d-ete-au-bord-de-la-mer-vagues"
     assert len(slug("word " * 100)) <= 40
 
 
-def test_two_works_never_share_a_name(tmp_path: Path,
-                                      file_server: tuple[str, dict[str, tuple[str, bytes]]]
-                                      ) -> None:
+def test_two_works_never_share_a_name(
+    tmp_path: Path, file_server: tuple[str, dict[str, tuple[str, bytes]]]
+) -> None:
     base, files = file_server
     tasks = []
     # Same prompt, seed and steps; ids that differ only in characters a file name cannot
     # hold, or only in case; and the same URL basename on every one.
-    for number, task_id in enumerate(["run:1", "run/1", "RUN-1", "run-10000000000001",
-                                      "run-10000000000002"]):
+    for number, task_id in enumerate(
+        ["run:1", "run/1", "RUN-1", "run-10000000000001", "run-10000000000002"]
+    ):
         files[f"/{number}/a.wav"] = ("audio/wav", wav_bytes(10 + number))
         tasks.append(task_with(task_id, f"{base}/{number}/a.wav"))
     saved = download(tasks, tmp_path, client=plain_client(base), progress=False)
@@ -167,18 +192,23 @@ def test_two_works_never_share_a_name(tmp_path: Path,
 
 
 def test_a_web_page_or_a_short_file_is_an_error_not_a_wav(
-        tmp_path: Path, file_server: tuple[str, dict[str, tuple[str, bytes]]]) -> None:
+    tmp_path: Path, file_server: tuple[str, dict[str, tuple[str, bytes]]]
+) -> None:
     base, files = file_server
     short = bytearray(wav_bytes(1000))[:300]  # the header promises 2000 bytes of samples
-    files.update({
-        "/page.wav": ("text/html", b"<!DOCTYPE html><html><body>Sign in</body></html>"),
-        "/page2.wav": ("audio/wav", b"\n  <HTML><head></head></HTML>"),
-        "/short.wav": ("audio/wav", bytes(short)),
-        "/json.wav": ("application/json", b'{"code": 403, "message": "expired"}'),
-        "/good.wav": ("audio/wav", wav_bytes()),
-    })
-    tasks = [task_with(f"t{n}-{name}", f"{base}/{name}.wav", prompt=name)
-             for n, name in enumerate(["page", "page2", "short", "json", "good"])]
+    files.update(
+        {
+            "/page.wav": ("text/html", b"<!DOCTYPE html><html><body>Sign in</body></html>"),
+            "/page2.wav": ("audio/wav", b"\n  <HTML><head></head></HTML>"),
+            "/short.wav": ("audio/wav", bytes(short)),
+            "/json.wav": ("application/json", b'{"code": 403, "message": "expired"}'),
+            "/good.wav": ("audio/wav", wav_bytes()),
+        }
+    )
+    tasks = [
+        task_with(f"t{n}-{name}", f"{base}/{name}.wav", prompt=name)
+        for n, name in enumerate(["page", "page2", "short", "json", "good"])
+    ]
     saved = download(tasks, tmp_path, client=plain_client(base), progress=False)
     errors = list(saved["download_error"])
     assert "web page" in errors[0] and "web page" in errors[1]
@@ -188,17 +218,22 @@ def test_a_web_page_or_a_short_file_is_an_error_not_a_wav(
 
 
 def test_a_message_is_refused_by_its_content_type_whatever_its_bytes(
-        tmp_path: Path, file_server: tuple[str, dict[str, tuple[str, bytes]]]) -> None:
+    tmp_path: Path, file_server: tuple[str, dict[str, tuple[str, bytes]]]
+) -> None:
     base, files = file_server
     looks_like_audio = wav_bytes()  # a proxy's page or an API error that starts like a WAV
-    files.update({
-        "/page.wav": ("text/html; charset=utf-8", looks_like_audio),
-        "/json.wav": ("application/json", looks_like_audio),
-        "/problem.wav": ("application/problem+json", looks_like_audio),
-        "/good.wav": ("audio/wav", looks_like_audio),
-    })
-    tasks = [task_with(f"t{n}-{name}", f"{base}/{name}.wav", prompt=name)
-             for n, name in enumerate(["page", "json", "problem", "good"])]
+    files.update(
+        {
+            "/page.wav": ("text/html; charset=utf-8", looks_like_audio),
+            "/json.wav": ("application/json", looks_like_audio),
+            "/problem.wav": ("application/problem+json", looks_like_audio),
+            "/good.wav": ("audio/wav", looks_like_audio),
+        }
+    )
+    tasks = [
+        task_with(f"t{n}-{name}", f"{base}/{name}.wav", prompt=name)
+        for n, name in enumerate(["page", "json", "problem", "good"])
+    ]
     saved = download(tasks, tmp_path, client=plain_client(base), progress=False)
     errors = list(saved["download_error"])
     assert "web page" in errors[0] and f"{base}/page.wav" in errors[0]
@@ -209,14 +244,17 @@ def test_a_message_is_refused_by_its_content_type_whatever_its_bytes(
 
 
 def test_download_caps_each_file(
-        tmp_path: Path, file_server: tuple[str, dict[str, tuple[str, bytes]]]) -> None:
+    tmp_path: Path, file_server: tuple[str, dict[str, tuple[str, bytes]]]
+) -> None:
     base, files = file_server
-    files.update({"/big.wav": ("audio/wav", wav_bytes(4000)),
-                  "/small.wav": ("audio/wav", wav_bytes(100))})
-    tasks = [task_with("t1-big", f"{base}/big.wav", prompt="big"),
-             task_with("t2-small", f"{base}/small.wav", prompt="small")]
-    saved = download(tasks, tmp_path, client=plain_client(base), progress=False,
-                     max_bytes=1000)
+    files.update(
+        {"/big.wav": ("audio/wav", wav_bytes(4000)), "/small.wav": ("audio/wav", wav_bytes(100))}
+    )
+    tasks = [
+        task_with("t1-big", f"{base}/big.wav", prompt="big"),
+        task_with("t2-small", f"{base}/small.wav", prompt="small"),
+    ]
+    saved = download(tasks, tmp_path, client=plain_client(base), progress=False, max_bytes=1000)
     assert "more than the 1,000 allowed" in saved.loc[0, "download_error"]
     assert "max_bytes" in saved.loc[0, "download_error"]
     assert saved["local_path"].isna().tolist() == [True, False]
@@ -250,8 +288,7 @@ def test_relative_and_proxy_prefixed_urls_are_saved(tmp_path: Path) -> None:
         absolute = list(frame["url"])
         port = sb.url.rsplit(":", 1)[1]
         path_of = [url.split(str(port), 1)[1] for url in absolute]  # "/temp/<id>.wav"
-        frame["url"] = pd.array([path_of[0], f"/user/me/proxy/{port}{path_of[1]}"],
-                                dtype="string")
+        frame["url"] = pd.array([path_of[0], f"/user/me/proxy/{port}{path_of[1]}"], dtype="string")
         saved = download(frame, tmp_path, client=client, progress=False)
         assert saved["download_error"].isna().all(), list(saved["download_error"])
         for path in saved["local_path"]:
@@ -264,9 +301,11 @@ def test_resolve_url() -> None:
     assert resolve_url("/temp/x.wav", "http://127.0.0.1:8000") == "http://127.0.0.1:8000/temp/x.wav"
     assert resolve_url("temp/x.wav", "http://h/api/") == "http://h/api/temp/x.wav"
     assert resolve_url("/user/a/proxy/8000/temp/x.wav", "http://127.0.0.1:8000") == (
-        "http://127.0.0.1:8000/temp/x.wav")
+        "http://127.0.0.1:8000/temp/x.wav"
+    )
     assert resolve_url("/user/a/proxy/8000/temp/x.wav", "https://api.example.com:8000") == (
-        "https://api.example.com:8000/user/a/proxy/8000/temp/x.wav")
+        "https://api.example.com:8000/user/a/proxy/8000/temp/x.wav"
+    )
 
 
 def test_download_needs_a_usable_frame(tmp_path: Path) -> None:

@@ -21,9 +21,10 @@ from qubico_nb.errors import (
     status_error,
 )
 
-CLASSES = sorted((obj for obj in vars(errors).values()
-                  if inspect.isclass(obj) and issubclass(obj, QubicoError)),
-                 key=lambda cls: cls.__name__)
+CLASSES = sorted(
+    (obj for obj in vars(errors).values() if inspect.isclass(obj) and issubclass(obj, QubicoError)),
+    key=lambda cls: cls.__name__,
+)
 
 
 class _FakeTask:  # what TaskFailedError needs of a task; picklable at module level
@@ -39,11 +40,17 @@ class _FakeTask:  # what TaskFailedError needs of a task; picklable at module le
 
 def _instance(cls: type[QubicoError]) -> QubicoError:
     if issubclass(cls, APIStatusError):
-        return cls("boom: do this", status=503, code=503, server_message="server said",
-                   retry_after=2.0)
+        return cls(
+            "boom: do this", status=503, code=503, server_message="server said", retry_after=2.0
+        )
     if cls is CreateOutcomeUnknownError:
-        return cls("lost", model="Qubico/mmaudio", task_type="video2audio",
-                   input={"prompt": "rain"}, sent_at=1700000000.5)
+        return cls(
+            "lost",
+            model="Qubico/mmaudio",
+            task_type="video2audio",
+            input={"prompt": "rain"},
+            sent_at=1700000000.5,
+        )
     if cls is ResponseTooLargeError:
         return cls("too big", limit=16)
     if cls is TaskFailedError:
@@ -75,7 +82,11 @@ def test_fields_survive_and_names_say_what_they_hold() -> None:
     lost = pickle.loads(pickle.dumps(_instance(CreateOutcomeUnknownError)))  # noqa: S301
     assert isinstance(lost, CreateOutcomeUnknownError)
     assert (lost.model, lost.task_type, lost.input, lost.sent_at) == (
-        "Qubico/mmaudio", "video2audio", {"prompt": "rain"}, 1700000000.5)
+        "Qubico/mmaudio",
+        "video2audio",
+        {"prompt": "rain"},
+        1700000000.5,
+    )
     error = status_error(404, "task not found", code=404, what="get task 'x'")
     assert error.server_message == "task not found"
     assert error.message == "task not found"  # the old name, read-only
@@ -88,8 +99,11 @@ def test_errors_import_nothing_else_of_the_package() -> None:
     source = inspect.getsource(errors)
     imports = [line for line in source.splitlines() if line.startswith(("from .", "import qub"))]
     assert imports == ["from ._constants import API_KEY_ENV"]
-    code = ("import sys, qubico_nb.errors; "
-            "print(sorted(m for m in sys.modules if m.startswith('qubico_nb.')))")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                         check=True).stdout
+    code = (
+        "import sys, qubico_nb.errors; "
+        "print(sorted(m for m in sys.modules if m.startswith('qubico_nb.')))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    ).stdout
     assert out.strip() == "['qubico_nb._constants', 'qubico_nb._version', 'qubico_nb.errors']"

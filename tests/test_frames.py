@@ -23,8 +23,9 @@ def test_columns_and_dtypes_are_stable() -> None:
 
 
 def test_values_and_order_with_an_error_row() -> None:
-    frame = tasks_to_frame([Task.from_dict(SEED), FetchFailure("gone", "HTTP 404"),
-                            Task.from_dict(UNIFIED)])
+    frame = tasks_to_frame(
+        [Task.from_dict(SEED), FetchFailure("gone", "HTTP 404"), Task.from_dict(UNIFIED)]
+    )
     assert list(frame["task_id"]) == ["seed-1", "gone", UNIFIED["task_id"]]
     assert list(frame["status"]) == ["completed", "error", "completed"]
     assert frame.loc[1, "error"] == "HTTP 404" and frame.loc[1, "n_works"] == 0
@@ -37,8 +38,9 @@ def test_values_and_order_with_an_error_row() -> None:
 
 
 def test_per_work_rows_keep_tasks_without_works() -> None:
-    many = Task.from_dict({**UNIFIED, "output": {"audio_url": "https://c/a.mp3",
-                                                 "video_url": "https://c/v.mp4"}})
+    many = Task.from_dict(
+        {**UNIFIED, "output": {"audio_url": "https://c/a.mp3", "video_url": "https://c/v.mp4"}}
+    )
     none = Task.from_dict({**UNIFIED, "task_id": "empty", "output": None})
     frame = tasks_to_frame([many, none], per="work")
     assert list(frame.columns) == list(columns("work"))
@@ -69,17 +71,36 @@ def odd_answers() -> dict[str, dict[str, Any]]:
         "year 2500": {**UNIFIED, "meta": {**meta, "ended_at": "2500-01-01T00:00:00Z"}},
         "year 1500": {**UNIFIED, "meta": {**meta, "created_at": "1500-01-01T00:00:00Z"}},
         "huge cost": {**UNIFIED, "meta": {**meta, "usage": {"consume": 10**30}}},
-        "1e400 duration": {**SEED, "works": [{**SEED["works"][0], "resource": {
-            "resource": "https://cdn/y.wav", "duration": float("inf")}}]},
+        "1e400 duration": {
+            **SEED,
+            "works": [
+                {
+                    **SEED["works"][0],
+                    "resource": {"resource": "https://cdn/y.wav", "duration": float("inf")},
+                }
+            ],
+        },
         "null output": {**UNIFIED, "output": None},
-        "wrong types": {**UNIFIED, "model": [], "task_type": {}, "status": 3, "input": "x",
-                        "meta": "x", "error": 5, "output": {"audio_url": 7}},
+        "wrong types": {
+            **UNIFIED,
+            "model": [],
+            "task_type": {},
+            "status": 3,
+            "input": "x",
+            "meta": "x",
+            "error": 5,
+            "output": {"audio_url": 7},
+        },
     }
 
 
 def test_one_odd_task_never_sinks_the_frame() -> None:
-    good = [Task.from_dict({**UNIFIED, "task_id": f"good-{n}",
-                            "input": {**UNIFIED["input"], "seed": n}}) for n in range(50)]
+    good = [
+        Task.from_dict(
+            {**UNIFIED, "task_id": f"good-{n}", "input": {**UNIFIED["input"], "seed": n}}
+        )
+        for n in range(50)
+    ]
     odd = {name: Task.from_dict(answer) for name, answer in odd_answers().items()}
     refused = FetchFailure("deep", "ProtocolError: nests more than 100 levels deep")
     items = [*good[:25], *odd.values(), refused, *good[25:]]
@@ -91,8 +112,9 @@ def test_one_odd_task_never_sinks_the_frame() -> None:
         pd.testing.assert_frame_equal(kept, alone)
         by_id = frame.set_index("task_id")
         assert by_id.loc["deep", "error"].startswith("ProtocolError")
-    frame = tasks_to_frame(items).set_index(pd.Index(
-        [*(f"g{n}" for n in range(25)), *odd, "deep", *(f"g{n}" for n in range(25, 50))]))
+    frame = tasks_to_frame(items).set_index(
+        pd.Index([*(f"g{n}" for n in range(25)), *odd, "deep", *(f"g{n}" for n in range(25, 50))])
+    )
     assert pd.isna(frame.loc["seed beyond int64", "seed"])
     assert frame.loc["seed beyond int64", "steps"] == 25
     assert pd.isna(frame.loc["steps below int64", "steps"])
@@ -107,8 +129,15 @@ def test_one_odd_task_never_sinks_the_frame() -> None:
 
 
 def test_timestamps_at_the_edges_of_pandas_range() -> None:
-    inside = Task.from_dict({**UNIFIED, "meta": {"created_at": "1700-01-01T00:00:00Z",
-                                                 "ended_at": "2262-01-01T00:00:00.000001Z"}})
+    inside = Task.from_dict(
+        {
+            **UNIFIED,
+            "meta": {
+                "created_at": "1700-01-01T00:00:00Z",
+                "ended_at": "2262-01-01T00:00:00.000001Z",
+            },
+        }
+    )
     frame = tasks_to_frame([inside])
     assert frame.loc[0, "created_at"] == pd.Timestamp("1700-01-01T00:00:00Z")
     assert frame.loc[0, "ended_at"] == pd.Timestamp("2262-01-01T00:00:00.000001Z")
@@ -129,10 +158,15 @@ def test_the_column_builder_agrees_with_the_rows() -> None:
     """tasks_to_frame builds columns directly; each cell must equal `rows()`'s value."""
     from qubico_nb.frames import rows
 
-    many = Task.from_dict({**UNIFIED, "output": {"audio_url": "https://c/a.mp3",
-                                                 "video_url": "https://c/v.mp4"}})
-    items = [Task.from_dict(SEED), FetchFailure("gone", "HTTP 404"), many,
-             Task.from_dict({**UNIFIED, "task_id": "empty", "output": None})]
+    many = Task.from_dict(
+        {**UNIFIED, "output": {"audio_url": "https://c/a.mp3", "video_url": "https://c/v.mp4"}}
+    )
+    items = [
+        Task.from_dict(SEED),
+        FetchFailure("gone", "HTTP 404"),
+        many,
+        Task.from_dict({**UNIFIED, "task_id": "empty", "output": None}),
+    ]
     for per in ("task", "work"):
         frame = tasks_to_frame(items, per=per)  # type: ignore[arg-type]
         expected = rows(items, per=per)  # type: ignore[arg-type]

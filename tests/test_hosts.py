@@ -13,8 +13,14 @@ from qubico_nb.sandbox import Sandbox
 
 from .conftest import VIDEO, client_for
 
-HOST_ENVS = ("JUPYTERHUB_SERVICE_PREFIX", "QUBICO_NB_HUB_PROXY", "QUBICO_NB_PLAYBACK",
-             *_hosts.VOILA_ENVS, *_hosts.VSCODE_ENVS, *_hosts.REMOTE_ENVS)
+HOST_ENVS = (
+    "JUPYTERHUB_SERVICE_PREFIX",
+    "QUBICO_NB_HUB_PROXY",
+    "QUBICO_NB_PLAYBACK",
+    *_hosts.VOILA_ENVS,
+    *_hosts.VSCODE_ENVS,
+    *_hosts.REMOTE_ENVS,
+)
 
 
 @pytest.fixture(autouse=True)
@@ -41,12 +47,24 @@ def test_resolve_url_keeps_only_what_a_browser_may_load(monkeypatch: pytest.Monk
     assert _hosts.resolve_url("temp/x.wav", base) == "http://127.0.0.1:8000/temp/x.wav"
     assert _hosts.resolve_url("/temp/x.wav", base + "/api/") == "http://127.0.0.1:8000/temp/x.wav"
     assert _hosts.resolve_url("temp/x.wav") is None  # nothing to resolve against: text
-    for odd in ("javascript:alert(1)", "//evil/x.wav", "\\\\evil\\x.wav", "http://[::1",
-                "ftp://h/x.wav", "data:audio/wav;base64,AA", "", None, 3, "https://"):
+    for odd in (
+        "javascript:alert(1)",
+        "//evil/x.wav",
+        "\\\\evil\\x.wav",
+        "http://[::1",
+        "ftp://h/x.wav",
+        "data:audio/wav;base64,AA",
+        "",
+        None,
+        3,
+        "https://",
+    ):
         assert _hosts.resolve_url(odd, base) is None, odd
     hub(monkeypatch, proxy=True)
-    assert _hosts.resolve_url("/user/ada/proxy/8000/temp/x.wav", base) == \
-        "/user/ada/proxy/8000/temp/x.wav"
+    assert (
+        _hosts.resolve_url("/user/ada/proxy/8000/temp/x.wav", base)
+        == "/user/ada/proxy/8000/temp/x.wav"
+    )
 
 
 def test_playback_plan_on_a_plain_machine() -> None:
@@ -61,8 +79,10 @@ def test_playback_plan_on_a_hub(monkeypatch: pytest.MonkeyPatch) -> None:
     assert _hosts.playback_plan("http://localhost:8000/a.wav") == "proxy"
     assert _hosts.playback_plan("https://cdn.example.com/a.wav") == "url"
     assert _hosts.playback_plan("/user/ada/proxy/8000/temp/a.wav") == "url"
-    assert _hosts.proxied_url("http://127.0.0.1:8000/temp/a.wav?x=1") == \
-        "/user/ada/proxy/8000/temp/a.wav?x=1"
+    assert (
+        _hosts.proxied_url("http://127.0.0.1:8000/temp/a.wav?x=1")
+        == "/user/ada/proxy/8000/temp/a.wav?x=1"
+    )
     assert _hosts.is_proxied_path("/user/ada/proxy/8000/temp/a.wav")
     hub(monkeypatch, proxy=False)
     assert _hosts.playback_plan("http://127.0.0.1:8000/temp/a.wav") == "embed"
@@ -93,7 +113,8 @@ def test_voila_embeds_local_files(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def test_a_hub_without_server_proxy_embeds_the_sandbox_audio_with_one_warning(
-        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     hub(monkeypatch, proxy=False)
     with Sandbox(preset="instant", audio_seconds=0.5) as sb:
         client = client_for(sb)
@@ -102,8 +123,7 @@ def test_a_hub_without_server_proxy_embeds_the_sandbox_audio_with_one_warning(
             warnings.simplefilter("always")
             viewers = [TaskViewer(t.id, client=client) for t in tasks]
             viewers.append(TaskViewer(tasks[0], client=client))
-        assert [str(w.message)[:40] for w in caught] == \
-            ["The browser cannot reach this kernel's l"]
+        assert [str(w.message)[:40] for w in caught] == ["The browser cannot reach this kernel's l"]
         assert "jupyter-server-proxy" in str(caught[0].message)
         for viewer in viewers:
             markup = player_markup(viewer)
@@ -122,7 +142,8 @@ def test_a_hub_with_server_proxy_plays_through_it(monkeypatch: pytest.MonkeyPatc
 
 
 def test_a_sandbox_under_a_hub_hands_out_proxy_paths_that_play(
-        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     """As on Binder: the embedded sandbox's files are already paths under the hub's proxy."""
     hub(monkeypatch, proxy=True)
     with Sandbox(preset="instant", audio_seconds=0.5) as sb:
@@ -147,8 +168,9 @@ def test_files_over_the_embedding_cap_are_not_embedded(monkeypatch: pytest.Monke
         assert "base64" not in markup and "not a playable address" in markup
 
 
-def test_local_copies_play_by_path_or_embedded(monkeypatch: pytest.MonkeyPatch,
-                                               tmp_path: object) -> None:
+def test_local_copies_play_by_path_or_embedded(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: object
+) -> None:
     monkeypatch.chdir(str(tmp_path))
     with Sandbox(preset="instant", audio_seconds=0.5) as sb:
         client = client_for(sb)
@@ -189,10 +211,16 @@ def test_current_cell_in_a_real_kernel() -> None:
         for cell in ("cell-a", "cell-a"):
             message = kernel.session.msg(
                 "execute_request",
-                {"code": "from qubico_nb import _hosts\nprint(_hosts.current_cell())",
-                 "silent": False, "store_history": False, "user_expressions": {},
-                 "allow_stdin": False, "stop_on_error": True},
-                metadata={"cellId": cell})
+                {
+                    "code": "from qubico_nb import _hosts\nprint(_hosts.current_cell())",
+                    "silent": False,
+                    "store_history": False,
+                    "user_expressions": {},
+                    "allow_stdin": False,
+                    "stop_on_error": True,
+                },
+                metadata={"cellId": cell},
+            )
             kernel.shell_channel.send(message)
             request = message["header"]["msg_id"]
             while True:
@@ -201,8 +229,10 @@ def test_current_cell_in_a_real_kernel() -> None:
                     continue
                 if output["msg_type"] == "stream":
                     seen.append((output["content"]["text"].strip(), request))
-                if output["msg_type"] == "status" and \
-                        output["content"]["execution_state"] == "idle":
+                if (
+                    output["msg_type"] == "status"
+                    and output["content"]["execution_state"] == "idle"
+                ):
                     break
         assert [text for text, _ in seen] == [str(("cell-a", request)) for _, request in seen]
         assert seen[0][1] != seen[1][1]  # a re-run: same cell, another request

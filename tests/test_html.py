@@ -19,15 +19,35 @@ from qubico_nb.frames import FetchFailure, tasks_to_frame
 
 EVIL = '<script>alert("x")</script>'
 EVIL_URL = 'https://cdn/x.wav"><img/src=x/onerror=alert(1)>'
-ODD_URLS = ("javascript:alert(1)", "JAVASCRIPT:alert(1)", "java\tscript:alert(1)",
-            "data:text/html,<b>", "data:text/html;base64,PHNjcmlwdD4=",
-            "data:audio/wav;base64,UklGRg==",  # a data: URI from a server is not one we built
-            "vbscript:x", "file:///etc/passwd", "//evil.example/x", "\\\\evil.example/x.wav",
-            "/\\evil.example/x.wav", "https://a/b\\c.wav", "https://a/x\x00.wav",
-            "https://a/x\n.wav", "\x01javascript:alert(1)", " javascript:alert(1)",
-            "https://user:pw@evil.example/x.wav", "https:///x.wav", "http:x.wav",
-            "https://a:99999999999/x.wav", "https://a:0/x.wav", "ftp://a/x.wav",
-            "http://[evil/x.wav", "http://a]/x.wav", "", None, 42)
+ODD_URLS = (
+    "javascript:alert(1)",
+    "JAVASCRIPT:alert(1)",
+    "java\tscript:alert(1)",
+    "data:text/html,<b>",
+    "data:text/html;base64,PHNjcmlwdD4=",
+    "data:audio/wav;base64,UklGRg==",  # a data: URI from a server is not one we built
+    "vbscript:x",
+    "file:///etc/passwd",
+    "//evil.example/x",
+    "\\\\evil.example/x.wav",
+    "/\\evil.example/x.wav",
+    "https://a/b\\c.wav",
+    "https://a/x\x00.wav",
+    "https://a/x\n.wav",
+    "\x01javascript:alert(1)",
+    " javascript:alert(1)",
+    "https://user:pw@evil.example/x.wav",
+    "https:///x.wav",
+    "http:x.wav",
+    "https://a:99999999999/x.wav",
+    "https://a:0/x.wav",
+    "ftp://a/x.wav",
+    "http://[evil/x.wav",
+    "http://a]/x.wav",
+    "",
+    None,
+    42,
+)
 
 
 class Elements(HTMLParser):
@@ -53,23 +73,49 @@ class Elements(HTMLParser):
 
 
 def evil_task(**extra: object) -> Task:
-    return Task.from_dict({
-        "task_id": f"id{EVIL}", "model": EVIL, "status": f"completed{EVIL}",
-        "input": {"prompt": EVIL, "seed": 1},
-        "output": {"audio_url": EVIL_URL},
-        "error": {"code": 1, "message": EVIL}, **extra})
+    return Task.from_dict(
+        {
+            "task_id": f"id{EVIL}",
+            "model": EVIL,
+            "status": f"completed{EVIL}",
+            "input": {"prompt": EVIL, "seed": 1},
+            "output": {"audio_url": EVIL_URL},
+            "error": {"code": 1, "message": EVIL},
+            **extra,
+        }
+    )
 
 
 def assert_clean(markup: str) -> None:
     """No element or attribute came from server text: only our own tags, no handlers."""
     parsed = Elements(markup)
     for tag, attrs in parsed.tags:
-        assert tag in {"style", "div", "span", "b", "code", "table", "thead", "tbody", "tr", "td",
-                       "th", "caption", "audio", "video", "a", "ul", "li", "svg", "path"}, tag
+        assert tag in {
+            "style",
+            "div",
+            "span",
+            "b",
+            "code",
+            "table",
+            "thead",
+            "tbody",
+            "tr",
+            "td",
+            "th",
+            "caption",
+            "audio",
+            "video",
+            "a",
+            "ul",
+            "li",
+            "svg",
+            "path",
+        }, tag
         assert not any(name.startswith("on") for name in attrs), (tag, attrs)
     for url in parsed.urls():
         assert url.startswith(("https://", "http://", "data:audio/")) or not re.match(
-            r"^[a-z][a-z0-9+.-]*:|^//|\\", url, re.I), url
+            r"^[a-z][a-z0-9+.-]*:|^//|\\", url, re.I
+        ), url
 
 
 def test_task_card_escapes_everything() -> None:
@@ -91,8 +137,10 @@ def test_media_url_allows_absolute_http_only() -> None:
 
 
 @settings(max_examples=400, deadline=None)
-@given(st.text(alphabet="hHtTpPsS:/.[]@%?#&=;'\"<> \\-_~+aZ09", max_size=30),
-       st.sampled_from(["", "http://", "https://", "HTTPS://a", "http://a:", "https://a.b/"]))
+@given(
+    st.text(alphabet="hHtTpPsS:/.[]@%?#&=;'\"<> \\-_~+aZ09", max_size=30),
+    st.sampled_from(["", "http://", "https://", "HTTPS://a", "http://a:", "https://a.b/"]),
+)
 def test_the_plain_url_shortcut_agrees_with_the_full_parse(tail: str, head: str) -> None:
     text = head + tail
     assert h.media_url(text) == h._checked_url(text.strip(" "), None, ())
@@ -106,8 +154,10 @@ def test_relative_urls_resolve_against_the_api_base() -> None:
     assert h.media_url("/temp/x.wav", base_url="javascript:alert(1)//") is None
     # Under the notebook server's own proxy: meant for the page, not for the API's host.
     hub = ("/user/ann/proxy/",)
-    assert h.media_url("/user/ann/proxy/8765/temp/x.wav", base_url=base, page_paths=hub) == \
-        "/user/ann/proxy/8765/temp/x.wav"
+    assert (
+        h.media_url("/user/ann/proxy/8765/temp/x.wav", base_url=base, page_paths=hub)
+        == "/user/ann/proxy/8765/temp/x.wav"
+    )
     assert h.media_url("/user/bob/x.wav", page_paths=hub) is None
 
 
@@ -153,11 +203,20 @@ def test_table_escapes_headers_and_cells() -> None:
 
 
 def test_compare_grid_escapes_and_lays_out() -> None:
-    tasks = [evil_task(), Task.from_dict({"task_id": "b", "status": "failed",
-                                          "input": {"prompt": EVIL, "seed": 2},
-                                          "error": {"message": "bad video"}})]
-    markup = h.compare_grid(tasks_to_frame(tasks), by="prompt", across="seed",
-                            columns=("status", "model"))
+    tasks = [
+        evil_task(),
+        Task.from_dict(
+            {
+                "task_id": "b",
+                "status": "failed",
+                "input": {"prompt": EVIL, "seed": 2},
+                "error": {"message": "bad video"},
+            }
+        ),
+    ]
+    markup = h.compare_grid(
+        tasks_to_frame(tasks), by="prompt", across="seed", columns=("status", "model")
+    )
     assert_clean(markup)
     assert markup.count("<tr>") == 2  # header + one prompt
     assert "failed: bad video" in markup
@@ -165,19 +224,26 @@ def test_compare_grid_escapes_and_lays_out() -> None:
 
 def grid_frame() -> pd.DataFrame:
     def task(task_id: str, status: str, seed: int, **extra: object) -> Task:
-        return Task.from_dict({"task_id": task_id, "status": status,
-                               "input": {"prompt": "rain on a tin roof", "seed": seed, "steps": 25},
-                               **extra})
+        return Task.from_dict(
+            {
+                "task_id": task_id,
+                "status": status,
+                "input": {"prompt": "rain on a tin roof", "seed": seed, "steps": 25},
+                **extra,
+            }
+        )
 
-    return tasks_to_frame([
-        task("done", "completed", 1, output={"audio_url": "https://cdn/a.wav"}),
-        task("waiting", "pending", 2),
-        task("running", "processing", 3),
-        task("broken", "failed", 4, error={"message": "video too long"}),
-        task("picture", "completed", 5, output={"image_url": "https://cdn/a.png"}),
-        task("relative", "completed", 6, output={"audio_url": "/temp/r.wav"}),
-        FetchFailure("no-such-<id>", "task not found (404)"),
-    ])
+    return tasks_to_frame(
+        [
+            task("done", "completed", 1, output={"audio_url": "https://cdn/a.wav"}),
+            task("waiting", "pending", 2),
+            task("running", "processing", 3),
+            task("broken", "failed", 4, error={"message": "video too long"}),
+            task("picture", "completed", 5, output={"image_url": "https://cdn/a.png"}),
+            task("relative", "completed", 6, output={"audio_url": "/temp/r.wav"}),
+            FetchFailure("no-such-<id>", "task not found (404)"),
+        ]
+    )
 
 
 def test_compare_grid_survives_pending_failed_and_non_audio_rows() -> None:
@@ -186,11 +252,22 @@ def test_compare_grid_survives_pending_failed_and_non_audio_rows() -> None:
     assert "pending: no audio yet" in markup and "processing: no audio yet" in markup
     assert "failed: video too long" in markup and "completed: no audio file" in markup
     assert "relative URL" in markup and Elements(markup).urls() == ["https://cdn/a.wav"]
-    per_work = tasks_to_frame([Task.from_dict({
-        "task_id": "picture", "status": "completed", "input": {"prompt": "p", "seed": 1},
-        "output": {"image_url": "https://cdn/a.png"}})], per="work")
-    assert "completed: image file, not audio" in h.compare_grid(per_work, by="prompt",
-                                                                   across="seed")
+    per_work = tasks_to_frame(
+        [
+            Task.from_dict(
+                {
+                    "task_id": "picture",
+                    "status": "completed",
+                    "input": {"prompt": "p", "seed": 1},
+                    "output": {"image_url": "https://cdn/a.png"},
+                }
+            )
+        ],
+        per="work",
+    )
+    assert "completed: image file, not audio" in h.compare_grid(
+        per_work, by="prompt", across="seed"
+    )
 
 
 def test_compare_grid_labels_say_what_they_are_and_repeat_nothing() -> None:
@@ -203,19 +280,30 @@ def test_compare_grid_labels_say_what_they_are_and_repeat_nothing() -> None:
     assert text.count("steps = 25") == 1  # shared by all: said once, above the grid
     assert markup.count("<tr>") == 2 and markup.count('<th scope="col">') == 6
     # The id that could not be fetched is listed under the grid, not given a row and a column.
-    assert ("could not show: <code>no-such-&lt;id&gt;</code>: task not found (404)"
-            in markup.split("</table>")[1])
+    assert (
+        "could not show: <code>no-such-&lt;id&gt;</code>: task not found (404)"
+        in markup.split("</table>")[1]
+    )
     assert "seed = —" not in markup and "prompt = —" not in markup
     assert 'aria-label="audio: rain on a tin roof, seed 1"' in markup
 
 
 def test_compare_grid_keeps_distinguishing_facts_in_cells() -> None:
-    tasks = [Task.from_dict({"task_id": f"t{s}{st}", "status": "completed",
-                             "input": {"prompt": "p", "seed": s, "steps": st},
-                             "output": {"audio_url": f"https://cdn/{s}{st}.wav"}})
-             for s in (1, 2) for st in (20, 40)]
-    markup = h.compare_grid(tasks_to_frame(tasks), by="prompt", across="seed",
-                            columns=("steps", "duration_s"))
+    tasks = [
+        Task.from_dict(
+            {
+                "task_id": f"t{s}{st}",
+                "status": "completed",
+                "input": {"prompt": "p", "seed": s, "steps": st},
+                "output": {"audio_url": f"https://cdn/{s}{st}.wav"},
+            }
+        )
+        for s in (1, 2)
+        for st in (20, 40)
+    ]
+    markup = h.compare_grid(
+        tasks_to_frame(tasks), by="prompt", across="seed", columns=("steps", "duration_s")
+    )
     assert markup.count('<div class="qnb-facts">steps = 20</div>') == 2
     assert 'aria-label="audio: p, seed 2, steps 40"' in markup
     assert "duration" not in Elements(markup).visible_text()  # nobody has one: no empty fact
@@ -266,12 +354,18 @@ def test_compare_grid_draws_waveforms_from_a_peaks_column() -> None:
 
 # -- contrast in JupyterLab's themes ---------------------------------------------------------
 
+
 def _theme_variables(name: str) -> dict[str, str]:
     spec = importlib.util.find_spec("jupyterlab")  # found, not imported: that takes seconds
     if spec is None or spec.origin is None:
         pytest.skip("jupyterlab is not installed")
-    css = (Path(spec.origin).parent / "themes" / "@jupyterlab" /
-           f"theme-{name}-extension" / "index.css").read_text()
+    css = (
+        Path(spec.origin).parent
+        / "themes"
+        / "@jupyterlab"
+        / f"theme-{name}-extension"
+        / "index.css"
+    ).read_text()
     return dict(re.findall(r"(--jp-[\w-]+)\s*:\s*([^;}]+)", css))
 
 
@@ -310,8 +404,11 @@ def contrast(foreground: str, background: str) -> float:
     """WCAG 2 contrast ratio, the foreground's alpha blended over the background."""
     fr, fg, fb, alpha = _rgba(foreground)
     br, bg, bb, _ = _rgba(background)
-    blended = (fr * alpha + br * (1 - alpha), fg * alpha + bg * (1 - alpha),
-               fb * alpha + bb * (1 - alpha))
+    blended = (
+        fr * alpha + br * (1 - alpha),
+        fg * alpha + bg * (1 - alpha),
+        fb * alpha + bb * (1 - alpha),
+    )
     light, dark = sorted((_luminance(blended), _luminance((br, bg, bb))), reverse=True)
     return (light + 0.05) / (dark + 0.05)
 
@@ -325,15 +422,19 @@ def test_contrast_helper_matches_known_ratios() -> None:
 @pytest.mark.parametrize("theme", ["light", "dark"])
 def test_compare_text_has_4_5_to_1_contrast_in_jupyterlab_themes(theme: str) -> None:
     variables = _theme_variables(theme)
-    text_colours = re.findall(r"(?<![-\w])color:(var\([^;}]+\)|#[0-9a-fA-F]+|[a-z]+)",
-                              h.COMPARE_STYLE)
+    text_colours = re.findall(
+        r"(?<![-\w])color:(var\([^;}]+\)|#[0-9a-fA-F]+|[a-z]+)", h.COMPARE_STYLE
+    )
     assert len(text_colours) >= 4
-    backgrounds = [_resolve("var(--jp-layout-color0)", variables),
-                   _resolve("var(--jp-layout-color1)", variables)]
+    backgrounds = [
+        _resolve("var(--jp-layout-color0)", variables),
+        _resolve("var(--jp-layout-color1)", variables),
+    ]
     for declared in text_colours:
         # Only theme variables (with a fallback that inherits the host's colour) are allowed.
         assert declared.startswith("var(--jp-") and declared.endswith(
-            (",inherit)", ",currentColor)")), declared
+            (",inherit)", ",currentColor)")
+        ), declared
         colour = _resolve(declared, variables)
         for background in backgrounds:
             assert contrast(colour, background) >= 4.5, (theme, declared, colour, background)
@@ -345,8 +446,17 @@ def test_compare_grid_of_nothing_and_of_huge_prompts() -> None:
     empty = h.compare_grid(tasks_to_frame([]), by="prompt", across="seed")
     assert '<table class="qnb-compare">' in empty and "<audio" not in empty
     huge = "x" * 1_000_000
-    frame = tasks_to_frame([Task.from_dict({"task_id": "t", "status": "completed",
-                                            "input": {"prompt": huge, "seed": 1},
-                                            "output": {"audio_url": "https://cdn/a.wav"}})])
+    frame = tasks_to_frame(
+        [
+            Task.from_dict(
+                {
+                    "task_id": "t",
+                    "status": "completed",
+                    "input": {"prompt": huge, "seed": 1},
+                    "output": {"audio_url": "https://cdn/a.wav"},
+                }
+            )
+        ]
+    )
     markup = h.compare_grid(frame, by="prompt", across="seed")
     assert len(markup) < 5_000 and "…" in markup  # shortened in the header and the name

@@ -25,14 +25,21 @@ UNIFIED: dict[str, Any] = {
     "task_type": "video2audio",
     "status": "completed",
     "config": {"service_mode": "public", "webhook_config": {"endpoint": "", "secret": ""}},
-    "input": {"prompt": "rain on tin", "negative_prompt": "music", "video": "https://v/x.mp4",
-              "steps": 25, "seed": 7},
+    "input": {
+        "prompt": "rain on tin",
+        "negative_prompt": "music",
+        "video": "https://v/x.mp4",
+        "steps": 25,
+        "seed": 7,
+    },
     "output": {"audio_url": "https://img.theapi.app/temp/abc.mp3"},
-    "meta": {"created_at": "2025-06-01T10:00:00.123456789Z",
-             "started_at": "2025-06-01T10:00:01.5Z",
-             "ended_at": "2025-06-01T18:00:31.5+08:00",
-             "usage": {"type": "point", "frozen": 0, "consume": 200000},
-             "is_using_private_pool": False},
+    "meta": {
+        "created_at": "2025-06-01T10:00:00.123456789Z",
+        "started_at": "2025-06-01T10:00:01.5Z",
+        "ended_at": "2025-06-01T18:00:31.5+08:00",
+        "usage": {"type": "point", "frozen": 0, "consume": 200000},
+        "is_using_private_pool": False,
+    },
     "detail": None,
     "logs": [],
     "error": {"code": 0, "raw_message": "", "message": "", "detail": None},
@@ -42,21 +49,51 @@ SEED: dict[str, Any] = {
     "task_id": "seed-1",
     "input": json.dumps({"prompt": "birds", "seed": 3}),
     "status": "Completed",
-    "metadata": {"created_at": "2025-06-01T10:00:00Z", "started_at": "0001-01-01T00:00:00Z",
-                 "ended_at": "0001-01-01T00:00:00Z", "quota_frozen": 5, "quota_usage": 40000},
-    "task": {"id": 9, "userId": 1, "type": "mmaudio", "status": 2,
-             "taskInfo": {"arguments": [{"name": "steps", "value": "30"},
-                                        {"name": "prompt", "value": "ignored: input wins"}],
-                          "inputs": [{"inputType": "video", "name": "video",
-                                      "url": "https://v/in.mp4", "blobStorage": None,
-                                      "token": None}],
-                          "type": "video2audio"},
-             "createTime": 1748772000000},
-    "works": [{"contentType": "audio/wav", "status": 2, "type": "audio",
-               "resource": {"resource": "https://cdn/x.wav",
-                            "resourceWithoutWatermark": "https://cdn/x-clean.wav",
-                            "height": 0, "width": 0, "duration": 8},
-               "cover": {"resource": "https://cdn/cover.png"}}],
+    "metadata": {
+        "created_at": "2025-06-01T10:00:00Z",
+        "started_at": "0001-01-01T00:00:00Z",
+        "ended_at": "0001-01-01T00:00:00Z",
+        "quota_frozen": 5,
+        "quota_usage": 40000,
+    },
+    "task": {
+        "id": 9,
+        "userId": 1,
+        "type": "mmaudio",
+        "status": 2,
+        "taskInfo": {
+            "arguments": [
+                {"name": "steps", "value": "30"},
+                {"name": "prompt", "value": "ignored: input wins"},
+            ],
+            "inputs": [
+                {
+                    "inputType": "video",
+                    "name": "video",
+                    "url": "https://v/in.mp4",
+                    "blobStorage": None,
+                    "token": None,
+                }
+            ],
+            "type": "video2audio",
+        },
+        "createTime": 1748772000000,
+    },
+    "works": [
+        {
+            "contentType": "audio/wav",
+            "status": 2,
+            "type": "audio",
+            "resource": {
+                "resource": "https://cdn/x.wav",
+                "resourceWithoutWatermark": "https://cdn/x-clean.wav",
+                "height": 0,
+                "width": 0,
+                "duration": 8,
+            },
+            "cover": {"resource": "https://cdn/cover.png"},
+        }
+    ],
 }
 
 
@@ -66,7 +103,11 @@ def test_unified_fields() -> None:
     assert (task.model, task.task_type) == ("Qubico/mmaudio", "video2audio")
     assert task.status is Status.COMPLETED and task.is_done and task.raw_status == "completed"
     assert (task.prompt, task.negative_prompt, task.seed, task.steps) == (
-        "rain on tin", "music", 7, 25)
+        "rain on tin",
+        "music",
+        7,
+        25,
+    )
     assert task.video == "https://v/x.mp4"
     assert task.created_at == datetime(2025, 6, 1, 10, 0, 0, 123456, tzinfo=UTC)
     assert task.ended_at == datetime(2025, 6, 1, 10, 0, 31, 500000, tzinfo=UTC)
@@ -76,7 +117,10 @@ def test_unified_fields() -> None:
     assert task.error is None
     (work,) = task.works
     assert (work.url, work.kind, work.content_type) == (
-        "https://img.theapi.app/temp/abc.mp3", "audio", "audio/mpeg")
+        "https://img.theapi.app/temp/abc.mp3",
+        "audio",
+        "audio/mpeg",
+    )
     assert task.audio == work
 
 
@@ -90,7 +134,9 @@ def test_seed_fields() -> None:
     assert task.usage is not None and task.usage.consume == 40000 and task.usage.frozen == 5
     (work,) = task.works
     assert work.url == "https://cdn/x.wav" and work.playable_url == "https://cdn/x-clean.wav"
-    assert work.duration_s == 8.0 and work.width is None and work.cover_url == "https://cdn/cover.png"
+    assert (
+        work.duration_s == 8.0 and work.width is None and work.cover_url == "https://cdn/cover.png"
+    )
 
 
 def test_webhook_and_bare_shapes_equal_the_envelope() -> None:
@@ -101,11 +147,22 @@ def test_webhook_and_bare_shapes_equal_the_envelope() -> None:
 
 @pytest.mark.parametrize(
     ("raw", "status"),
-    [("pending", Status.PENDING), ("Pending", Status.PENDING), ("staged", Status.STAGED),
-     ("Staged", Status.STAGED), ("processing", Status.PROCESSING), ("running", Status.PROCESSING),
-     ("completed", Status.COMPLETED), ("Completed", Status.COMPLETED),
-     ("success", Status.COMPLETED), ("failed", Status.FAILED), ("Failed", Status.FAILED),
-     ("cancelled", Status.FAILED), ("mystery", Status.UNKNOWN), ("", Status.UNKNOWN)],
+    [
+        ("pending", Status.PENDING),
+        ("Pending", Status.PENDING),
+        ("staged", Status.STAGED),
+        ("Staged", Status.STAGED),
+        ("processing", Status.PROCESSING),
+        ("running", Status.PROCESSING),
+        ("completed", Status.COMPLETED),
+        ("Completed", Status.COMPLETED),
+        ("success", Status.COMPLETED),
+        ("failed", Status.FAILED),
+        ("Failed", Status.FAILED),
+        ("cancelled", Status.FAILED),
+        ("mystery", Status.UNKNOWN),
+        ("", Status.UNKNOWN),
+    ],
 )
 def test_statuses(raw: str, status: Status) -> None:
     task = Task.from_dict({**UNIFIED, "status": raw})
@@ -119,38 +176,64 @@ def test_status_that_is_not_text_is_unknown() -> None:
 
 @pytest.mark.parametrize(
     ("text", "expected"),
-    [("2025-01-02T03:04:05Z", datetime(2025, 1, 2, 3, 4, 5, tzinfo=UTC)),
-     ("2025-01-02T03:04:05.123456789Z", datetime(2025, 1, 2, 3, 4, 5, 123456, tzinfo=UTC)),
-     ("2025-01-02T11:04:05.5+08:00", datetime(2025, 1, 2, 3, 4, 5, 500000, tzinfo=UTC)),
-     ("2025-01-01T22:04:05-05:00", datetime(2025, 1, 2, 3, 4, 5, tzinfo=UTC)),
-     ("2025-01-02 03:04:05", datetime(2025, 1, 2, 3, 4, 5, tzinfo=UTC)),
-     ("0001-01-01T00:00:00Z", None), ("0001-01-01T00:00:00+00:00", None), ("", None),
-     ("yesterday", None), ("2025-13-45T00:00:00Z", None), (None, None),
-     (1735787045, datetime(2025, 1, 2, 3, 4, 5, tzinfo=UTC)),
-     (1735787045000, datetime(2025, 1, 2, 3, 4, 5, tzinfo=UTC)),
-     (1735787045000000000, datetime(2025, 1, 2, 3, 4, 5, tzinfo=UTC)), (0, None), (True, None)],
+    [
+        ("2025-01-02T03:04:05Z", datetime(2025, 1, 2, 3, 4, 5, tzinfo=UTC)),
+        ("2025-01-02T03:04:05.123456789Z", datetime(2025, 1, 2, 3, 4, 5, 123456, tzinfo=UTC)),
+        ("2025-01-02T11:04:05.5+08:00", datetime(2025, 1, 2, 3, 4, 5, 500000, tzinfo=UTC)),
+        ("2025-01-01T22:04:05-05:00", datetime(2025, 1, 2, 3, 4, 5, tzinfo=UTC)),
+        ("2025-01-02 03:04:05", datetime(2025, 1, 2, 3, 4, 5, tzinfo=UTC)),
+        ("0001-01-01T00:00:00Z", None),
+        ("0001-01-01T00:00:00+00:00", None),
+        ("", None),
+        ("yesterday", None),
+        ("2025-13-45T00:00:00Z", None),
+        (None, None),
+        (1735787045, datetime(2025, 1, 2, 3, 4, 5, tzinfo=UTC)),
+        (1735787045000, datetime(2025, 1, 2, 3, 4, 5, tzinfo=UTC)),
+        (1735787045000000000, datetime(2025, 1, 2, 3, 4, 5, tzinfo=UTC)),
+        (0, None),
+        (True, None),
+    ],
 )
 def test_times(text: object, expected: datetime | None) -> None:
     assert parse_time(text) == expected
 
 
 def test_zero_times_mean_none_not_year_one() -> None:
-    pending = {**UNIFIED, "status": "pending", "output": None,
-               "meta": {**UNIFIED["meta"], "started_at": "0001-01-01T00:00:00Z",
-                        "ended_at": "0001-01-01T00:00:00Z"}}
+    pending = {
+        **UNIFIED,
+        "status": "pending",
+        "output": None,
+        "meta": {
+            **UNIFIED["meta"],
+            "started_at": "0001-01-01T00:00:00Z",
+            "ended_at": "0001-01-01T00:00:00Z",
+        },
+    }
     task = Task.from_dict(pending)
     assert task.started_at is None and task.queued_s is None and task.works == ()
 
 
 def test_failed_task_error() -> None:
-    failed = {**UNIFIED, "status": "failed", "output": None,
-              "error": {"code": 10000, "raw_message": "ffmpeg: bad header",
-                        "message": "failed to get valid video", "detail": None}}
+    failed = {
+        **UNIFIED,
+        "status": "failed",
+        "output": None,
+        "error": {
+            "code": 10000,
+            "raw_message": "ffmpeg: bad header",
+            "message": "failed to get valid video",
+            "detail": None,
+        },
+    }
     task = Task.from_dict(failed)
     assert task.status is Status.FAILED
     assert task.error is not None
     assert (task.error.code, task.error.message, task.error.raw_message) == (
-        10000, "failed to get valid video", "ffmpeg: bad header")
+        10000,
+        "failed to get valid video",
+        "ffmpeg: bad header",
+    )
 
 
 def test_missing_and_extra_fields() -> None:
@@ -166,26 +249,45 @@ def test_seed_input_that_is_not_json_is_kept() -> None:
 
 
 def test_other_output_keys_become_works() -> None:
-    task = Task.from_dict({**UNIFIED, "output": {
-        "video": "https://c/v.mp4", "image_urls": ["https://c/a.png", "https://c/b.png"],
-        "seed": 3, "note": "https://not-a-file-key"}})
+    task = Task.from_dict(
+        {
+            **UNIFIED,
+            "output": {
+                "video": "https://c/v.mp4",
+                "image_urls": ["https://c/a.png", "https://c/b.png"],
+                "seed": 3,
+                "note": "https://not-a-file-key",
+            },
+        }
+    )
     assert [(w.kind, w.url) for w in task.works] == [
-        ("video", "https://c/v.mp4"), ("image", "https://c/a.png"), ("image", "https://c/b.png")]
+        ("video", "https://c/v.mp4"),
+        ("image", "https://c/a.png"),
+        ("image", "https://c/b.png"),
+    ]
 
 
 def test_negative_durations_are_not_reported() -> None:
-    meta = {**UNIFIED["meta"], "started_at": "2025-06-01T10:00:00Z",
-            "ended_at": "2025-06-01T09:00:00Z"}
+    meta = {
+        **UNIFIED["meta"],
+        "started_at": "2025-06-01T10:00:00Z",
+        "ended_at": "2025-06-01T09:00:00Z",
+    }
     assert Task.from_dict({**UNIFIED, "meta": meta}).ran_s is None
 
 
 @pytest.mark.parametrize(
     ("obj", "needle"),
-    [([], "got list"), ("text", "got str"), (None, "got NoneType"),
-     ({"code": 500, "data": None, "message": "boom"}, "error code 500: boom"),
-     ({"code": 200, "data": None, "message": "x"}, "holds no task"),
-     ({"code": 200, "data": {"no": "id"}}, "expected a task object with a 'task_id'"),
-     ({"task_id": ""}, "'task_id'"), ({"task_id": None}, "'task_id'")],
+    [
+        ([], "got list"),
+        ("text", "got str"),
+        (None, "got NoneType"),
+        ({"code": 500, "data": None, "message": "boom"}, "error code 500: boom"),
+        ({"code": 200, "data": None, "message": "x"}, "holds no task"),
+        ({"code": 200, "data": {"no": "id"}}, "expected a task object with a 'task_id'"),
+        ({"task_id": ""}, "'task_id'"),
+        ({"task_id": None}, "'task_id'"),
+    ],
 )
 def test_what_is_not_a_task(obj: object, needle: str) -> None:
     with pytest.raises(ProtocolError, match=needle):
@@ -213,19 +315,48 @@ def test_content_type_guess() -> None:
 
 
 json_values = st.recursive(
-    st.none() | st.booleans() | st.integers() | st.integers(min_value=2**63, max_value=10**400)
-    | st.floats() | st.text(max_size=20)
-    | st.sampled_from(["0001-01-01T00:00:00Z", "1500-01-01T00:00:00Z", "9999-12-31T23:59:59Z",
-                       "2025-06-01T10:00:00.123456789+08:00", "9" * 5000, "https://x/a.wav",
-                       "/temp/a.mp3", "audio/wav", "completed", "Failed"]),
-    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=10), inner,
-                                                               max_size=5),
+    st.none()
+    | st.booleans()
+    | st.integers()
+    | st.integers(min_value=2**63, max_value=10**400)
+    | st.floats()
+    | st.text(max_size=20)
+    | st.sampled_from(
+        [
+            "0001-01-01T00:00:00Z",
+            "1500-01-01T00:00:00Z",
+            "9999-12-31T23:59:59Z",
+            "2025-06-01T10:00:00.123456789+08:00",
+            "9" * 5000,
+            "https://x/a.wav",
+            "/temp/a.mp3",
+            "audio/wav",
+            "completed",
+            "Failed",
+        ]
+    ),
+    lambda inner: (
+        st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=10), inner, max_size=5)
+    ),
     max_leaves=25,
 )
 task_like = st.fixed_dictionaries(
     {"task_id": st.text(min_size=1, max_size=8).filter(str.strip)},
-    optional={key: json_values for key in ("status", "input", "output", "meta", "metadata",
-                                           "works", "error", "task", "model", "task_type")},
+    optional={
+        key: json_values
+        for key in (
+            "status",
+            "input",
+            "output",
+            "meta",
+            "metadata",
+            "works",
+            "error",
+            "task",
+            "model",
+            "task_type",
+        )
+    },
 )
 
 
@@ -297,30 +428,65 @@ def test_deeply_nested_seed_input_text_is_kept_as_text_or_refused() -> None:
         Task.from_dict({**SEED, "input": json.dumps({"a": nested(MAX_NESTING + 5)})})
 
 
-@pytest.mark.parametrize("odd", [10**400, -(10**400), 2**64, float("inf"), float("nan"),
-                                 "9" * 5000, "1e400", True, [], {}, None])
+@pytest.mark.parametrize(
+    "odd",
+    [
+        10**400,
+        -(10**400),
+        2**64,
+        float("inf"),
+        float("nan"),
+        "9" * 5000,
+        "1e400",
+        True,
+        [],
+        {},
+        None,
+    ],
+)
 def test_numbers_too_large_or_of_the_wrong_type_read_as_unknown(odd: object) -> None:
-    task = Task.from_dict({
-        **UNIFIED, "task_type": odd, "model": odd,
-        "input": {"prompt": odd, "seed": odd, "steps": odd},
-        "meta": {"created_at": odd, "started_at": odd, "ended_at": odd,
-                 "usage": {"consume": odd, "frozen": odd, "type": odd}},
-        "error": {"code": odd, "message": odd}})
+    task = Task.from_dict(
+        {
+            **UNIFIED,
+            "task_type": odd,
+            "model": odd,
+            "input": {"prompt": odd, "seed": odd, "steps": odd},
+            "meta": {
+                "created_at": odd,
+                "started_at": odd,
+                "ended_at": odd,
+                "usage": {"consume": odd, "frozen": odd, "type": odd},
+            },
+            "error": {"code": odd, "message": odd},
+        }
+    )
     assert task.steps in (None, odd) and task.seed in (None, odd)
-    assert task.usage is None or task.usage.cost_usd is None or isinstance(
-        task.usage.cost_usd, float)
+    assert (
+        task.usage is None or task.usage.cost_usd is None or isinstance(task.usage.cost_usd, float)
+    )
     json.dumps(task.to_dict())
 
 
-@pytest.mark.parametrize("stamp", ["1500-01-01T00:00:00Z", "2500-01-01T00:00:00Z",
-                                   "9999-12-31T23:59:59.999999Z", 10**20, -5, 1e300])
+@pytest.mark.parametrize(
+    "stamp",
+    [
+        "1500-01-01T00:00:00Z",
+        "2500-01-01T00:00:00Z",
+        "9999-12-31T23:59:59.999999Z",
+        10**20,
+        -5,
+        1e300,
+    ],
+)
 def test_times_outside_pandas_range_are_kept_or_unknown(stamp: object) -> None:
     task = Task.from_dict({**UNIFIED, "meta": {"created_at": stamp}})
     assert task.created_at is None or task.created_at.tzinfo is timezone.utc
 
 
-@pytest.mark.parametrize("output", [None, [], "text", 3, {"audio_url": None},
-                                    {"audio_url": ["https://c/a.mp3", None, 7]}])
+@pytest.mark.parametrize(
+    "output",
+    [None, [], "text", 3, {"audio_url": None}, {"audio_url": ["https://c/a.mp3", None, 7]}],
+)
 def test_null_or_odd_output(output: object) -> None:
     task = Task.from_dict({**UNIFIED, "output": output})
     assert all(w.url == "https://c/a.mp3" for w in task.works)
@@ -328,8 +494,20 @@ def test_null_or_odd_output(output: object) -> None:
 
 def test_every_field_of_every_wrong_type() -> None:
     for odd in (None, 1, 1.5, "x", [], {}, True, [None], {"x": None}):
-        for key in ("status", "input", "output", "meta", "metadata", "works", "error", "task",
-                    "model", "task_type", "config", "logs"):
+        for key in (
+            "status",
+            "input",
+            "output",
+            "meta",
+            "metadata",
+            "works",
+            "error",
+            "task",
+            "model",
+            "task_type",
+            "config",
+            "logs",
+        ):
             parses_or_refuses({**UNIFIED, key: odd})
             parses_or_refuses({**SEED, key: odd})
 
@@ -362,17 +540,28 @@ def test_task_and_work_survive_pickle_and_deepcopy(answer: dict[str, Any]) -> No
 
 def test_work_kinds_are_the_documented_ones() -> None:
     assert set(get_args(WorkKind)) == {"audio", "video", "image", "other"}
-    kinds = {Work.from_url(url).kind for url in ("https://c/a.wav", "https://c/a.mp4",
-                                                 "https://c/a.png", "https://c/a.glb",
-                                                 "https://c.com", "https://c/a")}
+    kinds = {
+        Work.from_url(url).kind
+        for url in (
+            "https://c/a.wav",
+            "https://c/a.mp4",
+            "https://c/a.png",
+            "https://c/a.glb",
+            "https://c.com",
+            "https://c/a",
+        )
+    }
     assert kinds == {"audio", "video", "image", "other"}
 
 
 def test_models_imports_nothing_above_it() -> None:
     """models sits below everything but errors and constants: no import circle can pass it."""
     source = Path(models.__file__).read_text()
-    local = {node.module for node in ast.walk(ast.parse(source))
-             if isinstance(node, ast.ImportFrom) and node.level > 0}
+    local = {
+        node.module
+        for node in ast.walk(ast.parse(source))
+        if isinstance(node, ast.ImportFrom) and node.level > 0
+    }
     assert local <= {"errors", "_constants"}
 
 
@@ -386,8 +575,11 @@ def test_the_parser_builds_what_init_builds(answer: dict[str, Any]) -> None:
     assert Task(**values) == task and repr(Task(**values)) == repr(task)
     for work in task.works:
         assert Work(**{f.name: getattr(work, f.name) for f in fields(work)}) == work
-    assert task.usage is not None and type(task.usage)(
-        **{f.name: getattr(task.usage, f.name) for f in fields(task.usage)}) == task.usage
+    assert (
+        task.usage is not None
+        and type(task.usage)(**{f.name: getattr(task.usage, f.name) for f in fields(task.usage)})
+        == task.usage
+    )
 
 
 def test_a_parsed_task_adds_one_object_for_the_collector() -> None:
@@ -415,8 +607,14 @@ def test_a_parsed_task_adds_one_object_for_the_collector() -> None:
 
 def test_a_task_made_by_init_keeps_what_it_was_given() -> None:
     work = Work.from_url("https://c/a.wav")
-    task = Task(id="t", status=Status.COMPLETED, raw_status="completed", works=(work,),
-                input={"prompt": "rain"}, raw={"task_id": "t"})
+    task = Task(
+        id="t",
+        status=Status.COMPLETED,
+        raw_status="completed",
+        works=(work,),
+        input={"prompt": "rain"},
+        raw={"task_id": "t"},
+    )
     assert task.works == (work,) and task.prompt == "rain" and task.raw == {"task_id": "t"}
     with pytest.raises(TypeError):
         task.input["prompt"] = "changed"  # type: ignore[index]

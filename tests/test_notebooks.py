@@ -21,8 +21,11 @@ MAX_EXECUTED_BYTES = 200_000
 
 
 def test_notebooks_are_committed_clean() -> None:
-    assert {p.name for p in NOTEBOOKS} == {"quickstart.ipynb", "compare-batches.ipynb",
-                                           "review.ipynb"}
+    assert {p.name for p in NOTEBOOKS} == {
+        "quickstart.ipynb",
+        "compare-batches.ipynb",
+        "review.ipynb",
+    }
     for path in NOTEBOOKS:
         notebook = json.loads(path.read_text())
         assert "widgets" not in notebook["metadata"], path.name
@@ -40,7 +43,8 @@ def test_notebooks_match_their_source() -> None:
         built = make_notebooks.build(cells)
         on_disk = nbformat.read(ROOT / "notebooks" / name, as_version=4)
         assert [c.source for c in on_disk.cells] == [c.source for c in built.cells], (
-            f"{name} is out of date: run python scripts/make_notebooks.py")
+            f"{name} is out of date: run python scripts/make_notebooks.py"
+        )
 
 
 def execute(path: Path, workdir: Path) -> tuple[nbformat.NotebookNode, Path]:
@@ -49,8 +53,9 @@ def execute(path: Path, workdir: Path) -> tuple[nbformat.NotebookNode, Path]:
     copy = workdir / path.name
     shutil.copy(path, copy)
     notebook = nbformat.read(copy, as_version=4)
-    NotebookClient(notebook, timeout=120, kernel_name="python3",
-                   resources={"metadata": {"path": str(workdir)}}).execute()
+    NotebookClient(
+        notebook, timeout=120, kernel_name="python3", resources={"metadata": {"path": str(workdir)}}
+    ).execute()
     nbformat.write(notebook, copy)
     return notebook, copy
 
@@ -60,8 +65,9 @@ def outputs_text(notebook: nbformat.NotebookNode) -> str:
 
 
 @pytest.mark.slow
-def test_quickstart_runs_against_an_embedded_sandbox(tmp_path: Path,
-                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+def test_quickstart_runs_against_an_embedded_sandbox(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     for name in ("QUBICO_API_KEY", "PIAPI_API_KEY", "QUBICO_BASE_URL", "QUBICO_SANDBOX_URL"):
         monkeypatch.delenv(name, raising=False)
     notebook, saved = execute(ROOT / "notebooks" / "quickstart.ipynb", tmp_path)
@@ -73,8 +79,9 @@ def test_quickstart_runs_against_an_embedded_sandbox(tmp_path: Path,
 
 
 @pytest.mark.slow
-def test_compare_batches_runs_and_never_saves_the_key(tmp_path: Path,
-                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+def test_compare_batches_runs_and_never_saves_the_key(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     with Sandbox(api_key=KEY, preset="fast") as sb:
         monkeypatch.delenv("QUBICO_SANDBOX_URL", raising=False)
         monkeypatch.setenv("QUBICO_API_KEY", KEY)
@@ -99,14 +106,20 @@ def review_bytes_per_card(notebook: nbformat.NotebookNode) -> tuple[float, int]:
     """(saved bytes per card, cards) of the notebook's review board: the Review model's state,
     the models it references (its layout), and the static HTML saved with its output."""
     state = notebook.metadata["widgets"]["application/vnd.jupyter.widget-state+json"]["state"]
-    (model_id, model), = [(k, m) for k, m in state.items()
-                          if m["state"].get("_anywidget_id", "").endswith(".Review")]
+    ((model_id, model),) = [
+        (k, m) for k, m in state.items() if m["state"].get("_anywidget_id", "").endswith(".Review")
+    ]
     cards = sum(len(row["cards"]) for row in model["state"]["rows"])
     referenced = [m for k, m in state.items() if f"IPY_MODEL_{k}" in json.dumps(model)]
-    static = [output["data"].get("text/html", "") for cell in notebook.cells
-              for output in cell.get("outputs", []) if model_id in json.dumps(output)]
-    total = sum(len(json.dumps(m)) for m in [model, *referenced]) + \
-        sum(len(json.dumps(html)) for html in static)
+    static = [
+        output["data"].get("text/html", "")
+        for cell in notebook.cells
+        for output in cell.get("outputs", [])
+        if model_id in json.dumps(output)
+    ]
+    total = sum(len(json.dumps(m)) for m in [model, *referenced]) + sum(
+        len(json.dumps(html)) for html in static
+    )
     return total / cards, cards
 
 
@@ -119,8 +132,9 @@ def test_review_runs_blind_and_stays_small(tmp_path: Path, monkeypatch: pytest.M
     text = outputs_text(notebook)
     assert "qnb-rs" in text and "Row 1" in text  # the static view, blind
     assert "a steam train passing" in text  # the table shows prompts, the board does not
-    board = [o for cell in notebook.cells for o in cell.get("outputs", [])
-             if "qnb-rs" in json.dumps(o)]
+    board = [
+        o for cell in notebook.cells for o in cell.get("outputs", []) if "qnb-rs" in json.dumps(o)
+    ]
     assert board and "a steam train passing" not in json.dumps(board)
     per_card, cards = review_bytes_per_card(notebook)
     assert cards == 6

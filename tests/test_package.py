@@ -32,10 +32,17 @@ def test_dir_lists_public_names_and_real_attributes() -> None:
 
 def test_type_checking_imports_match_the_export_table() -> None:
     tree = ast.parse(Path(qubico_nb.__file__).read_text(encoding="utf-8"))
-    block = next(node for node in tree.body if isinstance(node, ast.If)
-                 and getattr(node.test, "id", "") == "TYPE_CHECKING")
-    seen = {alias.name: node.module for node in ast.walk(block)
-            if isinstance(node, ast.ImportFrom) for alias in node.names}
+    block = next(
+        node
+        for node in tree.body
+        if isinstance(node, ast.If) and getattr(node.test, "id", "") == "TYPE_CHECKING"
+    )
+    seen = {
+        alias.name: node.module
+        for node in ast.walk(block)
+        if isinstance(node, ast.ImportFrom)
+        for alias in node.names
+    }
     assert seen == qubico_nb._EXPORTS
 
 
@@ -45,14 +52,19 @@ def test_no_submodule_is_named_like_a_public_name() -> None:
 
 
 def test_importing_every_submodule_first_shadows_no_function() -> None:
-    names = sorted(info.name for info in pkgutil.iter_modules(qubico_nb.__path__)
-                   if info.name not in ("__main__", "cli", "demo"))
-    code = ("import importlib, types\n"
-            f"for m in {names!r}: importlib.import_module('qubico_nb.' + m)\n"
-            "from qubico_nb import *\n"
-            "import qubico_nb\n"
-            "bad = [n for n in qubico_nb.__all__ if isinstance(globals()[n], types.ModuleType)]\n"
-            "print(bad)\n")
+    names = sorted(
+        info.name
+        for info in pkgutil.iter_modules(qubico_nb.__path__)
+        if info.name not in ("__main__", "cli", "demo")
+    )
+    code = (
+        "import importlib, types\n"
+        f"for m in {names!r}: importlib.import_module('qubico_nb.' + m)\n"
+        "from qubico_nb import *\n"
+        "import qubico_nb\n"
+        "bad = [n for n in qubico_nb.__all__ if isinstance(globals()[n], types.ModuleType)]\n"
+        "print(bad)\n"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
 
@@ -69,8 +81,10 @@ def test_unknown_names_raise_attribute_error() -> None:
 
 
 def test_import_loads_no_heavy_modules() -> None:
-    code = ("import sys, qubico_nb, qubico_nb.sandbox, qubico_nb.cli; "
-            "print(sorted(m for m in ('pandas', 'ipywidgets', 'IPython', 'requests') "
-            "if m in sys.modules))")
+    code = (
+        "import sys, qubico_nb, qubico_nb.sandbox, qubico_nb.cli; "
+        "print(sorted(m for m in ('pandas', 'ipywidgets', 'IPython', 'requests') "
+        "if m in sys.modules))"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"

@@ -36,8 +36,11 @@ def _private_file_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None
 def world() -> Iterator[tuple[Any, pd.DataFrame]]:
     with Sandbox(preset="instant", audio_seconds=1.0) as sb:
         client = client_for(sb)
-        tasks = [client.generate_audio(VIDEO, prompt, seed=seed, steps=20)
-                 for prompt in PROMPTS for seed in SEEDS]
+        tasks = [
+            client.generate_audio(VIDEO, prompt, seed=seed, steps=20)
+            for prompt in PROMPTS
+            for seed in SEEDS
+        ]
         tasks = [client.wait(task, timeout=30) for task in tasks]
         yield client, tabulate_tasks(tasks, client=client, progress=False)
 
@@ -59,12 +62,14 @@ def test_one_row_per_prompt_one_card_per_seed_with_waveforms(world: Any, tmp_pat
     assert [row["label"] for row in board.rows] == [f"prompt: {p}" for p in PROMPTS]
     for row in board.rows:
         assert row["video"] is True  # the video travels as a message, not as a URL in state
-        assert [card["label"] for card in row["cards"]] == \
-            [f"{letter} · seed {seed}" for letter, seed in zip("ABC", SEEDS, strict=True)]
+        assert [card["label"] for card in row["cards"]] == [
+            f"{letter} · seed {seed}" for letter, seed in zip("ABC", SEEDS, strict=True)
+        ]
         for card in row["cards"]:
             assert card["status"] == "ready"
             assert card["duration"] == pytest.approx(1.0, abs=0.01)
             from qubico_nb.audio import decode_peaks
+
             peaks = decode_peaks(card["peaks"])
             assert 0 < len(peaks) <= 160 and peaks[:, 1].max() > 10  # a real, audible waveform
 
@@ -72,10 +77,21 @@ def test_one_row_per_prompt_one_card_per_seed_with_waveforms(world: Any, tmp_pat
 def test_blind_state_names_nothing_until_reveal(world: Any, tmp_path: Path) -> None:
     _, table = world
     board = make(world, tmp_path, blind=True, shuffle_seed=5)
-    secrets = [*PROMPTS, *table["task_id"], *[u.rsplit("/", 1)[-1] for u in table["audio_url"]],
-               "seed", "steps", "prompt", "beach.mp4"]
-    exposed = [synced_text(board), board.to_html(), repr(board),
-               json.dumps(board._repr_mimebundle_()[0])]
+    secrets = [
+        *PROMPTS,
+        *table["task_id"],
+        *[u.rsplit("/", 1)[-1] for u in table["audio_url"]],
+        "seed",
+        "steps",
+        "prompt",
+        "beach.mp4",
+    ]
+    exposed = [
+        synced_text(board),
+        board.to_html(),
+        repr(board),
+        json.dumps(board._repr_mimebundle_()[0]),
+    ]
     for text in exposed:
         for secret in secrets:
             assert secret not in text, secret
@@ -92,8 +108,9 @@ def test_blind_order_is_shuffled_by_a_recorded_seed(world: Any, tmp_path: Path) 
         board = make(world, tmp_path, blind=True, shuffle_seed=seed)
         orders.add(tuple(card.task_id for card in board._rows[0].cards))
         again = make(world, tmp_path, blind=True, shuffle_seed=seed)
-        assert [c.task_id for c in again._rows[0].cards] == \
-            [c.task_id for c in board._rows[0].cards]
+        assert [c.task_id for c in again._rows[0].cards] == [
+            c.task_id for c in board._rows[0].cards
+        ]
     assert len(orders) > 1
     board = make(world, tmp_path, blind=True, store=tmp_path / "s.jsonl", name="s")
     board.rate(board._rows[0].cards[0].task_id, score=3)
@@ -150,12 +167,14 @@ def test_board_messages_do_what_rate_does(world: Any, tmp_path: Path) -> None:
     assert VerdictStore(board.store.path).latest()[("ann", card.task_id)].note == "muddy"
 
 
-def test_media_goes_as_message_buffers_never_as_state(world: Any, tmp_path: Path,
-                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+def test_media_goes_as_message_buffers_never_as_state(
+    world: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     board = make(world, tmp_path, blind=True)
     sent: list[tuple[Any, Any]] = []
-    monkeypatch.setattr(board, "send", lambda content, buffers=None: sent.append((content,
-                                                                                   buffers)))
+    monkeypatch.setattr(
+        board, "send", lambda content, buffers=None: sent.append((content, buffers))
+    )
     board._on_message(board, {"type": "media", "keys": ["r0c0", "r1c2", "zz"]}, [])
     assert [content["key"] for content, _ in sent] == ["r0c0", "r1c2"]
     content, buffers = sent[0]
@@ -173,18 +192,26 @@ def test_verdicts_survive_a_restart_and_raters_stay_apart(world: Any, tmp_path: 
     board.rate(table["task_id"][0], score=5, note="better on second listen")
     make(world, tmp_path, rater="bob").rate(table["task_id"][0], score=1)
     again = make(world, tmp_path)  # a new kernel: only the file is left
-    assert again.marks["r0c0"] == {"score": 5.0, "best": False,
-                                   "note": "better on second listen"}
+    assert again.marks["r0c0"] == {"score": 5.0, "best": False, "note": "better on second listen"}
     verdicts = again.verdicts
-    assert list(verdicts.columns) == ["task_id", "rater", "score", "best", "note", "rated_at",
-                                      "blind", "position"]
+    assert list(verdicts.columns) == [
+        "task_id",
+        "rater",
+        "score",
+        "best",
+        "note",
+        "rated_at",
+        "blind",
+        "position",
+    ]
     pairs = sorted(zip(verdicts["rater"], verdicts["score"], strict=True))
     assert pairs == [("ann", 5.0), ("bob", 1.0)]
     assert str(verdicts["rated_at"].dtype) == "datetime64[ns, UTC]"
 
 
 def test_default_store_is_named_after_the_review_next_to_the_notebook(
-        world: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    world: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.chdir(tmp_path)
     _, table = world
     board = make(world, tmp_path, store=None, name="listening-1")
@@ -208,8 +235,7 @@ def test_to_frame_joins_verdicts_onto_the_input(world: Any, tmp_path: Path) -> N
 def test_summary_mean_interval_count_and_best_share(world: Any, tmp_path: Path) -> None:
     _, table = world
     board = make(world, tmp_path)
-    ids = dict(zip(zip(table["prompt"], table["seed"], strict=True), table["task_id"],
-                   strict=True))
+    ids = dict(zip(zip(table["prompt"], table["seed"], strict=True), table["task_id"], strict=True))
     board.rate(ids[(PROMPTS[0], 11)], score=3, best=True)
     board.rate(ids[(PROMPTS[1], 11)], score=5, best=True)
     board.rate(ids[(PROMPTS[0], 11)], score=4, rater="bob")
@@ -229,16 +255,23 @@ def test_summary_mean_interval_count_and_best_share(world: Any, tmp_path: Path) 
         board.summary(by="colour")
 
 
-@pytest.mark.parametrize(("p", "df", "expected"), [
-    (0.975, 1, 12.706204736), (0.975, 2, 4.302652730), (0.975, 4, 2.776445105),
-    (0.975, 30, 2.042272456), (0.975, 1000, 1.962339081), (0.025, 9, -2.262157163),
-    (0.995, 5, 4.032142984)])
+@pytest.mark.parametrize(
+    ("p", "df", "expected"),
+    [
+        (0.975, 1, 12.706204736),
+        (0.975, 2, 4.302652730),
+        (0.975, 4, 2.776445105),
+        (0.975, 30, 2.042272456),
+        (0.975, 1000, 1.962339081),
+        (0.025, 9, -2.262157163),
+        (0.995, 5, 4.032142984),
+    ],
+)
 def test_t_quantile_matches_tables(p: float, df: int, expected: float) -> None:
     assert stats.t_quantile(p, df) == pytest.approx(expected, abs=1e-6)
 
 
-def test_cards_without_audio_say_why_and_never_break_the_board(world: Any,
-                                                                tmp_path: Path) -> None:
+def test_cards_without_audio_say_why_and_never_break_the_board(world: Any, tmp_path: Path) -> None:
     _, table = world
     frame = table.copy()
     frame.loc[0, "status"] = "failed"
@@ -294,20 +327,24 @@ def test_missing_columns_are_refused(world: Any, tmp_path: Path) -> None:
 
 
 def test_every_board_verdict_is_acknowledged_even_when_refused(
-        world: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    world: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     board = make(world, tmp_path)
     sent: list[Any] = []
     monkeypatch.setattr(board, "send", lambda content, buffers=None: sent.append(content))
     board._on_message(board, {"type": "rate", "key": "r0c0", "score": 3, "seq": "v:1"}, [])
     board._on_message(board, {"type": "rate", "key": "r0c0", "score": 30, "seq": "v:2"}, [])
     # the refused one is acked as not saved, so the board never says "all verdicts saved"
-    assert sent == [{"type": "ack", "seq": "v:1", "ok": True},
-                    {"type": "ack", "seq": "v:2", "ok": False}]
+    assert sent == [
+        {"type": "ack", "seq": "v:1", "ok": True},
+        {"type": "ack", "seq": "v:2", "ok": False},
+    ]
     assert board.marks["r0c0"]["score"] == 3.0 and "outside" in board.message
 
 
 def test_row_videos_go_as_bytes_or_fall_back_to_their_url(
-        world: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    world: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     _, table = world
     frame = table.copy()
     reachable = str(frame.loc[0, "audio_url"])  # any file the kernel can fetch will do
@@ -315,20 +352,21 @@ def test_row_videos_go_as_bytes_or_fall_back_to_their_url(
     frame["video"] = [reachable] * 3 + [unreachable] * 3
     board = make(world, tmp_path, frame=frame, blind=True)
     sent: list[tuple[Any, Any]] = []
-    monkeypatch.setattr(board, "send", lambda content, buffers=None: sent.append((content,
-                                                                                   buffers)))
+    monkeypatch.setattr(
+        board, "send", lambda content, buffers=None: sent.append((content, buffers))
+    )
     board._on_message(board, {"type": "media", "keys": [], "rows": ["r0", "r1"]}, [])
     ((first, data),) = sent  # blind: the unreachable URL is never sent (it may name the task)
     assert first == {"type": "video", "row": "r0", "mime": "video/mp4"} and data[0][:4] == b"RIFF"
     assert "no-such-video" not in synced_text(board)
     board = make(world, tmp_path, frame=frame)
     sent.clear()
-    monkeypatch.setattr(board, "send", lambda content, buffers=None: sent.append((content,
-                                                                                   buffers)))
+    monkeypatch.setattr(
+        board, "send", lambda content, buffers=None: sent.append((content, buffers))
+    )
     board._on_message(board, {"type": "media", "keys": [], "rows": ["r0", "r1"]}, [])
     (_, _), (second, none) = sent
     assert second == {"type": "video", "row": "r1", "url": unreachable} and none is None
-
 
 
 def test_refresh_shows_cards_whose_tasks_finished_later(tmp_path: Path) -> None:
@@ -355,5 +393,7 @@ def test_switching_rater_shows_that_raters_marks(world: Any, tmp_path: Path) -> 
     board.rater = "bob"
     assert board.marks["r0c0"]["score"] == 1.0
     board.rate(table["task_id"][1], score=2)  # now recorded as bob
-    assert board.verdicts.set_index(["rater", "task_id"]).loc[("bob", table["task_id"][1]),
-                                                               "score"] == 2.0
+    assert (
+        board.verdicts.set_index(["rater", "task_id"]).loc[("bob", table["task_id"][1]), "score"]
+        == 2.0
+    )

@@ -41,17 +41,33 @@ class Host:
     base: str
     page_url: str
 
+
 pytestmark = [pytest.mark.slow, pytest.mark.browser]
 
 
 def _command(name: str, port: int, work: Path) -> list[str]:
     if name == "voila":
-        return [sys.executable, "-m", "voila", NOTEBOOK, "--no-browser",
-                f"--Voila.port={port}", "--Voila.ip=127.0.0.1"]
+        return [
+            sys.executable,
+            "-m",
+            "voila",
+            NOTEBOOK,
+            "--no-browser",
+            f"--Voila.port={port}",
+            "--Voila.ip=127.0.0.1",
+        ]
     app = "notebook" if name == "notebook7" else "jupyterlab"
-    return [sys.executable, "-m", app, "--no-browser", "--allow-root",
-            f"--ServerApp.port={port}", "--ServerApp.ip=127.0.0.1",
-            f"--IdentityProvider.token={TOKEN}", f"--ServerApp.root_dir={work}"]
+    return [
+        sys.executable,
+        "-m",
+        app,
+        "--no-browser",
+        "--allow-root",
+        f"--ServerApp.port={port}",
+        "--ServerApp.ip=127.0.0.1",
+        f"--IdentityProvider.token={TOKEN}",
+        f"--ServerApp.root_dir={work}",
+    ]
 
 
 @pytest.fixture(params=HOSTS)
@@ -66,28 +82,60 @@ def host(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tuple[Host,
     work = tmp_path / "notebooks"
     work.mkdir()
     shutil.copy(ROOT / "notebooks" / NOTEBOOK, work / NOTEBOOK)
-    env = {k: v for k, v in os.environ.items()
-           if k not in ("QUBICO_API_KEY", "PIAPI_API_KEY", "QUBICO_BASE_URL",
-                        "QUBICO_SANDBOX_URL", "QUBICO_DEMO_VIDEO", "JUPYTERHUB_SERVICE_PREFIX")}
-    env.update(HOME=str(home), TMPDIR=str(tmp_path), JUPYTERLAB_SETTINGS_DIR=str(settings),
-               JUPYTERLAB_WORKSPACES_DIR=str(home / "workspaces"), QUBICO_RATER=RATER,
-               QUBICO_NB_CACHE_DIR=str(tmp_path / "cache"),
-               PYTHONPATH=os.pathsep.join([str(ROOT), env.get("PYTHONPATH", "")]))
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if k
+        not in (
+            "QUBICO_API_KEY",
+            "PIAPI_API_KEY",
+            "QUBICO_BASE_URL",
+            "QUBICO_SANDBOX_URL",
+            "QUBICO_DEMO_VIDEO",
+            "JUPYTERHUB_SERVICE_PREFIX",
+        )
+    }
+    env.update(
+        HOME=str(home),
+        TMPDIR=str(tmp_path),
+        JUPYTERLAB_SETTINGS_DIR=str(settings),
+        JUPYTERLAB_WORKSPACES_DIR=str(home / "workspaces"),
+        QUBICO_RATER=RATER,
+        QUBICO_NB_CACHE_DIR=str(tmp_path / "cache"),
+        PYTHONPATH=os.pathsep.join([str(ROOT), env.get("PYTHONPATH", "")]),
+    )
     files = None
     if not hasattr(Sandbox, "demo_video_url"):  # a sandbox that does not serve the clip yet
-        files = subprocess.Popen([sys.executable, "-m", "http.server", "--bind", "127.0.0.1",
-                                  str(files_port := _free_port())],
-                                 cwd=ROOT / "qubico_nb" / "sandbox" / "assets",
-                                 start_new_session=True, stdout=subprocess.DEVNULL,
-                                 stderr=subprocess.DEVNULL)
+        files = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "http.server",
+                "--bind",
+                "127.0.0.1",
+                str(files_port := _free_port()),
+            ],
+            cwd=ROOT / "qubico_nb" / "sandbox" / "assets",
+            start_new_session=True,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
         env["QUBICO_DEMO_VIDEO"] = f"http://127.0.0.1:{files_port}/demo.mp4"
     port = _free_port()
-    server = subprocess.Popen(_command(name, port, work), cwd=work, env=env,
-                              start_new_session=True, stdout=subprocess.DEVNULL,
-                              stderr=subprocess.DEVNULL)
+    server = subprocess.Popen(
+        _command(name, port, work),
+        cwd=work,
+        env=env,
+        start_new_session=True,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     base = f"http://127.0.0.1:{port}"
-    pages = {"voila": f"{base}/", "notebook7": f"{base}/notebooks/{NOTEBOOK}?token={TOKEN}",
-             "lab": f"{base}/lab/tree/{NOTEBOOK}?token={TOKEN}"}
+    pages = {
+        "voila": f"{base}/",
+        "notebook7": f"{base}/notebooks/{NOTEBOOK}?token={TOKEN}",
+        "lab": f"{base}/lab/tree/{NOTEBOOK}?token={TOKEN}",
+    }
     try:
         _wait_for_port(port, server)
         yield Host(name, base, pages[name]), work
@@ -171,8 +219,7 @@ def _dark_theme(page: Any) -> None:
     page.locator(".lm-MenuBar .lm-MenuBar-itemLabel", has_text="Settings").first.click()
     page.locator(".lm-Menu .lm-Menu-itemLabel", has_text="Theme").first.hover()
     page.locator(".lm-Menu .lm-Menu-itemLabel", has_text="JupyterLab Dark").first.click()
-    page.wait_for_function("() => document.body.dataset.jpThemeLight === 'false'",
-                           timeout=30_000)
+    page.wait_for_function("() => document.body.dataset.jpThemeLight === 'false'", timeout=30_000)
     page.wait_for_timeout(500)
 
 
@@ -188,10 +235,16 @@ def test_review_board_plays_rates_and_stays_blind(host: tuple[Host, Path]) -> No
         browser = play.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
         try:
             context = browser.new_context(viewport={"width": 1280, "height": 1000})
-            context.route("**/*", lambda route: route.continue_()
-                          if route.request.url.startswith(("http://127.0.0.1", "http://localhost",
-                                                           "blob:"))
-                          else route.abort())
+            context.route(
+                "**/*",
+                lambda route: (
+                    route.continue_()
+                    if route.request.url.startswith(
+                        ("http://127.0.0.1", "http://localhost", "blob:")
+                    )
+                    else route.abort()
+                ),
+            )
             page = context.new_page()
             page.on("dialog", lambda dialog: dialog.accept())
             console: list[str] = []
@@ -207,7 +260,9 @@ def test_review_board_plays_rates_and_stays_blind(host: tuple[Host, Path]) -> No
             board.wait_for(timeout=180_000)
             page.wait_for_function(
                 "() => document.querySelectorAll('.qnb-rv canvas.qnb-rv-wave[data-drawn]')"
-                ".length === 6", timeout=60_000)
+                ".length === 6",
+                timeout=60_000,
+            )
             assert all(ink > 100 for ink in board.evaluate(INKED))
 
             # Blind: letters only, nothing that names a card, until Reveal.
@@ -216,8 +271,9 @@ def test_review_board_plays_rates_and_stays_blind(host: tuple[Host, Path]) -> No
             for secret in (*PROMPTS, "seed", "steps", ".wav"):
                 assert secret not in text, secret
 
-            page.wait_for_function(f"() => ({READY})(document.querySelector('.qnb-rv'))",
-                                   timeout=60_000)
+            page.wait_for_function(
+                f"() => ({READY})(document.querySelector('.qnb-rv'))", timeout=60_000
+            )
             board.locator(".qnb-rv-rowlabel").first.click()  # focus the board
             page.keyboard.press("1")
             first = board.locator(".qnb-rv-row").first.locator(".qnb-rv-select").first
@@ -225,7 +281,9 @@ def test_review_board_plays_rates_and_stays_blind(host: tuple[Host, Path]) -> No
             page.keyboard.press(" ")
             page.wait_for_function(
                 "() => { const a = document.querySelector('.qnb-rv audio[data-key=r0c0]');"
-                " return a && !a.paused && a.currentTime > 1.0; }", timeout=30_000)
+                " return a && !a.paused && a.currentTime > 1.0; }",
+                timeout=30_000,
+            )
 
             switch = board.evaluate(SWITCH)
             assert switch["aPaused"] and abs(switch["after"] - switch["before"]) <= 0.1, switch
@@ -240,18 +298,25 @@ def test_review_board_plays_rates_and_stays_blind(host: tuple[Host, Path]) -> No
             page.keyboard.press("b")
             page.keyboard.press(" ")
             card = board.locator(".qnb-rv-card[data-key=r0c1]")
-            assert card.locator(".qnb-rv-score[data-score='4']").get_attribute(
-                "aria-pressed") == "true"
+            assert (
+                card.locator(".qnb-rv-score[data-score='4']").get_attribute("aria-pressed")
+                == "true"
+            )
             page.wait_for_function(
                 "() => document.querySelector('.qnb-rv-card[data-key=r0c1] .qnb-rv-bestbtn')"
-                ".getAttribute('aria-pressed') === 'true'", timeout=10_000)
+                ".getAttribute('aria-pressed') === 'true'",
+                timeout=10_000,
+            )
             page.wait_for_function(
                 "() => document.querySelector('.qnb-rv-saved').textContent"
-                ".includes('all verdicts saved')", timeout=15_000)
+                ".includes('all verdicts saved')",
+                timeout=15_000,
+            )
             store = work / STORE
             deadline_ms = 0
-            while deadline_ms < 15_000 and not (store.is_file() and '"best":true'
-                                                in store.read_text()):
+            while deadline_ms < 15_000 and not (
+                store.is_file() and '"best":true' in store.read_text()
+            ):
                 page.wait_for_timeout(200)
                 deadline_ms += 200
             lines = [json.loads(line) for line in store.read_text().splitlines()]
@@ -293,18 +358,22 @@ def test_review_board_plays_rates_and_stays_blind(host: tuple[Host, Path]) -> No
             board.locator(".qnb-rv-reveal").click()
             page.wait_for_function(
                 f"() => document.querySelector('.qnb-rv').innerText.includes({PROMPTS[0]!r})",
-                timeout=15_000)
+                timeout=15_000,
+            )
             assert "seed" in _board_text(board)
             if os.environ.get("QNB_SCREENSHOT"):
-                page.screenshot(path=os.environ["QNB_SCREENSHOT"].replace(
-                    ".png", f"-review-{where.name}.png"))
+                page.screenshot(
+                    path=os.environ["QNB_SCREENSHOT"].replace(".png", f"-review-{where.name}.png")
+                )
         except Exception:
             print("browser console:\n" + "\n".join(console[-40:]))
-            print(page.evaluate("""() => JSON.stringify({
+            print(
+                page.evaluate("""() => JSON.stringify({
               audio: [...document.querySelectorAll('.qnb-rv audio')].map((a) => [a.dataset.key,
                 a.readyState, a.currentTime, a.paused, a.error && a.error.code]),
               video: [...document.querySelectorAll('.qnb-rv video')].map((v) => [v.src.slice(0, 60),
-                v.readyState, v.currentTime, v.paused, v.error && v.error.code])})"""))
+                v.readyState, v.currentTime, v.paused, v.error && v.error.code])})""")
+            )
             print(page.locator("body").inner_text()[-1500:])
             raise
         finally:

@@ -17,8 +17,9 @@ CLIP = (ASSETS_DIR / "demo.mp4").read_bytes()
 
 
 def _task(sb: Sandbox, video: str) -> dict:
-    task_id = requests.post(f"{sb.url}/api/v1/task", json=create_body(video=video),
-                            timeout=5).json()["data"]["task_id"]
+    task_id = requests.post(
+        f"{sb.url}/api/v1/task", json=create_body(video=video), timeout=5
+    ).json()["data"]["task_id"]
     return requests.get(f"{sb.url}/api/v1/task/{task_id}", timeout=5).json()["data"]
 
 
@@ -61,25 +62,36 @@ def test_a_task_on_an_uploaded_clip_reads_its_real_length() -> None:
     from .media import mp4_bytes
 
     with Sandbox(preset="instant", audio_seconds=20.0) as sb:
-        url = requests.post(f"{sb.url}/api/ephemeral_resource", timeout=5, json={
-            "file_name": "clip.mp4", "file_data": base64.b64encode(mp4_bytes(5.0)).decode(),
-        }).json()["data"]["url"]
+        url = requests.post(
+            f"{sb.url}/api/ephemeral_resource",
+            timeout=5,
+            json={
+                "file_name": "clip.mp4",
+                "file_data": base64.b64encode(mp4_bytes(5.0)).decode(),
+            },
+        ).json()["data"]["url"]
         assert _task(sb, url)["works"][0]["resource"]["duration"] == 5.0
-        junk = requests.post(f"{sb.url}/api/ephemeral_resource", timeout=5, json={
-            "file_name": "clip.mp4", "file_data": base64.b64encode(b"not a video").decode(),
-        }).json()["data"]["url"]
+        junk = requests.post(
+            f"{sb.url}/api/ephemeral_resource",
+            timeout=5,
+            json={
+                "file_name": "clip.mp4",
+                "file_data": base64.b64encode(b"not a video").decode(),
+            },
+        ).json()["data"]["url"]
         assert _task(sb, junk)["status"] == "failed"
 
 
 def test_mp3_output_like_the_live_service() -> None:
     import soundfile
 
-    with Sandbox(preset="instant", schema="unified", audio_format="mp3",
-                 audio_seconds=2.0) as sb:
-        task_id = requests.post(f"{sb.url}/api/v1/task", json=create_body(), timeout=5
-                                ).json()["data"]["task_id"]
-        url = requests.get(f"{sb.url}/api/v1/task/{task_id}", timeout=5
-                           ).json()["data"]["output"]["audio_url"]
+    with Sandbox(preset="instant", schema="unified", audio_format="mp3", audio_seconds=2.0) as sb:
+        task_id = requests.post(f"{sb.url}/api/v1/task", json=create_body(), timeout=5).json()[
+            "data"
+        ]["task_id"]
+        url = requests.get(f"{sb.url}/api/v1/task/{task_id}", timeout=5).json()["data"]["output"][
+            "audio_url"
+        ]
         assert url.endswith(f"/temp/{task_id}.mp3")
         answer = requests.get(url, timeout=10)
         assert answer.status_code == 200 and answer.headers["Content-Type"] == "audio/mpeg"

@@ -83,8 +83,9 @@ def test_files_are_made_once_per_batch(monkeypatch) -> None:
     first = [audio.render_audio("rain", seed=seed, seconds=1.0) for seed in range(100)]
     calls: list[object] = []
     real = audio.synthesize_samples
-    monkeypatch.setattr(audio, "synthesize_samples",
-                        lambda *a, **k: calls.append(a) or real(*a, **k))
+    monkeypatch.setattr(
+        audio, "synthesize_samples", lambda *a, **k: calls.append(a) or real(*a, **k)
+    )
     again = [audio.render_audio("rain", seed=seed, seconds=1.0) for seed in range(100)]
     assert calls == [] and all(a is b for a, b in zip(first, again, strict=True))
 

@@ -14,9 +14,15 @@ from qubico_nb.sandbox import Sandbox
 from .conftest import create_body
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-        "--disable-component-update", "--disable-sync", "--no-first-run",
-        "--autoplay-policy=no-user-gesture-required"]
+ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--autoplay-policy=no-user-gesture-required",
+]
 
 pytestmark = [pytest.mark.slow, pytest.mark.browser]
 
@@ -48,10 +54,13 @@ def test_demo_clip_and_audio_play_in_chromium() -> None:
     import requests
     from playwright.sync_api import sync_playwright
 
-    with Sandbox(preset="instant", audio_format="mp3", audio_seconds=2.0) as sb, \
-            sync_playwright() as play:
-        task_id = requests.post(f"{sb.url}/api/v1/task", json=create_body(), timeout=5
-                                ).json()["data"]["task_id"]
+    with (
+        Sandbox(preset="instant", audio_format="mp3", audio_seconds=2.0) as sb,
+        sync_playwright() as play,
+    ):
+        task_id = requests.post(f"{sb.url}/api/v1/task", json=create_body(), timeout=5).json()[
+            "data"
+        ]["task_id"]
         browser = play.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
         try:
             page = browser.new_page()

@@ -36,8 +36,11 @@ def raw_exchange(sb: Sandbox, request: bytes, *, reads: int = 1) -> list[bytes]:
                 if not byte:
                     return answers
                 head += byte
-            length = next(int(line.split(b":")[1]) for line in head.split(b"\r\n")
-                          if line.lower().startswith(b"content-length:"))
+            length = next(
+                int(line.split(b":")[1])
+                for line in head.split(b"\r\n")
+                if line.lower().startswith(b"content-length:")
+            )
             answers.append(head + stream.read(length))
     return answers
 
@@ -53,8 +56,9 @@ def test_200_parallel_creates_are_all_answered() -> None:
     def one(seed: int) -> int:
         start.wait(timeout=30)
         with requests.Session() as session:  # a fresh connection each
-            return session.post(f"{sb.url}/api/v1/task", json=create_body(seed=seed),
-                                timeout=60).status_code
+            return session.post(
+                f"{sb.url}/api/v1/task", json=create_body(seed=seed), timeout=60
+            ).status_code
 
     with Sandbox(preset="instant") as sb, ThreadPoolExecutor(CROWD) as pool:
         codes = list(pool.map(one, range(CROWD)))
@@ -62,12 +66,15 @@ def test_200_parallel_creates_are_all_answered() -> None:
         assert len(sb.world.tasks()) == CROWD
 
 
-@pytest.mark.parametrize(("body", "needle"), [
-    (b"[" * 100_000 + b"]" * 100_000, "nested too deeply"),
-    (b'{"input": ' * 50_000 + b"1" + b"}" * 50_000, "nested too deeply"),
-    (b'{"model": "Qubico/mmaudio", "input": {"seed": ' + b"9" * 5000 + b"}}", "not valid JSON"),
-    (b"\xff\xfe not utf-8", "not valid JSON"),
-])
+@pytest.mark.parametrize(
+    ("body", "needle"),
+    [
+        (b"[" * 100_000 + b"]" * 100_000, "nested too deeply"),
+        (b'{"input": ' * 50_000 + b"1" + b"}" * 50_000, "nested too deeply"),
+        (b'{"model": "Qubico/mmaudio", "input": {"seed": ' + b"9" * 5000 + b"}}", "not valid JSON"),
+        (b"\xff\xfe not utf-8", "not valid JSON"),
+    ],
+)
 def test_malformed_bodies_are_400_never_500(body: bytes, needle: str) -> None:
     with Sandbox() as sb:
         answer = requests.post(f"{sb.url}/api/v1/task", data=body, timeout=10)
@@ -82,8 +89,16 @@ def test_seeds_beyond_64_bits_are_400(seed: int) -> None:
         assert answer.status_code == 400 and "seed" in answer.json()["message"]
 
 
-@pytest.mark.parametrize("params", [{"page": "9" * 5000}, {"page_size": "1" * 40},
-                                    {"start_time": "9" * 100}, {"page": "1e3"}, {"page": "٣"}])
+@pytest.mark.parametrize(
+    "params",
+    [
+        {"page": "9" * 5000},
+        {"page_size": "1" * 40},
+        {"start_time": "9" * 100},
+        {"page": "1e3"},
+        {"page": "٣"},
+    ],
+)
 def test_huge_or_odd_history_numbers_are_400(params: dict[str, str]) -> None:
     with Sandbox() as sb:
         answer = requests.get(f"{sb.url}/api/open/tasks/histories", params=params, timeout=5)
@@ -94,8 +109,11 @@ def test_huge_range_values_are_416_or_clamped_never_500() -> None:
     with Sandbox() as sb:
         url = f"{sb.url}/assets/demo.mp4"
         size = len(requests.get(url, timeout=5).content)
-        for spec in ("bytes=" + "9" * 5000 + "-", "bytes=" + "9" * 30 + "-" + "9" * 40,
-                     "bytes=99999999999999999-"):
+        for spec in (
+            "bytes=" + "9" * 5000 + "-",
+            "bytes=" + "9" * 30 + "-" + "9" * 40,
+            "bytes=99999999999999999-",
+        ):
             answer = requests.get(url, headers={"Range": spec}, timeout=5)
             assert answer.status_code == 416, spec[:30]
         to_the_end = requests.get(url, headers={"Range": "bytes=10-" + "9" * 5000}, timeout=5)
@@ -108,8 +126,9 @@ def test_huge_range_values_are_416_or_clamped_never_500() -> None:
 @pytest.mark.parametrize("length", ["abc", "-5", "9" * 5000, "1, 2"])
 def test_bad_content_length_is_400(length: str) -> None:
     with Sandbox() as sb:
-        request = (f"POST /api/v1/task HTTP/1.1\r\nHost: x\r\nContent-Length: {length}\r\n\r\n"
-                   ).encode()
+        request = (
+            f"POST /api/v1/task HTTP/1.1\r\nHost: x\r\nContent-Length: {length}\r\n\r\n"
+        ).encode()
         (answer,) = raw_exchange(sb, request)
         assert status_of(answer) == 400
 
@@ -125,9 +144,12 @@ def _chunked(payload: bytes, piece: int = 50) -> bytes:
 def test_a_chunked_body_is_read_not_served_as_a_second_request() -> None:
     with Sandbox(preset="instant") as sb:
         payload = json.dumps(create_body()).encode()
-        request = (b"POST /api/v1/task HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
-                   b"Transfer-Encoding: chunked\r\n\r\n" + _chunked(payload)
-                   + b"GET /account/info HTTP/1.1\r\nHost: x\r\n\r\n")
+        request = (
+            b"POST /api/v1/task HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+            b"Transfer-Encoding: chunked\r\n\r\n"
+            + _chunked(payload)
+            + b"GET /account/info HTTP/1.1\r\nHost: x\r\n\r\n"
+        )
         created, account = raw_exchange(sb, request, reads=2)
         assert status_of(created) == 200
         assert json.loads(created.split(b"\r\n\r\n", 1)[1])["data"]["task_id"]
@@ -137,14 +159,14 @@ def test_a_chunked_body_is_read_not_served_as_a_second_request() -> None:
 
 def test_chunked_bodies_obey_the_size_limit_and_odd_encodings_get_411() -> None:
     with Sandbox(max_body_bytes=100) as sb:
-        big = (b"POST /api/v1/task HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
-               + _chunked(b"x" * 500))
+        big = (
+            b"POST /api/v1/task HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
+            + _chunked(b"x" * 500)
+        )
         assert status_of(raw_exchange(sb, big)[0]) == 413
-        bad = (b"POST /api/v1/task HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
-               b"zz\r\n")
+        bad = b"POST /api/v1/task HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n"
         assert status_of(raw_exchange(sb, bad)[0]) == 400
-        gzip = (b"POST /api/v1/task HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip\r\n\r\n"
-                b"\x1f\x8b")
+        gzip = b"POST /api/v1/task HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip\r\n\r\n\x1f\x8b"
         assert status_of(raw_exchange(sb, gzip)[0]) == 411
 
 
@@ -173,8 +195,9 @@ def test_binding_beyond_loopback_without_a_key_warns() -> None:
 class _Hook:
     """A loopback receiver whose answers can be held back or redirected."""
 
-    def __init__(self, *, hold: threading.Event | None = None,
-                 redirect_to: str | None = None) -> None:
+    def __init__(
+        self, *, hold: threading.Event | None = None, redirect_to: str | None = None
+    ) -> None:
         got: list[dict[str, Any]] = []
 
         class Handler(http.server.BaseHTTPRequestHandler):
@@ -251,17 +274,29 @@ def test_webhook_redirects_are_followed_only_to_loopback() -> None:
 
 _json = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=20),
-    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=10), inner,
-                                                                 max_size=4),
-    max_leaves=20)
+    lambda inner: (
+        st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=10), inner, max_size=4)
+    ),
+    max_leaves=20,
+)
 _create_like = st.fixed_dictionaries(
-    {"model": st.sampled_from(["Qubico/mmaudio", "x"]) | _json,
-     "task_type": st.sampled_from(["video2audio"]) | _json,
-     "input": st.fixed_dictionaries({}, optional={
-         "prompt": st.text(max_size=30) | _json, "negative_prompt": _json,
-         "video": st.sampled_from(["https://x/a.mp4", "data:video/mp4;base64,AAAA"]) | _json,
-         "steps": st.integers() | _json, "seed": st.integers() | _json}) | _json,
-     "config": _json})
+    {
+        "model": st.sampled_from(["Qubico/mmaudio", "x"]) | _json,
+        "task_type": st.sampled_from(["video2audio"]) | _json,
+        "input": st.fixed_dictionaries(
+            {},
+            optional={
+                "prompt": st.text(max_size=30) | _json,
+                "negative_prompt": _json,
+                "video": st.sampled_from(["https://x/a.mp4", "data:video/mp4;base64,AAAA"]) | _json,
+                "steps": st.integers() | _json,
+                "seed": st.integers() | _json,
+            },
+        )
+        | _json,
+        "config": _json,
+    }
+)
 
 
 @pytest.fixture(scope="module")
@@ -280,4 +315,3 @@ def test_no_request_body_ever_gets_a_500(fuzz_target: Any, body: Any, raw: bytes
         assert answer.status_code in (200, 400), (path, body, answer.text)
         answer = session.post(f"{url}{path}", data=raw, timeout=10)
         assert answer.status_code in (200, 400), (path, raw, answer.text)
-

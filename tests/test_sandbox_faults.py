@@ -48,8 +48,9 @@ def test_truncated_body_is_shorter_than_its_length() -> None:
 
 def test_malformed_body_is_not_json() -> None:
     with Sandbox(faults=[FaultRule("malformed", endpoints=("get",))]) as sb:
-        task_id = requests.post(f"{sb.url}/api/v1/task", json=create_body(), timeout=5
-                                ).json()["data"]["task_id"]
+        task_id = requests.post(f"{sb.url}/api/v1/task", json=create_body(), timeout=5).json()[
+            "data"
+        ]["task_id"]
         answer = requests.get(f"{sb.url}/api/v1/task/{task_id}", timeout=5)
         assert answer.status_code == 200
         with pytest.raises(json.JSONDecodeError):
@@ -75,8 +76,9 @@ def test_latency_and_slow_bodies() -> None:
 
 def test_faults_are_selected_per_endpoint() -> None:
     with Sandbox(preset="instant", faults=[FaultRule("error", endpoints=("create",))]) as sb:
-        assert requests.post(f"{sb.url}/api/v1/task", json=create_body(), timeout=5
-                             ).status_code == 503
+        assert (
+            requests.post(f"{sb.url}/api/v1/task", json=create_body(), timeout=5).status_code == 503
+        )
         assert account(sb).status_code == 200
 
 
@@ -95,8 +97,12 @@ def test_rule_validation_and_cli_spec() -> None:
     rule = FaultRule.parse("error:0.25:get,history")
     assert (rule.kind, rule.rate, rule.endpoints) == ("error", 0.25, ("get", "history"))
     assert FaultRule.parse("latency").ms == 200
-    for bad, needle in [("boom", "unknown fault kind"), ("error:x", "not a number"),
-                        ("error:2", "between 0 and 1"), ("error:1:nowhere", "unknown endpoint")]:
+    for bad, needle in [
+        ("boom", "unknown fault kind"),
+        ("error:x", "not a number"),
+        ("error:2", "between 0 and 1"),
+        ("error:1:nowhere", "unknown endpoint"),
+    ]:
         with pytest.raises(ValueError, match=needle):
             FaultRule.parse(bad)
     with pytest.raises(ValueError, match="5xx"):

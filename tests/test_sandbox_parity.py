@@ -26,8 +26,9 @@ ZERO_TIME = "0001-01-01T00:00:00Z"
 
 
 def create(sb: Sandbox, body: Any = None, **headers: str) -> requests.Response:
-    return requests.post(f"{sb.url}/api/v1/task", json=body or create_body(), headers=headers,
-                         timeout=5)
+    return requests.post(
+        f"{sb.url}/api/v1/task", json=body or create_body(), headers=headers, timeout=5
+    )
 
 
 def get(sb: Sandbox, task_id: str, **headers: str) -> requests.Response:
@@ -115,30 +116,70 @@ def test_seed_schema_parts() -> None:
     with Sandbox(preset="instant") as sb:
         data = get(sb, create(sb).json()["data"]["task_id"]).json()["data"]
         assert isinstance(data["input"], str) and json.loads(data["input"])["seed"] == 42
-        assert set(data["metadata"]) == {"created_at", "started_at", "ended_at", "quota_frozen",
-                                         "quota_usage"}
-        assert set(data["task"]) >= {"id", "userId", "type", "status", "taskInfo", "createTime",
-                                     "updateTime"}
+        assert set(data["metadata"]) == {
+            "created_at",
+            "started_at",
+            "ended_at",
+            "quota_frozen",
+            "quota_usage",
+        }
+        assert set(data["task"]) >= {
+            "id",
+            "userId",
+            "type",
+            "status",
+            "taskInfo",
+            "createTime",
+            "updateTime",
+        }
         assert {"arguments", "inputs", "type"} <= set(data["task"]["taskInfo"])
         work = data["works"][0]
-        assert set(work["resource"]) == {"resource", "resourceWithoutWatermark", "height",
-                                         "width", "duration"}
-        assert {"contentType", "status", "cover", "taskInfo", "createTime", "starNum",
-                "favored"} <= set(work)
+        assert set(work["resource"]) == {
+            "resource",
+            "resourceWithoutWatermark",
+            "height",
+            "width",
+            "duration",
+        }
+        assert {
+            "contentType",
+            "status",
+            "cover",
+            "taskInfo",
+            "createTime",
+            "starNum",
+            "favored",
+        } <= set(work)
 
 
 def test_unified_schema_parts() -> None:
     """Unified: task_id, model, task_type, status, config, input (an object), output, meta, ..."""
     with Sandbox(preset="instant", schema="unified") as sb:
         data = get(sb, create(sb).json()["data"]["task_id"]).json()["data"]
-        assert set(data) == {"task_id", "model", "task_type", "status", "config", "input",
-                             "output", "meta", "detail", "logs", "error"}
+        assert set(data) == {
+            "task_id",
+            "model",
+            "task_type",
+            "status",
+            "config",
+            "input",
+            "output",
+            "meta",
+            "detail",
+            "logs",
+            "error",
+        }
         assert data["model"] == "Qubico/mmaudio" and data["task_type"] == "video2audio"
         assert set(data["config"]) == {"service_mode", "webhook_config"}
         assert isinstance(data["input"], dict)
         assert set(data["output"]) == {"audio_url"}
-        assert set(data["meta"]) == {"created_at", "started_at", "ended_at", "usage",
-                                     "is_using_private_pool"}
+        assert set(data["meta"]) == {
+            "created_at",
+            "started_at",
+            "ended_at",
+            "usage",
+            "is_using_private_pool",
+        }
         assert set(data["meta"]["usage"]) == {"type", "frozen", "consume"}
         assert data["error"] == {"code": 0, "raw_message": "", "message": "", "detail": None}
 
@@ -168,10 +209,12 @@ def test_a_time_not_yet_reached_is_the_zero_time() -> None:
         assert meta["created_at"] != ZERO_TIME
 
 
-@pytest.mark.parametrize(("offset", "suffix"), [("Z", "Z"), ("+08:00", "+08:00"),
-                                                 ("-05:30", "-05:30")])
-def test_timestamps_are_rfc3339_with_nanoseconds_and_z_or_an_offset(offset: str,
-                                                                     suffix: str) -> None:
+@pytest.mark.parametrize(
+    ("offset", "suffix"), [("Z", "Z"), ("+08:00", "+08:00"), ("-05:30", "-05:30")]
+)
+def test_timestamps_are_rfc3339_with_nanoseconds_and_z_or_an_offset(
+    offset: str, suffix: str
+) -> None:
     """Timestamps are RFC 3339 with nanosecond fractions, with Z or an offset such as +08:00."""
     with Sandbox(preset="instant", timezone_offset=offset) as sb:
         meta = get(sb, create(sb).json()["data"]["task_id"]).json()["data"]["metadata"]
@@ -182,13 +225,15 @@ def test_timestamps_are_rfc3339_with_nanoseconds_and_z_or_an_offset(offset: str,
 def test_usage_consume_is_money_in_units_of_1e_7_usd() -> None:
     """meta.usage.consume is USD x 10^7: an 8 s video at $0.0005/s ($0.004) shows 40000."""
     with Sandbox(preset="instant", schema="unified") as sb:
-        data = get(sb, create(sb, create_body(video=mp4_data_uri(8.0))).json()["data"]["task_id"]
-                   ).json()["data"]
+        data = get(
+            sb, create(sb, create_body(video=mp4_data_uri(8.0))).json()["data"]["task_id"]
+        ).json()["data"]
         assert data["meta"]["usage"]["consume"] == 40000
 
 
-@pytest.mark.parametrize(("seconds", "units"), [(1.0, 5000), (20.0, 100000), (30.0, 150000),
-                                                (45.0, 150000)])
+@pytest.mark.parametrize(
+    ("seconds", "units"), [(1.0, 5000), (20.0, 100000), (30.0, 150000), (45.0, 150000)]
+)
 def test_price_is_0_0005_usd_per_video_second_at_most_30_s(seconds: float, units: int) -> None:
     """Price: $0.0005 per second of input video, at most 30 s."""
     with Sandbox(preset="instant", schema="unified", balance_usd=1.0) as sb:
@@ -215,11 +260,20 @@ def test_input_is_echoed_with_defaults() -> None:
         assert data["input"]["negative_prompt"] == ""
 
 
-@pytest.mark.parametrize(("field", "value"), [
-    ("prompt", "x" * 501), ("negative_prompt", "x" * 201), ("steps", 19), ("steps", 51),
-    ("video", None), ("prompt", None)])
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("prompt", "x" * 501),
+        ("negative_prompt", "x" * 201),
+        ("steps", 19),
+        ("steps", 51),
+        ("video", None),
+        ("prompt", None),
+    ],
+)
 def test_create_limits_prompt_500_negative_200_steps_20_to_50_video_required(
-        field: str, value: Any) -> None:
+    field: str, value: Any
+) -> None:
     """prompt required (<= 500 chars), negative_prompt <= 200, steps 20-50, video required."""
     with Sandbox() as sb:
         body = create_body(**{field: value}) if value is not None else create_body(**{field: None})
@@ -272,11 +326,25 @@ def test_history_times_are_unix_seconds() -> None:
         assert history(sb, end_time=now - 60).json()["data"]["total"] == 0
 
 
-@pytest.mark.parametrize(("model", "found"), [
-    ("mmaudio", 1), ("MMAudio", 1), ("Qubico/mmaudio", 1), ("qubico/MMAUDIO", 1), ("", 1),
-    ("a", 0), ("audio", 0), ("mm", 0), ("qubico", 0), ("flux", 0), ("Qubico/mmaudio2", 0)])
+@pytest.mark.parametrize(
+    ("model", "found"),
+    [
+        ("mmaudio", 1),
+        ("MMAudio", 1),
+        ("Qubico/mmaudio", 1),
+        ("qubico/MMAUDIO", 1),
+        ("", 1),
+        ("a", 0),
+        ("audio", 0),
+        ("mm", 0),
+        ("qubico", 0),
+        ("flux", 0),
+        ("Qubico/mmaudio2", 0),
+    ],
+)
 def test_history_model_filter_matches_the_model_name_or_family_never_a_substring(
-        model: str, found: int) -> None:
+    model: str, found: int
+) -> None:
     """model=mmaudio filters by model family or full name, case-insensitive; never a substring."""
     with Sandbox(preset="instant") as sb:
         create(sb)
@@ -304,20 +372,29 @@ def test_active_tasks_per_family_pending_count_processing_count_active_tasks() -
 def test_upload_at_most_10_mb_answers_code_200_and_a_url() -> None:
     """Upload: {"file_name", "file_data"}, <= 10 MB; answer {"code": 200, "data": {"url"}}."""
     with Sandbox() as sb:
-        ok = requests.post(f"{sb.url}/api/ephemeral_resource", timeout=10, json={
-            "file_name": "x.mp4", "file_data": base64.b64encode(b"abc").decode()})
+        ok = requests.post(
+            f"{sb.url}/api/ephemeral_resource",
+            timeout=10,
+            json={"file_name": "x.mp4", "file_data": base64.b64encode(b"abc").decode()},
+        )
         assert ok.json()["code"] == 200 and ok.json()["data"]["url"].startswith("http")
         big = base64.b64encode(bytes(10 * 1024 * 1024 + 1)).decode()
-        refused = requests.post(f"{sb.url}/api/ephemeral_resource", timeout=10,
-                                json={"file_name": "x.mp4", "file_data": big})
+        refused = requests.post(
+            f"{sb.url}/api/ephemeral_resource",
+            timeout=10,
+            json={"file_name": "x.mp4", "file_data": big},
+        )
         assert refused.status_code == 400
 
 
 def test_upload_on_the_free_plan_is_403_insufficient_plan_level() -> None:
     """403 "Insufficient plan level" on the free plan."""
     with Sandbox(plan="free") as sb:
-        answer = requests.post(f"{sb.url}/api/ephemeral_resource", timeout=5, json={
-            "file_name": "x.mp4", "file_data": base64.b64encode(b"abc").decode()})
+        answer = requests.post(
+            f"{sb.url}/api/ephemeral_resource",
+            timeout=5,
+            json={"file_name": "x.mp4", "file_data": base64.b64encode(b"abc").decode()},
+        )
         assert answer.status_code == 403
         assert "Insufficient plan level" in answer.json()["message"]
 
@@ -372,6 +449,9 @@ def test_a_failed_task_is_refunded() -> None:
         task_id = create(sb, create_body(video="https://x/corrupt.mp4")).json()["data"]["task_id"]
         wait_until(lambda: get(sb, task_id).json()["data"]["status"] == "failed")
         assert get(sb, task_id).json()["data"]["meta"]["usage"] == {
-            "type": "point", "frozen": 0, "consume": 0}
+            "type": "point",
+            "frozen": 0,
+            "consume": 0,
+        }
         info = requests.get(f"{sb.url}/account/info", timeout=5).json()["data"]
         assert info["equivalent_in_usd"] == 1.0

@@ -43,8 +43,9 @@ def test_no_other_module_spells_a_route() -> None:
 def test_server_module_is_only_plumbing() -> None:
     """server.py defines no endpoint behaviour: no World, Renderer or history of its own."""
     tree = ast.parse((PACKAGE / "server.py").read_text())
-    names = {node.name for node in ast.walk(tree)
-             if isinstance(node, ast.FunctionDef | ast.ClassDef)}
+    names = {
+        node.name for node in ast.walk(tree) if isinstance(node, ast.FunctionDef | ast.ClassDef)
+    }
     assert not names & {"_history", "_account", "_handle", "_file_bytes", "Sandbox"}
     assert server.SandboxHTTPServer.request_queue_size >= 200
 

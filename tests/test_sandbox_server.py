@@ -23,8 +23,9 @@ ZERO_TIME = "0001-01-01T00:00:00Z"
 
 
 def create(sb: Sandbox, body: object = None, **headers: str) -> requests.Response:
-    return requests.post(f"{sb.url}/api/v1/task", json=body or create_body(), headers=headers,
-                         timeout=5)
+    return requests.post(
+        f"{sb.url}/api/v1/task", json=body or create_body(), headers=headers, timeout=5
+    )
 
 
 def get(sb: Sandbox, task_id: str) -> requests.Response:
@@ -102,8 +103,13 @@ def test_unified_schema_shape(unified_sandbox: Sandbox) -> None:
     data = get(unified_sandbox, body["data"]["task_id"]).json()["data"]
     assert data["model"] == "Qubico/mmaudio" and data["task_type"] == "video2audio"
     assert data["status"] == "completed"
-    assert data["input"] == {"prompt": "waves crashing, seagulls", "negative_prompt": "music",
-                             "video": VIDEO, "steps": 25, "seed": 42}
+    assert data["input"] == {
+        "prompt": "waves crashing, seagulls",
+        "negative_prompt": "music",
+        "video": VIDEO,
+        "steps": 25,
+        "seed": 42,
+    }
     assert data["output"]["audio_url"].endswith(".wav")
     assert data["meta"]["usage"] == {"type": "point", "frozen": 0, "consume": 5000}
     assert data["error"] == {"code": 0, "raw_message": "", "message": "", "detail": None}
@@ -157,8 +163,12 @@ def test_create_validation(sandbox: Sandbox, body: object, needle: str) -> None:
 
 def test_non_json_and_oversized_bodies() -> None:
     with Sandbox(max_body_bytes=1000) as sb:
-        bad = requests.post(f"{sb.url}/api/v1/task", data=b"{not json", timeout=5,
-                            headers={"Content-Type": "application/json"})
+        bad = requests.post(
+            f"{sb.url}/api/v1/task",
+            data=b"{not json",
+            timeout=5,
+            headers={"Content-Type": "application/json"},
+        )
         assert bad.status_code == 400 and "not valid JSON" in bad.json()["message"]
         big = requests.post(f"{sb.url}/api/v1/task", data=b"x" * 5000, timeout=5)
         assert big.status_code == 413 and "limit is 1000" in big.json()["message"]
@@ -186,8 +196,9 @@ def test_auth_when_a_key_is_set() -> None:
 
 
 def get_with_key(sb: Sandbox, task_id: str) -> dict:
-    answer = requests.get(f"{sb.url}/api/v1/task/{task_id}", headers={"x-api-key": "sk-secret"},
-                          timeout=5)
+    answer = requests.get(
+        f"{sb.url}/api/v1/task/{task_id}", headers={"x-api-key": "sk-secret"}, timeout=5
+    )
     return answer.json()["data"]
 
 
@@ -214,20 +225,24 @@ def test_history_pages_and_filters() -> None:
     with Sandbox(preset="instant", schema="unified") as sb:
         ids = [create(sb, create_body(seed=i)).json()["data"]["task_id"] for i in range(7)]
         url = f"{sb.url}/api/open/tasks/histories"
-        page1 = requests.get(url, params={"page": 1, "page_size": 3, "model": "mmaudio"},
-                             timeout=5).json()["data"]
+        page1 = requests.get(
+            url, params={"page": 1, "page_size": 3, "model": "mmaudio"}, timeout=5
+        ).json()["data"]
         assert page1["total"] == 7 and page1["page"] == 1 and page1["size"] == 3
         assert [t["task_id"] for t in page1["data"]] == ids[::-1][:3]  # newest first
         page3 = requests.get(url, params={"page": 3, "page_size": 3}, timeout=5).json()["data"]
         assert [t["task_id"] for t in page3["data"]] == [ids[0]]
         other = requests.get(url, params={"model": "flux"}, timeout=5).json()["data"]
         assert other["total"] == 0
-        future = requests.get(url, params={"start_time": int(time.time()) + 3600},
-                              timeout=5).json()["data"]
+        future = requests.get(
+            url, params={"start_time": int(time.time()) + 3600}, timeout=5
+        ).json()["data"]
         assert future["total"] == 0
-        for params, needle in [({"page_size": 101}, "page_size must be from 1 to 100"),
-                               ({"page": 0}, "page starts at 1"),
-                               ({"page": "x"}, "page must be an integer")]:
+        for params, needle in [
+            ({"page_size": 101}, "page_size must be from 1 to 100"),
+            ({"page": 0}, "page starts at 1"),
+            ({"page": "x"}, "page must be an integer"),
+        ]:
             bad = requests.get(url, params=params, timeout=5)
             assert bad.status_code == 400 and needle in bad.json()["message"]
 
@@ -262,20 +277,30 @@ def test_request_rate_limit() -> None:
 def test_upload_then_serve() -> None:
     with Sandbox() as sb:
         payload = b"\x00\x01binary" * 10
-        answer = requests.post(f"{sb.url}/api/ephemeral_resource", timeout=5, json={
-            "file_name": "clip.mp4", "file_data": base64.b64encode(payload).decode()})
+        answer = requests.post(
+            f"{sb.url}/api/ephemeral_resource",
+            timeout=5,
+            json={"file_name": "clip.mp4", "file_data": base64.b64encode(payload).decode()},
+        )
         assert answer.status_code == 200 and answer.json()["code"] == 200
         url = answer.json()["data"]["url"]
         assert url.endswith(".mp4")
         fetched = requests.get(url, timeout=5)
         assert fetched.content == payload and fetched.headers["Content-Type"] == "video/mp4"
-        as_uri = requests.post(f"{sb.url}/api/ephemeral_resource", timeout=5, json={
-            "file_name": "a.mp4",
-            "file_data": "data:video/mp4;base64," + base64.b64encode(b"abc").decode()})
+        as_uri = requests.post(
+            f"{sb.url}/api/ephemeral_resource",
+            timeout=5,
+            json={
+                "file_name": "a.mp4",
+                "file_data": "data:video/mp4;base64," + base64.b64encode(b"abc").decode(),
+            },
+        )
         assert requests.get(as_uri.json()["data"]["url"], timeout=5).content == b"abc"
-        for body, needle in [({"file_data": "YQ=="}, "file_name is required"),
-                             ({"file_name": "a.mp4"}, "file_data is required"),
-                             ({"file_name": "a.mp4", "file_data": "%%%"}, "not valid base64")]:
+        for body, needle in [
+            ({"file_data": "YQ=="}, "file_name is required"),
+            ({"file_name": "a.mp4"}, "file_data is required"),
+            ({"file_name": "a.mp4", "file_data": "%%%"}, "not valid base64"),
+        ]:
             bad = requests.post(f"{sb.url}/api/ephemeral_resource", json=body, timeout=5)
             assert bad.status_code == 400 and needle in bad.json()["message"]
 
@@ -283,8 +308,11 @@ def test_upload_then_serve() -> None:
 def test_upload_over_ten_megabytes_is_refused() -> None:
     with Sandbox() as sb:
         data = base64.b64encode(b"\x00" * (10 * 1024 * 1024 + 1)).decode()
-        bad = requests.post(f"{sb.url}/api/ephemeral_resource", timeout=10,
-                            json={"file_name": "big.mp4", "file_data": data})
+        bad = requests.post(
+            f"{sb.url}/api/ephemeral_resource",
+            timeout=10,
+            json={"file_name": "big.mp4", "file_data": data},
+        )
         assert bad.status_code == 400 and "limit is 10485760" in bad.json()["message"]
 
 
@@ -319,8 +347,12 @@ def test_range_requests(sandbox: Sandbox) -> None:
     url = _audio_url(sandbox)
     whole = requests.get(url, timeout=5).content
     size = len(whole)
-    cases = {"bytes=0-99": (0, 99), "bytes=100-": (100, size - 1),
-             "bytes=-50": (size - 50, size - 1), f"bytes=10-{size + 500}": (10, size - 1)}
+    cases = {
+        "bytes=0-99": (0, 99),
+        "bytes=100-": (100, size - 1),
+        "bytes=-50": (size - 50, size - 1),
+        f"bytes=10-{size + 500}": (10, size - 1),
+    }
     for spec, (start, end) in cases.items():
         part = requests.get(url, headers={"Range": spec}, timeout=5)
         assert part.status_code == 206, spec
@@ -350,10 +382,13 @@ def test_public_url_is_used_for_file_links() -> None:
 def test_keep_alive_survives_error_answers_with_unread_bodies() -> None:
     with Sandbox(api_key="k", preset="instant") as sb, requests.Session() as session:
         for _ in range(3):
-            assert session.post(f"{sb.url}/api/v1/task", json=create_body(), timeout=5
-                                ).status_code == 401
-        ok = session.post(f"{sb.url}/api/v1/task", json=create_body(), timeout=5,
-                          headers={"x-api-key": "k"})
+            assert (
+                session.post(f"{sb.url}/api/v1/task", json=create_body(), timeout=5).status_code
+                == 401
+            )
+        ok = session.post(
+            f"{sb.url}/api/v1/task", json=create_body(), timeout=5, headers={"x-api-key": "k"}
+        )
         assert ok.status_code == 200
 
 
@@ -386,11 +421,13 @@ def test_binds_loopback_by_default() -> None:
 
 
 def test_constructor_rejects_bad_options() -> None:
-    for kwargs, needle in [({"schema": "v3"}, "schema must be one of"),
-                           ({"preset": "slowest"}, "preset must be one of"),
-                           ({"sample_rate": 10}, "sample_rate"),
-                           ({"audio_seconds": 0}, "audio_seconds"),
-                           ({"timezone_offset": "CET"}, "timezone offset")]:
+    for kwargs, needle in [
+        ({"schema": "v3"}, "schema must be one of"),
+        ({"preset": "slowest"}, "preset must be one of"),
+        ({"sample_rate": 10}, "sample_rate"),
+        ({"audio_seconds": 0}, "audio_seconds"),
+        ({"timezone_offset": "CET"}, "timezone offset"),
+    ]:
         with pytest.raises(ValueError, match=needle):
             Sandbox(**kwargs)
 

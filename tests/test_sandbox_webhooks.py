@@ -83,8 +83,9 @@ def test_failed_tasks_are_delivered_too(receiver: Receiver) -> None:
 
 def test_only_loopback_endpoints_are_called() -> None:
     with Sandbox(preset="instant") as sb:
-        requests.post(f"{sb.url}/api/v1/task", json=with_hook("https://hooks.example.com/x"),
-                      timeout=5)
+        requests.post(
+            f"{sb.url}/api/v1/task", json=with_hook("https://hooks.example.com/x"), timeout=5
+        )
         wait_until(lambda: len(sb.webhook_deliveries) == 1)
         (delivery,) = sb.webhook_deliveries
         assert delivery.status is None and delivery.note.startswith("skipped")
@@ -92,8 +93,7 @@ def test_only_loopback_endpoints_are_called() -> None:
 
 def test_unreachable_endpoint_is_recorded_not_fatal() -> None:
     with Sandbox(preset="instant") as sb:
-        requests.post(f"{sb.url}/api/v1/task", json=with_hook("http://127.0.0.1:9/hook"),
-                      timeout=5)
+        requests.post(f"{sb.url}/api/v1/task", json=with_hook("http://127.0.0.1:9/hook"), timeout=5)
         wait_until(lambda: len(sb.webhook_deliveries) == 1)
         assert sb.webhook_deliveries[0].note.startswith("failed")
         assert requests.get(f"{sb.url}/account/info", timeout=5).ok

@@ -67,8 +67,9 @@ def test_keep_alive_answers_stay_in_step() -> None:
             assert session.get(f"{sb.url}/account/info", timeout=5).status_code == 200
             assert session.get(f"{sb.url}/api/v1/task/x", timeout=5).status_code == 404
             assert session.head(f"{sb.url}/assets/demo.mp4", timeout=5).status_code == 200
-            part = session.get(f"{sb.url}/assets/demo.mp4", headers={"Range": "bytes=0-9"},
-                               timeout=5)
+            part = session.get(
+                f"{sb.url}/assets/demo.mp4", headers={"Range": "bytes=0-9"}, timeout=5
+            )
             assert part.status_code == 206 and len(part.content) == 10
 
 
@@ -77,13 +78,15 @@ def test_a_finished_task_is_rendered_once_per_settings(monkeypatch: pytest.Monke
     from qubico_nb.sandbox import render
 
     with Sandbox(preset="instant", schema="unified") as sb, requests.Session() as session:
-        task_id = session.post(f"{sb.url}/api/v1/task", json=_body(), timeout=5
-                               ).json()["data"]["task_id"]
+        task_id = session.post(f"{sb.url}/api/v1/task", json=_body(), timeout=5).json()["data"][
+            "task_id"
+        ]
         first = session.get(f"{sb.url}/api/v1/task/{task_id}", timeout=5).content
         calls: list[str] = []
         real = render.Renderer.render
-        monkeypatch.setattr(render.Renderer, "render",
-                            lambda self, *a: calls.append(a[0]) or real(self, *a))
+        monkeypatch.setattr(
+            render.Renderer, "render", lambda self, *a: calls.append(a[0]) or real(self, *a)
+        )
         for _ in range(5):
             assert session.get(f"{sb.url}/api/v1/task/{task_id}", timeout=5).content == first
         assert calls == []

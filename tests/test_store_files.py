@@ -55,7 +55,8 @@ def test_default_folder_is_under_the_configured_root(_private_cache: Path) -> No
 
 
 def test_default_root_without_the_variable_is_the_user_cache(
-        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     monkeypatch.delenv(CACHE_DIR_ENV)
     root = cache_root()
     assert "qubico-nb" in root.parts

@@ -62,8 +62,14 @@ def test_a_rerun_in_a_new_process_asks_nothing(cache_dir: Path) -> None:
                               [int(s) for s in frame["seed"]]]))
         """)
         done = subprocess.run(
-            [sys.executable, "-c", script, json.dumps(ids)], capture_output=True, text=True,
-            timeout=120, cwd=ROOT, env=_env(cache_dir), check=True)
+            [sys.executable, "-c", script, json.dumps(ids)],
+            capture_output=True,
+            text=True,
+            timeout=120,
+            cwd=ROOT,
+            env=_env(cache_dir),
+            check=True,
+        )
         assert sb.requests["get"] == 0, done.stderr
         task_ids, statuses, seeds = json.loads(done.stdout)
         assert task_ids == ids and set(statuses) == {"completed"}
@@ -202,15 +208,24 @@ def test_two_processes_writing_at_once_stay_correct(cache_dir: Path) -> None:
                             (f"both-{i}", {"task_id": f"both-{i}", "status": "completed"})])
         print(len(store.get_many([f"{who}-{i}" for i in range(300)])))
     """)
-    writers = [subprocess.Popen([sys.executable, "-c", script, name], cwd=ROOT,
-                                env=_env(cache_dir), stdout=subprocess.PIPE,
-                                stderr=subprocess.PIPE, text=True) for name in ("a", "b")]
+    writers = [
+        subprocess.Popen(
+            [sys.executable, "-c", script, name],
+            cwd=ROOT,
+            env=_env(cache_dir),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for name in ("a", "b")
+    ]
     outputs = [w.communicate(timeout=120) for w in writers]
     assert [w.returncode for w in writers] == [0, 0], outputs
     assert [out.strip() for out, _ in outputs] == ["300", "300"]
     store = TaskStore(scope="shared")
-    found = store.get_many([f"{w}-{i}" for w in "ab" for i in range(300)] +
-                           [f"both-{i}" for i in range(300)])
+    found = store.get_many(
+        [f"{w}-{i}" for w in "ab" for i in range(300)] + [f"both-{i}" for i in range(300)]
+    )
     assert len(found) == 900 and found["b-299"]["by"] == "b"
     assert len(store) == 900
 
@@ -236,8 +251,9 @@ def _env(cache_dir: Path) -> dict[str, str]:
     return env
 
 
-@pytest.mark.skipif(not hasattr(os, "geteuid") or os.geteuid() == 0,
-                    reason="file modes do not bind root")
+@pytest.mark.skipif(
+    not hasattr(os, "geteuid") or os.geteuid() == 0, reason="file modes do not bind root"
+)
 def test_a_read_only_store_warns_once(cache_dir: Path) -> None:
     store = TaskStore(scope="s")
     store.put("t0", {"task_id": "t0", "status": "completed"})
@@ -274,25 +290,47 @@ def test_huge_tasks_stay_in_memory_only(cache_dir: Path) -> None:
 
 
 def _snapshot_tasks() -> list[Task]:
-    seed_schema = {"task_id": "s1", "status": "Failed", "input": '{"prompt": "rain", "seed": 3}',
-                   "error": {"code": 500, "message": "GPU"},
-                   "meta": {"created_at": "2025-06-01T10:00:00+02:00"}}
-    unified = {"task_id": "u1", "status": "completed", "input": {"prompt": "wind", "steps": 9},
-               "output": {"audio_url": "https://c/a.wav", "video_url": "https://c/v.mp4"},
-               "meta": {"created_at": "2025-06-01T10:00:00.123456789Z",
-                        "ended_at": 1748772000, "usage": {"consume": 200000, "type": "point"}},
-               "works": [{"resource": {"resource": "https://c/b.mp3", "duration": 8.5,
-                                       "width": 3}, "contentType": "audio/mpeg"}]}
+    seed_schema = {
+        "task_id": "s1",
+        "status": "Failed",
+        "input": '{"prompt": "rain", "seed": 3}',
+        "error": {"code": 500, "message": "GPU"},
+        "meta": {"created_at": "2025-06-01T10:00:00+02:00"},
+    }
+    unified = {
+        "task_id": "u1",
+        "status": "completed",
+        "input": {"prompt": "wind", "steps": 9},
+        "output": {"audio_url": "https://c/a.wav", "video_url": "https://c/v.mp4"},
+        "meta": {
+            "created_at": "2025-06-01T10:00:00.123456789Z",
+            "ended_at": 1748772000,
+            "usage": {"consume": 200000, "type": "point"},
+        },
+        "works": [
+            {
+                "resource": {"resource": "https://c/b.mp3", "duration": 8.5, "width": 3},
+                "contentType": "audio/mpeg",
+            }
+        ],
+    }
     return [Task.from_dict(seed_schema), Task.from_dict(unified)]
 
 
 def _same(a: Task, b: Task) -> bool:
-    return (a == b and a.works == b.works and a.raw == b.raw and a.input == b.input
-            and a.to_dict() == b.to_dict() and repr(a) == repr(b))
+    return (
+        a == b
+        and a.works == b.works
+        and a.raw == b.raw
+        and a.input == b.input
+        and a.to_dict() == b.to_dict()
+        and repr(a) == repr(b)
+    )
 
 
 def test_a_stored_task_is_rebuilt_from_its_snapshot_without_parsing_again(
-        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     """A new process reads a stored task from what the parser made of it (a rerun over
     thousands of ids is then mostly the database read), and gets the very same task."""
     from qubico_nb.cache import TaskCache
@@ -314,8 +352,7 @@ def test_a_stored_task_is_rebuilt_from_its_snapshot_without_parsing_again(
 
 
 @pytest.mark.parametrize("damage", ["another parser", "bad shape", "bad field", "answer only"])
-def test_a_snapshot_of_another_parser_or_damaged_is_parsed_from_its_answer(
-        damage: str) -> None:
+def test_a_snapshot_of_another_parser_or_damaged_is_parsed_from_its_answer(damage: str) -> None:
     from qubico_nb import cache as cache_module
 
     store = TaskStore(scope="s")
@@ -363,9 +400,13 @@ def test_a_webhook_secret_is_never_written_and_the_file_is_the_owners(cache_dir:
     secret = "whsec-do-not-store-0123456789"
     with Sandbox(preset="instant", schema="unified") as sb:
         client = stored_client(sb)
-        task = client.create_task("Qubico/mmaudio", "video2audio",
-                                  {"prompt": "rain", "video": VIDEO},
-                                  webhook_url="http://127.0.0.1:9/hook", webhook_secret=secret)
+        task = client.create_task(
+            "Qubico/mmaudio",
+            "video2audio",
+            {"prompt": "rain", "video": VIDEO},
+            webhook_url="http://127.0.0.1:9/hook",
+            webhook_secret=secret,
+        )
         done = client.wait(task)
         assert secret in repr(done.raw)  # the service echoes it back...
         stored_client(sb).get_task(done.id)

@@ -15,8 +15,17 @@ from qubico_nb.store.verdicts import Verdict, VerdictStore
 
 def test_round_trip_keeps_every_field(tmp_path: Path) -> None:
     store = VerdictStore(tmp_path / "r.verdicts.jsonl")
-    verdict = Verdict(task_id="t1", rater="ann", score=4.0, best=True, note="crisp\n\"waves\" ✓",
-                      blind=True, position="B", review="r", shuffle_seed=7)
+    verdict = Verdict(
+        task_id="t1",
+        rater="ann",
+        score=4.0,
+        best=True,
+        note='crisp\n"waves" ✓',
+        blind=True,
+        position="B",
+        review="r",
+        shuffle_seed=7,
+    )
     store.append(verdict)
     assert store.read() == [verdict]
     assert store.path.read_text().count("\n") == 1  # a note's newline never splits the line
@@ -40,9 +49,19 @@ def test_latest_verdict_per_rater_and_task_wins(tmp_path: Path) -> None:
 def test_corrupt_lines_are_skipped_with_one_warning(tmp_path: Path) -> None:
     path = tmp_path / "r.jsonl"
     good = Verdict(task_id="t1", rater="ann", score=1)
-    path.write_text("\n".join([good.to_json(), "{not json", '{"task_id": 3}', "[1,2]",
-                               '{"task_id":"t2","rater":"ann","score":"high"}',
-                               Verdict(task_id="t3", rater="ann").to_json()]) + "\n")
+    path.write_text(
+        "\n".join(
+            [
+                good.to_json(),
+                "{not json",
+                '{"task_id": 3}',
+                "[1,2]",
+                '{"task_id":"t2","rater":"ann","score":"high"}',
+                Verdict(task_id="t3", rater="ann").to_json(),
+            ]
+        )
+        + "\n"
+    )
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         verdicts = VerdictStore(path).read()

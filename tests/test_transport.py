@@ -64,8 +64,9 @@ class Hostile:
                 length = int(self.headers.get("Content-Length") or 0)
                 if length:
                     self.rfile.read(length)
-                outer.seen.append((self.command, self.path,
-                                   {k.lower(): v for k, v in self.headers.items()}))
+                outer.seen.append(
+                    (self.command, self.path, {k.lower(): v for k, v in self.headers.items()})
+                )
                 try:
                     handle(self)
                 except OSError:
@@ -78,8 +79,9 @@ class Hostile:
 
         self.server = _QuietServer(("127.0.0.1", 0), _Handler)
         self.server.daemon_threads = True
-        threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.05},
-                         daemon=True).start()
+        threading.Thread(
+            target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+        ).start()
 
     @property
     def url(self) -> str:
@@ -103,8 +105,9 @@ def hostile() -> Iterator[Callable[[Handler], Hostile]]:
         server.close()
 
 
-def send(h: BaseHTTPRequestHandler, status: int, body: bytes = b"",
-         headers: dict[str, str] | None = None) -> None:
+def send(
+    h: BaseHTTPRequestHandler, status: int, body: bytes = b"", headers: dict[str, str] | None = None
+) -> None:
     h.send_response(status)
     for name, value in {"Content-Length": str(len(body)), **(headers or {})}.items():
         h.send_header(name, value)
@@ -113,9 +116,18 @@ def send(h: BaseHTTPRequestHandler, status: int, body: bytes = b"",
 
 
 def task_body(task_id: str, status: str = "completed") -> bytes:
-    return json.dumps({"code": 200, "message": "success",
-                       "data": {"task_id": task_id, "model": "Qubico/mmaudio",
-                                "task_type": "video2audio", "status": status}}).encode()
+    return json.dumps(
+        {
+            "code": 200,
+            "message": "success",
+            "data": {
+                "task_id": task_id,
+                "model": "Qubico/mmaudio",
+                "task_type": "video2audio",
+                "status": status,
+            },
+        }
+    ).encode()
 
 
 def ends(call: Callable[[], Any], guard_s: float = 30.0) -> Any:
@@ -140,7 +152,8 @@ def ends(call: Callable[[], Any], guard_s: float = 30.0) -> Any:
 # -- the key stays home --------------------------------------------------------------------------
 @pytest.mark.parametrize("code", [301, 302, 303, 307, 308])
 def test_a_redirect_to_another_origin_never_carries_the_key(
-        code: int, hostile: Callable[[Handler], Hostile]) -> None:
+    code: int, hostile: Callable[[Handler], Hostile]
+) -> None:
     thief = hostile(lambda h: send(h, 200, task_body("t1")))
     # Another port of the same host is another origin too.
     portal = hostile(lambda h: send(h, code, headers={"Location": f"{thief.url}/steal"}))
@@ -154,14 +167,16 @@ def test_a_redirect_to_another_origin_never_carries_the_key(
 
 
 def test_a_redirect_to_plain_http_elsewhere_is_refused(
-        hostile: Callable[[Handler], Hostile]) -> None:
+    hostile: Callable[[Handler], Hostile],
+) -> None:
     portal = hostile(lambda h: send(h, 302, headers={"Location": "http://api.example.com/x"}))
     with pytest.raises(ProtocolError, match="another origin"):
         Client(KEY, base_url=portal.url, max_retries=0).get_task("t1")
 
 
 def test_a_same_origin_redirect_is_followed_with_the_key(
-        hostile: Callable[[Handler], Hostile]) -> None:
+    hostile: Callable[[Handler], Hostile],
+) -> None:
     def handle(h: BaseHTTPRequestHandler) -> None:
         if h.path.startswith("/moved"):
             send(h, 200, task_body("t1"))
@@ -171,17 +186,22 @@ def test_a_same_origin_redirect_is_followed_with_the_key(
     server = hostile(handle)
     task = Client(KEY, base_url=server.url, max_retries=0, cache_size=0).get_task("t1")
     assert task.id == "t1" and [path for _, path, _ in server.seen] == [
-        "/api/v1/task/t1", "/moved/t1"]
+        "/api/v1/task/t1",
+        "/moved/t1",
+    ]
     assert all(headers.get("x-api-key") == KEY for _, _, headers in server.seen)
     # A create redirected with 301/302/303 would turn into a GET: refused, not followed.
     with pytest.raises(ProtocolError, match="turn it into a GET"):
         Client(KEY, base_url=server.url).create_task("m", "t", {})
 
 
-@pytest.mark.parametrize("location", ["", "ftp://x/y", "http://[bad/", "javascript:alert(1)",
-                                      "http://:80/", "http://h:99999/"])
+@pytest.mark.parametrize(
+    "location",
+    ["", "ftp://x/y", "http://[bad/", "javascript:alert(1)", "http://:80/", "http://h:99999/"],
+)
 def test_a_redirect_to_nowhere_is_a_protocol_error(
-        location: str, hostile: Callable[[Handler], Hostile]) -> None:
+    location: str, hostile: Callable[[Handler], Hostile]
+) -> None:
     server = hostile(lambda h: send(h, 302, headers={"Location": location} if location else {}))
     client = Client(KEY, base_url=server.url, max_retries=0)
     with pytest.raises(ProtocolError, match="not an http"):
@@ -197,24 +217,49 @@ def test_endless_redirects_end(hostile: Callable[[Handler], Hostile]) -> None:
     assert len(loop.seen) == 6
 
 
-@pytest.mark.parametrize("url", [
-    "https://a@api.piapi.ai", "https://api.piapi.ai@evil.com", "http://127.0.0.1:80@evil.com",
-    "https://evil.com\\@api.piapi.ai", "https://evil.com\\api.piapi.ai", " https://api.piapi.ai",
-    "https://api.piapi.ai\n", "https://api .piapi.ai", "https://api.piapi.ai:99999",
-    "https://api.piapi.ai:0", "https://api.piapi.ai:-1", "https://api.piapi.ai:0x50",
-    "https://api.piapi.ai:", "https:/api.piapi.ai", "https:api.piapi.ai", "api.piapi.ai",
-    "ftp://api.piapi.ai", "https://api.piapi.ai?x=1", "https://api.piapi.ai#frag",
-    "https://[::1", "https://[evil.com]", "https://ex_ample.com", "https://exämple.com",
-    "https://", "https://api.piapi.ai/\x00",
-])
+@pytest.mark.parametrize(
+    "url",
+    [
+        "https://a@api.piapi.ai",
+        "https://api.piapi.ai@evil.com",
+        "http://127.0.0.1:80@evil.com",
+        "https://evil.com\\@api.piapi.ai",
+        "https://evil.com\\api.piapi.ai",
+        " https://api.piapi.ai",
+        "https://api.piapi.ai\n",
+        "https://api .piapi.ai",
+        "https://api.piapi.ai:99999",
+        "https://api.piapi.ai:0",
+        "https://api.piapi.ai:-1",
+        "https://api.piapi.ai:0x50",
+        "https://api.piapi.ai:",
+        "https:/api.piapi.ai",
+        "https:api.piapi.ai",
+        "api.piapi.ai",
+        "ftp://api.piapi.ai",
+        "https://api.piapi.ai?x=1",
+        "https://api.piapi.ai#frag",
+        "https://[::1",
+        "https://[evil.com]",
+        "https://ex_ample.com",
+        "https://exämple.com",
+        "https://",
+        "https://api.piapi.ai/\x00",
+    ],
+)
 def test_crafted_base_urls_are_refused(url: str) -> None:
     with pytest.raises(InvalidRequestError, match="base_url must be an http"):
         Client(KEY, base_url=url)
 
 
 def test_plain_http_guard_cannot_be_fooled() -> None:
-    for url in ("HTTP://api.example.com", "http://api.example.com:443",
-                "http://localhost.evil.com", "http://127.0.0.1.nip.io", "http://2130706433"):
+    for url in (
+        "HTTP://api.example.com",
+        "http://api.example.com:443",
+        "http://localhost.evil.com",
+        "http://127.0.0.1.nip.io",
+        "http://2130706433",
+    ):
         client = Client(KEY, base_url=url, max_retries=0)
         with pytest.raises(ConfigurationError, match="plain HTTP"):
             client.get_task("abc")
@@ -224,8 +269,9 @@ def test_plain_http_guard_cannot_be_fooled() -> None:
         Client(KEY, upload_url="https://u@upload.example.com")
 
 
-@pytest.mark.parametrize("key", [KEY + "\n", KEY + " ", " " + KEY, KEY[:8] + "\t" + KEY[8:],
-                                 KEY + "\x00", KEY + "é"])
+@pytest.mark.parametrize(
+    "key", [KEY + "\n", KEY + " ", " " + KEY, KEY[:8] + "\t" + KEY[8:], KEY + "\x00", KEY + "é"]
+)
 def test_a_key_with_whitespace_is_a_clear_error(key: str) -> None:
     with pytest.raises(ConfigurationError, match="API key") as caught:
         Client(key, base_url="http://127.0.0.1:9")
@@ -270,8 +316,9 @@ def _reachable(error: BaseException) -> Iterator[object]:
     todo: list[object] = [error]
     while todo:
         obj = todo.pop()
-        if id(obj) in seen or isinstance(obj, (types.FrameType, types.TracebackType,
-                                               types.ModuleType, type)):
+        if id(obj) in seen or isinstance(
+            obj, (types.FrameType, types.TracebackType, types.ModuleType, type)
+        ):
             continue
         seen.add(id(obj))
         yield obj
@@ -344,7 +391,8 @@ def _trickle_headers(h: BaseHTTPRequestHandler) -> None:
 
 @pytest.mark.parametrize("trickle", [_trickle_body, _trickle_headers])
 def test_a_trickling_server_cannot_hold_a_call(
-        trickle: Handler, hostile: Callable[[Handler], Hostile]) -> None:
+    trickle: Handler, hostile: Callable[[Handler], Hostile]
+) -> None:
     server = hostile(trickle)
     client = Client(KEY, base_url=server.url, timeout=0.5, max_retries=0, cache_size=0)
     with pytest.raises(APITimeoutError, match=r"no complete answer .* within 0\.5 s"):
@@ -365,8 +413,7 @@ def _trickle_unsized(h: BaseHTTPRequestHandler) -> None:
 
 
 @pytest.mark.parametrize("trickle", [_trickle_body, _trickle_unsized])
-def test_a_trickling_download_ends(trickle: Handler,
-                                   hostile: Callable[[Handler], Hostile]) -> None:
+def test_a_trickling_download_ends(trickle: Handler, hostile: Callable[[Handler], Hostile]) -> None:
     server = hostile(trickle)
     client = Client(KEY, base_url=server.url, timeout=0.5, max_retries=1, retry_backoff=0)
     sink = io.BytesIO()
@@ -391,8 +438,11 @@ def test_a_gzip_bomb_is_stopped_while_it_inflates(hostile: Callable[[Handler], H
 
     packer = zlib.compressobj(1, zlib.DEFLATED, 16 + zlib.MAX_WBITS)  # gzip
     zeros = b"0" * (1024 * 1024)
-    bomb = packer.compress(b'{"code": 200, "data": "') + b"".join(
-        packer.compress(zeros) for _ in range(200)) + packer.flush()
+    bomb = (
+        packer.compress(b'{"code": 200, "data": "')
+        + b"".join(packer.compress(zeros) for _ in range(200))
+        + packer.flush()
+    )
     server = hostile(lambda h: send(h, 200, bomb, {"Content-Encoding": "gzip"}))
     client = Client(KEY, base_url=server.url, max_retries=0)
     tracemalloc.start()
@@ -408,12 +458,15 @@ def test_a_gzip_bomb_is_stopped_while_it_inflates(hostile: Callable[[Handler], H
 
 
 def test_an_announced_size_over_the_cap_is_refused_before_reading(
-        hostile: Callable[[Handler], Hostile]) -> None:
+    hostile: Callable[[Handler], Hostile],
+) -> None:
     server = hostile(_trickle_body)  # announces 1 MB, then trickles
     client = Client(KEY, base_url=server.url, timeout=20)
     with pytest.raises(ResponseTooLargeError, match="announces 1,000,000 bytes"):
-        ends(lambda: client.fetch_file(f"{server.url}/f.wav", io.BytesIO(), max_bytes=1000),
-             guard_s=10)
+        ends(
+            lambda: client.fetch_file(f"{server.url}/f.wav", io.BytesIO(), max_bytes=1000),
+            guard_s=10,
+        )
 
 
 def test_json_and_download_caps(hostile: Callable[[Handler], Hostile]) -> None:
@@ -432,7 +485,8 @@ def test_json_and_download_caps(hostile: Callable[[Handler], Hostile]) -> None:
 
 
 def test_fetch_file_reports_the_final_answers_headers(
-        hostile: Callable[[Handler], Hostile]) -> None:
+    hostile: Callable[[Handler], Hostile],
+) -> None:
     def answer(h: BaseHTTPRequestHandler) -> None:
         if h.path == "/moved":
             send(h, 302, headers={"Location": "/f.wav", "Content-Type": "text/html"})
@@ -443,15 +497,16 @@ def test_fetch_file_reports_the_final_answers_headers(
     client = Client(KEY, base_url=server.url, max_retries=0)
     seen: list[str] = []
     sink = io.BytesIO()
-    size = client.fetch_file(f"{server.url}/moved", sink,
-                             on_headers=lambda headers: seen.append(headers["content-type"]))
+    size = client.fetch_file(
+        f"{server.url}/moved", sink, on_headers=lambda headers: seen.append(headers["content-type"])
+    )
     assert (size, sink.getvalue(), seen) == (12, b"RIFF0000WAVE", ["audio/wav"])
 
 
 def test_an_exception_from_on_headers_stops_the_download_unretried(
-        hostile: Callable[[Handler], Hostile]) -> None:
-    server = hostile(lambda h: send(h, 200, b"<html>sign in</html>",
-                                    {"Content-Type": "text/html"}))
+    hostile: Callable[[Handler], Hostile],
+) -> None:
+    server = hostile(lambda h: send(h, 200, b"<html>sign in</html>", {"Content-Type": "text/html"}))
     client = Client(KEY, base_url=server.url, max_retries=3)
 
     class Refused(Exception):
@@ -466,20 +521,27 @@ def test_an_exception_from_on_headers_stops_the_download_unretried(
     assert sink.getvalue() == b"" and len(server.seen) == 1
 
 
-def test_a_corrupt_gzip_body_is_a_malformed_answer(
-        hostile: Callable[[Handler], Hostile]) -> None:
-    server = hostile(lambda h: send(h, 200, b"\x1f\x8bnot gzip at all",
-                                    {"Content-Encoding": "gzip"}))
+def test_a_corrupt_gzip_body_is_a_malformed_answer(hostile: Callable[[Handler], Hostile]) -> None:
+    server = hostile(
+        lambda h: send(h, 200, b"\x1f\x8bnot gzip at all", {"Content-Encoding": "gzip"})
+    )
     with pytest.raises(ProtocolError, match="compressed body is corrupt"):
         Client(KEY, base_url=server.url, max_retries=1, retry_backoff=0).account()
     assert len(server.seen) == 2
 
 
 # -- lost creates --------------------------------------------------------------------------------
-@pytest.mark.parametrize(("kind", "options"), [
-    ("drop", {}), ("truncate", {}), ("malformed", {}), ("error", {"status": 502}),
-    ("error", {"status": 504}), ("latency", {"ms": 1500}),
-])
+@pytest.mark.parametrize(
+    ("kind", "options"),
+    [
+        ("drop", {}),
+        ("truncate", {}),
+        ("malformed", {}),
+        ("error", {"status": 502}),
+        ("error", {"status": 504}),
+        ("latency", {"ms": 1500}),
+    ],
+)
 def test_a_lost_create_answer_is_said_to_be_lost(kind: str, options: dict[str, Any]) -> None:
     with Sandbox(preset="instant") as sb:
         client = client_for(sb, max_retries=3, timeout=0.5)
@@ -495,8 +557,11 @@ def test_a_lost_create_answer_is_said_to_be_lost(kind: str, options: dict[str, A
         assert "client.history(model='Qubico/mmaudio', since=" in str(lost)
         if kind == "latency":  # it was created: the history finds it, as the message says
             time.sleep(1.2)
-            found = [t for t in client.history(since=int(lost.sent_at) - 60)
-                     if t.prompt == lost.input["prompt"]]
+            found = [
+                t
+                for t in client.history(since=int(lost.sent_at) - 60)
+                if t.prompt == lost.input["prompt"]
+            ]
             assert len(found) == 1
 
 
@@ -511,7 +576,8 @@ def test_a_create_refused_with_503_is_not_lost() -> None:
 
 # -- the answer is the task asked for ------------------------------------------------------------
 def test_an_answer_for_another_task_is_refused_and_never_cached(
-        hostile: Callable[[Handler], Hostile]) -> None:
+    hostile: Callable[[Handler], Hostile],
+) -> None:
     server = hostile(lambda h: send(h, 200, task_body("other")))
     client = Client(KEY, base_url=server.url, max_retries=0, cache_size=100)
     with pytest.raises(ProtocolError, match="asked for task 'mine' but the answer is task 'other'"):
@@ -521,8 +587,22 @@ def test_an_answer_for_another_task_is_refused_and_never_cached(
 
 
 # -- task ids ------------------------------------------------------------------------------------
-@pytest.mark.parametrize("task_id", [".", "..", " .. ", "a/b", "../account/info", "a\\b",
-                                     "a\nb", "a\x00b", "a\x1bb", "a\u202eb", "x" * 201])
+@pytest.mark.parametrize(
+    "task_id",
+    [
+        ".",
+        "..",
+        " .. ",
+        "a/b",
+        "../account/info",
+        "a\\b",
+        "a\nb",
+        "a\x00b",
+        "a\x1bb",
+        "a\u202eb",
+        "x" * 201,
+    ],
+)
 def test_odd_task_ids_are_refused_before_sending(task_id: str) -> None:
     with Sandbox(preset="instant") as sb:
         client = client_for(sb)
@@ -561,8 +641,11 @@ def test_history_ends_when_the_server_ignores_page(hostile: Callable[[Handler], 
 def test_history_without_total_reads_every_page(hostile: Callable[[Handler], Hostile]) -> None:
     def handle(h: BaseHTTPRequestHandler) -> None:
         page = int(h.path.split("page=")[1].split("&")[0])
-        items = [] if page > 3 else [{"task_id": f"p{page}-{i}", "status": "completed"}
-                                     for i in range(2)]
+        items = (
+            []
+            if page > 3
+            else [{"task_id": f"p{page}-{i}", "status": "completed"} for i in range(2)]
+        )
         send(h, 200, _history(items))
 
     client = Client(KEY, base_url=hostile(handle).url)
@@ -580,8 +663,13 @@ class CostlySession(requests.Session):
         self.cost_s = cost_s
         self.sent: list[float] = []
 
-    def request(self, method: str | bytes, url: str | bytes,  # type: ignore[override]
-                *args: Any, **kwargs: Any) -> requests.Response:
+    def request(
+        self,
+        method: str | bytes,
+        url: str | bytes,  # type: ignore[override]
+        *args: Any,
+        **kwargs: Any,
+    ) -> requests.Response:
         self.sent.append(self.clock.monotonic())
         self.clock.advance(self.cost_s / 2)
         try:
@@ -684,8 +772,9 @@ def test_deadlines_hold_in_a_forked_worker(hostile: Callable[[Handler], Hostile]
     parent = Client(KEY, base_url=server.url, timeout=0.3, max_retries=0)
     with pytest.raises(APITimeoutError):
         ends(lambda: parent.get_task("t1"))  # the parent's watchdog thread is running
-    worker = multiprocessing.get_context("fork").Process(target=_timed_out_in_child,
-                                                         args=(server.url,))
+    worker = multiprocessing.get_context("fork").Process(
+        target=_timed_out_in_child, args=(server.url,)
+    )
     worker.start()
     worker.join(30)
     alive = worker.is_alive()
@@ -714,9 +803,9 @@ RAW_ANSWERS: list[bytes] = [
     b"HTTP/1.1 200 OK\r\nContent-Encoding: br\r\nContent-Length: 2\r\n\r\n{}",
     b"HTTP/1.1 200 OK\r\nContent-Encoding: deflate\r\nContent-Length: 4\r\n\r\nxxxx",
     b"HTTP/1.1 200 OK\r\nContent-Length: 200000\r\n\r\n" + b"[" * 200_000,
-    b"HTTP/1.1 200 OK\r\nContent-Length: 14\r\n\r\n{\"code\": \"ab\"}",
-    b"HTTP/1.1 200 OK\r\nContent-Length: 13\r\n\r\n{\"data\": null}",
-    b"HTTP/1.1 200 OK\r\nContent-Length: 15\r\n\r\n{\"data\": [1, 2]}",
+    b'HTTP/1.1 200 OK\r\nContent-Length: 14\r\n\r\n{"code": "ab"}',
+    b'HTTP/1.1 200 OK\r\nContent-Length: 13\r\n\r\n{"data": null}',
+    b'HTTP/1.1 200 OK\r\nContent-Length: 15\r\n\r\n{"data": [1, 2]}',
     b"HTTP/1.1 200 OK\r\nContent-Length: 9\r\n\r\n1e9999999",
     b"HTTP/1.1 100 Continue\r\n\r\n",
     b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\n{}",  # promises more than it sends
@@ -724,13 +813,14 @@ RAW_ANSWERS: list[bytes] = [
     b"HTTP/1.1 503 Busy\r\nRetry-After: -1e400\r\nContent-Length: 0\r\n\r\n",
     b"HTTP/1.1 401 No\r\nContent-Length: 3\r\n\r\n\xff\xfe\x00",
     b"HTTP/1.1 302 Found\r\nLocation: //[::1\r\nContent-Length: 0\r\n\r\n",
-    b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n\r\n{\"code\": 200, \"data\": {}}",
-    b"HTTP/1.1 200 OK\r\nContent-Length: 40\r\n\r\n{\"code\": 200, \"data\": {\"task_id\": 5}}   ",
+    b'HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n\r\n{"code": 200, "data": {}}',
+    b'HTTP/1.1 200 OK\r\nContent-Length: 40\r\n\r\n{"code": 200, "data": {"task_id": 5}}   ',
 ]
 
 
 def test_only_qubico_errors_escape_whatever_the_server_answers(
-        hostile: Callable[[Handler], Hostile]) -> None:
+    hostile: Callable[[Handler], Hostile],
+) -> None:
     current = [b""]
 
     def handle(h: BaseHTTPRequestHandler) -> None:
@@ -738,10 +828,12 @@ def test_only_qubico_errors_escape_whatever_the_server_answers(
         h.wfile.write(current[0])
 
     server = hostile(handle)
-    client = Client(KEY, base_url=server.url, max_retries=1, retry_backoff=0, timeout=2,
-                    cache_size=0)
+    client = Client(
+        KEY, base_url=server.url, max_retries=1, retry_backoff=0, timeout=2, cache_size=0
+    )
     calls: list[Callable[[], object]] = [
-        lambda: client.get_task("t1"), client.account,
+        lambda: client.get_task("t1"),
+        client.account,
         lambda: client.create_task("Qubico/mmaudio", "video2audio", {"prompt": "x"}),
         lambda: list(client.history()),
         lambda: client.fetch_file(f"{server.url}/f.wav", io.BytesIO()),

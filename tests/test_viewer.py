@@ -40,8 +40,11 @@ def test_from_task_shows_escaped_metadata_and_players() -> None:
 
 
 def test_css_classes_for_tests_and_styles() -> None:
-    viewer = TaskViewer.from_task(Task.from_dict({
-        "task_id": "t", "status": "completed", "output": {"audio_url": "https://c/a.wav"}}))
+    viewer = TaskViewer.from_task(
+        Task.from_dict(
+            {"task_id": "t", "status": "completed", "output": {"audio_url": "https://c/a.wav"}}
+        )
+    )
     classes = {c for w in all_widgets(viewer) for c in w._dom_classes}
     assert {"qnb-viewer", "qnb-status", "qnb-meta", "qnb-player", "qnb-error"} <= classes
 
@@ -180,8 +183,9 @@ class StubClient:
 
     base_url = "http://127.0.0.1:9"
 
-    def __init__(self, answers: dict[str, object], *, poll_interval: float = 0.01,
-                 held_id: str | None = None) -> None:
+    def __init__(
+        self, answers: dict[str, object], *, poll_interval: float = 0.01, held_id: str | None = None
+    ) -> None:
         self.answers = answers
         self.poll_interval = poll_interval
         self.held_id = held_id
@@ -204,16 +208,24 @@ class StubClient:
 
 
 def make_task(task_id: str, status: str = "processing", **extra: object) -> Task:
-    return Task.from_dict({"task_id": task_id, "status": status, "input": {"prompt": "rain"},
-                           **extra})
+    return Task.from_dict(
+        {"task_id": task_id, "status": status, "input": {"prompt": "rain"}, **extra}
+    )
 
 
 def test_a_late_answer_for_the_old_id_is_never_shown_under_the_new_one() -> None:
     from qubico_nb.errors import APIConnectionError, NotFoundError
 
-    stub = StubClient({"a": [APIConnectionError("connection reset for a"),
-                             NotFoundError("task not found: a", status=404)],
-                       "b": make_task("b")}, held_id="a")
+    stub = StubClient(
+        {
+            "a": [
+                APIConnectionError("connection reset for a"),
+                NotFoundError("task not found: a", status=404),
+            ],
+            "b": make_task("b"),
+        },
+        held_id="a",
+    )
     viewer = TaskViewer(make_task("a"), client=stub)
     assert stub.entered.wait(5)  # the poller is inside its request for "a"
     viewer.id_box.value = "b"  # the user moves on while that request hangs
@@ -249,8 +261,9 @@ def test_the_poll_interval_comes_from_the_client_unless_given() -> None:
         viewer = TaskViewer(task, client=client)
         assert viewer.poll_interval == 0.37
         viewer.close()
-        assert TaskViewer(task, client=client, poll_interval=0.05,
-                          follow=False).poll_interval == 0.05
+        assert (
+            TaskViewer(task, client=client, poll_interval=0.05, follow=False).poll_interval == 0.05
+        )
 
 
 def test_an_answer_about_another_task_is_not_shown() -> None:
@@ -314,8 +327,9 @@ def test_a_rerun_cell_stops_the_viewer_it_made_before(monkeypatch: pytest.Monkey
 
 
 def test_close_closes_every_widget_inside() -> None:
-    viewer = TaskViewer.from_task(make_task("t", "completed",
-                                            output={"audio_url": "https://c/a.wav"}))
+    viewer = TaskViewer.from_task(
+        make_task("t", "completed", output={"audio_url": "https://c/a.wav"})
+    )
     inside = all_widgets(viewer)[1:]
     assert len(inside) >= 8
     parts = [w.layout for w in all_widgets(viewer)] + [viewer.fetch_button.style]
@@ -334,9 +348,21 @@ def test_a_huge_prompt_is_shortened_in_widget_state_but_kept_on_the_task() -> No
     assert viewer.task.prompt == prompt
 
 
-ODD_URLS = ["", "   ", "relative/x.mp4", "/abs/x.png", "javascript:alert(1)", "//evil/x.mp4",
-            "data:video/mp4;base64,AAAA", "ftp://host/y.mp4", "http://[::1", "file:///etc/x.png",
-            "\\\\evil\\x.mp4", "https://ok.example/x.mp4", "x" * 5000]
+ODD_URLS = [
+    "",
+    "   ",
+    "relative/x.mp4",
+    "/abs/x.png",
+    "javascript:alert(1)",
+    "//evil/x.mp4",
+    "data:video/mp4;base64,AAAA",
+    "ftp://host/y.mp4",
+    "http://[::1",
+    "file:///etc/x.png",
+    "\\\\evil\\x.mp4",
+    "https://ok.example/x.mp4",
+    "x" * 5000,
+]
 
 
 @pytest.mark.parametrize("kind", ["video", "image", "audio", "other"])
@@ -345,8 +371,10 @@ def test_odd_urls_never_raise_and_only_absolute_http_becomes_a_source(kind: str)
 
     works = tuple(Work(url=url, kind=kind) for url in ODD_URLS)
     task = Task(id="t", status=Status.COMPLETED, raw_status="completed", works=works)
-    for viewer in (TaskViewer.from_task(task),
-                   TaskViewer(task, client=StubClient({}), follow=False)):
+    for viewer in (
+        TaskViewer.from_task(task),
+        TaskViewer(task, client=StubClient({}), follow=False),
+    ):
         markups = [p.outputs[0]["data"]["text/html"] for p in viewer.players.children]
         assert len(markups) == len(ODD_URLS)
         sources = [re.findall(r'(?:src|href)="([^"]*)"', m) for m in markups]
@@ -364,18 +392,27 @@ def test_odd_urls_never_raise_and_only_absolute_http_becomes_a_source(kind: str)
 
 # -- readable by default (issue 11) ---------------------------------------------------------
 def test_metadata_is_grouped_in_local_time_without_duplicate_status(
-        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     import time
 
     monkeypatch.setenv("TZ", "Asia/Kolkata")
     time.tzset()
     try:
-        task = Task.from_dict({
-            "task_id": "t", "status": "completed", "model": "Qubico/mmaudio",
-            "input": {"prompt": "rain", "seed": 3, "steps": 25},
-            "meta": {"created_at": "2024-01-01T00:00:00Z", "started_at": "2024-01-01T00:00:01.234Z",
-                     "ended_at": "2024-01-01T00:00:09.87Z"},
-            "output": {"audio_url": "https://c/a.wav"}})
+        task = Task.from_dict(
+            {
+                "task_id": "t",
+                "status": "completed",
+                "model": "Qubico/mmaudio",
+                "input": {"prompt": "rain", "seed": 3, "steps": 25},
+                "meta": {
+                    "created_at": "2024-01-01T00:00:00Z",
+                    "started_at": "2024-01-01T00:00:01.234Z",
+                    "ended_at": "2024-01-01T00:00:09.87Z",
+                },
+                "output": {"audio_url": "https://c/a.wav"},
+            }
+        )
         meta = TaskViewer.from_task(task).meta.value
     finally:
         monkeypatch.delenv("TZ")
@@ -391,15 +428,17 @@ def test_metadata_is_grouped_in_local_time_without_duplicate_status(
 def test_the_error_style_shows_without_metadata() -> None:
     viewer = TaskViewer("no-such", client=StubClient({"no-such": make_task("x")}))
     assert viewer.meta.value == "" and "qnb-error" in viewer.error.value
-    styles = "".join(w.value for w in all_widgets(viewer)
-                     if isinstance(w, widgets.HTML) and "<style>" in w.value)
+    styles = "".join(
+        w.value for w in all_widgets(viewer) if isinstance(w, widgets.HTML) and "<style>" in w.value
+    )
     assert ".qnb-viewer .qnb-error{color:var(--qnb-error)" in styles
     assert "--jp-error-color1" in styles
 
 
 def test_players_and_buttons_have_accessible_names() -> None:
-    viewer = TaskViewer.from_task(make_task("t-1", "completed",
-                                            output={"audio_url": "https://c/a.wav"}))
+    viewer = TaskViewer.from_task(
+        make_task("t-1", "completed", output={"audio_url": "https://c/a.wav"})
+    )
     (player,) = viewer.players.children
     markup = player.outputs[0]["data"]["text/html"]
     assert 'aria-label="Generated audio for task t-1"' in markup

@@ -20,8 +20,7 @@ def test_a_sandbox_delivery_parses_to_the_same_task() -> None:
     receiver = Receiver()
     try:
         with Sandbox(preset="fast", schema="unified") as sb:
-            answer = requests.post(f"{sb.url}/api/v1/task", json=with_hook(receiver.url),
-                                   timeout=5)
+            answer = requests.post(f"{sb.url}/api/v1/task", json=with_hook(receiver.url), timeout=5)
             task_id = answer.json()["data"]["task_id"]
             wait_until(lambda: len(receiver.received) == 2)
             headers, body = receiver.received[-1]
@@ -36,13 +35,24 @@ def test_wrong_or_missing_secret_is_rejected_before_parsing() -> None:
     with pytest.raises(WebhookVerificationError, match="does not match") as caught:
         parse_webhook(b"not even json", {"X-Webhook-Secret": "nope"}, secret="s3cret")
     assert not isinstance(caught.value, APIStatusError)  # no made-up HTTP status
-    for headers in ({}, None, {"x-webhook-secret": None}, {b"x-webhook-secret": b"nope"},
-                    {"x-webhook-secret": "s3cret\udcff"}):
+    for headers in (
+        {},
+        None,
+        {"x-webhook-secret": None},
+        {b"x-webhook-secret": b"nope"},
+        {"x-webhook-secret": "s3cret\udcff"},
+    ):
         with pytest.raises(WebhookVerificationError):
             parse_webhook(b"{}", headers, secret="s3cret")  # type: ignore[arg-type]
     good = {"timestamp": 1, "data": {"task_id": "t", "status": "completed"}}
-    assert parse_webhook(good, {b"X-Webhook-Secret": b"s3cret"},  # type: ignore[dict-item]
-                         secret="s3cret").id == "t"
+    assert (
+        parse_webhook(
+            good,
+            {b"X-Webhook-Secret": b"s3cret"},  # type: ignore[dict-item]
+            secret="s3cret",
+        ).id
+        == "t"
+    )
 
 
 class _BadMapping(dict):  # type: ignore[type-arg]
@@ -51,15 +61,43 @@ class _BadMapping(dict):  # type: ignore[type-arg]
 
 
 HOSTILE_BODIES: list[object] = [
-    None, 1, 1.5, True, [], [1, 2], object(), b"", "", b"\xff\xfe\x00", "\ud800",
-    b"[" * 100_000 + b"]" * 100_000, "{" * 50_000, b"x" * (2 * 1024 * 1024),
-    b'{"data": ' * 5000 + b"1" + b"}" * 5000, b"null", b"[]", b'"text"', b"1e999999",
-    {"data": {"task_id": ["x"]}}, {"data": {"task_id": "t", "status": {"a": 1}}},
-    {"data": {"task_id": "t", "created_at": 10**400}}, {1: 2}, bytearray(b"{}"),
-    memoryview(b"{}"), {"data": {"task_id": "t", "output": {"works": [None, 1, "x"]}}},
+    None,
+    1,
+    1.5,
+    True,
+    [],
+    [1, 2],
+    object(),
+    b"",
+    "",
+    b"\xff\xfe\x00",
+    "\ud800",
+    b"[" * 100_000 + b"]" * 100_000,
+    "{" * 50_000,
+    b"x" * (2 * 1024 * 1024),
+    b'{"data": ' * 5000 + b"1" + b"}" * 5000,
+    b"null",
+    b"[]",
+    b'"text"',
+    b"1e999999",
+    {"data": {"task_id": ["x"]}},
+    {"data": {"task_id": "t", "status": {"a": 1}}},
+    {"data": {"task_id": "t", "created_at": 10**400}},
+    {1: 2},
+    bytearray(b"{}"),
+    memoryview(b"{}"),
+    {"data": {"task_id": "t", "output": {"works": [None, 1, "x"]}}},
 ]
-HOSTILE_HEADERS: list[object] = [None, {}, [], "x-webhook-secret: s", 5, {None: None},
-                                 {"x-webhook-secret": 5}, _BadMapping()]
+HOSTILE_HEADERS: list[object] = [
+    None,
+    {},
+    [],
+    "x-webhook-secret: s",
+    5,
+    {None: None},
+    {"x-webhook-secret": 5},
+    _BadMapping(),
+]
 
 
 def test_only_qubico_errors_escape_whatever_the_input() -> None:

@@ -42,8 +42,9 @@ def test_ctrl_c_leaves_download(interrupt_soon: Any, tmp_path: Path) -> None:
         table = _finished_table(sb, client, 6)
         sb.inject("latency", ms=HOLD_MS, endpoints=("file",))
         interrupt_soon(0.3)
-        elapsed = interrupted_within(lambda: download(table, tmp_path, client=client,
-                                                      progress=False))
+        elapsed = interrupted_within(
+            lambda: download(table, tmp_path, client=client, progress=False)
+        )
         assert elapsed < 3.0, elapsed  # promised: 2 s; the files are held for 4 s
         # the abandoned workers finish or clean up alone: nothing half-written stays behind
         wait_until(lambda: not list(tmp_path.glob(".*.part")), timeout=HOLD_MS / 1000 + 5)
@@ -55,8 +56,9 @@ def test_ctrl_c_leaves_analyze(interrupt_soon: Any) -> None:
         table = _finished_table(sb, client, 6)
         sb.inject("latency", ms=HOLD_MS, endpoints=("file",))
         interrupt_soon(0.3)
-        elapsed = interrupted_within(lambda: analyze(table, client=client, progress=False,
-                                                     cache=False))
+        elapsed = interrupted_within(
+            lambda: analyze(table, client=client, progress=False, cache=False)
+        )
         assert elapsed < 3.0, elapsed
 
 
@@ -66,6 +68,7 @@ def test_ctrl_c_leaves_the_review_boards_loading(interrupt_soon: Any, tmp_path: 
         table = _finished_table(sb, client, 6)
         sb.inject("latency", ms=HOLD_MS, endpoints=("file",))
         interrupt_soon(0.3)
-        elapsed = interrupted_within(lambda: review(table, client=client,
-                                                    store=tmp_path / "v.jsonl"))
+        elapsed = interrupted_within(
+            lambda: review(table, client=client, store=tmp_path / "v.jsonl")
+        )
         assert elapsed < 3.0, elapsed

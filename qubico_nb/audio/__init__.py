@@ -30,5 +30,13 @@ def __getattr__(name: str) -> Any:
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
-__all__ = ["ANALYSIS_COLUMNS", "AudioAnalysis", "AudioDecodeError", "analyze", "analyze_file",
-           "analyze_samples", "decode_peaks", "encode_peaks"]
+__all__ = [
+    "ANALYSIS_COLUMNS",
+    "AudioAnalysis",
+    "AudioDecodeError",
+    "analyze",
+    "analyze_file",
+    "analyze_samples",
+    "decode_peaks",
+    "encode_peaks",
+]

@@ -91,12 +91,14 @@ class AudioAnalysis:
     __hash__ = None  # type: ignore[assignment]
 
     def __repr__(self) -> str:
-        return (f"AudioAnalysis(duration_s={self.duration_s:.3f}, sample_rate={self.sample_rate}, "
-                f"channels={self.channels}, peak_dbfs={self.peak_dbfs:.2f}, "
-                f"rms_dbfs={self.rms_dbfs:.2f}, lufs={self.lufs:.2f}, "
-                f"clipped_fraction={self.clipped_fraction:.4f}, "
-                f"silent_fraction={self.silent_fraction:.3f}, peaks=<{len(self.peaks)} pairs>, "
-                f"spectrogram=<{self.spectrogram.shape[0]}x{self.spectrogram.shape[1]}>)")
+        return (
+            f"AudioAnalysis(duration_s={self.duration_s:.3f}, sample_rate={self.sample_rate}, "
+            f"channels={self.channels}, peak_dbfs={self.peak_dbfs:.2f}, "
+            f"rms_dbfs={self.rms_dbfs:.2f}, lufs={self.lufs:.2f}, "
+            f"clipped_fraction={self.clipped_fraction:.4f}, "
+            f"silent_fraction={self.silent_fraction:.3f}, peaks=<{len(self.peaks)} pairs>, "
+            f"spectrogram=<{self.spectrogram.shape[0]}x{self.spectrogram.shape[1]}>)"
+        )
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready dict (``json.dumps(..., allow_nan=False)`` accepts it), for a browser.
@@ -114,8 +116,11 @@ class AudioAnalysis:
                 out[field.name] = encode_peaks(value)
             elif field.name == "spectrogram":
                 bins, frames = value.shape
-                out[field.name] = {"bins": int(bins), "frames": int(frames),
-                                   "data": base64.b64encode(value.tobytes()).decode("ascii")}
+                out[field.name] = {
+                    "bins": int(bins),
+                    "frames": int(frames),
+                    "data": base64.b64encode(value.tobytes()).decode("ascii"),
+                }
             else:
                 out[field.name] = value
         return out
@@ -132,8 +137,9 @@ def encode_peaks(peaks: npt.NDArray[np.int8]) -> str:
     """
     array = np.asarray(peaks)
     if array.ndim != 2 or array.shape[1] != 2 or array.dtype != np.int8:
-        raise ValueError(f"peaks must be an int8 array of shape (n, 2), got {array.dtype} "
-                         f"{array.shape}")
+        raise ValueError(
+            f"peaks must be an int8 array of shape (n, 2), got {array.dtype} {array.shape}"
+        )
     return base64.b64encode(np.ascontiguousarray(array).tobytes()).decode("ascii")
 
 
@@ -168,14 +174,18 @@ def decode(source: Source) -> tuple[FloatArray, int]:
             rate = sound.samplerate
     except (sf.LibsndfileError, RuntimeError, TypeError, ValueError) as err:
         raise AudioDecodeError(
-            f"cannot decode audio ({name}): {err}; it must be WAV, FLAC, OGG or MP3") from None
+            f"cannot decode audio ({name}): {err}; it must be WAV, FLAC, OGG or MP3"
+        ) from None
     return samples, int(rate)
 
 
 #: Integer PCM that libsndfile hands over as is: read it so and scale it here, the very values
 #: libsndfile's float conversion gives (a power-of-two scale is exact) at a tenth of its time.
-_INTEGER_READS = {"PCM_16": ("int16", 2.0 ** -15), "PCM_24": ("int32", 2.0 ** -31),
-                  "PCM_32": ("int32", 2.0 ** -31)}
+_INTEGER_READS = {
+    "PCM_16": ("int16", 2.0**-15),
+    "PCM_24": ("int32", 2.0**-31),
+    "PCM_32": ("int32", 2.0**-31),
+}
 
 
 def _read_float32(sound: Any) -> FloatArray:
@@ -189,8 +199,12 @@ def _read_float32(sound: Any) -> FloatArray:
     return np.multiply(raw, np.float32(scale), dtype=np.float32)
 
 
-def analyze_file(source: Source, *, peaks: int = DEFAULT_PEAKS,
-                 spectrogram_shape: tuple[int, int] = DEFAULT_SPECTROGRAM_SHAPE) -> AudioAnalysis:
+def analyze_file(
+    source: Source,
+    *,
+    peaks: int = DEFAULT_PEAKS,
+    spectrogram_shape: tuple[int, int] = DEFAULT_SPECTROGRAM_SHAPE,
+) -> AudioAnalysis:
     """Decode a sound (a path or the file's bytes) and measure it; see `AudioAnalysis`.
 
     `peaks` is the number of waveform slices; `spectrogram_shape` is (frequency bins, frames).
@@ -203,20 +217,30 @@ def analyze_file(source: Source, *, peaks: int = DEFAULT_PEAKS,
 
 def _check_sizes(peaks: int, spectrogram_shape: tuple[int, int]) -> None:
     def positive(value: object) -> bool:
-        return isinstance(value, (int, np.integer)) and not isinstance(value, bool) and \
-            bool(value > 0)
+        return (
+            isinstance(value, (int, np.integer)) and not isinstance(value, bool) and bool(value > 0)
+        )
 
     if not positive(peaks):
         raise ValueError(f"peaks must be a positive integer, got {peaks!r}")
-    if not (isinstance(spectrogram_shape, tuple) and len(spectrogram_shape) == 2 and
-            all(positive(n) for n in spectrogram_shape)):
-        raise ValueError(f"spectrogram_shape must be two positive integers (bins, frames), "
-                         f"got {spectrogram_shape!r}")
+    if not (
+        isinstance(spectrogram_shape, tuple)
+        and len(spectrogram_shape) == 2
+        and all(positive(n) for n in spectrogram_shape)
+    ):
+        raise ValueError(
+            f"spectrogram_shape must be two positive integers (bins, frames), "
+            f"got {spectrogram_shape!r}"
+        )
 
 
-def analyze_samples(samples: npt.ArrayLike, sample_rate: int, *, peaks: int = DEFAULT_PEAKS,
-                    spectrogram_shape: tuple[int, int] = DEFAULT_SPECTROGRAM_SHAPE
-                    ) -> AudioAnalysis:
+def analyze_samples(
+    samples: npt.ArrayLike,
+    sample_rate: int,
+    *,
+    peaks: int = DEFAULT_PEAKS,
+    spectrogram_shape: tuple[int, int] = DEFAULT_SPECTROGRAM_SHAPE,
+) -> AudioAnalysis:
     """Measure decoded samples (frames, channels) or (frames,), floats with full scale 1.0."""
     _check_sizes(peaks, spectrogram_shape)
     data = np.ascontiguousarray(samples, dtype=np.float32)
@@ -239,8 +263,11 @@ def analyze_samples(samples: npt.ArrayLike, sample_rate: int, *, peaks: int = DE
         peak_dbfs=_db(peak),
         rms_dbfs=_db(math.sqrt(float(window_power.sum()) / n_frames)) if n_frames else -math.inf,
         lufs=integrated_loudness(data, sample_rate),
-        clipped_fraction=(float(np.count_nonzero(np.abs(data) >= CLIP_LEVEL)) / data.size
-                          if peak >= CLIP_LEVEL else 0.0),
+        clipped_fraction=(
+            float(np.count_nonzero(np.abs(data) >= CLIP_LEVEL)) / data.size
+            if peak >= CLIP_LEVEL
+            else 0.0
+        ),
         silent_fraction=_silent_fraction(window_power, window_sizes),
         peaks=_read_only(waveform_peaks(mono, peaks)),
         spectrogram=_read_only(spectrogram(mono, sample_rate, *spectrogram_shape)),
@@ -256,8 +283,9 @@ def _db(amplitude: float) -> float:
     return 20.0 * math.log10(amplitude) if amplitude > 0 else -math.inf
 
 
-def _window_power(data: FloatArray, sample_rate: int
-                  ) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.int64]]:
+def _window_power(
+    data: FloatArray, sample_rate: int
+) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.int64]]:
     """Sums of per-frame power (mean over channels) over 50 ms windows, the last one maybe
     shorter, and the windows' sizes in frames."""
     window = max(1, round(SILENCE_WINDOW_S * sample_rate))
@@ -265,10 +293,10 @@ def _window_power(data: FloatArray, sample_rate: int
     full, rest = divmod(n_frames, window)
     sums = np.empty(full + (rest > 0), dtype=np.float64)
     # Frames are rows, so each window is one contiguous row of window * channels samples.
-    rows = data[:full * window].reshape(full, window * channels)
+    rows = data[: full * window].reshape(full, window * channels)
     sums[:full] = np.einsum("ij,ij->i", rows, rows)
     if rest:
-        tail = data[full * window:].ravel()
+        tail = data[full * window :].ravel()
         sums[full] = np.dot(tail, tail)
     sums /= channels
     sizes = np.full(sums.size, window, dtype=np.int64)
@@ -328,8 +356,9 @@ def _window(n_fft: int) -> npt.NDArray[np.float32]:
     return window
 
 
-def spectrogram(mono: FloatArray, sample_rate: int, bins: int = 64,
-                frames: int = 200) -> npt.NDArray[np.uint8]:
+def spectrogram(
+    mono: FloatArray, sample_rate: int, bins: int = 64, frames: int = 200
+) -> npt.NDArray[np.uint8]:
     """(bins, frames) uint8 log-magnitude image, row 0 = lowest band; see `AudioAnalysis`.
 
     Hann-windowed FFTs cover every sample (a long file gets more FFTs than columns, and each
@@ -376,9 +405,10 @@ def k_weighting_sections(sample_rate: int) -> npt.NDArray[np.float64] | None:
 
     stages = getattr(pyloudnorm.Meter(sample_rate), "_filters", None)
     try:
-        sections = np.array([np.concatenate([np.ravel(stage.b), np.ravel(stage.a)])
-                             for stage in stages.values()],  # type: ignore[union-attr]
-                            dtype=np.float64)
+        sections = np.array(
+            [np.concatenate([np.ravel(stage.b), np.ravel(stage.a)]) for stage in stages.values()],  # type: ignore[union-attr]
+            dtype=np.float64,
+        )
     except (AttributeError, TypeError, ValueError):
         return None
     return sections if sections.ndim == 2 and sections.shape[1] == 6 else None

@@ -33,10 +33,10 @@ class BlockFilter:
     ``s @ carry + x @ to_state``.
     """
 
-    impulse: npt.NDArray[np.float32]     # (BLOCK, BLOCK): upper triangular, response to x
-    to_state: npt.NDArray[np.float32]    # (BLOCK, n): what x leaves in the next state
+    impulse: npt.NDArray[np.float32]  # (BLOCK, BLOCK): upper triangular, response to x
+    to_state: npt.NDArray[np.float32]  # (BLOCK, n): what x leaves in the next state
     from_state: npt.NDArray[np.float32]  # (n, BLOCK): what the state adds to y
-    carry: npt.NDArray[np.float64]       # (n, n): the state after one block of silence
+    carry: npt.NDArray[np.float64]  # (n, n): the state after one block of silence
 
     @classmethod
     def design(cls, sos: npt.ArrayLike, block: int = BLOCK) -> BlockFilter:
@@ -56,15 +56,19 @@ class BlockFilter:
         response = np.concatenate([[d], from_state[:, :-1].T @ b_vec])
         impulse = np.zeros((block, block))
         for j in range(block):
-            impulse[j, j:] = response[:block - j]
+            impulse[j, j:] = response[: block - j]
         # to_state[j] = (A^(block-1-j) B)^T: input j's share of the next block's state.
         to_state = np.empty((block, n))
         power = np.eye(n)
         for j in range(block - 1, -1, -1):
             to_state[j] = power @ b_vec
             power = a_mat @ power
-        return cls(impulse.astype(np.float32), to_state.astype(np.float32),
-                   from_state.astype(np.float32), carry.T.copy())
+        return cls(
+            impulse.astype(np.float32),
+            to_state.astype(np.float32),
+            from_state.astype(np.float32),
+            carry.T.copy(),
+        )
 
     def __call__(self, x: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:
         """The filtered signal (1-D float32, as long as ``x``); the filter starts at rest."""
@@ -74,13 +78,13 @@ class BlockFilter:
         n_blocks = full + (rest > 0)
         out = np.empty((n_blocks, block), dtype=np.float32)
         states = np.empty((n_blocks, self.carry.shape[0]), dtype=np.float64)
-        rows = x[:full * block].reshape(full, block)
+        rows = x[: full * block].reshape(full, block)
         _product(rows, self.impulse, out=out[:full])
         _product(rows, self.to_state, out=states[:full])
         if rest:  # the last, partial block: as if followed by silence (never read back)
-            tail = x[full * block:]
+            tail = x[full * block :]
             out[full] = tail @ self.impulse[:rest]
-            states[full] = tail @ self.to_state[block - rest:]
+            states[full] = tail @ self.to_state[block - rest :]
         # states[k] = the state after block k, by prefix doubling of s' = s @ carry + g.
         step, reach = self.carry, 1
         while reach < n_blocks - 1 and np.abs(step).max() > _NEGLIGIBLE:
@@ -92,7 +96,7 @@ class BlockFilter:
         carried = states[:-1].astype(np.float32)
         per = max(1, _ONE_THREAD_WORK // (carried.shape[1] * block))
         for first in range(0, len(carried), per):
-            out[first + 1:first + 1 + per] += carried[first:first + per] @ self.from_state
+            out[first + 1 : first + 1 + per] += carried[first : first + per] @ self.from_state
         return out.reshape(-1)[:size]
 
 
@@ -102,8 +106,9 @@ class BlockFilter:
 _ONE_THREAD_WORK = 65536 * 4
 
 
-def _product(a: npt.NDArray[Any], b: npt.NDArray[Any],
-             out: npt.NDArray[Any] | None = None) -> npt.NDArray[Any]:
+def _product(
+    a: npt.NDArray[Any], b: npt.NDArray[Any], out: npt.NDArray[Any] | None = None
+) -> npt.NDArray[Any]:
     """``a @ b`` for a tall ``a``, as a stack of products each small enough for one thread."""
     rows, inner = a.shape
     cols = b.shape[1]
@@ -119,9 +124,9 @@ def _product(a: npt.NDArray[Any], b: npt.NDArray[Any],
     return out
 
 
-def _state_space(sos: npt.NDArray[np.float64]
-                 ) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64],
-                            npt.NDArray[np.float64], float]:
+def _state_space(
+    sos: npt.NDArray[np.float64],
+) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64], npt.NDArray[np.float64], float]:
     """(A, B, C, D) of the cascade, each section in transposed direct form II (the states of
     sosfilt: small and well conditioned, unlike a companion form's for poles near 1)."""
     a_mat = np.zeros((0, 0))

@@ -33,10 +33,17 @@ ANALYSIS_COLUMNS: dict[str, str] = {
     "analysis_error": "string",
 }
 
-_MEASURES = {"measured_duration_s": "duration_s", "sample_rate": "sample_rate",
-             "channels": "channels", "peak_dbfs": "peak_dbfs", "rms_dbfs": "rms_dbfs",
-             "lufs": "lufs", "clipped_fraction": "clipped_fraction",
-             "silent_fraction": "silent_fraction", "peaks": "peaks"}
+_MEASURES = {
+    "measured_duration_s": "duration_s",
+    "sample_rate": "sample_rate",
+    "channels": "channels",
+    "peak_dbfs": "peak_dbfs",
+    "rms_dbfs": "rms_dbfs",
+    "lufs": "lufs",
+    "clipped_fraction": "clipped_fraction",
+    "silent_fraction": "silent_fraction",
+    "peaks": "peaks",
+}
 
 
 def analyze(
@@ -62,8 +69,9 @@ def analyze(
     frame = _frame(tasks_or_frame, client=client, progress=progress)
     url_column = "url" if "url" in frame.columns else "audio_url"
     if url_column not in frame.columns:
-        raise InvalidRequestError("the frame needs a url (or audio_url) column: make it with "
-                                  "tabulate_tasks")
+        raise InvalidRequestError(
+            "the frame needs a url (or audio_url) column: make it with tabulate_tasks"
+        )
     files = cache if isinstance(cache, FileCache) else FileCache(enabled=bool(cache))
 
     reasons: list[str | None] = []
@@ -93,8 +101,10 @@ def analyze(
                 files.discard(url)  # a glitch of the server's must not stick: fetch it anew
                 return url, f"could not analyze the file: {err}"
 
-        with progress_bar(len(wanted), "analyzing", progress) as bar, \
-                Workers(min(max_workers, len(wanted))) as pool:
+        with (
+            progress_bar(len(wanted), "analyzing", progress) as bar,
+            Workers(min(max_workers, len(wanted))) as pool,
+        ):
             for url, result in pool.map(one, list(wanted)):
                 results[url] = result
                 bar.update(1)
@@ -120,8 +130,11 @@ def _frame(source: Any, *, client: Client | None, progress: bool) -> pd.DataFram
 
 
 def _text(value: Any) -> str | None:
-    return None if value is None or value is pd.NA or (isinstance(value, float) and
-                                                         np.isnan(value)) else str(value)
+    return (
+        None
+        if value is None or value is pd.NA or (isinstance(value, float) and np.isnan(value))
+        else str(value)
+    )
 
 
 def _skip_reason(row: Mapping[Any, Any], url_column: str) -> str | None:
@@ -142,8 +155,9 @@ def _skip_reason(row: Mapping[Any, Any], url_column: str) -> str | None:
     return None
 
 
-def _with_columns(frame: pd.DataFrame, results: list[AudioAnalysis | None],
-                  reasons: list[str | None]) -> pd.DataFrame:
+def _with_columns(
+    frame: pd.DataFrame, results: list[AudioAnalysis | None], reasons: list[str | None]
+) -> pd.DataFrame:
     for column, attribute in _MEASURES.items():
         values = [None if r is None else getattr(r, attribute) for r in results]
         if ANALYSIS_COLUMNS[column] == "object":
@@ -152,8 +166,11 @@ def _with_columns(frame: pd.DataFrame, results: list[AudioAnalysis | None],
                 cells[position] = value
             frame[column] = cells
         else:
-            frame[column] = pd.Series([pd.NA if v is None else v for v in values],
-                                      dtype=ANALYSIS_COLUMNS[column], index=frame.index)
+            frame[column] = pd.Series(
+                [pd.NA if v is None else v for v in values],
+                dtype=ANALYSIS_COLUMNS[column],
+                index=frame.index,
+            )
     frame["analysis_error"] = pd.array(reasons, dtype="string")
     return frame
 

@@ -99,8 +99,7 @@ def card_status(row: pd.Series) -> tuple[str, str]:
         return PENDING, f"still {status}: no audio yet"
     if status in ("failed", "error"):
         return FAILED, f"failed: {error}" if error else "failed"
-    if not isinstance(_get(row, "audio_url"), str) and not isinstance(_get(row, "local_path"),
-                                                                       str):
+    if not isinstance(_get(row, "audio_url"), str) and not isinstance(_get(row, "local_path"), str):
         return MISSING, "no audio file" + (f" ({status})" if status not in _DONE else "")
     return READY, ""
 
@@ -112,16 +111,20 @@ def _video(in_row: pd.DataFrame) -> str | None:
     for _, row in in_row.iterrows():
         kind = str(_get(row, "task_type") or "video2audio")
         url = _get(row, "video")
-        if kind == "video2audio" and isinstance(url, str) and \
-                url.lower().startswith(("http://", "https://")):
+        if (
+            kind == "video2audio"
+            and isinstance(url, str)
+            and url.lower().startswith(("http://", "https://"))
+        ):
             safe = media_url(url)
             if safe:
                 return safe
     return None
 
 
-def build_rows(frame: pd.DataFrame, *, by: str, across: str, blind: bool,
-               shuffle_seed: int) -> list[Row]:
+def build_rows(
+    frame: pd.DataFrame, *, by: str, across: str, blind: bool, shuffle_seed: int
+) -> list[Row]:
     """One row per `by` value, one card per frame row, ordered by `across` (shuffled if blind).
 
     The shuffle of row ``i`` is seeded by ``f"{shuffle_seed}:{i}"``: the same seed gives the
@@ -131,12 +134,18 @@ def build_rows(frame: pd.DataFrame, *, by: str, across: str, blind: bool,
     groups = ordered(frame[by]) if len(frame) else []
     variants = ordered(frame[across]) if len(frame) else []
     for row_number, group in enumerate(groups):
-        in_row = frame[frame[by].isna()] if group is None else \
-            frame[(frame[by] == group).fillna(False).astype(bool)]
+        in_row = (
+            frame[frame[by].isna()]
+            if group is None
+            else frame[(frame[by] == group).fillna(False).astype(bool)]
+        )
         members: list[tuple[Any, pd.Series]] = []
         for variant in variants:
-            hits = in_row[in_row[across].isna()] if variant is None else \
-                in_row[(in_row[across] == variant).fillna(False).astype(bool)]
+            hits = (
+                in_row[in_row[across].isna()]
+                if variant is None
+                else in_row[(in_row[across] == variant).fillna(False).astype(bool)]
+            )
             members.extend(hits.iterrows())
         if blind:
             random.Random(f"{shuffle_seed}:{row_number}").shuffle(members)
@@ -147,28 +156,48 @@ def build_rows(frame: pd.DataFrame, *, by: str, across: str, blind: bool,
             identity = {
                 "label": f"{across} {_text(row.get(across))}",
                 "detail": " · ".join(
-                    f"{name} {_text(row.get(name))}" for name in ("steps", "seed", "prompt")
-                    if name in row.index and name not in (by, across)
-                    and not _is_na(row.get(name))),
+                    f"{name} {_text(row.get(name))}"
+                    for name in ("steps", "seed", "prompt")
+                    if name in row.index and name not in (by, across) and not _is_na(row.get(name))
+                ),
                 "task_id": str(row["task_id"]),
                 "reason": reason,
             }
             local = _get(row, "local_path")
-            cards.append(Card(
-                key=f"{row_key}c{len(cards)}", row_key=row_key, task_id=str(row["task_id"]),
-                position=position, index=index,
-                audio_url=_get(row, "audio_url") if isinstance(_get(row, "audio_url"), str)
-                else None,
-                local_path=local if isinstance(local, str) else None,
-                status=status, reason=reason, identity=identity))
+            cards.append(
+                Card(
+                    key=f"{row_key}c{len(cards)}",
+                    row_key=row_key,
+                    task_id=str(row["task_id"]),
+                    position=position,
+                    index=index,
+                    audio_url=_get(row, "audio_url")
+                    if isinstance(_get(row, "audio_url"), str)
+                    else None,
+                    local_path=local if isinstance(local, str) else None,
+                    status=status,
+                    reason=reason,
+                    identity=identity,
+                )
+            )
         label = f"{by}: {_text(group)}"
-        rows.append(Row(key=row_key, label=f"Row {row_number + 1}" if blind else label,
-                        identity_label=label, video_url=_video(in_row), cards=cards))
+        rows.append(
+            Row(
+                key=row_key,
+                label=f"Row {row_number + 1}" if blind else label,
+                identity_label=label,
+                video_url=_video(in_row),
+                cards=cards,
+            )
+        )
     return rows
 
 
 def generic_reason(status: str) -> str:
     """What a blind card may say about itself: the kind of problem, never the server's text
     (which may name the task)."""
-    return {PENDING: "no audio yet (still processing)", FAILED: "generation failed",
-            MISSING: "no audio"}.get(status, "")
+    return {
+        PENDING: "no audio yet (still processing)",
+        FAILED: "generation failed",
+        MISSING: "no audio",
+    }.get(status, "")

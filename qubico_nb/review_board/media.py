@@ -90,9 +90,13 @@ def load(url: str | None, local_path: str | None, client: Client | None) -> Medi
     data = fetch_bytes(url, local_path, client)
     analysis = analyze_file(data, peaks=FINE_COLUMNS, spectrogram_shape=SPECTROGRAM_MAX)
     peaks = np.asarray(analysis.peaks, dtype=np.int8).reshape(-1, 2)
-    return Media(data=data, mime=mime_for(url or local_path, data),
-                 duration_s=float(analysis.duration_s), peaks=peaks,
-                 spectrogram=fit_spectrogram(np.asarray(analysis.spectrogram)))
+    return Media(
+        data=data,
+        mime=mime_for(url or local_path, data),
+        duration_s=float(analysis.duration_s),
+        peaks=peaks,
+        spectrogram=fit_spectrogram(np.asarray(analysis.spectrogram)),
+    )
 
 
 def fit_spectrogram(spectrogram: np.ndarray) -> np.ndarray:
@@ -124,5 +128,3 @@ def reduce_peaks(peaks: np.ndarray, columns: int = STATE_COLUMNS) -> np.ndarray:
     low = np.minimum.reduceat(peaks[:, 0], edges)
     high = np.maximum.reduceat(peaks[:, 1], edges)
     return np.stack([low, high], axis=1).astype(np.int8)
-
-

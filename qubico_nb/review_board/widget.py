@@ -39,8 +39,13 @@ from . import board, media, stats
 STATIC = Path(__file__).resolve().parent.parent / "static"
 #: Columns of `Review.verdicts`, with their dtypes.
 VERDICT_COLUMNS: dict[str, str] = {
-    "task_id": "string", "rater": "string", "score": "Float64", "best": "boolean",
-    "note": "string", "rated_at": "datetime64[ns, UTC]", "blind": "boolean",
+    "task_id": "string",
+    "rater": "string",
+    "score": "Float64",
+    "best": "boolean",
+    "note": "string",
+    "rated_at": "datetime64[ns, UTC]",
+    "blind": "boolean",
     "position": "string",
 }
 _UNSET: Any = object()
@@ -91,26 +96,39 @@ class Review(anywidget.AnyWidget):  # type: ignore[misc]
     marks = traitlets.Dict().tag(sync=True)
     message = traitlets.Unicode("").tag(sync=True)
 
-    def __init__(self, frame: pd.DataFrame, *, by: str, across: str, blind: bool,
-                 store: VerdictStore, rater: str, client: Client | None,
-                 scale: tuple[float, float], name: str, shuffle_seed: int,
-                 max_workers: int = 4) -> None:
+    def __init__(
+        self,
+        frame: pd.DataFrame,
+        *,
+        by: str,
+        across: str,
+        blind: bool,
+        store: VerdictStore,
+        rater: str,
+        client: Client | None,
+        scale: tuple[float, float],
+        name: str,
+        shuffle_seed: int,
+        max_workers: int = 4,
+    ) -> None:
         self.frame = frame
         self.by, self.across, self.name = by, across, name
         self.store = store
         self.shuffle_seed = shuffle_seed
         self._client = client
         self._lock = threading.RLock()
-        self._rows = board.build_rows(frame, by=by, across=across, blind=blind,
-                                      shuffle_seed=shuffle_seed)
+        self._rows = board.build_rows(
+            frame, by=by, across=across, blind=blind, shuffle_seed=shuffle_seed
+        )
         self._cards = {card.key: card for row in self._rows for card in row.cards}
         self._by_task = {card.task_id: card for card in self._cards.values()}
         self._media: dict[str, media.Media] = {}
         self._videos: dict[str, bytes | None] = {}
         self._load_all(max_workers)
         self._latest = store.latest()
-        super().__init__(title=name, scale=[float(scale[0]), float(scale[1])], blind=blind,
-                         rater=rater)
+        super().__init__(
+            title=name, scale=[float(scale[0]), float(scale[1])], blind=blind, rater=rater
+        )
         self.rows = self._row_state()
         self.marks = self._marks()
         self.on_msg(self._on_message)
@@ -146,7 +164,9 @@ class Review(anywidget.AnyWidget):  # type: ignore[misc]
             for card in row.cards:
                 loaded = self._media.get(card.key)
                 item: dict[str, Any] = {
-                    "key": card.key, "position": card.position, "status": card.status,
+                    "key": card.key,
+                    "position": card.position,
+                    "status": card.status,
                     "label": card.position + (f" · {card.identity['label']}" if shown else ""),
                     "detail": card.identity["detail"] if shown else "",
                     "reason": card.reason if shown else board.generic_reason(card.status),
@@ -158,8 +178,14 @@ class Review(anywidget.AnyWidget):  # type: ignore[misc]
                     item["peaks"] = encode_peaks(media.reduce_peaks(loaded.peaks))
                 cards.append(item)
             # The video itself goes as a message (bytes, or its URL as a fallback): no URL here.
-            out.append({"key": row.key, "label": row.identity_label if shown else row.label,
-                        "video": bool(row.video_url), "cards": cards})
+            out.append(
+                {
+                    "key": row.key,
+                    "label": row.identity_label if shown else row.label,
+                    "video": bool(row.video_url),
+                    "cards": cards,
+                }
+            )
         return out
 
     def _marks(self) -> dict[str, dict[str, Any]]:
@@ -194,12 +220,12 @@ class Review(anywidget.AnyWidget):  # type: ignore[misc]
                 if card is None:
                     return
                 score = content.get("score", _UNSET)
-                self.rate(card.task_id,
-                          score=_UNSET if score is _UNSET else score,
-                          best=content.get("best") if isinstance(content.get("best"), bool)
-                          else None,
-                          note=content.get("note") if isinstance(content.get("note"), str)
-                          else None)
+                self.rate(
+                    card.task_id,
+                    score=_UNSET if score is _UNSET else score,
+                    best=content.get("best") if isinstance(content.get("best"), bool) else None,
+                    note=content.get("note") if isinstance(content.get("note"), str) else None,
+                )
                 self.message = ""
             elif kind == "reveal":
                 self.reveal()
@@ -219,10 +245,15 @@ class Review(anywidget.AnyWidget):  # type: ignore[misc]
                 continue
             spectrogram = loaded.spectrogram
             shape = [0, 0] if spectrogram is None else [int(n) for n in spectrogram.shape]
-            buffers = [loaded.data, b"" if spectrogram is None else spectrogram.tobytes(),
-                       loaded.peaks.tobytes()]
-            self.send({"type": "media", "key": str(key), "mime": loaded.mime,
-                       "spectrogram": shape}, buffers=buffers)
+            buffers = [
+                loaded.data,
+                b"" if spectrogram is None else spectrogram.tobytes(),
+                loaded.peaks.tobytes(),
+            ]
+            self.send(
+                {"type": "media", "key": str(key), "mime": loaded.mime, "spectrogram": shape},
+                buffers=buffers,
+            )
 
     def _send_videos(self, row_keys: Iterable[Any]) -> None:
         """Each row's source video as bytes (plays where its URL is unreachable from the
@@ -234,8 +265,7 @@ class Review(anywidget.AnyWidget):  # type: ignore[misc]
             with self._lock:
                 if row.video_url not in self._videos:
                     try:
-                        self._videos[row.video_url] = media.fetch_video(row.video_url,
-                                                                        self._client)
+                        self._videos[row.video_url] = media.fetch_video(row.video_url, self._client)
                     except Exception:  # the browser may still reach the URL itself
                         self._videos[row.video_url] = None
                 data = self._videos[row.video_url]
@@ -244,12 +274,18 @@ class Review(anywidget.AnyWidget):  # type: ignore[misc]
                     continue
                 self.send({"type": "video", "row": row.key, "url": row.video_url})
             else:
-                self.send({"type": "video", "row": row.key, "mime": "video/mp4"},
-                          buffers=[data])
+                self.send({"type": "video", "row": row.key, "mime": "video/mp4"}, buffers=[data])
 
     # -- verdicts ------------------------------------------------------------------------------
-    def rate(self, task_id: str, *, score: Any = _UNSET, best: bool | None = None,
-             note: str | None = None, rater: str | None = None) -> Verdict:
+    def rate(
+        self,
+        task_id: str,
+        *,
+        score: Any = _UNSET,
+        best: bool | None = None,
+        note: str | None = None,
+        rater: str | None = None,
+    ) -> Verdict:
         """Record a verdict, as a click in the board does: only the given fields change.
 
         `score` must lie within the review's scale (``None`` clears it); ``best=True`` makes
@@ -261,35 +297,51 @@ class Review(anywidget.AnyWidget):  # type: ignore[misc]
             raise InvalidRequestError(f"task {task_id!r} is not on this board")
         who = rater or self.rater
         if score is not _UNSET and score is not None:
-            if isinstance(score, bool) or not isinstance(score, (int, float)) or \
-                    not math.isfinite(score):
+            if (
+                isinstance(score, bool)
+                or not isinstance(score, (int, float))
+                or not math.isfinite(score)
+            ):
                 raise InvalidRequestError(f"score must be a number, got {score!r}")
             low, high = self.scale
             if not low <= score <= high:
-                raise InvalidRequestError(f"score {score:g} is outside the scale "
-                                          f"{low:g}..{high:g}")
+                raise InvalidRequestError(f"score {score:g} is outside the scale {low:g}..{high:g}")
         if note is not None and not isinstance(note, str):
             raise InvalidRequestError("note must be text")
         with self._lock:
             old = self._latest.get((who, card.task_id))
             common: dict[str, Any] = {
-                "rater": who, "rated_at": now_iso(),
+                "rater": who,
+                "rated_at": now_iso(),
                 "blind": bool(self.blind and not self.revealed),  # after Reveal, not blind
-                "review": self.name, "shuffle_seed": self.shuffle_seed if self.blind else None}
+                "review": self.name,
+                "shuffle_seed": self.shuffle_seed if self.blind else None,
+            }
             verdict = Verdict(
-                task_id=card.task_id, position=card.position,
-                score=(old.score if old else None) if score is _UNSET else
-                (None if score is None else float(score)),
+                task_id=card.task_id,
+                position=card.position,
+                score=(old.score if old else None)
+                if score is _UNSET
+                else (None if score is None else float(score)),
                 best=(old.best if old else False) if best is None else bool(best),
-                note=(old.note if old else "") if note is None else note, **common)
+                note=(old.note if old else "") if note is None else note,
+                **common,
+            )
             changed = [verdict]
             if verdict.best:
                 for other in self._rows[int(card.row_key[1:])].cards:
                     previous = self._latest.get((who, other.task_id))
                     if other is not card and previous is not None and previous.best:
-                        changed.append(Verdict(
-                            task_id=other.task_id, position=other.position,
-                            score=previous.score, best=False, note=previous.note, **common))
+                        changed.append(
+                            Verdict(
+                                task_id=other.task_id,
+                                position=other.position,
+                                score=previous.score,
+                                best=False,
+                                note=previous.note,
+                                **common,
+                            )
+                        )
             self.store.append_many(changed)
             for item in changed:
                 self._latest[(who, item.task_id)] = item
@@ -322,8 +374,10 @@ class Review(anywidget.AnyWidget):  # type: ignore[misc]
                     self._media[card.key] = media.load(card.audio_url, card.local_path, client)
                     ready += 1
                 except Exception as exc:  # one bad file never breaks the board
-                    status, reason = board.MISSING, \
-                        f"could not load audio ({type(exc).__name__}: {exc})"[:300]
+                    status, reason = (
+                        board.MISSING,
+                        f"could not load audio ({type(exc).__name__}: {exc})"[:300],
+                    )
             card.status, card.reason = status, reason
             card.identity["reason"] = reason
             self._update_frame(card.task_id, fresh)
@@ -333,8 +387,16 @@ class Review(anywidget.AnyWidget):  # type: ignore[misc]
 
     def _update_frame(self, task_id: str, fresh: pd.Series) -> None:
         at = self.frame.index[(self.frame["task_id"] == task_id).fillna(False).astype(bool)]
-        for column in ("status", "audio_url", "duration_s", "error", "ended_at", "ran_s",
-                       "cost_usd", "n_works"):
+        for column in (
+            "status",
+            "audio_url",
+            "duration_s",
+            "error",
+            "ended_at",
+            "ran_s",
+            "cost_usd",
+            "n_works",
+        ):
             if column in self.frame.columns and column in fresh.index:
                 with contextlib.suppress(TypeError, ValueError):  # a column the caller retyped
                     self.frame.loc[at, column] = fresh[column]
@@ -354,11 +416,13 @@ class Review(anywidget.AnyWidget):  # type: ignore[misc]
         columns = {}
         for name, dtype in VERDICT_COLUMNS.items():
             if dtype.startswith("datetime"):
-                columns[name] = pd.Series(pd.to_datetime(data[name], utc=True, format="ISO8601"),
-                                          dtype=dtype)
+                columns[name] = pd.Series(
+                    pd.to_datetime(data[name], utc=True, format="ISO8601"), dtype=dtype
+                )
             else:
-                columns[name] = pd.Series([pd.NA if v is None else v for v in data[name]],
-                                          dtype=dtype)
+                columns[name] = pd.Series(
+                    [pd.NA if v is None else v for v in data[name]], dtype=dtype
+                )
         return pd.DataFrame(columns, columns=list(VERDICT_COLUMNS))
 
     def to_frame(self, *, rater: str | None = None) -> pd.DataFrame:
@@ -373,8 +437,9 @@ class Review(anywidget.AnyWidget):  # type: ignore[misc]
         left = self.frame.copy()
         left["task_id"] = left["task_id"].astype("string")
         clash = [c for c in verdicts.columns if c != "task_id" and c in left.columns]
-        return left.merge(verdicts, on="task_id", how="left",
-                          suffixes=("", "_verdict") if clash else ("_x", "_y"))
+        return left.merge(
+            verdicts, on="task_id", how="left", suffixes=("", "_verdict") if clash else ("_x", "_y")
+        )
 
     def summary(self, by: str | None = None, *, level: float = 0.95) -> pd.DataFrame:
         """Per value of `by` (default: `across`): scores counted, mean, t interval at
@@ -386,21 +451,35 @@ class Review(anywidget.AnyWidget):  # type: ignore[misc]
         by = by or self.across
         table = self.to_frame()
         if by not in table.columns:
-            raise InvalidRequestError(f"no column {by!r} to summarize by; choose from "
-                                      f"{', '.join(map(str, table.columns))}")
+            raise InvalidRequestError(
+                f"no column {by!r} to summarize by; choose from "
+                f"{', '.join(map(str, table.columns))}"
+            )
         total_best = int(table["best"].fillna(False).astype(bool).sum())
         records = []
         for group in board.ordered(table[by]):
-            part = table[table[by].isna()] if group is None else \
-                table[(table[by] == group).fillna(False).astype(bool)]
+            part = (
+                table[table[by].isna()]
+                if group is None
+                else table[(table[by] == group).fillna(False).astype(bool)]
+            )
             scores = [float(s) for s in part["score"].dropna()]
             mean, low, high = stats.mean_interval(scores, level)
             picks = int(part["best"].fillna(False).astype(bool).sum())
-            records.append({by: group, "n": len(scores), "mean": mean, "ci_low": low,
-                            "ci_high": high, "best": picks,
-                            "best_share": picks / total_best if total_best else math.nan})
-        out = pd.DataFrame(records, columns=[by, "n", "mean", "ci_low", "ci_high", "best",
-                                             "best_share"])
+            records.append(
+                {
+                    by: group,
+                    "n": len(scores),
+                    "mean": mean,
+                    "ci_low": low,
+                    "ci_high": high,
+                    "best": picks,
+                    "best_share": picks / total_best if total_best else math.nan,
+                }
+            )
+        out = pd.DataFrame(
+            records, columns=[by, "n", "mean", "ci_low", "ci_high", "best", "best_share"]
+        )
         for name in ("mean", "ci_low", "ci_high", "best_share"):
             out[name] = out[name].astype("Float64").mask(out[name].isna())
         return out.set_index(by)
@@ -408,8 +487,14 @@ class Review(anywidget.AnyWidget):  # type: ignore[misc]
     # -- display -------------------------------------------------------------------------------
     def to_html(self) -> str:
         """The static board (no kernel needed): waveform images and the verdicts so far."""
-        return html.review_board(self.rows, self.marks, title=self.title, scale=self.scale,
-                                 blind=self.blind and not self.revealed, rater=self.rater)
+        return html.review_board(
+            self.rows,
+            self.marks,
+            title=self.title,
+            scale=self.scale,
+            blind=self.blind and not self.revealed,
+            rater=self.rater,
+        )
 
     def _repr_html_(self) -> str:
         return self.to_html()
@@ -429,8 +514,9 @@ class Review(anywidget.AnyWidget):  # type: ignore[misc]
         return f"Review({self.title!r}, {mode}{rows} rows, {cards} cards, rater={self.rater!r})"
 
 
-def _frame(tasks_or_frame: pd.DataFrame | Iterable[Task | str],
-           client: Client | None) -> pd.DataFrame:
+def _frame(
+    tasks_or_frame: pd.DataFrame | Iterable[Task | str], client: Client | None
+) -> pd.DataFrame:
     if isinstance(tasks_or_frame, pd.DataFrame):
         return tasks_or_frame.copy()
     return tabulate_tasks(tasks_or_frame, client=client, progress=False)
@@ -450,8 +536,11 @@ def _one_row_per_task(frame: pd.DataFrame) -> pd.DataFrame:
         frame = frame[is_audio | ~has_audio]
     repeated = frame["task_id"].duplicated()
     if repeated.any():
-        warnings.warn(f"{int(repeated.sum())} task(s) have more than one audio file; the board "
-                      "shows the first of each (verdicts are kept per task)", stacklevel=3)
+        warnings.warn(
+            f"{int(repeated.sum())} task(s) have more than one audio file; the board "
+            "shows the first of each (verdicts are kept per task)",
+            stacklevel=3,
+        )
         frame = frame[~repeated]
     return frame
 
@@ -490,18 +579,34 @@ def review(
     frame = _frame(tasks_or_frame, client)
     for column in ("task_id", by, across):
         if column not in frame.columns:
-            raise InvalidRequestError(f"no column {column!r} to review by; choose from "
-                                      f"{', '.join(map(str, frame.columns))}")
+            raise InvalidRequestError(
+                f"no column {column!r} to review by; choose from "
+                f"{', '.join(map(str, frame.columns))}"
+            )
     frame = _one_row_per_task(frame)
-    if len(scale) != 2 or not all(isinstance(v, (int, float)) and math.isfinite(v)
-                                  for v in scale) or not scale[0] < scale[1]:
+    if (
+        len(scale) != 2
+        or not all(isinstance(v, (int, float)) and math.isfinite(v) for v in scale)
+        or not scale[0] < scale[1]
+    ):
         raise InvalidRequestError(f"scale must be (low, high) with low < high, got {scale!r}")
     verdict_store = _store(store, name)
     if shuffle_seed is None and blind:
-        earlier = [v.shuffle_seed for v in verdict_store.read()
-                   if v.review == name and v.blind and v.shuffle_seed is not None]
+        earlier = [
+            v.shuffle_seed
+            for v in verdict_store.read()
+            if v.review == name and v.blind and v.shuffle_seed is not None
+        ]
         shuffle_seed = earlier[-1] if earlier else secrets.randbelow(2**31)
-    return Review(frame, by=by, across=across, blind=blind, store=verdict_store,
-                  rater=rater or default_rater(), client=client,
-                  scale=(float(scale[0]), float(scale[1])), name=name,
-                  shuffle_seed=shuffle_seed or 0)
+    return Review(
+        frame,
+        by=by,
+        across=across,
+        blind=blind,
+        store=verdict_store,
+        rater=rater or default_rater(),
+        client=client,
+        scale=(float(scale[0]), float(scale[1])),
+        name=name,
+        shuffle_seed=shuffle_seed or 0,
+    )

@@ -12,5 +12,13 @@ from .faults import FAULT_KINDS, FaultRule
 from .routes import ENDPOINTS
 from .world import FAIL_TRIGGER, PRESETS
 
-__all__ = ["AUDIO_FORMATS", "ENDPOINTS", "FAIL_TRIGGER", "FAULT_KINDS", "PRESETS", "SCHEMAS",
-           "FaultRule", "Sandbox"]
+__all__ = [
+    "AUDIO_FORMATS",
+    "ENDPOINTS",
+    "FAIL_TRIGGER",
+    "FAULT_KINDS",
+    "PRESETS",
+    "SCHEMAS",
+    "FaultRule",
+    "Sandbox",
+]

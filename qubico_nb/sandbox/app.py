@@ -115,8 +115,9 @@ class Sandbox:
         if preset not in PRESETS:
             raise ValueError(f"preset must be one of {tuple(PRESETS)}, got {preset!r}")
         if audio_format not in AUDIO_FORMATS:
-            raise ValueError(f"audio_format must be one of {tuple(AUDIO_FORMATS)}, "
-                             f"got {audio_format!r}")
+            raise ValueError(
+                f"audio_format must be one of {tuple(AUDIO_FORMATS)}, got {audio_format!r}"
+            )
         if not 8000 <= sample_rate <= 192000:
             raise ValueError(f"sample_rate must be 8000..192000 Hz, got {sample_rate}")
         if not 0 < audio_seconds <= 60:
@@ -158,7 +159,8 @@ class Sandbox:
         self._server: SandboxHTTPServer | None = None
         self._thread: threading.Thread | None = None
         self._webhooks = WebhookDispatcher(
-            self.world, lambda task, phase: self.renderer().render(self.schema, task, phase))
+            self.world, lambda task, phase: self.renderer().render(self.schema, task, phase)
+        )
 
     # -- lifecycle ---------------------------------------------------------------------------
     @property
@@ -174,12 +176,16 @@ class Sandbox:
             warnings.warn(
                 f"the sandbox listens on {self.host}, beyond this machine, with no api_key: "
                 "anyone who can reach it can use it; set api_key or bind 127.0.0.1",
-                UserWarning, stacklevel=2)
+                UserWarning,
+                stacklevel=2,
+            )
         server = SandboxHTTPServer((self.host, self.port), self)
         self._server = server
         self._thread = threading.Thread(
-            target=server.serve_forever, kwargs={"poll_interval": 0.05},
-            name="qubico-sandbox", daemon=True,
+            target=server.serve_forever,
+            kwargs={"poll_interval": 0.05},
+            name="qubico-sandbox",
+            daemon=True,
         )
         self._thread.start()
         self._webhooks.start()
@@ -223,8 +229,11 @@ class Sandbox:
 
         It uses `public_url` when that is absolute (a proxy the browser can reach), else `url`.
         """
-        base = self.public_url if (self.public_url or "").startswith(("http://", "https://")) \
+        base = (
+            self.public_url
+            if (self.public_url or "").startswith(("http://", "https://"))
             else self.url
+        )
         return f"{(base or '').rstrip('/')}/assets/{DEMO_VIDEO}"
 
     # -- faults and counters -----------------------------------------------------------------

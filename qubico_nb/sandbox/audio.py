@@ -62,7 +62,7 @@ def _rain(rng: Rng, t: np.ndarray, sr: int) -> np.ndarray:
 
 
 def _waves(rng: Rng, t: np.ndarray, sr: int) -> np.ndarray:
-    swell = (0.55 + 0.45 * np.sin(2 * np.pi * rng.uniform(0.08, 0.22) * t + rng.uniform(0, 6.3)))
+    swell = 0.55 + 0.45 * np.sin(2 * np.pi * rng.uniform(0.08, 0.22) * t + rng.uniform(0, 6.3))
     return _band_noise(rng, t.size, sr, 60, rng.uniform(500, 1200)) * swell**2
 
 
@@ -202,13 +202,21 @@ def synthesize_samples(
     for name in textures_for(prompt, negative_prompt):
         rng = _rng_for(prompt, negative_prompt, seed, name)
         take = int(rng.integers(0, STEM_TAKES))
-        _mix_in(mix, _stem(name, take, sample_rate), int(rng.integers(0, stem_length)),
-                float(rng.uniform(0.7, 1.0)))
+        _mix_in(
+            mix,
+            _stem(name, take, sample_rate),
+            int(rng.integers(0, stem_length)),
+            float(rng.uniform(0.7, 1.0)),
+        )
     # Fewer diffusion steps leave more hiss, as a coarse sampler would.
     hiss_level = 0.02 + 0.08 * (50 - min(max(steps, 20), 50)) / 30
     rng = _rng_for(seed, steps, "hiss")
-    _mix_in(mix, _stem("hiss", int(rng.integers(0, STEM_TAKES)), sample_rate),
-            int(rng.integers(0, stem_length)), hiss_level)
+    _mix_in(
+        mix,
+        _stem("hiss", int(rng.integers(0, STEM_TAKES)), sample_rate),
+        int(rng.integers(0, stem_length)),
+        hiss_level,
+    )
     fade = min(n // 2, int(0.02 * sample_rate))
     if fade:
         ramp = np.linspace(0.0, 1.0, fade, dtype=np.float32)

@@ -108,11 +108,18 @@ class Endpoints:
 
     def _settings_key(self) -> tuple[object, ...]:
         s = self.settings
-        return (s.schema, s.file_base_url, s.audio_seconds, s.audio_format,
-                s.tz_minutes, s.title_case_status)
+        return (
+            s.schema,
+            s.file_base_url,
+            s.audio_seconds,
+            s.audio_format,
+            s.tz_minutes,
+            s.title_case_status,
+        )
 
-    def _finished(self, task: SandboxTask, phase: str,
-                  renderer: Renderer | None) -> tuple[dict[str, Any], bytes]:
+    def _finished(
+        self, task: SandboxTask, phase: str, renderer: Renderer | None
+    ) -> tuple[dict[str, Any], bytes]:
         key = (task.task_id, phase, *self._settings_key())
         found = self._memo.get(key)
         if found is None:
@@ -166,14 +173,16 @@ class Endpoints:
             raise RequestError(400, f"page starts at 1, got {page}")
         if not 1 <= size <= HISTORY_PAGE_SIZE_MAX:
             raise RequestError(
-                400, f"page_size must be from 1 to {HISTORY_PAGE_SIZE_MAX}, got {size}")
+                400, f"page_size must be from 1 to {HISTORY_PAGE_SIZE_MAX}, got {size}"
+            )
         start = _int_arg(args, "start_time", None)
         end = _int_arg(args, "end_time", None)
         model = args.get("model", "")
         chosen = []
         if not model.strip() or model_matches(model):
-            newest_first = sorted(self.world.tasks(), key=lambda t: (t.created_wall_ns, t.number),
-                                  reverse=True)
+            newest_first = sorted(
+                self.world.tasks(), key=lambda t: (t.created_wall_ns, t.number), reverse=True
+            )
             for task in newest_first:
                 created_s = task.created_wall_ns / 1e9
                 if (start is None or created_s >= start) and (end is None or created_s <= end):
@@ -185,21 +194,22 @@ class Endpoints:
     def account(self, params: dict[str, str], query: str, body: Any) -> dict[str, Any]:
         world = self.world
         balance = world.balance_usd
-        return self._envelope({
-            "account_name": "sandbox",
-            "account_id": "sandbox-0001",
-            "equivalent_in_usd": round(balance, 7),
-            "credits": int(balance * 1_000_000),
-            "plan": self.settings.plan,
-            "concurrency_limit": world.concurrency_limit,
-        })
+        return self._envelope(
+            {
+                "account_name": "sandbox",
+                "account_id": "sandbox-0001",
+                "equivalent_in_usd": round(balance, 7),
+                "credits": int(balance * 1_000_000),
+                "plan": self.settings.plan,
+                "concurrency_limit": world.concurrency_limit,
+            }
+        )
 
     def active(self, params: dict[str, str], query: str, body: Any) -> dict[str, Any]:
         active, pending, processing = self.world.active_counts()
         renderer = self.settings.renderer()
         listed = [renderer.render("unified", t, self.world.phase(t)) for t in active]
-        family = {"pending_count": pending, "processing_count": processing,
-                  "active_tasks": listed}
+        family = {"pending_count": pending, "processing_count": processing, "active_tasks": listed}
         return self._envelope({MODEL_FAMILY: family})
 
     def upload(self, params: dict[str, str], query: str, body: Any) -> dict[str, Any]:
@@ -209,8 +219,12 @@ class Endpoints:
         return self._envelope({"url": f"{self.settings.file_base_url}/ephemeral/{key}"})
 
     _handlers: ClassVar[dict[str, _Handler]] = {
-        "create": create, "get": get, "history": history, "account": account,
-        "active": active, "upload": upload,
+        "create": create,
+        "get": get,
+        "history": history,
+        "account": account,
+        "active": active,
+        "upload": upload,
     }
 
     # -- files ---------------------------------------------------------------------------------
@@ -238,9 +252,13 @@ class Endpoints:
         if self.world.phase(task) != "completed":
             raise RequestError(404, f"no such file yet: {name}")
         return render_audio(
-            task.input["prompt"], task.input["negative_prompt"], task.input["seed"],
-            task.input["steps"], audio_seconds(task, self.settings.audio_seconds),
-            self.settings.sample_rate, self.settings.audio_format,
+            task.input["prompt"],
+            task.input["negative_prompt"],
+            task.input["seed"],
+            task.input["steps"],
+            audio_seconds(task, self.settings.audio_seconds),
+            self.settings.sample_rate,
+            self.settings.audio_format,
         )
 
     def local_file(self, url: str) -> bytes | None:

@@ -101,8 +101,9 @@ class Renderer:
         created, started, ended = self._times(task, phase)
         frozen, consume = self._usage(task, phase)
         created_ms = task.created_wall_ns // 1_000_000
-        updated_ms = (task.ended_ns() if phase in ("completed", "failed")
-                      else task.created_wall_ns) // 1_000_000
+        updated_ms = (
+            task.ended_ns() if phase in ("completed", "failed") else task.created_wall_ns
+        ) // 1_000_000
         arguments = [
             {"name": key, "value": str(task.input[key])}
             for key in ("prompt", "negative_prompt", "steps", "seed")

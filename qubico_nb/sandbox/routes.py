@@ -30,8 +30,12 @@ ROUTES: tuple[Route, ...] = (
     Route("account", ("GET",), r"/account/info"),
     Route("active", ("GET",), r"/account/active_tasks"),
     Route("upload", ("POST",), r"/api/ephemeral_resource"),
-    Route("file", ("GET", "HEAD"), r"/(?P<kind>temp|ephemeral|assets)/(?P<name>[A-Za-z0-9._-]+)",
-          public=True),
+    Route(
+        "file",
+        ("GET", "HEAD"),
+        r"/(?P<kind>temp|ephemeral|assets)/(?P<name>[A-Za-z0-9._-]+)",
+        public=True,
+    ),
 )
 
 #: Endpoint names that rules and request counters use, in table order.
@@ -39,8 +43,9 @@ ENDPOINTS: tuple[str, ...] = tuple(route.endpoint for route in ROUTES)
 #: The counter name of a request no route matches (a wrong path, or a wrong method).
 UNROUTED = "other"
 
-_PATTERNS: dict[str, re.Pattern[str]] = {route.path: re.compile(f"^{route.path}$")
-                                         for route in ROUTES}
+_PATTERNS: dict[str, re.Pattern[str]] = {
+    route.path: re.compile(f"^{route.path}$") for route in ROUTES
+}
 _COMPILED = tuple((route, _PATTERNS[route.path]) for route in ROUTES)
 
 

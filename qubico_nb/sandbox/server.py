@@ -140,13 +140,23 @@ class _Handler(BaseHTTPRequestHandler):
         except Exception as err:
             self._send_error(RequestError(500, f"internal sandbox error: {type(err).__name__}"))
 
-    def _answer(self, method: str, path: str, query: str, found: routes.RouteMatch,
-                failure: FaultRule | None, raw_body: bytes) -> None:
+    def _answer(
+        self,
+        method: str,
+        path: str,
+        query: str,
+        found: routes.RouteMatch,
+        failure: FaultRule | None,
+        raw_body: bytes,
+    ) -> None:
         app = self.app
         if found.route is None:
             if found.allowed:
-                raise RequestError(405, f"method {method} is not allowed on {path}",
-                                   headers={"Allow": ", ".join(found.allowed)})
+                raise RequestError(
+                    405,
+                    f"method {method} is not allowed on {path}",
+                    headers={"Allow": ", ".join(found.allowed)},
+                )
             raise RequestError(404, f"no such endpoint: {method} {path}")
         if not found.route.public:
             self._check_auth()
@@ -160,15 +170,21 @@ class _Handler(BaseHTTPRequestHandler):
             raise RequestError(429, "too many requests", retry_after=failure.retry_after)
         truncate = failure is not None and failure.kind == "truncate"
         if found.route.endpoint == "file":
-            self._serve_file(found.params["kind"], found.params["name"], head=method == "HEAD",
-                             truncate=truncate)
+            self._serve_file(
+                found.params["kind"], found.params["name"], head=method == "HEAD", truncate=truncate
+            )
             return
         body = _parse_json(raw_body) if method == "POST" else None
         text = app.endpoints.handle(found.route.endpoint, found.params, query, body)
         if failure is not None and failure.kind == "malformed":
             text = b'{"code": 200, "data": {"task_id": oops'
-        self._send(200, "application/json", text, head=method == "HEAD",
-                   cut=len(text) // 2 if truncate else None)
+        self._send(
+            200,
+            "application/json",
+            text,
+            head=method == "HEAD",
+            cut=len(text) // 2 if truncate else None,
+        )
 
     def _check_auth(self) -> None:
         expected = self.app.api_key
@@ -190,8 +206,11 @@ class _Handler(BaseHTTPRequestHandler):
         encoding = self.headers.get("Transfer-Encoding")
         if encoding is not None:
             if encoding.strip().lower() != "chunked":
-                raise self._refuse(411, f"Transfer-Encoding {encoding[:40]!r} is not supported; "
-                                        "send Content-Length or chunked")
+                raise self._refuse(
+                    411,
+                    f"Transfer-Encoding {encoding[:40]!r} is not supported; "
+                    "send Content-Length or chunked",
+                )
             # A chunked body with a Content-Length as well is a smuggling attempt or a broken
             # client: read the chunks (they win), then close.
             if self.headers.get("Content-Length") is not None:
@@ -208,7 +227,8 @@ class _Handler(BaseHTTPRequestHandler):
         length = int(text)
         if length > self.app.max_body_bytes:
             raise self._refuse(
-                413, f"request body is {length} bytes; the limit is {self.app.max_body_bytes}")
+                413, f"request body is {length} bytes; the limit is {self.app.max_body_bytes}"
+            )
         data = self.rfile.read(length) if length else b""
         if len(data) < length:
             raise ConnectionError("body ended early")
@@ -248,26 +268,39 @@ class _Handler(BaseHTTPRequestHandler):
         headers = dict(err.headers)
         if err.retry_after is not None:
             headers["Retry-After"] = f"{err.retry_after:g}"
-        self._send(err.status, "application/json", body, headers=headers,
-                   head=self.command == "HEAD")
+        self._send(
+            err.status, "application/json", body, headers=headers, head=self.command == "HEAD"
+        )
 
-    def _head_block(self, status: int, content_type: str, length: int,
-                    headers: dict[str, str]) -> bytes:
+    def _head_block(
+        self, status: int, content_type: str, length: int, headers: dict[str, str]
+    ) -> bytes:
         try:
             phrase = HTTPStatus(status).phrase
         except ValueError:
             phrase = ""
-        lines = [f"HTTP/1.1 {status} {phrase}", f"Server: {self.server_version}",
-                 f"Date: {_http_date()}",
-                 f"Content-Type: {content_type}", f"Content-Length: {length}"]
+        lines = [
+            f"HTTP/1.1 {status} {phrase}",
+            f"Server: {self.server_version}",
+            f"Date: {_http_date()}",
+            f"Content-Type: {content_type}",
+            f"Content-Length: {length}",
+        ]
         lines += [f"{name}: {value}" for name, value in headers.items()]
         if self.close_connection:
             lines.append("Connection: close")
         return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
 
-    def _send(self, status: int, content_type: str, body: bytes, *,
-              headers: dict[str, str] | None = None, head: bool = False,
-              cut: int | None = None) -> None:
+    def _send(
+        self,
+        status: int,
+        content_type: str,
+        body: bytes,
+        *,
+        headers: dict[str, str] | None = None,
+        head: bool = False,
+        cut: int | None = None,
+    ) -> None:
         """Write one answer: status line, headers and body in a single send when possible."""
         if cut is not None:
             self.close_connection = True
@@ -314,8 +347,14 @@ class _Handler(BaseHTTPRequestHandler):
             headers["Content-Range"] = f"bytes {start}-{end}/{len(data)}"
             data = data[start : end + 1]
             status = 206
-        self._send(status, found.content_type, data, headers=headers, head=head,
-                   cut=len(data) // 2 if truncate else None)
+        self._send(
+            status,
+            found.content_type,
+            data,
+            headers=headers,
+            head=head,
+            cut=len(data) // 2 if truncate else None,
+        )
 
 
 _date_cache: tuple[int, str] = (0, "")
@@ -367,4 +406,3 @@ def parse_range(spec: str, size: int) -> tuple[int, int] | None:
     if end < start:
         return None
     return start, min(end, size - 1)
-

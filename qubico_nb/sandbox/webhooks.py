@@ -41,12 +41,17 @@ def is_loopback_url(url: str) -> bool:
 class _LoopbackOnlyRedirects(urllib.request.HTTPRedirectHandler):
     """Follow a redirect only to another loopback URL; anything else ends the delivery."""
 
-    def redirect_request(self, req: urllib.request.Request, fp: Any, code: int, msg: str,
-                         headers: Any, newurl: str) -> urllib.request.Request | None:
+    def redirect_request(
+        self, req: urllib.request.Request, fp: Any, code: int, msg: str, headers: Any, newurl: str
+    ) -> urllib.request.Request | None:
         if not is_loopback_url(newurl):
             raise urllib.error.HTTPError(
-                req.full_url, code, f"redirect to a non-loopback URL refused: {newurl[:200]}",
-                headers, fp)
+                req.full_url,
+                code,
+                f"redirect to a non-loopback URL refused: {newurl[:200]}",
+                headers,
+                fp,
+            )
         return super().redirect_request(req, fp, code, msg, headers, newurl)
 
 
@@ -60,8 +65,13 @@ class WebhookDispatcher:
     deliveries, never another endpoint's; one endpoint still gets its phases in order.
     """
 
-    def __init__(self, world: World, render: Callable[[SandboxTask, str], dict[str, Any]],
-                 interval_s: float = 0.05, timeout_s: float = 5.0) -> None:
+    def __init__(
+        self,
+        world: World,
+        render: Callable[[SandboxTask, str], dict[str, Any]],
+        interval_s: float = 0.05,
+        timeout_s: float = 5.0,
+    ) -> None:
         self.world = world
         self.render = render
         self.interval_s = interval_s
@@ -76,8 +86,9 @@ class WebhookDispatcher:
 
     def start(self) -> None:
         self._stop.clear()
-        self._thread = threading.Thread(target=self._run, name="qubico-sandbox-webhooks",
-                                        daemon=True)
+        self._thread = threading.Thread(
+            target=self._run, name="qubico-sandbox-webhooks", daemon=True
+        )
         self._thread.start()
 
     def stop(self) -> None:
@@ -104,8 +115,15 @@ class WebhookDispatcher:
                     continue
                 self._sent[task.task_id] = phase
                 if not is_loopback_url(endpoint):
-                    self._record(Delivery(task.task_id, endpoint, phase, None,
-                                          "skipped: the sandbox only calls loopback endpoints"))
+                    self._record(
+                        Delivery(
+                            task.task_id,
+                            endpoint,
+                            phase,
+                            None,
+                            "skipped: the sandbox only calls loopback endpoints",
+                        )
+                    )
                     continue
                 self._queue_for(endpoint).put((task, phase))
 
@@ -114,14 +132,19 @@ class WebhookDispatcher:
             found = self._queues.get(endpoint)
             if found is None:
                 found = self._queues[endpoint] = queue.SimpleQueue()
-                sender = threading.Thread(target=self._send_all, args=(endpoint, found),
-                                          name="qubico-sandbox-webhook-sender", daemon=True)
+                sender = threading.Thread(
+                    target=self._send_all,
+                    args=(endpoint, found),
+                    name="qubico-sandbox-webhook-sender",
+                    daemon=True,
+                )
                 self._senders.append(sender)
                 sender.start()
             return found
 
-    def _send_all(self, endpoint: str,
-                  waiting: queue.SimpleQueue[tuple[SandboxTask, str] | None]) -> None:
+    def _send_all(
+        self, endpoint: str, waiting: queue.SimpleQueue[tuple[SandboxTask, str] | None]
+    ) -> None:
         while True:
             item = waiting.get()
             if item is None or self._stop.is_set():
@@ -131,9 +154,14 @@ class WebhookDispatcher:
     def _deliver(self, task: SandboxTask, endpoint: str, phase: str) -> None:
         body = json.dumps({"timestamp": int(time.time()), "data": self.render(task, phase)})
         request = urllib.request.Request(  # noqa: S310 - http(s) loopback only, checked above
-            endpoint, data=body.encode(), method="POST",
-            headers={"Content-Type": "application/json",
-                     "x-webhook-secret": task.webhook.get("secret", "")})
+            endpoint,
+            data=body.encode(),
+            method="POST",
+            headers={
+                "Content-Type": "application/json",
+                "x-webhook-secret": task.webhook.get("secret", ""),
+            },
+        )
         try:
             with _OPENER.open(request, timeout=self.timeout_s) as answer:
                 self._record(Delivery(task.task_id, endpoint, phase, answer.status))

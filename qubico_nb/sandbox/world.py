@@ -42,8 +42,13 @@ PRESETS: dict[str, tuple[float, float]] = {
 class RequestError(Exception):
     """A request the service would refuse: answered with ``status`` and ``{"code", "message"}``."""
 
-    def __init__(self, status: int, message: str, retry_after: float | None = None,
-                 headers: dict[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        status: int,
+        message: str,
+        retry_after: float | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> None:
         super().__init__(message)
         self.status = status
         self.message = message
@@ -169,9 +174,7 @@ def _check_video(video: object, local_file: LocalFiles | None) -> tuple[float | 
         return None, FAIL_TRIGGER in video.lower()
     match = _DATA_URI.match(video)
     if not match:
-        raise RequestError(
-            400, "input.video must be an http(s) URL or 'data:video/mp4;base64,...'"
-        )
+        raise RequestError(400, "input.video must be an http(s) URL or 'data:video/mp4;base64,...'")
     try:
         data = base64.b64decode(match.group("payload"), validate=True)
     except (binascii.Error, ValueError):

@@ -63,8 +63,13 @@ class FileCache:
     ``FileCache(enabled=False)`` keeps nothing on disk.
     """
 
-    def __init__(self, folder: str | os.PathLike[str] | None = None, *,
-                 max_bytes: int = DEFAULT_MAX_BYTES, enabled: bool = True) -> None:
+    def __init__(
+        self,
+        folder: str | os.PathLike[str] | None = None,
+        *,
+        max_bytes: int = DEFAULT_MAX_BYTES,
+        enabled: bool = True,
+    ) -> None:
         if max_bytes < 0:
             raise ValueError(f"max_bytes must be >= 0, got {max_bytes}")
         self.folder = Path(folder) if folder is not None else default_files_dir()
@@ -77,8 +82,10 @@ class FileCache:
 
     def __repr__(self) -> str:
         state = "" if self.enabled else ", disabled"
-        return (f"FileCache({str(self.folder)!r}, max_bytes={self.max_bytes}{state}, "
-                f"hits={self.hits}, misses={self.misses})")
+        return (
+            f"FileCache({str(self.folder)!r}, max_bytes={self.max_bytes}{state}, "
+            f"hits={self.hits}, misses={self.misses})"
+        )
 
     # -- reading ---------------------------------------------------------------------------------
     def path(self, url: str) -> Path | None:
@@ -111,10 +118,16 @@ class FileCache:
         except OSError as err:
             self._give_up(f"cannot read {data_path}: {err}")
             return None
-        if meta.get("url") != url or meta.get("size") != len(data) or \
-                meta.get("sha256") != hashlib.sha256(data).hexdigest():
-            self._warn("damaged", f"dropped a damaged entry of the file cache ({data_path.name}); "
-                       "it will be fetched again")
+        if (
+            meta.get("url") != url
+            or meta.get("size") != len(data)
+            or meta.get("sha256") != hashlib.sha256(data).hexdigest()
+        ):
+            self._warn(
+                "damaged",
+                f"dropped a damaged entry of the file cache ({data_path.name}); "
+                "it will be fetched again",
+            )
             self._remove(url)
             return None
         with contextlib.suppress(OSError):
@@ -136,8 +149,12 @@ class FileCache:
         if not self.enabled or len(data) > self.max_bytes:
             return None
         data_path, meta_path = self._paths(url)
-        meta = {"url": url, "size": len(data), "sha256": hashlib.sha256(data).hexdigest(),
-                "saved_at": time.time()}
+        meta = {
+            "url": url,
+            "size": len(data),
+            "sha256": hashlib.sha256(data).hexdigest(),
+            "saved_at": time.time(),
+        }
         try:
             private_folder(data_path.parent)
             _write_atomic(data_path, data)
@@ -188,8 +205,11 @@ class FileCache:
 
     def _entries(self) -> list[Path]:
         try:
-            return [Path(entry.path) for entry in os.scandir(self.folder)
-                    if entry.is_file() and _ENTRY_NAME.match(entry.name)]
+            return [
+                Path(entry.path)
+                for entry in os.scandir(self.folder)
+                if entry.is_file() and _ENTRY_NAME.match(entry.name)
+            ]
         except OSError:
             return []
 
@@ -237,8 +257,11 @@ class FileCache:
     def _give_up(self, reason: str) -> None:
         """The folder cannot be used: say so once, and keep files in memory from now on."""
         self.enabled = False
-        self._warn("off", f"the file cache is off for this session ({reason}); files are kept in "
-                   f"memory only. Set {CACHE_DIR_ENV} to a writable folder to keep them.")
+        self._warn(
+            "off",
+            f"the file cache is off for this session ({reason}); files are kept in "
+            f"memory only. Set {CACHE_DIR_ENV} to a writable folder to keep them.",
+        )
 
 
 def _write_atomic(path: Path, data: bytes) -> None:

@@ -76,8 +76,14 @@ class TaskStore:
     Only finished tasks belong here (the caller decides); `get_many` reads many ids in one query.
     """
 
-    def __init__(self, path: str | os.PathLike[str] | None = None, *, scope: str,
-                 busy_timeout_s: float = BUSY_TIMEOUT_S, max_entries: int = MAX_ENTRIES) -> None:
+    def __init__(
+        self,
+        path: str | os.PathLike[str] | None = None,
+        *,
+        scope: str,
+        busy_timeout_s: float = BUSY_TIMEOUT_S,
+        max_entries: int = MAX_ENTRIES,
+    ) -> None:
         self.path = Path(path) if path is not None else default_cache_dir() / STORE_FILE
         self.scope = scope
         self.busy_timeout_s = busy_timeout_s
@@ -121,11 +127,13 @@ class TaskStore:
                 return found
             try:
                 for start in range(0, len(wanted), _BATCH):
-                    chunk = wanted[start:start + _BATCH]
+                    chunk = wanted[start : start + _BATCH]
                     marks = ",".join("?" * len(chunk))  # only placeholders go into the text
                     rows = conn.execute(
                         "SELECT task_id, body FROM tasks WHERE scope = ? AND task_id IN "  # noqa: S608
-                        f"({marks})", [self.scope, *chunk]).fetchall()
+                        f"({marks})",
+                        [self.scope, *chunk],
+                    ).fetchall()
                     for task_id, body in rows:
                         if type(body) is str:
                             found[task_id] = body
@@ -158,7 +166,9 @@ class TaskStore:
                 with conn:
                     conn.executemany(
                         "INSERT OR REPLACE INTO tasks (scope, task_id, body, stored_at) "
-                        "VALUES (?, ?, ?, ?)", rows)
+                        "VALUES (?, ?, ?, ?)",
+                        rows,
+                    )
             except sqlite3.Error as err:
                 self._give_up(err)
 
@@ -180,8 +190,9 @@ class TaskStore:
             if conn is None:
                 return 0
             try:
-                (count,) = conn.execute("SELECT COUNT(*) FROM tasks WHERE scope = ?",
-                                        (self.scope,)).fetchone()
+                (count,) = conn.execute(
+                    "SELECT COUNT(*) FROM tasks WHERE scope = ?", (self.scope,)
+                ).fetchone()
             except sqlite3.Error as err:
                 self._give_up(err)
                 return 0
@@ -208,8 +219,12 @@ class TaskStore:
             private_folder(self.path.parent)
             if not self.path.exists():  # created for the owner only; -wal/-shm follow its mode
                 self.path.touch(mode=0o600)
-            conn = sqlite3.connect(self.path, timeout=self.busy_timeout_s, check_same_thread=False,
-                                   isolation_level="DEFERRED")
+            conn = sqlite3.connect(
+                self.path,
+                timeout=self.busy_timeout_s,
+                check_same_thread=False,
+                isolation_level="DEFERRED",
+            )
             _use_wal(conn, self.busy_timeout_s)
             conn.execute("PRAGMA synchronous=NORMAL")
             with conn:
@@ -237,7 +252,9 @@ class TaskStore:
             f"the task cache at {self.path} cannot be used ({type(err).__name__}: {err}); "
             f"finished tasks will be fetched from the network instead. Delete the file, or set "
             f"{CACHE_DIR_ENV} to a writable folder, to get the cache back",
-            RuntimeWarning, stacklevel=4)
+            RuntimeWarning,
+            stacklevel=4,
+        )
 
 
 def _prune(conn: sqlite3.Connection, max_entries: int) -> None:
@@ -249,7 +266,9 @@ def _prune(conn: sqlite3.Connection, max_entries: int) -> None:
     with conn:
         conn.execute(
             "DELETE FROM tasks WHERE (scope, task_id) IN (SELECT scope, task_id FROM tasks "
-            "ORDER BY stored_at LIMIT ?)", (count - keep,))
+            "ORDER BY stored_at LIMIT ?)",
+            (count - keep,),
+        )
 
 
 def _decode(body: object) -> dict[str, Any] | None:
@@ -271,7 +290,6 @@ def _use_wal(conn: sqlite3.Connection, timeout_s: float) -> None:
             conn.execute("PRAGMA journal_mode=WAL")
             return
         except sqlite3.OperationalError as err:
-            if ("locked" not in str(err) and "busy" not in str(err)) or \
-                    time.monotonic() > deadline:
+            if ("locked" not in str(err) and "busy" not in str(err)) or time.monotonic() > deadline:
                 raise
             time.sleep(0.02)

@@ -47,8 +47,7 @@ class Verdict:
 
     def to_json(self) -> str:
         """One line of JSON (no newline inside: notes with newlines are escaped)."""
-        return json.dumps(asdict(self), ensure_ascii=False, separators=(",", ":"),
-                          allow_nan=False)
+        return json.dumps(asdict(self), ensure_ascii=False, separators=(",", ":"), allow_nan=False)
 
     @classmethod
     def from_obj(cls, obj: object) -> Verdict:
@@ -59,12 +58,16 @@ class Verdict:
         if not isinstance(task_id, str) or not task_id or not isinstance(rater, str):
             raise ValueError("no task_id or rater")
         score = obj.get("score")
-        if score is not None and (isinstance(score, bool) or not isinstance(score, (int, float))
-                                  or not math.isfinite(score)):
+        if score is not None and (
+            isinstance(score, bool)
+            or not isinstance(score, (int, float))
+            or not math.isfinite(score)
+        ):
             raise ValueError(f"score {score!r} is not a number")
         seed = obj.get("shuffle_seed")
         return cls(
-            task_id=task_id, rater=rater,
+            task_id=task_id,
+            rater=rater,
             score=None if score is None else float(score),
             best=bool(obj.get("best", False)),
             note=str(obj.get("note") or ""),
@@ -92,8 +95,10 @@ class VerdictStore:
     def __init__(self, path: str | os.PathLike[str]) -> None:
         self.path = Path(path)
         if self.path.is_dir():
-            raise ValueError(f"the verdict store {self.path} is a folder; give a file path "
-                             f"such as {self.path / ('review' + SUFFIX)}")
+            raise ValueError(
+                f"the verdict store {self.path} is a folder; give a file path "
+                f"such as {self.path / ('review' + SUFFIX)}"
+            )
         self._lock = threading.Lock()
 
     def __repr__(self) -> str:
@@ -150,8 +155,11 @@ class VerdictStore:
                 bad.append(number)
         if bad:
             shown = ", ".join(map(str, bad[:5])) + (", ..." if len(bad) > 5 else "")
-            warnings.warn(f"{self.path}: skipped {len(bad)} corrupt line(s) ({shown}); "
-                          "the other verdicts are loaded", stacklevel=2)
+            warnings.warn(
+                f"{self.path}: skipped {len(bad)} corrupt line(s) ({shown}); "
+                "the other verdicts are loaded",
+                stacklevel=2,
+            )
         return verdicts
 
     def latest(self) -> dict[tuple[str, str], Verdict]:

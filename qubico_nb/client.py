@@ -445,10 +445,6 @@ class Client:
             raise ProtocolError(f"upload {name}: the answer has no data.url")
         return url
 
-    def sleep(self, seconds: float) -> None:
-        """Pause between polls on the client's clock (tests pass one that does not wait)."""
-        self.clock.sleep(seconds)
-
     def fetch_file(
         self,
         url: str,

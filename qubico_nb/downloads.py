@@ -80,12 +80,6 @@ def slug(text: str, max_chars: int = _PROMPT_CHARS) -> str:
     return out
 
 
-def short_id(task_id: str) -> str:
-    """The first 8 letters or digits of a task id (a UUID's first group), enough to tell tasks
-    of one batch apart; `download` lengthens it where two would still collide."""
-    return (re.sub(r"[^a-z0-9]+", "", task_id.lower())[:_SHORT_ID_CHARS]) or "task"
-
-
 def file_name(
     task_id: str,
     index: int,

@@ -327,15 +327,3 @@ def _utc_ns_array(values: list[datetime | None]) -> Any:
     )
     nanos = np.where(micros == _NAT, _NAT, micros * 1000)
     return pd.DatetimeIndex(nanos.view("datetime64[ns]")).tz_localize("UTC").array
-
-
-def task_metadata(task: Task) -> pd.DataFrame:
-    """A task's metadata as a two-column (field, value) frame, for display."""
-    row = _task_row(task)
-    shown = {k: v for k, v in row.items() if k not in ("audio_url",)}
-    shown["raw_status"] = task.raw_status
-    values = [
-        "" if v is None else (v.isoformat() if hasattr(v, "isoformat") else str(v))
-        for v in shown.values()
-    ]
-    return pd.DataFrame({"field": list(shown), "value": values}).astype("string")

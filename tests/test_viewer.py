@@ -13,7 +13,7 @@ from qubico_nb import Task, TaskViewer
 from qubico_nb.sandbox import Sandbox
 
 from .conftest import KEY, VIDEO, client_for, wait_until
-from .test_html import EVIL, evil_task
+from .helpers.html import EVIL, evil_task
 
 
 def followers() -> list[threading.Thread]:

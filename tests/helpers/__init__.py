@@ -1,0 +1,1 @@
+"""Helpers several test modules share (import them from here, not from another test module)."""

@@ -354,14 +354,22 @@ class _KeyAuth(requests.auth.AuthBase):
 
 # -- bodies ------------------------------------------------------------------------------------
 class _Inflater:
-    """Decodes a Content-Encoding piece by piece, so the size cap is checked while inflating."""
+    """Decodes a Content-Encoding piece by piece, so the size cap is checked while inflating.
+
+    Every byte or an error: a gzip body of several members (RFC 1952, 2.2) is read to the end
+    of the last one; bytes after the compressed data that are not a gzip member, and a body
+    that stops inside a member, are `MalformedResponseError` (a stream cut after its first
+    member would be a silently short file).
+    """
 
     def __init__(self, encoding: str | None, what: str) -> None:
         name = (encoding or "identity").strip().lower()
         self._what = what
+        self._gzip = name in ("gzip", "x-gzip")
+        self._fed = False
         if name in ("", "identity"):
             self._z: Any = None
-        elif name in ("gzip", "x-gzip"):
+        elif self._gzip:
             self._z = zlib.decompressobj(16 + zlib.MAX_WBITS)
         elif name == "deflate":
             self._z = zlib.decompressobj()
@@ -374,16 +382,27 @@ class _Inflater:
         if self._z is None:
             yield data
             return
+        self._fed = self._fed or bool(data)
         try:
             while data:
+                if self._z.eof:  # a member ended with bytes after it
+                    if not self._gzip:
+                        raise self._malformed("has bytes after the end of its compressed data")
+                    self._z = zlib.decompressobj(16 + zlib.MAX_WBITS)  # the next gzip member
                 out = self._z.decompress(data, _PIECE)
-                data = self._z.unconsumed_tail
+                data = self._z.unused_data if self._z.eof else self._z.unconsumed_tail
                 if out:
                     yield out
         except zlib.error:
-            raise MalformedResponseError(
-                f"{self._what}: the answer's compressed body is corrupt"
-            ) from None
+            raise self._malformed("is corrupt") from None
+
+    def finish(self) -> None:
+        """Call after the last piece: a compressed body must end where its data ends."""
+        if self._z is not None and self._fed and not self._z.eof:
+            raise self._malformed("ends in the middle of its compressed data")
+
+    def _malformed(self, why: str) -> MalformedResponseError:
+        return MalformedResponseError(f"{self._what}: the answer's compressed body {why}")
 
 
 def _raw_pieces(raw: Any) -> Iterator[bytes]:
@@ -707,6 +726,8 @@ class Transport:
                         f"{what}: got {raw_size} of {expected} bytes from {_where(url)}"
                     )
                 )
+            else:
+                inflater.finish()
         except QubicoError as err:
             failure = _Failure(err)
         except _SinkFailed as err:

@@ -65,3 +65,58 @@ def test_lru_bound_and_validation() -> None:
     assert len(off) == 0
     with pytest.raises(ValueError, match="maxsize"):
         TaskCache(-1)
+
+
+SECRET = "whsec-echoed-0123456789"
+
+
+def _echoing(task_id: str, *, in_config: bool) -> dict[str, object]:
+    """A finished answer that echoes the webhook secret in odd places besides its config."""
+    answer: dict[str, object] = {
+        "task_id": task_id,
+        "status": "completed",
+        "input": {"prompt": f"rain, sent with {SECRET}", "seed": 4},
+        "output": {"audio_url": f"https://c/{task_id}.wav?sig={SECRET}"},
+        "meta": {"delivery": {"x-webhook-secret": SECRET, SECRET: "as a key"}},
+        "logs": [["header", SECRET], {"deep": [{"deeper": f"Bearer {SECRET}"}]}],
+        "detail": {"webhook": {"secret": SECRET}},
+    }
+    if in_config:
+        answer["config"] = {"webhook_config": {"endpoint": "https://h/x", "secret": SECRET}}
+    return answer
+
+
+def _disk_bytes(folder: Path) -> bytes:
+    return b"".join(p.read_bytes() for p in folder.rglob("*") if p.is_file())
+
+
+def test_a_webhook_secret_is_removed_by_value_wherever_the_answer_echoes_it(
+    tmp_path: Path,
+) -> None:
+    from qubico_nb.store.tasks import TaskStore
+
+    folder = tmp_path / "cache"
+    store = TaskStore(folder / "t.sqlite3", scope="s")
+    cache = TaskCache(10, store=store)
+    echoed = Task.from_dict(_echoing("t1", in_config=True))
+    cache.put(echoed)  # the answer names the secret in config.webhook_config
+    cache.hold_secret(SECRET)  # a legacy answer does not: the client remembers what it sent
+    cache.put(Task.from_dict(_echoing("t2", in_config=False)))
+    store.close()
+    assert _disk_bytes(folder) and SECRET.encode() not in _disk_bytes(folder)
+    again = TaskCache(10, store=TaskStore(folder / "t.sqlite3", scope="s")).get_many(["t1", "t2"])
+    assert set(again) == {"t1", "t2"}
+    assert SECRET not in repr(dict(again["t1"].raw)) and again["t1"].prompt == "rain, sent with "
+    assert echoed.prompt == f"rain, sent with {SECRET}"  # the task in memory is left as it was
+
+
+def test_a_secret_the_client_sent_is_kept_off_the_disk_in_any_later_answer(
+    tmp_path: Path,
+) -> None:
+    folder = tmp_path / "cache"
+    with Sandbox(preset="instant", schema="seed") as sb:
+        client = client_for(sb, cache_size=10)
+        task = client.generate_audio(VIDEO, f"rain {SECRET}", webhook_secret=SECRET)
+        done = client.wait(task)
+        assert SECRET in done.prompt
+    assert _disk_bytes(folder) and SECRET.encode() not in _disk_bytes(folder)

@@ -530,6 +530,67 @@ def test_a_corrupt_gzip_body_is_a_malformed_answer(hostile: Callable[[Handler], 
     assert len(server.seen) == 2
 
 
+def _gzip(data: bytes) -> bytes:
+    packer = zlib.compressobj(6, zlib.DEFLATED, 16 + zlib.MAX_WBITS)
+    return packer.compress(data) + packer.flush()
+
+
+def test_a_gzip_body_of_several_members_is_read_to_its_last_byte(
+    hostile: Callable[[Handler], Hostile], tmp_path: Any
+) -> None:
+    """RFC 1952 allows members one after the other; all of them are the body (a reader that
+    stopped after the first made a 1.0 s file measure 0.5 s)."""
+    from qubico_nb.store.files import FileCache
+
+    answer = json.dumps({"code": 200, "data": {"credits": 7, "pad": "x" * 5000}}).encode()
+    wav = bytes(range(256)) * 400
+    halves = {
+        "/account/info": _gzip(answer[:100]) + _gzip(answer[100:]),
+        "/f.wav": b"".join(_gzip(wav[i : i + 30_000]) for i in range(0, len(wav), 30_000)),
+    }
+    server = hostile(
+        lambda h: send(
+            h, 200, halves.get(h.path.split("?")[0], halves["/f.wav"]), {"Content-Encoding": "gzip"}
+        )
+    )
+    client = Client(KEY, base_url=server.url, max_retries=0)
+    account = client.account()
+    assert account["credits"] == 7 and len(account["pad"]) == 5000
+    sink = io.BytesIO()
+    assert client.fetch_file(f"{server.url}/f.wav", sink) == len(wav)
+    assert sink.getvalue() == wav
+    files = FileCache(tmp_path)
+    assert files.fetch(f"{server.url}/f.wav", client.fetch_file) == wav
+    assert files.get(f"{server.url}/f.wav") == wav
+
+
+@pytest.mark.parametrize(
+    ("encoding", "body", "why"),
+    [
+        ("gzip", _gzip(b"RIFF" + bytes(500)) + b"trailing garbage", "is corrupt"),
+        ("gzip", _gzip(b"RIFF" + bytes(500)) + bytes(64), "is corrupt"),
+        ("gzip", _gzip(b"RIFF" + bytes(5000))[:-12], "ends in the middle"),
+        ("deflate", zlib.compress(b"RIFF" + bytes(500)) + b"more", "has bytes after the end"),
+    ],
+    ids=["garbage after the member", "zeros after the member", "cut inside", "deflate tail"],
+)
+def test_a_compressed_body_with_bytes_after_its_end_or_cut_short_is_refused(
+    hostile: Callable[[Handler], Hostile], tmp_path: Any, encoding: str, body: bytes, why: str
+) -> None:
+    from qubico_nb.store.files import FileCache
+
+    server = hostile(lambda h: send(h, 200, body, {"Content-Encoding": encoding}))
+    client = Client(KEY, base_url=server.url, max_retries=0)
+    with pytest.raises(ProtocolError, match=f"compressed body {why}"):
+        client.fetch_file(f"{server.url}/f.wav", io.BytesIO())
+    with pytest.raises(ProtocolError, match=f"compressed body {why}"):
+        client.account()
+    files = FileCache(tmp_path)
+    with pytest.raises(ProtocolError, match=f"compressed body {why}"):
+        files.fetch(f"{server.url}/f.wav", client.fetch_file)
+    assert files.get(f"{server.url}/f.wav") is None  # nothing half-read is kept
+
+
 # -- lost creates --------------------------------------------------------------------------------
 @pytest.mark.parametrize(
     ("kind", "options"),

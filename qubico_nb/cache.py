@@ -13,6 +13,7 @@ from collections import OrderedDict
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from ._transport import MIN_SECRET_CHARS
 from .errors import ProtocolError
 from .models import (
     Task,
@@ -37,6 +38,7 @@ class TaskCache:
         self.store = store
         self._items: OrderedDict[str, Task] = OrderedDict()
         self._lock = threading.Lock()
+        self._secrets: set[str] = set()
         self.hits = 0
         self.misses = 0
 
@@ -80,7 +82,17 @@ class TaskCache:
             return
         self._keep(done)
         if self.store is not None:
-            self.store.put_many((task.id, _entry(task)) for task in done if task.raw)
+            with self._lock:
+                known = tuple(self._secrets)
+            entries = ((task.id, _entry(task, known)) for task in done if task.raw)
+            self.store.put_many((task_id, e) for task_id, e in entries if e is not None)
+
+    def hold_secret(self, secret: str | None) -> None:
+        """Remember a webhook secret this process sent (in memory only), so that it is removed
+        by value from every answer written to disk, wherever the server echoes it."""
+        if secret:
+            with self._lock:
+                self._secrets.add(secret)
 
     def _keep(self, tasks: list[Task]) -> None:
         with self._lock:
@@ -108,20 +120,56 @@ class TaskCache:
         )
 
 
-def _without_secrets(raw: Mapping[str, Any]) -> dict[str, Any]:
-    """The answer with its webhook secret blanked (the unified schema echoes
-    ``config.webhook_config.secret``): what is written to disk must not hold a credential."""
-    out: dict[str, Any] = raw if type(raw) is dict else dict(raw)
-    for holder_key in (None, "data"):
-        holder = out if holder_key is None else out.get(holder_key)
-        if not isinstance(holder, dict):
-            continue
-        config = holder.get("config")
-        hook = config.get("webhook_config") if isinstance(config, dict) else None
-        if isinstance(config, dict) and isinstance(hook, dict) and hook.get("secret"):
-            blanked = {**holder, "config": {**config, "webhook_config": {**hook, "secret": ""}}}
-            out = blanked if holder_key is None else {**out, holder_key: blanked}
-    return out
+def _secrets_in(raw: Mapping[str, Any], known: Iterable[str] = ()) -> set[str]:
+    """The webhook secrets to keep off the disk: the ones this process sent (`known`) and the
+    ones the answer names (``config.webhook_config.secret``, at the top or under ``data``)."""
+    secrets = {value for value in known if isinstance(value, str) and value}
+    for holder in (raw, raw.get("data")):
+        config = holder.get("config") if isinstance(holder, Mapping) else None
+        hook = config.get("webhook_config") if isinstance(config, Mapping) else None
+        secret = hook.get("secret") if isinstance(hook, Mapping) else None
+        if isinstance(secret, str) and secret:
+            secrets.add(secret)
+    return secrets
+
+
+#: Deeper than this, an entry is not stored on disk (no real answer comes close).
+_MAX_DEPTH = 200
+
+
+class _TooDeep(ValueError):
+    pass
+
+
+def _without_secrets(value: Any, secrets: set[str]) -> Any:
+    """`value` (JSON-like) with every secret removed by value, wherever the server echoed it:
+    every string (keys too, at any depth) equal to one becomes empty, and one holding a secret
+    of at least `MIN_SECRET_CHARS` has it cut out (a shorter one would garble ordinary words).
+    Raises `_TooDeep` past `_MAX_DEPTH` levels (not stored rather than not checked)."""
+    if not secrets:
+        return value
+    long = sorted((s for s in secrets if len(s) >= MIN_SECRET_CHARS), key=len, reverse=True)
+
+    def clean_text(text: str) -> str:
+        if text in secrets:
+            return ""
+        for secret in long:
+            if secret in text:
+                text = text.replace(secret, "")
+        return text
+
+    def clean(item: Any, depth: int) -> Any:
+        if isinstance(item, str):
+            return clean_text(item)
+        if depth > _MAX_DEPTH:
+            raise _TooDeep("the answer is nested too deeply to check it for secrets")
+        if isinstance(item, Mapping):
+            return {clean_text(str(k)): clean(v, depth + 1) for k, v in item.items()}
+        if isinstance(item, (list, tuple)):
+            return [clean(part, depth + 1) for part in item]
+        return item
+
+    return clean(value, 0)
 
 
 #: The key of a stored entry that holds a parsed snapshot next to the answer (an answer itself
@@ -129,15 +177,22 @@ def _without_secrets(raw: Mapping[str, Any]) -> dict[str, Any]:
 SNAPSHOT_KEY = "qubico_nb_snapshot"
 
 
-def _entry(task: Task) -> Mapping[str, Any]:
+def _entry(task: Task, known_secrets: Iterable[str] = ()) -> Mapping[str, Any] | None:
     """What the store keeps of a task: its answer, and what this parser made of it (so a new
-    process need not parse it again; see `qubico_nb.models.snapshot_tag`)."""
-    raw = _without_secrets(_get_task_raw(task))
+    process need not parse it again; see `qubico_nb.models.snapshot_tag`), with every webhook
+    secret removed by value; None when it cannot be checked (it then stays in memory only)."""
+    raw = _get_task_raw(task)
+    raw = raw if type(raw) is dict else dict(raw)
     tag = snapshot_tag()
     snapshot = task_snapshot(task) if tag is not None else None
-    if snapshot is None:
-        return raw  # type: ignore[no-any-return]
-    return {SNAPSHOT_KEY: tag, "snapshot": snapshot, "raw": raw}
+    entry: Mapping[str, Any] = (
+        raw if snapshot is None else {SNAPSHOT_KEY: tag, "snapshot": snapshot, "raw": raw}
+    )
+    try:
+        return _without_secrets(entry, _secrets_in(raw, known_secrets))  # type: ignore[no-any-return]
+    except _TooDeep as err:
+        log.debug("task %r is not stored on disk: %s", task.id, err)
+        return None
 
 
 _snapshot_decode = json.JSONDecoder().raw_decode

@@ -255,6 +255,7 @@ class Client:
         """
         if not isinstance(input, Mapping):
             raise InvalidRequestError(f"input must be a dict, got {type(input).__name__}")
+        self.cache.hold_secret(webhook_secret)  # kept off the disk wherever it is echoed
         body = {
             "model": model,
             "task_type": task_type,

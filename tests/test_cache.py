@@ -100,6 +100,7 @@ def test_a_webhook_secret_is_removed_by_value_wherever_the_answer_echoes_it(
     cache = TaskCache(10, store=store)
     echoed = Task.from_dict(_echoing("t1", in_config=True))
     cache.put(echoed)  # the answer names the secret in config.webhook_config
+    assert SECRET.encode() not in _disk_bytes(folder)
     cache.hold_secret(SECRET)  # a legacy answer does not: the client remembers what it sent
     cache.put(Task.from_dict(_echoing("t2", in_config=False)))
     store.close()
@@ -117,6 +118,6 @@ def test_a_secret_the_client_sent_is_kept_off_the_disk_in_any_later_answer(
     with Sandbox(preset="instant", schema="seed") as sb:
         client = client_for(sb, cache_size=10)
         task = client.generate_audio(VIDEO, f"rain {SECRET}", webhook_secret=SECRET)
-        done = client.wait(task)
+        done = client.get_task(client.wait(task).id)  # finished: kept on disk
         assert SECRET in done.prompt
     assert _disk_bytes(folder) and SECRET.encode() not in _disk_bytes(folder)

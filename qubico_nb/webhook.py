@@ -80,7 +80,8 @@ def _text(value: str | bytes) -> str:
 
 def _decode(body: object) -> object:
     if isinstance(body, (bytes, bytearray, memoryview, str)):
-        if len(body) > MAX_WEBHOOK_BYTES:
+        size = body.nbytes if isinstance(body, memoryview) else len(body)  # bytes, not items
+        if size > MAX_WEBHOOK_BYTES:
             raise ProtocolError(f"webhook body is larger than {MAX_WEBHOOK_BYTES:,} bytes")
         try:
             return json.loads(bytes(body) if not isinstance(body, str) else body)

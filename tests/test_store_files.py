@@ -212,3 +212,25 @@ def test_concurrent_writers_of_one_url_leave_one_whole_entry(tmp_path: Path) -> 
 def test_negative_cap_is_refused(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="max_bytes"):
         FileCache(tmp_path, max_bytes=-1)
+
+
+def test_cached_files_are_the_owners_and_so_is_every_folder_made_on_the_way(
+    tmp_path: Path,
+) -> None:
+    import stat
+
+    mode = lambda path: stat.S_IMODE(path.stat().st_mode)  # noqa: E731
+    tmp_path.chmod(0o755)
+    before = os.umask(0o022)  # the usual umask would leave files world-readable
+    try:
+        root = tmp_path / "made" / "on" / "the-way"
+        cache = FileCache(root / "files")
+        assert cache.put(URL, b"RIFF-audio") is not None
+    finally:
+        os.umask(before)
+    made = [tmp_path / "made", tmp_path / "made" / "on", root, root / "files"]
+    assert {str(p.relative_to(tmp_path)): mode(p) for p in made} == {
+        str(p.relative_to(tmp_path)): 0o700 for p in made
+    }
+    assert sorted(mode(p) for p in (root / "files").iterdir()) == [0o600, 0o600]
+    assert mode(tmp_path) == 0o755  # a folder that was there is left as it was

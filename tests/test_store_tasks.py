@@ -414,3 +414,32 @@ def test_a_webhook_secret_is_never_written_and_the_file_is_the_owners(cache_dir:
     assert files and not any(secret.encode() in p.read_bytes() for p in files)  # ...we do not
     store = cache_dir / STORE_FILE
     assert stat.S_IMODE(store.stat().st_mode) == 0o600
+
+
+def test_every_folder_made_on_the_way_to_the_cache_is_the_owners(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import stat
+
+    root = tmp_path / "a" / "b" / "cache"
+    monkeypatch.setenv(CACHE_DIR_ENV, str(root))
+    before = os.umask(0o022)
+    try:
+        TaskStore(scope="s").put("t0", {"task_id": "t0", "status": "completed"})
+    finally:
+        os.umask(before)
+    for folder in (tmp_path / "a", tmp_path / "a" / "b", root):
+        assert stat.S_IMODE(folder.stat().st_mode) == 0o700, folder
+
+
+def test_a_store_path_that_is_a_dangling_link_is_refused_and_nothing_is_made_elsewhere(
+    cache_dir: Path, tmp_path: Path
+) -> None:
+    cache_dir.mkdir(parents=True)
+    elsewhere = tmp_path / "elsewhere" / "planted.sqlite3"
+    elsewhere.parent.mkdir()
+    (cache_dir / STORE_FILE).symlink_to(elsewhere)
+    store = TaskStore(scope="dangling-link-test")
+    with pytest.warns(RuntimeWarning, match="dangling link"):
+        store.put("t0", {"task_id": "t0", "status": "completed"})
+    assert not elsewhere.exists() and store.get("t0") is None

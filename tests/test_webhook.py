@@ -11,6 +11,7 @@ import requests
 from qubico_nb import APIStatusError, ProtocolError, QubicoError, Status, parse_webhook
 from qubico_nb.errors import WebhookVerificationError
 from qubico_nb.sandbox import Sandbox
+from qubico_nb.webhook import MAX_WEBHOOK_BYTES
 
 from .conftest import client_for, wait_until
 from .test_sandbox_webhooks import Receiver, with_hook
@@ -118,3 +119,17 @@ def test_bodies_that_are_not_tasks() -> None:
         parse_webhook({"timestamp": 1, "data": None})
     task = parse_webhook({"timestamp": 1, "data": {"task_id": "t", "status": "Completed"}})
     assert task.status is Status.COMPLETED
+
+
+def test_a_memoryview_body_is_measured_in_bytes_not_items() -> None:
+    import array
+
+    wide = memoryview(array.array("d", [0.0]) * (MAX_WEBHOOK_BYTES // 4))  # 2 MiB, few items
+    assert len(wide) < MAX_WEBHOOK_BYTES < wide.nbytes
+    with pytest.raises(ProtocolError, match="larger than"):
+        parse_webhook(wide)
+    half = MAX_WEBHOOK_BYTES // 2 + 8
+    rows = memoryview(b"{}" + b" " * (2 * half - 2)).cast("B", (2, half))  # 2 rows
+    assert len(rows) == 2
+    with pytest.raises(ProtocolError, match="larger than"):
+        parse_webhook(rows)

@@ -8,6 +8,7 @@ from __future__ import annotations
 import os
 import sys
 from pathlib import Path
+from typing import BinaryIO
 
 from .._constants import CACHE_DIR_ENV
 
@@ -27,7 +28,27 @@ def cache_root() -> Path:
 
 
 def private_folder(path: Path) -> Path:
-    """Make `path` (and its parents) if missing; one we make is readable by its owner only, since
-    what is cached came with the user's key (task answers, files)."""
-    path.mkdir(mode=0o700, parents=True, exist_ok=True)
+    """Make `path` (and its parents) if missing; every folder made here, on the way too, is for
+    its owner only (0700), since what is cached came with the user's key (task answers, files).
+    Folders that were already there are left as they are."""
+    missing = []
+    for folder in (path, *path.parents):
+        if folder.is_dir():
+            break
+        missing.append(folder)
+    for folder in reversed(missing):
+        try:
+            folder.mkdir(mode=0o700)
+        except FileExistsError:  # another process made it in between, or it is not a folder
+            if not folder.is_dir():
+                raise
+            continue
+        folder.chmod(0o700)  # the umask may have taken bits away; never adds any
     return path
+
+
+def private_file(path: Path) -> BinaryIO:
+    """A new file at `path` opened for writing, readable by its owner only (0600); it must not
+    exist yet (a link planted there is refused, never followed)."""
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0)
+    return os.fdopen(os.open(path, flags, 0o600), "wb")

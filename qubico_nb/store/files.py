@@ -25,7 +25,7 @@ from typing import Any, BinaryIO
 from urllib.parse import urlsplit
 
 from .._constants import CACHE_DIR_ENV, MEDIA_TYPES
-from . import cache_root, private_folder
+from . import cache_root, private_file, private_folder
 
 #: The folder (under the cache root) that holds fetched files.
 FILES_FOLDER = "files"
@@ -267,7 +267,7 @@ class FileCache:
 def _write_atomic(path: Path, data: bytes) -> None:
     partial = path.with_name(f"{path.name}.{uuid.uuid4().hex[:8]}.part")
     try:
-        with open(partial, "wb") as handle:
+        with private_file(partial) as handle:
             handle.write(data)
         os.replace(partial, path)
     finally:

@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from .._constants import CACHE_DIR_ENV
-from . import cache_root, private_folder
+from . import cache_root, private_file, private_folder
 
 log = logging.getLogger("qubico_nb")
 
@@ -217,8 +217,10 @@ class TaskStore:
         conn = None
         try:
             private_folder(self.path.parent)
+            _refuse_dangling_link(self.path)
             if not self.path.exists():  # created for the owner only; -wal/-shm follow its mode
-                self.path.touch(mode=0o600)
+                with contextlib.suppress(FileExistsError), private_file(self.path):
+                    pass
             conn = sqlite3.connect(
                 self.path,
                 timeout=self.busy_timeout_s,
@@ -254,6 +256,16 @@ class TaskStore:
             f"{CACHE_DIR_ENV} to a writable folder, to get the cache back",
             RuntimeWarning,
             stacklevel=4,
+        )
+
+
+def _refuse_dangling_link(path: Path) -> None:
+    """A store path that is a link to nowhere is refused: SQLite would create the file where
+    the link points, which may be anywhere on the machine."""
+    if path.is_symlink() and not path.exists():
+        raise FileNotFoundError(
+            f"{path} is a link to {os.readlink(path)}, which does not exist; the store makes "
+            "no file through a dangling link (remove the link, or point it at a file)"
         )
 
 

@@ -1,0 +1,185 @@
+"""MP4, M4A and MOV (ISO base media and QuickTime): drop the boxes that carry text about the
+file (``udta``, ``meta``/``ilst``/``keys``, ``©xyz`` items, ``uuid`` such as XMP, ``free``/``skip``
+padding that may hold anything), blank handler names, encoder names of video sample entries and
+creation times; move the chunk offsets (``stco``/``co64``) by what was removed before the media
+data, so every sample is read from the same bytes as before."""
+
+from __future__ import annotations
+
+import bisect
+import struct
+from dataclasses import dataclass, field
+
+from .._media import _boxes
+from .errors import damaged
+
+#: Boxes whose children are walked.
+CONTAINERS = frozenset({b"moov", b"trak", b"mdia", b"minf", b"stbl", b"edts", b"dinf", b"mvex"})
+#: Boxes dropped wherever they are (and any whose type begins with ©, as QuickTime's items do).
+DROPPED = frozenset(
+    {
+        b"udta", b"meta", b"ilst", b"keys", b"uuid", b"free", b"skip", b"wide", b"XMP_",
+        b"pdin", b"mfra", b"cprt", b"Xtra", b"chpl", b"ID32", b"tags", b"kind", b"name",
+    }
+)  # fmt: skip
+#: Handlers of tracks whose samples are text (subtitles, chapter titles): refused, since their
+#: words are in the media data itself.
+TEXT_HANDLERS = frozenset({b"text", b"sbtl", b"subt", b"tx3g", b"clcp"})
+#: Video sample entries, whose 32-byte ``compressorname`` names the encoder.
+VISUAL_ENTRIES = frozenset(
+    {b"avc1", b"avc2", b"avc3", b"avc4", b"hvc1", b"hev1", b"mp4v", b"vp08", b"vp09", b"av01",
+     b"encv", b"s263", b"jpeg", b"mjp2", b"dvh1", b"dvhe", b"apcn", b"apch", b"apcs", b"ap4h"}
+)  # fmt: skip
+_COMPRESSOR_NAME = slice(42, 74)  # in a visual sample entry's payload
+_TIMED = frozenset({b"mvhd", b"tkhd", b"mdhd"})  # full boxes that open with two times
+_BASE_DATA_OFFSET = 0x000001  # tfhd flag: an absolute file offset follows
+
+
+@dataclass
+class _Out:
+    """A box tree being written, with the places that hold file offsets to move later."""
+
+    data: bytearray = field(default_factory=bytearray)
+    offsets: list[tuple[int, int]] = field(default_factory=list)  # (position, width in bytes)
+
+
+def strip_mp4(data: bytes) -> bytes:
+    """The file with its metadata boxes removed; see the module doc."""
+    top = _children(data, 0, len(data), "the file")
+    kinds = [kind for kind, *_ in top]
+    if b"moov" not in kinds:
+        raise damaged("MP4", "it has no 'moov' box")
+    if b"sidx" in kinds:
+        first = kinds.index(b"sidx")
+        if any(k in DROPPED or k == b"moov" for k in kinds[first:]):
+            raise damaged("MP4", "boxes to drop follow its segment index (not supported)")
+    out = _Out()
+    kept: list[tuple[int, int, int]] = []  # (old start, old end, new start) of media boxes
+    for kind, start, header, end in top:
+        if _is_dropped(kind):
+            continue
+        new_start = len(out.data)
+        if kind == b"moov":
+            _write_container(data, kind, start, header, end, out)
+        else:
+            if kind == b"moof":
+                _check_fragment(data, start, header, end, out)
+            out.data += data[start:end]
+        if kind not in (b"moov", b"moof"):  # what offsets may point into: the media data
+            kept.append((start, end, new_start))
+    _move_offsets(out, kept)
+    return bytes(out.data)
+
+
+def _children(data: bytes, start: int, end: int, where: str) -> list[tuple[bytes, int, int, int]]:
+    """(type, box start, header length, box end) of the boxes that fill start..end exactly."""
+    found = []
+    at = start
+    for kind, body, body_end in _boxes(data, start, end):
+        found.append((kind, at, body - at, body_end))
+        at = body_end
+    if at != end and not (end - at == 4 and data[at:end] == bytes(4)):  # QuickTime terminator
+        raise damaged("MP4", f"the boxes of {where} do not fill it (damaged at byte {at})")
+    return found
+
+
+def _is_dropped(kind: bytes) -> bool:
+    return kind in DROPPED or kind[:1] == b"\xa9"
+
+
+def _write_container(
+    data: bytes, kind: bytes, start: int, header: int, end: int, out: _Out
+) -> None:
+    at = len(out.data)
+    out.data += bytes(8) if end - start <= 0xFFFFFFFF else bytes(16)
+    size_bytes = len(out.data) - at
+    for child, c_start, c_header, c_end in _children(data, start + header, end, repr(kind)):
+        if _is_dropped(child):
+            continue
+        body = c_start + c_header
+        if child in CONTAINERS:
+            _write_container(data, child, c_start, c_header, c_end, out)
+        elif child == b"hdlr":
+            _write_hdlr(data, body, c_end, out)
+        else:
+            box_at = len(out.data)
+            out.data += data[c_start:c_end]
+            payload = box_at + c_header
+            if child in _TIMED:
+                _blank_times(out.data, payload, c_end - body)
+            elif child in (b"stco", b"co64"):
+                _note_chunk_offsets(out, payload, c_end - body, 4 if child == b"stco" else 8)
+            elif child == b"stsd":
+                _blank_encoder_names(data, body, c_end, out.data, payload)
+    size = len(out.data) - at
+    if size_bytes == 8:
+        struct.pack_into(">I4s", out.data, at, size, kind)
+    else:
+        struct.pack_into(">I4sQ", out.data, at, 1, kind, size)
+
+
+def _write_hdlr(data: bytes, body: int, end: int, out: _Out) -> None:
+    """The handler box with an empty name (it may name the tool or the file)."""
+    if end - body < 24:
+        raise damaged("MP4", "a handler box is too short")
+    if data[body + 8 : body + 12] in TEXT_HANDLERS:
+        raise damaged("MP4", "it has a text track (subtitles or chapters), whose words are media")
+    fixed = data[body : body + 24]
+    out.data += struct.pack(">I4s", 8 + len(fixed) + 1, b"hdlr") + fixed + b"\x00"
+
+
+def _blank_times(buffer: bytearray, payload: int, length: int) -> None:
+    """Zero the creation and modification times of an mvhd, tkhd or mdhd (they date the file)."""
+    width = 8 if buffer[payload] == 1 else 4
+    if length < 4 + 2 * width:
+        raise damaged("MP4", "a header box is too short")
+    buffer[payload + 4 : payload + 4 + 2 * width] = bytes(2 * width)
+
+
+def _note_chunk_offsets(out: _Out, payload: int, length: int, width: int) -> None:
+    if length < 8:
+        raise damaged("MP4", "a chunk offset box is too short")
+    (count,) = struct.unpack_from(">I", out.data, payload + 4)
+    if 8 + count * width != length:
+        raise damaged("MP4", "a chunk offset box's count does not match its size")
+    first = payload + 8
+    out.offsets.extend((first + n * width, width) for n in range(count))
+
+
+def _blank_encoder_names(data: bytes, body: int, end: int, buffer: bytearray, payload: int) -> None:
+    """Zero the ``compressorname`` of each video sample entry (e.g. "Lavc60 libx264")."""
+    if end - body < 8:
+        raise damaged("MP4", "a sample description box is too short")
+    for kind, start, header, entry_end in _children(data, body + 8, end, "'stsd'"):
+        if kind in VISUAL_ENTRIES and entry_end - start - header >= _COMPRESSOR_NAME.stop:
+            at = payload + (start + header - body)
+            buffer[at + _COMPRESSOR_NAME.start : at + _COMPRESSOR_NAME.stop] = bytes(32)
+
+
+def _check_fragment(data: bytes, start: int, header: int, end: int, out: _Out) -> None:
+    """A movie fragment is copied as it is (its sample offsets count from its own start): it
+    must hold nothing to drop. An absolute base offset in it is noted, to be moved."""
+    new_start = len(out.data)
+    for kind, c_start, c_header, c_end in _children(data, start + header, end, "'moof'"):
+        if _is_dropped(kind):
+            raise damaged("MP4", "a movie fragment holds metadata (not supported)")
+        if kind != b"traf":
+            continue
+        for inner, i_start, i_header, i_end in _children(data, c_start + c_header, c_end, "'traf'"):
+            if _is_dropped(inner):
+                raise damaged("MP4", "a track fragment holds metadata (not supported)")
+            body = i_start + i_header
+            if inner == b"tfhd" and i_end - body >= 16 and data[body + 3] & _BASE_DATA_OFFSET:
+                out.offsets.append((new_start + body + 8 - start, 8))
+
+
+def _move_offsets(out: _Out, kept: list[tuple[int, int, int]]) -> None:
+    """Each noted file offset, moved to where the bytes it pointed at now are."""
+    starts = [old for old, _, _ in kept]
+    for position, width in out.offsets:
+        fmt = ">I" if width == 4 else ">Q"
+        (old,) = struct.unpack_from(fmt, out.data, position)
+        index = bisect.bisect_right(starts, old) - 1
+        if index < 0 or not kept[index][0] <= old <= kept[index][1]:
+            raise damaged("MP4", f"a file offset ({old}) points outside the media data")
+        struct.pack_into(fmt, out.data, position, old - kept[index][0] + kept[index][2])

@@ -643,6 +643,60 @@ def measure_audio_analysis(config: Config) -> list[Row]:
     return rows
 
 
+def measure_analysis_memory(config: Config) -> list[Row]:
+    """Peak memory (tracemalloc) of analyze_file on a long stereo WAV against the same on a 10 s
+    one: a file is measured in blocks, so the long one must not need more (it needed 73x)."""
+    import numpy as np
+    import soundfile as sf
+
+    from qubico_nb.audio import analyze_file
+
+    rate = 48000
+    minutes = config.size(10, 1)
+
+    def peak_for(seconds: int, folder: Path) -> float:
+        t = np.arange(seconds * rate, dtype=np.float32) / rate
+        stereo = np.stack([np.sin(2 * np.pi * 440 * t), np.sin(2 * np.pi * 660 * t)], axis=1)
+        path = folder / f"{seconds}.wav"
+        sf.write(path, 0.3 * stereo, rate, subtype="PCM_16")
+        del t, stereo
+        gc.collect()
+        tracemalloc.start()
+        try:
+            analyze_file(path)
+            return tracemalloc.get_traced_memory()[1] / 2**20
+        finally:
+            tracemalloc.stop()
+            path.unlink()
+
+    with tempfile.TemporaryDirectory() as folder:
+        analyze_file(_tiny_wav())  # warm up: imports, filters
+        short = peak_for(10, Path(folder))
+        long = peak_for(minutes * 60, Path(folder))
+    return [
+        Row(
+            f"analyze_file peak memory, {minutes} min stereo WAV",
+            "MiB",
+            [long],
+            "the same for 10 s",
+            [short],
+            1.5,
+            once=True,
+        )
+    ]
+
+
+def _tiny_wav() -> bytes:
+    import io
+
+    import numpy as np
+    import soundfile as sf
+
+    sink = io.BytesIO()
+    sf.write(sink, np.zeros((48000, 2), dtype=np.float32), 48000, format="WAV")
+    return sink.getvalue()
+
+
 def measure_review_notebook(config: Config) -> list[Row]:
     """Saved-notebook bytes per review card: notebooks/review.ipynb executed headless (nbclient)
     and saved, its board's widget state plus static HTML divided by its cards."""
@@ -684,6 +738,7 @@ MEASUREMENTS: list[Callable[[Config], list[Row]]] = [
     measure_waiting,
     measure_audio,
     measure_audio_analysis,
+    measure_analysis_memory,
     measure_review_notebook,
 ]
 

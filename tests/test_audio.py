@@ -519,3 +519,163 @@ def test_a_filtered_frame_keeps_its_index_and_rows_line_up(sb: Sandbox) -> None:
 def test_an_empty_table_gets_the_columns() -> None:
     table = analyze(pd.DataFrame({"url": pd.Series([], dtype="string")}), progress=False)
     assert list(table.columns) == ["url", *ANALYSIS_COLUMNS]
+
+
+# -- bounded memory ----------------------------------------------------------------------------
+def _mp3_declaring(frames_field: int) -> bytes:
+    """An MP3 whose Xing header declares `frames_field` MPEG frames (1152 samples each)."""
+    data = bytearray(encode(sine(-6.0, seconds=1.0), "MP3"))
+    xing = data.find(b"Xing")
+    if xing < 0:
+        xing = data.find(b"Info")
+    assert xing > 0 and int.from_bytes(data[xing + 4 : xing + 8], "big") & 1  # frames field
+    data[xing + 8 : xing + 12] = frames_field.to_bytes(4, "big")
+    return bytes(data)
+
+
+def _flac_declaring(samples: int) -> bytes:
+    """A FLAC whose STREAMINFO declares `samples` samples (a 36-bit field)."""
+    data = bytearray(encode(sine(-6.0, seconds=1.0), "FLAC", "PCM_16"))
+    field = int.from_bytes(data[18:26], "big") & ~((1 << 36) - 1)
+    data[18:26] = (field | samples).to_bytes(8, "big")
+    return bytes(data)
+
+
+@pytest.mark.parametrize(
+    ("data", "why"),
+    [
+        (encode(np.zeros(4096), "WAV", "PCM_16", rate=1), "sample rate is 1 Hz"),
+        (encode(np.zeros(64), "WAV", "PCM_16", rate=400_000), "sample rate is 400,000 Hz"),
+        (encode(np.zeros((64, 9)), "WAV", "PCM_16"), "9 channels"),
+        (_flac_declaring((1 << 36) - 1), "lasts 1,558,265 s"),
+        (_mp3_declaring(0xFFFFFFFF), "more than 3,600 s"),
+        (encode(np.zeros((64, 8)), "WAV", "PCM_16", rate=384_000), None),
+    ],
+    ids=["1 Hz", "400 kHz", "9 channels", "FLAC of 2^36 samples", "MP3 of 2^32 frames", "ok"],
+)
+def test_a_header_beyond_the_limits_is_refused_before_decoding(
+    data: bytes, why: str | None
+) -> None:
+    """A 4 MB WAV at 1 Hz became 1.34 GB, a FLAC declaring 2^36 samples a MemoryError."""
+    import tracemalloc
+
+    analyze_file(encode(np.zeros((64, 8)), "WAV", "PCM_16", rate=384_000))  # imports, filters
+    tracemalloc.start()
+    try:
+        if why is None:
+            assert analyze_file(data).channels == 8
+        else:
+            with pytest.raises(AudioDecodeError, match=f"refused before decoding: .*{why}"):
+                analyze_file(data)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 8 * 2**20
+
+
+def test_a_long_file_is_measured_in_blocks_with_the_numbers_of_one_pass(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Blocks of a few thousand frames give what one block of the whole file gives."""
+    from qubico_nb.audio import measures
+
+    rng = np.random.default_rng(7)
+    stereo = np.stack([sine(-12.0, 20.0, 440.0), sine(-18.0, 20.0, 3000.0)], axis=1)
+    stereo[: RATE * 3] *= 1e-4  # a quiet start: silence and the loudness gates count
+    stereo[RATE * 7] = 1.0  # a click, clipped
+    stereo += 1e-3 * rng.standard_normal(stereo.shape)
+    data = encode(stereo, "WAV", "FLOAT")
+    whole = analyze_file(data, peaks=300, spectrogram_shape=(48, 150))
+    monkeypatch.setattr(measures, "BLOCK_FRAMES", 5000)
+    assert measures.block_frames(RATE) * 6 < len(stereo)  # seven blocks
+    blocked = analyze_file(data, peaks=300, spectrogram_shape=(48, 150))
+    for field in ("duration_s", "peak_dbfs", "clipped_fraction", "silent_fraction"):
+        assert getattr(blocked, field) == getattr(whole, field), field
+    assert blocked.rms_dbfs == pytest.approx(whole.rms_dbfs, abs=1e-9)
+    assert blocked.lufs == pytest.approx(whole.lufs, abs=1e-4)
+    assert np.array_equal(blocked.peaks, whole.peaks)
+    assert np.abs(blocked.spectrogram.astype(int) - whole.spectrogram).max() <= 1
+
+
+def test_peak_memory_does_not_grow_with_duration() -> None:
+    """Two minutes of stereo (42 MB as float32) are measured within a few blocks' memory."""
+    import tracemalloc
+
+    minutes = encode(np.tile(sine(-6.0, 10.0)[:, None], (12, 2)), "WAV", "PCM_16")
+    decoded = len(minutes) * 2  # int16 samples as float32
+    tracemalloc.start()
+    try:
+        result = analyze_file(minutes)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert result.duration_s == pytest.approx(120.0)
+    assert peak < decoded / 2
+
+
+def test_a_header_that_miscounts_its_frames_is_measured_with_the_real_count() -> None:
+    """An Ogg whose last page claims 2 s more than it holds: laid out by the header at first,
+    then measured again by what the decoder really found."""
+    import struct
+
+    from qubico_nb._tags.ogg import page_crc
+
+    data = bytearray(encode(sine(-6.0, 14.0), "OGG", "VORBIS"))
+    last = data.rfind(b"OggS")
+    granule = struct.unpack_from("<q", data, last + 6)[0]
+    struct.pack_into("<q", data, last + 6, granule + 2 * RATE)
+    struct.pack_into("<I", data, last + 22, 0)
+    struct.pack_into("<I", data, last + 22, page_crc(data[last:]))
+    with sf.SoundFile(io.BytesIO(bytes(data))) as sound:
+        assert sound.frames == granule + 2 * RATE  # the header's word
+    from qubico_nb.audio.analysis import decode
+
+    result = analyze_file(bytes(data))
+    samples, rate = decode(bytes(data))  # what the decoder really gives
+    assert result == analyze_samples(samples, rate)
+    assert result.duration_s == pytest.approx(14.0, abs=0.05)
+
+
+def _flooding_mp3() -> bytes:
+    """An MP3 frame, then 200 kB of invalid frame headers: libmpg123 writes a line for each."""
+    good = encode(sine(-6.0, seconds=1.0), "MP3")
+    return good[:418] + b"\xff\xe2\x00\x00" * 50_000
+
+
+def test_a_decoder_flooding_stderr_is_silenced_and_its_message_is_the_error(
+    capfd: pytest.CaptureFixture[str],
+) -> None:
+    with pytest.raises(AudioDecodeError) as caught:
+        analyze_file(_flooding_mp3())
+    written = capfd.readouterr().err
+    assert len(written) < 1000, f"{len(written):,} characters reached stderr"
+    message = str(caught.value)
+    assert "the decoder says: Frame smaller than mandatory side info" in message, message
+    assert "[src/" not in message and len(message) < 500
+
+
+def test_stderr_is_given_back_after_decoding(capfd: pytest.CaptureFixture[str]) -> None:
+    import os
+
+    with pytest.raises(AudioDecodeError):
+        analyze_file(_flooding_mp3())
+    os.write(2, b"still here\n")
+    assert "still here" in capfd.readouterr().err
+
+
+def test_analyze_gives_a_flooding_decoder_its_row_error_and_keeps_stderr_clean(
+    sb: Sandbox, capfd: pytest.CaptureFixture[str]
+) -> None:
+    client = client_for(sb)
+    task = finished(client, "https://cdn.example.com/clips/beach.mp4", 6)
+    frame = tabulate_tasks([task] * 4, client=client, per="work", progress=False)
+    for row in (1, 3):  # two at once: they share the one redirection of stderr
+        frame.loc[row, "url"] = client.upload(_flooding_mp3() + bytes(row), f"junk{row}.mp3")
+    capfd.readouterr()
+    table = analyze(frame, client=client, progress=False, max_workers=4)
+    assert len(capfd.readouterr().err) < 1000
+    assert pd.isna(table["analysis_error"][0]) and table["measured_duration_s"][2] > 0
+    for row in (1, 3):
+        error = table["analysis_error"][row]
+        assert error.startswith("could not analyze the file: cannot decode audio"), error
+        assert "the decoder says: frame smaller" in error.lower(), error

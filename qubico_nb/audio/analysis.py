@@ -1,7 +1,9 @@
 """What a sound file measures: level, loudness, clipping, silence, a waveform and a spectrogram.
 
 Pure: it takes a path or bytes, decodes with soundfile (WAV, FLAC, OGG, MP3) and returns numbers and
-two small arrays made for drawing. No HTTP, no widgets, no pandas.
+two small arrays made for drawing. No HTTP, no widgets, no pandas. A file is checked against the
+limits below from its header before a sample is decoded, then measured a block at a time
+(`qubico_nb.audio.measures`), so memory does not grow with its length.
 """
 
 from __future__ import annotations
@@ -10,40 +12,48 @@ import base64
 import io
 import math
 import os
+from collections.abc import Iterator
 from dataclasses import dataclass, fields
-from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 import soundfile as sf  # type: ignore[import-untyped]
-from numpy.lib.stride_tricks import sliding_window_view
 
-from ..errors import QubicoError
-from .blockfilter import BlockFilter
+from .errors import AudioDecodeError
+from .measures import (
+    CLIP_LEVEL,
+    LOUDNESS_BLOCK_S,
+    LOUDNESS_MAX_CHANNELS,
+    SILENCE_DBFS,
+    SILENCE_WINDOW_S,
+    SPECTROGRAM_FFT,
+    SPECTROGRAM_FLOOR_DB,
+    Levels,
+    Loudness,
+    Peaks,
+    Spectrogram,
+    block_frames,
+    k_weighting_sections,
+    read_only,
+)
+from .quiet import decoder_messages
 
-#: A sample at or above this share of full scale counts as clipped.
-CLIP_LEVEL = 0.999
-#: Windows quieter than this (RMS, dBFS) count as silent.
-SILENCE_DBFS = -60.0
-#: The length of one silence window, in seconds.
-SILENCE_WINDOW_S = 0.05
-#: The loudness gating block of ITU-R BS.1770: shorter clips have no integrated loudness.
-LOUDNESS_BLOCK_S = 0.4
-#: BS.1770 defines channel weights for at most five channels (L, R, C, Ls, Rs).
-LOUDNESS_MAX_CHANNELS = 5
-#: Spectrogram levels map linearly from this floor (value 0) to 0 dBFS (value 255).
-SPECTROGRAM_FLOOR_DB = -100.0
-SPECTROGRAM_FFT = 2048
 DEFAULT_PEAKS = 200
 DEFAULT_SPECTROGRAM_SHAPE = (64, 200)
 
+#: What a file may declare in its header, checked before a sample is decoded (beyond them the
+#: file is refused with `AudioDecodeError`, never half-read): telephone speech to studio rates,
+#: up to 7.1 surround, an hour, and 2 GiB of samples as float32. Memory does not grow with any
+#: of them: a file is measured in blocks of about half a million frames.
+MIN_SAMPLE_RATE = 8_000
+MAX_SAMPLE_RATE = 384_000
+MAX_CHANNELS = 8
+MAX_DURATION_S = 3600.0
+MAX_DECODED_BYTES = 2 * 2**30
+
 FloatArray = npt.NDArray[np.float32]
-
-
-class AudioDecodeError(QubicoError, ValueError):
-    """The bytes are not a sound soundfile can read (WAV, FLAC, OGG, MP3), or are cut short."""
 
 
 @dataclass(frozen=True, eq=False)
@@ -155,28 +165,132 @@ Source = str | os.PathLike[str] | bytes | bytearray | memoryview
 
 
 def decode(source: Source) -> tuple[FloatArray, int]:
-    """Samples as float32 of shape (frames, channels), and the sample rate."""
-    if isinstance(source, (bytes, bytearray, memoryview)):
-        data = bytes(source)
-        if not data:
-            raise AudioDecodeError("cannot decode audio: the data is empty (0 bytes)")
-        name = f"{len(data):,} bytes"
-        handle: Any = io.BytesIO(data)
-    else:
-        path = Path(source)
-        if not path.is_file():
-            raise FileNotFoundError(f"no audio file at {path}")
-        name = str(path)
-        handle = path
-    try:
-        with sf.SoundFile(handle) as sound:
-            samples = _read_float32(sound)
-            rate = sound.samplerate
-    except (sf.LibsndfileError, RuntimeError, TypeError, ValueError) as err:
+    """All samples as float32 of shape (frames, channels), and the sample rate; the file must
+    be within the limits (`MAX_DURATION_S`...). `analyze_file` never holds a whole file: use it
+    to measure one."""
+    with _Decoder(source) as decoder:
+        blocks = list(decoder.blocks())
+        samples = (
+            np.concatenate(blocks) if blocks else np.zeros((0, decoder.channels), dtype=np.float32)
+        )
+    return samples, decoder.rate
+
+
+class _Decoder:
+    """An open sound file, checked against the limits from its header, read block by block
+    with the C decoder's messages kept off stderr (their first one explains a failure)."""
+
+    def __init__(self, source: Source) -> None:
+        if isinstance(source, (bytes, bytearray, memoryview)):
+            data = bytes(source)
+            if not data:
+                raise AudioDecodeError("cannot decode audio: the data is empty (0 bytes)")
+            self.name = f"{len(data):,} bytes"
+            self.handle: Any = io.BytesIO(data)
+            self.head = data[:4]
+        else:
+            path = Path(source)
+            if not path.is_file():
+                raise FileNotFoundError(f"no audio file at {path}")
+            self.name = str(path)
+            self.handle = path
+            with open(path, "rb") as file:
+                self.head = file.read(4)
+        self.sound: Any = None
+
+    def __enter__(self) -> _Decoder:
+        self._quiet = decoder_messages(self.head)
+        self._said = self._quiet.__enter__()
+        try:
+            self.sound = self._call(lambda: sf.SoundFile(self.handle))
+        except BaseException:
+            self._quiet.__exit__(None, None, None)
+            raise
+        try:
+            self.rate, self.channels = int(self.sound.samplerate), int(self.sound.channels)
+            self.declared = int(self.sound.frames)
+            self.step = block_frames(self.rate) if self.rate > 0 else 1
+            self._check(self.declared)
+        except BaseException:
+            self.__exit__()
+            raise
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        try:
+            self.sound.close()
+        finally:
+            self._quiet.__exit__(None, None, None)
+
+    def _check(self, frames: int) -> None:
+        """Refuse what the header declares (or the samples turn out to be) beyond the limits."""
+        rate, channels = self.rate, self.channels
+        why = None
+        if not MIN_SAMPLE_RATE <= rate <= MAX_SAMPLE_RATE:
+            why = f"its sample rate is {rate:,} Hz, outside {MIN_SAMPLE_RATE:,}-{MAX_SAMPLE_RATE:,}"
+        elif not 1 <= channels <= MAX_CHANNELS:
+            why = f"it has {channels} channels, more than {MAX_CHANNELS}"
+        elif frames > MAX_DURATION_S * rate:
+            why = f"it lasts {frames / rate:,.0f} s, more than {MAX_DURATION_S:,.0f} s"
+        elif frames * channels * 4 > MAX_DECODED_BYTES:
+            why = (
+                f"its {frames * channels:,} samples would take more than "
+                f"{MAX_DECODED_BYTES // 2**30} GiB decoded"
+            )
+        if why:
+            raise AudioDecodeError(f"audio ({self.name}) is refused before decoding: {why}")
+
+    def _call(self, read: Any) -> Any:
+        """A call into the decoder; its failure explained by the decoder's own first message."""
+        try:
+            return read()
+        except (sf.LibsndfileError, RuntimeError, TypeError, ValueError, MemoryError) as err:
+            reason = self._said.summary(wait=True) or str(err)
         raise AudioDecodeError(
-            f"cannot decode audio ({name}): {err}; it must be WAV, FLAC, OGG or MP3"
-        ) from None
-    return samples, int(rate)
+            f"cannot decode audio ({self.name}): {reason}; it must be WAV, FLAC, OGG or MP3"
+        )
+
+    def blocks(self) -> Iterator[FloatArray]:
+        """The samples, block by block (float32 (frames, channels)); at most the limits."""
+        total = 0
+        while True:
+            block = self._call(lambda: _read_float32(self.sound, self.step))
+            if not len(block):
+                return
+            total += len(block)
+            if total > self.declared:
+                self._check(total)  # a header that said less than the file holds
+            yield block
+
+    def measure(self, peaks: int, spectrogram_shape: tuple[int, int]) -> AudioAnalysis:
+        """Measure the file in blocks, laid out by its length: the header's, checked at the
+        end; if the decoder then found another length (an MP3's header may only estimate
+        it), the file is measured again with the length it really has."""
+        frames = self.declared
+        first = self._call(lambda: _read_float32(self.sound, min(self.step, frames + 1)))
+        if len(first) <= frames and len(first) < min(self.step, frames + 1):
+            return _measure([first], len(first), self.rate, self.channels, peaks, spectrogram_shape)
+        for _ in range(2):
+            counted = [len(first)]
+
+            def stream(
+                held: list[FloatArray], counted: list[int] = counted
+            ) -> Iterator[FloatArray]:
+                yield held.pop()  # let go of it: at most one block is held at a time
+                for block in self.blocks():
+                    counted[0] += len(block)
+                    yield block
+
+            blocks, first = stream([first]), None
+            try:
+                return _measure(blocks, frames, self.rate, self.channels, peaks, spectrogram_shape)
+            except _LengthChanged:
+                frames = counted[0]
+            self._call(lambda: self.sound.seek(0))
+            first = self._call(lambda: _read_float32(self.sound, self.step))
+        raise AudioDecodeError(
+            f"cannot decode audio ({self.name}): its length changes from one read to the next"
+        )
 
 
 #: Integer PCM that libsndfile hands over as is: read it so and scale it here, the very values
@@ -188,14 +302,14 @@ _INTEGER_READS = {
 }
 
 
-def _read_float32(sound: Any) -> FloatArray:
-    """All frames of an open `soundfile.SoundFile` as float32 (frames, channels)."""
+def _read_float32(sound: Any, frames: int) -> FloatArray:
+    """Up to `frames` frames of an open `soundfile.SoundFile` as float32 (frames, channels)."""
     integer = _INTEGER_READS.get(sound.subtype)
     if integer is None:
-        samples: FloatArray = sound.read(dtype="float32", always_2d=True)
+        samples: FloatArray = sound.read(frames, dtype="float32", always_2d=True)
         return samples
     dtype, scale = integer
-    raw = sound.read(dtype=dtype, always_2d=True)
+    raw = sound.read(frames, dtype=dtype, always_2d=True)
     return np.multiply(raw, np.float32(scale), dtype=np.float32)
 
 
@@ -208,11 +322,14 @@ def analyze_file(
     """Decode a sound (a path or the file's bytes) and measure it; see `AudioAnalysis`.
 
     `peaks` is the number of waveform slices; `spectrogram_shape` is (frequency bins, frames).
-    Raises `AudioDecodeError` when it is not a sound soundfile can read.
+    Raises `AudioDecodeError` when it is not a sound soundfile can read, or declares more than
+    the limits (`MIN_SAMPLE_RATE`-`MAX_SAMPLE_RATE`, `MAX_CHANNELS`, `MAX_DURATION_S`,
+    `MAX_DECODED_BYTES`); the file is measured in blocks, so memory does not grow with its
+    length.
     """
     _check_sizes(peaks, spectrogram_shape)
-    samples, rate = decode(source)
-    return analyze_samples(samples, rate, peaks=peaks, spectrogram_shape=spectrogram_shape)
+    with _Decoder(source) as decoder:
+        return decoder.measure(peaks, spectrogram_shape)
 
 
 def _check_sizes(peaks: int, spectrogram_shape: tuple[int, int]) -> None:
@@ -250,222 +367,84 @@ def analyze_samples(
         raise ValueError(f"samples must have shape (frames, channels), got {data.shape}")
     if sample_rate <= 0:
         raise ValueError(f"sample_rate must be positive, got {sample_rate}")
-    n_frames, channels = data.shape
-    mono = data[:, 0] if channels == 1 else data.mean(axis=1, dtype=np.float32)
-    window_power, window_sizes = _window_power(data, sample_rate)
-    peak = max(float(data.max()), -float(data.min())) if n_frames else 0.0
-    if not math.isfinite(peak):  # NaN or inf in a float file: every measure would be wrong
-        raise AudioDecodeError("the audio holds NaN or infinite samples; the file is damaged")
+    step = block_frames(sample_rate)
+    blocks = (data[at : at + step] for at in range(0, len(data), step))
+    return _measure(blocks, len(data), sample_rate, data.shape[1], peaks, spectrogram_shape)
+
+
+def _measure(
+    blocks: Iterator[FloatArray] | list[FloatArray],
+    n_frames: int,
+    sample_rate: int,
+    channels: int,
+    peaks: int,
+    spectrogram_shape: tuple[int, int],
+) -> AudioAnalysis:
+    """Every measure of a sound of `n_frames` frames, fed its blocks in order (each a whole
+    number of 50 ms windows and filter blocks, but the last)."""
+    levels = Levels(sample_rate, channels)
+    waveform = Peaks(n_frames, peaks)
+    image = Spectrogram(n_frames, sample_rate, *spectrogram_shape)
+    loudness = Loudness(n_frames, sample_rate, channels, whole=isinstance(blocks, list))
+    fed = 0
+    for block in blocks:
+        fed += len(block)
+        if fed > n_frames:
+            break  # the caller measures again with the length the file really has
+        mono = block[:, 0] if channels == 1 else block.mean(axis=1, dtype=np.float32)
+        levels.feed(block)
+        waveform.feed(mono)
+        image.feed(mono)
+        loudness.feed(block)
+        del block, mono  # not held while the next block is read
+    if fed != n_frames:
+        for _ in blocks:  # read the rest: the caller counts it, to measure again
+            pass
+        raise _LengthChanged
     return AudioAnalysis(
         duration_s=n_frames / sample_rate,
         sample_rate=int(sample_rate),
         channels=int(channels),
-        peak_dbfs=_db(peak),
-        rms_dbfs=_db(math.sqrt(float(window_power.sum()) / n_frames)) if n_frames else -math.inf,
-        lufs=integrated_loudness(data, sample_rate),
-        clipped_fraction=(
-            float(np.count_nonzero(np.abs(data) >= CLIP_LEVEL)) / data.size
-            if peak >= CLIP_LEVEL
-            else 0.0
-        ),
-        silent_fraction=_silent_fraction(window_power, window_sizes),
-        peaks=_read_only(waveform_peaks(mono, peaks)),
-        spectrogram=_read_only(spectrogram(mono, sample_rate, *spectrogram_shape)),
+        peak_dbfs=_db(levels.peak),
+        rms_dbfs=_db(math.sqrt(levels.rms_power(n_frames))) if n_frames else -math.inf,
+        lufs=loudness.result(),
+        clipped_fraction=levels.clipped / (n_frames * channels) if levels.clipped else 0.0,
+        silent_fraction=levels.silent_fraction(),
+        peaks=read_only(waveform.result()),
+        spectrogram=read_only(image.result()),
     )
 
 
-def _read_only(array: npt.NDArray[Any]) -> npt.NDArray[Any]:
-    array.setflags(write=False)
-    return array
+class _LengthChanged(Exception):
+    """The file held another number of frames than its header said."""
 
 
 def _db(amplitude: float) -> float:
     return 20.0 * math.log10(amplitude) if amplitude > 0 else -math.inf
 
 
-def _window_power(
-    data: FloatArray, sample_rate: int
-) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.int64]]:
-    """Sums of per-frame power (mean over channels) over 50 ms windows, the last one maybe
-    shorter, and the windows' sizes in frames."""
-    window = max(1, round(SILENCE_WINDOW_S * sample_rate))
-    n_frames, channels = data.shape
-    full, rest = divmod(n_frames, window)
-    sums = np.empty(full + (rest > 0), dtype=np.float64)
-    # Frames are rows, so each window is one contiguous row of window * channels samples.
-    rows = data[: full * window].reshape(full, window * channels)
-    sums[:full] = np.einsum("ij,ij->i", rows, rows)
-    if rest:
-        tail = data[full * window :].ravel()
-        sums[full] = np.dot(tail, tail)
-    sums /= channels
-    sizes = np.full(sums.size, window, dtype=np.int64)
-    if rest:
-        sizes[-1] = rest
-    return sums, sizes
-
-
-def _silent_fraction(sums: npt.NDArray[np.float64], sizes: npt.NDArray[np.int64]) -> float:
-    """The share of frames in windows whose mean power is below -60 dBFS (1.0 when empty)."""
-    total = int(sizes.sum())
-    if total == 0:
-        return 1.0
-    silent = sums < sizes * 10.0 ** (SILENCE_DBFS / 10.0)
-    return int(sizes[silent].sum()) / total
-
-
-def waveform_peaks(mono: FloatArray, n: int) -> npt.NDArray[np.int8]:
-    """(n, 2) int8: min and max of each of n equal slices, full scale = ±127."""
-    out = np.zeros((n, 2), dtype=np.int8)
-    size = mono.size
-    if size == 0:
-        return out
-    if size >= n:
-        starts = (np.arange(n, dtype=np.int64) * size) // n
-        lows = np.minimum.reduceat(mono, starts)
-        highs = np.maximum.reduceat(mono, starts)
-    else:  # fewer samples than slices: each slice shows the sample under it
-        lows = highs = mono[(np.arange(n, dtype=np.int64) * size) // n]
-    out[:, 0] = np.rint(np.clip(lows, -1.0, 1.0) * 127.0)
-    out[:, 1] = np.rint(np.clip(highs, -1.0, 1.0) * 127.0)
-    return out
-
-
-def _mel(hz: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
-    return 2595.0 * np.log10(1.0 + hz / 700.0)
-
-
-@lru_cache(maxsize=16)
-def _band_starts(sample_rate: int, bins: int, n_fft: int) -> npt.NDArray[np.intp]:
-    """First FFT bin of each mel-spaced band; equal neighbours mean the band reads one bin."""
-    nyquist = sample_rate / 2.0
-    edges_mel = np.linspace(0.0, float(_mel(np.array(nyquist))), bins + 1)
-    edges_hz = 700.0 * (10.0 ** (edges_mel / 2595.0) - 1.0)
-    starts = np.floor(edges_hz[:-1] / nyquist * (n_fft // 2)).astype(np.intp)
-    starts = np.minimum(starts, n_fft // 2)
-    starts.setflags(write=False)
-    return starts
-
-
-@lru_cache(maxsize=4)
-def _window(n_fft: int) -> npt.NDArray[np.float32]:
-    window = np.hanning(n_fft + 1)[:-1].astype(np.float32)  # periodic Hann
-    # A full-scale sine then reads 0 dB: the Hann window's coherent gain is 1/2.
-    window *= 4.0 / n_fft
-    window.setflags(write=False)
-    return window
-
-
-def spectrogram(
-    mono: FloatArray, sample_rate: int, bins: int = 64, frames: int = 200
-) -> npt.NDArray[np.uint8]:
-    """(bins, frames) uint8 log-magnitude image, row 0 = lowest band; see `AudioAnalysis`.
-
-    Hann-windowed FFTs cover every sample (a long file gets more FFTs than columns, and each
-    column averages the power of its FFTs, so a short click still shows); each band shows its
-    strongest FFT bin, so a tone reads its level whatever the band's width.
-    """
-    # scipy's pocketfft works in float32 and is several times numpy's at this size.
-    from scipy import fft  # type: ignore[import-untyped]
-
-    n_fft = SPECTROGRAM_FFT
-    size = mono.size
-    if size == 0:
-        return np.zeros((bins, frames), dtype=np.uint8)
-    if size < n_fft:  # shorter than one FFT: zero-pad it (cheap at this size)
-        mono = np.concatenate([mono, np.zeros(n_fft - size, dtype=np.float32)])
-    n_ffts = max(frames, -(-size // n_fft))
-    # Gather windows straight from the samples (no padded copy of the whole file): the first
-    # and last windows start inside the file.
-    centers = ((np.arange(n_ffts, dtype=np.int64) * 2 + 1) * size) // (2 * n_ffts)
-    starts = np.clip(centers - n_fft // 2, 0, mono.size - n_fft)
-    chunks = sliding_window_view(mono, n_fft)[starts]
-    chunks *= _window(n_fft)
-    spectra = fft.rfft(chunks, axis=1, overwrite_x=True)
-    power = np.abs(spectra)  # the band's strongest bin is the same in magnitude as in power
-    bands = np.maximum.reduceat(power, _band_starts(sample_rate, bins, n_fft), axis=1)
-    np.square(bands, out=bands)
-    if n_ffts > frames:  # mean power of the FFTs under each column
-        first = (np.arange(frames, dtype=np.int64) * n_ffts + frames - 1) // frames
-        counts = np.diff(np.append(first, n_ffts))[:, None]
-        bands = np.add.reduceat(bands, first, axis=0, dtype=np.float64) / counts
-    with np.errstate(divide="ignore"):
-        levels = np.log10(bands.T)
-    # 10 log10(power) from -100 dB (0) to 0 dB (255), in place on the small image.
-    levels *= 10.0 * 255.0 / -SPECTROGRAM_FLOOR_DB
-    levels += 255.0
-    np.clip(levels, 0.0, 255.0, out=levels)
-    return np.rint(levels, out=levels).astype(np.uint8, order="C")
-
-
-def k_weighting_sections(sample_rate: int) -> npt.NDArray[np.float64] | None:
-    """pyloudnorm's BS.1770 K-weighting filters at this rate as second-order sections (rows
-    b0 b1 b2 a0 a1 a2), or None when pyloudnorm no longer keeps them where we look."""
-    import pyloudnorm  # type: ignore[import-untyped]
-
-    stages = getattr(pyloudnorm.Meter(sample_rate), "_filters", None)
-    try:
-        sections = np.array(
-            [np.concatenate([np.ravel(stage.b), np.ravel(stage.a)]) for stage in stages.values()],  # type: ignore[union-attr]
-            dtype=np.float64,
-        )
-    except (AttributeError, TypeError, ValueError):
-        return None
-    return sections if sections.ndim == 2 and sections.shape[1] == 6 else None
-
-
-@lru_cache(maxsize=8)
-def _k_weighting(sample_rate: int) -> BlockFilter | None:
-    """The K-weighting at this rate, ready to apply in blocks; None: use pyloudnorm's meter."""
-    sections = k_weighting_sections(sample_rate)
-    return None if sections is None else BlockFilter.design(sections)
-
-
-#: BS.1770 channel weights (L, R, C, Ls, Rs), as pyloudnorm applies them.
-_CHANNEL_GAINS = (1.0, 1.0, 1.0, 1.41, 1.41)
-
-
 def integrated_loudness(data: FloatArray, sample_rate: int) -> float:
-    """Integrated loudness (LUFS) by ITU-R BS.1770-4; see `AudioAnalysis.lufs` for -inf and nan.
+    """Integrated loudness (LUFS) of samples (frames, channels); see `AudioAnalysis.lufs`."""
+    meter = Loudness(len(data), sample_rate, data.shape[1], whole=True)
+    meter.feed(np.ascontiguousarray(data, dtype=np.float32))
+    return meter.result()
 
-    The filters are pyloudnorm's, applied in blocks (`BlockFilter`: sosfilt's output, faster); the
-    gating is pyloudnorm's algorithm in vectorized form (the tests check both agree to 0.01 LU).
-    """
-    n_frames, channels = data.shape
-    if channels > LOUDNESS_MAX_CHANNELS or n_frames < LOUDNESS_BLOCK_S * sample_rate:
-        return math.nan
-    kweighting = _k_weighting(sample_rate)
-    if kweighting is None:
-        import pyloudnorm  # type: ignore[import-untyped]
 
-        return float(pyloudnorm.Meter(sample_rate).integrated_loudness(data.astype(np.float64)))
-    # Block bounds exactly as pyloudnorm computes them (400 ms blocks, 75 % overlap).
-    block, step = LOUDNESS_BLOCK_S, 0.25
-    total_s = n_frames / sample_rate
-    n_blocks = int(np.round((total_s - block) / (block * step))) + 1
-    j = np.arange(n_blocks)
-    lower = (block * (j * step) * sample_rate).astype(np.int64)
-    upper = np.minimum((block * (j * step + 1) * sample_rate).astype(np.int64), n_frames)
-    # Sum the squares once per stretch between block bounds, then add stretches up per block.
-    bounds = np.unique(np.concatenate([lower, upper, [n_frames]]))
-    stretches = np.empty((bounds.size - 1, channels), dtype=np.float64)
-    for channel in range(channels):
-        weighted = kweighting(np.ascontiguousarray(data[:, channel]))
-        np.square(weighted, out=weighted)
-        # float32 sums over stretches of at most 100 ms: off by a few 1e-3 dB at the very worst
-        stretches[:, channel] = np.add.reduceat(weighted, bounds[:-1])
-    cumulative = np.zeros((bounds.size, channels), dtype=np.float64)
-    np.cumsum(stretches, axis=0, out=cumulative[1:])
-    at = np.searchsorted(bounds, lower), np.searchsorted(bounds, upper)
-    z = np.maximum(cumulative[at[1]] - cumulative[at[0]], 0.0) / (block * sample_rate)
-    gains = np.asarray(_CHANNEL_GAINS[:channels])
-    with np.errstate(divide="ignore"):
-        block_loudness = -0.691 + 10.0 * np.log10(z @ gains)
-        above_absolute = block_loudness >= -70.0
-        if not above_absolute.any():
-            return -math.inf
-        relative = -0.691 + 10.0 * np.log10(z[above_absolute].mean(axis=0) @ gains) - 10.0
-        gated = (block_loudness > relative) & (block_loudness > -70.0)
-        if not gated.any():
-            return -math.inf
-        return float(-0.691 + 10.0 * np.log10(z[gated].mean(axis=0) @ gains))
+__all__ = [
+    "CLIP_LEVEL",
+    "LOUDNESS_BLOCK_S",
+    "LOUDNESS_MAX_CHANNELS",
+    "SILENCE_DBFS",
+    "SILENCE_WINDOW_S",
+    "SPECTROGRAM_FFT",
+    "SPECTROGRAM_FLOOR_DB",
+    "AudioAnalysis",
+    "AudioDecodeError",
+    "analyze_file",
+    "analyze_samples",
+    "decode",
+    "decode_peaks",
+    "encode_peaks",
+    "integrated_loudness",
+    "k_weighting_sections",
+]

@@ -72,6 +72,14 @@ class BlockFilter:
 
     def __call__(self, x: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:
         """The filtered signal (1-D float32, as long as ``x``); the filter starts at rest."""
+        return self.run(x)[0]
+
+    def run(
+        self, x: npt.NDArray[np.float32], state: npt.NDArray[np.float64] | None = None
+    ) -> tuple[npt.NDArray[np.float32], npt.NDArray[np.float64] | None]:
+        """The filtered signal, starting from `state` (None: at rest), and the state it ends
+        in, to go on with the next piece of the signal (None when ``x`` is not a whole number
+        of blocks: only the last piece may be ragged)."""
         block = self.impulse.shape[0]
         size = x.size
         full, rest = divmod(size, block)
@@ -85,6 +93,9 @@ class BlockFilter:
             tail = x[full * block :]
             out[full] = tail @ self.impulse[:rest]
             states[full] = tail @ self.to_state[block - rest :]
+        if state is not None and n_blocks:  # what the state it starts in adds to block 0
+            states[0] += state @ self.carry
+            out[0] += (state @ self.from_state).astype(np.float32)
         # states[k] = the state after block k, by prefix doubling of s' = s @ carry + g.
         step, reach = self.carry, 1
         while reach < n_blocks - 1 and np.abs(step).max() > _NEGLIGIBLE:
@@ -97,7 +108,8 @@ class BlockFilter:
         per = max(1, _ONE_THREAD_WORK // (carried.shape[1] * block))
         for first in range(0, len(carried), per):
             out[first + 1 : first + 1 + per] += carried[first : first + per] @ self.from_state
-        return out.reshape(-1)[:size]
+        final = states[-1].copy() if n_blocks and not rest else state if not n_blocks else None
+        return out.reshape(-1)[:size], final
 
 
 #: OpenBLAS runs a product on one thread up to this many multiply-adds (m * n * k); above it,

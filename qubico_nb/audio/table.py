@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -92,12 +93,13 @@ def analyze(
 
         def one(url: str) -> tuple[str, AudioAnalysis | str]:
             try:
-                data = files.fetch(url, fetch_file)
+                data: bytes | Path = files.fetch(url, fetch_file)
             except (QubicoError, OSError) as err:
                 return url, f"could not fetch the file: {err}"
+            data = files.path(url) or data  # kept on disk: measured from there, in blocks
             try:
                 return url, analyze_file(data, peaks=peaks)
-            except (QubicoError, ValueError, RuntimeError, MemoryError) as err:
+            except (QubicoError, ValueError, RuntimeError, MemoryError, OSError) as err:
                 files.discard(url)  # a glitch of the server's must not stick: fetch it anew
                 return url, f"could not analyze the file: {err}"
 

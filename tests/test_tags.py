@@ -9,6 +9,7 @@ ID3v2.4, MP4 free/uuid boxes and handler names) are written by hand here.
 
 from __future__ import annotations
 
+import contextlib
 import io
 import struct
 import zlib
@@ -593,10 +594,8 @@ def test_damaged_copies_of_every_format_give_bytes_or_a_metadata_error(tmp_path:
         else:
             at = rng.randrange(len(data))
             data[at:at] = rng.randbytes(rng.randint(1, 40))
-        try:
+        with contextlib.suppress(MetadataError):
             strip_metadata(bytes(data))
-        except MetadataError:
-            pass
 
 
 def test_the_module_is_pure_standard_library() -> None:

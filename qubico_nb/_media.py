@@ -65,3 +65,16 @@ def mp4_duration_s(data: bytes) -> float | None:
 
 def is_mp4(data: bytes) -> bool:
     return data[4:8] == b"ftyp"
+
+
+def audio_media_type(data: bytes) -> str | None:
+    """The media type of an audio file's bytes (WAV, MP3, FLAC, Ogg), or None for anything else."""
+    if data[:4] == b"RIFF" and data[8:12] == b"WAVE":
+        return "audio/wav"
+    if data[:4] == b"fLaC":
+        return "audio/flac"
+    if data[:4] == b"OggS":
+        return "audio/ogg"
+    if data[:3] == b"ID3" or (len(data) > 1 and data[0] == 0xFF and data[1] & 0xE0 == 0xE0):
+        return "audio/mpeg"
+    return None

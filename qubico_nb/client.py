@@ -15,6 +15,7 @@ from urllib.parse import quote, urlsplit
 
 import requests
 
+from . import catalogue
 from ._constants import (
     API_KEY_ENV,
     API_KEY_ENVS,
@@ -23,7 +24,7 @@ from ._constants import (
     MP4_DATA_URI_PREFIX,
     SANDBOX_KEY_ENV,
 )
-from ._media import is_mp4, mp4_duration_s
+from ._media import audio_media_type, is_mp4, mp4_duration_s
 from ._net import file_url, is_loopback_url
 from ._retry import Clock, RetryPolicy, SystemClock, next_poll, pause_until
 from ._transport import Transport, check_api_url
@@ -43,12 +44,14 @@ log = logging.getLogger("qubico_nb")
 
 LIVE_UPLOAD_URL = "https://upload.theapi.app/api/ephemeral_resource"
 _LIVE_HOSTS = ("api.piapi.ai", "api.goapi.ai")
-MMAUDIO_MODEL = "Qubico/mmaudio"
-MMAUDIO_TASK_TYPE = "video2audio"
+MMAUDIO_MODEL = catalogue.MMAUDIO.name
+MMAUDIO_TASK_TYPE = catalogue.MMAUDIO.default_task_type
 MAX_UPLOAD_BYTES = 10 * 1024 * 1024
-#: Local videos up to this size go inline as a data: URI; larger ones are uploaded first.
+#: Local media files up to this size go inline as a data: URI; larger ones are uploaded first.
 INLINE_VIDEO_BYTES = 1024 * 1024
-MAX_VIDEO_SECONDS = 30.0
+#: The length `generate_music` asks ACE-Step for unless told otherwise (the service's own
+#: default is not documented; see docs/models/ace-step.md).
+DEFAULT_MUSIC_SECONDS = 30.0
 
 TimeLike = datetime | date | int | float
 
@@ -281,15 +284,152 @@ class Client:
         webhook_secret: str | None = None,
     ) -> Task:
         """Create an MMAudio (video to sound) task; `video` is a URL, a data: URI or a local MP4."""
-        payload = mmaudio_input(prompt, negative_prompt=negative_prompt, steps=steps, seed=seed)
-        payload["video"] = self.prepare_video(video)
-        return self.create_task(
-            MMAUDIO_MODEL,
-            MMAUDIO_TASK_TYPE,
-            payload,
-            webhook_url=webhook_url,
-            webhook_secret=webhook_secret,
+        payload = _inputs(
+            prompt=prompt, negative_prompt=negative_prompt, video=video, steps=steps, seed=seed
         )
+        return self._create_checked(catalogue.MMAUDIO, None, payload, webhook_url, webhook_secret)
+
+    def generate_music(
+        self,
+        style_prompt: str,
+        lyrics: str | None = None,
+        *,
+        duration: float | None = DEFAULT_MUSIC_SECONDS,
+        negative_prompt: str | None = None,
+        style_audio: str | os.PathLike[str] | None = None,
+        task_type: str | None = None,
+        webhook_url: str | None = None,
+        webhook_secret: str | None = None,
+        **more: Any,
+    ) -> Task:
+        """Create an ACE-Step (text to music) task: a style prompt, lyrics (``[verse]``,
+        ``[chorus]`` tags; ``"[inst]"`` for none) and a `duration` of 10-240 s.
+
+        `task_type` is ``txt2audio`` (the default), ``audio2audio`` (restyle `style_audio`),
+        ``edit`` or ``extend`` (their inputs, e.g. ``audio=`` or ``right_extend_duration=``, go
+        in `more`). Media inputs take a URL, a data: URI or a local audio file. Every input is
+        checked against the documented limits before anything is sent.
+        """
+        spec = catalogue.ACE_STEP
+        task = self._task_spec(spec, task_type)
+        payload = _inputs(
+            style_prompt=style_prompt,
+            lyrics=lyrics,
+            negative_prompt=negative_prompt,
+            style_audio=style_audio,
+            **more,
+        )
+        if duration is not None and task.input("duration") is not None:
+            payload["duration"] = duration
+        return self._create_checked(spec, task.name, payload, webhook_url, webhook_secret)
+
+    def generate_song(
+        self,
+        style_prompt: str | None = None,
+        lyrics: str | None = None,
+        *,
+        style_audio: str | os.PathLike[str] | None = None,
+        task_type: str | None = None,
+        webhook_url: str | None = None,
+        webhook_secret: str | None = None,
+    ) -> Task:
+        """Create a DiffRhythm (lyrics to song) task from a style prompt, timestamped lyrics
+        (``"[00:10.00] first line"``, one per line) and/or a reference recording; at least one.
+
+        `task_type` is ``txt2audio-base`` (a song of up to 95 s, the default) or
+        ``txt2audio-full`` (up to 285 s); both cost $0.02.
+        """
+        spec = catalogue.DIFFRHYTHM
+        payload = _inputs(style_prompt=style_prompt, lyrics=lyrics, style_audio=style_audio)
+        task = self._task_spec(spec, task_type)
+        return self._create_checked(spec, task.name, payload, webhook_url, webhook_secret)
+
+    def speak(
+        self,
+        text: str,
+        ref_audio: str | os.PathLike[str],
+        *,
+        ref_text: str | None = None,
+        speed: float | None = None,
+        remove_silence: bool | None = None,
+        webhook_url: str | None = None,
+        webhook_secret: str | None = None,
+    ) -> Task:
+        """Create a TTS (F5-TTS, zero-shot) task: `text` (at most 10000 characters) spoken in
+        the voice of `ref_audio` (3-30 s of one voice: a URL, a data: URI or a local file).
+
+        `ref_text` is what the reference says (transcribed by the service when absent). Priced
+        at $0.025 per 1000 characters.
+        """
+        spec = catalogue.TTS
+        payload = _inputs(
+            gen_text=text,
+            ref_audio=ref_audio,
+            ref_text=ref_text,
+            speed=speed,
+            remove_silence=remove_silence,
+        )
+        return self._create_checked(spec, None, payload, webhook_url, webhook_secret)
+
+    def cancel(self, task_or_id: Task | str) -> Task:
+        """Cancel a task that has not started yet (``pending``), and return it as it now is.
+
+        The service cancels only pending tasks: a task already processing (or done) is refused
+        with `BadRequestError` carrying the server's reason. A cancelled task is charged nothing
+        and ends as failed (``raw_status`` says ``cancelled``).
+        """
+        task_id = task_or_id.id if isinstance(task_or_id, Task) else _check_task_id(task_or_id)
+        self._transport.request_json(
+            "DELETE", f"/api/v1/task/{quote(task_id, safe='')}", what=f"cancel task {task_id!r}"
+        )
+        return self.get_task(task_id, use_cache=False)
+
+    def _task_spec(
+        self, spec: catalogue.ModelSpec, task_type: str | None
+    ) -> catalogue.TaskTypeSpec:
+        try:
+            return spec.task_type(task_type)
+        except catalogue.InputError as err:
+            raise InvalidRequestError(str(err)) from None
+
+    def _create_checked(
+        self,
+        spec: catalogue.ModelSpec,
+        task_type: str | None,
+        payload: dict[str, Any],
+        webhook_url: str | None,
+        webhook_secret: str | None,
+    ) -> Task:
+        """Check `payload` against the catalogue, turn local media files into what the API
+        takes (inline or uploaded), then create the task."""
+        task = self._task_spec(spec, task_type)
+        media = [n for n in payload if (i := task.input(n)) is not None and i.kind in _MEDIA]
+        # Everything but the files first: a bad prompt never waits for an upload.
+        checked_input(
+            spec,
+            task.name,
+            {k: v for k, v in payload.items() if k not in media},
+            missing_ok=tuple(media),
+        )
+        payload = checked_input(spec, task.name, self.prepare_media_inputs(task, payload))
+        return self.create_task(
+            spec.name, task.name, payload, webhook_url=webhook_url, webhook_secret=webhook_secret
+        )
+
+    def prepare_media_inputs(
+        self, task: catalogue.TaskTypeSpec, payload: dict[str, Any]
+    ) -> dict[str, Any]:
+        """`payload` with each media input that names a local file replaced by what to send."""
+        out = dict(payload)
+        for name, value in payload.items():
+            spec = task.input(name)
+            if spec is None or value is None:
+                continue
+            if spec.kind == "video":
+                out[name] = self.prepare_video(value)
+            elif spec.kind == "audio":
+                out[name] = self.prepare_audio(value)
+        return out
 
     def wait(
         self,
@@ -473,6 +613,30 @@ class Client:
         a hub's proxy path to the loopback sandbox itself): see `qubico_nb._net.file_url`."""
         return file_url(url, self.base_url)
 
+    def prepare_audio(self, audio: str | os.PathLike[str]) -> str:
+        """What to send as a reference recording: a URL or data:audio URI as is, a small local
+        WAV/MP3/FLAC/Ogg file inline, a big one uploaded (at most 10 MB)."""
+        if isinstance(audio, str) and audio.startswith(("http://", "https://", "data:")):
+            return audio
+        if not isinstance(audio, (str, os.PathLike)):
+            raise InvalidRequestError(
+                f"audio must be an http(s) URL, a data:audio URI or a local file, got "
+                f"{type(audio).__name__}"
+            )
+        path = Path(audio)
+        if not path.is_file():
+            raise InvalidRequestError(
+                "audio must be an http(s) URL, a data:audio URI or a local audio file; "
+                f"there is no file at {str(path)[:200]!r}"
+            )
+        data = path.read_bytes()
+        media_type = audio_media_type(data)
+        if media_type is None:
+            raise InvalidRequestError(f"{path.name} is not a WAV, MP3, FLAC or Ogg audio file")
+        if len(data) <= INLINE_VIDEO_BYTES:
+            return f"data:{media_type};base64," + base64.b64encode(data).decode()
+        return self.upload(path)
+
     def prepare_video(self, video: str | os.PathLike[str]) -> str:
         """What to send as ``input.video``: a URL as is, a small MP4 inline, a big one uploaded."""
         if isinstance(video, str) and video.startswith(("http://", "https://")):
@@ -494,10 +658,10 @@ class Client:
         if not is_mp4(data):
             raise InvalidRequestError(f"{path.name} is not an MP4 file (MMAudio takes MP4)")
         seconds = mp4_duration_s(data)
-        if seconds is not None and seconds > MAX_VIDEO_SECONDS:
+        longest = _MMAUDIO_VIDEO.max_seconds
+        if seconds is not None and longest is not None and seconds > longest:
             warnings.warn(
-                f"{path.name} lasts {seconds:.1f} s; MMAudio uses at most "
-                f"{MAX_VIDEO_SECONDS:g} s of video",
+                f"{path.name} lasts {seconds:.1f} s; MMAudio uses at most {longest:g} s of video",
                 stacklevel=3,
             )
         if len(data) <= INLINE_VIDEO_BYTES:
@@ -519,6 +683,10 @@ def _task_store(
     return TaskStore(path, scope=scope_for(base_url, key_fingerprint))
 
 
+_MMAUDIO_VIDEO = catalogue.MMAUDIO.task_type().input("video") or catalogue.InputSpec("", "video")
+_MEDIA = ("video", "audio")
+
+
 def mmaudio_input(
     prompt: str,
     *,
@@ -527,28 +695,28 @@ def mmaudio_input(
     seed: int | None = None,
 ) -> dict[str, Any]:
     """An MMAudio ``input`` dict without the video, checked against the API's limits."""
-    if not isinstance(prompt, str) or not prompt.strip():
-        raise InvalidRequestError("prompt must be a non-empty string")
-    if len(prompt) > 500:
-        raise InvalidRequestError(f"prompt is {len(prompt)} characters; the limit is 500")
-    payload: dict[str, Any] = {"prompt": prompt}
-    if negative_prompt is not None:
-        if not isinstance(negative_prompt, str):
-            raise InvalidRequestError("negative_prompt must be a string")
-        if len(negative_prompt) > 200:
-            raise InvalidRequestError(
-                f"negative_prompt is {len(negative_prompt)} characters; the limit is 200"
-            )
-        payload["negative_prompt"] = negative_prompt
-    if steps is not None:
-        if isinstance(steps, bool) or not isinstance(steps, int) or not 20 <= steps <= 50:
-            raise InvalidRequestError(f"steps must be an integer from 20 to 50, got {steps!r}")
-        payload["steps"] = steps
-    if seed is not None:
-        if isinstance(seed, bool) or not isinstance(seed, int):
-            raise InvalidRequestError(f"seed must be an integer, got {seed!r}")
-        payload["seed"] = seed
-    return payload
+    payload = _inputs(prompt=prompt, negative_prompt=negative_prompt, steps=steps, seed=seed)
+    return checked_input(catalogue.MMAUDIO, None, payload, missing_ok=("video",))
+
+
+def checked_input(
+    model: str | catalogue.ModelSpec,
+    task_type: str | None,
+    payload: Mapping[str, Any],
+    *,
+    missing_ok: tuple[str, ...] = (),
+) -> dict[str, Any]:
+    """`payload` checked against the catalogue's documented inputs and limits (a copy), or an
+    `InvalidRequestError` that names the bad input and the limit."""
+    try:
+        return catalogue.check_input(model, task_type, payload, missing_ok=missing_ok)
+    except catalogue.InputError as err:
+        raise InvalidRequestError(str(err)) from None
+
+
+def _inputs(**given: Any) -> dict[str, Any]:
+    """The inputs given (None means "not given": the service's default applies)."""
+    return {name: value for name, value in given.items() if value is not None}
 
 
 def _check_task_id(task_id: object) -> str:

@@ -149,7 +149,7 @@ def test_local_video_inline_or_uploaded(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("kwargs", "needle"),
     [
-        ({"prompt": ""}, "prompt must be a non-empty string"),
+        ({"prompt": ""}, "prompt is required \\(a non-empty string"),
         ({"prompt": "x" * 501}, "501 characters; the limit is 500"),
         ({"negative_prompt": "x" * 201}, "the limit is 200"),
         ({"steps": 10}, "steps must be an integer from 20 to 50"),

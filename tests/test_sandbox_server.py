@@ -135,13 +135,13 @@ def test_timezone_offset_and_title_case_statuses() -> None:
 @pytest.mark.parametrize(
     ("body", "needle"),
     [
-        ({**create_body(), "model": "Qubico/other"}, "model must be 'Qubico/mmaudio'"),
-        ({**create_body(), "task_type": "txt2audio"}, "task_type must be 'video2audio'"),
+        ({**create_body(), "model": "Qubico/other"}, "model must be one of 'Qubico/mmaudio'"),
+        ({**create_body(), "task_type": "txt2audio"}, "task_type must be one of 'video2audio' for Qubico/mmaudio"),
         ({**create_body(), "input": "x"}, "input is required"),
         (create_body(prompt=None), "input.prompt is required"),
         (create_body(prompt="   "), "input.prompt is required"),
-        (create_body(prompt="x" * 501), "at most 500 characters, got 501"),
-        (create_body(negative_prompt="x" * 201), "at most 200 characters, got 201"),
+        (create_body(prompt="x" * 501), "input.prompt is 501 characters; the limit is 500"),
+        (create_body(negative_prompt="x" * 201), "201 characters; the limit is 200"),
         (create_body(negative_prompt=3), "negative_prompt must be a string"),
         (create_body(video=None), "input.video is required"),
         (create_body(video="ftp://x/y.mp4"), "input.video must be an http(s) URL"),

@@ -18,7 +18,7 @@ from .faults import FaultPlan, FaultRule
 from .render import Renderer
 from .server import SandboxHTTPServer
 from .webhooks import Delivery, WebhookDispatcher
-from .world import PRESETS, World
+from .world import PRESETS, REALISTIC_PROCESSING_S, World
 
 #: Which response schema the sandbox speaks (see the API contract): the seed page's or today's.
 Schema = Literal["seed", "unified"]
@@ -71,15 +71,22 @@ class Sandbox:
     """A local Qubico-compatible server: ``with Sandbox() as sb: ... sb.url``.
 
     schema: ``"seed"`` answers like the seed page (code 0, works[]), ``"unified"`` like today's API.
+    It serves every model of `qubico_nb.catalogue` (MMAudio, ACE-Step, DiffRhythm, TTS), each
+    with its documented inputs, limits and price; music tasks get chords and a beat, TTS tasks
+    speech-like syllables. A file is at most ``audio_seconds`` long (a 4-minute song is cut, so
+    tests stay cheap); the price follows the length asked for.
     preset: ``"instant"``, ``"fast"`` (tests, the default) or ``"realistic"`` (~1 s pending,
-    ~20 s processing); ``pending_s`` / ``processing_s`` override it.
+    then each model's typical run: MMAudio 20 s, ACE-Step 30 s, DiffRhythm 80 s, TTS 8 s);
+    ``pending_s`` / ``processing_s`` override it.
     api_key: when set, API calls without ``x-api-key: <api_key>`` get 401 (files stay public).
     audio_format: ``"wav"`` (default) or ``"mp3"`` (as the live service serves its audio models).
     plan: the account's plan; on ``"free"`` uploads are refused with 403, as on the service.
     socket_timeout_s: a connection idle (or trickling) this long is closed.
     A task created with ``config.webhook_config.endpoint`` gets ``{"timestamp", "data"}`` POSTed
     there as it starts and ends (loopback endpoints only; see `webhook_deliveries`).
-    A video URL containing ``corrupt`` (or a data URI that is not an MP4) makes the task fail.
+    A media URL containing ``corrupt`` (or a data URI that is not an MP4 / audio file) makes
+    the task fail; so does ``corrupt`` in the main text of a task without media.
+    A pending task can be cancelled (DELETE on its task URL); once processing, that is a 400.
     The sandbox serves a short CC0 clip at `demo_video_url`; a task on it is 8.0 s long.
     """
 
@@ -149,6 +156,9 @@ class Sandbox:
         self.world = World(
             pending_s=default_pending if pending_s is None else pending_s,
             processing_s=default_processing if processing_s is None else processing_s,
+            processing_by_model=(
+                REALISTIC_PROCESSING_S if preset == "realistic" and processing_s is None else None
+            ),
             audio_seconds=audio_seconds,
             balance_usd=balance_usd,
             concurrency_limit=concurrency_limit,

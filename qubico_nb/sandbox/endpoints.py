@@ -12,11 +12,13 @@ from dataclasses import dataclass
 from typing import Any, ClassVar, Protocol
 from urllib.parse import parse_qs, urlsplit
 
+from .. import catalogue
 from . import routes
 from .assets import asset_bytes
-from .audio import AUDIO_FORMATS, render_audio
+from .audio import AUDIO_FORMATS
 from .render import Renderer, audio_seconds
-from .world import MODEL, MODEL_FAMILY, RequestError, SandboxTask, World
+from .tracks import task_audio
+from .world import FINAL_PHASES, RequestError, SandboxTask, World
 
 #: Media types of the files the sandbox serves, by extension.
 CONTENT_TYPES = {"wav": "audio/wav", "mp3": "audio/mpeg", "mp4": "video/mp4", "png": "image/png"}
@@ -75,18 +77,18 @@ class FileBody:
     content_type: str
 
 
-def model_matches(asked: str) -> bool:
-    """Whether a history ``model`` filter names MMAudio as the service does.
+def model_matches(asked: str, model: str = catalogue.MMAUDIO.name) -> bool:
+    """Whether a history ``model`` filter names `model` as the service does.
 
     By full model name or family (``Qubico/mmaudio`` or ``mmaudio``), case-insensitive, never by
     substring: ``a`` or ``audio`` matches nothing.
     """
-    wanted = asked.strip().lower()
-    return wanted in (MODEL.lower(), MODEL_FAMILY)
+    found = catalogue.find_model(asked)
+    return found is not None and found.name == model
 
 
 #: Phases after which a task never changes again, so its rendering can be kept.
-_FINAL_PHASES = ("completed", "failed")
+_FINAL_PHASES = FINAL_PHASES
 #: Renderings of finished tasks kept at most (about 2 KB each); past it the memo starts over.
 _MEMO_LIMIT = 50_000
 
@@ -179,14 +181,15 @@ class Endpoints:
         end = _int_arg(args, "end_time", None)
         model = args.get("model", "")
         chosen = []
-        if not model.strip() or model_matches(model):
-            newest_first = sorted(
-                self.world.tasks(), key=lambda t: (t.created_wall_ns, t.number), reverse=True
-            )
-            for task in newest_first:
-                created_s = task.created_wall_ns / 1e9
-                if (start is None or created_s >= start) and (end is None or created_s <= end):
-                    chosen.append(task)
+        newest_first = sorted(
+            self.world.tasks(), key=lambda t: (t.created_wall_ns, t.number), reverse=True
+        )
+        for task in newest_first:
+            if model.strip() and not model_matches(model, task.model):
+                continue
+            created_s = task.created_wall_ns / 1e9
+            if (start is None or created_s >= start) and (end is None or created_s <= end):
+                chosen.append(task)
         renderer = self.settings.renderer()
         rows = [self._render(t, renderer) for t in chosen[(page - 1) * size : page * size]]
         return self._envelope({"data": rows, "page": page, "size": size, "total": len(chosen)})
@@ -206,11 +209,26 @@ class Endpoints:
         )
 
     def active(self, params: dict[str, str], query: str, body: Any) -> dict[str, Any]:
-        active, pending, processing = self.world.active_counts()
+        active, _, _ = self.world.active_counts()
         renderer = self.settings.renderer()
-        listed = [renderer.render("unified", t, self.world.phase(t)) for t in active]
-        family = {"pending_count": pending, "processing_count": processing, "active_tasks": listed}
-        return self._envelope({MODEL_FAMILY: family})
+        families: dict[str, dict[str, Any]] = {}
+        for model in catalogue.MODELS.values():
+            mine = [t for t in active if t.model == model.name]
+            if not mine and model is not catalogue.MMAUDIO:
+                continue  # MMAudio is always listed, as the service lists the families in use
+            phases = [self.world.phase(t) for t in mine]
+            families[model.family] = {
+                "pending_count": phases.count("pending"),
+                "processing_count": phases.count("processing"),
+                "active_tasks": [
+                    renderer.render("unified", t, p) for t, p in zip(mine, phases, strict=True)
+                ],
+            }
+        return self._envelope(families)
+
+    def cancel(self, params: dict[str, str], query: str, body: Any) -> dict[str, Any]:
+        task = self.world.cancel(params["task_id"])
+        return {"code": 200, "message": f"task {task.task_id} canceled"}
 
     def upload(self, params: dict[str, str], query: str, body: Any) -> dict[str, Any]:
         if self.settings.plan == "free":
@@ -225,6 +243,7 @@ class Endpoints:
         "account": account,
         "active": active,
         "upload": upload,
+        "cancel": cancel,
     }
 
     # -- files ---------------------------------------------------------------------------------
@@ -251,11 +270,8 @@ class Endpoints:
         task = self.world.get(task_id)
         if self.world.phase(task) != "completed":
             raise RequestError(404, f"no such file yet: {name}")
-        return render_audio(
-            task.input["prompt"],
-            task.input["negative_prompt"],
-            task.input["seed"],
-            task.input["steps"],
+        return task_audio(
+            task,
             audio_seconds(task, self.settings.audio_seconds),
             self.settings.sample_rate,
             self.settings.audio_format,

@@ -6,9 +6,14 @@ import json
 from typing import Any
 
 from .audio import AUDIO_FORMATS
-from .world import FAIL_MESSAGE, MODEL, MODEL_FAMILY, TASK_TYPE, SandboxTask, format_time
+from .world import FINAL_PHASES, SandboxTask, format_time
 
-SEED_STATUS_CODES = {"pending": 0, "processing": 1, "completed": 2, "failed": 3}
+SEED_STATUS_CODES = {"pending": 0, "processing": 1, "completed": 2, "failed": 3, "cancelled": 4}
+#: Why a failed task failed, in more words, by the short message.
+_RAW_MESSAGES = {
+    "failed to get valid video": "could not decode the input video",
+    "failed to get valid audio": "could not decode the reference audio",
+}
 
 
 def file_name(task: SandboxTask, audio_format: str = "wav") -> str:
@@ -16,8 +21,10 @@ def file_name(task: SandboxTask, audio_format: str = "wav") -> str:
 
 
 def audio_seconds(task: SandboxTask, default_seconds: float) -> float:
-    """MMAudio writes `default_seconds` of audio, cut to the input video's length."""
-    return round(min(task.video_seconds, default_seconds), 3)
+    """The length of a task's audio file: what the model makes (MMAudio: `default_seconds`, cut
+    to the video; music: the length asked for), never longer than the sandbox's `default_seconds`
+    so a 4-minute song costs a test no more than a clip."""
+    return round(min(task.seconds, default_seconds), 3)
 
 
 class Renderer:
@@ -45,8 +52,9 @@ class Renderer:
         return phase.capitalize() if self.title_case else phase
 
     def _times(self, task: SandboxTask, phase: str) -> tuple[str, str, str]:
-        started = task.started_ns() if phase != "pending" else None
-        ended = task.ended_ns() if phase in ("completed", "failed") else None
+        cancelled_early = phase == "cancelled"
+        started = task.started_ns() if phase != "pending" and not cancelled_early else None
+        ended = task.ended_ns() if phase in FINAL_PHASES else None
         return (
             format_time(task.created_wall_ns, self.tz_minutes),
             format_time(started, self.tz_minutes),
@@ -54,8 +62,9 @@ class Renderer:
         )
 
     def _usage(self, task: SandboxTask, phase: str) -> tuple[int, int]:
-        """(frozen, consumed) in 1e-7 USD: frozen until the end, refunded when the task fails."""
-        if phase == "failed":
+        """(frozen, consumed) in 1e-7 USD: frozen until the end, refunded when the task fails or
+        is cancelled."""
+        if phase in ("failed", "cancelled"):
             return 0, 0
         if phase == "completed":
             return 0, task.consume
@@ -70,17 +79,19 @@ class Renderer:
         created, started, ended = self._times(task, phase)
         frozen, consume = self._usage(task, phase)
         error: dict[str, Any] = {"code": 0, "raw_message": "", "message": "", "detail": None}
-        if phase == "failed":
+        if phase in ("failed", "cancelled"):
+            message = task.fail_message
+            detail = _RAW_MESSAGES.get(message)
             error = {
                 "code": 10000,
-                "raw_message": f"{FAIL_MESSAGE}: could not decode the input video",
-                "message": FAIL_MESSAGE,
+                "raw_message": f"{message}: {detail}" if detail else message,
+                "message": message,
                 "detail": None,
             }
         return {
             "task_id": task.task_id,
-            "model": MODEL,
-            "task_type": TASK_TYPE,
+            "model": task.model,
+            "task_type": task.task_type,
             "status": self._status(phase),
             "config": {"service_mode": "public", "webhook_config": dict(task.webhook)},
             "input": dict(task.input),
@@ -102,23 +113,26 @@ class Renderer:
         frozen, consume = self._usage(task, phase)
         created_ms = task.created_wall_ns // 1_000_000
         updated_ms = (
-            task.ended_ns() if phase in ("completed", "failed") else task.created_wall_ns
+            task.ended_ns() if phase in FINAL_PHASES else task.created_wall_ns
         ) // 1_000_000
-        arguments = [
-            {"name": key, "value": str(task.input[key])}
-            for key in ("prompt", "negative_prompt", "steps", "seed")
-        ]
-        video = task.input["video"]
-        inputs = [
-            {
-                "inputType": "video",
-                "name": "video",
-                "url": video if video.startswith("http") else "",
-                "blobStorage": None,
-                "token": None,
-            }
-        ]
-        task_info = {"arguments": arguments, "inputs": inputs, "type": TASK_TYPE}
+        arguments: list[dict[str, Any]] = []
+        inputs: list[dict[str, Any]] = []
+        task_spec = task.spec.task_type(task.task_type)
+        for key, value in task.input.items():
+            spec = task_spec.input(key)
+            if spec is not None and spec.kind in ("video", "audio"):
+                inputs.append(
+                    {
+                        "inputType": spec.kind,
+                        "name": key,
+                        "url": value if str(value).startswith("http") else "",
+                        "blobStorage": None,
+                        "token": None,
+                    }
+                )
+            else:
+                arguments.append({"name": key, "value": str(value)})
+        task_info = {"arguments": arguments, "inputs": inputs, "type": task.task_type}
         works = []
         if phase == "completed":
             url = self.file_url(task)
@@ -164,7 +178,7 @@ class Renderer:
             "task": {
                 "id": task.number,
                 "userId": 1,
-                "type": MODEL_FAMILY,
+                "type": task.family,
                 "status": SEED_STATUS_CODES[phase],
                 "taskInfo": task_info,
                 "favored": False,
@@ -174,7 +188,7 @@ class Renderer:
             },
             "works": works,
         }
-        if phase == "failed":
+        if phase in ("failed", "cancelled"):
             # The seed page shows no error field; a failed task needs one to say why.
-            data["error"] = {"code": 10000, "message": FAIL_MESSAGE}
+            data["error"] = {"code": 10000, "message": task.fail_message}
         return data

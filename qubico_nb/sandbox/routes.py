@@ -26,6 +26,7 @@ class Route:
 ROUTES: tuple[Route, ...] = (
     Route("create", ("POST",), r"/api/v1/task"),
     Route("get", ("GET", "HEAD"), r"/api/v1/task/(?P<task_id>[^/]+)"),
+    Route("cancel", ("DELETE",), r"/api/v1/task/(?P<task_id>[^/]+)"),
     Route("history", ("GET",), r"/api/open/tasks/histories"),
     Route("account", ("GET",), r"/account/info"),
     Route("active", ("GET",), r"/account/active_tasks"),

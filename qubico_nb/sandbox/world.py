@@ -14,21 +14,37 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
-from .._media import mp4_duration_s
+from .. import catalogue
+from .._media import audio_media_type, mp4_duration_s
 
-MODEL = "Qubico/mmaudio"
+#: MMAudio, the model the sandbox first served (the seed page's model).
+MODEL = catalogue.MMAUDIO.name
 #: The model family, as history filters and the active-tasks list name it.
-MODEL_FAMILY = "mmaudio"
-TASK_TYPE = "video2audio"
-PRICE_PER_VIDEO_SECOND_USD = 0.0005
-MAX_BILLED_SECONDS = 30.0
+MODEL_FAMILY = catalogue.MMAUDIO.family
+TASK_TYPE = catalogue.MMAUDIO.default_task_type
 CONSUME_UNITS_PER_USD = 10_000_000
 MAX_UPLOAD_BYTES = 10 * 1024 * 1024
-#: A video URL containing this word makes the task fail the way the live service does.
+#: A media URL containing this word (or, for a task without media, its main text) makes the
+#: task fail the way the live service does.
 FAIL_TRIGGER = "corrupt"
 FAIL_MESSAGE = "failed to get valid video"
-#: Seeds are 64-bit integers on the service; a larger number is a bad request, not a crash.
-SEED_RANGE = (-(2**63), 2**63 - 1)
+#: What a task whose reference recording cannot be read fails with.
+AUDIO_FAIL_MESSAGE = "failed to get valid audio"
+#: What a task with nothing but text fails with when its text names the trigger.
+TEXT_FAIL_MESSAGE = "generation failed"
+#: The seed a task gets when none is sent (the service draws a random one).
+SANDBOX_SEED = 42
+#: What a cancelled task reports as its error.
+CANCEL_MESSAGE = "task canceled before it started"
+#: How long each model's tasks run under the ``realistic`` preset, from the estimates Qubico's
+#: pages give (https://qubico.ai/docs/models/<model>: MMAudio 45 s, DiffRhythm 81 s, F5-TTS 8 s;
+#: ACE-Step gives none: its own figure, about 20 s of GPU per minute of music, is used).
+REALISTIC_PROCESSING_S: dict[str, float] = {
+    catalogue.MMAUDIO.name: 20.0,
+    catalogue.ACE_STEP.name: 30.0,
+    catalogue.DIFFRHYTHM.name: 80.0,
+    catalogue.TTS.name: 8.0,
+}
 #: Finds the bytes behind a URL the sandbox itself serves (its demo clip, an upload), else None.
 LocalFiles = Callable[[str], bytes | None]
 
@@ -58,7 +74,12 @@ class RequestError(Exception):
 
 @dataclass
 class SandboxTask:
-    """One task as the sandbox holds it; its status is derived from the clock when read."""
+    """One task as the sandbox holds it; its status is derived from the clock when read.
+
+    ``seconds`` is how long its audio is (MMAudio: the video's length; music: the length asked
+    for or fixed by the task type); ``cost_usd`` is its price by the catalogue's rule, frozen
+    when it is created and refunded if it fails or is cancelled.
+    """
 
     task_id: str
     number: int
@@ -67,19 +88,31 @@ class SandboxTask:
     created_mono: float
     pending_s: float
     processing_s: float
-    video_seconds: float
+    seconds: float
+    model: str = MODEL
+    task_type: str = TASK_TYPE
+    cost_usd: float = 0.0
     webhook: dict[str, str] = field(default_factory=lambda: {"endpoint": "", "secret": ""})
     fails: bool = False
+    fail_message: str = FAIL_MESSAGE
+    #: When (on the monotonic clock) it was cancelled, if it was.
+    cancelled_mono: float | None = None
 
     @property
-    def cost_usd(self) -> float:
-        return PRICE_PER_VIDEO_SECOND_USD * min(self.video_seconds, MAX_BILLED_SECONDS)
+    def spec(self) -> catalogue.ModelSpec:
+        return catalogue.model_spec(self.model)
+
+    @property
+    def family(self) -> str:
+        return self.spec.family
 
     @property
     def consume(self) -> int:
         return int(round(self.cost_usd * CONSUME_UNITS_PER_USD))
 
     def phase(self, now_mono: float) -> str:
+        if self.cancelled_mono is not None and now_mono >= self.cancelled_mono:
+            return "cancelled"
         age = now_mono - self.created_mono
         if age < self.pending_s:
             return "pending"
@@ -91,6 +124,8 @@ class SandboxTask:
         return self.created_wall_ns + int(self.pending_s * 1e9)
 
     def ended_ns(self) -> int:
+        if self.cancelled_mono is not None:
+            return self.created_wall_ns + int((self.cancelled_mono - self.created_mono) * 1e9)
         return self.created_wall_ns + int((self.pending_s + self.processing_s) * 1e9)
 
 
@@ -110,77 +145,87 @@ def format_time(ns: int | None, offset_minutes: int = 0) -> str:
     return f"{stamp}.{frac:09d}{suffix}"
 
 
-def _is_int(value: object) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool)
+@dataclass(frozen=True)
+class CreateRequest:
+    """A create the sandbox accepted: the model, task type, input (with the service's defaults
+    filled in), the length of its media input when known, and whether the task will fail."""
+
+    spec: catalogue.ModelSpec
+    task_type: str
+    input: dict[str, Any]
+    media_seconds: float | None
+    fails: bool
+    fail_message: str
 
 
-def validate_create(
-    body: object, local_file: LocalFiles | None = None
-) -> tuple[dict[str, Any], float | None, bool]:
-    """Check a create body as the service does: (input with defaults, video seconds, fails)."""
+def validate_create(body: object, local_file: LocalFiles | None = None) -> CreateRequest:
+    """Check a create body as the service does, by the catalogue's documented inputs."""
     if not isinstance(body, dict):
         raise RequestError(400, "request body must be a JSON object")
-    if body.get("model") != MODEL:
-        raise RequestError(400, f"model must be '{MODEL}', got {body.get('model')!r}")
-    if body.get("task_type") != TASK_TYPE:
-        raise RequestError(400, f"task_type must be '{TASK_TYPE}', got {body.get('task_type')!r}")
     raw = body.get("input")
-    if not isinstance(raw, dict):
-        raise RequestError(400, "input is required and must be an object")
-    prompt = raw.get("prompt")
-    if not isinstance(prompt, str) or not prompt.strip():
-        raise RequestError(400, "input.prompt is required and must be a non-empty string")
-    if len(prompt) > 500:
-        raise RequestError(400, f"input.prompt must be at most 500 characters, got {len(prompt)}")
-    negative = raw.get("negative_prompt", "")
-    if negative is None:
-        negative = ""
-    if not isinstance(negative, str):
-        raise RequestError(400, "input.negative_prompt must be a string")
-    if len(negative) > 200:
-        raise RequestError(
-            400, f"input.negative_prompt must be at most 200 characters, got {len(negative)}"
-        )
-    steps = raw.get("steps", 25)
-    if not _is_int(steps) or not 20 <= steps <= 50:
-        raise RequestError(400, f"input.steps must be an integer from 20 to 50, got {steps!r}")
-    seed = raw.get("seed", 42)
-    if not _is_int(seed) or not SEED_RANGE[0] <= seed <= SEED_RANGE[1]:
-        shown = repr(seed) if not _is_int(seed) or abs(seed) < 10**30 else "a larger number"
-        raise RequestError(400, f"input.seed must be an integer (64-bit), got {shown}")
-    video = raw.get("video")
-    seconds, fails = _check_video(video, local_file)
-    clean = {
-        "prompt": prompt,
-        "negative_prompt": negative,
-        "video": video,
-        "steps": steps,
-        "seed": seed,
-    }
-    return clean, seconds, fails
-
-
-_DATA_URI = re.compile(r"^data:video/mp4;base64,(?P<payload>.*)$", re.DOTALL)
-
-
-def _check_video(video: object, local_file: LocalFiles | None) -> tuple[float | None, bool]:
-    if not isinstance(video, str) or not video:
-        raise RequestError(400, "input.video is required: an http(s) URL or a data:video/mp4 URI")
-    if video.startswith(("http://", "https://")):
-        data = local_file(video) if local_file is not None else None
-        if data is not None:
-            seconds = mp4_duration_s(data)
-            return seconds, seconds is None
-        return None, FAIL_TRIGGER in video.lower()
-    match = _DATA_URI.match(video)
-    if not match:
-        raise RequestError(400, "input.video must be an http(s) URL or 'data:video/mp4;base64,...'")
     try:
-        data = base64.b64decode(match.group("payload"), validate=True)
-    except (binascii.Error, ValueError):
-        raise RequestError(400, "input.video data URI is not valid base64") from None
-    seconds = mp4_duration_s(data)
-    return seconds, seconds is None
+        spec = catalogue.model_spec(body.get("model"))
+        if body.get("model") != spec.name:  # the service takes the full name, as spelled
+            raise catalogue.InputError(
+                f"model must be one of {', '.join(repr(m) for m in catalogue.MODELS)}, "
+                f"got {body.get('model')!r}"[:300]
+            )
+        task = spec.task_type(body.get("task_type"))
+        if not isinstance(raw, dict):
+            raise RequestError(400, "input is required and must be an object")
+        catalogue.check_input(spec, task.name, raw, prefix="input.")
+    except catalogue.InputError as err:
+        raise RequestError(400, str(err)) from None
+    clean = catalogue.with_defaults(spec, task.name, raw)
+    if task.input("seed") is not None and clean.get("seed", clean.get("seeds")) is None:
+        clean["seed"] = SANDBOX_SEED  # the service draws one; the sandbox's is fixed
+    seconds, fails, message = _check_media(task, clean, local_file)
+    if not fails and not any(_media_inputs(task, clean)):
+        fails = FAIL_TRIGGER in str(clean.get(spec.main_text) or "").lower()
+        message = TEXT_FAIL_MESSAGE
+    return CreateRequest(spec, task.name, clean, seconds, fails, message)
+
+
+def _media_inputs(task: catalogue.TaskTypeSpec, given: dict[str, Any]) -> list[tuple[str, str]]:
+    """(kind, value) of each media input given."""
+    found: list[tuple[str, str]] = []
+    for name, value in given.items():
+        spec = task.input(name)
+        if spec is not None and spec.kind in ("video", "audio") and isinstance(value, str):
+            found.append((spec.kind, value))
+    return found
+
+
+def _check_media(
+    task: catalogue.TaskTypeSpec, given: dict[str, Any], local_file: LocalFiles | None
+) -> tuple[float | None, bool, str]:
+    """(seconds of the video, whether the task fails, why) from the media inputs."""
+    seconds: float | None = None
+    for kind, value in _media_inputs(task, given):
+        message = FAIL_MESSAGE if kind == "video" else AUDIO_FAIL_MESSAGE
+        if value.startswith(("http://", "https://")):
+            data = local_file(value) if local_file is not None else None
+            if data is None:
+                if FAIL_TRIGGER in value.lower():
+                    return seconds, True, message
+                continue
+        else:
+            data = catalogue.media_bytes(value)
+        readable, length = _read_media(kind, data)
+        if not readable:
+            return seconds, True, message
+        if kind == "video":
+            seconds = length
+    return seconds, False, ""
+
+
+def _read_media(kind: str, data: bytes | None) -> tuple[bool, float | None]:
+    if data is None:
+        return False, None
+    if kind == "video":
+        length = mp4_duration_s(data)
+        return length is not None, length
+    return audio_media_type(data) is not None, None
 
 
 class World:
@@ -194,11 +239,14 @@ class World:
         audio_seconds: float,
         balance_usd: float = 10.0,
         concurrency_limit: int | None = None,
+        processing_by_model: dict[str, float] | None = None,
         clock: Callable[[], float] = time.monotonic,
         wall_clock_ns: Callable[[], int] = time.time_ns,
     ) -> None:
         self.pending_s = pending_s
         self.processing_s = processing_s
+        #: Per model, how long its tasks run instead of `processing_s` (the realistic preset).
+        self.processing_by_model = dict(processing_by_model or {})
         self.audio_seconds = audio_seconds
         self.starting_balance_usd = balance_usd
         self.concurrency_limit = concurrency_limit
@@ -211,13 +259,13 @@ class World:
 
     @property
     def balance_usd(self) -> float:
-        """The starting balance minus every task that has not failed.
+        """The starting balance minus every task that has not failed or been cancelled.
 
         A task's price is frozen when it is created and refunded if it fails, as the service does.
         """
         now = self.clock()
         with self._lock:
-            spent = sum(t.cost_usd for t in self._tasks.values() if t.phase(now) != "failed")
+            spent = sum(t.cost_usd for t in self._tasks.values() if t.phase(now) not in _REFUNDED)
         return self.starting_balance_usd - spent
 
     @balance_usd.setter
@@ -225,7 +273,14 @@ class World:
         self.starting_balance_usd += value - self.balance_usd
 
     def create(self, body: object, local_file: LocalFiles | None = None) -> SandboxTask:
-        clean, seconds, fails = validate_create(body, local_file)
+        request = validate_create(body, local_file)
+        seconds = self._output_seconds(request)
+        media_seconds = request.media_seconds
+        if request.spec is catalogue.MMAUDIO and media_seconds is None:
+            media_seconds = self.audio_seconds  # a video it cannot read is billed as its audio
+        quote = catalogue.price(
+            request.spec, request.task_type, request.input, media_seconds=media_seconds
+        )
         webhook = {"endpoint": "", "secret": ""}
         config = body.get("config") if isinstance(body, dict) else None
         hook = config.get("webhook_config") if isinstance(config, dict) else None
@@ -245,16 +300,55 @@ class World:
             task = SandboxTask(
                 task_id=str(uuid.uuid4()),
                 number=next(self._numbers),
-                input=clean,
+                input=request.input,
                 created_wall_ns=self.wall_clock_ns(),
                 created_mono=self.clock(),
                 pending_s=self.pending_s,
-                processing_s=self.processing_s,
-                video_seconds=seconds if seconds is not None else self.audio_seconds,
+                processing_s=self.processing_by_model.get(request.spec.name, self.processing_s),
+                seconds=seconds,
+                model=request.spec.name,
+                task_type=request.task_type,
+                cost_usd=quote.usd,
                 webhook=webhook,
-                fails=fails,
+                fails=request.fails,
+                fail_message=request.fail_message,
             )
             self._tasks[task.task_id] = task
+        return task
+
+    def _output_seconds(self, request: CreateRequest) -> float:
+        """How long the task's audio is, before the sandbox's own cap (`audio_seconds`)."""
+        if request.spec is catalogue.MMAUDIO:
+            return request.media_seconds or self.audio_seconds
+        if request.spec is catalogue.TTS:
+            text = str(request.input.get(request.spec.main_text) or "")
+            return max(1.0, len(text) * SPEECH_SECONDS_PER_CHARACTER)
+        asked = catalogue.requested_seconds(request.spec, request.task_type, request.input)
+        if request.task_type == "extend":
+            task = request.spec.task_type(request.task_type)
+            asked = self.audio_seconds + sum(
+                float(catalogue.value_of(task, request.input, name) or 0)
+                for name in ("left_extend_duration", "right_extend_duration")
+            )
+        return asked or self.audio_seconds
+
+    def cancel(self, task_id: str) -> SandboxTask:
+        """Cancel a pending task, as the service does; a task already started is refused."""
+        task = self.get(task_id)
+        with self._lock:
+            now = self.clock()
+            phase = task.phase(now)
+            if phase == "cancelled":
+                return task
+            if phase != "pending":
+                raise RequestError(
+                    400,
+                    f"task {task_id} is {phase} and can no longer be canceled; only pending "
+                    "tasks can be",
+                )
+            task.cancelled_mono = now
+            task.fails = True
+            task.fail_message = CANCEL_MESSAGE
         return task
 
     def get(self, task_id: str) -> SandboxTask:
@@ -307,4 +401,12 @@ class World:
 
 
 def _done(phase: str) -> bool:
-    return phase in ("completed", "failed")
+    return phase in FINAL_PHASES
+
+
+#: Phases a task never leaves.
+FINAL_PHASES = ("completed", "failed", "cancelled")
+#: Phases whose frozen price is given back.
+_REFUNDED = ("failed", "cancelled")
+#: About how fast speech goes (14 characters a second), for the length of a TTS task's audio.
+SPEECH_SECONDS_PER_CHARACTER = 1 / 14

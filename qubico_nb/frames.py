@@ -11,6 +11,7 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 
+from . import catalogue
 from .models import (
     Status,
     Task,
@@ -26,6 +27,16 @@ from .models import (
 Per = Literal["task", "work"]
 
 #: Column -> dtype of `tasks_to_frame(per="task")`, in order.
+#:
+#: Every model's tasks share these columns. ``prompt`` holds the model's main text (MMAudio's
+#: prompt, ACE-Step's and DiffRhythm's style prompt, TTS's text: see `qubico_nb.catalogue`);
+#: ``negative_prompt`` either spelling of it; ``lyrics`` the lyrics (ACE-Step, DiffRhythm);
+#: ``seed`` and ``steps`` MMAudio's; ``video`` the input video (a data: URI shortened);
+#: ``reference`` a reference recording (``style_audio``, ``ref_audio``, ``audio``);
+#: ``requested_s`` the length asked for (ACE-Step's duration, DiffRhythm's 95 or 285 s).
+#: ``audio_url`` is the first audio file; ``output_url`` and ``output_kind`` the first file of
+#: any kind (audio, image, video, other), which is what `compare` shows for a task with no
+#: audio (an image sent inline is a ``data:image/...`` URI here).
 TASK_COLUMNS: dict[str, str] = {
     "task_id": "string",
     "model": "string",
@@ -33,9 +44,12 @@ TASK_COLUMNS: dict[str, str] = {
     "status": "string",
     "prompt": "string",
     "negative_prompt": "string",
+    "lyrics": "string",
     "seed": "Int64",
     "steps": "Int64",
     "video": "string",
+    "reference": "string",
+    "requested_s": "Float64",
     "created_at": "datetime64[ns, UTC]",
     "started_at": "datetime64[ns, UTC]",
     "ended_at": "datetime64[ns, UTC]",
@@ -45,6 +59,8 @@ TASK_COLUMNS: dict[str, str] = {
     "n_works": "Int64",
     "audio_url": "string",
     "duration_s": "Float64",
+    "output_url": "string",
+    "output_kind": "string",
     "error": "string",
 }
 
@@ -91,16 +107,23 @@ def columns(per: Per = "task") -> dict[str, str]:
 
 def _task_row(task: Task) -> dict[str, Any]:
     audio = task.audio
+    spec = _spec_of(task.model)
+    given = task.input
     return {
         "task_id": task.id,
         "model": task.model,
         "task_type": task.task_type,
         "status": task.status.value,
-        "prompt": task.prompt,
-        "negative_prompt": task.negative_prompt,
+        "prompt": _text(given.get(spec.main_text if spec else "prompt")),
+        "negative_prompt": _text(given.get("negative_prompt", given.get("negative_style_prompt"))),
+        "lyrics": _text(given.get("lyrics")),
         "seed": task.seed,
         "steps": task.steps,
         "video": short_video(task.video),
+        "reference": short_video(_text(_reference(given))),
+        "requested_s": (
+            None if spec is None else catalogue.requested_seconds(spec, task.task_type, given)
+        ),
         "created_at": task.created_at,
         "started_at": task.started_at,
         "ended_at": task.ended_at,
@@ -110,6 +133,8 @@ def _task_row(task: Task) -> dict[str, Any]:
         "n_works": len(task.works),
         "audio_url": audio.playable_url if audio else None,
         "duration_s": audio.duration_s if audio else None,
+        "output_url": task.works[0].playable_url if task.works else None,
+        "output_kind": task.works[0].kind if task.works else None,
         "error": task.error.message if task.error else None,
     }
 
@@ -149,6 +174,7 @@ def rows(items: Iterable[Task | FetchFailure], per: Per = "task") -> list[dict[s
             one = {**base, **_work_fields(index, work)}
             one["audio_url"] = work.playable_url if work.kind == "audio" else None
             one["duration_s"] = work.duration_s
+            one["output_url"], one["output_kind"] = work.playable_url, work.kind
             out.append(one)
     return out
 
@@ -189,6 +215,7 @@ def _task_columns(items: list[Task | FetchFailure]) -> dict[str, list[Any]]:
         else:
             raise TypeError(f"expected Task or FetchFailure items, got {type(item).__name__}")
     inputs = [_get_task_input(t) for t in tasks]  # the mapping itself: no view per task
+    specs = [_spec_of(t.model) for t in tasks]
     created = [t.created_at for t in tasks]
     started = [t.started_at for t in tasks]
     ended = [t.ended_at for t in tasks]
@@ -198,13 +225,26 @@ def _task_columns(items: list[Task | FetchFailure]) -> dict[str, list[Any]]:
         "model": [t.model for t in tasks],
         "task_type": [t.task_type for t in tasks],
         "status": [_STATUS_TEXT[t.status] for t in tasks],
-        "prompt": _texts(_values(inputs, "prompt")),
-        "negative_prompt": _texts(_values(inputs, "negative_prompt")),
+        "prompt": _texts(
+            [
+                i.get("prompt") if spec is None else i.get(spec.main_text)
+                for i, spec in zip(inputs, specs, strict=True)
+            ]
+        ),
+        "negative_prompt": _texts(
+            [i.get("negative_prompt", i.get("negative_style_prompt")) for i in inputs]
+        ),
+        "lyrics": _texts(_values(inputs, "lyrics")),
         "seed": _ints([i["seed"] if "seed" in i else i.get("seeds") for i in inputs]),
         "steps": _ints(_values(inputs, "steps")),
         "video": [
             v if type(v) is str and not v.startswith("data:") else short_video(_text(v))
             for v in _values(inputs, "video")
+        ],
+        "reference": [short_video(_text(_reference(i))) for i in inputs],
+        "requested_s": [
+            None if spec is None else catalogue.requested_seconds(spec, t.task_type, i)
+            for t, i, spec in zip(tasks, inputs, specs, strict=True)
         ],
         "created_at": created,
         "started_at": started,
@@ -215,6 +255,8 @@ def _task_columns(items: list[Task | FetchFailure]) -> dict[str, list[Any]]:
         "n_works": [len(t.works) for t in tasks],
         "audio_url": [None if w is None else w.url_without_watermark or w.url for w in audio],
         "duration_s": [None if w is None else w.duration_s for w in audio],
+        "output_url": [t.works[0].playable_url if t.works else None for t in tasks],
+        "output_kind": [t.works[0].kind if t.works else None for t in tasks],
         "error": [None if t.error is None else t.error.message for t in tasks],
     }
     for position, failure in failures:
@@ -222,6 +264,19 @@ def _task_columns(items: list[Task | FetchFailure]) -> dict[str, list[Any]]:
         out["status"][position] = ERROR_STATUS
         out["error"][position] = failure.message
     return out
+
+
+def _spec_of(model: str | None) -> catalogue.ModelSpec | None:
+    return None if model is None else _SPECS.get(model) or catalogue.find_model(model)
+
+
+_SPECS = {spec.name: spec for spec in catalogue.MODELS.values()}
+#: The inputs that hold a reference recording, in the order they are looked for.
+REFERENCE_INPUTS = ("style_audio", "ref_audio", "audio")
+
+
+def _reference(given: Mapping[str, Any]) -> Any:
+    return next((given[k] for k in REFERENCE_INPUTS if given.get(k)), None)
 
 
 def _values(mappings: list[Mapping[str, Any]], key: str) -> list[Any]:
@@ -275,10 +330,12 @@ def _per_work(
     out["kind"] = [None if w is None else w.kind for w in works]
     out["content_type"] = [None if w is None else w.content_type for w in works]
     audio_url, duration_s, url = out["audio_url"], out["duration_s"], out["url"]
+    output_url, output_kind = out["output_url"], out["output_kind"]
     for row, work in enumerate(works):
         if work is not None:
             audio_url[row] = url[row] if work.kind == "audio" else None
             duration_s[row] = work.duration_s
+            output_url[row], output_kind[row] = url[row], work.kind
     return out
 
 

@@ -7,6 +7,7 @@ page's schema or the unified one, and raises only `ProtocolError` for input it c
 
 from __future__ import annotations
 
+import base64
 import gc
 import hashlib
 import json
@@ -846,7 +847,36 @@ def _parse_works(data: Mapping[str, Any]) -> tuple[Work, ...]:
         for url in urls:
             if isinstance(url, str) and _looks_like_file(name, url):
                 works.append(_work(url, None, _hint(name)))
+            elif isinstance(url, str) and name.lower().endswith("_base64"):
+                inline = image_data_uri(url)
+                if inline is not None:  # an image sent as its bytes (Flux's image_base64)
+                    works.append(_work(inline, inline[5 : inline.index(";")], "image"))
     return tuple(works)
+
+
+#: Raster images by their first bytes: the only inline files a task's output may hold.
+_IMAGE_MAGIC = (
+    (b"\x89PNG", "image/png"),
+    (b"\xff\xd8\xff", "image/jpeg"),
+    (b"GIF8", "image/gif"),
+    (b"RIFF", "image/webp"),
+)
+_BASE64_TEXT = re.compile(r"[A-Za-z0-9+/]+={0,2}")
+
+
+def image_data_uri(value: str) -> str | None:
+    """A PNG, JPEG, GIF or WebP sent as base64 (bare or as a ``data:image/...`` URI), as a
+    ``data:image/<type>;base64,`` URI; None for anything else (SVG can carry scripts: never)."""
+    payload = value.partition(",")[2] if value.startswith("data:") else value
+    payload = payload.strip()
+    if not _BASE64_TEXT.fullmatch(payload):
+        return None
+    try:
+        head = base64.b64decode(payload[:16] + "=" * (-len(payload[:16]) % 4))
+    except ValueError:
+        return None
+    media_type = next((t for magic, t in _IMAGE_MAGIC if head.startswith(magic)), None)
+    return None if media_type is None else f"data:{media_type};base64,{payload}"
 
 
 def _work(

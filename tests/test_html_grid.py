@@ -99,8 +99,10 @@ def test_compare_grid_survives_pending_failed_and_non_audio_rows() -> None:
     markup = h.compare_grid(grid_frame(), by="prompt", across="seed", columns=("steps",))
     assert_clean(markup)
     assert "pending: no audio yet" in markup and "processing: no audio yet" in markup
-    assert "failed: video too long" in markup and "completed: no audio file" in markup
-    assert "relative URL" in markup and Elements(markup).urls() == ["https://cdn/a.wav"]
+    assert "failed: video too long" in markup
+    assert "relative URL" in markup
+    # A task whose only file is an image shows it (same URL rules as audio).
+    assert Elements(markup).urls() == ["https://cdn/a.wav", "https://cdn/a.png"]
     per_work = tasks_to_frame(
         [
             Task.from_dict(
@@ -114,7 +116,7 @@ def test_compare_grid_survives_pending_failed_and_non_audio_rows() -> None:
         ],
         per="work",
     )
-    assert "completed: image file, not audio" in h.compare_grid(
+    assert '<img class="qnb-image" src="https://cdn/a.png"' in h.compare_grid(
         per_work, by="prompt", across="seed"
     )
 

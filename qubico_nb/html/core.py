@@ -151,6 +151,17 @@ def is_embedded(url: object) -> bool:
     )
 
 
+#: An image a server sent as its bytes, as `qubico_nb.models.image_data_uri` writes it: raster
+#: types only (an SVG can carry scripts), base64 text only.
+_INLINE_IMAGE = re.compile(r"data:image/(png|jpeg|gif|webp);base64,[A-Za-z0-9+/]+={0,2}")
+
+
+def inline_image(url: object) -> str | None:
+    """`url` when it is an inline raster image (``data:image/png;base64,...``), safe in an
+    ``<img src>``; None for anything else."""
+    return url if isinstance(url, str) and _INLINE_IMAGE.fullmatch(url) else None
+
+
 def local_source(source: object) -> str | None:
     """A player source we built (a local copy's relative path or a ``data:audio`` URI), checked
     once more: only those two shapes pass, percent-encoded where needed."""

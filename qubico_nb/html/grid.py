@@ -14,6 +14,7 @@ from .core import (
     display_label,
     ellipsize,
     esc,
+    inline_image,
     local_source,
     media_url,
     style,
@@ -64,6 +65,7 @@ def compare_grid(
     status = [str(v).lower() if v is not None else "unknown" for v in values("status")]
     ids, errors, urls = values("task_id"), values("error"), values("audio_url")
     kinds = values("kind")  # per-work frames say what a file is
+    outputs, output_kinds = values("output_url"), values("output_kind")
     rows_by, cols_by = values(by), values(across)
     peaks = values("peaks") if thumbnails is not False and "peaks" in present else None
     labels = frame.index.tolist()
@@ -157,6 +159,8 @@ def compare_grid(
                     base_url,
                     page_paths,
                     kinds[i],
+                ) or _cell_output(
+                    status[i], outputs[i], output_kinds[i] or kinds[i], aria, base_url, page_paths
                 )
                 wave = (
                     waveform_svg(peaks[i], width=220, label=f"waveform: {aria}")
@@ -206,8 +210,39 @@ def _cell_player(
         return f'<div class="qnb-why">{esc(status)}: {esc(ellipsize(str(error), 2000))}</div>'
     if status in _WAITING:
         return f'<div class="qnb-why qnb-wait">{esc(status)}: no audio yet</div>'
-    what = f"{kind} file, not audio" if kind is not None and kind != "audio" else "no audio file"
-    return f'<div class="qnb-why">{esc(status)}: {esc(what)}</div>'
+    return ""
+
+
+def _cell_output(
+    status: str,
+    url: Any,
+    kind: Any,
+    aria: str,
+    base_url: str | None,
+    page_paths: Sequence[str],
+) -> str:
+    """A task's first file when it has no audio: an image, a video, or a link to anything else,
+    by the same URL rules as audio; or why there is nothing to show."""
+    kind = str(kind) if kind is not None else "file"
+    if not isinstance(url, str) or not url or kind == "audio":  # audio plays from audio_url
+        return f'<div class="qnb-why">{esc(status)}: no audio file</div>'
+    safe = media_url(url, base_url=base_url, page_paths=page_paths)
+    if kind == "image":
+        safe = safe or inline_image(url)
+    if safe is None:
+        return _unplayable(url, kind, base_url)
+    label = esc(f"{kind}: {aria}")
+    if kind == "image":
+        return f'<img class="qnb-image" src="{esc(safe)}" width="200" alt="{label}">'
+    if kind == "video":
+        return (
+            f'<video controls preload="none" width="240" src="{esc(safe)}" '
+            f'aria-label="{label}"></video>'
+        )
+    return (
+        f'<a href="{esc(safe)}" target="_blank" rel="noopener noreferrer" '
+        f'aria-label="{label}">{esc(kind)} file</a>'
+    )
 
 
 def _audio_tag(src: str, *, preload: str = "none", label: object = None) -> str:

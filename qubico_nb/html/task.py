@@ -7,7 +7,16 @@ from datetime import datetime
 
 from ..frames import short_video
 from ..models import Task, Work
-from .core import absolute_media_url, error_box, esc, local_source, media_url, shorten, style
+from .core import (
+    absolute_media_url,
+    error_box,
+    esc,
+    inline_image,
+    local_source,
+    media_url,
+    shorten,
+    style,
+)
 
 #: The viewer's own styles (viewer.css): JupyterLab's theme variables (light and dark) with
 #: fallbacks for pages without them, so every text keeps at least 4.5:1 contrast.
@@ -210,11 +219,13 @@ def viewer_player(
     built; None shows the server's URL as text (nothing loads).
     """
     safe = media_url(source, page_paths=page_paths) or local_source(source)
+    if safe is None and work.kind == "image":  # an image sent inline (Flux's image_base64)
+        safe = inline_image(source) or inline_image(work.playable_url)
     name = esc(label)
     if safe is None:
         return (
             f'<span class="qnb-url-text" aria-label="{name}">{esc(work.kind)} file: '
-            f"{esc(shorten(work.playable_url, 300))} (not a playable address)</span>"
+            f"{esc(short_video(shorten(work.playable_url, 300)))} (not a playable address)</span>"
         )
     src = esc(safe)
     if work.kind == "audio":

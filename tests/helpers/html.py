@@ -100,6 +100,7 @@ def assert_clean(markup: str) -> None:
             "caption",
             "audio",
             "video",
+            "img",
             "a",
             "ul",
             "li",

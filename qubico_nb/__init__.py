@@ -29,6 +29,8 @@ _EXPORTS: dict[str, str] = {
     "compare": "comparison",
     "download": "downloads",
     "submit_grid": "batch",
+    "estimate_cost": "grids",
+    "CostEstimate": "grids",
     "tabulate_tasks": "batch",
     "wait_all": "batch",
     # judging: measure the sound, then review it
@@ -58,6 +60,7 @@ _EXPORTS: dict[str, str] = {
     "TaskFailedError": "errors",
     "WaitTimeoutError": "errors",
     "GridSubmitError": "batch",
+    "OverBudgetError": "grids",
     "WaitAllError": "batch",
     "AudioDecodeError": "audio",
 }
@@ -92,6 +95,7 @@ if TYPE_CHECKING:  # for type checkers and IDEs; tests/test_package.py keeps it 
         WaitTimeoutError,
         WebhookVerificationError,
     )
+    from .grids import CostEstimate, OverBudgetError, estimate_cost
     from .models import Status, Task, TaskError, Usage, Work
     from .review_board import Review, review
     from .viewer import TaskViewer

@@ -1,4 +1,4 @@
-"""Many tasks at once: tabulate them, submit a grid of MMAudio tasks, wait for all of them.
+"""Many tasks at once: tabulate them, submit a grid of any model's tasks, wait for all of them.
 
 Every helper here keeps going when one task misbehaves (that task becomes an error row or a
 named failure), waits on the client's clock and retry policy (no rules of its own), and gives
@@ -13,7 +13,7 @@ import logging
 import math
 import time
 import warnings
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal, TypeVar
 
@@ -22,7 +22,7 @@ import pandas as pd
 from ._progress import progress_bar
 from ._retry import next_poll, pause_until
 from ._workers import Workers
-from .client import MMAUDIO_MODEL, MMAUDIO_TASK_TYPE, Client, mmaudio_input
+from .client import Client, checked_input, mmaudio_input
 from .connection import default_client
 from .errors import (
     PERMANENT_ERRORS,
@@ -36,6 +36,7 @@ from .errors import (
     ServerError,
 )
 from .frames import FetchFailure, Per, tasks_to_frame
+from .grids import GridPlan, check_budget, estimate, plan_grid
 from .models import Task
 
 log = logging.getLogger("qubico_nb")
@@ -254,36 +255,58 @@ class _Unknown:
 
 
 def submit_grid(
-    video: str,
-    prompts: Sequence[str],
+    video: str | None = None,
+    prompts: Sequence[str] | None = None,
     *,
+    model: str | None = None,
+    task_type: str | None = None,
+    input: Mapping[str, Any] | None = None,
+    vary: Mapping[str, Sequence[Any]] | None = None,
     seeds: Sequence[int | None] = (None,),
     steps: Sequence[int | None] = (None,),
     negative_prompt: str | None = None,
     client: Client | None = None,
     progress: bool = True,
     timeout: float = 900.0,
+    max_cost_usd: float | None = None,
 ) -> list[Task]:
-    """Create one MMAudio task per cell of prompts x seeds x steps for one video; in cell order.
+    """Create one task per cell of a grid, for any model; in cell order.
 
-    Every cell is checked before the first is sent. When the plan's concurrency limit answers
-    429, submission waits (as the client's retry policy says) and goes on until `timeout`. A
-    create whose answer was lost (cut off, not JSON, 5xx) is looked up in the task history
-    before it counts as failed, so resubmitting the failed cells never pays twice for one cell.
-    Cells that still failed raise `GridSubmitError`, which holds the tasks that were made.
+    ``submit_grid(model="Qubico/ace-step", input={"duration": 30}, vary={"style_prompt": [...],
+    "lyrics": [...]})`` makes the cross product of the varied values over the fixed input;
+    ``submit_grid(video, prompts, seeds=..., steps=...)`` is MMAudio's grid of prompts x seeds x
+    steps for one video (see `qubico_nb.grids.plan_grid`). Every cell is checked against the
+    model's documented limits before the first is sent; with `max_cost_usd`, a grid whose
+    `estimate_cost` is over it is refused (`OverBudgetError`) before anything is created.
+
+    When the plan's concurrency limit answers 429, submission waits (as the client's retry
+    policy says) and goes on until `timeout`. A create whose answer was lost (cut off, not JSON,
+    5xx) is looked up in the task history before it counts as failed, so resubmitting the failed
+    cells never pays twice for one cell. Cells that still failed raise `GridSubmitError`, which
+    holds the tasks that were made.
     """
-    cells = grid(prompts, seeds=seeds, steps=steps, negative_prompt=negative_prompt)
+    plan = plan_grid(
+        video,
+        prompts,
+        model=model,
+        task_type=task_type,
+        input=input,
+        vary=vary,
+        seeds=seeds,
+        steps=steps,
+        negative_prompt=negative_prompt,
+    )
+    check_budget(estimate(plan), max_cost_usd)
     client = client or default_client()
-    video_ref = client.prepare_video(video)
-    payloads = [{**cell, "video": video_ref} for cell in cells]
+    cells, payloads = _payloads(client, plan)
     deadline = client.clock.monotonic() + timeout
     # Tasks made just before this batch could pass for one of its lost creates: note them.
-    earlier = _recent_task_ids(client)
+    earlier = _recent_task_ids(client, plan.model)
     outcomes: list[Task | QubicoError | _Unknown] = []
     with progress_bar(len(cells), "submitting", progress) as bar, Workers(1) as worker:
         try:
             for payload in payloads:
-                outcomes.append(_create(client, payload, deadline, worker))
+                outcomes.append(_create(client, plan, payload, deadline, worker))
                 bar.update(1)
         except KeyboardInterrupt:
             made = [o.id for o in outcomes if isinstance(o, Task)]
@@ -297,7 +320,7 @@ def submit_grid(
     unknown = {i: o for i, o in enumerate(outcomes) if isinstance(o, _Unknown)}
     if unknown:
         taken = {o.id for o in outcomes if isinstance(o, Task)} | earlier
-        for index, task in _reconcile(client, payloads, unknown, taken).items():
+        for index, task in _reconcile(client, plan, payloads, unknown, taken).items():
             outcomes[index] = task
     tasks = [o for o in outcomes if isinstance(o, Task)]
     failures: list[tuple[dict[str, Any], BaseException]] = []
@@ -311,8 +334,27 @@ def submit_grid(
     return tasks
 
 
+def _payloads(client: Client, plan: GridPlan) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """(each cell without its media files, for reports; what each create sends): local media
+    files are read (inlined or uploaded) once per distinct file, then every input is checked."""
+    task = plan.spec.task_type(plan.task_type)
+    media = {i.name for i in task.inputs if i.kind in ("video", "audio")}
+    ready: dict[tuple[str, str], Any] = {}
+    payloads = []
+    for cell in plan.cells:
+        payload = dict(cell)
+        for name in media & set(cell):
+            key = (name, str(cell[name]))
+            if key not in ready:
+                ready[key] = client.prepare_media_inputs(task, {name: cell[name]})[name]
+            payload[name] = ready[key]
+        payloads.append(checked_input(plan.spec, plan.task_type, payload))
+    cells = [{k: v for k, v in cell.items() if k not in media} for cell in plan.cells]
+    return cells, payloads
+
+
 def _create(
-    client: Client, payload: dict[str, Any], deadline: float, worker: Workers
+    client: Client, plan: GridPlan, payload: dict[str, Any], deadline: float, worker: Workers
 ) -> Task | QubicoError | _Unknown:
     """One create, riding out the concurrency limit; what went wrong is returned, not raised.
 
@@ -322,9 +364,7 @@ def _create(
     while True:
         sent_at = time.time()
         try:
-            return worker.call(
-                lambda: client.create_task(MMAUDIO_MODEL, MMAUDIO_TASK_TYPE, payload)
-            )
+            return worker.call(lambda: client.create_task(plan.model, plan.task_type, payload))
         except RateLimitError as err:
             attempt += 1
             # The transport has already spent its retries; the plan's limit frees up only as
@@ -345,21 +385,21 @@ def _create(
             return err
 
 
-def _recent_task_ids(client: Client) -> set[str]:
+def _recent_task_ids(client: Client, model: str) -> set[str]:
     """Ids of the tasks made in the last few seconds (one history request; empty on trouble)."""
     try:
-        return {t.id for t in _history_since(client, time.time() - _CLOCK_SKEW_S)}
+        return {t.id for t in _history_since(client, time.time() - _CLOCK_SKEW_S, model)}
     except QubicoError as err:
         log.debug("could not list recent tasks: %s", err)
         return set()
 
 
-def _history_since(client: Client, since: float) -> list[Task]:
-    """MMAudio tasks created since `since` (Unix seconds), newest first; a server that ignores
+def _history_since(client: Client, since: float, model: str) -> list[Task]:
+    """`model`'s tasks created since `since` (Unix seconds), newest first; a server that ignores
     the time filter is read only until its first older task, and never past a few pages."""
     found = []
     for task in itertools.islice(
-        client.history(model=MMAUDIO_MODEL, since=math.floor(since)), _MAX_HISTORY_SCAN
+        client.history(model=model, since=math.floor(since)), _MAX_HISTORY_SCAN
     ):
         if task.created_at is not None and task.created_at.timestamp() < since - 1:
             break
@@ -368,13 +408,17 @@ def _history_since(client: Client, since: float) -> list[Task]:
 
 
 def _reconcile(
-    client: Client, payloads: list[dict[str, Any]], unknown: dict[int, _Unknown], taken: set[str]
+    client: Client,
+    plan: GridPlan,
+    payloads: list[dict[str, Any]],
+    unknown: dict[int, _Unknown],
+    taken: set[str],
 ) -> dict[int, Task]:
     """Find in the history the tasks whose create answers were lost: same input, created after
     it was sent. Each history task answers for at most one cell."""
     since = min(u.sent_at for u in unknown.values()) - _CLOCK_SKEW_S
     try:
-        candidates = [t for t in _history_since(client, since) if t.id not in taken]
+        candidates = [t for t in _history_since(client, since, plan.model) if t.id not in taken]
     except QubicoError as err:
         log.warning("could not look up %d lost creates in the history: %s", len(unknown), err)
         return {}
@@ -385,7 +429,7 @@ def _reconcile(
             created = task.created_at.timestamp() if task.created_at else None
             if task.id in taken or (created is not None and created < lost.sent_at - _CLOCK_SKEW_S):
                 continue
-            if _same_input(task, payloads[index]):
+            if _same_input(task, plan, payloads[index]):
                 found[index] = task
                 taken.add(task.id)
                 log.info("the lost create of cell %d is task %s", index, task.id)
@@ -393,12 +437,16 @@ def _reconcile(
     return found
 
 
-def _same_input(task: Task, payload: dict[str, Any]) -> bool:
-    """Whether `task` was made from `payload` (fields the server does not echo are skipped)."""
-    if task.model is not None and task.model.lower() != MMAUDIO_MODEL.lower():
+def _same_input(task: Task, plan: GridPlan, payload: dict[str, Any]) -> bool:
+    """Whether `task` was made from `payload` (media the server does not echo are skipped)."""
+    if task.model is not None and task.model.lower() != plan.model.lower():
         return False
+    if task.task_type is not None and task.task_type != plan.task_type:
+        return False
+    task_spec = plan.spec.task_type(plan.task_type)
+    media = {i.name for i in task_spec.inputs if i.kind in ("video", "audio")}
     for name, value in payload.items():
-        if name == "video" and name not in task.input:
+        if name in media and name not in task.input:
             continue
         if task.input.get(name) != value:
             return False

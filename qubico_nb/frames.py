@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import Any, Literal
@@ -384,3 +384,31 @@ def _utc_ns_array(values: list[datetime | None]) -> Any:
     )
     nanos = np.where(micros == _NAT, _NAT, micros * 1000)
     return pd.DatetimeIndex(nanos.view("datetime64[ns]")).tz_localize("UTC").array
+
+
+def cost_summary(table: pd.DataFrame, by: str | Sequence[str] = "model") -> pd.DataFrame:
+    """What each group of a task table cost: ``tasks``, ``charged`` (tasks with a known cost),
+    ``cost_usd`` (their sum) and ``mean_usd``, one row per value of `by` (a column or several,
+    e.g. ``"model"`` or ``["model", "task_type"]``), in first-seen order.
+
+    A task still running shows the price held for it; a failed or cancelled one costs 0.
+    """
+    keys = [by] if isinstance(by, str) else list(by)
+    missing = [k for k in [*keys, "cost_usd"] if k not in table.columns]
+    if missing:
+        raise ValueError(
+            f"no column {', '.join(map(repr, missing))} to sum costs by; the table has "
+            f"{', '.join(map(str, table.columns))}"
+        )
+    grouped = table.groupby(keys, sort=False, dropna=False)["cost_usd"]
+    out = pd.DataFrame(
+        {
+            "tasks": grouped.size(),
+            "charged": grouped.count(),
+            "cost_usd": grouped.sum(min_count=0),
+        }
+    )
+    out["mean_usd"] = (out["cost_usd"] / out["charged"]).where(out["charged"] > 0)
+    return out.reset_index().astype(
+        {"tasks": "Int64", "charged": "Int64", "cost_usd": "Float64", "mean_usd": "Float64"}
+    )

@@ -136,7 +136,10 @@ def test_timezone_offset_and_title_case_statuses() -> None:
     ("body", "needle"),
     [
         ({**create_body(), "model": "Qubico/other"}, "model must be one of 'Qubico/mmaudio'"),
-        ({**create_body(), "task_type": "txt2audio"}, "task_type must be one of 'video2audio' for Qubico/mmaudio"),
+        (
+            {**create_body(), "task_type": "txt2audio"},
+            "task_type must be one of 'video2audio' for Qubico/mmaudio",
+        ),
         ({**create_body(), "input": "x"}, "input is required"),
         (create_body(prompt=None), "input.prompt is required"),
         (create_body(prompt="   "), "input.prompt is required"),

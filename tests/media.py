@@ -129,3 +129,25 @@ MP4_CORPUS: tuple[Mp4Case, ...] = (
         None,
     ),
 )
+
+
+def wav_bytes(seconds: float, *, rate: int = 8000, noise: bool = False) -> bytes:
+    """A mono 16-bit WAV of a 220 Hz tone (or of noise, which compresses badly)."""
+    import io
+    import wave
+
+    import numpy as np
+
+    n = int(seconds * rate)
+    samples = (
+        np.random.default_rng(0).uniform(-1, 1, n)
+        if noise
+        else np.sin(2 * np.pi * 220 * np.arange(n) / rate)
+    )
+    buffer = io.BytesIO()
+    with wave.open(buffer, "wb") as writer:
+        writer.setnchannels(1)
+        writer.setsampwidth(2)
+        writer.setframerate(rate)
+        writer.writeframes((samples * 20000).astype("<i2").tobytes())
+    return buffer.getvalue()

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import contextlib
+import io
 import logging
+import re
 import socket
 import threading
 import time
@@ -36,7 +38,7 @@ from qubico_nb.errors import CreateOutcomeUnknownError
 from qubico_nb.sandbox import FaultRule, Sandbox
 
 from .conftest import KEY, VIDEO, client_for
-from .media import mp4_bytes, mp4_data_uri
+from .media import mp4_bytes, mp4_data_uri, wav_bytes
 from .test_retry import FakeClock
 
 
@@ -546,3 +548,144 @@ def test_a_placeholder_key_does_not_garble_messages() -> None:
         for key in ("k", None):
             with pytest.raises(NotFoundError, match="task not found: no-such-id"):
                 Client(key, base_url=sb.url, max_retries=0).get_task("no-such-id")
+
+
+# -- the other models: ACE-Step, DiffRhythm, TTS; cancel ------------------------------------------
+
+REF = "https://cdn.example.com/voice.wav"
+
+
+def test_generate_music_sends_a_checked_ace_step_task() -> None:
+    with Sandbox(schema="unified", pending_s=5) as sb:
+        client = client_for(sb)
+        task = client.generate_music("lofi, piano", "[verse] rain", negative_prompt="vocals")
+        assert (task.model, task.task_type) == ("Qubico/ace-step", "txt2audio")
+        assert task.input["style_prompt"] == "lofi, piano" and task.input["duration"] == 30
+        assert task.input["negative_prompt"] == "vocals" and task.usage.cost_usd == 0.015
+        longer = client.generate_music("rock", duration=120.5)
+        assert longer.input["duration"] == 120.5 and longer.usage.cost_usd == 0.0605
+        extended = client.generate_music(
+            "rock", task_type="extend", audio=REF, right_extend_duration=15
+        )
+        assert extended.task_type == "extend" and "duration" not in extended.input
+        assert extended.usage.cost_usd == 0.0075
+
+
+def test_generate_song_and_speak_send_checked_tasks() -> None:
+    with Sandbox(schema="unified", pending_s=5) as sb:
+        client = client_for(sb)
+        song = client.generate_song("pop", "[00:05.00] hello\n[00:09.50] again")
+        assert (song.model, song.task_type) == ("Qubico/diffrhythm", "txt2audio-base")
+        assert song.usage.cost_usd == 0.02
+        full = client.generate_song(lyrics="[03:00.00] late line", task_type="txt2audio-full")
+        assert full.task_type == "txt2audio-full" and full.input["style_prompt"] == "pop"
+        speech = client.speak("Hello there. " * 100, REF, ref_text="hi", speed=1.2)
+        assert (speech.model, speech.task_type) == ("Qubico/tts", "zero-shot")
+        assert speech.input["gen_text"].startswith("Hello") and speech.usage.cost_usd == 0.05
+
+
+@pytest.mark.parametrize(
+    ("call", "needle"),
+    [
+        (lambda c: c.generate_music(""), "style_prompt is required"),
+        (lambda c: c.generate_music("x", duration=5), "duration must be a number from 10 to 240"),
+        (lambda c: c.generate_music("x", task_type="remix"), "task_type must be one of"),
+        (lambda c: c.generate_music("x", seed=3), "seed is not an input of Qubico/ace-step"),
+        (lambda c: c.generate_music("x", style_audio="/no/such.wav"), "no file at"),
+        (lambda c: c.generate_song(), "needs at least one of lyrics, style_prompt, style_audio"),
+        (lambda c: c.generate_song(lyrics="no stamps"), "line 1 has no [mm:ss.xx] time stamp"),
+        (lambda c: c.generate_song(lyrics="[02:00.00] x"), "use txt2audio-full"),
+        (lambda c: c.speak("", REF), "gen_text is required"),
+        (lambda c: c.speak("x" * 10_001, REF), "10001 characters; the limit is 10000"),
+        (lambda c: c.speak("hi", "data:audio/wav;base64,@@"), "not valid base64"),
+        (lambda c: c.speak("hi", REF, speed=0), "speed must be a number from 0.1 to 4"),
+    ],
+)
+def test_other_models_are_checked_before_sending(call: Any, needle: str) -> None:
+    with Sandbox() as sb:
+        client = client_for(sb)
+        with pytest.raises(InvalidRequestError, match=re.escape(needle)):
+            call(client)
+        assert sb.requests["create"] == 0 and sb.requests["upload"] == 0
+
+
+def test_a_bad_prompt_is_refused_before_a_big_reference_is_uploaded(tmp_path: Path) -> None:
+    big = tmp_path / "voice.wav"
+    big.write_bytes(wav_bytes(40, rate=16000, noise=True))  # over the 1 MB inline limit
+    with Sandbox() as sb:
+        client = client_for(sb)
+        with pytest.raises(InvalidRequestError, match="gen_text is required"):
+            client.speak("", big)
+        assert sb.requests["upload"] == 0
+        task = client.speak("hello", big)
+        assert sb.requests["upload"] == 1 and "/ephemeral/" in task.input["ref_audio"]
+
+
+def test_a_small_local_reference_goes_inline_and_a_non_audio_file_is_refused(
+    tmp_path: Path,
+) -> None:
+    voice = tmp_path / "voice.wav"
+    voice.write_bytes(wav_bytes(3))
+    text = tmp_path / "notes.wav"
+    text.write_text("not audio")
+    with Sandbox(preset="instant", schema="unified") as sb:
+        client = client_for(sb)
+        task = client.wait(client.speak("hello", voice))
+        assert task.input["ref_audio"].startswith("data:audio/wav;base64,")
+        assert task.status is Status.COMPLETED and sb.requests["upload"] == 0
+        song = client.generate_music("rock", task_type="audio2audio", style_audio=str(voice))
+        assert song.input["style_audio"].startswith("data:audio/wav;base64,")
+        with pytest.raises(InvalidRequestError, match=r"notes\.wav is not a WAV, MP3, FLAC or Ogg"):
+            client.speak("hello", text)
+
+
+def test_cancel_a_pending_task_frees_its_price() -> None:
+    with Sandbox(schema="unified", pending_s=60) as sb:
+        client = client_for(sb)
+        balance = client.account()["equivalent_in_usd"]
+        task = client.generate_song("pop")
+        assert client.account()["equivalent_in_usd"] == pytest.approx(balance - 0.02)
+        cancelled = client.cancel(task)
+        assert cancelled.status is Status.FAILED and cancelled.raw_status == "cancelled"
+        assert cancelled.error is not None and "canceled" in cancelled.error.message
+        assert cancelled.usage.cost_usd == 0 and cancelled.is_done
+        assert client.account()["equivalent_in_usd"] == pytest.approx(balance)
+        assert client.cancel(task.id).raw_status == "cancelled"  # again: no harm
+        assert sb.requests["cancel"] == 2
+
+
+def test_cancel_is_refused_once_a_task_runs_and_for_an_unknown_id() -> None:
+    with Sandbox(pending_s=0, processing_s=60) as sb:
+        client = client_for(sb)
+        task = client.generate_music("rock")
+        with pytest.raises(BadRequestError, match="is processing and can no longer be canceled"):
+            client.cancel(task)
+        with pytest.raises(NotFoundError):
+            client.cancel("00000000-0000-0000-0000-000000000000")
+        with pytest.raises(InvalidRequestError, match="not a task id"):
+            client.cancel("../account/info")
+        assert client.get_task(task.id).status is Status.PROCESSING
+
+
+@pytest.mark.parametrize("schema", ["seed", "unified"])
+@pytest.mark.parametrize("model", ["ace-step", "diffrhythm", "tts", "mmaudio"])
+def test_each_model_runs_to_a_playable_file(model: str, schema: str) -> None:
+    """Create, wait and fetch for every model, in both schemas: the file is real audio."""
+    import soundfile
+
+    make = {
+        "ace-step": lambda c: c.generate_music("lofi piano", "[verse] la", duration=12),
+        "diffrhythm": lambda c: c.generate_song("rock", "[00:01.00] hey"),
+        "tts": lambda c: c.speak("Good morning, everyone.", REF),
+        "mmaudio": lambda c: c.generate_audio(VIDEO, "rain"),
+    }[model]
+    with Sandbox(preset="fast", schema=schema, audio_seconds=1.5) as sb:  # type: ignore[arg-type]
+        client = client_for(sb)
+        task = client.wait(make(client), raise_on_failure=True)
+        assert task.model is not None and task.model.endswith(model)
+        (work,) = task.works
+        sink = io.BytesIO()
+        client.fetch_file(work.playable_url, sink)
+        samples, rate = soundfile.read(io.BytesIO(sink.getvalue()))
+        assert rate == 44100 and 1.4 < len(samples) / rate <= 1.5
+        assert float(abs(samples).max()) > 0.5

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 import math
 import time
@@ -9,9 +10,10 @@ import time
 import pytest
 import requests
 
-from qubico_nb.sandbox import FaultRule, Sandbox
+from qubico_nb import GridSubmitError, Status, submit_grid, wait_all
+from qubico_nb.sandbox import FAULT_KINDS, FaultRule, Sandbox
 
-from .conftest import create_body
+from .conftest import VIDEO, client_for, create_body
 
 
 def account(sb: Sandbox, **kwargs: object) -> requests.Response:
@@ -114,3 +116,65 @@ def test_clear_faults() -> None:
         assert account(sb).status_code == 503
         sb.clear_faults()
         assert account(sb).status_code == 200
+
+
+# -- every fault, every model ---------------------------------------------------------------------
+
+#: One grid per model: the model's form of submit_grid, three cells.
+GRIDS: dict[str, dict[str, object]] = {
+    "Qubico/mmaudio": {"video": VIDEO, "prompts": ["rain", "wind", "birds"]},
+    "Qubico/ace-step": {
+        "model": "Qubico/ace-step",
+        "input": {"duration": 10},
+        "vary": {"style_prompt": ["lofi", "rock", "jazz"]},
+    },
+    "Qubico/diffrhythm": {
+        "model": "Qubico/diffrhythm",
+        "vary": {"style_prompt": ["pop", "folk", "metal"]},
+    },
+    "Qubico/tts": {
+        "model": "Qubico/tts",
+        "input": {"ref_audio": "https://cdn.example.com/voice.wav"},
+        "vary": {"gen_text": ["one", "two", "three"]},
+    },
+}
+FAULTS = list(FAULT_KINDS)
+
+
+@pytest.mark.parametrize("kind", FAULTS)
+@pytest.mark.parametrize("model", list(GRIDS))
+def test_every_fault_on_reads_and_files_is_ridden_out_for_every_model(
+    model: str, kind: str
+) -> None:
+    """A fault on get, history or the file costs a retry, never a task or a wrong answer."""
+    with Sandbox(preset="instant", schema="unified", audio_seconds=0.5) as sb:
+        client = client_for(sb, max_retries=3, timeout=5)
+        tasks = submit_grid(**GRIDS[model], client=client, progress=False)  # type: ignore[arg-type]
+        sb.inject(kind, endpoints=("get", "file"), count=2, ms=20, retry_after=0)
+        done = wait_all(tasks, client=client, progress=False)
+        assert [t.status for t in done] == [Status.COMPLETED] * 3
+        assert {t.model for t in done} == {model}
+        sink = io.BytesIO()
+        client.fetch_file(done[0].works[0].playable_url, sink)
+        assert sink.getvalue()[:4] == b"RIFF"
+        assert len(sb.world.tasks()) == 3
+
+
+@pytest.mark.parametrize("kind", ["drop", "truncate", "malformed", "error", "rate_limit"])
+@pytest.mark.parametrize("model", list(GRIDS))
+def test_a_fault_on_create_never_pays_twice_for_any_model(model: str, kind: str) -> None:
+    """A create whose answer was lost is found in the model's history; one refused is reported;
+    either way each cell has at most one task."""
+    with Sandbox(preset="instant") as sb:
+        client = client_for(sb, max_retries=0)
+        sb.inject(kind, endpoints=("create",), count=1, retry_after=0)
+        try:
+            tasks = submit_grid(**GRIDS[model], client=client, progress=False)  # type: ignore[arg-type]
+        except GridSubmitError as err:
+            tasks = err.tasks
+            assert len(err.failures) == 1 and kind in ("drop", "error")
+        made = sb.world.tasks()
+        assert len(made) == len({t.id for t in tasks}) <= 3
+        assert {t.model for t in made} == {model}
+        if kind in ("truncate", "malformed"):  # made, answer lost: found in the history
+            assert len(tasks) == 3 and sb.requests["history"] >= 1

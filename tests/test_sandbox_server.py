@@ -459,3 +459,198 @@ def test_the_balance_is_frozen_while_running_and_refunded_on_failure() -> None:
         assert sb.world.balance_usd == 1.0
         create(sb)  # a task that completes stays paid for
         assert sb.world.balance_usd == pytest.approx(0.996)
+
+
+# -- every model ---------------------------------------------------------------------------------
+
+REF = "https://cdn.example.com/voice.wav"
+#: A valid create body per model (the MMAudio one is `create_body()`).
+BODIES: dict[str, dict[str, object]] = {
+    "Qubico/mmaudio": create_body(),
+    "Qubico/ace-step": {
+        "model": "Qubico/ace-step",
+        "task_type": "txt2audio",
+        "input": {"style_prompt": "lofi", "lyrics": "[verse] la", "duration": 30},
+    },
+    "Qubico/diffrhythm": {
+        "model": "Qubico/diffrhythm",
+        "task_type": "txt2audio-full",
+        "input": {"lyrics": "[00:10.00] hello"},
+    },
+    "Qubico/tts": {
+        "model": "Qubico/tts",
+        "task_type": "zero-shot",
+        "input": {"gen_text": "x" * 1500, "ref_audio": REF},
+    },
+}
+#: What each costs (1e-7 USD): a video of unknown length (8 s), 30 s of music, a song, 2 x 1000
+#: characters.
+CONSUME = {
+    "Qubico/mmaudio": 40000,
+    "Qubico/ace-step": 150000,
+    "Qubico/diffrhythm": 200000,
+    "Qubico/tts": 500000,
+}
+MODELS = list(BODIES)
+
+
+def with_input(model: str, **changes: object) -> dict[str, object]:
+    body = json.loads(json.dumps(BODIES[model]))
+    body["input"].update(changes)
+    return {k: v for k, v in body.items()}
+
+
+@pytest.mark.parametrize("model", MODELS)
+def test_each_model_is_served_in_the_unified_schema_with_its_price(model: str) -> None:
+    with Sandbox(preset="instant", schema="unified", audio_format="mp3") as sb:
+        data = create(sb, BODIES[model]).json()["data"]
+        assert (data["model"], data["task_type"]) == (model, BODIES[model]["task_type"])
+        assert data["meta"]["usage"]["consume"] == CONSUME[model]
+        done = get(sb, data["task_id"]).json()["data"]
+        assert done["status"] == "completed"
+        assert done["output"]["audio_url"].endswith(f"/temp/{data['task_id']}.mp3")
+        answer = requests.get(done["output"]["audio_url"], timeout=10)
+        assert answer.headers["Content-Type"] == "audio/mpeg" and len(answer.content) > 1000
+
+
+@pytest.mark.parametrize("model", MODELS)
+def test_each_model_in_the_seed_schema_names_its_family_and_arguments(model: str) -> None:
+    with Sandbox(preset="instant") as sb:
+        data = create(sb, BODIES[model]).json()["data"]
+        done = get(sb, data["task_id"]).json()["data"]
+        assert done["task"]["type"] == model.split("/")[1]
+        assert done["task"]["taskInfo"]["type"] == BODIES[model]["task_type"]
+        names = {a["name"] for a in done["task"]["taskInfo"]["arguments"]}
+        names |= {i["name"] for i in done["task"]["taskInfo"]["inputs"]}
+        assert set(BODIES[model]["input"]) <= names  # type: ignore[arg-type]
+        assert done["works"][0]["contentType"] == "audio/wav"
+
+
+@pytest.mark.parametrize(
+    ("body", "needle"),
+    [
+        (with_input("Qubico/ace-step", duration=500), "input.duration must be a number from 10"),
+        (with_input("Qubico/ace-step", style_prompt=""), "input.style_prompt is required"),
+        (with_input("Qubico/ace-step", seed=1), "input.seed is not an input of Qubico/ace-step"),
+        ({**BODIES["Qubico/ace-step"], "task_type": "txt2img"}, "task_type must be one of"),
+        ({**BODIES["Qubico/ace-step"], "model": "ace-step"}, "model must be one of"),
+        (with_input("Qubico/diffrhythm", lyrics="hello"), "has no [mm:ss.xx] time stamp"),
+        (
+            {"model": "Qubico/diffrhythm", "task_type": "txt2audio-base", "input": {}},
+            "at least one of input.lyrics",
+        ),
+        (with_input("Qubico/tts", gen_text="x" * 10_001), "the limit is 10000"),
+        (with_input("Qubico/tts", ref_audio="ftp://x"), "input.ref_audio must be an http(s)"),
+        (with_input("Qubico/tts", ref_audio="data:audio/wav;base64,!!"), "not valid base64"),
+    ],
+)
+def test_each_models_documented_limits_are_enforced(body: object, needle: str) -> None:
+    with Sandbox() as sb:
+        answer = create(sb, body)
+        assert answer.status_code == 400 and needle in answer.json()["message"]
+
+
+@pytest.mark.parametrize("model", MODELS)
+def test_each_model_fails_on_the_trigger_and_is_refunded(model: str) -> None:
+    media = {"Qubico/mmaudio": "video", "Qubico/tts": "ref_audio"}
+    body = (
+        with_input(model, **{media[model]: "https://cdn.example.com/corrupt.wav"})
+        if model in media
+        else with_input(model, style_prompt="a corrupt style")
+    )
+    if model == "Qubico/mmaudio":
+        body = create_body(video=f"{VIDEO}?corrupt")
+    with Sandbox(preset="instant", schema="unified") as sb:
+        task_id = create(sb, body).json()["data"]["task_id"]
+        done = get(sb, task_id).json()["data"]
+        assert done["status"] == "failed" and "failed" in done["error"]["message"]
+        assert done["meta"]["usage"]["consume"] == 0 and done["output"] is None
+
+
+def test_a_reference_that_is_not_audio_fails_the_task() -> None:
+    video = mp4_data_uri(2.0).replace("video/mp4", "audio/wav")
+    with Sandbox(preset="instant", schema="unified") as sb:
+        task_id = create(sb, with_input("Qubico/tts", ref_audio=video)).json()["data"]["task_id"]
+        done = get(sb, task_id).json()["data"]
+        assert done["error"]["message"] == "failed to get valid audio"
+
+
+def test_files_are_as_long_as_asked_but_never_over_audio_seconds() -> None:
+    with Sandbox(preset="instant", audio_seconds=3.0, sample_rate=8000) as sb:
+        lengths = {}
+        for duration in (10, 60):
+            body = with_input("Qubico/ace-step", duration=duration)
+            done = get(sb, create(sb, body).json()["data"]["task_id"]).json()["data"]
+            work = done["works"][0]
+            with wave.open(
+                io.BytesIO(requests.get(work["resource"]["resource"], timeout=10).content)
+            ) as w:
+                lengths[duration] = w.getnframes() / w.getframerate()
+            assert work["resource"]["duration"] == 3.0
+        assert lengths == {10: 3.0, 60: 3.0}
+        speech = get(
+            sb, create(sb, with_input("Qubico/tts", gen_text="Hi.")).json()["data"]["task_id"]
+        )
+        assert speech.json()["data"]["works"][0]["resource"]["duration"] == 1.0  # short text
+
+
+def test_realistic_timing_differs_by_model() -> None:
+    with Sandbox(preset="realistic") as sb:
+        ran = {
+            model: sb.world.get(create(sb, BODIES[model]).json()["data"]["task_id"]).processing_s
+            for model in MODELS
+        }
+        assert ran == {
+            "Qubico/mmaudio": 20.0,
+            "Qubico/ace-step": 30.0,
+            "Qubico/diffrhythm": 80.0,
+            "Qubico/tts": 8.0,
+        }
+    with Sandbox(preset="realistic", processing_s=2) as sb:
+        task_id = create(sb, BODIES["Qubico/diffrhythm"]).json()["data"]["task_id"]
+        assert sb.world.get(task_id).processing_s == 2
+
+
+def test_history_filters_and_active_tasks_list_each_model() -> None:
+    with Sandbox(pending_s=60) as sb:
+        for model in MODELS:
+            create(sb, BODIES[model])
+        create(sb, BODIES["Qubico/tts"])
+
+        def total(model: str) -> int:
+            answer = requests.get(
+                f"{sb.url}/api/open/tasks/histories", params={"model": model}, timeout=5
+            )
+            return int(answer.json()["data"]["total"])
+
+        assert total("") == 5 and total("tts") == 2 and total("Qubico/ace-step") == 1
+        assert total("ace") == 0
+        active = requests.get(f"{sb.url}/account/active_tasks", timeout=5).json()["data"]
+        assert {k: v["pending_count"] for k, v in active.items()} == {
+            "mmaudio": 1,
+            "ace-step": 1,
+            "diffrhythm": 1,
+            "tts": 2,
+        }
+
+
+def test_cancel_answers_as_documented_and_only_while_pending() -> None:
+    with Sandbox(pending_s=60, schema="unified") as sb:
+        task_id = create(sb, BODIES["Qubico/ace-step"]).json()["data"]["task_id"]
+        answer = requests.delete(f"{sb.url}/api/v1/task/{task_id}", timeout=5)
+        assert answer.status_code == 200
+        assert answer.json() == {"code": 200, "message": f"task {task_id} canceled"}
+        data = get(sb, task_id).json()["data"]
+        assert data["status"] == "cancelled" and data["meta"]["usage"] == {
+            "type": "point",
+            "frozen": 0,
+            "consume": 0,
+        }
+        assert data["meta"]["started_at"] == ZERO_TIME and data["meta"]["ended_at"] != ZERO_TIME
+        missing = requests.delete(f"{sb.url}/api/v1/task/nope", timeout=5)
+        assert missing.status_code == 404
+    with Sandbox(pending_s=0, processing_s=60) as sb:
+        task_id = create(sb, BODIES["Qubico/tts"]).json()["data"]["task_id"]
+        refused = requests.delete(f"{sb.url}/api/v1/task/{task_id}", timeout=5)
+        assert refused.status_code == 400
+        assert "processing and can no longer be canceled" in refused.json()["message"]

@@ -30,7 +30,7 @@ from qubico_nb.errors import QubicoError
 from qubico_nb.sandbox import Sandbox
 from qubico_nb.store.files import FileCache
 
-from .conftest import client_for
+from .conftest import VIDEO, client_for
 
 RATE = 44100
 
@@ -679,3 +679,19 @@ def test_analyze_gives_a_flooding_decoder_its_row_error_and_keeps_stderr_clean(
         error = table["analysis_error"][row]
         assert error.startswith("could not analyze the file: cannot decode audio"), error
         assert "the decoder says: frame smaller" in error.lower(), error
+
+
+def test_every_models_audio_is_analyzed() -> None:
+    """Music, songs, speech and sound effects: each file decodes and is measured."""
+    from qubico_nb.batch import wait_all
+
+    from .helpers.outputs import one_task_per_model
+
+    with Sandbox(preset="instant", audio_seconds=1.0, audio_format="mp3") as sb:
+        client = client_for(sb)
+        tasks = wait_all(one_task_per_model(client, VIDEO), client=client, progress=False)
+        table = analyze(tasks, client=client, progress=False, cache=False)
+    assert table["analysis_error"].isna().all(), table["analysis_error"].tolist()
+    assert table["measured_duration_s"].between(0.95, 1.1).all()
+    assert (table["lufs"] > -40).all() and (table["peak_dbfs"] <= 0).all()
+    assert table["model"].nunique() == 4

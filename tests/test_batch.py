@@ -411,3 +411,94 @@ def test_an_answer_for_another_task_never_fills_the_asked_ids_row() -> None:
     finally:
         server.shutdown()
         server.server_close()
+
+
+# -- every model -----------------------------------------------------------------------------
+
+from qubico_nb import OverBudgetError  # noqa: E402
+
+from .helpers.outputs import REF, STYLE, one_task_per_model  # noqa: E402
+
+
+def test_tabulate_fills_each_models_main_text_lyrics_and_length() -> None:
+    with Sandbox(preset="instant", audio_seconds=0.3) as sb:
+        client = client_for(sb)
+        tasks = wait_all(one_task_per_model(client, VIDEO), client=client, progress=False)
+        table = tabulate_tasks([t.id for t in tasks], client=client, progress=False)
+    assert table["model"].tolist() == [
+        "Qubico/ace-step",
+        "Qubico/diffrhythm",
+        "Qubico/tts",
+        "Qubico/mmaudio",
+    ]
+    assert table["prompt"].tolist() == [STYLE, STYLE, "Rain on the roof, all night long.", STYLE]
+    assert table["lyrics"].tolist()[:2] == [
+        "[verse] rain on the roof",
+        "[00:02.00] rain on the roof",
+    ]
+    assert table["requested_s"].tolist()[:2] == [20.0, 95.0]
+    assert table["reference"][2] == REF and table["video"][3] == VIDEO
+    # a video URL the sandbox cannot read is billed as its audio: 0.3 s, so the 1 s minimum
+    assert table["cost_usd"].tolist() == [0.01, 0.02, 0.025, 0.0005]
+    assert (table["status"] == "completed").all() and table["audio_url"].notna().all()
+
+
+def test_a_grid_over_ace_step_makes_one_task_per_cell_in_order() -> None:
+    with Sandbox(preset="instant") as sb:
+        client = client_for(sb)
+        tasks = submit_grid(
+            model="ace-step",
+            input={"duration": 15, "lyrics": "[inst]"},
+            vary={"style_prompt": ["lofi", "rock"], "negative_prompt": [None, "drums"]},
+            client=client,
+            progress=False,
+        )
+        assert [(t.input["style_prompt"], t.input.get("negative_prompt")) for t in tasks] == [
+            ("lofi", None),
+            ("lofi", "drums"),
+            ("rock", None),
+            ("rock", "drums"),
+        ]
+        assert all(t.model == "Qubico/ace-step" and t.input["duration"] == 15 for t in tasks)
+        assert len(sb.world.tasks()) == 4
+
+
+def test_a_grid_with_a_local_reference_reads_it_once(tmp_path: Path) -> None:
+    from .media import wav_bytes
+
+    voice = tmp_path / "voice.wav"
+    voice.write_bytes(wav_bytes(2))
+    with Sandbox(preset="instant") as sb:
+        client = client_for(sb)
+        tasks = submit_grid(
+            model="tts",
+            input={"ref_audio": voice},
+            vary={"gen_text": ["one", "two", "three"]},
+            client=client,
+            progress=False,
+        )
+        refs = {t.input["ref_audio"] for t in tasks}
+        assert len(refs) == 1 and next(iter(refs)).startswith("data:audio/wav;base64,")
+
+
+def test_a_grid_over_budget_creates_nothing(tmp_path: Path) -> None:
+    big = tmp_path / "clip.mp4"
+    from .media import mp4_bytes
+
+    big.write_bytes(mp4_bytes(20) + bytes(2 * 1024 * 1024))  # would be uploaded
+    with Sandbox(preset="instant") as sb:
+        client = client_for(sb)
+        with pytest.raises(OverBudgetError, match=r"\$0.0400, over the budget of \$0.0300"):
+            submit_grid(big, ["a", "b", "c", "d"], client=client, max_cost_usd=0.03)
+        with pytest.raises(OverBudgetError):
+            submit_grid(
+                model="diffrhythm",
+                vary={"style_prompt": ["a", "b"]},
+                client=client,
+                max_cost_usd=0.039,
+            )
+        assert sb.requests["create"] == sb.requests["upload"] == sb.requests["history"] == 0
+        tasks = submit_grid(
+            model="diffrhythm", vary={"style_prompt": ["a", "b"]}, client=client, max_cost_usd=0.04
+        )
+        assert len(tasks) == 2

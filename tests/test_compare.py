@@ -24,6 +24,7 @@ from qubico_nb.frames import FetchFailure, tasks_to_frame
 from qubico_nb.sandbox import FAIL_TRIGGER, Sandbox
 
 from .conftest import VIDEO, client_for
+from .helpers.html import Elements, assert_clean
 
 
 @pytest.fixture
@@ -422,3 +423,33 @@ def test_a_hub_with_server_proxy_plays_loopback_audio_through_it(table, plain_ho
     markup = comparison.to_html()
     assert markup.count(f'src="/user/ada/proxy/{port}/temp/') == 8 and "base64" not in markup
     assert comparison.frame["audio_url"].equals(frame["audio_url"])  # the data is unchanged
+
+
+# -- every model -----------------------------------------------------------------------------
+
+from qubico_nb import wait_all  # noqa: E402
+
+from .helpers.outputs import OTHER_MODELS, STYLE, one_task_per_model  # noqa: E402
+
+
+def test_the_same_prompt_through_every_model_side_by_side() -> None:
+    with Sandbox(preset="instant", audio_seconds=0.2) as sb:
+        client = client_for(sb)
+        tasks = wait_all(one_task_per_model(client, VIDEO), client=client, progress=False)
+        table = tabulate_tasks(tasks, client=client, progress=False)
+        markup = compare(table, by="prompt", across="model").to_html()
+    parsed = Elements(markup)
+    assert markup.count("<tr>") == 3  # the header, the shared style prompt, the TTS text
+    assert markup.count("<audio") == 4
+    for model in ("Qubico/ace-step", "Qubico/diffrhythm", "Qubico/mmaudio", "Qubico/tts"):
+        assert f"model = {model}" in parsed.visible_text()
+    assert f"prompt = {STYLE}" in parsed.visible_text()
+
+
+def test_tasks_of_other_models_show_their_files_in_the_grid() -> None:
+    table = tasks_to_frame([task for _, task, _ in OTHER_MODELS])
+    markup = compare(table, by="model", across="task_type").to_html()
+    assert_clean(markup)
+    assert markup.count("<img") == 3 and markup.count("<video") == 2
+    assert markup.count('target="_blank"') == 1 and "<audio" not in markup
+    assert "data:image/png;base64," in markup

@@ -313,3 +313,23 @@ def test_download_needs_a_usable_frame(tmp_path: Path) -> None:
 
     with pytest.raises(InvalidRequestError, match="task_id and url"):
         download(pd.DataFrame({"x": [1]}), tmp_path, progress=False)
+
+
+def test_every_models_file_is_saved_under_its_main_text(tmp_path: Path) -> None:
+    from qubico_nb import wait_all
+
+    from .helpers.outputs import one_task_per_model
+
+    with Sandbox(preset="instant", audio_seconds=0.3, audio_format="mp3") as sb:
+        client = client_for(sb)
+        tasks = wait_all(one_task_per_model(client, VIDEO), client=client, progress=False)
+        saved = download(tasks, tmp_path, client=client, progress=False)
+    assert saved["download_error"].isna().all()
+    names = [Path(p).name for p in saved["local_path"]]
+    assert names[0].startswith("lofi-piano-rain") and names[2].startswith("rain-on-the-roof")
+    assert all(n.endswith(".mp3") for n in names) and len(set(names)) == 4
+    assert all(_is_mp3((tmp_path / n).read_bytes()) for n in names)
+
+
+def _is_mp3(data: bytes) -> bool:
+    return data[:3] == b"ID3" or (data[0] == 0xFF and data[1] & 0xE0 == 0xE0)

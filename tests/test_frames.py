@@ -195,3 +195,64 @@ def test_building_a_frame_leaves_the_garbage_collector_as_it_was(enabled: bool) 
         assert gc.isenabled() is enabled
     finally:
         (gc.enable if was else gc.disable)()
+
+
+def unified(model: str, task_type: str, **input: object) -> Task:
+    return Task.from_dict(
+        {
+            "task_id": f"{model}-{task_type}",
+            "model": model,
+            "task_type": task_type,
+            "status": "completed",
+            "input": input,
+            "output": {"audio_url": "https://c/a.mp3"},
+            "meta": {"usage": {"type": "point", "frozen": 0, "consume": 200000}},
+        }
+    )
+
+
+def listed(frame: pd.DataFrame, name: str) -> list[object]:
+    return [None if pd.isna(v) else v for v in frame[name]]
+
+
+def test_each_models_main_text_lyrics_reference_and_length_have_their_columns() -> None:
+    tasks = [
+        unified("Qubico/ace-step", "txt2audio", style_prompt="lofi", lyrics="[inst]", duration=45),
+        unified("Qubico/ace-step", "audio2audio", style_prompt="jazz", style_audio="https://r"),
+        unified("Qubico/diffrhythm", "txt2audio-full", style_prompt="pop", lyrics="[00:01.00] hi"),
+        unified("Qubico/tts", "zero-shot", gen_text="Hello.", ref_audio="data:audio/wav;base64,AA"),
+        unified("Qubico/mmaudio", "video2audio", prompt="rain", video="https://v.mp4", seed=3),
+        unified("Qubico/flux1-dev", "txt2img", prompt="a fox"),
+        unified("Qubico/ace-step", "txt2audio", style_prompt="x", negative_style_prompt="drums"),
+    ]
+    for per in ("task", "work"):
+        frame = tasks_to_frame(tasks, per=per)  # type: ignore[arg-type]
+        assert frame["prompt"].tolist() == ["lofi", "jazz", "pop", "Hello.", "rain", "a fox", "x"]
+
+        assert listed(frame, "lyrics")[:3] == ["[inst]", None, "[00:01.00] hi"]
+        assert listed(frame, "requested_s") == [45.0, None, 285.0, None, None, None, 240.0]
+        assert frame["reference"][1] == "https://r"
+        assert frame["reference"][3].startswith("data:audio/wav;base64,…")  # shortened
+        assert frame["negative_prompt"][6] == "drums" and frame["seed"][4] == 3
+        assert frame["output_kind"].tolist() == ["audio"] * 7
+
+
+def test_cost_summary_sums_per_model_or_any_grouping() -> None:
+    from qubico_nb.frames import cost_summary
+
+    frame = tasks_to_frame(
+        [
+            unified("Qubico/diffrhythm", "txt2audio-base", style_prompt="a"),
+            unified("Qubico/diffrhythm", "txt2audio-full", style_prompt="b"),
+            unified("Qubico/tts", "zero-shot", gen_text="c", ref_audio="https://r"),
+            FetchFailure("gone", "HTTP 404"),
+        ]
+    )
+    by_model = cost_summary(frame)
+    assert by_model["model"].tolist()[:2] == ["Qubico/diffrhythm", "Qubico/tts"]
+    assert by_model["tasks"].tolist() == [2, 1, 1] and by_model["charged"].tolist() == [2, 1, 0]
+    assert by_model["cost_usd"].tolist()[:2] == [0.04, 0.02]
+    assert pd.isna(by_model["mean_usd"][2])
+    assert len(cost_summary(frame, ["model", "task_type"])) == 4
+    with pytest.raises(ValueError, match="no column 'batch'"):
+        cost_summary(frame, "batch")

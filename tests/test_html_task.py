@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import pytest
+
+from qubico_nb import Task, Work
+from qubico_nb.html import inline_image
 from qubico_nb.html import task as h
 
 from .helpers.html import EVIL, ODD_URLS, Elements, assert_clean, evil_task
+from .helpers.outputs import OTHER_MODELS
 
 
 def test_task_card_escapes_everything() -> None:
@@ -40,3 +45,32 @@ def test_players_have_accessible_names() -> None:
     assert h.work_label(task, 0).startswith("Generated audio for task id<script>")
     embedded = h.viewer_player(task.works[0], "data:audio/wav;base64,UklGRg==", label="a")
     assert 'src="data:audio/wav;base64,UklGRg=="' in embedded
+
+
+@pytest.mark.parametrize(
+    ("name", "task", "kind"), OTHER_MODELS, ids=[n for n, _, _ in OTHER_MODELS]
+)
+def test_every_output_a_task_can_hold_is_shown(name: str, task: Task, kind: str) -> None:
+    """Images, videos and anything else get their element (a link for other files), by the same
+    URL rules as audio; an image sent as base64 plays from a checked data:image URI."""
+    markup = h.task_card(task)
+    assert_clean(markup)
+    tag = {"image": "<img", "video": "<video", "other": "<a "}[kind]
+    assert markup.count(tag) == 1, markup
+    (url,) = Elements(markup).urls()
+    assert url == task.works[0].playable_url
+    assert url.startswith("https://") or url.startswith("data:image/png;base64,")
+
+
+def test_an_inline_image_must_be_a_raster_in_base64() -> None:
+    work = Work.from_url("data:image/svg+xml;base64,PHN2Zz4=", hint="image")
+    for bad in (
+        "data:image/svg+xml;base64,PHN2Zz4=",
+        'data:image/png;base64,AAAA" onerror="x',
+        "data:image/png,raw",
+    ):
+        markup = h.viewer_player(work, bad, label="x")
+        assert Elements(markup).urls() == [] and "not a playable address" in markup
+    good = h.viewer_player(work, "data:image/gif;base64,R0lGODlh", label="x")
+    assert 'src="data:image/gif;base64,R0lGODlh"' in good
+    assert inline_image("data:image/webp;base64,UklGR===") is None

@@ -397,3 +397,30 @@ def test_switching_rater_shows_that_raters_marks(world: Any, tmp_path: Path) -> 
         board.verdicts.set_index(["rater", "task_id"]).loc[("bob", table["task_id"][1]), "score"]
         == 2.0
     )
+
+
+def test_models_side_by_side_on_the_same_prompt(tmp_path: Path) -> None:
+    """review(across="model") sets every model's take on one prompt in one row."""
+    from qubico_nb import wait_all
+
+    from .helpers.outputs import STYLE, one_task_per_model
+
+    with Sandbox(preset="instant", audio_seconds=1.0) as sb:
+        client = client_for(sb)
+        tasks = wait_all(one_task_per_model(client, VIDEO), client=client, progress=False)
+        table = tabulate_tasks(tasks, client=client, progress=False)
+        board = review(
+            table, by="prompt", across="model", client=client, store=tmp_path / "v.jsonl"
+        )
+        first, second = board.rows
+        assert first["label"] == f"prompt: {STYLE}" and len(first["cards"]) == 3
+        assert {c["label"].split(" · ")[1] for c in first["cards"]} == {
+            "model Qubico/ace-step",
+            "model Qubico/diffrhythm",
+            "model Qubico/mmaudio",
+        }
+        assert [c["label"].split(" · ")[1] for c in second["cards"]] == ["model Qubico/tts"]
+        for card in first["cards"] + second["cards"]:
+            assert card["status"] == "ready" and card["duration"] == pytest.approx(1.0, abs=0.01)
+        board.rate(first["cards"][0]["task_id"], score=4, best=True)
+        assert len(board.summary()) == 4  # one line per model

@@ -14,6 +14,7 @@ from qubico_nb.sandbox import Sandbox
 
 from .conftest import KEY, VIDEO, client_for, wait_until
 from .helpers.html import EVIL, evil_task
+from .helpers.outputs import OTHER_MODELS, one_task_per_model
 
 
 def followers() -> list[threading.Thread]:
@@ -482,3 +483,31 @@ def test_a_closed_viewer_still_displays_its_static_card() -> None:
         display(viewer)  # ipywidgets 7's close() unsets _ipython_display_, 8's the bundle
     (shown,) = captured.outputs
     assert "qnb-badge-completed" in shown.data["text/html"]
+
+
+@pytest.mark.parametrize(
+    ("name", "task", "kind"), OTHER_MODELS, ids=[n for n, _, _ in OTHER_MODELS]
+)
+def test_tasks_of_other_models_show_their_files(name: str, task: Task, kind: str) -> None:
+    viewer = TaskViewer.from_task(task)
+    (player,) = viewer.players.children
+    markup = player.outputs[0]["data"]["text/html"]
+    assert {"image": "<img", "video": "<video", "other": "<a "}[kind] in markup
+    assert task.model in viewer.meta.value
+    bundle = viewer._repr_mimebundle_()
+    assert "text/html" in bundle or "application/vnd.jupyter.widget-view+json" in bundle
+
+
+@pytest.mark.parametrize("model", ["ace-step", "diffrhythm", "tts"])
+def test_a_music_or_speech_task_is_followed_to_its_audio(model: str) -> None:
+    with Sandbox(preset="fast") as sb:
+        client = client_for(sb)
+        task = one_task_per_model(client, VIDEO)[["ace-step", "diffrhythm", "tts"].index(model)]
+        viewer = TaskViewer(task, client=client, poll_interval=0.01)
+        wait_until(lambda: viewer.task is not None and viewer.task.is_done)
+        wait_until(lambda: len(viewer.players.children) == 1)
+        markup = viewer.players.children[0].outputs[0]["data"]["text/html"]
+        assert "<audio" in markup
+        main = "Gen text" if model == "tts" else "Style prompt"
+        assert main in viewer.meta.value
+        viewer.close()

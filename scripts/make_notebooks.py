@@ -179,6 +179,81 @@ REVIEW = [
 ]
 
 
+MODELS = [
+    new_markdown_cell(
+        "# One style, two music models\n\n"
+        "The same style prompts through **ACE-Step** (text to music) and **DiffRhythm** (lyrics "
+        "to song), priced before anything is sent, then judged side by side on a review board: "
+        "one row per style, one card per model.\n\n"
+        "Uses the live API when `QUBICO_API_KEY` is set, otherwise a local sandbox (which "
+        "plays chords and a beat for music; its files are short, its prices are the real ones)."
+    ),
+    new_code_cell(
+        "from qubico_nb import (compare, connect, estimate_cost, review, submit_grid,\n"
+        "                       tabulate_tasks, wait_all)\n"
+        "from qubico_nb.frames import cost_summary\n\n"
+        "client = connect()"
+    ),
+    new_markdown_cell(
+        "## Two grids, one set of styles\n\n"
+        "ACE-Step takes tagged lyrics and a length; DiffRhythm takes time-stamped lyrics and "
+        "makes a song of up to 95 s (`txt2audio-base`). Every input is checked against the "
+        "model's documented limits before anything is sent."
+    ),
+    new_code_cell(
+        "styles = ['lo-fi hip hop, mellow piano, vinyl crackle',\n"
+        "          'upbeat synth-pop, driving drums, bright synths',\n"
+        "          'acoustic folk, fingerpicked guitar, warm']\n"
+        "words = ['rain on the window', 'coffee going cold', 'the city hums below']\n"
+        "ace_step = dict(model='Qubico/ace-step',\n"
+        "                input={'duration': 30, 'lyrics': '[verse]\\n' + '\\n'.join(words)},\n"
+        "                vary={'style_prompt': styles})\n"
+        "diffrhythm = dict(model='Qubico/diffrhythm', task_type='txt2audio-base',\n"
+        "                  input={'lyrics': '\\n'.join(f'[00:{4 + 5 * i:02d}.00] {w}'\n"
+        "                                             for i, w in enumerate(words))},\n"
+        "                  vary={'style_prompt': styles})"
+    ),
+    new_markdown_cell(
+        "## The cost, before the money is spent\n\n"
+        "`estimate_cost` takes the same arguments as `submit_grid` and prices each task by the "
+        "model's documented rule (ACE-Step per second asked for, DiffRhythm per song)."
+    ),
+    new_code_cell(
+        "estimates = {grid['model']: estimate_cost(**grid) for grid in (ace_step, diffrhythm)}\n"
+        "for estimate in estimates.values():\n"
+        "    print(estimate)"
+    ),
+    new_markdown_cell(
+        "## Make them, within a budget\n\n"
+        "`max_cost_usd` refuses a grid whose estimate is over it before anything is created."
+    ),
+    new_code_cell(
+        "tasks = [*submit_grid(**ace_step, client=client, max_cost_usd=0.10, progress=False),\n"
+        "         *submit_grid(**diffrhythm, client=client, max_cost_usd=0.10, progress=False)]\n"
+        "tasks = wait_all(tasks, client=client, timeout=900, progress=False)\n"
+        "table = tabulate_tasks(tasks, client=client, progress=False)\n"
+        "table[['model', 'prompt', 'requested_s', 'status', 'cost_usd']]"
+    ),
+    new_markdown_cell("## Estimated and real cost, per model"),
+    new_code_cell(
+        "costs = cost_summary(table)\n"
+        "costs['estimated_usd'] = [estimates[model].usd for model in costs['model']]\n"
+        "costs"
+    ),
+    new_markdown_cell(
+        "## Side by side\n\n"
+        "One row per style, one card per model. Click the board, then **1-9** select a card, "
+        "**Space** play/pause, **Shift+1-5** score, **b** best in row, **?** all keys."
+    ),
+    new_code_cell(
+        "board = review(table, by='prompt', across='model', name='models', client=client)\nboard"
+    ),
+    new_code_cell("board.summary()"),
+    new_markdown_cell("The same grid as plain players, playable without a kernel:"),
+    new_code_cell("compare(table, by='prompt', across='model')"),
+]
+
+
 def build(cells: list[nbformat.NotebookNode]) -> nbformat.NotebookNode:
     notebook = new_notebook(cells=cells)
     notebook.metadata = {
@@ -198,6 +273,7 @@ NOTEBOOKS = {
     "quickstart.ipynb": QUICKSTART,
     "compare-batches.ipynb": COMPARE,
     "review.ipynb": REVIEW,
+    "models.ipynb": MODELS,
 }
 
 

@@ -141,3 +141,23 @@ def test_review_runs_blind_and_stays_small(tmp_path: Path, monkeypatch: pytest.M
     assert per_card <= MAX_REVIEW_BYTES_PER_CARD, per_card
     assert "ci_low" in text and "best_share" in text  # the summary
     assert saved.stat().st_size < MAX_EXECUTED_BYTES
+
+
+@pytest.mark.slow
+def test_models_runs_both_music_models_side_by_side_within_budget(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for name in ("QUBICO_API_KEY", "PIAPI_API_KEY", "QUBICO_BASE_URL", "QUBICO_SANDBOX_URL"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("QUBICO_NB_CACHE_DIR", str(tmp_path / "cache"))
+    notebook, saved = execute(ROOT / "notebooks" / "models.ipynb", tmp_path)
+    text = outputs_text(notebook)
+    # the estimates, printed before anything was made, then the real costs beside them
+    assert "$0.0450 for 3 Qubico/ace-step tasks" in text
+    assert "$0.0600 for 3 Qubico/diffrhythm tasks" in text
+    assert "estimated_usd" in text and "0.045" in text and "0.06" in text
+    assert "Qubico/ace-step" in text and "Qubico/diffrhythm" in text
+    assert "qnb-rs" in text and "qnb-compare" in text  # the board's static view, the grid
+    per_card, cards = review_bytes_per_card(notebook)
+    assert cards == 6 and per_card <= MAX_REVIEW_BYTES_PER_CARD
+    assert saved.stat().st_size < MAX_EXECUTED_BYTES

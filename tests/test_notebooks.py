@@ -25,6 +25,7 @@ def test_notebooks_are_committed_clean() -> None:
         "quickstart.ipynb",
         "compare-batches.ipynb",
         "review.ipynb",
+        "models.ipynb",
     }
     for path in NOTEBOOKS:
         notebook = json.loads(path.read_text())

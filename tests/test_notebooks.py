@@ -61,6 +61,17 @@ def execute(path: Path, workdir: Path) -> tuple[nbformat.NotebookNode, Path]:
     return notebook, copy
 
 
+def execute_in_a_sandbox(
+    path: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> tuple[nbformat.NotebookNode, Path]:
+    """`execute` with no live key or server in the environment (the notebook starts its own
+    sandbox) and a private file cache."""
+    for name in ("QUBICO_API_KEY", "PIAPI_API_KEY", "QUBICO_BASE_URL", "QUBICO_SANDBOX_URL"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("QUBICO_NB_CACHE_DIR", str(tmp_path / "cache"))
+    return execute(path, tmp_path)
+
+
 def outputs_text(notebook: nbformat.NotebookNode) -> str:
     return json.dumps([cell.get("outputs", []) for cell in notebook.cells])
 
@@ -126,10 +137,9 @@ def review_bytes_per_card(notebook: nbformat.NotebookNode) -> tuple[float, int]:
 
 @pytest.mark.slow
 def test_review_runs_blind_and_stays_small(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    for name in ("QUBICO_API_KEY", "PIAPI_API_KEY", "QUBICO_BASE_URL", "QUBICO_SANDBOX_URL"):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("QUBICO_NB_CACHE_DIR", str(tmp_path / "cache"))
-    notebook, saved = execute(ROOT / "notebooks" / "review.ipynb", tmp_path)
+    notebook, saved = execute_in_a_sandbox(
+        ROOT / "notebooks" / "review.ipynb", tmp_path, monkeypatch
+    )
     text = outputs_text(notebook)
     assert "qnb-rs" in text and "Row 1" in text  # the static view, blind
     assert "a steam train passing" in text  # the table shows prompts, the board does not
@@ -148,10 +158,9 @@ def test_review_runs_blind_and_stays_small(tmp_path: Path, monkeypatch: pytest.M
 def test_models_runs_both_music_models_side_by_side_within_budget(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    for name in ("QUBICO_API_KEY", "PIAPI_API_KEY", "QUBICO_BASE_URL", "QUBICO_SANDBOX_URL"):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("QUBICO_NB_CACHE_DIR", str(tmp_path / "cache"))
-    notebook, saved = execute(ROOT / "notebooks" / "models.ipynb", tmp_path)
+    notebook, saved = execute_in_a_sandbox(
+        ROOT / "notebooks" / "models.ipynb", tmp_path, monkeypatch
+    )
     text = outputs_text(notebook)
     # the estimates, printed before anything was made, then the real costs beside them
     assert "$0.0450 for 3 Qubico/ace-step tasks" in text

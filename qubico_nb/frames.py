@@ -216,23 +216,26 @@ def _task_columns(items: list[Task | FetchFailure]) -> dict[str, list[Any]]:
             raise TypeError(f"expected Task or FetchFailure items, got {type(item).__name__}")
     inputs = [_get_task_input(t) for t in tasks]  # the mapping itself: no view per task
     specs = [_spec_of(t.model) for t in tasks]
+    main_keys = ["prompt" if spec is None else spec.main_text for spec in specs]
+    works = [t.works for t in tasks]
+    firsts = [w[0] if w else None for w in works]
     created = [t.created_at for t in tasks]
     started = [t.started_at for t in tasks]
     ended = [t.ended_at for t in tasks]
-    audio = [_first_audio(t.works) for t in tasks]
+    audio = [_first_audio(w) for w in works]
     out: dict[str, list[Any]] = {
         "task_id": [t.id for t in tasks],
         "model": [t.model for t in tasks],
         "task_type": [t.task_type for t in tasks],
         "status": [_STATUS_TEXT[t.status] for t in tasks],
         "prompt": _texts(
-            [
-                i.get("prompt") if spec is None else i.get(spec.main_text)
-                for i, spec in zip(inputs, specs, strict=True)
-            ]
+            [i[k] if k in i else None for i, k in zip(inputs, main_keys, strict=True)]  # noqa: SIM401
         ),
         "negative_prompt": _texts(
-            [i.get("negative_prompt", i.get("negative_style_prompt")) for i in inputs]
+            [
+                i["negative_prompt"] if "negative_prompt" in i else i.get("negative_style_prompt")
+                for i in inputs
+            ]
         ),
         "lyrics": _texts(_values(inputs, "lyrics")),
         "seed": _ints([i["seed"] if "seed" in i else i.get("seeds") for i in inputs]),
@@ -241,9 +244,12 @@ def _task_columns(items: list[Task | FetchFailure]) -> dict[str, list[Any]]:
             v if type(v) is str and not v.startswith("data:") else short_video(_text(v))
             for v in _values(inputs, "video")
         ],
-        "reference": [short_video(_text(_reference(i))) for i in inputs],
+        "reference": [
+            None if v is None else short_video(_text(v))
+            for v in (i.get("style_audio") or i.get("ref_audio") or i.get("audio") for i in inputs)
+        ],
         "requested_s": [
-            None if spec is None else catalogue.requested_seconds(spec, t.task_type, i)
+            None if spec is None else _requested(spec, t.task_type, i)
             for t, i, spec in zip(tasks, inputs, specs, strict=True)
         ],
         "created_at": created,
@@ -252,11 +258,11 @@ def _task_columns(items: list[Task | FetchFailure]) -> dict[str, list[Any]]:
         "queued_s": [_seconds_between(a, b) for a, b in zip(created, started, strict=True)],
         "ran_s": [_seconds_between(a, b) for a, b in zip(started, ended, strict=True)],
         "cost_usd": [None if t.usage is None else t.usage.cost_usd for t in tasks],
-        "n_works": [len(t.works) for t in tasks],
+        "n_works": [len(w) for w in works],
         "audio_url": [None if w is None else w.url_without_watermark or w.url for w in audio],
         "duration_s": [None if w is None else w.duration_s for w in audio],
-        "output_url": [t.works[0].playable_url if t.works else None for t in tasks],
-        "output_kind": [t.works[0].kind if t.works else None for t in tasks],
+        "output_url": [None if w is None else w.url_without_watermark or w.url for w in firsts],
+        "output_kind": [None if w is None else w.kind for w in firsts],
         "error": [None if t.error is None else t.error.message for t in tasks],
     }
     for position, failure in failures:
@@ -277,6 +283,20 @@ REFERENCE_INPUTS = ("style_audio", "ref_audio", "audio")
 
 def _reference(given: Mapping[str, Any]) -> Any:
     return next((given[k] for k in REFERENCE_INPUTS if given.get(k)), None)
+
+
+def _requested(spec: catalogue.ModelSpec, task_type: str | None, given: Mapping[str, Any]) -> Any:
+    """`catalogue.requested_seconds`, without a call where the model takes no length."""
+    if spec.duration is None and not _FIXED_LENGTH.get(spec.name):
+        return None
+    return catalogue.requested_seconds(spec, task_type, given)
+
+
+#: Models whose task types fix the output's length (DiffRhythm).
+_FIXED_LENGTH = {
+    spec.name: any(t.length_s is not None for t in spec.task_types.values())
+    for spec in catalogue.MODELS.values()
+}
 
 
 def _values(mappings: list[Mapping[str, Any]], key: str) -> list[Any]:

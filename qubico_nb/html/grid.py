@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 
 from ..frames import ERROR_STATUS
+from ..models import file_extension
 from .core import (
     display_label,
     ellipsize,
@@ -239,9 +240,10 @@ def _cell_output(
             f'<video controls preload="none" width="240" src="{esc(safe)}" '
             f'aria-label="{label}"></video>'
         )
+    ext = file_extension(url)
     return (
         f'<a href="{esc(safe)}" target="_blank" rel="noopener noreferrer" '
-        f'aria-label="{label}">{esc(kind)} file</a>'
+        f'aria-label="{label}">{esc(ext[1:] if ext else kind)} file</a>'
     )
 
 

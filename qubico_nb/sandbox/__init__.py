@@ -2,8 +2,10 @@
 
 It imports nothing from the client side of qubico_nb, so each can be tested against the other.
 Modules: ``app`` (the `Sandbox`), ``routes`` (the one route table), ``endpoints`` (what each
-endpoint does), ``server`` (HTTP plumbing), ``world`` (tasks and account), ``render`` (both
-schemas), ``audio`` (synthesized WAV/MP3), ``mp4``, ``faults``, ``webhooks``, ``assets``.
+endpoint does), ``server`` (HTTP plumbing), ``world`` (tasks and account, validated by
+`qubico_nb.catalogue`), ``render`` (both schemas), ``tracks`` (a task's file, by model): ``audio``
+(MMAudio's textures, WAV/MP3), ``music`` (ACE-Step, DiffRhythm), ``speech`` (TTS); ``mp4``,
+``faults``, ``webhooks``, ``assets``.
 """
 
 from .app import SCHEMAS, Sandbox

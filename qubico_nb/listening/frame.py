@@ -1,0 +1,267 @@
+"""The verdict frame: the long table every listening function reads, and its validation.
+
+Every function names the columns it reads through keyword arguments whose defaults are the names
+below, so a frame from elsewhere works without renaming. Validation turns a frame into one clean
+table per design or raises a ValueError that says what to fix.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Hashable, Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+#: Default column names of the verdict frame.
+RATER = "rater"
+ITEM = "item"
+CONDITION = "condition"
+SCORE = "score"
+BEST = "best"
+A = "a"
+B = "b"
+CHOICE = "choice"
+#: The values a pairwise `choice` may hold ("tie" is "no preference").
+CHOICES = ("a", "b", "tie")
+
+
+@dataclass(frozen=True)
+class Scores:
+    """Validated scores: one row per judgement, columns rater, item, condition, score (float)."""
+
+    table: pd.DataFrame
+    by: str
+
+    @property
+    def conditions(self) -> list[Any]:
+        return ordered(self.table["condition"])
+
+
+@dataclass(frozen=True)
+class Pairs:
+    """Validated pairwise judgements: columns rater, item, a, b, choice in {"a", "b", "tie"}."""
+
+    table: pd.DataFrame
+
+    @property
+    def conditions(self) -> list[Any]:
+        return ordered(pd.concat([self.table["a"], self.table["b"]], ignore_index=True))
+
+
+@dataclass(frozen=True)
+class Picks:
+    """Validated best picks: one row per card a rater saw in an item, `best` True on the pick."""
+
+    table: pd.DataFrame
+    by: str
+
+    @property
+    def conditions(self) -> list[Any]:
+        return ordered(self.table["condition"])
+
+
+def ordered(values: pd.Series) -> list[Any]:
+    """The distinct values, sorted when they sort (numbers as numbers), else in order of first
+    appearance."""
+    unique = list(pd.unique(values.dropna()))
+    try:
+        return sorted(unique)
+    except TypeError:
+        return unique
+
+
+def design_of(frame: pd.DataFrame, *, choice: str = CHOICE) -> str:
+    """ "pairwise" when the frame has a `choice` column, else "scores"."""
+    return "pairwise" if choice in frame.columns else "scores"
+
+
+def _require(frame: Any, needed: dict[str, str]) -> pd.DataFrame:
+    """`frame` as a DataFrame holding every column of `needed` ({column: keyword naming it})."""
+    if not isinstance(frame, pd.DataFrame):
+        raise ValueError(
+            f"a verdict frame must be a pandas DataFrame, not {type(frame).__name__}; "
+            "build one with one row per judgement (see qubico_nb.listening)"
+        )
+    missing = [column for column in needed if column not in frame.columns]
+    if missing:
+        hints = ", ".join(f"{needed[c]}='<your column>'" for c in missing)
+        have = ", ".join(map(str, frame.columns)) or "no columns"
+        raise ValueError(
+            f"the verdict frame has no column {', '.join(map(repr, missing))} (it has: {have}); "
+            f"rename yours or name it with {hints}"
+        )
+    return frame
+
+
+def _no_missing_keys(table: pd.DataFrame, columns: dict[str, str]) -> None:
+    for column, role in columns.items():
+        empty = int(table[column].isna().sum())
+        if empty:
+            raise ValueError(
+                f"{empty} row(s) have no {role} (column {column!r} is empty there); "
+                f"fill or drop them first"
+            )
+
+
+def _excluded(table: pd.DataFrame, exclude: Iterable[Hashable]) -> pd.DataFrame:
+    drop = list(exclude)
+    if isinstance(exclude, str):
+        drop = [exclude]
+    if not drop:
+        return table
+    present = set(table["rater"])
+    unknown = [r for r in drop if r not in present]
+    if unknown:
+        raise ValueError(
+            f"exclude names rater(s) not in the frame: {', '.join(map(repr, unknown))}; "
+            f"the raters are {', '.join(map(repr, ordered(table['rater'])))}"
+        )
+    return table[~table["rater"].isin(drop)].reset_index(drop=True)
+
+
+def numeric_scores(values: pd.Series, column: str) -> pd.Series:
+    """`values` as float64 (NaN where missing); ValueError naming what is not a number."""
+    as_object = values.astype(object)
+    present = as_object.notna()
+    bools = as_object[present].map(lambda v: isinstance(v, (bool, np.bool_)))
+    if bool(bools.any()):
+        raise ValueError(
+            f"column {column!r} holds True/False, not scores; is it the best-pick column? "
+            "Name the score column with score=..."
+        )
+    numbers = pd.to_numeric(as_object.where(present, np.nan), errors="coerce").astype("float64")
+    bad = as_object[present & numbers.isna()]
+    if len(bad):
+        examples = ", ".join(repr(v) for v in pd.unique(bad)[:3])
+        raise ValueError(
+            f"column {column!r} holds {len(bad)} value(s) that are not numbers ({examples}); "
+            "map them to numbers first (e.g. frame[col].map({'good': 4, ...}))"
+        )
+    if not np.isfinite(numbers.dropna()).all():
+        raise ValueError(f"column {column!r} holds infinite values; scores must be finite")
+    return numbers
+
+
+def scores(
+    frame: Any,
+    *,
+    by: str = CONDITION,
+    rater: str = RATER,
+    item: str = ITEM,
+    score: str = SCORE,
+    exclude: Iterable[Hashable] = (),
+) -> Scores:
+    """The scores of a verdict frame, validated; rows without a score are dropped."""
+    frame = _require(frame, {rater: "rater", item: "item", by: "by", score: "score"})
+    table = pd.DataFrame(
+        {
+            "rater": frame[rater].to_numpy(),
+            "item": frame[item].to_numpy(),
+            "condition": frame[by].to_numpy(),
+            "score": numeric_scores(frame[score], score).to_numpy(),
+        }
+    )
+    _no_missing_keys(table, {"rater": "rater", "item": "item", "condition": f"{by!r}"})
+    table = _excluded(table, exclude).dropna(subset=["score"]).reset_index(drop=True)
+    if table.empty:
+        raise ValueError(f"no scores to analyse: column {score!r} is empty in every row")
+    return Scores(table, by)
+
+
+def pairs(
+    frame: Any,
+    *,
+    rater: str = RATER,
+    item: str = ITEM,
+    a: str = A,
+    b: str = B,
+    choice: str = CHOICE,
+    exclude: Iterable[Hashable] = (),
+) -> Pairs:
+    """The pairwise judgements of a verdict frame, validated; rows without a choice are dropped."""
+    frame = _require(frame, {rater: "rater", item: "item", a: "a", b: "b", choice: "choice"})
+    table = pd.DataFrame(
+        {
+            "rater": frame[rater].to_numpy(),
+            "item": frame[item].to_numpy(),
+            "a": frame[a].to_numpy(),
+            "b": frame[b].to_numpy(),
+            "choice": frame[choice].astype(object).to_numpy(),
+        }
+    )
+    _no_missing_keys(table, {"rater": "rater", "item": "item", "a": "'a'", "b": "'b'"})
+    table = _excluded(table, exclude)
+    table = table[table["choice"].notna()].reset_index(drop=True)
+    bad = table[~table["choice"].isin(CHOICES)]["choice"]
+    if len(bad):
+        examples = ", ".join(repr(v) for v in pd.unique(bad)[:3])
+        raise ValueError(
+            f"column {choice!r} holds {len(bad)} value(s) other than 'a', 'b' or 'tie' "
+            f"({examples}); map them first ('tie' is 'no preference')"
+        )
+    same = table[table["a"] == table["b"]]
+    if len(same):
+        raise ValueError(
+            f"{len(same)} pair(s) compare a condition with itself (e.g. {same['a'].iloc[0]!r}); "
+            "a pair needs two different conditions"
+        )
+    if table.empty:
+        raise ValueError(f"no pairwise choices to analyse: column {choice!r} is empty")
+    return Pairs(table)
+
+
+def picks(
+    frame: Any,
+    *,
+    by: str = CONDITION,
+    rater: str = RATER,
+    item: str = ITEM,
+    best: str = BEST,
+    exclude: Iterable[Hashable] = (),
+) -> Picks:
+    """The best picks of a verdict frame: every card a rater saw in an item where they picked one.
+
+    Items where a rater picked nothing are dropped; two picks by one rater in one item are an error.
+    """
+    frame = _require(frame, {rater: "rater", item: "item", by: "by", best: "best"})
+    flags = frame[best].astype(object)
+    unknown = flags[flags.notna() & ~flags.map(lambda v: isinstance(v, (bool, np.bool_)))]
+    if len(unknown):
+        raise ValueError(
+            f"column {best!r} must hold True/False (the card picked as best); "
+            f"it holds {unknown.iloc[0]!r}"
+        )
+    table = pd.DataFrame(
+        {
+            "rater": frame[rater].to_numpy(),
+            "item": frame[item].to_numpy(),
+            "condition": frame[by].to_numpy(),
+            "best": flags.fillna(False).astype(bool).to_numpy(),
+        }
+    )
+    _no_missing_keys(table, {"rater": "rater", "item": "item", "condition": f"{by!r}"})
+    table = _excluded(table, exclude)
+    count = table.groupby(["rater", "item"], sort=False)["best"].transform("sum")
+    twice = table[count > 1]
+    if len(twice):
+        first = twice.iloc[0]
+        raise ValueError(
+            f"rater {first['rater']!r} picked {int(count[twice.index[0]])} cards as best in item "
+            f"{first['item']!r}; a best pick is one card per rater and item"
+        )
+    table = table[count == 1].reset_index(drop=True)
+    if table.empty:
+        raise ValueError(f"no best picks to analyse: column {best!r} is never True")
+    return Picks(table, by)
+
+
+def at_least(raters: Sequence[Hashable] | pd.Series, n: int, what: str) -> None:
+    """ValueError unless there are `n` raters or more."""
+    count = len(pd.unique(pd.Series(raters)))
+    if count < n:
+        raise ValueError(
+            f"{what} needs at least {n} raters; the frame has {count}"
+            + (" (check the rater column: every row names the same rater)" if count == 1 else "")
+        )

@@ -39,6 +39,7 @@ _EXPORTS: dict[str, str] = {
     "AudioAnalysis": "audio",
     "review": "review_board",
     "Review": "review_board",
+    "read_results": "listening",
     # errors
     "QubicoError": "errors",
     "ConfigurationError": "errors",
@@ -96,6 +97,7 @@ if TYPE_CHECKING:  # for type checkers and IDEs; tests/test_package.py keeps it 
         WebhookVerificationError,
     )
     from .grids import CostEstimate, OverBudgetError, estimate_cost
+    from .listening import read_results
     from .models import Status, Task, TaskError, Usage, Work
     from .review_board import Review, review
     from .viewer import TaskViewer

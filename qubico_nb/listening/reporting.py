@@ -1,0 +1,126 @@
+"""`report`: per condition, how it was judged, with an interval that respects who judged what."""
+
+from __future__ import annotations
+
+from collections.abc import Hashable, Iterable
+from typing import Literal
+
+import numpy as np
+import pandas as pd
+
+from . import frame as vf
+from . import resampling, strength
+
+Design = Literal["auto", "scores", "pairwise", "best"]
+
+
+def report(
+    frame: pd.DataFrame,
+    by: str = vf.CONDITION,
+    *,
+    exclude: Iterable[Hashable] = (),
+    design: Design = "auto",
+    level: float = 0.95,
+    n_resamples: int | None = None,
+    seed: int | None = 0,
+    rater: str = vf.RATER,
+    item: str = vf.ITEM,
+    score: str = vf.SCORE,
+    best: str = vf.BEST,
+    a: str = vf.A,
+    b: str = vf.B,
+    choice: str = vf.CHOICE,
+) -> pd.DataFrame:
+    """One row per condition (the values of column `by`) of a verdict frame.
+
+    **Scores** (``design="scores"``, the default unless the frame has a `choice` column): raters,
+    items, verdicts, mean, median, sd, and a `level` interval for the mean (``ci_low``,
+    ``ci_high``). Scores by one rater, or of one item, are not independent (a lenient rater lifts
+    all their scores; a hard item lowers everyone's), so a Student-t interval over the pooled
+    scores is too narrow. The interval here is Owen's pigeonhole bootstrap: raters and items are
+    resampled independently, with replacement, and the mean recomputed (`scipy.stats.bootstrap`,
+    percentile method, `n_resamples` = 2000). It was chosen over a mixed model with crossed
+    random effects because it makes no normality assumption on bounded scales (a MUSHRA 0-100
+    slider piles up at its ends), runs in milliseconds on 30 raters x 100 items, and gives the
+    interval of the plain mean that the table shows. It is conservative (slightly wide) when
+    there are few raters or items; with one rater it resamples items only.
+
+    **Pairwise** (``design="pairwise"``, auto when the frame has `choice`; columns `a`, `b`,
+    `choice` in "a"/"b"/"tie"): comparisons, wins, ties, losses, share of points, and the
+    Bradley-Terry strength (choix; a tie is half a win each) with a bootstrap interval over raters.
+
+    **Best picks** (``design="best"``; column `best`, True on the card a rater picked in an
+    item): cards shown, picks, share, and the Luce strength (choix, top-1) with a bootstrap
+    interval over raters. See `qubico_nb.listening.strength` for both models.
+
+    `exclude` drops the listed raters first (e.g. those `screen_raters` flags). The resamples
+    are drawn from `seed`, so the same frame gives the same interval.
+    """
+    kind = vf.design_of(frame, choice=choice) if design == "auto" else design
+    _check_level(level)
+    if kind == "scores":
+        data = vf.scores(frame, by=by, rater=rater, item=item, score=score, exclude=exclude)
+        out = score_report(
+            data, level=level, n_resamples=n_resamples or resampling.N_RESAMPLES, seed=seed
+        )
+    elif kind == "pairwise":
+        pairs = vf.pairs(frame, rater=rater, item=item, a=a, b=b, choice=choice, exclude=exclude)
+        out = strength.pairwise_strengths(
+            pairs, level=level, n_resamples=n_resamples or strength.N_RESAMPLES, seed=seed
+        )
+    elif kind == "best":
+        picks = vf.picks(frame, by=by, rater=rater, item=item, best=best, exclude=exclude)
+        out = strength.pick_strengths(
+            picks, level=level, n_resamples=n_resamples or strength.N_RESAMPLES, seed=seed
+        )
+    else:
+        raise ValueError(f"design must be 'auto', 'scores', 'pairwise' or 'best', not {design!r}")
+    out.index.name = by if kind != "pairwise" else vf.CONDITION
+    out.attrs["design"] = kind
+    out.attrs["level"] = level
+    return out
+
+
+def _check_level(level: float) -> None:
+    if not 0.0 < level < 1.0:
+        raise ValueError(f"level is a confidence level between 0 and 1 (e.g. 0.95), not {level!r}")
+
+
+def score_report(
+    data: vf.Scores, *, level: float, n_resamples: int, seed: int | None
+) -> pd.DataFrame:
+    """The scores half of `report`, over validated scores."""
+    table = data.table
+    raters = vf.ordered(table["rater"])
+    items = vf.ordered(table["item"])
+    rows = []
+    for condition in data.conditions:
+        part = table[table["condition"] == condition]
+        cells = part.groupby(["rater", "item"], sort=False)["score"].agg(["sum", "count"])
+        seen_r, seen_i = set(part["rater"].unique()), set(part["item"].unique())
+        mine_r = [r for r in raters if r in seen_r]
+        mine_i = [i for i in items if i in seen_i]
+        sums = cells["sum"].unstack("item").reindex(index=mine_r, columns=mine_i)
+        counts = cells["count"].unstack("item").reindex(index=mine_r, columns=mine_i)
+        low, high = resampling.crossed_mean_interval(
+            sums.fillna(0.0).to_numpy(dtype=float),
+            counts.fillna(0.0).to_numpy(dtype=float),
+            level=level,
+            n_resamples=n_resamples,
+            seed=seed,
+        )
+        values = part["score"].to_numpy(dtype=float)
+        rows.append(
+            {
+                data.by: condition,
+                "raters": len(mine_r),
+                "items": len(mine_i),
+                "verdicts": len(values),
+                "mean": float(np.mean(values)),
+                "median": float(np.median(values)),
+                "sd": float(np.std(values, ddof=1)) if len(values) > 1 else np.nan,
+                "ci_low": low,
+                "ci_high": high,
+            }
+        )
+    return pd.DataFrame(rows).set_index(data.by)

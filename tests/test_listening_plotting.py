@@ -64,9 +64,9 @@ def test_pairwise_plots_strengths_around_zero() -> None:
         p = 1 / (1 + np.exp(worth[y] - worth[x]))
         rows.append((f"r{r}", f"i{i}", x, y, "a" if rng.random() < p else "b"))
     frame = pd.DataFrame(rows, columns=["rater", "item", "a", "b", "choice"])
-    figure = plot(frame)
+    figure = plot(frame, n_resamples=200)
     axes = figure.axes[0]
-    expected = report(frame)
+    expected = report(frame, n_resamples=200)
     assert axes.lines[0].get_ydata() == pytest.approx(expected["strength"].to_numpy())
     assert "Bradley-Terry" in axes.get_ylabel()
 

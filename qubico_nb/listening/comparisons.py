@@ -80,7 +80,11 @@ def compare_conditions(
     else:
         data = vf.scores(frame, by=by, rater=rater, item=item, score=score, exclude=exclude)
         wide = _cells(data)
-        rows = [_score_row(wide, x, y, unit) for x, y in itertools.combinations(data.conditions, 2)]
+        units = pd.factorize(wide.index.get_level_values(unit))[0]
+        rows = [
+            _score_row(wide[x].to_numpy(), wide[y].to_numpy(), units, x, y)
+            for x, y in itertools.combinations(data.conditions, 2)
+        ]
     if not rows:
         raise ValueError("compare_conditions needs at least two conditions")
     out = pd.DataFrame(rows, columns=COLUMNS)
@@ -135,12 +139,16 @@ def _friedman(wide: pd.DataFrame, conditions: list[Any], unit: str) -> dict[str,
     return result
 
 
-def _score_row(wide: pd.DataFrame, x: Any, y: Any, unit: str) -> dict[str, Any]:
-    both = wide[[x, y]].dropna()
-    per_unit = both.groupby(level=unit, sort=False).mean()
-    row = _signed_rank(x, y, (per_unit[x] - per_unit[y]).to_numpy(dtype=float))
-    row["mean_a"] = float(both[x].mean()) if len(both) else math.nan
-    row["mean_b"] = float(both[y].mean()) if len(both) else math.nan
+def _score_row(
+    first: np.ndarray, second: np.ndarray, units: np.ndarray, x: Any, y: Any
+) -> dict[str, Any]:
+    """Paired cells (a rater scored both in an item), their differences averaged per unit."""
+    both = np.isfinite(first) & np.isfinite(second)
+    sums = np.bincount(units[both], weights=(first - second)[both])
+    counts = np.bincount(units[both])
+    row = _signed_rank(x, y, sums[counts > 0] / counts[counts > 0])
+    row["mean_a"] = float(first[both].mean()) if both.any() else math.nan
+    row["mean_b"] = float(second[both].mean()) if both.any() else math.nan
     return row
 
 

@@ -69,8 +69,10 @@ def read_results(
     kind = format or _format_of(files)
     if kind not in FORMATS:
         raise ValueError(f"format must be 'webmushra' or 'beaqlejs', not {format!r}")
-    reader = _read_webmushra if kind == "webmushra" else _read_beaqlejs
-    parts = [reader(file, rater, values) for file in files]
+    if kind == "webmushra":
+        parts = [_read_webmushra(file, rater, values) for file in files]
+    else:
+        parts = _read_beaqlejs(files, rater, values)
     designs = {vf.design_of(p) for p in parts}
     if len(designs) > 1:
         raise ValueError(
@@ -245,7 +247,7 @@ def _webmushra_rater(
     return raw[rater]
 
 
-def _numbers(text: pd.Series, file: Path, values: Mapping[str, float] | None) -> pd.Series:
+def _numbers(text: pd.Series, file: Path | None, values: Mapping[str, float] | None) -> pd.Series:
     """Scores written as text: padded, "NA" or empty when missing; words through `values`."""
     stripped = text.astype(str).str.strip()
     missing = stripped.isin(["", "NA", "NaN", "null", "undefined"])
@@ -267,9 +269,39 @@ def _ordered_columns(table: pd.DataFrame, first: Iterable[str]) -> pd.DataFrame:
 _ORDER = re.compile(r"^\s*A\s*=\s*(?P<a>[^,]+?)\s*,\s*B\s*=\s*(?P<b>.+?)\s*$")
 
 
+_RATING_COLUMNS = ("rater", "item", "condition", "score", "time", "audio", "comment", "file")
+
+
 def _read_beaqlejs(
-    file: Path, rater: str | None, values: Mapping[str, float] | None
-) -> pd.DataFrame:
+    files: list[Path], rater: str | None, values: Mapping[str, float] | None
+) -> list[pd.DataFrame]:
+    """All BeaqleJS files as one frame per kind of test (columns gathered first: one frame each,
+    not one per file)."""
+    ratings: dict[str, list[Any]] = {name: [] for name in _RATING_COLUMNS}
+    choices: list[dict[str, Any]] = []
+    for file in files:
+        _beaqlejs_rows(file, rater, ratings, choices)
+    parts = []
+    if ratings["rater"]:
+        table = pd.DataFrame(ratings)
+        try:
+            table["score"] = _numbers(table["score"].fillna(""), None, values)
+        except ValueError:
+            for file, part in table.groupby("file", sort=False):  # find the file to name
+                _numbers(part["score"].fillna(""), Path(str(file)), values)
+            raise
+        parts.append(table)
+    if choices:
+        parts.append(_ordered_columns(pd.DataFrame(choices), ("rater", "item", "a", "b", "choice")))
+    for table in parts:
+        table["time"] = pd.to_numeric(table["time"], errors="coerce")
+    return parts
+
+
+def _beaqlejs_rows(
+    file: Path, rater: str | None, ratings: dict[str, list[Any]], choices: list[dict[str, Any]]
+) -> None:
+    """Append one file's MUSHRA ratings (to the columns of `ratings`) and preferences."""
     try:
         data = json.loads(file.read_text(encoding="utf-8"))
     except (json.JSONDecodeError, UnicodeDecodeError) as error:
@@ -284,37 +316,39 @@ def _read_beaqlejs(
     user = [e for e in data if isinstance(e, dict) and "UserName" in e and "TestID" not in e]
     sets = [e for e in data if isinstance(e, dict) and "TestID" in e]
     who = _beaqlejs_rater(file, user[-1] if user else {}, rater)
-    rows: list[dict[str, Any]] = []
+    comment = str(user[-1].get("UserComment") or "") if user else ""
+    found = 0
     for entry in sets:
-        base = {"rater": who, "item": str(entry["TestID"]), "time": entry.get("Runtime")}
-        if isinstance(entry.get("rating"), dict):
+        item, runtime = str(entry["TestID"]), entry.get("Runtime")
+        rating = entry.get("rating")
+        if isinstance(rating, dict):
             names = entry.get("filename")
             names = names if isinstance(names, dict) else {}
-            for file_id, score in entry["rating"].items():
-                rows.append(
-                    {
-                        **base,
-                        "condition": str(file_id),
-                        "score": score,
-                        "audio": names.get(file_id),
-                    }
-                )
+            for file_id, score in rating.items():
+                for column, value in zip(
+                    _RATING_COLUMNS,
+                    (
+                        who,
+                        item,
+                        str(file_id),
+                        score,
+                        runtime,
+                        names.get(file_id),
+                        comment,
+                        str(file),
+                    ),
+                    strict=True,
+                ):
+                    ratings[column].append(value)
+                found += 1
         elif "PresentationOrder" in entry:
-            rows.append({**base, **_preference(file, entry)})
-    if not rows:
+            choices.append(
+                {"rater": who, "item": item, "time": runtime, **_preference(file, entry)}
+                | {"comment": comment, "file": str(file)}
+            )
+            found += 1
+    if not found:
         raise ValueError(f"{file}: no rated or preferred test set in these BeaqleJS results")
-    table = pd.DataFrame(rows)
-    if "score" in table.columns:
-        table["score"] = _numbers(
-            table["score"].astype(object).where(table["score"].notna(), ""), file, values
-        )
-        first: tuple[str, ...] = ("rater", "item", "condition", "score")
-    else:
-        first = ("rater", "item", "a", "b", "choice")
-    table["time"] = pd.to_numeric(table["time"], errors="coerce")
-    table["comment"] = str(user[-1].get("UserComment") or "") if user else ""
-    table["file"] = str(file)
-    return _ordered_columns(table, first)
 
 
 def _beaqlejs_rater(file: Path, user: dict[str, Any], rater: str | None) -> str:

@@ -95,6 +95,14 @@ def _require(frame: Any, needed: dict[str, str]) -> pd.DataFrame:
     return frame
 
 
+def _columns(frame: pd.DataFrame, names: dict[str, str], **computed: pd.Series) -> pd.DataFrame:
+    """A new frame of `frame`'s columns under the contract's names (dtypes kept as they are),
+    then the `computed` ones, on a fresh 0..n-1 index."""
+    out = {new: frame[old].reset_index(drop=True) for new, old in names.items()}
+    out.update({new: series.reset_index(drop=True) for new, series in computed.items()})
+    return pd.DataFrame(out)
+
+
 def _no_missing_keys(table: pd.DataFrame, columns: dict[str, str]) -> None:
     for column, role in columns.items():
         empty = int(table[column].isna().sum())
@@ -123,14 +131,17 @@ def _excluded(table: pd.DataFrame, exclude: Iterable[Hashable]) -> pd.DataFrame:
 
 def numeric_scores(values: pd.Series, column: str) -> pd.Series:
     """`values` as float64 (NaN where missing); ValueError naming what is not a number."""
+    if pd.api.types.is_bool_dtype(values.dtype):
+        raise _boolean_scores(column)
+    if pd.api.types.is_numeric_dtype(values.dtype):
+        numbers = pd.Series(
+            values.to_numpy(dtype="float64", na_value=np.nan), index=values.index, dtype="float64"
+        )
+        return _finite(numbers, column)
     as_object = values.astype(object)
     present = as_object.notna()
-    bools = as_object[present].map(lambda v: isinstance(v, (bool, np.bool_)))
-    if bool(bools.any()):
-        raise ValueError(
-            f"column {column!r} holds True/False, not scores; is it the best-pick column? "
-            "Name the score column with score=..."
-        )
+    if bool(as_object[present].map(lambda v: isinstance(v, (bool, np.bool_))).any()):
+        raise _boolean_scores(column)
     numbers = pd.to_numeric(as_object.where(present, np.nan), errors="coerce").astype("float64")
     bad = as_object[present & numbers.isna()]
     if len(bad):
@@ -139,7 +150,18 @@ def numeric_scores(values: pd.Series, column: str) -> pd.Series:
             f"column {column!r} holds {len(bad)} value(s) that are not numbers ({examples}); "
             "map them to numbers first (e.g. frame[col].map({'good': 4, ...}))"
         )
-    if not np.isfinite(numbers.dropna()).all():
+    return _finite(numbers, column)
+
+
+def _boolean_scores(column: str) -> ValueError:
+    return ValueError(
+        f"column {column!r} holds True/False, not scores; is it the best-pick column? "
+        "Name the score column with score=..."
+    )
+
+
+def _finite(numbers: pd.Series, column: str) -> pd.Series:
+    if np.isinf(numbers.to_numpy()).any():
         raise ValueError(f"column {column!r} holds infinite values; scores must be finite")
     return numbers
 
@@ -155,13 +177,10 @@ def scores(
 ) -> Scores:
     """The scores of a verdict frame, validated; rows without a score are dropped."""
     frame = _require(frame, {rater: "rater", item: "item", by: "by", score: "score"})
-    table = pd.DataFrame(
-        {
-            "rater": frame[rater].to_numpy(),
-            "item": frame[item].to_numpy(),
-            "condition": frame[by].to_numpy(),
-            "score": numeric_scores(frame[score], score).to_numpy(),
-        }
+    table = _columns(
+        frame,
+        {"rater": rater, "item": item, "condition": by},
+        score=numeric_scores(frame[score], score),
     )
     _no_missing_keys(table, {"rater": "rater", "item": "item", "condition": f"{by!r}"})
     table = _excluded(table, exclude).dropna(subset=["score"]).reset_index(drop=True)
@@ -182,14 +201,10 @@ def pairs(
 ) -> Pairs:
     """The pairwise judgements of a verdict frame, validated; rows without a choice are dropped."""
     frame = _require(frame, {rater: "rater", item: "item", a: "a", b: "b", choice: "choice"})
-    table = pd.DataFrame(
-        {
-            "rater": frame[rater].to_numpy(),
-            "item": frame[item].to_numpy(),
-            "a": frame[a].to_numpy(),
-            "b": frame[b].to_numpy(),
-            "choice": frame[choice].astype(object).to_numpy(),
-        }
+    table = _columns(
+        frame,
+        {"rater": rater, "item": item, "a": a, "b": b},
+        choice=frame[choice].astype(object),
     )
     _no_missing_keys(table, {"rater": "rater", "item": "item", "a": "'a'", "b": "'b'"})
     table = _excluded(table, exclude)
@@ -233,13 +248,10 @@ def picks(
             f"column {best!r} must hold True/False (the card picked as best); "
             f"it holds {unknown.iloc[0]!r}"
         )
-    table = pd.DataFrame(
-        {
-            "rater": frame[rater].to_numpy(),
-            "item": frame[item].to_numpy(),
-            "condition": frame[by].to_numpy(),
-            "best": flags.fillna(False).astype(bool).to_numpy(),
-        }
+    table = _columns(
+        frame,
+        {"rater": rater, "item": item, "condition": by},
+        best=flags.fillna(False).astype(bool),
     )
     _no_missing_keys(table, {"rater": "rater", "item": "item", "condition": f"{by!r}"})
     table = _excluded(table, exclude)

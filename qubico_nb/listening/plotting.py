@@ -31,6 +31,7 @@ def plot(
     path: str | os.PathLike[str] | None = None,
     title: str | None = None,
     level: float = 0.95,
+    n_resamples: int | None = None,
     seed: int | None = 0,
     rater: str = vf.RATER,
     item: str = vf.ITEM,
@@ -43,8 +44,9 @@ def plot(
     """Per condition, the mean score (or the Bradley-Terry / Luce strength) with its `level`
     interval, as `report` computes them; each condition is labelled with its verdicts (or
     comparisons). Returns the matplotlib Figure (shown by Jupyter); with `path` ending in .png
-    or .svg it is also saved there (written whole, then moved into place). The column keywords
-    are `report`'s. Needs matplotlib: ``pip install 'qubico-nb[plot]'``.
+    or .svg it is also saved there (written whole, then moved into place). `level`,
+    `n_resamples`, `seed` and the column keywords are `report`'s. Needs matplotlib:
+    ``pip install 'qubico-nb[plot]'``.
     """
     figure_module = require("matplotlib.figure", "plot", "plot")
     target = None
@@ -60,6 +62,7 @@ def plot(
         design=design,
         exclude=exclude,
         level=level,
+        n_resamples=n_resamples,
         seed=seed,
         rater=rater,
         item=item,

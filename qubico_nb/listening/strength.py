@@ -6,9 +6,10 @@ probability exp(s_i) / sum(exp(s_k) for k in S) (Luce's choice axiom, the top-1 
 Plackett-Luce). Estimates are choix's maximum likelihood (I-LSR) with a small ridge
 (`RIDGE`): a condition that never wins then gets a finite strength instead of minus infinity.
 
-Ties ("no preference") count as half a win for each side, the convention of Bradley-Terry fits
-with ties since Rao and Kupper's discussion; Davidson's tie model would add a parameter that a
-listening test rarely has the data to estimate. The 95% interval is a cluster bootstrap over
+Ties ("no preference") count as half a win for each side: the maximum-likelihood fit then
+treats a tie as evidence that the two are equal, and a test with many ties gets strengths near
+each other, as it should. (Davidson's 1970 model gives ties a parameter of their own, a fit
+that choix does not offer.) The 95% interval is a cluster bootstrap over
 raters (`resampling.cluster_interval`): one rater's choices share that rater's taste, so raters,
 not choices, are resampled.
 """

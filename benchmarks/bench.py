@@ -728,6 +728,140 @@ def measure_review_notebook(config: Config) -> list[Row]:
     ]
 
 
+def _listening_frame(raters: int, items: int, top: float) -> pd.DataFrame:
+    """A rating test: 4 conditions per item, rater and item effects, scores rounded to the scale's
+    steps (0..`top`, or 1..5 when `top` is 5)."""
+    import numpy as np
+
+    rng = np.random.default_rng(17)
+    lean, hard = rng.normal(0, 0.1, raters), rng.normal(0, 0.08, items)
+    level = {"10 steps": 0.4, "25 steps": 0.5, "50 steps": 0.55, "anchor": 0.2}
+    r, i, c = np.meshgrid(np.arange(raters), np.arange(items), np.arange(4), indexing="ij")
+    base = np.array(list(level.values()))[c] + lean[r] + hard[i] + rng.normal(0, 0.1, r.shape)
+    low = 1.0 if top == 5 else 0.0
+    score = np.clip(np.round(low + base * (top - low)), low, top)
+    return pd.DataFrame(
+        {
+            "rater": [f"rater{k:02d}" for k in r.ravel()],
+            "item": [f"prompt{k:03d}" for k in i.ravel()],
+            "condition": np.array(list(level))[c.ravel()],
+            "score": score.ravel(),
+        }
+    )
+
+
+def _pooled_t(frame: pd.DataFrame) -> None:
+    """The old summary's figures: per condition, a Student-t interval over pooled scores."""
+    from scipy import stats
+
+    for _, part in frame.groupby("condition"):
+        values = part["score"].to_numpy(dtype=float)
+        stats.t.interval(0.95, len(values) - 1, values.mean(), stats.sem(values))
+
+
+def _beaqlejs_files(folder: Path, frame: pd.DataFrame) -> list[Path]:
+    """One BeaqleJS MUSHRA result file per rater, as js/beaqle.js saves them."""
+    files = []
+    for rater, mine in frame.groupby("rater"):
+        sets: list[dict[str, Any]] = [
+            {
+                "TestID": item,
+                "Runtime": 30000,
+                "rating": dict(zip(part["condition"], part["score"], strict=True)),
+            }
+            for item, part in mine.groupby("item")
+        ]
+        sets.append({"UserName": rater, "UserEmail": "", "UserComment": ""})
+        path = folder / f"20260301-1200_{rater}.txt"
+        path.write_text(json.dumps(sets))
+        files.append(path)
+    return files
+
+
+def measure_listening(config: Config) -> list[Row]:
+    """qubico_nb.listening over 30 raters x 100 items x 4 conditions (the issue's test size)."""
+    import krippendorff
+
+    from qubico_nb import read_results
+    from qubico_nb.listening import agreement, compare_conditions, report
+
+    raters, items = 30, config.size(100, 20)
+    mos, mushra = _listening_frame(raters, items, 5), _listening_frame(raters, items, 100)
+    compare_conditions(mos)  # warm up: imports
+    analysis, pooled = rounds_within_budget(
+        config,
+        lambda: timed(lambda: (report(mos), compare_conditions(mos))),
+        lambda: timed(lambda: _pooled_t(mos)),
+    )
+    (agree,) = rounds_within_budget(config, lambda: timed(lambda: agreement(mos)))
+    cells = mushra.groupby(["rater", "item", "condition"])["score"].mean()
+    matrix = cells.unstack(["item", "condition"]).to_numpy(dtype=float)
+    calls = config.size(20, 3)
+    (per_resample,) = rounds_within_budget(
+        config,
+        lambda: (
+            timed(
+                lambda: [
+                    krippendorff.alpha(reliability_data=matrix, level_of_measurement="interval")
+                    for _ in range(calls)
+                ]
+            )
+            * 1000
+            / calls
+        ),
+    )
+    with tempfile.TemporaryDirectory() as folder:
+        files = _beaqlejs_files(Path(folder), mushra)
+        reading, loading = rounds_within_budget(
+            config,
+            lambda: timed(lambda: read_results(folder)),
+            lambda: timed(lambda: [json.loads(f.read_text()) for f in files]),
+        )
+    size = f"{raters}x{items}"
+    return [
+        Row(
+            f"report+compare_conditions, {size}, 1-5",
+            "s",
+            analysis,
+            "pooled t intervals (old summary)",
+            pooled,
+            1.0,
+            judge_ratio=False,
+            note="target: < 1 s",
+        ),
+        Row(
+            f"agreement (1000 resamples), {size}, 1-5",
+            "s",
+            agree,
+            "",
+            [0.0] * len(agree),
+            1.0,
+            judge_ratio=False,
+            note="target: < 1 s (with report+compare)",
+        ),
+        Row(
+            f"krippendorff.alpha, {size}, 0-100, 1 call",
+            "ms",
+            per_resample,
+            "",
+            [0.0] * len(per_resample),
+            1.0,
+            judge_ratio=False,
+            note="agreement() makes 1000 such calls: <= 1 ms each for < 1 s",
+        ),
+        Row(
+            f"read_results, {raters} BeaqleJS files, {items} items",
+            "s",
+            reading,
+            "json.loads of the same files",
+            loading,
+            1.0,
+            judge_ratio=False,
+            note="target: < 1 s",
+        ),
+    ]
+
+
 #: The table, top to bottom. Each entry measures one or more rows.
 MEASUREMENTS: list[Callable[[Config], list[Row]]] = [
     measure_sandbox_wire,
@@ -740,6 +874,7 @@ MEASUREMENTS: list[Callable[[Config], list[Row]]] = [
     measure_audio_analysis,
     measure_analysis_memory,
     measure_review_notebook,
+    measure_listening,
 ]
 
 

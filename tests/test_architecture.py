@@ -165,3 +165,17 @@ def test_widgets_never_talk_http() -> None:
         if WIDGETS & _external(path) and not name.endswith("_hosts"):
             assert not (_external(path) & HTTP), f"{name} imports an HTTP library"
             assert "qubico_nb._transport" not in _imports(path, module_level_only=False), name
+
+
+def test_listening_is_pure_and_knows_no_board() -> None:
+    """qubico_nb.listening: functions over DataFrames, which the board calls, never the reverse."""
+    listening = {n: p for n, p in MODULES.items() if n.startswith("qubico_nb.listening")}
+    assert listening
+    for name, path in listening.items():
+        assert not (_external(path) & (WIDGETS | HTTP)), name
+        outside = {
+            m
+            for m in _imports(path, module_level_only=False)
+            if not m.startswith("qubico_nb.listening")
+        }
+        assert not outside, f"{name} imports {outside}"

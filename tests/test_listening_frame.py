@@ -73,10 +73,22 @@ def test_pandas_nullable_scores_are_read() -> None:
     assert vf.scores(frame).table["score"].tolist() == [3.0, 4.0, 5.0]
 
 
-def test_rows_without_a_rater_are_refused() -> None:
+def test_rows_without_a_rater_are_refused_unless_they_hold_no_verdict() -> None:
     frame = scores_frame().assign(rater=["ada", None, "ben", "ben"])
     with pytest.raises(ValueError, match=r"1 row\(s\) have no rater"):
         vf.scores(frame)
+    # a table joined with its verdicts keeps a row per unrated task: no rater, no score
+    unrated = scores_frame().assign(rater=["ada", "ada", None, "ben"])
+    assert vf.scores(unrated).table["rater"].tolist() == ["ada", "ada", "ben"]
+    picks = pd.DataFrame(
+        {
+            "rater": ["ada", "ada", None],
+            "item": ["p1", "p1", "p1"],
+            "condition": ["x", "y", "z"],
+            "best": pd.array([True, False, None], dtype="boolean"),
+        }
+    )
+    assert vf.picks(picks).table["condition"].tolist() == ["x", "y"]
 
 
 def test_no_score_at_all_is_refused() -> None:

@@ -238,3 +238,23 @@ def test_best_pick_strengths_are_choixs_luce_top1() -> None:
     assert out["picks"].sum() == 24 and (out["shown"] == 24).all()
     assert out.index.name == "steps"
     assert (out["ci_low"] <= out["strength"]).all() and (out["strength"] <= out["ci_high"]).all()
+
+
+def test_a_review_board_frame_reads_as_it_is() -> None:
+    """Review.to_frame(): the table joined with verdicts (nullable dtypes, a row with no rater
+    for a task nobody rated); `by` and `item` name the board's columns."""
+    frame = pd.DataFrame(
+        {
+            "prompt": ["rain", "rain", "wind", "wind", "rain", "wind", "wind"],
+            "seed": pd.array([1, 2, 1, 2, 1, 1, 2], dtype="Int64"),
+            "task_id": ["t1", "t2", "t3", "t4", "t1", "t3", "t5"],
+            "rater": pd.array(["ada", "ada", "ada", "ada", "ben", "ben", None], dtype="string"),
+            "score": pd.array([4, 2, 5, 3, 3, 4, None], dtype="Float64"),
+            "best": pd.array([True, False, True, False, False, False, None], dtype="boolean"),
+        }
+    )
+    out = report(frame, "seed", item="prompt", n_resamples=100)
+    assert out.loc[1, "verdicts"] == 4 and out.loc[1, "mean"] == pytest.approx(4.0)
+    assert out.loc[2, "raters"] == 1
+    picks = report(frame, "seed", item="prompt", design="best", n_resamples=50)
+    assert picks["picks"].to_dict() == {1: 2, 2: 0}

@@ -19,8 +19,10 @@ column         meaning
                condition of one comparison)
 ``condition``  what is compared: the column the caller groups by (``by=``), e.g. ``steps``,
                ``model``, a webMUSHRA stimulus; the hidden reference is one condition
-``score``      the score, a number; NaN/NA for a card left unscored (dropped, not zero)
-``best``       optional, True on the one card a rater picked as best in an item (best picks)
+``score``      the score, a number; NaN/NA for a card left unscored (dropped, not zero: a row
+               without a score may also lack a rater, as a table of unrated tasks does)
+``best``       optional, True on the one card a rater picked as best in an item (best picks;
+               the other cards the rater was shown in that item need a row with False)
 =============  ==============================================================================
 
 Pairwise (forced choice, optional "no preference"), one row per presented pair:

@@ -175,15 +175,17 @@ def scores(
     score: str = SCORE,
     exclude: Iterable[Hashable] = (),
 ) -> Scores:
-    """The scores of a verdict frame, validated; rows without a score are dropped."""
+    """The scores of a verdict frame, validated. Rows without a score are no judgement and are
+    dropped first (so a table with a row per unrated task, rater empty, reads as it is)."""
     frame = _require(frame, {rater: "rater", item: "item", by: "by", score: "score"})
     table = _columns(
         frame,
         {"rater": rater, "item": item, "condition": by},
         score=numeric_scores(frame[score], score),
     )
+    table = table.dropna(subset=["score"]).reset_index(drop=True)
     _no_missing_keys(table, {"rater": "rater", "item": "item", "condition": f"{by!r}"})
-    table = _excluded(table, exclude).dropna(subset=["score"]).reset_index(drop=True)
+    table = _excluded(table, exclude)
     if table.empty:
         raise ValueError(f"no scores to analyse: column {score!r} is empty in every row")
     return Scores(table, by)
@@ -238,7 +240,10 @@ def picks(
 ) -> Picks:
     """The best picks of a verdict frame: every card a rater saw in an item where they picked one.
 
-    Items where a rater picked nothing are dropped; two picks by one rater in one item are an error.
+    The frame needs a row per card each rater was shown (`best` False on all but the pick): the
+    cards not picked are the pick's competition. Items where a rater picked nothing are dropped,
+    and so are rows without a rater that are not a pick; two picks by one rater in one item are
+    an error.
     """
     frame = _require(frame, {rater: "rater", item: "item", by: "by", best: "best"})
     flags = frame[best].astype(object)
@@ -251,8 +256,11 @@ def picks(
     table = _columns(
         frame,
         {"rater": rater, "item": item, "condition": by},
-        best=flags.fillna(False).astype(bool),
+        best=flags.map(lambda v: bool(v) if isinstance(v, (bool, np.bool_)) else False).astype(
+            bool
+        ),
     )
+    table = table[table["rater"].notna() | table["best"]].reset_index(drop=True)
     _no_missing_keys(table, {"rater": "rater", "item": "item", "condition": f"{by!r}"})
     table = _excluded(table, exclude)
     count = table.groupby(["rater", "item"], sort=False)["best"].transform("sum")

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Hashable, Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
@@ -27,16 +27,23 @@ CHOICE = "choice"
 CHOICES = ("a", "b", "tie")
 
 
-@dataclass(frozen=True)
-class Scores:
-    """Validated scores: one row per judgement, columns rater, item, condition, score (float)."""
+#: What a frame holds: "auto" tells scores from pairwise choices by the `choice` column.
+Design = Literal["auto", "scores", "pairwise", "best"]
 
+
+@dataclass(frozen=True)
+class _PerCondition:
     table: pd.DataFrame
+    #: The caller's name for the condition column (the table calls it "condition").
     by: str
 
     @property
     def conditions(self) -> list[Any]:
         return ordered(self.table["condition"])
+
+
+class Scores(_PerCondition):
+    """Validated scores: one row per judgement, columns rater, item, condition, score (float)."""
 
 
 @dataclass(frozen=True)
@@ -50,16 +57,8 @@ class Pairs:
         return ordered(pd.concat([self.table["a"], self.table["b"]], ignore_index=True))
 
 
-@dataclass(frozen=True)
-class Picks:
+class Picks(_PerCondition):
     """Validated best picks: one row per card a rater saw in an item, `best` True on the pick."""
-
-    table: pd.DataFrame
-    by: str
-
-    @property
-    def conditions(self) -> list[Any]:
-        return ordered(self.table["condition"])
 
 
 def ordered(values: pd.Series) -> list[Any]:
@@ -275,6 +274,31 @@ def picks(
     if table.empty:
         raise ValueError(f"no best picks to analyse: column {best!r} is never True")
     return Picks(table, by)
+
+
+def load(
+    frame: Any,
+    design: Design,
+    *,
+    by: str,
+    exclude: Iterable[Hashable],
+    rater: str,
+    item: str,
+    score: str,
+    best: str,
+    a: str,
+    b: str,
+    choice: str,
+) -> Scores | Pairs | Picks:
+    """The frame validated as `design` ("auto": pairwise when it has `choice`, else scores)."""
+    kind = design_of(frame, choice=choice) if design == "auto" else design
+    if kind == "scores":
+        return scores(frame, by=by, rater=rater, item=item, score=score, exclude=exclude)
+    if kind == "pairwise":
+        return pairs(frame, rater=rater, item=item, a=a, b=b, choice=choice, exclude=exclude)
+    if kind == "best":
+        return picks(frame, by=by, rater=rater, item=item, best=best, exclude=exclude)
+    raise ValueError(f"design must be 'auto', 'scores', 'pairwise' or 'best', not {design!r}")
 
 
 def at_least(raters: Sequence[Hashable] | pd.Series, n: int, what: str) -> None:

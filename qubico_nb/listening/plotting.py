@@ -13,7 +13,7 @@ import pandas as pd
 
 from . import frame as vf
 from .optional import require
-from .reporting import Design, report
+from .reporting import report
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -26,7 +26,7 @@ def plot(
     frame: pd.DataFrame,
     by: str = vf.CONDITION,
     *,
-    design: Design = "auto",
+    design: vf.Design = "auto",
     exclude: Iterable[Hashable] = (),
     path: str | os.PathLike[str] | None = None,
     title: str | None = None,

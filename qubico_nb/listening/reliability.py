@@ -25,7 +25,7 @@ def agreement(
     by: str = vf.CONDITION,
     *,
     exclude: Iterable[Hashable] = (),
-    design: str = "auto",
+    design: vf.Design = "auto",
     level: float = 0.95,
     n_resamples: int = 1000,
     seed: int | None = 0,
@@ -51,25 +51,33 @@ def agreement(
     percentile method). Columns: design, level_of_measurement, alpha, ci_low, ci_high, raters,
     units, items.
     """
-    kind = vf.design_of(frame, choice=choice) if design == "auto" else design
-    if kind == "scores":
-        data = vf.scores(frame, by=by, rater=rater, item=item, score=score, exclude=exclude)
+    data = vf.load(
+        frame,
+        design,
+        by=by,
+        exclude=exclude,
+        rater=rater,
+        item=item,
+        score=score,
+        best=best,
+        a=a,
+        b=b,
+        choice=choice,
+    )
+    measure: Measure = "nominal"
+    if isinstance(data, vf.Scores):
+        kind, measure = "scores", "interval"
         values = data.table.groupby(["rater", "item", "condition"], sort=False)["score"].mean()
         matrix, unit_items = _reliability(values, ("item", "condition"))
-        measure: Measure = "interval"
-    elif kind == "pairwise":
-        pairs = vf.pairs(frame, rater=rater, item=item, a=a, b=b, choice=choice, exclude=exclude)
-        matrix, unit_items = _reliability(_pair_votes(pairs), ("item", "pair"))
-        measure = "nominal"
-    elif kind == "best":
-        picks = vf.picks(frame, by=by, rater=rater, item=item, best=best, exclude=exclude)
-        chosen = picks.table[picks.table["best"]]
-        codes = {c: float(k) for k, c in enumerate(picks.conditions)}
+    elif isinstance(data, vf.Pairs):
+        kind = "pairwise"
+        matrix, unit_items = _reliability(_pair_votes(data), ("item", "pair"))
+    else:
+        kind = "best"
+        chosen = data.table[data.table["best"]]
+        codes = {c: float(k) for k, c in enumerate(data.conditions)}
         values = chosen.set_index(["rater", "item"])["condition"].map(codes)
         matrix, unit_items = _reliability(values, ("item",))
-        measure = "nominal"
-    else:
-        raise ValueError(f"design must be 'auto', 'scores', 'pairwise' or 'best', not {design!r}")
     vf.at_least(list(range(matrix.shape[0])), 2, "agreement")
     pairable = np.isfinite(matrix).sum(axis=0) >= 2
     if not pairable.any():

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Hashable, Iterable
-from typing import Literal
 
 import numpy as np
 import pandas as pd
@@ -11,15 +10,13 @@ import pandas as pd
 from . import frame as vf
 from . import resampling, strength
 
-Design = Literal["auto", "scores", "pairwise", "best"]
-
 
 def report(
     frame: pd.DataFrame,
     by: str = vf.CONDITION,
     *,
     exclude: Iterable[Hashable] = (),
-    design: Design = "auto",
+    design: vf.Design = "auto",
     level: float = 0.95,
     n_resamples: int | None = None,
     seed: int | None = 0,
@@ -56,25 +53,35 @@ def report(
     `exclude` drops the listed raters first (e.g. those `screen_raters` flags). The resamples
     are drawn from `seed`, so the same frame gives the same interval.
     """
-    kind = vf.design_of(frame, choice=choice) if design == "auto" else design
     _check_level(level)
-    if kind == "scores":
-        data = vf.scores(frame, by=by, rater=rater, item=item, score=score, exclude=exclude)
+    data = vf.load(
+        frame,
+        design,
+        by=by,
+        exclude=exclude,
+        rater=rater,
+        item=item,
+        score=score,
+        best=best,
+        a=a,
+        b=b,
+        choice=choice,
+    )
+    if isinstance(data, vf.Scores):
+        kind = "scores"
         out = score_report(
             data, level=level, n_resamples=n_resamples or resampling.N_RESAMPLES, seed=seed
         )
-    elif kind == "pairwise":
-        pairs = vf.pairs(frame, rater=rater, item=item, a=a, b=b, choice=choice, exclude=exclude)
+    elif isinstance(data, vf.Pairs):
+        kind = "pairwise"
         out = strength.pairwise_strengths(
-            pairs, level=level, n_resamples=n_resamples or strength.N_RESAMPLES, seed=seed
-        )
-    elif kind == "best":
-        picks = vf.picks(frame, by=by, rater=rater, item=item, best=best, exclude=exclude)
-        out = strength.pick_strengths(
-            picks, level=level, n_resamples=n_resamples or strength.N_RESAMPLES, seed=seed
+            data, level=level, n_resamples=n_resamples or strength.N_RESAMPLES, seed=seed
         )
     else:
-        raise ValueError(f"design must be 'auto', 'scores', 'pairwise' or 'best', not {design!r}")
+        kind = "best"
+        out = strength.pick_strengths(
+            data, level=level, n_resamples=n_resamples or strength.N_RESAMPLES, seed=seed
+        )
     out.index.name = by if kind != "pairwise" else vf.CONDITION
     out.attrs["design"] = kind
     out.attrs["level"] = level

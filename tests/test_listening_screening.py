@@ -40,6 +40,7 @@ def test_reference_below_90_in_more_than_15_percent_of_items_excludes() -> None:
     assert "4 of 20 items" in out.loc["drops", "reason"]
     excluded = list(out.index[out["excluded"]])
     assert report(frame, exclude=excluded, n_resamples=50)["raters"].eq(2).all()
+    assert report(frame, exclude=out, n_resamples=50)["raters"].eq(2).all()
 
 
 def test_mid_anchor_above_90_also_excludes() -> None:

@@ -113,9 +113,13 @@ def _no_missing_keys(table: pd.DataFrame, columns: dict[str, str]) -> None:
 
 
 def _excluded(table: pd.DataFrame, exclude: Iterable[Hashable]) -> pd.DataFrame:
-    drop = list(exclude)
-    if isinstance(exclude, str):
+    """`table` without the raters in `exclude`: names, one name, or `screen_raters`' result."""
+    if isinstance(exclude, pd.DataFrame) and "excluded" in exclude.columns:
+        drop = list(exclude.index[exclude["excluded"].astype(bool)])
+    elif isinstance(exclude, str):
         drop = [exclude]
+    else:
+        drop = list(exclude)
     if not drop:
         return table
     present = set(table["rater"])

@@ -50,6 +50,10 @@ def agreement(
     share it) and recomputes alpha on each of `n_resamples` resamples (`scipy.stats.bootstrap`,
     percentile method). Columns: design, level_of_measurement, alpha, ci_low, ci_high, raters,
     units, items.
+
+    Cost: one `krippendorff.alpha` per resample, which grows with units x distinct values²:
+    about 5 ms for 30 raters x 400 units on a 1-5 scale, but about 0.1 s on a 0-100 scale, so
+    the default 1000 resamples take minutes there; pass ``n_resamples=200`` for a first look.
     """
     data = vf.load(
         frame,

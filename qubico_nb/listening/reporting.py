@@ -50,7 +50,8 @@ def report(
     item): cards shown, picks, share, and the Luce strength (choix, top-1) with a bootstrap
     interval over raters. See `qubico_nb.listening.strength` for both models.
 
-    `exclude` drops the listed raters first (e.g. those `screen_raters` flags). The resamples
+    `exclude` drops the listed raters first; `screen_raters`' result can be passed as it is
+    (its raters marked ``excluded``). The resamples
     are drawn from `seed`, so the same frame gives the same interval.
     """
     _check_level(level)

@@ -38,7 +38,7 @@ def screen_raters(
     score: str = vf.SCORE,
 ) -> pd.DataFrame:
     """One row per rater of a scores frame, with ``excluded`` True for those to drop; pass
-    ``report(frame, exclude=result.index[result["excluded"]])``.
+    ``report(frame, exclude=result)`` (or the names: ``result.index[result["excluded"]]``).
 
     With `reference` (the condition value of the hidden reference, e.g. "reference" in
     webMUSHRA's results, "Reference" in BeaqleJS's): ITU-R BS.1534-3 post-screening, a rater is

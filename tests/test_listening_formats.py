@@ -48,6 +48,14 @@ def test_a_questionnaire_field_can_name_the_rater() -> None:
         read_results(WEBMUSHRA / "mushra.csv", rater="phone")
 
 
+def test_a_questionnaire_field_named_like_ours_is_kept_apart(tmp_path: Path) -> None:
+    text = (WEBMUSHRA / "mushra.csv").read_text().replace(",gender,", ",score,", 1)
+    (tmp_path / "mushra.csv").write_text(text)
+    frame = read_results(tmp_path / "mushra.csv")
+    assert frame["score"].iloc[0] == 100.0
+    assert frame["participant_score"].iloc[0] == "female"
+
+
 def test_webmushra_likert_scores_are_unpadded_and_na_is_missing() -> None:
     frame = read_results(WEBMUSHRA / "lms.csv", rater="email")
     ada = frame[frame["rater"] == "ada@example.org"]

@@ -177,7 +177,11 @@ def _read_webmushra(
     fields = [c for c in fields if not re.fullmatch(r"stimuli_rating\d*", c)]
     who = _webmushra_rater(file, raw, rater, fields)
     common = {"rater": who, "item": raw["trial_id"]}
-    extra = {"test": raw["session_test_id"], **{c: raw[c] for c in fields if c != rater}}
+    ours = {"rater", "item", "condition", "score", "time", "comment", "test", "file"}
+    extra = {
+        "test": raw["session_test_id"],
+        **{f"participant_{c}" if c in ours else c: raw[c] for c in fields if c != rater},
+    }
     if kind == "mushra":
         table = pd.DataFrame(
             {

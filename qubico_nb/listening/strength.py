@@ -16,7 +16,7 @@ not choices, are resampled.
 
 from __future__ import annotations
 
-from collections.abc import Hashable, Sequence
+from collections.abc import Callable, Hashable, Sequence
 from typing import Any
 
 import choix
@@ -75,6 +75,15 @@ def _fit_pairs(matrix: NDArray[np.float64], start: NDArray[np.float64] | None) -
     )
 
 
+def _refit(fit: Callable[[], NDArray[Any]], size: int) -> NDArray[Any]:
+    """A bootstrap resample's fit, or NaNs when choix cannot fit it (it did not converge):
+    such resamples are left out of the interval, and counted in a warning."""
+    try:
+        return fit()
+    except (RuntimeError, ValueError):
+        return np.full(size, np.nan)
+
+
 def pairwise_strengths(
     data: Pairs, *, level: float, n_resamples: int = N_RESAMPLES, seed: int | None = 0
 ) -> pd.DataFrame:
@@ -87,7 +96,9 @@ def pairwise_strengths(
     estimate = _fit_pairs(total, None)
     low, high = resampling.cluster_interval(
         len(wins),
-        lambda picked: _fit_pairs(wins[picked].sum(axis=0), estimate),
+        lambda picked: _refit(
+            lambda: _fit_pairs(wins[picked].sum(axis=0), estimate), len(estimate)
+        ),
         level=level,
         n_resamples=n_resamples,
         seed=seed,
@@ -155,7 +166,7 @@ def pick_strengths(
     estimate = fit(np.arange(len(per_rater)), None)
     low, high = resampling.cluster_interval(
         len(per_rater),
-        lambda picked: fit(picked, estimate),
+        lambda picked: _refit(lambda: fit(picked, estimate), k),
         level=level,
         n_resamples=n_resamples,
         seed=seed,

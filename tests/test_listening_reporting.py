@@ -112,6 +112,8 @@ def test_same_seed_same_interval_and_exclude_drops_raters() -> None:
     frame = crossed_scores()
     first = report(frame, n_resamples=300, seed=11)
     pd.testing.assert_frame_equal(first, report(frame, n_resamples=300, seed=11))
+    shuffled = frame.sample(frac=1.0, random_state=3)
+    pd.testing.assert_frame_equal(first, report(shuffled, n_resamples=300, seed=11))
     without = report(frame, exclude=["r0", "r1"], n_resamples=300)
     assert (without["raters"] == 10).all()
     kept = frame[~frame["rater"].isin(["r0", "r1"])]

@@ -99,30 +99,34 @@ def score_report(
 ) -> pd.DataFrame:
     """The scores half of `report`, over validated scores."""
     table = data.table
-    raters = vf.ordered(table["rater"])
-    items = vf.ordered(table["item"])
+    conditions = data.conditions
+    condition = pd.Categorical(table["condition"], categories=conditions).codes
+    # Codes in sorted order, so the row order of the frame cannot change the interval.
+    rater = pd.Categorical(table["rater"], categories=vf.ordered(table["rater"])).codes
+    item = pd.Categorical(table["item"], categories=vf.ordered(table["item"])).codes
+    score = table["score"].to_numpy(dtype=float)
+    shape = (len(conditions), rater.max() + 1, item.max() + 1)
+    cell = np.ravel_multi_index((condition, rater, item), shape)
+    size = int(np.prod(shape))
+    sums = np.bincount(cell, weights=score, minlength=size).reshape(shape)
+    counts = np.bincount(cell, minlength=size).reshape(shape).astype(float)
     rows = []
-    for condition in data.conditions:
-        part = table[table["condition"] == condition]
-        cells = part.groupby(["rater", "item"], sort=False)["score"].agg(["sum", "count"])
-        seen_r, seen_i = set(part["rater"].unique()), set(part["item"].unique())
-        mine_r = [r for r in raters if r in seen_r]
-        mine_i = [i for i in items if i in seen_i]
-        sums = cells["sum"].unstack("item").reindex(index=mine_r, columns=mine_i)
-        counts = cells["count"].unstack("item").reindex(index=mine_r, columns=mine_i)
+    for k, name in enumerate(conditions):
+        seen_r = counts[k].sum(axis=1) > 0
+        seen_i = counts[k].sum(axis=0) > 0
         low, high = resampling.crossed_mean_interval(
-            sums.fillna(0.0).to_numpy(dtype=float),
-            counts.fillna(0.0).to_numpy(dtype=float),
+            sums[k][np.ix_(seen_r, seen_i)],
+            counts[k][np.ix_(seen_r, seen_i)],
             level=level,
             n_resamples=n_resamples,
             seed=seed,
         )
-        values = part["score"].to_numpy(dtype=float)
+        values = score[condition == k]
         rows.append(
             {
-                data.by: condition,
-                "raters": len(mine_r),
-                "items": len(mine_i),
+                data.by: name,
+                "raters": int(seen_r.sum()),
+                "items": int(seen_i.sum()),
                 "verdicts": len(values),
                 "mean": float(np.mean(values)),
                 "median": float(np.median(values)),

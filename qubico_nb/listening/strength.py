@@ -11,7 +11,9 @@ treats a tie as evidence that the two are equal, and a test with many ties gets 
 each other, as it should. (Davidson's 1970 model gives ties a parameter of their own, a fit
 that choix does not offer.) The 95% interval is a cluster bootstrap over
 raters (`resampling.cluster_interval`): one rater's choices share that rater's taste, so raters,
-not choices, are resampled.
+not choices, are resampled. Each resample is a full choix fit: about 1 ms for pairwise counts,
+but choix's top-1 fit walks every pick in Python, so 30 raters x 20 items of best picks take
+some 8 s for 1000 resamples.
 """
 
 from __future__ import annotations

@@ -1,8 +1,9 @@
 """Differences between notebook hosts (JupyterLab, Notebook 7, Voila, VS Code, Colab, Binder).
 
-Each workaround names the upstream issue or documentation it answers. The one question the
-widgets ask here is "how does the *browser* get this file?" (`playback_plan`, `local_file_plan`):
-by its URL, through the hub's proxy, or embedded into the page.
+Each workaround names the upstream issue or documentation it answers. The facts here answer
+"how can the *browser* get this file?" (`playback_plan`, `local_file_plan`): by its URL,
+through the hub's proxy, or embedded into the page; `qubico_nb.playback` turns them into the
+one rule every view follows.
 """
 
 from __future__ import annotations
@@ -15,8 +16,7 @@ import warnings
 from typing import Any, Literal
 from urllib.parse import urljoin, urlsplit, urlunsplit
 
-from ._constants import EMBED_LIMIT_BYTES as EMBED_LIMIT_BYTES  # read here at call time
-from ._constants import HUB_PREFIX_ENV, HUB_PROXY_ENV, PLAYBACK_ENV
+from ._constants import EMBED_LIMIT_BYTES, HUB_PREFIX_ENV, HUB_PROXY_ENV, PLAYBACK_ENV
 from ._net import is_loopback_url
 
 #: How a browser gets a file: its own URL, through the hub's proxy, or as bytes in the page.

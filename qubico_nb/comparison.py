@@ -2,23 +2,20 @@
 
 from __future__ import annotations
 
-import io
-import os
 import warnings
 from collections.abc import Iterable, Sequence
-from pathlib import Path
-from typing import Any
-from urllib.parse import quote
+from typing import Any, BinaryIO
 
 import pandas as pd
 
-from . import _hosts, html
+from . import html
 from .batch import tabulate_tasks
 from .client import Client
 from .connection import default_client
-from .errors import InvalidRequestError, QubicoError
+from .errors import InvalidRequestError
 from .frames import ERROR_STATUS
-from .models import Task, guess_content_type
+from .models import Task
+from .playback import Playback
 
 DEFAULT_COLUMNS = ("steps", "duration_s")
 #: What to do when `embed=True` finds no local copies to embed.
@@ -49,7 +46,6 @@ class Comparison:
         page_paths: Sequence[str] = (),
         thumbnails: bool | None = None,
         notes: Sequence[str] = (),
-        proxied: dict[Any, str] | None = None,
     ) -> None:
         self.frame = frame
         self.by = by
@@ -62,18 +58,10 @@ class Comparison:
         self.notes = tuple(notes)
         self._sources = sources
         self._page_paths = tuple(page_paths)
-        #: What the grid shows: the frame, with loopback URLs as the hub's proxy serves them.
-        self._shown = frame
-        if proxied:
-            self._shown = frame.copy()
-            urls = self._shown["audio_url"].astype(object)
-            for index, path in proxied.items():
-                urls[index] = path
-            self._shown["audio_url"] = urls
 
     def to_html(self) -> str:
         return html.compare_grid(
-            self._shown,
+            self.frame,
             by=self.by,
             across=self.across,
             columns=self.columns,
@@ -116,101 +104,31 @@ class Comparison:
         )
 
 
-def _relative_to_cwd(path_text: str) -> str | None:
-    """The path relative to the kernel's folder (where the notebook is), or None if outside it."""
-    path = Path(path_text).resolve()
-    try:
-        return path.relative_to(Path.cwd().resolve()).as_posix()
-    except ValueError:
-        return None
+def _sources(frame: pd.DataFrame, playback: Playback, *, saved_copies: bool) -> dict[Any, str]:
+    """The browser's source for each audio row (`qubico_nb.playback`), by frame index; a row
+    without one shows its URL as text (the grid plays audio only)."""
+    if "audio_url" not in frame.columns and not saved_copies:
+        return {}
+    size = len(frame)
 
+    def column(name: str) -> list[Any]:
+        return frame[name].tolist() if name in frame.columns else [None] * size
 
-class _Embedder:
-    """Puts audio bytes into the page within one budget for the whole grid."""
-
-    def __init__(self, limit_bytes: int, client: Client | None) -> None:
-        self.limit_bytes = limit_bytes
-        self.left = limit_bytes
-        self.skipped = 0  # files left out: over the budget, or could not be fetched
-        self._client = client
-
-    def local(self, path: Path, content_type: str | None) -> str | None:
-        size = path.stat().st_size
-        if size > self.left:
-            self.skipped += 1
-            return None
-        self.left -= size
-        return html.audio_data_uri(path.read_bytes(), content_type)
-
-    def remote(self, url: str, content_type: str | None) -> str | None:
-        if self.left <= 0:
-            self.skipped += 1
-            return None
-        client = self._client = self._client or default_client()
-        sink = io.BytesIO()
-        try:
-            client.fetch_file(url, sink, max_bytes=self.left)
-        except (QubicoError, OSError):
-            self.skipped += 1
-            return None
-        self.left -= sink.tell()
-        return html.audio_data_uri(sink.getvalue(), content_type or guess_content_type(url))
-
-
-def _local_sources(
-    frame: pd.DataFrame, embed: bool, embedder: _Embedder, sources: dict[Any, str]
-) -> int:
-    """Sources for the rows with a saved audio copy (from `download`); returns how many saved
-    copies exist. A copy plays by its path where the host serves the notebook's folder, and is
-    embedded where it does not (Voila, VS Code, Colab) or when `embed` asks."""
-    found = 0
-    embed_all = embed or _hosts.local_file_plan() == "embed"
-    for index, path_text in frame["local_path"].items():
-        if not isinstance(path_text, str) or not os.path.isfile(path_text):
+    copies = column("local_path") if saved_copies else [None] * size
+    sources: dict[Any, str] = {}
+    for index, url, copy, kind in zip(
+        frame.index, column("audio_url"), copies, column("kind"), strict=True
+    ):
+        if isinstance(kind, str) and kind != "audio":
             continue
-        found += 1
-        content_type = guess_content_type(path_text)
-        if content_type is not None and not content_type.startswith("audio/"):
-            continue  # a per-work table's image or video: the grid plays audio only
-        if embed_all:
-            source = embedder.local(Path(path_text), content_type)
-        else:
-            relative = _relative_to_cwd(path_text)  # None: outside what the server serves
-            source = quote(relative) if relative is not None else None
+        source = playback.source(
+            url if isinstance(url, str) else None,
+            saved_copy=copy if isinstance(copy, str) else None,
+            kind="audio",
+        )
         if source is not None:
             sources[index] = source
-    return found
-
-
-def _remote_sources(
-    frame: pd.DataFrame, base_url: str | None, embedder: _Embedder, sources: dict[Any, str]
-) -> dict[Any, str]:
-    """Where the browser cannot load a file URL as it is (a sandbox on the kernel's loopback
-    seen from a hub, Colab or a remote VS Code): the hub's proxied path (returned, by index) or
-    the audio embedded into `sources`, as the viewer does (`_hosts.playback_plan`)."""
-    proxied: dict[Any, str] = {}
-    if "audio_url" not in frame.columns or _hosts.loopback_plays_as_is():
-        return proxied
-    kinds = frame["kind"].tolist() if "kind" in frame.columns else [None] * len(frame)
-    for index, raw, kind in zip(frame.index, frame["audio_url"].tolist(), kinds, strict=True):
-        if (
-            index in sources
-            or not isinstance(raw, str)
-            or (isinstance(kind, str) and kind != "audio")
-        ):
-            continue
-        url = _hosts.resolve_url(raw, base_url)
-        if url is None:
-            continue
-        plan = _hosts.playback_plan(url)
-        if plan == "proxy":
-            proxied[index] = _hosts.proxied_url(url)
-        elif plan == "embed":
-            _hosts.warn_loopback_embedding(stacklevel=4)
-            source = embedder.remote(url, None)
-            if source is not None:
-                sources[index] = source
-    return proxied
+    return sources
 
 
 def compare(
@@ -229,11 +147,11 @@ def compare(
     """Compare generations side by side: rows by `by` (e.g. prompt), columns `across` (seed,
     steps, model, or any column).
 
-    Players load nothing until played (``preload="none"``). With a ``local_path`` column (from
-    `download`) they play the local copy (`local`): by its path when it lies under the notebook's
-    folder and the host serves it (JupyterLab, Notebook 7), embedded where it does not (Voila,
-    VS Code, Colab). `embed=True` embeds every local copy. Files a browser cannot reach by URL
-    (a sandbox on the kernel's loopback, seen from a hub without jupyter-server-proxy) are
+    Players load nothing until played (``preload="none"``). Where each file plays from is
+    `qubico_nb.playback`'s rule: with a ``local_path`` column (from `download`) and `local`, the
+    saved copy, by its path where the host serves the notebook's folder and the copy lies under
+    it (JupyterLab, Notebook 7), else embedded; `embed=True` embeds every saved copy; a file on
+    the kernel's loopback that the browser cannot reach (a hub without jupyter-server-proxy) is
     embedded too, with one warning. All embedded files share one budget, `embed_limit_mb`
     (default 20 MB); the rest play from their URLs. Relative file URLs are resolved against
     `base_url` (default: `client`'s); without either they are shown as text. Rows that could
@@ -252,23 +170,24 @@ def compare(
             raise InvalidRequestError(
                 f"no column {name!r} to compare by; choose from {', '.join(frame.columns)}"
             )
-    limit_bytes = (
-        _hosts.EMBED_LIMIT_BYTES if embed_limit_mb is None else int(embed_limit_mb * 1024 * 1024)
+    limit_bytes = None if embed_limit_mb is None else int(embed_limit_mb * 1024 * 1024)
+
+    def fetch(url: str, sink: BinaryIO, *, max_bytes: int) -> int:
+        return (client or default_client()).fetch_file(url, sink, max_bytes=max_bytes)
+
+    playback = Playback(base_url=base_url, fetch=fetch, limit_bytes=limit_bytes, embed_saved=embed)
+    sources = _sources(
+        frame, playback, saved_copies="local_path" in frame.columns and (local or embed)
     )
-    embedder = _Embedder(limit_bytes, client)
-    sources: dict[Any, str] = {}
+    embedder = playback.embedder
     notes: list[str] = []
-    found = 0  # local copies that exist
-    if "local_path" in frame.columns and (local or embed):
-        found = _local_sources(frame, embed, embedder, sources)
-    proxied = _remote_sources(frame, base_url, embedder, sources)
     if embedder.skipped:
         warnings.warn(
-            f"embedded files up to {limit_bytes / 2**20:.3g} MB; {embedder.skipped} "
+            f"embedded files up to {embedder.limit_bytes / 2**20:.3g} MB; {embedder.skipped} "
             "more play from their URLs (raise embed_limit_mb to embed them too)",
             stacklevel=2,
         )
-    if embed and not found:
+    if embed and not playback.saved_copies:
         warnings.warn(EMBED_NEEDS_DOWNLOAD, stacklevel=2)
         notes.append(EMBED_NEEDS_DOWNLOAD)
     if thumbnails and "peaks" not in frame.columns:
@@ -280,8 +199,7 @@ def compare(
         columns=columns,
         sources=sources,
         base_url=base_url,
-        page_paths=_hosts.page_paths(),
+        page_paths=playback.page_paths,
         thumbnails=thumbnails,
         notes=notes,
-        proxied=proxied,
     )

@@ -1,38 +1,36 @@
 """`TaskViewer`: fetch a task by id, show its metadata, play its works, follow it until it ends.
 
-A thin display layer: HTTP goes through the Client, HTML comes from `qubico_nb.html`, host
-differences from `qubico_nb._hosts`. From the background poller, widgets change only through
-trait values and ``Output.append_*`` (displaying from a thread would land in whichever cell runs
-at that moment), and only while the poller's task is still the one shown (checked under the
-lock). A kernel's widget registry keeps every widget until it is closed, so what stops a viewer
-there is `close()` or a re-run of the cell that made it (the new run stops the old run's
-viewers). The poller also holds only a weak reference, so where nothing holds a viewer at all
-(scripts, hosts that let go of their widgets) it stops as soon as the viewer is collected.
+A thin display layer: HTTP goes through the Client, HTML comes from `qubico_nb.html`, where
+each file plays from is `qubico_nb.playback`'s answer. From the background poller, widgets
+change only through trait values and ``Output.append_*`` (displaying from a thread would land
+in whichever cell runs at that moment), and only while the poller's task is still the one shown
+(checked under the lock). A kernel's widget registry keeps every widget until it is closed, so
+what stops a viewer there is `close()` or a re-run of the cell that made it (the new run stops
+the old run's viewers). The poller also holds only a weak reference, so where nothing holds a
+viewer at all (scripts, hosts that let go of their widgets) it stops as soon as the viewer is
+collected.
 """
 
 from __future__ import annotations
 
-import io
 import logging
 import threading
 import time
 import uuid
 import weakref
 from collections.abc import Sequence
-from pathlib import Path
-from typing import Any
-from urllib.parse import quote
+from typing import Any, BinaryIO
 
 import ipywidgets as widgets
 import pandas as pd
 from IPython.display import HTML
 
 from . import _hosts, html
-from ._constants import AUDIO_DATA_URI_PREFIX
 from .client import Client
 from .connection import default_client
 from .errors import TRANSIENT_ERRORS, QubicoError
-from .models import Task, Work, guess_content_type
+from .models import Task, Work
+from .playback import Playback, announce_embedding
 
 log = logging.getLogger("qubico_nb")
 
@@ -226,8 +224,7 @@ class TaskViewer(widgets.VBox):  # type: ignore[misc]
 
     def _start_following(self, task_id: str) -> None:
         client = self._get_client()  # on the caller's thread: connect() may print or warn
-        if _hosts.playback_plan(client.base_url) == "embed":
-            _warn_embedding()  # here, in the user's cell, not later from the poller
+        announce_embedding(client.base_url)  # here, in the user's cell, not from the poller
         interval = self.poll_interval
         with self._lock:
             if self.is_following and self._following_id == task_id:
@@ -319,52 +316,30 @@ class TaskViewer(widgets.VBox):  # type: ignore[misc]
 
     # -- where each work plays from --------------------------------------------------------------
     def _sources(self, task: Task) -> tuple[str | None, ...]:
-        """The browser's source for each work: a local copy, the URL (resolved, proxied) or the
-        bytes embedded, or None (shown as text)."""
+        """The browser's source for each work (`qubico_nb.playback`), or None (shown as text)."""
         shown = self._shown_works
         if shown is not None and shown[0] == task.works:
             return shown[1]  # the same files: fetch or read nothing again
-        local = _local_paths(self._local_files, task)
-        return tuple(self._source(work, local.get(index)) for index, work in enumerate(task.works))
+        client = self._client
+        playback = Playback(
+            base_url=client.base_url if client is not None else None,
+            fetch=self._fetch_file if client is not None else None,
+        )
+        saved = _local_paths(self._local_files, task)
+        return tuple(
+            playback.source(
+                work.playable_url,
+                saved_copy=saved.get(index),
+                kind=work.kind,
+                content_type=work.content_type,
+            )
+            for index, work in enumerate(task.works)
+        )
 
-    def _source(self, work: Work, local_path: str | None) -> str | None:
-        if local_path is not None:
-            source = _local_source(local_path)
-            if source is not None:
-                return source
-        try:
-            return self._remote_source(work)
-        except ValueError:  # urlsplit raises on some malformed URLs ("http://[::1")
-            return None
-
-    def _remote_source(self, work: Work) -> str | None:
-        base = self._client.base_url if self._client is not None else None
-        url = _hosts.resolve_url(work.playable_url, base)
-        if url is None:
-            return None
-        plan = _hosts.playback_plan(url)
-        if plan == "proxy":
-            return html.media_url(_hosts.proxied_url(url), page_paths=_hosts.page_paths())
-        if plan == "embed":
-            return self._embedded(url, work)
-        return html.media_url(url, page_paths=_hosts.page_paths())
-
-    def _embedded(self, url: str, work: Work) -> str | None:
-        """The file's bytes as a data URI (audio only, within the cap), else None."""
-        _warn_embedding()
-        if work.kind != "audio" or self._client is None:
-            return None
-        sink = io.BytesIO()
-        try:  # over the cap: ResponseTooLargeError, a QubicoError
-            self._client.fetch_file(url, sink, max_bytes=_hosts.EMBED_LIMIT_BYTES)
-        except (QubicoError, OSError) as err:
-            log.info("could not embed %s: %s", url[:200], type(err).__name__)
-            return None
-        return html.audio_data_uri(sink.getvalue(), work.content_type or guess_content_type(url))
-
-
-def _warn_embedding() -> None:
-    _hosts.warn_loopback_embedding(stacklevel=3)
+    def _fetch_file(self, url: str, sink: BinaryIO, *, max_bytes: int) -> int:
+        """Bytes to embed come through the client, asked for only when a file needs them."""
+        assert self._client is not None
+        return self._client.fetch_file(url, sink, max_bytes=max_bytes)
 
 
 def _follow(
@@ -465,26 +440,6 @@ def _local_paths(local_files: Any, task: Task) -> dict[int, str]:
     if isinstance(local_files, Sequence) and not isinstance(local_files, str):
         return {i: str(p) for i, p in enumerate(local_files) if p}
     return {}
-
-
-def _local_source(path_text: str) -> str | None:
-    """A saved file as the browser can load it: a path relative to the notebook where the host
-    serves its folder, else its bytes (within the cap); None when neither works."""
-    path = Path(path_text)
-    if not path.is_file():
-        return None
-    if _hosts.local_file_plan() == "url":
-        try:
-            relative = path.resolve().relative_to(Path.cwd().resolve()).as_posix()
-        except ValueError:
-            relative = None
-        if relative is not None:
-            return quote(relative)
-    content_type = guess_content_type(path.name) or ""
-    if not content_type.startswith("audio/") or path.stat().st_size > _hosts.EMBED_LIMIT_BYTES:
-        return None
-    source = html.audio_data_uri(path.read_bytes(), content_type)
-    return source if source.startswith(AUDIO_DATA_URI_PREFIX) else None
 
 
 __all__ = ["TaskViewer"]

@@ -18,6 +18,7 @@ from qubico_nb import (
     _hosts,
     compare,
     download,
+    playback,
     tabulate_tasks,
 )
 from qubico_nb.frames import FetchFailure, tasks_to_frame
@@ -25,6 +26,7 @@ from qubico_nb.sandbox import FAIL_TRIGGER, Sandbox
 
 from .conftest import VIDEO, client_for
 from .helpers.html import Elements, assert_clean
+from .helpers.hosts import hub, plain_machine
 
 
 @pytest.fixture
@@ -78,14 +80,17 @@ def test_compare_from_ids(table) -> None:
     assert len(comparison.frame) == 8
 
 
-def test_local_copies_outside_the_notebook_folder_play_from_urls(
+def test_local_copies_outside_the_notebook_folder_are_embedded(
     table, tmp_path: Path, monkeypatch
 ) -> None:
+    """The server cannot serve them by path, and the copy is what was asked for (URLs expire)."""
     client, frame = table
     saved = download(frame, tmp_path / "elsewhere", client=client, progress=False)
     monkeypatch.chdir(Path(__file__).parent)  # the kernel's folder is not above the files
-    markup = compare(saved).to_html()
-    assert markup.count('src="http://127.0.0.1') == 8
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        markup = compare(saved).to_html()
+    assert markup.count('src="data:audio/wav;base64,') == 8 and "127.0.0.1" not in markup
 
 
 # -- rows that are not (yet) audio, odd URLs, readable labels ---------------------------------
@@ -351,22 +356,11 @@ def test_grid_text_contrast_and_names_in_chromium_light_and_dark() -> None:
 
 # -- every host: local copies and loopback files where the browser cannot load them ----------
 
-HOST_ENVS = (
-    "JUPYTERHUB_SERVICE_PREFIX",
-    "QUBICO_NB_HUB_PROXY",
-    "QUBICO_NB_PLAYBACK",
-    *_hosts.VOILA_ENVS,
-    *_hosts.VSCODE_ENVS,
-    *_hosts.REMOTE_ENVS,
-)
-
 
 @pytest.fixture
 def plain_host(monkeypatch):
     """A plain machine, with no warning given yet."""
-    for name in HOST_ENVS:
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setattr(_hosts, "_warned", set())
+    plain_machine(monkeypatch)
     return monkeypatch
 
 
@@ -390,7 +384,7 @@ def test_one_embedding_budget_for_the_grid(table, tmp_path: Path, plain_host) ->
     saved = download(frame, "keep", client=client, progress=False)
     plain_host.setenv("VOILA_KERNEL_ID", "1")
     size = Path(saved["local_path"].iloc[0]).stat().st_size
-    plain_host.setattr(_hosts, "EMBED_LIMIT_BYTES", 3 * size)  # the one cap, shared
+    plain_host.setattr(playback, "EMBED_LIMIT_BYTES", 3 * size)  # the one cap, shared
     with pytest.warns(UserWarning, match="5 more play from their URLs"):
         markup = compare(saved).to_html()
     assert markup.count('src="data:audio/wav;base64,') == 3
@@ -401,8 +395,7 @@ def test_a_hub_without_server_proxy_embeds_loopback_audio_with_one_warning(
     table, plain_host, relative: bool
 ) -> None:
     client, frame = table
-    plain_host.setenv("JUPYTERHUB_SERVICE_PREFIX", "/user/ada/")
-    plain_host.setenv("QUBICO_NB_HUB_PROXY", "0")
+    hub(plain_host, proxy=False)
     shown = relative_frame(frame, "") if relative else frame
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
@@ -416,8 +409,7 @@ def test_a_hub_without_server_proxy_embeds_loopback_audio_with_one_warning(
 
 def test_a_hub_with_server_proxy_plays_loopback_audio_through_it(table, plain_host) -> None:
     client, frame = table
-    plain_host.setenv("JUPYTERHUB_SERVICE_PREFIX", "/user/ada/")
-    plain_host.setenv("QUBICO_NB_HUB_PROXY", "1")
+    hub(plain_host, proxy=True)
     port = client.base_url.rsplit(":", 1)[1]
     comparison = compare(frame, client=client)
     markup = comparison.to_html()

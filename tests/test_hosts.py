@@ -8,33 +8,18 @@ from collections.abc import Iterator
 
 import pytest
 
-from qubico_nb import TaskViewer, _hosts, download
+from qubico_nb import TaskViewer, _hosts, download, playback
 from qubico_nb.sandbox import Sandbox
 
 from .conftest import VIDEO, client_for
-
-HOST_ENVS = (
-    "JUPYTERHUB_SERVICE_PREFIX",
-    "QUBICO_NB_HUB_PROXY",
-    "QUBICO_NB_PLAYBACK",
-    *_hosts.VOILA_ENVS,
-    *_hosts.VSCODE_ENVS,
-    *_hosts.REMOTE_ENVS,
-)
+from .helpers.hosts import hub, plain_machine
 
 
 @pytest.fixture(autouse=True)
 def plain_host(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     """Each test starts on a plain machine, with no warning given yet."""
-    for name in HOST_ENVS:
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setattr(_hosts, "_warned", set())
+    plain_machine(monkeypatch)
     yield
-
-
-def hub(monkeypatch: pytest.MonkeyPatch, *, proxy: bool) -> None:
-    monkeypatch.setenv("JUPYTERHUB_SERVICE_PREFIX", "/user/ada/")
-    monkeypatch.setenv("QUBICO_NB_HUB_PROXY", "1" if proxy else "0")
 
 
 def player_markup(viewer: TaskViewer) -> str:
@@ -158,7 +143,7 @@ def test_a_sandbox_under_a_hub_hands_out_proxy_paths_that_play(
 
 def test_files_over_the_embedding_cap_are_not_embedded(monkeypatch: pytest.MonkeyPatch) -> None:
     hub(monkeypatch, proxy=False)
-    monkeypatch.setattr(_hosts, "EMBED_LIMIT_BYTES", 1000)
+    monkeypatch.setattr(playback, "EMBED_LIMIT_BYTES", 1000)
     with Sandbox(preset="instant", audio_seconds=0.5) as sb:
         client = client_for(sb)
         task = client.wait(client.generate_audio(VIDEO, "rain"))

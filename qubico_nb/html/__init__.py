@@ -21,6 +21,7 @@ from .core import (
     inline_image,
     local_source,
     media_url,
+    player_source,
     shorten,
 )
 from .grid import COMPARE_STYLE, compare_grid, waveform_svg
@@ -53,6 +54,7 @@ __all__ = [
     "local_time_text",
     "media_url",
     "metadata_table",
+    "player_source",
     "review_board",
     "review_waveform_svg",
     "shorten",

@@ -175,6 +175,13 @@ def local_source(source: object) -> str | None:
     return quote(source, safe=_URL_SAFE)
 
 
+def player_source(source: object, *, page_paths: Sequence[str] = ()) -> str | None:
+    """A source `qubico_nb.playback` chose, checked once more before it goes into ``src``: an
+    http(s) URL, a path under one of `page_paths`, a saved copy's relative path or a
+    ``data:audio`` URI we built; None for anything else."""
+    return media_url(source, page_paths=page_paths) or local_source(source)
+
+
 def error_box(message: object) -> str:
     """An error line (shortened: a server can send megabytes), announced to screen readers."""
     return f'<div class="qnb-error" role="alert">{esc(shorten(message))}</div>' if message else ""

@@ -16,8 +16,8 @@ from .core import (
     ellipsize,
     esc,
     inline_image,
-    local_source,
     media_url,
+    player_source,
     style,
     unplayable_reason,
     url_as_text,
@@ -52,8 +52,8 @@ def compare_grid(
     Headers say what they are (``seed = 1``); the row's value is in its header, never repeated in
     a cell, and a fact every task shares is said once above the grid. A row that could not be
     fetched (status ``error``) is listed under the grid instead of getting a row and a column.
-    `sources` maps a frame index to a player source we built (a local copy's path or a
-    ``data:audio`` URI) used instead of the row's URL; `base_url` and `page_paths` go to
+    `sources` maps a frame index to the source `qubico_nb.playback` chose for it (checked
+    again by `player_source`), used instead of the row's URL; `base_url` and `page_paths` go to
     `media_url`. With a ``peaks`` column (from `qubico_nb.audio.analyze`) each cell gets a
     waveform unless `thumbnails` is False. `notes` are shown under the grid, escaped.
     """
@@ -199,9 +199,9 @@ def _cell_player(
     kind: Any = None,
 ) -> str:
     """The player of one task in a cell, or why there is none (pending, failed, no audio)."""
-    local = local_source(source) if source is not None else None
-    if local is not None:
-        return _audio_tag(local, label=label)
+    chosen = player_source(source, page_paths=page_paths) if source is not None else None
+    if chosen is not None:
+        return _audio_tag(chosen, label=label)
     if isinstance(url, str) and url:
         safe = media_url(url, base_url=base_url, page_paths=page_paths)
         if safe is not None:

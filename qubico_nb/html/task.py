@@ -12,8 +12,7 @@ from .core import (
     error_box,
     esc,
     inline_image,
-    local_source,
-    media_url,
+    player_source,
     shorten,
     style,
 )
@@ -218,7 +217,7 @@ def viewer_player(
     `page_paths` (the hub's proxy), a local copy's relative path or a ``data:audio/...`` URI we
     built; None shows the server's URL as text (nothing loads).
     """
-    safe = media_url(source, page_paths=page_paths) or local_source(source)
+    safe = player_source(source, page_paths=page_paths)
     if safe is None and work.kind == "image":  # an image sent inline (Flux's image_base64)
         safe = inline_image(source) or inline_image(work.playable_url)
     name = esc(label)

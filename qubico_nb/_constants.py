@@ -55,6 +55,16 @@ MEDIA_TYPES: dict[str, str] = {
     ".glb": "model/gltf-binary",
 }
 
+#: Other names servers give the media types above (``Content-Type``), by the name used there.
+MEDIA_TYPE_ALIASES: dict[str, str] = {
+    "audio/x-wav": "audio/wav",
+    "audio/wave": "audio/wav",
+    "audio/vnd.wave": "audio/wav",
+    "audio/x-flac": "audio/flac",
+    "audio/mp3": "audio/mpeg",
+    "audio/x-m4a": "audio/mp4",
+}
+
 #: The only data: URIs we ever put into a ``src``: audio we built ourselves from bytes.
 AUDIO_DATA_URI_PREFIX = "data:audio/"
 #: The inline video form the create endpoint takes.

@@ -1,5 +1,7 @@
-"""Facts about media files (an MP4's duration): what the client checks before it sends a video,
-and what the sandbox reads when it prices one.
+"""Facts about media files: how each format's bytes begin (`looks_like`, `audio_media_type`) and an
+MP4's duration; what the client checks before it sends a video, what a download is checked
+against, what the board tells the browser a file is, and what the sandbox reads when it prices
+a video.
 
 A leaf module (stdlib only, nothing else of qubico_nb), so the sandbox may share it without
 depending on the client side; ``tests/test_media.py`` runs it over a corpus of odd files.
@@ -63,18 +65,55 @@ def mp4_duration_s(data: bytes) -> float | None:
     return None
 
 
+#: How files of each media type begin: alternatives, each a set of (offset, bytes) that must all
+#: match. MPEG audio has a rule of its own (`is_mpeg_audio`); a type missing here is not checked.
+SIGNATURES: dict[str, tuple[tuple[tuple[int, bytes], ...], ...]] = {
+    # RIFF and its big-endian and 64-bit forms; WAVE says it is sound (WebP and AVI are RIFF too)
+    "audio/wav": tuple(((0, riff), (8, b"WAVE")) for riff in (b"RIFF", b"RIFX", b"RF64", b"BW64")),
+    "audio/flac": (((0, b"fLaC"),),),
+    "audio/ogg": (((0, b"OggS"),),),
+    "audio/mp4": (((4, b"ftyp"),),),
+    "video/mp4": (((4, b"ftyp"),),),
+    "video/quicktime": (((4, b"ftyp"),), ((4, b"moov"),)),
+    "video/webm": (((0, b"\x1a\x45\xdf\xa3"),),),
+    "image/png": (((0, b"\x89PNG"),),),
+    "image/jpeg": (((0, b"\xff\xd8"),),),
+    "image/gif": (((0, b"GIF8"),),),
+}
+#: The audio types `audio_media_type` tells apart, in the order it tries them.
+_AUDIO_TYPES = ("audio/wav", "audio/flac", "audio/ogg", "audio/mpeg")
+
+
+def is_mpeg_audio(head: bytes) -> bool:
+    """An MP3 (or MP2) file's start: an ID3v2 tag, or an MPEG audio frame header (11 sync bits,
+    a version that is not the reserved one, layer I, II or III; AAC's ADTS, layer 0, is not)."""
+    if head[:3] == b"ID3":
+        return True
+    if len(head) < 2 or head[0] != 0xFF or head[1] & 0xE0 != 0xE0:
+        return False
+    version, layer = (head[1] >> 3) & 0b11, (head[1] >> 1) & 0b11
+    return version != 0b01 and layer != 0b00
+
+
+def looks_like(head: bytes, media_type: str) -> bool | None:
+    """Whether `head` (a file's first bytes) begins as a `media_type` file does; None for a type
+    whose signature we do not know."""
+    if media_type == "audio/mpeg":
+        return is_mpeg_audio(head)
+    signatures = SIGNATURES.get(media_type)
+    if signatures is None:
+        return None
+    return any(
+        all(head[at : at + len(magic)] == magic for at, magic in alternative)
+        for alternative in signatures
+    )
+
+
+def audio_media_type(head: bytes) -> str | None:
+    """The media type of an audio file's first bytes (WAV, FLAC, Ogg, MPEG), or None for
+    anything else."""
+    return next((kind for kind in _AUDIO_TYPES if looks_like(head, kind)), None)
+
+
 def is_mp4(data: bytes) -> bool:
-    return data[4:8] == b"ftyp"
-
-
-def audio_media_type(data: bytes) -> str | None:
-    """The media type of an audio file's bytes (WAV, MP3, FLAC, Ogg), or None for anything else."""
-    if data[:4] == b"RIFF" and data[8:12] == b"WAVE":
-        return "audio/wav"
-    if data[:4] == b"fLaC":
-        return "audio/flac"
-    if data[:4] == b"OggS":
-        return "audio/ogg"
-    if data[:3] == b"ID3" or (len(data) > 1 and data[0] == 0xFF and data[1] & 0xE0 == 0xE0):
-        return "audio/mpeg"
-    return None
+    return bool(looks_like(data, "video/mp4"))

@@ -17,6 +17,8 @@ from typing import Any
 
 import pandas as pd
 
+from ._constants import MEDIA_TYPE_ALIASES, MEDIA_TYPES
+from ._media import looks_like
 from ._net import file_url
 from ._progress import progress_bar
 from ._workers import Workers
@@ -25,31 +27,8 @@ from .errors import InvalidRequestError, ProtocolError, QubicoError
 from .frames import tasks_to_frame
 from .models import Task, file_extension
 
-_EXTENSIONS = {
-    "wav",
-    "mp3",
-    "flac",
-    "ogg",
-    "m4a",
-    "mp4",
-    "webm",
-    "mov",
-    "png",
-    "jpg",
-    "jpeg",
-    "webp",
-    "gif",
-    "glb",
-}
-_TYPE_EXTENSIONS = {
-    "mpeg": "mp3",
-    "x-wav": "wav",
-    "wave": "wav",
-    "vnd.wave": "wav",
-    "quicktime": "mov",
-    "gltf-binary": "glb",
-    "x-flac": "flac",
-}
+#: The extension a file of each known media type is saved with (the first one listed for it).
+_EXTENSION_OF_TYPE = {media_type: ext[1:] for ext, media_type in reversed(MEDIA_TYPES.items())}
 #: Names Windows refuses for a file whatever its extension (``CON.wav`` included).
 _WINDOWS_RESERVED = {
     "con",
@@ -117,28 +96,17 @@ def file_name(
 
 
 def _extension(url: str, content_type: str | None) -> str:
-    ext = (file_extension(url) or ".").lstrip(".")
-    if ext in _EXTENSIONS:
-        return ext
-    subtype = (content_type or "").split(";", 1)[0].strip().lower().split("/")[-1]
-    subtype = _TYPE_EXTENSIONS.get(subtype, subtype)
-    return subtype if subtype in _EXTENSIONS else "bin"
-
-
-#: The first bytes of the formats we can recognise, by extension.
-_MAGIC: dict[str, tuple[tuple[int, bytes], ...]] = {
-    "wav": ((0, b"RIFF"), (0, b"RIFX"), (0, b"RF64"), (0, b"BW64")),
-    "flac": ((0, b"fLaC"),),
-    "ogg": ((0, b"OggS"),),
-    "mp4": ((4, b"ftyp"),),
-    "m4a": ((4, b"ftyp"),),
-    "mov": ((4, b"ftyp"), (4, b"moov")),
-    "png": ((0, b"\x89PNG"),),
-    "jpg": ((0, b"\xff\xd8"),),
-    "jpeg": ((0, b"\xff\xd8"),),
-    "gif": ((0, b"GIF8"),),
-    "webm": ((0, b"\x1a\x45\xdf\xa3"),),
-}
+    """The URL's extension where it is a known media type's, else the one of the type the
+    server named, else ``bin``."""
+    ext = file_extension(url)
+    if ext is not None and ext in MEDIA_TYPES:
+        return ext[1:]
+    media_type = (content_type or "").split(";", 1)[0].strip().lower()
+    media_type = MEDIA_TYPE_ALIASES.get(media_type, media_type)
+    if media_type in _EXTENSION_OF_TYPE:
+        return _EXTENSION_OF_TYPE[media_type]
+    subtype = media_type.rpartition("/")[2]
+    return subtype if f".{subtype}" in MEDIA_TYPES else "bin"
 
 
 _WEB_PAGE = (
@@ -184,16 +152,7 @@ def check_file(path: Path, ext: str) -> str | None:
         return "the server sent a JSON message, not a file: " + head[:200].decode(
             "utf-8", "replace"
         )
-    signatures = _MAGIC.get(ext)
-    if ext == "mp3":  # an ID3 tag, or straight into an MPEG frame (11 sync bits)
-        recognised = head[:3] == b"ID3" or (
-            len(head) > 1 and head[0] == 0xFF and head[1] & 0xE0 == 0xE0
-        )
-    else:
-        recognised = not signatures or any(
-            head[at : at + len(magic)] == magic for at, magic in signatures
-        )
-    if not recognised:
+    if looks_like(head, MEDIA_TYPES.get(f".{ext}", "")) is False:
         return f"the bytes are not a .{ext} file (they start with {head[:8]!r})"
     if ext == "wav" and head[:4] == b"RIFF" and len(head) >= 8:
         promised = int.from_bytes(head[4:8], "little") + 8

@@ -55,6 +55,12 @@ class Status(str, Enum):
         """True for the states a task never leaves (completed, failed)."""
         return self in (Status.COMPLETED, Status.FAILED)
 
+    @property
+    def is_running(self) -> bool:
+        """True for the states on the way to an end (pending, staged, processing): no output yet,
+        and worth asking again. UNKNOWN is neither running nor done."""
+        return self in (Status.PENDING, Status.STAGED, Status.PROCESSING)
+
     @classmethod
     def parse(cls, raw: object) -> Status:
         """The state a server's spelling means; UNKNOWN for anything unrecognized."""
@@ -72,7 +78,10 @@ class Status(str, Enum):
 _STATUS_ALIASES = {
     **{word: Status.PENDING for word in ("pending", "queued", "waiting", "submitted", "created")},
     "staged": Status.STAGED,
-    **{word: Status.PROCESSING for word in ("processing", "running", "in_progress", "started")},
+    **{
+        word: Status.PROCESSING
+        for word in ("processing", "running", "in_progress", "started", "starting")
+    },
     **{
         word: Status.COMPLETED
         for word in ("completed", "complete", "success", "succeeded", "finished", "done")

@@ -144,6 +144,22 @@ def test_file_names_say_what_the_file_is() -> None:
     assert file_name("abc", 0, "https://x/a.exe?x=1") == "abc.bin"
 
 
+def test_every_known_media_type_is_saved_under_its_own_extension() -> None:
+    """One table (`MEDIA_TYPES`) names both: an extension that is kept is a known type's, and a
+    type the server names gets an extension that means that type again."""
+    from qubico_nb._constants import MEDIA_TYPE_ALIASES, MEDIA_TYPES
+
+    for ext, media_type in MEDIA_TYPES.items():
+        assert file_name("abc", 0, f"https://x/a{ext}") == f"abc{ext}"
+        named = file_name("abc", 0, "https://x/noext", f"{media_type}; charset=binary")
+        assert MEDIA_TYPES["." + named.rpartition(".")[2]] == media_type, media_type
+    for alias, media_type in MEDIA_TYPE_ALIASES.items():
+        named = file_name("abc", 0, "https://x/noext", alias.upper())
+        assert MEDIA_TYPES["." + named.rpartition(".")[2]] == media_type, alias
+    assert file_name("abc", 0, "https://x/noext", "video/ogg") == "abc.ogg"
+    assert file_name("abc", 0, "https://x/noext", "text/plain") == "abc.bin"
+
+
 @pytest.mark.parametrize("prompt", ["con", "NUL", "com1", "lpt9", "aux"])
 def test_file_names_avoid_windows_reserved_names(prompt: str) -> None:
     name = file_name("", 0, "https://x/a.wav", prompt=prompt)

@@ -174,6 +174,38 @@ def test_status_that_is_not_text_is_unknown() -> None:
     assert Task.from_dict({**UNIFIED, "status": 2}).status is Status.UNKNOWN
 
 
+def test_each_status_is_running_done_or_unknown() -> None:
+    assert {s for s in Status if s.is_running} == {
+        Status.PENDING,
+        Status.STAGED,
+        Status.PROCESSING,
+    }
+    assert {s for s in Status if s.is_done} == {Status.COMPLETED, Status.FAILED}
+    assert not Status.UNKNOWN.is_running and not Status.UNKNOWN.is_done
+
+
+#: Every spelling a server or a hand-made frame may use, in the forms they come in.
+SPELLINGS = sorted(
+    {*models._STATUS_ALIASES, "starting", "Queued", "IN PROGRESS", "error", "mystery", ""}
+)
+
+
+def test_every_view_counts_the_same_statuses_as_running() -> None:
+    """The compare grid and the review board read "still running" from `Status`, not a list
+    of their own: for every spelling, both say "no audio yet" exactly when `Status` runs."""
+    import pandas as pd
+
+    from qubico_nb.html.grid import _cell_player
+    from qubico_nb.review_board.board import PENDING, card_status
+
+    for spelling in SPELLINGS:
+        running = Status.parse(spelling).is_running
+        cell = _cell_player(spelling.lower(), None, None, None, "audio", None, ())
+        assert ("no audio yet" in cell) is running, spelling
+        board, _ = card_status(pd.Series({"status": spelling}))
+        assert (board == PENDING) is running, spelling
+
+
 @pytest.mark.parametrize(
     ("text", "expected"),
     [

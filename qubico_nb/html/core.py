@@ -219,6 +219,8 @@ def is_na(value: Any) -> bool:
 
 
 def display_label(value: Any) -> str:
+    """A cell value as a header or label shows it (every view: grid, board, static view):
+    text as is, a missing value as "—", a float without trailing zeros (``0.5``, ``20``)."""
     if isinstance(value, str):
         return value
     if is_na(value):

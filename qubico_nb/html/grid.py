@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 
 from ..frames import ERROR_STATUS
-from ..models import file_extension
+from ..models import Status, file_extension
 from .core import (
     display_label,
     ellipsize,
@@ -28,8 +28,6 @@ from .core import (
 #: elsewhere; red marks problems only as a border, never as the colour of text.
 COMPARE_STYLE = style("compare.css")
 
-#: Statuses that mean "not finished yet".
-_WAITING = frozenset({"pending", "staged", "processing", "queued", "running", "starting"})
 #: A header or accessible name is cut to this many characters (a prompt can be megabytes).
 _LABEL_LIMIT = 300
 _ARIA_LIMIT = 80
@@ -209,7 +207,7 @@ def _cell_player(
         return _unplayable(url, "audio", base_url)
     if error is not None:
         return f'<div class="qnb-why">{esc(status)}: {esc(ellipsize(str(error), 2000))}</div>'
-    if status in _WAITING:
+    if Status.parse(status).is_running:
         return f'<div class="qnb-why qnb-wait">{esc(status)}: no audio yet</div>'
     return ""
 

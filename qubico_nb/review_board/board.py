@@ -14,12 +14,11 @@ from typing import Any
 
 import pandas as pd
 
-from ..html import media_url
+from ..html import display_label, media_url
+from ..models import Status
 
 #: Statuses a card can show; only "ready" cards play.
 READY, PENDING, FAILED, MISSING = "ready", "pending", "failed", "missing"
-_DONE = ("completed", "success", "succeeded")
-_RUNNING = ("pending", "staged", "processing", "running", "queued")
 
 
 @dataclass
@@ -78,14 +77,6 @@ def ordered(series: pd.Series) -> list[Any]:
     return seen + ([None] if has_na else [])
 
 
-def _text(value: Any) -> str:
-    if _is_na(value):
-        return "—"
-    if isinstance(value, float):
-        return f"{value:g}"
-    return str(value)
-
-
 def _get(row: pd.Series, name: str) -> Any:
     value = row.get(name) if name in row.index else None
     return None if _is_na(value) else value
@@ -94,13 +85,14 @@ def _get(row: pd.Series, name: str) -> Any:
 def card_status(row: pd.Series) -> tuple[str, str]:
     """(status, why) of a frame row before any file is fetched."""
     status = str(_get(row, "status") or "unknown").lower()
+    state = Status.parse(status)  # the frame's "error" (a task not fetched) parses as failed
     error = _get(row, "error") or _get(row, "analysis_error")
-    if status in _RUNNING:
+    if state.is_running:
         return PENDING, f"still {status}: no audio yet"
-    if status in ("failed", "error"):
+    if state is Status.FAILED:
         return FAILED, f"failed: {error}" if error else "failed"
     if not isinstance(_get(row, "audio_url"), str) and not isinstance(_get(row, "local_path"), str):
-        return MISSING, "no audio file" + (f" ({status})" if status not in _DONE else "")
+        return MISSING, "no audio file" + (f" ({status})" if state is not Status.COMPLETED else "")
     return READY, ""
 
 
@@ -154,9 +146,9 @@ def build_rows(
         for position, (index, row) in zip(letters(len(members)), members, strict=True):
             status, reason = card_status(row)
             identity = {
-                "label": f"{across} {_text(row.get(across))}",
+                "label": f"{across} {display_label(row.get(across))}",
                 "detail": " · ".join(
-                    f"{name} {_text(row.get(name))}"
+                    f"{name} {display_label(row.get(name))}"
                     for name in ("steps", "seed", "prompt")
                     if name in row.index and name not in (by, across) and not _is_na(row.get(name))
                 ),
@@ -180,7 +172,7 @@ def build_rows(
                     identity=identity,
                 )
             )
-        label = f"{by}: {_text(group)}"
+        label = f"{by}: {display_label(group)}"
         rows.append(
             Row(
                 key=row_key,

@@ -9,8 +9,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .._constants import MEDIA_TYPES
+from .._media import audio_media_type
 from ..client import Client
+from ..models import guess_content_type
 
 #: Waveform columns kept in the synced state (and in the saved notebook): 2 bytes each.
 STATE_COLUMNS = 160
@@ -35,19 +36,9 @@ class Media:
 
 def mime_for(url: str | None, data: bytes) -> str:
     """The audio type from the file's first bytes, else its URL's extension."""
-    if data[:4] == b"RIFF":
-        return "audio/wav"
-    if data[:4] == b"fLaC":
-        return "audio/flac"
-    if data[:4] == b"OggS":
-        return "audio/ogg"
-    if data[:3] == b"ID3" or data[:2] in (b"\xff\xfb", b"\xff\xf3", b"\xff\xf2"):
-        return "audio/mpeg"
-    if url:
-        ext = os.path.splitext(url.split("?", 1)[0])[1].lower()
-        if MEDIA_TYPES.get(ext, "").startswith("audio/"):
-            return MEDIA_TYPES[ext]
-    return "audio/wav"
+    by_extension = guess_content_type(url) if url else None
+    audio = by_extension if by_extension and by_extension.startswith("audio/") else None
+    return audio_media_type(data) or audio or "audio/wav"
 
 
 def fetch_bytes(url: str | None, local_path: str | None, client: Client | None) -> bytes:

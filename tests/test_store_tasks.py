@@ -10,6 +10,7 @@ import sys
 import textwrap
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -193,6 +194,37 @@ def test_a_locked_store_warns_once_and_gives_way(cache_dir: Path) -> None:
     finally:
         holder.execute("ROLLBACK")
         holder.close()
+
+
+@pytest.mark.parametrize(
+    ("operation", "default"),
+    [
+        (lambda store: store.get_many(["t0"]), {}),
+        (lambda store: store.put("t1", {"task_id": "t1"}), None),
+        (lambda store: store.clear(), None),
+        (len, 0),
+    ],
+    ids=["get_many", "put", "clear", "len"],
+)
+@pytest.mark.parametrize("failure", ["not a database", "table dropped"])
+def test_every_operation_gives_way_to_a_failing_file_alike(
+    cache_dir: Path, operation: Any, default: object, failure: str
+) -> None:
+    """Each operation reaches the file one way (`TaskStore._run`): a file that fails it, when
+    opened or later, gets one warning and the store's default answer, whichever operation met
+    it first."""
+    store = TaskStore(scope="s")
+    if failure == "not a database":
+        store.path.parent.mkdir(parents=True)
+        store.path.write_bytes(b"this is not a database at all" * 100)
+    else:
+        store.put("t0", {"task_id": "t0", "status": "completed"})
+        with sqlite3.connect(store.path) as other:
+            other.execute("DROP TABLE tasks")
+    with pytest.warns(RuntimeWarning, match="cannot be used") as caught:
+        assert operation(store) == default
+        assert operation(store) == default
+    assert len(caught) == 1 and not store.is_usable
 
 
 def test_two_processes_writing_at_once_stay_correct(cache_dir: Path) -> None:

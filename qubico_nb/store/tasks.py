@@ -18,14 +18,15 @@ import sqlite3
 import threading
 import time
 import warnings
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from .._constants import CACHE_DIR_ENV
 from . import cache_root, private_file, private_folder
 
 log = logging.getLogger("qubico_nb")
+_T = TypeVar("_T")
 
 #: The file's name inside the cache folder; the suffix names the schema so a new layout never
 #: misreads an old file. (v3: an ordinary table; v2's WITHOUT ROWID one put every entry of more
@@ -121,25 +122,22 @@ class TaskStore:
         found: dict[str, str] = {}
         if not wanted or self._broken:
             return found
-        with self._lock:
-            conn = self._connection()
-            if conn is None:
-                return found
-            try:
-                for start in range(0, len(wanted), _BATCH):
-                    chunk = wanted[start : start + _BATCH]
-                    marks = ",".join("?" * len(chunk))  # only placeholders go into the text
-                    rows = conn.execute(
-                        "SELECT task_id, body FROM tasks WHERE scope = ? AND task_id IN "  # noqa: S608
-                        f"({marks})",
-                        [self.scope, *chunk],
-                    ).fetchall()
-                    for task_id, body in rows:
-                        if type(body) is str:
-                            found[task_id] = body
-            except sqlite3.Error as err:
-                self._give_up(err)
-        return found
+
+        def read(conn: sqlite3.Connection) -> dict[str, str]:
+            for start in range(0, len(wanted), _BATCH):
+                chunk = wanted[start : start + _BATCH]
+                marks = ",".join("?" * len(chunk))  # only placeholders go into the text
+                rows = conn.execute(
+                    "SELECT task_id, body FROM tasks WHERE scope = ? AND task_id IN "  # noqa: S608
+                    f"({marks})",
+                    [self.scope, *chunk],
+                ).fetchall()
+                for task_id, body in rows:
+                    if type(body) is str:
+                        found[task_id] = body
+            return found
+
+        return self._run(read, found)  # what was read before a failure is still answered
 
     def put(self, task_id: str, raw: Mapping[str, Any]) -> None:
         self.put_many([(task_id, raw)])
@@ -158,45 +156,34 @@ class TaskStore:
                 rows.append((self.scope, task_id, body, now))
         if not rows or self._broken:
             return
-        with self._lock:
-            conn = self._connection()
-            if conn is None:
-                return
-            try:
-                with conn:
-                    conn.executemany(
-                        "INSERT OR REPLACE INTO tasks (scope, task_id, body, stored_at) "
-                        "VALUES (?, ?, ?, ?)",
-                        rows,
-                    )
-            except sqlite3.Error as err:
-                self._give_up(err)
+
+        def write(conn: sqlite3.Connection) -> None:
+            with conn:
+                conn.executemany(
+                    "INSERT OR REPLACE INTO tasks (scope, task_id, body, stored_at) "
+                    "VALUES (?, ?, ?, ?)",
+                    rows,
+                )
+
+        self._run(write, None)
 
     def clear(self) -> None:
         """Forget this scope's tasks (other APIs' and accounts' entries stay)."""
-        with self._lock:
-            conn = self._connection()
-            if conn is None:
-                return
-            try:
-                with conn:
-                    conn.execute("DELETE FROM tasks WHERE scope = ?", (self.scope,))
-            except sqlite3.Error as err:
-                self._give_up(err)
+
+        def forget(conn: sqlite3.Connection) -> None:
+            with conn:
+                conn.execute("DELETE FROM tasks WHERE scope = ?", (self.scope,))
+
+        self._run(forget, None)
 
     def __len__(self) -> int:
-        with self._lock:
-            conn = self._connection()
-            if conn is None:
-                return 0
-            try:
-                (count,) = conn.execute(
-                    "SELECT COUNT(*) FROM tasks WHERE scope = ?", (self.scope,)
-                ).fetchone()
-            except sqlite3.Error as err:
-                self._give_up(err)
-                return 0
-            return int(count)
+        def count(conn: sqlite3.Connection) -> int:
+            (found,) = conn.execute(
+                "SELECT COUNT(*) FROM tasks WHERE scope = ?", (self.scope,)
+            ).fetchone()
+            return int(found)
+
+        return self._run(count, 0)
 
     def close(self) -> None:
         with self._lock:
@@ -205,6 +192,19 @@ class TaskStore:
                 self._conn = None
 
     # -- the file ----------------------------------------------------------------------------
+    def _run(self, work: Callable[[sqlite3.Connection], _T], default: _T) -> _T:
+        """`work` on the open connection, under the lock; `default` when the store is off, or
+        when the file fails it (the store then gives up: one warning, the network answers)."""
+        with self._lock:
+            conn = self._connection()
+            if conn is None:
+                return default
+            try:
+                return work(conn)
+            except sqlite3.Error as err:
+                self._give_up(err)
+                return default
+
     def _connection(self) -> sqlite3.Connection | None:
         """The open connection (made on first use); None when the store is off. Holds _lock."""
         if self._broken:
@@ -255,7 +255,7 @@ class TaskStore:
             f"finished tasks will be fetched from the network instead. Delete the file, or set "
             f"{CACHE_DIR_ENV} to a writable folder, to get the cache back",
             RuntimeWarning,
-            stacklevel=4,
+            stacklevel=5,
         )
 
 

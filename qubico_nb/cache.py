@@ -13,16 +13,11 @@ from collections import OrderedDict
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from ._gc import collector_paused
 from ._transport import MIN_SECRET_CHARS
 from .errors import ProtocolError
-from .models import (
-    Task,
-    _collector_paused,
-    _get_task_raw,
-    snapshot_tag,
-    task_from_snapshot,
-    task_snapshot,
-)
+from .models import Task, _get_task_raw
+from .store.snapshot import snapshot_tag, task_from_snapshot, task_snapshot
 from .store.tasks import TaskStore, _decode
 
 log = logging.getLogger("qubico_nb")
@@ -59,7 +54,7 @@ class TaskCache:
         rest = [task_id for task_id in wanted if task_id not in found]
         if rest and self.store is not None:
             loaded = []
-            with _collector_paused():  # thousands of entries decoded and rebuilt at once
+            with collector_paused():  # thousands of entries decoded and rebuilt at once
                 head = _snapshot_head()
                 for task_id, body in self.store.get_texts(rest).items():
                     task = _read_entry(task_id, body, head)
@@ -179,7 +174,7 @@ SNAPSHOT_KEY = "qubico_nb_snapshot"
 
 def _entry(task: Task, known_secrets: Iterable[str] = ()) -> Mapping[str, Any] | None:
     """What the store keeps of a task: its answer, and what this parser made of it (so a new
-    process need not parse it again; see `qubico_nb.models.snapshot_tag`), with every webhook
+    process need not parse it again; see `qubico_nb.store.snapshot`), with every webhook
     secret removed by value; None when it cannot be checked (it then stays in memory only)."""
     raw = _get_task_raw(task)
     raw = raw if type(raw) is dict else dict(raw)

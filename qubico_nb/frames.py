@@ -12,16 +12,9 @@ import numpy as np
 import pandas as pd
 
 from . import catalogue
-from .models import (
-    Status,
-    Task,
-    Work,
-    _collector_paused,
-    _get_task_input,
-    _int,
-    _seconds_between,
-    _text,
-)
+from ._coerce import as_int, as_text
+from ._gc import collector_paused
+from .models import Status, Task, Work, input_of, seconds_between
 
 #: One row per task, or one per generated file (a task without works still gets one row).
 Per = Literal["task", "work"]
@@ -114,13 +107,15 @@ def _task_row(task: Task) -> dict[str, Any]:
         "model": task.model,
         "task_type": task.task_type,
         "status": task.status.value,
-        "prompt": _text(given.get(spec.main_text if spec else "prompt")),
-        "negative_prompt": _text(given.get("negative_prompt", given.get("negative_style_prompt"))),
-        "lyrics": _text(given.get("lyrics")),
+        "prompt": as_text(given.get(spec.main_text if spec else "prompt")),
+        "negative_prompt": as_text(
+            given.get("negative_prompt", given.get("negative_style_prompt"))
+        ),
+        "lyrics": as_text(given.get("lyrics")),
         "seed": task.seed,
         "steps": task.steps,
         "video": short_video(task.video),
-        "reference": short_video(_text(_reference(given))),
+        "reference": short_video(as_text(_reference(given))),
         "requested_s": (
             None if spec is None else catalogue.requested_seconds(spec, task.task_type, given)
         ),
@@ -188,7 +183,7 @@ def tasks_to_frame(items: Iterable[Task | FetchFailure], per: Per = "task") -> p
     """
     spec = columns(per)
     listed = list(items)
-    with _collector_paused():
+    with collector_paused():
         values = _task_columns(listed)
         if per == "work":
             values = _per_work(listed, values)
@@ -214,7 +209,7 @@ def _task_columns(items: list[Task | FetchFailure]) -> dict[str, list[Any]]:
             tasks.append(item)
         else:
             raise TypeError(f"expected Task or FetchFailure items, got {type(item).__name__}")
-    inputs = [_get_task_input(t) for t in tasks]  # the mapping itself: no view per task
+    inputs = [input_of(t) for t in tasks]  # the mapping itself: no view per task
     specs = [_spec_of(t.model) for t in tasks]
     main_keys = ["prompt" if spec is None else spec.main_text for spec in specs]
     works = [t.works for t in tasks]
@@ -241,11 +236,11 @@ def _task_columns(items: list[Task | FetchFailure]) -> dict[str, list[Any]]:
         "seed": _ints([i["seed"] if "seed" in i else i.get("seeds") for i in inputs]),
         "steps": _ints(_values(inputs, "steps")),
         "video": [
-            v if type(v) is str and not v.startswith("data:") else short_video(_text(v))
+            v if type(v) is str and not v.startswith("data:") else short_video(as_text(v))
             for v in _values(inputs, "video")
         ],
         "reference": [
-            None if v is None else short_video(_text(v))
+            None if v is None else short_video(as_text(v))
             for v in (i.get("style_audio") or i.get("ref_audio") or i.get("audio") for i in inputs)
         ],
         "requested_s": [
@@ -255,8 +250,8 @@ def _task_columns(items: list[Task | FetchFailure]) -> dict[str, list[Any]]:
         "created_at": created,
         "started_at": started,
         "ended_at": ended,
-        "queued_s": [_seconds_between(a, b) for a, b in zip(created, started, strict=True)],
-        "ran_s": [_seconds_between(a, b) for a, b in zip(started, ended, strict=True)],
+        "queued_s": [seconds_between(a, b) for a, b in zip(created, started, strict=True)],
+        "ran_s": [seconds_between(a, b) for a, b in zip(started, ended, strict=True)],
         "cost_usd": [None if t.usage is None else t.usage.cost_usd for t in tasks],
         "n_works": [len(w) for w in works],
         "audio_url": [None if w is None else w.url_without_watermark or w.url for w in audio],
@@ -305,13 +300,13 @@ def _values(mappings: list[Mapping[str, Any]], key: str) -> list[Any]:
 
 
 def _texts(values: list[Any]) -> list[str | None]:
-    """`models._text` of each value, with the common case (already text) inline."""
-    return [v if type(v) is str else _text(v) for v in values]
+    """`as_text` of each value, with the common case (already text) inline."""
+    return [v if type(v) is str else as_text(v) for v in values]
 
 
 def _ints(values: list[Any]) -> list[int | None]:
-    """`models._int` of each value, with the common case (already an int) inline."""
-    return [v if type(v) is int else _int(v) for v in values]
+    """`as_int` of each value, with the common case (already an int) inline."""
+    return [v if type(v) is int else as_int(v) for v in values]
 
 
 def _first_audio(works: tuple[Work, ...]) -> Work | None:

@@ -8,14 +8,11 @@ page's schema or the unified one, and raises only `ProtocolError` for input it c
 from __future__ import annotations
 
 import base64
-import gc
-import hashlib
 import json
 import math
 import mimetypes
 import re
-from collections.abc import Iterable, Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, fields
 from datetime import datetime, timedelta, timezone
 from enum import Enum
@@ -23,14 +20,13 @@ from functools import lru_cache
 from types import MappingProxyType
 from typing import Any, Literal
 
+from ._coerce import EMPTY, as_int, as_mapping, as_positive, as_text
 from ._constants import MEDIA_TYPES
 from .errors import ProtocolError
 
 #: Money in ``usage.consume`` is counted in units of 1e-7 USD (a $0.02 task shows 200000).
 USD_PER_CONSUME_UNIT = 1e-7
 _CONSUME_UNITS_PER_USD = 10_000_000
-
-_EMPTY: Mapping[str, Any] = MappingProxyType({})
 
 #: What a generated file is, from its media type (or, failing that, the key or type naming it).
 WorkKind = Literal["audio", "video", "image", "other"]
@@ -186,68 +182,6 @@ def _from_unix(number: float) -> datetime | None:
     return None
 
 
-# -- small coercions -------------------------------------------------------------------------
-
-
-def _map(value: object) -> Mapping[str, Any]:
-    if type(value) is dict:
-        return value
-    if value is None or not isinstance(value, Mapping):
-        return _EMPTY
-    return value
-
-
-def _text(value: object) -> str | None:
-    if isinstance(value, str):
-        return value
-    if isinstance(value, (int, float)) and not isinstance(value, bool):
-        try:
-            return str(value)
-        except ValueError:  # an integer of more digits than Python will print
-            return None
-    return None
-
-
-_INTEGER_TEXT = re.compile(r"\s*-?\d{1,40}\s*")
-
-
-def _int(value: object) -> int | None:
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, int):
-        return value
-    if isinstance(value, float) and value.is_integer():
-        return int(value)
-    if isinstance(value, str) and len(value) <= 64 and _INTEGER_TEXT.fullmatch(value):
-        return int(value)
-    return None
-
-
-def _number(value: object) -> float | None:
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, (int, float)):
-        try:
-            number = float(value)
-        except OverflowError:  # an integer too large for a float
-            return None
-        return number if math.isfinite(number) else None
-    if isinstance(value, str):
-        if len(value) > 64:
-            return None
-        try:
-            number = float(value)
-        except ValueError:
-            return None
-        return number if math.isfinite(number) else None
-    return None
-
-
-def _positive(value: object) -> float | None:
-    number = _number(value)
-    return number if number and number > 0 else None
-
-
 # -- the model -------------------------------------------------------------------------------
 
 
@@ -376,14 +310,14 @@ class Task:
     raw_status: str
     model: str | None = None
     task_type: str | None = None
-    input: Mapping[str, Any] = field(default_factory=lambda: _EMPTY)
+    input: Mapping[str, Any] = field(default_factory=lambda: EMPTY)
     created_at: datetime | None = None
     started_at: datetime | None = None
     ended_at: datetime | None = None
     usage: Usage | None = None
     works: tuple[Work, ...] = ()
     error: TaskError | None = None
-    raw: Mapping[str, Any] = field(default_factory=lambda: _EMPTY, compare=False, repr=False)
+    raw: Mapping[str, Any] = field(default_factory=lambda: EMPTY, compare=False, repr=False)
 
     def __hash__(self) -> int:
         return hash((self.id, self.raw_status, self.ended_at))
@@ -412,33 +346,33 @@ class Task:
 
     @property
     def prompt(self) -> str | None:
-        return _text(self.input.get("prompt"))
+        return as_text(self.input.get("prompt"))
 
     @property
     def negative_prompt(self) -> str | None:
-        return _text(self.input.get("negative_prompt"))
+        return as_text(self.input.get("negative_prompt"))
 
     @property
     def seed(self) -> int | None:
-        return _int(self.input.get("seed", self.input.get("seeds")))
+        return as_int(self.input.get("seed", self.input.get("seeds")))
 
     @property
     def steps(self) -> int | None:
-        return _int(self.input.get("steps"))
+        return as_int(self.input.get("steps"))
 
     @property
     def video(self) -> str | None:
-        return _text(self.input.get("video"))
+        return as_text(self.input.get("video"))
 
     @property
     def queued_s(self) -> float | None:
         """Seconds from creation to start, or None when either is unknown."""
-        return _seconds_between(self.created_at, self.started_at)
+        return seconds_between(self.created_at, self.started_at)
 
     @property
     def ran_s(self) -> float | None:
         """Seconds from start to end, or None when either is unknown."""
-        return _seconds_between(self.started_at, self.ended_at)
+        return seconds_between(self.started_at, self.ended_at)
 
     @property
     def audio(self) -> Work | None:
@@ -564,6 +498,70 @@ class _AnswerText(str):
     __slots__ = ()
 
 
+def assemble_task(
+    task_id: str,
+    raw_status: str,
+    model: str | None,
+    task_type: str | None,
+    given: Mapping[str, Any],
+    created_at: datetime | None,
+    started_at: datetime | None,
+    ended_at: datetime | None,
+    usage: Usage | None,
+    works: tuple[Work, ...],
+    error: TaskError | None,
+    raw: Mapping[str, Any] | str,
+) -> Task:
+    """A Task from fields already read and checked, made as ``__init__`` would, the fast way
+    (the parser's and the store's snapshots' way). `given` is the input mapping itself (each
+    read of ``input`` views it read-only); `raw` may be the answer's JSON text, decoded when
+    ``raw`` is first read."""
+    task: Task = _new(Task)
+    _set_task_id(task, task_id)
+    _set_task_status(task, Status.parse(raw_status))
+    _set_task_raw_status(task, raw_status)
+    _set_task_model(task, model)
+    _set_task_type(task, task_type)
+    _set_task_input(task, given)
+    _set_task_created_at(task, created_at)
+    _set_task_started_at(task, started_at)
+    _set_task_ended_at(task, ended_at)
+    _set_task_usage(task, usage)
+    _set_task_works(task, works)
+    _set_task_error(task, error)
+    _set_task_raw(task, _AnswerText(raw) if type(raw) is str else raw)
+    return task
+
+
+def assemble_work(
+    url: str,
+    url_without_watermark: str | None,
+    content_type: str | None,
+    kind: WorkKind,
+    duration_s: float | None,
+    width: int | None,
+    height: int | None,
+    cover_url: str | None,
+) -> Work:
+    """A Work from fields already read and checked, the fast way (see `assemble_task`)."""
+    work: Work = _new(Work)
+    _set_work_url(work, url)
+    _set_work_url_without_watermark(work, url_without_watermark)
+    _set_work_content_type(work, content_type)
+    _set_work_kind(work, kind)
+    _set_work_duration_s(work, duration_s)
+    _set_work_width(work, width)
+    _set_work_height(work, height)
+    _set_work_cover_url(work, cover_url)
+    return work
+
+
+def input_of(task: Task) -> Mapping[str, Any]:
+    """The task's input mapping itself, not a read-only view of it: for bulk readers (a frame
+    of thousands of tasks, a snapshot) that only read it."""
+    return _get_task_input(task)  # type: ignore[no-any-return]
+
+
 def _get_task_raw(task: Task) -> Mapping[str, Any]:
     """The mapping in a task's ``raw`` slot (a stored answer's text is decoded here, once)."""
     value = _get_raw_slot(task)
@@ -636,7 +634,8 @@ _SHARED: dict[tuple[Any, ...], Any] = {}
 _SHARED_LIMIT = 4096
 
 
-def _new_usage(frozen: int | None, consume: int | None, type_: str | None) -> Usage:
+def shared_usage(frozen: int | None, consume: int | None, type_: str | None) -> Usage:
+    """A Usage of these values, shared with every equal one made before (see `_SHARED`)."""
     key = ("usage", frozen, consume, type_)
     usage: Usage | None = _SHARED.get(key)
     if usage is None:
@@ -648,7 +647,8 @@ def _new_usage(frozen: int | None, consume: int | None, type_: str | None) -> Us
     return usage
 
 
-def _new_error(message: str, code: int | None, raw_message: str | None) -> TaskError:
+def shared_error(message: str, code: int | None, raw_message: str | None) -> TaskError:
+    """A TaskError of these values, shared with equal short ones made before (see `_SHARED`)."""
     key = ("error", message, code, raw_message)
     error: TaskError | None = _SHARED.get(key)
     if error is None:
@@ -670,7 +670,8 @@ def _rebuild_task(state: dict[str, Any]) -> Task:
     return Task(**state)
 
 
-def _seconds_between(start: datetime | None, end: datetime | None) -> float | None:
+def seconds_between(start: datetime | None, end: datetime | None) -> float | None:
+    """Seconds from `start` to `end`; None when either is unknown or the clock ran backwards."""
     if start is None or end is None:
         return None
     seconds = (end - start).total_seconds()
@@ -685,8 +686,8 @@ def _unwrap(obj: object) -> Mapping[str, Any]:
         raise ProtocolError(f"expected a JSON object holding a task, got {type(obj).__name__}")
     if "task_id" not in obj and "data" in obj:
         code = obj.get("code")
-        message = _text(obj.get("message")) or ""
-        if code is not None and _int(code) not in (0, 200):
+        message = as_text(obj.get("message")) or ""
+        if code is not None and as_int(code) not in (0, 200):
             raise ProtocolError(
                 f"the answer carries error code {code!r}: {message or 'no message'}"
             )
@@ -697,7 +698,7 @@ def _unwrap(obj: object) -> Mapping[str, Any]:
                 f"message: {message or 'none'}"
             )
         obj = data
-    if _text(obj.get("task_id")) in (None, ""):
+    if as_text(obj.get("task_id")) in (None, ""):
         keys = ", ".join(sorted(str(k)[:40] for k in obj)[:8]) or "none"
         raise ProtocolError(f"expected a task object with a 'task_id'; got keys: {keys}")
     _refuse_deep_nesting(obj, "the task")
@@ -749,29 +750,26 @@ _LEAVES = frozenset({str, int, float, bool, type(None)})
 
 def _parse(data: Mapping[str, Any]) -> Task:
     get = data.get
-    legacy = _map(get("task"))
-    task_info = _map(legacy.get("taskInfo")) if legacy else _EMPTY
-    raw_status = _text(get("status")) or ""
-    meta = _map(get("meta"))
-    metadata = _map(get("metadata"))
+    legacy = as_mapping(get("task"))
+    task_info = as_mapping(legacy.get("taskInfo")) if legacy else EMPTY
+    raw_status = as_text(get("status")) or ""
+    meta = as_mapping(get("meta"))
+    metadata = as_mapping(get("metadata"))
     times = meta or metadata
-    task: Task = _new(Task)
-    _set_task_id(task, str(_text(get("task_id"))))
-    _set_task_status(task, Status.parse(raw_status))
-    _set_task_raw_status(task, raw_status)
-    _set_task_model(task, _text(get("model")) or _legacy_model(_text(legacy.get("type"))))
-    _set_task_type(task, _text(get("task_type")) or _text(task_info.get("type")))
-    _set_task_input(task, _parse_input(get("input"), task_info))
-    _set_task_created_at(
-        task, parse_time(times.get("created_at")) or parse_time(legacy.get("createTime"))
+    return assemble_task(
+        str(as_text(get("task_id"))),
+        raw_status,
+        as_text(get("model")) or _legacy_model(as_text(legacy.get("type"))),
+        as_text(get("task_type")) or as_text(task_info.get("type")),
+        _parse_input(get("input"), task_info),
+        parse_time(times.get("created_at")) or parse_time(legacy.get("createTime")),
+        parse_time(times.get("started_at")),
+        parse_time(times.get("ended_at")),
+        _parse_usage(meta, metadata),
+        _UNPARSED,  # the works are read from ``raw`` when first asked (see _lazy_works)
+        _parse_error(get("error")),
+        data if type(data) is dict else dict(data),
     )
-    _set_task_started_at(task, parse_time(times.get("started_at")))
-    _set_task_ended_at(task, parse_time(times.get("ended_at")))
-    _set_task_usage(task, _parse_usage(meta, metadata))
-    _set_task_works(task, _UNPARSED)  # read from ``raw`` when first asked (see _lazy_works)
-    _set_task_error(task, _parse_error(get("error")))
-    _set_task_raw(task, data if type(data) is dict else dict(data))
-    return task
 
 
 def _legacy_model(task_type: str | None) -> str | None:
@@ -782,7 +780,7 @@ def _legacy_model(task_type: str | None) -> str | None:
 
 
 def _parse_input(value: object, task_info: Mapping[str, Any]) -> Mapping[str, Any]:
-    found: Mapping[str, Any] = _EMPTY
+    found: Mapping[str, Any] = EMPTY
     if type(value) is dict:
         found = value  # JSON keys are text: kept as is (a read-only view of it), not copied
     elif isinstance(value, Mapping):
@@ -803,27 +801,27 @@ def _parse_input(value: object, task_info: Mapping[str, Any]) -> Mapping[str, An
     found = dict(found)
     arguments = task_info.get("arguments")
     for item in arguments if isinstance(arguments, list) else ():
-        name = _text(_map(item).get("name"))
+        name = as_text(as_mapping(item).get("name"))
         if name and name not in found:
-            found[name] = _map(item).get("value")
+            found[name] = as_mapping(item).get("value")
     inputs = task_info.get("inputs")
     for item in inputs if isinstance(inputs, list) else ():
-        name, url = _text(_map(item).get("name")), _text(_map(item).get("url"))
+        name, url = as_text(as_mapping(item).get("name")), as_text(as_mapping(item).get("url"))
         if name and url and name not in found:
             found[name] = url
     return found
 
 
 def _parse_usage(meta: Mapping[str, Any], metadata: Mapping[str, Any]) -> Usage | None:
-    usage = _map(meta.get("usage"))
+    usage = as_mapping(meta.get("usage"))
     if usage:
         frozen, consume, kind = usage.get("frozen"), usage.get("consume"), usage.get("type")
         if type(frozen) is int and type(consume) is int and type(kind) is str:  # the usual
-            return _new_usage(frozen, consume, kind)
-        return _new_usage(_int(frozen), _int(consume), _text(kind))
+            return shared_usage(frozen, consume, kind)
+        return shared_usage(as_int(frozen), as_int(consume), as_text(kind))
     if "quota_usage" in metadata or "quota_frozen" in metadata:
-        return _new_usage(
-            _int(metadata.get("quota_frozen")), _int(metadata.get("quota_usage")), None
+        return shared_usage(
+            as_int(metadata.get("quota_frozen")), as_int(metadata.get("quota_usage")), None
         )
     return None
 
@@ -832,25 +830,25 @@ def _parse_works(data: Mapping[str, Any]) -> tuple[Work, ...]:
     works: list[Work] = []
     listed = data.get("works")
     for item in listed if isinstance(listed, list) else ():
-        entry = _map(item)
-        resource = _map(entry.get("resource"))
-        url = _text(resource.get("resource")) or _text(resource.get("resourceWithoutWatermark"))
+        entry = as_mapping(item)
+        resource = as_mapping(entry.get("resource"))
+        url = as_text(resource.get("resource")) or as_text(resource.get("resourceWithoutWatermark"))
         if not url:
             continue
         works.append(
             _work(
                 url,
-                _text(entry.get("contentType")) or None,
-                _hint(_text(entry.get("type"))),
-                url_without_watermark=_text(resource.get("resourceWithoutWatermark")) or None,
-                duration_s=_positive(resource.get("duration")),
-                width=_int(resource.get("width")) or None,
-                height=_int(resource.get("height")) or None,
-                cover_url=_text(_map(entry.get("cover")).get("resource")) or None,
+                as_text(entry.get("contentType")) or None,
+                _hint(as_text(entry.get("type"))),
+                url_without_watermark=as_text(resource.get("resourceWithoutWatermark")) or None,
+                duration_s=as_positive(resource.get("duration")),
+                width=as_int(resource.get("width")) or None,
+                height=as_int(resource.get("height")) or None,
+                cover_url=as_text(as_mapping(entry.get("cover")).get("resource")) or None,
             )
         )
     output = data.get("output")
-    for key, value in _map(output).items():
+    for key, value in as_mapping(output).items():
         name = str(key)
         urls = value if isinstance(value, list) else (value,)
         for url in urls:
@@ -899,18 +897,18 @@ def _work(
     height: int | None = None,
     cover_url: str | None = None,
 ) -> Work:
-    """`Work.from_url`, built the fast way (see `_slot_setters`)."""
+    """`Work.from_url`, built the fast way (`assemble_work`)."""
     content_type = content_type or guess_content_type(url)
-    work: Work = _new(Work)
-    _set_work_url(work, url)
-    _set_work_url_without_watermark(work, url_without_watermark)
-    _set_work_content_type(work, content_type)
-    _set_work_kind(work, _kind(content_type, hint))
-    _set_work_duration_s(work, duration_s)
-    _set_work_width(work, width)
-    _set_work_height(work, height)
-    _set_work_cover_url(work, cover_url)
-    return work
+    return assemble_work(
+        url,
+        url_without_watermark,
+        content_type,
+        _kind(content_type, hint),
+        duration_s,
+        width,
+        height,
+        cover_url,
+    )
 
 
 def _hint(name: str | None) -> WorkKind | None:
@@ -949,213 +947,21 @@ _names_a_file = lru_cache(maxsize=1024)(_key_names_a_file)
 
 def _parse_error(value: object) -> TaskError | None:
     if isinstance(value, str):  # some servers send the message alone
-        return _new_error(value, None, None) if value.strip() else None
-    error = _map(value)
+        return shared_error(value, None, None) if value.strip() else None
+    error = as_mapping(value)
     if (
         error.get("message") in _BLANK_TEXT
         and error.get("raw_message") in _BLANK_TEXT
         and error.get("code") in _NO_CODE
     ):  # a finished task's empty error, at once
         return None
-    message = _text(error.get("message")) or ""
-    raw_message = _text(error.get("raw_message")) or ""
-    code = _int(error.get("code"))
+    message = as_text(error.get("message")) or ""
+    raw_message = as_text(error.get("raw_message")) or ""
+    code = as_int(error.get("code"))
     if not message and not raw_message and not code:
         return None
-    return _new_error(message or raw_message, code, raw_message or None)
+    return shared_error(message or raw_message, code, raw_message or None)
 
 
 _BLANK_TEXT = ("", None)
 _NO_CODE = (0, None)
-
-
-@contextmanager
-def _collector_paused() -> Iterator[None]:
-    """Pause Python's cyclic garbage collector during bulk work.
-
-    Bulk work (a table of tasks, a batch read from the store) makes objects that all outlive
-    it, and none of them forms a cycle; with the collector running, every few hundred of them
-    set off a scan, and now and then a scan of every object the process holds. The usual
-    remedy for bulk work (pandas and JSON libraries do the same); the collector is switched
-    back on, if it was on, whatever happens.
-    """
-    was_enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was_enabled:
-            gc.enable()
-
-
-# -- snapshots (the on-disk store) -----------------------------------------------------------
-#
-# A stored finished task is re-read in a new process far more often than it is stored. Reading
-# it from its answer again repeats the whole parse (the nesting walk, every coercion, the works);
-# a snapshot keeps what the parse made, next to the answer it made it from. It is only used by
-# the parser that wrote it: `snapshot_tag` names this parser's code, and an entry with another
-# tag (an older or newer qubico-nb) is parsed from its answer again.
-
-
-@lru_cache(maxsize=1)
-def snapshot_tag() -> str | None:
-    """A fingerprint of this parser's code (this module and the constants it reads); None when
-    the source cannot be read, and then no snapshot is ever trusted."""
-    from pathlib import Path
-
-    digest = hashlib.sha256(b"qubico-nb task snapshot v1\0")
-    try:
-        here = Path(__file__)
-        for module_file in (here, here.with_name("_constants.py")):
-            digest.update(module_file.read_bytes())
-    except (OSError, TypeError):
-        return None
-    return digest.hexdigest()[:32]
-
-
-def task_snapshot(task: Task) -> list[Any] | None:
-    """What the parser made of a task, JSON-ready, for `task_from_snapshot`; None for a task
-    that a snapshot cannot describe exactly (one made by hand with local times)."""
-    given = _get_task_input(task)
-    stamps = (task.created_at, task.started_at, task.ended_at)
-    if any(s is not None and s.tzinfo is not timezone.utc for s in stamps):
-        return None
-    usage, error = task.usage, task.error
-    return [
-        task.id,
-        task.raw_status,
-        task.model,
-        task.task_type,
-        dict(given),  # explicit, so a stored task is read without decoding its answer
-        *[None if s is None else s.isoformat() for s in stamps],
-        None if usage is None else [usage.frozen, usage.consume, usage.type],
-        [
-            [
-                w.url,
-                w.url_without_watermark,
-                w.content_type,
-                w.kind,
-                w.duration_s,
-                w.width,
-                w.height,
-                w.cover_url,
-            ]
-            for w in task.works
-        ],
-        None if error is None else [error.message, error.code, error.raw_message],
-    ]
-
-
-_WORK_KINDS = frozenset(("audio", "video", "image", "other"))
-
-
-def task_from_snapshot(snapshot: object, raw: dict[str, Any] | str) -> Task:
-    """The task `task_snapshot` described, with `raw` (its answer) as ``raw``; ValueError for a
-    snapshot of any other shape (a damaged entry: the caller parses the answer instead).
-
-    `raw` may be the answer's JSON text as `json.dumps` wrote it: it is decoded when ``raw``
-    is first read (a table of stored tasks never reads it)."""
-    if type(snapshot) is not list or len(snapshot) != 11:
-        raise ValueError(_NOT_A_SNAPSHOT)
-    (task_id, raw_status, model, task_type, given, created, started, ended, usage, works, error) = (
-        snapshot
-    )
-    if (
-        type(task_id) is not str
-        or type(raw_status) is not str
-        or type(works) is not list
-        or type(model) not in _TEXT_OR_NONE
-        or type(task_type) not in _TEXT_OR_NONE
-        or type(given) not in _DICT_OR_NONE
-        or type(usage) not in _LIST_OR_NONE
-        or type(error) not in _LIST_OR_NONE
-    ):
-        raise ValueError(_NOT_A_SNAPSHOT)
-    if given is None:  # an earlier layout: the input is the answer's own
-        given = raw.get("input") if type(raw) is dict else None
-        if type(given) is not dict:
-            raise ValueError(_NOT_A_SNAPSHOT)
-    task: Task = _new(Task)
-    _set_task_id(task, task_id)
-    _set_task_status(task, Status.parse(raw_status))
-    _set_task_raw_status(task, raw_status)
-    _set_task_model(task, model)
-    _set_task_type(task, task_type)
-    _set_task_input(task, given)
-    _set_task_created_at(task, _stamp(created))
-    _set_task_started_at(task, _stamp(started))
-    _set_task_ended_at(task, _stamp(ended))
-    if usage is not None:
-        if len(usage) != 3:
-            raise ValueError(_NOT_A_SNAPSHOT)
-        frozen, consume, usage_type = usage
-        if (
-            type(frozen) not in _INT_OR_NONE
-            or type(consume) not in _INT_OR_NONE
-            or type(usage_type) not in _TEXT_OR_NONE
-        ):
-            raise ValueError(_NOT_A_SNAPSHOT)
-        usage = _new_usage(frozen, consume, usage_type)
-    _set_task_usage(task, usage)
-    _set_task_works(task, tuple([_snapshot_work(item) for item in works]))
-    if error is not None:
-        if len(error) != 3:
-            raise ValueError(_NOT_A_SNAPSHOT)
-        message, code, raw_message = error
-        if (
-            type(message) is not str
-            or type(code) not in _INT_OR_NONE
-            or type(raw_message) not in _TEXT_OR_NONE
-        ):
-            raise ValueError(_NOT_A_SNAPSHOT)
-        error = _new_error(message, code, raw_message)
-    _set_task_error(task, error)
-    _set_task_raw(task, raw if type(raw) is dict else _AnswerText(raw))
-    return task
-
-
-def _stamp(text: object) -> datetime | None:
-    if text is None:
-        return None
-    if type(text) is not str:
-        raise ValueError(_NOT_A_SNAPSHOT)
-    stamp = datetime.fromisoformat(text)  # the C parser: a few times faster than arithmetic
-    if stamp.tzinfo is not timezone.utc:
-        raise ValueError(_NOT_A_SNAPSHOT)
-    return stamp
-
-
-def _snapshot_work(item: object) -> Work:
-    if type(item) is not list or len(item) != 8:
-        raise ValueError(_NOT_A_SNAPSHOT)
-    url, without_watermark, content_type, kind, duration_s, width, height, cover_url = item
-    if (
-        type(url) is not str
-        or kind not in _WORK_KINDS
-        or type(without_watermark) not in _TEXT_OR_NONE
-        or type(content_type) not in _TEXT_OR_NONE
-        or type(cover_url) not in _TEXT_OR_NONE
-        or type(width) not in _INT_OR_NONE
-        or type(height) not in _INT_OR_NONE
-        or type(duration_s) not in _NUMBER_OR_NONE
-    ):
-        raise ValueError(_NOT_A_SNAPSHOT)
-    work: Work = _new(Work)
-    _set_work_url(work, url)
-    _set_work_url_without_watermark(work, without_watermark)
-    _set_work_content_type(work, content_type)
-    _set_work_kind(work, kind)
-    _set_work_duration_s(work, duration_s if type(duration_s) is not int else float(duration_s))
-    _set_work_width(work, width)
-    _set_work_height(work, height)
-    _set_work_cover_url(work, cover_url)
-    return work
-
-
-_NONE = type(None)
-_TEXT_OR_NONE = frozenset((str, _NONE))
-_INT_OR_NONE = frozenset((int, _NONE))
-_NUMBER_OR_NONE = frozenset((int, float, _NONE))
-_DICT_OR_NONE = frozenset((dict, _NONE))
-_LIST_OR_NONE = frozenset((list, _NONE))
-_NOT_A_SNAPSHOT = "not a task snapshot"

@@ -410,6 +410,7 @@ def test_a_snapshot_of_another_parser_or_damaged_is_parsed_from_its_answer(damag
 def test_a_stored_answer_is_decoded_only_when_raw_is_read() -> None:
     from qubico_nb import models
     from qubico_nb.cache import TaskCache
+    from qubico_nb.store import snapshot
 
     store = TaskStore(scope="s")
     tasks = _snapshot_tasks()
@@ -420,7 +421,7 @@ def test_a_stored_answer_is_decoded_only_when_raw_is_read() -> None:
     assert rebuilt.prompt == "wind" and rebuilt.to_dict() == tasks[1].to_dict()
     assert rebuilt.raw == tasks[1].raw and type(models._get_raw_slot(rebuilt)) is dict
 
-    damaged = models.task_from_snapshot(models.task_snapshot(tasks[1]), '{"task_id": "u1"')
+    damaged = snapshot.task_from_snapshot(snapshot.task_snapshot(tasks[1]), '{"task_id": "u1"')
     assert damaged == tasks[1]
     with pytest.raises(ProtocolError, match="clear the task cache"):
         damaged.raw  # noqa: B018 (the read is the test)

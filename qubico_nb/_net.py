@@ -1,11 +1,14 @@
-"""Whether an address is this machine: the one rule, shared by the client side and the sandbox.
+"""URL rules: whether an address is this machine (shared by the client side and the sandbox),
+what an API base URL may be, where a redirect points, and where a file is fetched from.
 
-A leaf module (stdlib only, nothing else of qubico_nb), like `_media` and `_constants`.
+A leaf module (stdlib only, nothing else of qubico_nb), like `_media` and `_constants`: it
+answers with values or a ValueError that says what is wrong, and the caller words the error.
 """
 
 from __future__ import annotations
 
 import ipaddress
+import re
 from urllib.parse import urljoin, urlsplit
 
 
@@ -48,3 +51,91 @@ def file_url(url: str, base_url: str) -> str:
         if at >= 0:
             return urljoin(base + "/", url[at + len(marker) :])
     return urljoin(base + "/", url)
+
+
+_LABEL = r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?"
+_HOSTNAME = re.compile(rf"{_LABEL}(?:\.{_LABEL})*\.?")
+_PATH = re.compile(r"[A-Za-z0-9._~!$&'()*+,;=:@%/-]*")
+
+
+def api_base(url: object) -> str:
+    """`url` as an API base: ``http(s)://host[:port][/path]`` and nothing else, normalized.
+
+    Refused with a ValueError that says why (``"has a query or fragment"``): user info
+    (``https://a@b``), backslashes, whitespace or control characters, queries, fragments, ports
+    outside 1-65535, hosts that are not plain names or IP addresses. Anything looser lets a
+    crafted URL send the key where it seems not to go.
+    """
+    if not isinstance(url, str):
+        raise ValueError("is not a string")
+    if any(c.isspace() or not c.isprintable() for c in url) or "\\" in url:
+        raise ValueError("holds whitespace, a control character or a backslash")
+    if not url.isascii():
+        raise ValueError("holds non-ASCII characters (write the host in punycode)")
+    scheme, sep, rest = url.partition("://")
+    scheme = scheme.lower()
+    if not sep or scheme not in ("http", "https"):
+        raise ValueError("does not start with http:// or https://")
+    if "?" in rest or "#" in rest:
+        raise ValueError("has a query or fragment")
+    netloc, slash, path = rest.partition("/")
+    if "@" in netloc:
+        raise ValueError("holds a user name or password (the part before '@')")
+    bad_port = "has a port that is not a number from 1 to 65535"
+    bad_ipv6 = "has a bracketed host that is not an IPv6 address"
+    try:
+        parts = urlsplit(f"{scheme}://{netloc}")
+    except ValueError:  # an unclosed or odd IPv6 literal
+        raise ValueError(bad_ipv6 if netloc.startswith("[") else bad_port) from None
+    try:
+        host = parts.hostname or ""
+        port = parts.port
+    except ValueError:
+        raise ValueError(bad_port) from None
+    if port == 0 or netloc.endswith(":"):
+        raise ValueError(bad_port)
+    if netloc.startswith("["):
+        try:
+            ipaddress.IPv6Address(host)
+        except ValueError:
+            raise ValueError(bad_ipv6) from None
+    elif not _HOSTNAME.fullmatch(host):
+        raise ValueError("has no valid host name")
+    if not _PATH.fullmatch(path):
+        raise ValueError("has characters in its path that a URL cannot hold")
+    return f"{scheme}://{netloc.lower()}{slash}{path}".rstrip("/")
+
+
+def origin(url: str) -> tuple[str, str, int | None]:
+    """(scheme, host, port) of `url`, the port filled in for http(s); -1 for an unreadable one."""
+    parts = urlsplit(url)
+    scheme = parts.scheme.lower()
+    try:
+        port = parts.port
+    except ValueError:
+        port = -1
+    return scheme, (parts.hostname or ""), port or {"http": 80, "https": 443}.get(scheme)
+
+
+def redirect_target(url: str, location: str) -> str | None:
+    """Where a redirect from `url` to `location` points, as an absolute http(s) URL; None when
+    it points anywhere else (another scheme, no host, port 0, an unreadable URL)."""
+    try:
+        target = urljoin(url, location) if location else ""
+        parts = urlsplit(target)
+        usable = (
+            parts.scheme.lower() in ("http", "https") and bool(parts.hostname) and parts.port != 0
+        )
+    except ValueError:  # a bad port or IPv6 literal
+        usable = False
+    return target if usable else None
+
+
+def where(url: str) -> str:
+    """``scheme://host[:port]`` of `url`, for messages (never its path, query or user info)."""
+    parts = urlsplit(url)
+    try:
+        port = parts.port
+    except ValueError:
+        port = None
+    return f"{parts.scheme}://{parts.hostname or '?'}" + (f":{port}" if port else "")

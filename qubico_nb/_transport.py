@@ -23,34 +23,25 @@ on, and waits on the client's clock. What it promises:
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
-import heapq
 import http.client
-import ipaddress
-import itertools
 import json as jsonlib
 import logging
 import os
-import re
-import socket
-import threading
 import time
 import zlib
 from collections.abc import Callable, Iterator, Mapping
 from email.utils import parsedate_to_datetime
 from typing import Any, BinaryIO
-from urllib.parse import urljoin, urlsplit
+from urllib.parse import urlsplit
 
 import requests
 import urllib3
-from requests.adapters import HTTPAdapter
-from urllib3.connection import HTTPConnection, HTTPSConnection
-from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 from urllib3.exceptions import ConnectTimeoutError, NewConnectionError
 
 from ._constants import API_KEY_ENV, API_KEY_ENV_ALIASES, SANDBOX_KEY_ENV
-from ._net import is_loopback_url
+from ._deadline import Alarm, DeadlineAdapter, current, watchdog
+from ._net import api_base, is_loopback_url, origin, redirect_target, where
 from ._retry import CREATE_OUTCOME_UNKNOWN_STATUSES, Clock, RetryPolicy, SystemClock
 from ._version import __version__
 from .errors import (
@@ -112,229 +103,28 @@ def parse_retry_after(value: str | None) -> float | None:
     return max(0.0, when.timestamp() - time.time())
 
 
-_LABEL = r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?"
-_HOSTNAME = re.compile(rf"{_LABEL}(?:\.{_LABEL})*\.?")
-_PATH = re.compile(r"[A-Za-z0-9._~!$&'()*+,;=:@%/-]*")
-
-
 def check_api_url(url: object, name: str = "base_url") -> str:
-    """`url` as an API base: ``http(s)://host[:port][/path]`` and nothing else, normalized.
-
-    Refused: user info (``https://a@b``), backslashes, whitespace or control characters,
-    queries, fragments, ports outside 1-65535, hosts that are not plain names or IP addresses.
-    Anything looser lets a crafted URL send the key where it seems not to go.
-    """
-
-    def bad(why: str) -> InvalidRequestError:
+    """`url` as an API base, normalized (`qubico_nb._net.api_base`); InvalidRequestError
+    saying what is wrong with it otherwise."""
+    try:
+        return api_base(url)
+    except ValueError as why:
         shown = repr(url)[:120] if isinstance(url, str) else type(url).__name__
-        return InvalidRequestError(
+        raise InvalidRequestError(
             f"{name} must be an http(s) URL like https://api.piapi.ai; {shown} {why}"
-        )
-
-    if not isinstance(url, str):
-        raise bad("is not a string")
-    if any(c.isspace() or not c.isprintable() for c in url) or "\\" in url:
-        raise bad("holds whitespace, a control character or a backslash")
-    if not url.isascii():
-        raise bad("holds non-ASCII characters (write the host in punycode)")
-    scheme, sep, rest = url.partition("://")
-    scheme = scheme.lower()
-    if not sep or scheme not in ("http", "https"):
-        raise bad("does not start with http:// or https://")
-    if "?" in rest or "#" in rest:
-        raise bad("has a query or fragment")
-    netloc, slash, path = rest.partition("/")
-    if "@" in netloc:
-        raise bad("holds a user name or password (the part before '@')")
-    try:
-        parts = urlsplit(f"{scheme}://{netloc}")
-        host = parts.hostname or ""
-        port = parts.port
-    except ValueError:
-        raise bad("has a port that is not a number from 1 to 65535") from None
-    if port == 0 or netloc.endswith(":"):
-        raise bad("has a port that is not a number from 1 to 65535")
-    if netloc.startswith("["):
-        try:
-            ipaddress.IPv6Address(host)
-        except ValueError:
-            raise bad("has a bracketed host that is not an IPv6 address") from None
-    elif not _HOSTNAME.fullmatch(host):
-        raise bad("has no valid host name")
-    if not _PATH.fullmatch(path):
-        raise bad("has characters in its path that a URL cannot hold")
-    return f"{scheme}://{netloc.lower()}{slash}{path}".rstrip("/")
-
-
-def _origin(url: str) -> tuple[str, str, int | None]:
-    parts = urlsplit(url)
-    scheme = parts.scheme.lower()
-    try:
-        port = parts.port
-    except ValueError:
-        port = -1
-    return scheme, (parts.hostname or ""), port or {"http": 80, "https": 443}.get(scheme)
+        ) from None
 
 
 def _redirect_target(url: str, headers: Mapping[str, str], what: str) -> str:
     """Where a redirect points, as an absolute http(s) URL, or a ProtocolError."""
     location = (headers.get("Location") or "").strip()
-    try:
-        target = urljoin(url, location) if location else ""
-        parts = urlsplit(target)
-        usable = (
-            parts.scheme.lower() in ("http", "https") and bool(parts.hostname) and parts.port != 0
-        )
-    except ValueError:  # a bad port or IPv6 literal
-        usable = False
-    if not usable:
+    target = redirect_target(url, location)
+    if target is None:
         raise ProtocolError(
-            f"{what}: {_where(url)} answered with a redirect to "
+            f"{what}: {where(url)} answered with a redirect to "
             f"{location[:100]!r}, which is not an http(s) URL"
         )
     return target
-
-
-def _where(url: str) -> str:
-    parts = urlsplit(url)
-    return f"{parts.scheme}://{parts.hostname or '?'}" + (
-        f":{parts.port}" if _safe_port(url) else ""
-    )
-
-
-def _safe_port(url: str) -> int | None:
-    try:
-        return urlsplit(url).port
-    except ValueError:
-        return None
-
-
-# -- total deadlines: a watchdog shuts the socket of a request past its deadline ----------------
-class _Alarm:
-    """One request's deadline (real monotonic seconds) and the connection it is using."""
-
-    __slots__ = ("budget", "cancelled", "conn", "deadline", "fired", "sock")
-
-    def __init__(self, deadline: float) -> None:
-        self.deadline = deadline
-        self.budget = deadline - time.monotonic()  # for messages: how long it was given
-        self.conn: HTTPConnection | None = None
-        # Kept apart from conn.sock: http.client drops that when an answer says
-        # "Connection: close", while the answer goes on reading from the socket.
-        self.sock: socket.socket | None = None
-        self.fired = False
-        self.cancelled = False
-
-    def fire(self) -> None:
-        self.fired = True
-        for sock in (self.sock, getattr(self.conn, "sock", None)):
-            if sock is not None:
-                with contextlib.suppress(OSError, ValueError):
-                    # socket.socket's own shutdown, not SSLSocket's (which unwraps the TLS
-                    # object under a reader's feet): the reader just sees the end of the stream.
-                    socket.socket.shutdown(sock, socket.SHUT_RDWR)
-
-
-class _Watchdog:
-    """One daemon thread that fires alarms at their deadlines (cheap: no thread per request)."""
-
-    def __init__(self) -> None:
-        self._reset()
-
-    def _reset(self) -> None:
-        """Fresh state; also in a forked child, where the parent's thread does not exist."""
-        self._cond = threading.Condition()
-        self._heap: list[tuple[float, int, _Alarm]] = []
-        self._seq = itertools.count()
-        self._thread: threading.Thread | None = None
-
-    def arm(self, alarm: _Alarm) -> None:
-        with self._cond:
-            heapq.heappush(self._heap, (alarm.deadline, next(self._seq), alarm))
-            if self._thread is None:
-                self._thread = threading.Thread(
-                    target=self._run, name="qubico-nb-deadlines", daemon=True
-                )
-                self._thread.start()
-            if self._heap[0][2] is alarm:  # only an earlier deadline needs the thread awake
-                self._cond.notify()
-
-    def _run(self) -> None:
-        while True:
-            with self._cond:
-                while True:
-                    while self._heap and (
-                        self._heap[0][2].cancelled or self._heap[0][0] != self._heap[0][2].deadline
-                    ):
-                        heapq.heappop(self._heap)  # finished, or re-armed later
-                    if not self._heap:
-                        self._cond.wait()
-                        continue
-                    wait = self._heap[0][0] - time.monotonic()
-                    if wait <= 0:
-                        alarm = heapq.heappop(self._heap)[2]
-                        break
-                    self._cond.wait(wait)
-            alarm.fire()
-
-
-_watchdog = _Watchdog()
-if hasattr(os, "register_at_fork"):
-    os.register_at_fork(after_in_child=_watchdog._reset)
-_current = threading.local()
-
-
-def _attach(conn: HTTPConnection) -> None:
-    """Tell the running request's alarm which connection (and socket) it is using."""
-    alarm: _Alarm | None = getattr(_current, "alarm", None)
-    if alarm is not None:
-        alarm.conn = conn
-        if conn.sock is not None:
-            alarm.sock = conn.sock
-        if alarm.fired:
-            raise TimeoutError("the request's total deadline has passed")
-
-
-class _DeadlineHTTPConnection(HTTPConnection):
-    def connect(self) -> None:
-        super().connect()
-        _attach(self)
-
-    def request(self, *args: Any, **kwargs: Any) -> None:
-        _attach(self)
-        super().request(*args, **kwargs)
-
-
-class _DeadlineHTTPSConnection(_DeadlineHTTPConnection, HTTPSConnection):
-    """The same reporting over TLS (the MRO puts HTTPSConnection's connect under ours)."""
-
-
-class _DeadlineHTTPPool(HTTPConnectionPool):
-    ConnectionCls = _DeadlineHTTPConnection
-
-
-class _DeadlineHTTPSPool(HTTPSConnectionPool):
-    ConnectionCls = _DeadlineHTTPSConnection
-
-
-class _DeadlineAdapter(HTTPAdapter):
-    """An adapter whose connections report themselves to the running request's alarm."""
-
-    def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
-        super().init_poolmanager(*args, **kwargs)
-        self.poolmanager.pool_classes_by_scheme = {  # type: ignore[assignment]
-            "http": _DeadlineHTTPPool,
-            "https": _DeadlineHTTPSPool,
-        }
-
-    def proxy_manager_for(self, proxy: str, **kwargs: Any) -> Any:
-        manager = super().proxy_manager_for(proxy, **kwargs)
-        if not proxy.lower().startswith("socks"):  # SOCKS pools have their own connections
-            manager.pool_classes_by_scheme = {
-                "http": _DeadlineHTTPPool,
-                "https": _DeadlineHTTPSPool,
-            }
-        return manager
 
 
 class _KeyAuth(requests.auth.AuthBase):
@@ -484,14 +274,16 @@ class Transport:
         self.session = session or requests.Session()
         # The environment (proxies, CA bundle) is read once per origin, not on every request:
         # requests re-reads it per call, about a fifth of a keep-alive GET's time. A Session the
-        # caller passed in is left as it is.
+        # caller passed in keeps its trust_env (requests reads the environment per call for
+        # it); like our own, it gets the deadline adapters below, which replace whatever it had
+        # mounted for http:// and https://, and our User-Agent.
         self._trust_env = owned and self.session.trust_env
         if self._trust_env:
             self.session.trust_env = False
         bundle = os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE")
         self._verify: str | None = bundle if self._trust_env and bundle else None
         self._proxies: dict[str, Any] = {}
-        adapter = _DeadlineAdapter(pool_connections=4, pool_maxsize=32)
+        adapter = DeadlineAdapter(pool_connections=4, pool_maxsize=32)
         self.session.mount("http://", adapter)
         self.session.mount("https://", adapter)
         self.session.headers["User-Agent"] = f"qubico-nb/{__version__}"
@@ -554,7 +346,7 @@ class Transport:
             and not self.allow_insecure_http
         ):
             raise ConfigurationError(
-                f"refusing to send the API key over plain HTTP to {_where(url)}: "
+                f"refusing to send the API key over plain HTTP to {where(url)}: "
                 "use https://, or pass Client(allow_insecure_http=True) if you really mean it"
             )
 
@@ -587,7 +379,7 @@ class Transport:
         method: str,
         url: str,
         *,
-        alarm: _Alarm,
+        alarm: Alarm,
         with_key: bool,
         json: Any = None,
         params: Mapping[str, Any] | None = None,
@@ -607,7 +399,7 @@ class Transport:
         budget = alarm.deadline - time.monotonic()
         if budget <= 0 or alarm.fired:
             return self._timed_out(url, what, alarm, sent=alarm.conn is not None)
-        _current.alarm = alarm
+        current.alarm = alarm
         failure: _Failure | None = None
         response: requests.Response | None = None
         try:
@@ -633,12 +425,12 @@ class Transport:
         except ValueError:  # requests parses a redirect's Location even when not following it
             failure = _Failure(
                 ProtocolError(
-                    f"{what}: {_where(url)} answered with something that could not be read, such "
+                    f"{what}: {where(url)} answered with something that could not be read, such "
                     "as a redirect to a URL that is not an http(s) URL"
                 )
             )
         finally:
-            _current.alarm = None
+            current.alarm = None
         if failure is not None or response is None:
             return failure or self._timed_out(url, what, alarm, sent=True)
         try:
@@ -662,7 +454,7 @@ class Transport:
         response: requests.Response,
         url: str,
         *,
-        alarm: _Alarm,
+        alarm: Alarm,
         limit: int,
         what: str,
         sink: BinaryIO | None,
@@ -681,7 +473,7 @@ class Transport:
         if expected.isdigit() and int(expected) > limit and "Content-Encoding" not in headers:
             return _Failure(
                 ResponseTooLargeError(
-                    f"{what}: the answer from {_where(url)} announces {int(expected):,} "
+                    f"{what}: the answer from {where(url)} announces {int(expected):,} "
                     f"bytes, more than the {limit:,} allowed"
                     + ("; pass a larger max_bytes if you expect it" if sink else ""),
                     limit=limit,
@@ -699,7 +491,7 @@ class Transport:
                     size += len(piece)
                     if size > limit:
                         raise ResponseTooLargeError(
-                            f"{what}: the answer from {_where(url)} is larger than {limit:,} "
+                            f"{what}: the answer from {where(url)} is larger than {limit:,} "
                             "bytes"
                             + (" once decompressed" if raw_size < size else "")
                             + ("; pass a larger max_bytes if you expect it" if sink else ""),
@@ -719,11 +511,11 @@ class Transport:
                         alarm.deadline, started + self.timeout + 1 + raw_size / rate
                     )
                     alarm.budget = alarm.deadline - started
-                    _watchdog.arm(alarm)
+                    watchdog.arm(alarm)
             if expected.isdigit() and int(expected) != raw_size:
                 failure = _Failure(
                     APIConnectionError(
-                        f"{what}: got {raw_size} of {expected} bytes from {_where(url)}"
+                        f"{what}: got {raw_size} of {expected} bytes from {where(url)}"
                     )
                 )
             else:
@@ -743,28 +535,28 @@ class Transport:
         response.raw.release_conn()
         return _Answer(status, headers, b"".join(pieces), url)
 
-    def _timed_out(self, url: str, what: str, alarm: _Alarm, *, sent: bool) -> _Failure:
+    def _timed_out(self, url: str, what: str, alarm: Alarm, *, sent: bool) -> _Failure:
         return _Failure(
             APITimeoutError(
-                f"{what}: no complete answer from {_where(url)} within {alarm.budget:.3g} s"
+                f"{what}: no complete answer from {where(url)} within {alarm.budget:.3g} s"
             ),
             sent=sent,
         )
 
     def _broke_off(
-        self, url: str, what: str, err: BaseException, alarm: _Alarm, received: int | None = None
+        self, url: str, what: str, err: BaseException, alarm: Alarm, received: int | None = None
     ) -> _Failure:
         if alarm.fired:
             return self._timed_out(url, what, alarm, sent=True)
         after = "" if received is None else f" after {received} bytes"
         return _Failure(
             APIConnectionError(
-                f"{what}: the answer from {_where(url)} broke off{after} ({type(err).__name__})"
+                f"{what}: the answer from {where(url)} broke off{after} ({type(err).__name__})"
             )
         )
 
     def _connection_failure(
-        self, err: requests.ConnectionError, url: str, what: str, alarm: _Alarm
+        self, err: requests.ConnectionError, url: str, what: str, alarm: Alarm
     ) -> _Failure:
         if alarm.fired:
             return self._timed_out(url, what, alarm, sent=alarm.conn is not None)
@@ -775,11 +567,11 @@ class Transport:
         )
         if isinstance(err, requests.ConnectTimeout):
             return _Failure(
-                APITimeoutError(f"{what}: could not connect to {_where(url)} in time"), sent=False
+                APITimeoutError(f"{what}: could not connect to {where(url)} in time"), sent=False
             )
         detail = self.redact(str(reason))[:300]
         return _Failure(
-            APIConnectionError(f"{what}: could not reach {_where(url)} ({detail})"),
+            APIConnectionError(f"{what}: could not reach {where(url)} ({detail})"),
             sent=not never_sent,
         )
 
@@ -807,8 +599,8 @@ class Transport:
             budget = self.timeout
             if deadline is not None:
                 budget = min(budget, max(deadline - self.clock.monotonic(), 0.001))
-            alarm = _Alarm(time.monotonic() + budget)
-            _watchdog.arm(alarm)
+            alarm = Alarm(time.monotonic() + budget)
+            watchdog.arm(alarm)
             sent_at = time.time()
             try:
                 outcome = self._follow(
@@ -829,13 +621,13 @@ class Transport:
         method: str,
         url: str,
         *,
-        alarm: _Alarm,
+        alarm: Alarm,
         json: Any,
         params: Mapping[str, Any] | None,
         what: str,
     ) -> _Answer | _Failure:
         """One API request, following redirects only within `url`'s origin (key and all)."""
-        home = _origin(url)
+        home = origin(url)
         for _ in range(MAX_REDIRECTS + 1):
             self._check_destination(url)
             began = time.monotonic()
@@ -861,20 +653,20 @@ class Transport:
                 return outcome
             target = _redirect_target(url, outcome.headers, what)
             code = outcome.status
-            if _origin(target) != home:
+            if origin(target) != home:
                 raise ProtocolError(
-                    f"{what}: {_where(url)} redirected (HTTP {code}) to another origin, "
-                    f"{_where(target)!r}; refused, so the API key stays with {_where(url)}. "
+                    f"{what}: {where(url)} redirected (HTTP {code}) to another origin, "
+                    f"{where(target)!r}; refused, so the API key stays with {where(url)}. "
                     "If the API moved, pass its new address as Client(base_url=...)"
                 )
             if code in (301, 302, 303) and method.upper() not in ("GET", "HEAD"):
                 raise ProtocolError(
-                    f"{what}: {_where(url)} answered a {method} with HTTP {code} (a redirect "
+                    f"{what}: {where(url)} answered a {method} with HTTP {code} (a redirect "
                     "that would turn it into a GET); refused"
                 )
             url = target
             params = None  # the Location holds the whole target, query included
-        raise ProtocolError(f"{what}: more than {MAX_REDIRECTS} redirects from {_where(url)}")
+        raise ProtocolError(f"{what}: more than {MAX_REDIRECTS} redirects from {where(url)}")
 
     def _lost(
         self, body: Any, what: str, cause: QubicoError, sent_at: float
@@ -930,7 +722,7 @@ class Transport:
             return _Failure(failure, retry_after=retry_after)
         if not isinstance(body, dict):
             error = MalformedResponseError(
-                f"{what}: {_where(answer.url)} answered HTTP {status} with a body that is not "
+                f"{what}: {where(answer.url)} answered HTTP {status} with a body that is not "
                 "a JSON object; is the base URL right?"
             )
             if not idempotent:
@@ -975,8 +767,8 @@ class Transport:
             sink.seek(0)
             sink.truncate()
             started = time.monotonic()
-            alarm = _Alarm(started + self.timeout)
-            _watchdog.arm(alarm)
+            alarm = Alarm(started + self.timeout)
+            watchdog.arm(alarm)
             try:
                 hop = url
                 for _ in range(MAX_REDIRECTS + 1):

@@ -123,9 +123,27 @@ SHARED_LEAVES = {
 }
 
 
-def test_shared_leaves_are_leaves() -> None:
-    for name in SHARED_LEAVES:
-        assert _imports(MODULES[name], module_level_only=False) == set(), name
+#: Small modules with one job each, importing nothing else of qubico_nb: anything may use them,
+#: and they can never pull a layer in by the back door.
+LEAVES = SHARED_LEAVES | {
+    "qubico_nb._coerce",
+    "qubico_nb._deadline",
+    "qubico_nb._gc",
+    "qubico_nb._version",
+}
+
+
+@pytest.mark.parametrize("name", sorted(LEAVES))
+def test_leaves_are_leaves(name: str) -> None:
+    assert name in MODULES, f"{name} is gone: update LEAVES"
+    assert _imports(MODULES[name], module_level_only=False) == set(), name
+
+
+def test_the_leaf_check_finds_an_import() -> None:
+    assert _imports(MODULES["qubico_nb.models"], module_level_only=False) >= {
+        "qubico_nb._coerce",
+        "qubico_nb._constants",
+    }
 
 
 def test_the_sandbox_imports_nothing_from_the_client_side() -> None:
@@ -140,7 +158,7 @@ def test_the_sandbox_imports_nothing_from_the_client_side() -> None:
 
 
 PURE_LAYERS = sorted(
-    {"qubico_nb.models", "qubico_nb.frames", "qubico_nb.errors"}
+    {"qubico_nb.models", "qubico_nb.frames", "qubico_nb.errors", "qubico_nb.store.snapshot"}
     | {m for m in MODULES if m == "qubico_nb.html" or m.startswith("qubico_nb.html.")}
 )
 
@@ -158,6 +176,20 @@ def test_pure_layers_touch_no_network_and_no_widgets(module: str) -> None:
         "qubico_nb.viewer",
         "qubico_nb.connection",
     }, f"{module} imports {inner}"
+
+
+def test_where_a_file_plays_from_is_decided_without_widgets_or_http() -> None:
+    """`playback` sits between html and the widgets: it fetches bytes only through a function
+    the widget hands it (the client's), so the views that call it stay free of HTTP."""
+    path = MODULES["qubico_nb.playback"]
+    assert not (_external(path) & (WIDGETS | HTTP))
+    assert not _imports(path, module_level_only=False) & {
+        "qubico_nb.client",
+        "qubico_nb._transport",
+        "qubico_nb.connection",
+        "qubico_nb.viewer",
+        "qubico_nb.comparison",
+    }
 
 
 def test_widgets_never_talk_http() -> None:

@@ -24,7 +24,7 @@ from .core import (
 )
 
 #: The compare grid's rules (compare.css). Text uses JupyterLab's font colours (4.5:1 or more on
-#: its light and dark backgrounds, see tests/test_html.py) and inherits the host's colour
+#: its light and dark backgrounds, see tests/test_html_grid.py) and inherits the host's colour
 #: elsewhere; red marks problems only as a border, never as the colour of text.
 COMPARE_STYLE = style("compare.css")
 

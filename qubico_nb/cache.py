@@ -184,7 +184,7 @@ def _entry(task: Task, known_secrets: Iterable[str] = ()) -> Mapping[str, Any] |
         raw if snapshot is None else {SNAPSHOT_KEY: tag, "snapshot": snapshot, "raw": raw}
     )
     try:
-        return _without_secrets(entry, _secrets_in(raw, known_secrets))  # type: ignore[no-any-return]
+        return _without_secrets(entry, _secrets_in(raw, known_secrets))
     except _TooDeep as err:
         log.debug("task %r is not stored on disk: %s", task.id, err)
         return None

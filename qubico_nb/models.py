@@ -559,7 +559,7 @@ def assemble_work(
 def input_of(task: Task) -> Mapping[str, Any]:
     """The task's input mapping itself, not a read-only view of it: for bulk readers (a frame
     of thousands of tasks, a snapshot) that only read it."""
-    return _get_task_input(task)  # type: ignore[no-any-return]
+    return _get_task_input(task)
 
 
 def _get_task_raw(task: Task) -> Mapping[str, Any]:
@@ -578,7 +578,7 @@ def _get_task_raw(task: Task) -> Mapping[str, Any]:
                 f"the stored answer of task {task.id!r} is not an object; clear the task cache"
             )
         _set_raw_slot(task, value)
-    return value  # type: ignore[no-any-return]
+    return value
 
 
 def _read_only(name: str, slot: Any, get: Any = None) -> property:
@@ -609,7 +609,7 @@ def _lazy_works(slot: Any) -> property:
     def works(self: Task) -> tuple[Work, ...]:
         value = get(self)
         if value is not _UNPARSED:
-            return value  # type: ignore[no-any-return]
+            return value
         try:
             value = _parse_works(_get_task_raw(self))
         except Exception as err:
@@ -617,7 +617,7 @@ def _lazy_works(slot: Any) -> property:
                 f"could not read the task's works: {type(err).__name__}: {err}"
             ) from err
         put(self, value)
-        return value  # type: ignore[no-any-return]
+        return value
 
     return property(works, put, doc="The generated files, in the order the answer lists them.")
 

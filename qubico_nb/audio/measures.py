@@ -328,7 +328,7 @@ class Loudness:
         if not self.defined:
             return math.nan
         if self.fallback is not None:
-            import pyloudnorm  # type: ignore[import-untyped]
+            import pyloudnorm
 
             whole = np.concatenate(self.fallback).astype(np.float64)
             return float(pyloudnorm.Meter(self.rate).integrated_loudness(whole))

@@ -75,7 +75,7 @@ def default_rater() -> str:
         return "anonymous"
 
 
-class Review(anywidget.AnyWidget):  # type: ignore[misc]
+class Review(anywidget.AnyWidget):
     """A listening room: rows of candidates, one transport per row, verdicts kept on disk.
 
     Make one with `review()`. Rate with the mouse or keys in the board, or `rate()` here; read

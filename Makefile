@@ -25,10 +25,12 @@ test: lint $(STAMP)
 	$(BIN)/python -m pytest
 	scripts/test-compat
 
+## Python (ruff, mypy) and the shipped JavaScript and CSS (Biome, pinned in .ci/biome).
 lint: $(STAMP)
 	$(BIN)/ruff check qubico_nb tests benchmarks scripts
 	$(BIN)/ruff format --check qubico_nb tests benchmarks scripts
 	$(BIN)/mypy
+	scripts/biome
 
 ## Fast loop while coding: no notebooks, no browser.
 unit: $(STAMP)
@@ -47,4 +49,4 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/bench.py
 
 clean:
-	rm -rf $(VENV) .venv-compat-* .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) .venv-compat-* .pytest_cache .mypy_cache .ruff_cache .ci/biome/node_modules

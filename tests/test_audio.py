@@ -30,7 +30,7 @@ from qubico_nb.errors import QubicoError
 from qubico_nb.sandbox import Sandbox
 from qubico_nb.store.files import FileCache
 
-from .conftest import VIDEO, client_for
+from .helpers.sandbox import VIDEO, client_for
 
 RATE = 44100
 

@@ -26,7 +26,7 @@ from qubico_nb.batch import DEFAULT_MAX_WORKERS, WaitAllError, grid
 from qubico_nb.errors import ProtocolError, ServerError
 from qubico_nb.sandbox import Sandbox
 
-from .conftest import VIDEO, client_for
+from .helpers.sandbox import HOLD_MS, VIDEO, client_for, interrupted_within
 
 
 @pytest.fixture(autouse=True)
@@ -150,10 +150,6 @@ def test_wait_all_rides_out_transient_errors() -> None:
 # -- Ctrl-C ------------------------------------------------------------------------------------
 
 
-from .conftest import HOLD_MS  # noqa: E402
-from .conftest import interrupted_within as _interrupted_within  # noqa: E402
-
-
 def test_ctrl_c_returns_from_tabulate_without_waiting_for_stuck_requests(
     interrupt_soon: Callable[[float], None],
 ) -> None:
@@ -162,7 +158,7 @@ def test_ctrl_c_returns_from_tabulate_without_waiting_for_stuck_requests(
         ids = [client.generate_audio(VIDEO, f"tone {i}").id for i in range(40)]
         sb.inject("latency", ms=HOLD_MS, endpoints=("get",))
         interrupt_soon(0.3)
-        elapsed = _interrupted_within(
+        elapsed = interrupted_within(
             lambda: tabulate_tasks(ids, client=client, progress=False, max_workers=4)
         )
         assert elapsed < 3.0, elapsed  # promised: 2 s; the requests are held for 4 s
@@ -176,7 +172,7 @@ def test_ctrl_c_returns_from_wait_all(interrupt_soon: Callable[[float], None]) -
         tasks = [client.generate_audio(VIDEO, f"tone {i}") for i in range(6)]
         sb.inject("latency", ms=HOLD_MS, endpoints=("get",))
         interrupt_soon(0.3)
-        elapsed = _interrupted_within(
+        elapsed = interrupted_within(
             lambda: wait_all(tasks, client=client, progress=False, max_workers=2, timeout=60)
         )
         assert elapsed < 3.0, elapsed
@@ -187,7 +183,7 @@ def test_ctrl_c_during_a_pause_of_wait_all(interrupt_soon: Callable[[float], Non
         client = client_for(sb, poll_interval=30)
         task = client.generate_audio(VIDEO, "rain")
         interrupt_soon(0.3)
-        elapsed = _interrupted_within(
+        elapsed = interrupted_within(
             lambda: wait_all([task], client=client, progress=False, timeout=60)
         )
         assert elapsed < 3.0, elapsed
@@ -201,7 +197,7 @@ def test_ctrl_c_returns_from_submit_grid_and_names_what_was_made(
         sb.inject("latency", ms=HOLD_MS, endpoints=("create",))
         interrupt_soon(0.3)
         with pytest.warns(UserWarning, match="interrupted after creating 0 of 3"):
-            elapsed = _interrupted_within(
+            elapsed = interrupted_within(
                 lambda: submit_grid(VIDEO, ["a", "b", "c"], client=client, progress=False)
             )
         assert elapsed < 3.0, elapsed

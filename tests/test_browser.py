@@ -11,12 +11,9 @@ Never `playwright install` (it downloads a browser).
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import os
 import shutil
-import signal
-import socket
 import subprocess
 import sys
 import time
@@ -27,23 +24,19 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import requests
+
+from .helpers.browser import (
+    ARGS,
+    CHROMIUM,
+    TOKEN,
+    free_port,
+    require_browser,
+    run_all,
+    stop,
+    wait_for_port,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-TOKEN = "qnb-browser-test"
-ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-    "--disable-quic",
-    "--autoplay-policy=no-user-gesture-required",
-]
-
-
 pytestmark = [pytest.mark.slow, pytest.mark.browser]
 
 
@@ -75,26 +68,6 @@ class Host:
     page_url: str
     work: Path
     scenario: Scenario
-
-
-def _require(module: str) -> None:
-    missing = []
-    if not Path(CHROMIUM).exists():
-        missing.append("Debian's chromium (scripts/ensure-chromium)")
-    for name in ("playwright", module):
-        if importlib.util.find_spec(name) is None:
-            missing.append(f"{name} (pip install -e '.[dev]')")
-    if missing:
-        message = "browser test needs " + " and ".join(missing)
-        if os.environ.get("CI"):
-            pytest.fail(message)
-        pytest.skip(message)
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 def _command(scenario: Scenario, port: int, work: Path) -> list[str]:
@@ -182,7 +155,7 @@ def _write_notebook(path: Path, cells: list[str]) -> None:
 
 @contextmanager
 def _serve(scenario: Scenario, tmp_path: Path) -> Iterator[Host]:
-    _require(scenario.module)
+    require_browser(scenario.module)
     home = tmp_path / "home"
     settings = home / "lab-settings"
     apputils = settings / "@jupyterlab" / "apputils-extension"
@@ -219,7 +192,7 @@ def _serve(scenario: Scenario, tmp_path: Path) -> Iterator[Host]:
     if scenario.hub_proxy is not None:
         env["JUPYTERHUB_SERVICE_PREFIX"] = scenario.prefix
         env["QUBICO_NB_HUB_PROXY"] = "1" if scenario.hub_proxy else "0"
-    port = _free_port()
+    port = free_port()
     server = subprocess.Popen(
         _command(scenario, port, work),
         cwd=work,
@@ -236,21 +209,10 @@ def _serve(scenario: Scenario, tmp_path: Path) -> Iterator[Host]:
     else:
         page = f"{base}/lab/tree/{scenario.notebook}?token={TOKEN}"
     try:
-        _wait_for_port(port, server)
+        wait_for_port(port, server)
         yield Host(scenario.name, base, page, work, scenario)
     finally:
-        _stop(server)
-
-
-def _stop(server: subprocess.Popen[bytes]) -> None:
-    """Stop the server's whole process group (it may have exited already)."""
-    try:
-        os.killpg(server.pid, signal.SIGTERM)
-        server.wait(timeout=15)
-    except ProcessLookupError:
-        pass
-    except subprocess.TimeoutExpired:
-        os.killpg(server.pid, signal.SIGKILL)
+        stop(server)
 
 
 @pytest.fixture(params=QUICKSTART, ids=[s.name for s in QUICKSTART])
@@ -282,7 +244,7 @@ def _browser_page(host: Host) -> Iterator[Any]:
                 page.goto(host.page_url, wait_until="commit")
             else:
                 page.goto(host.page_url)
-                _run_all(host, page)
+                run_all(host, page)
             yield page
             if os.environ.get("QNB_SCREENSHOT"):  # to look at what a person sees
                 page.screenshot(
@@ -290,46 +252,6 @@ def _browser_page(host: Host) -> Iterator[Any]:
                 )
         finally:
             browser.close()
-
-
-def _wait_for_port(port: int, server: subprocess.Popen[bytes]) -> None:
-    """Wait until the server accepts connections (a GET on Voila would run the notebook)."""
-    deadline = time.monotonic() + 60
-    while True:
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=1):
-                return
-        except OSError:
-            pass
-        if time.monotonic() > deadline or server.poll() is not None:
-            raise AssertionError("the notebook server did not start")
-        time.sleep(0.2)
-
-
-def _wait_for_kernel(base: str, page: Any) -> None:
-    """Poll the sessions API; pause with the page's clock so Playwright keeps serving routes
-    (with the sync API, routed requests hang while Python sleeps)."""
-    deadline = time.monotonic() + 90
-    while time.monotonic() < deadline:
-        try:
-            sessions = requests.get(f"{base}/api/sessions?token={TOKEN}", timeout=5).json()
-        except requests.RequestException:
-            sessions = []
-        kernels = [s["kernel"] for s in sessions if s.get("kernel")]
-        if any(
-            k.get("connections", 0) >= 1 and k.get("execution_state") == "idle" for k in kernels
-        ):
-            return
-        page.wait_for_timeout(300)
-    raise AssertionError("the kernel never became idle")
-
-
-def _run_all(host: Host, page: Any) -> None:
-    page.wait_for_selector(".jp-Notebook", timeout=60_000)
-    _wait_for_kernel(host.base, page)
-    page.wait_for_selector(".jp-Notebook-ExecutionIndicator[data-status='idle']", timeout=60_000)
-    page.locator(".lm-MenuBar .lm-MenuBar-itemLabel", has_text="Run").first.click()
-    page.locator(".lm-Menu .lm-Menu-itemLabel", has_text="Run All Cells").first.click()
 
 
 AUDIO_STATE = """async (el) => {

@@ -11,7 +11,7 @@ from qubico_nb._constants import CACHE_DIR_ENV
 from qubico_nb.cache import TaskCache
 from qubico_nb.sandbox import Sandbox
 
-from .conftest import VIDEO, client_for
+from .helpers.sandbox import VIDEO, client_for
 
 
 @pytest.fixture(autouse=True)

@@ -37,9 +37,9 @@ from qubico_nb._transport import parse_retry_after
 from qubico_nb.errors import CreateOutcomeUnknownError
 from qubico_nb.sandbox import FaultRule, Sandbox
 
-from .conftest import KEY, VIDEO, client_for
+from .helpers.clock import FakeClock
+from .helpers.sandbox import KEY, VIDEO, client_for
 from .media import mp4_bytes, mp4_data_uri, wav_bytes
-from .test_retry import FakeClock
 
 
 @pytest.fixture(params=["seed", "unified"])

@@ -24,9 +24,10 @@ from qubico_nb import (
 from qubico_nb.frames import FetchFailure, tasks_to_frame
 from qubico_nb.sandbox import FAIL_TRIGGER, Sandbox
 
-from .conftest import VIDEO, client_for
-from .helpers.html import Elements, assert_clean
+from .helpers.browser import ARGS, CHROMIUM, require_browser
 from .helpers.hosts import hub, plain_machine
+from .helpers.html import Elements, assert_clean
+from .helpers.sandbox import VIDEO, client_for
 
 
 @pytest.fixture
@@ -294,13 +295,11 @@ CONTRAST_JS = """() => {
 @pytest.mark.slow
 @pytest.mark.browser
 def test_grid_text_contrast_and_names_in_chromium_light_and_dark() -> None:
-    chromium = Path("/usr/bin/chromium")
-    spec = importlib.util.find_spec("jupyterlab")
-    if not chromium.exists() or importlib.util.find_spec("playwright") is None or spec is None:
-        pytest.skip("needs Debian's chromium, playwright and jupyterlab")
+    require_browser("jupyterlab")
     from playwright.sync_api import sync_playwright
 
-    themes = Path(str(spec.origin)).parent / "themes" / "@jupyterlab"
+    spec = importlib.util.find_spec("jupyterlab")
+    themes = Path(str(spec and spec.origin)).parent / "themes" / "@jupyterlab"
     tasks = [
         Task.from_dict(
             {
@@ -324,9 +323,7 @@ def test_grid_text_contrast_and_names_in_chromium_light_and_dark() -> None:
     frame.loc[2, "audio_url"] = "javascript:alert(1)"
     markup = compare(frame).to_html()
     with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=str(chromium), args=["--no-sandbox", "--disable-gpu"]
-        )
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=ARGS)
         try:
             page = browser.new_page()
             page.route("**/*", lambda route: route.abort())  # nothing leaves the machine

@@ -7,7 +7,7 @@ import pytest
 from qubico_nb import connection
 from qubico_nb.sandbox import Sandbox
 
-from .conftest import KEY
+from .helpers.sandbox import KEY
 
 
 @pytest.fixture(autouse=True)

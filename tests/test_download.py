@@ -22,7 +22,7 @@ from qubico_nb._net import file_url as resolve_url
 from qubico_nb.downloads import MAX_NAME_CHARS, file_name, slug
 from qubico_nb.sandbox import Sandbox
 
-from .conftest import KEY, VIDEO, client_for
+from .helpers.sandbox import KEY, VIDEO, client_for
 
 
 def wav_bytes(frames: int = 100) -> bytes:

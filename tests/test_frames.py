@@ -10,7 +10,7 @@ import pytest
 from qubico_nb import Task
 from qubico_nb.frames import TASK_COLUMNS, FetchFailure, columns, short_video, tasks_to_frame
 
-from .test_models import SEED, UNIFIED
+from .helpers.answers import SEED, UNIFIED
 
 
 def test_columns_and_dtypes_are_stable() -> None:

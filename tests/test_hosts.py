@@ -11,8 +11,8 @@ import pytest
 from qubico_nb import TaskViewer, _hosts, download, playback
 from qubico_nb.sandbox import Sandbox
 
-from .conftest import VIDEO, client_for
 from .helpers.hosts import hub, plain_machine
+from .helpers.sandbox import VIDEO, client_for
 
 
 @pytest.fixture(autouse=True)

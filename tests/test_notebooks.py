@@ -6,13 +6,16 @@ import json
 import shutil
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import nbformat
 import pytest
 
 from qubico_nb.sandbox import Sandbox
 
-from .conftest import KEY
+from .helpers.sandbox import KEY
+
+if TYPE_CHECKING:  # nbformat is imported where it is used: it takes seconds (jsonschema's
+    import nbformat  # format checkers), and every test run would pay them at collection
 
 ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
@@ -35,6 +38,8 @@ def test_notebooks_are_committed_clean() -> None:
 
 
 def test_notebooks_match_their_source() -> None:
+    import nbformat
+
     sys.path.insert(0, str(ROOT / "scripts"))
     try:
         import make_notebooks
@@ -49,6 +54,7 @@ def test_notebooks_match_their_source() -> None:
 
 
 def execute(path: Path, workdir: Path) -> tuple[nbformat.NotebookNode, Path]:
+    import nbformat
     from nbclient import NotebookClient
 
     copy = workdir / path.name

@@ -15,8 +15,8 @@ from qubico_nb.errors import ResponseTooLargeError
 from qubico_nb.playback import Embedder, Playback
 from qubico_nb.sandbox import Sandbox
 
-from .conftest import VIDEO, client_for
 from .helpers.hosts import hub, plain_machine
+from .helpers.sandbox import VIDEO, client_for
 
 LOOPBACK = "http://127.0.0.1:8000/temp/a.wav"
 CDN = "https://cdn.example.com/a.wav"

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import threading
-
 import pytest
 
 from qubico_nb._retry import RETRY_STATUSES, RetryPolicy, SystemClock, next_poll
@@ -18,28 +16,6 @@ from qubico_nb.errors import (
     ServerError,
     status_error,
 )
-
-
-class FakeClock:
-    """A clock that never waits: ``sleep`` moves time on and records the pause."""
-
-    def __init__(self, start: float = 1000.0) -> None:
-        self.now = start
-        self.slept: list[float] = []
-        self._lock = threading.Lock()
-
-    def monotonic(self) -> float:
-        with self._lock:
-            return self.now
-
-    def sleep(self, seconds: float) -> None:
-        with self._lock:
-            self.slept.append(seconds)
-            self.now += max(seconds, 0.0)
-
-    def advance(self, seconds: float) -> None:
-        with self._lock:
-            self.now += seconds
 
 
 def test_the_table_decides_statuses_and_creates() -> None:

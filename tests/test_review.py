@@ -19,7 +19,7 @@ from qubico_nb.review_board import stats
 from qubico_nb.sandbox import Sandbox
 from qubico_nb.store.verdicts import VerdictStore
 
-from .conftest import client_for
+from .helpers.sandbox import client_for
 
 VIDEO = "https://cdn.example.com/clips/beach.mp4"
 PROMPTS = ["rain on a tin roof", "seagulls over waves"]

@@ -23,7 +23,11 @@ import pytest
 
 from qubico_nb.sandbox import Sandbox
 
-from .test_browser import ARGS, CHROMIUM, TOKEN, _free_port, _require, _run_all, _wait_for_port
+from .helpers.browser import ARGS, CHROMIUM, TOKEN
+from .helpers.browser import free_port as _free_port
+from .helpers.browser import require_browser as _require
+from .helpers.browser import run_all as _run_all
+from .helpers.browser import wait_for_port as _wait_for_port
 
 ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOK = "review.ipynb"

@@ -11,7 +11,7 @@ import requests
 from qubico_nb.sandbox import Sandbox
 from qubico_nb.sandbox.assets import ASSETS_DIR
 
-from .conftest import create_body
+from .helpers.sandbox import create_body
 
 CLIP = (ASSETS_DIR / "demo.mp4").read_bytes()
 

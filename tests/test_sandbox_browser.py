@@ -2,27 +2,13 @@
 
 from __future__ import annotations
 
-import importlib.util
-import os
-import shutil
-from pathlib import Path
-
 import pytest
 
 from qubico_nb.sandbox import Sandbox
 
-from .conftest import create_body
-
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-    "--autoplay-policy=no-user-gesture-required",
-]
+from .helpers.browser import ARGS, CHROMIUM
+from .helpers.browser import require_browser as _require
+from .helpers.sandbox import create_body
 
 pytestmark = [pytest.mark.slow, pytest.mark.browser]
 
@@ -37,16 +23,6 @@ PLAY = """async ([tag, src]) => {
   });
   return {duration: el.duration, width: el.videoWidth || 0, error: el.error};
 }"""
-
-
-def _require() -> None:
-    missing = [name for name in ("playwright",) if importlib.util.find_spec(name) is None]
-    if not Path(CHROMIUM).exists():
-        missing.append("Debian's chromium (scripts/ensure-chromium)")
-    if missing:
-        if os.environ.get("CI"):
-            pytest.fail("browser test needs " + " and ".join(missing))
-        pytest.skip("browser test needs " + " and ".join(missing))
 
 
 def test_demo_clip_and_audio_play_in_chromium() -> None:

@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 
 from qubico_nb.sandbox import Sandbox
 
-from .conftest import create_body, wait_until
+from .helpers.sandbox import create_body, wait_until
 
 CROWD = 200
 

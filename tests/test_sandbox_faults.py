@@ -13,7 +13,7 @@ import requests
 from qubico_nb import GridSubmitError, Status, submit_grid, wait_all
 from qubico_nb.sandbox import FAULT_KINDS, FaultRule, Sandbox
 
-from .conftest import VIDEO, client_for, create_body
+from .helpers.sandbox import VIDEO, client_for, create_body
 
 
 def account(sb: Sandbox, **kwargs: object) -> requests.Response:

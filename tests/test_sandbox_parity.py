@@ -18,7 +18,7 @@ import requests
 
 from qubico_nb.sandbox import Sandbox
 
-from .conftest import create_body, wait_until
+from .helpers.sandbox import create_body, wait_until
 from .media import mp4_data_uri
 
 NS_TIME = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{9}(Z|[+-]\d\d:\d\d)$")

@@ -15,7 +15,7 @@ import requests
 
 from qubico_nb.sandbox import Sandbox
 
-from .conftest import VIDEO, create_body
+from .helpers.sandbox import VIDEO, create_body
 from .media import mp4_data_uri
 
 NS_TIME = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{9}(Z|[+-]\d\d:\d\d)$")

@@ -2,45 +2,15 @@
 
 from __future__ import annotations
 
-import http.server
-import json
-import threading
 from collections.abc import Iterator
-from typing import Any
 
 import pytest
 import requests
 
 from qubico_nb.sandbox import Sandbox
 
-from .conftest import create_body, wait_until
-
-
-class Receiver:
-    """A loopback HTTP server that keeps every POST it gets."""
-
-    def __init__(self) -> None:
-        received: list[tuple[dict[str, str], Any]] = []
-
-        class Handler(http.server.BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                length = int(self.headers.get("Content-Length") or 0)
-                headers = {k.lower(): v for k, v in self.headers.items()}
-                received.append((headers, json.loads(self.rfile.read(length))))
-                self.send_response(204)
-                self.end_headers()
-
-            def log_message(self, *args: object) -> None:
-                pass
-
-        self.received = received
-        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hook"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
+from .helpers.sandbox import wait_until
+from .helpers.webhooks import Receiver, with_hook
 
 
 @pytest.fixture
@@ -48,12 +18,6 @@ def receiver() -> Iterator[Receiver]:
     box = Receiver()
     yield box
     box.close()
-
-
-def with_hook(endpoint: str, secret: str = "s3cret", **overrides: Any) -> dict[str, Any]:
-    body = create_body(**overrides)
-    body["config"] = {"webhook_config": {"endpoint": endpoint, "secret": secret}}
-    return body
 
 
 def test_delivers_each_phase_with_the_secret(receiver: Receiver) -> None:

@@ -97,6 +97,6 @@ def test_a_finished_task_is_rendered_once_per_settings(monkeypatch: pytest.Monke
 
 
 def _body() -> dict[str, Any]:
-    from .conftest import create_body
+    from .helpers.sandbox import create_body
 
     return create_body()

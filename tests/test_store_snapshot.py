@@ -12,7 +12,7 @@ import pytest
 from qubico_nb import Task, models
 from qubico_nb.store import snapshot
 
-from .test_models import SEED, UNIFIED
+from .helpers.answers import SEED, UNIFIED
 
 PACKAGE = Path(models.__file__).resolve().parent
 

@@ -19,7 +19,7 @@ from qubico_nb._constants import CACHE_DIR_ENV
 from qubico_nb.sandbox import Sandbox
 from qubico_nb.store.tasks import STORE_FILE, TaskStore, default_cache_dir, scope_for
 
-from .conftest import KEY, VIDEO
+from .helpers.sandbox import KEY, VIDEO
 
 ROOT = Path(__file__).resolve().parent.parent
 

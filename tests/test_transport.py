@@ -39,8 +39,8 @@ from qubico_nb._retry import RetryPolicy
 from qubico_nb.errors import CreateOutcomeUnknownError, ResponseTooLargeError
 from qubico_nb.sandbox import Sandbox
 
-from .conftest import KEY, VIDEO, client_for
-from .test_retry import FakeClock
+from .helpers.clock import FakeClock
+from .helpers.sandbox import KEY, VIDEO, client_for
 
 Handler = Callable[[BaseHTTPRequestHandler], None]
 

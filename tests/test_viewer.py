@@ -12,9 +12,9 @@ import pytest
 from qubico_nb import Task, TaskViewer
 from qubico_nb.sandbox import Sandbox
 
-from .conftest import KEY, VIDEO, client_for, wait_until
 from .helpers.html import EVIL, evil_task
 from .helpers.outputs import OTHER_MODELS, one_task_per_model
+from .helpers.sandbox import KEY, VIDEO, client_for, wait_until
 
 
 def followers() -> list[threading.Thread]:

@@ -13,8 +13,8 @@ from qubico_nb.errors import WebhookVerificationError
 from qubico_nb.sandbox import Sandbox
 from qubico_nb.webhook import MAX_WEBHOOK_BYTES
 
-from .conftest import client_for, wait_until
-from .test_sandbox_webhooks import Receiver, with_hook
+from .helpers.sandbox import client_for, wait_until
+from .helpers.webhooks import Receiver, with_hook
 
 
 def test_a_sandbox_delivery_parses_to_the_same_task() -> None:

@@ -12,7 +12,7 @@ from qubico_nb import analyze, download, review, tabulate_tasks
 from qubico_nb._workers import Workers
 from qubico_nb.sandbox import Sandbox
 
-from .conftest import HOLD_MS, VIDEO, client_for, interrupted_within, wait_until
+from .helpers.sandbox import HOLD_MS, VIDEO, client_for, interrupted_within, wait_until
 
 
 def _finished_table(sb: Sandbox, client: Any, n: int) -> Any:

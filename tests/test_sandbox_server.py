@@ -267,7 +267,8 @@ def test_concurrency_limit_answers_429_with_retry_after() -> None:
         assert create(sb).status_code == 200
         refused = create(sb)
         assert refused.status_code == 429
-        assert float(refused.headers["Retry-After"]) > 0
+        # until the running task ends: pending_s plus the default processing_s of 0.25 s
+        assert float(refused.headers["Retry-After"]) == 10.25
         assert "concurrency limit" in refused.json()["message"]
 
 

@@ -63,3 +63,14 @@ def test_system_clock() -> None:
 def test_status_classes_follow_the_table(cls: type) -> None:
     error = status_error({ServerError: 502, BadRequestError: 400, NotFoundError: 404}[cls], "")
     assert isinstance(error, cls)
+
+
+def test_the_readme_names_exactly_the_statuses_retried() -> None:
+    """The README's retry sentence is read by people choosing what to handle themselves."""
+    import re
+    from pathlib import Path
+
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
+    sentence = readme[readme.index("reads retry") :].split("with exponential", 1)[0]
+    said = {int(n) for n in re.findall(r"\b[1-5]\d\d\b", sentence.split("(not", 1)[0])}
+    assert said == set(RETRY_STATUSES)

@@ -12,6 +12,7 @@ snapshot, answer).
 from __future__ import annotations
 
 import hashlib
+import itertools
 from datetime import datetime, timezone
 from functools import lru_cache
 from pathlib import Path
@@ -88,48 +89,17 @@ def task_from_snapshot(snapshot: object, raw: dict[str, Any] | str) -> Task:
 
     `raw` may be the answer's JSON text as `json.dumps` wrote it: it is decoded when ``raw``
     is first read (a table of stored tasks never reads it)."""
-    if type(snapshot) is not list or len(snapshot) != 11:
-        raise ValueError(_NOT_A_SNAPSHOT)
     (task_id, raw_status, model, task_type, given, created, started, ended, usage, works, error) = (
-        snapshot
+        _checked(snapshot, _TASK_FIELDS)
     )
-    if (
-        type(task_id) is not str
-        or type(raw_status) is not str
-        or type(works) is not list
-        or type(model) not in _TEXT_OR_NONE
-        or type(task_type) not in _TEXT_OR_NONE
-        or type(given) not in _DICT_OR_NONE
-        or type(usage) not in _LIST_OR_NONE
-        or type(error) not in _LIST_OR_NONE
-    ):
-        raise ValueError(_NOT_A_SNAPSHOT)
     if given is None:  # an earlier layout: the input is the answer's own
         given = raw.get("input") if type(raw) is dict else None
         if type(given) is not dict:
             raise ValueError(_NOT_A_SNAPSHOT)
     if usage is not None:
-        if len(usage) != 3:
-            raise ValueError(_NOT_A_SNAPSHOT)
-        frozen, consume, usage_type = usage
-        if (
-            type(frozen) not in _INT_OR_NONE
-            or type(consume) not in _INT_OR_NONE
-            or type(usage_type) not in _TEXT_OR_NONE
-        ):
-            raise ValueError(_NOT_A_SNAPSHOT)
-        usage = shared_usage(frozen, consume, usage_type)
+        usage = shared_usage(*_checked(usage, _USAGE_FIELDS))
     if error is not None:
-        if len(error) != 3:
-            raise ValueError(_NOT_A_SNAPSHOT)
-        message, code, raw_message = error
-        if (
-            type(message) is not str
-            or type(code) not in _INT_OR_NONE
-            or type(raw_message) not in _TEXT_OR_NONE
-        ):
-            raise ValueError(_NOT_A_SNAPSHOT)
-        error = shared_error(message, code, raw_message)
+        error = shared_error(*_checked(error, _ERROR_FIELDS))
     return assemble_task(
         task_id,
         raw_status,
@@ -158,19 +128,10 @@ def _stamp(text: object) -> datetime | None:
 
 
 def _snapshot_work(item: object) -> Work:
-    if type(item) is not list or len(item) != 8:
-        raise ValueError(_NOT_A_SNAPSHOT)
-    url, without_watermark, content_type, kind, duration_s, width, height, cover_url = item
-    if (
-        type(url) is not str
-        or kind not in _WORK_KINDS
-        or type(without_watermark) not in _TEXT_OR_NONE
-        or type(content_type) not in _TEXT_OR_NONE
-        or type(cover_url) not in _TEXT_OR_NONE
-        or type(width) not in _INT_OR_NONE
-        or type(height) not in _INT_OR_NONE
-        or type(duration_s) not in _NUMBER_OR_NONE
-    ):
+    url, without_watermark, content_type, kind, duration_s, width, height, cover_url = _checked(
+        item, _WORK_FIELDS
+    )
+    if kind not in _WORK_KINDS:
         raise ValueError(_NOT_A_SNAPSHOT)
     return assemble_work(
         url,
@@ -184,10 +145,53 @@ def _snapshot_work(item: object) -> Work:
     )
 
 
+def _checked(values: object, shapes: frozenset[tuple[type, ...]]) -> list[Any]:
+    """`values` when it is a list whose items' types are one of `shapes` (`_shapes`);
+    ValueError otherwise."""
+    if type(values) is not list or tuple(map(type, values)) not in shapes:
+        raise ValueError(_NOT_A_SNAPSHOT)
+    return values
+
+
+def _shapes(*kinds: frozenset[type]) -> frozenset[tuple[type, ...]]:
+    """Every tuple of item types a list may have, one set of allowed types per item (a set
+    lookup is the fastest check of a whole list; a table of stored tasks checks thousands)."""
+    return frozenset(itertools.product(*kinds))
+
+
 _NONE = type(None)
-_TEXT_OR_NONE = frozenset((str, _NONE))
-_INT_OR_NONE = frozenset((int, _NONE))
-_NUMBER_OR_NONE = frozenset((int, float, _NONE))
-_DICT_OR_NONE = frozenset((dict, _NONE))
-_LIST_OR_NONE = frozenset((list, _NONE))
+_TEXT: frozenset[type] = frozenset((str,))
+_LIST: frozenset[type] = frozenset((list,))
+_TEXT_OR_NONE: frozenset[type] = frozenset((str, _NONE))
+_INT_OR_NONE: frozenset[type] = frozenset((int, _NONE))
+_NUMBER_OR_NONE: frozenset[type] = frozenset((int, float, _NONE))
+_DICT_OR_NONE: frozenset[type] = frozenset((dict, _NONE))
+_LIST_OR_NONE: frozenset[type] = frozenset((list, _NONE))
+#: The types each field of a snapshot may have, in `task_snapshot`'s order.
+_TASK_FIELDS = _shapes(
+    _TEXT,  # id
+    _TEXT,  # raw status
+    _TEXT_OR_NONE,  # model
+    _TEXT_OR_NONE,  # task type
+    _DICT_OR_NONE,  # input (None in an earlier layout)
+    _TEXT_OR_NONE,  # created, started, ended: ISO 8601 in UTC
+    _TEXT_OR_NONE,
+    _TEXT_OR_NONE,
+    _LIST_OR_NONE,  # usage
+    _LIST,  # works
+    _LIST_OR_NONE,  # error
+)
+_USAGE_FIELDS = _shapes(_INT_OR_NONE, _INT_OR_NONE, _TEXT_OR_NONE)  # frozen, consume, type
+_ERROR_FIELDS = _shapes(_TEXT, _INT_OR_NONE, _TEXT_OR_NONE)  # message, code, raw message
+#: url, without watermark, content type, kind, duration, width, height, cover url
+_WORK_FIELDS = _shapes(
+    _TEXT,
+    _TEXT_OR_NONE,
+    _TEXT_OR_NONE,
+    _TEXT,
+    _NUMBER_OR_NONE,
+    _INT_OR_NONE,
+    _INT_OR_NONE,
+    _TEXT_OR_NONE,
+)
 _NOT_A_SNAPSHOT = "not a task snapshot"

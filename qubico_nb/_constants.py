@@ -32,7 +32,7 @@ PLAYBACK_ENV = "QUBICO_NB_PLAYBACK"
 HUB_PREFIX_ENV = "JUPYTERHUB_SERVICE_PREFIX"
 
 #: Most bytes of audio embedded into the page (``data:`` URIs grow the saved notebook): per
-#: file in a `TaskViewer`, for the whole grid in `compare`.
+#: task shown in a `TaskViewer`, for the whole grid in `compare` (`qubico_nb.playback`).
 EMBED_LIMIT_BYTES = 20 * 1024 * 1024
 
 DEFAULT_BASE_URL = "https://api.piapi.ai"

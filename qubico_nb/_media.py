@@ -77,11 +77,14 @@ SIGNATURES: dict[str, tuple[tuple[tuple[int, bytes], ...], ...]] = {
     "video/quicktime": (((4, b"ftyp"),), ((4, b"moov"),)),
     "video/webm": (((0, b"\x1a\x45\xdf\xa3"),),),
     "image/png": (((0, b"\x89PNG"),),),
-    "image/jpeg": (((0, b"\xff\xd8"),),),
+    "image/jpeg": (((0, b"\xff\xd8\xff"),),),
     "image/gif": (((0, b"GIF8"),),),
+    "image/webp": (((0, b"RIFF"), (8, b"WEBP")),),
 }
 #: The audio types `audio_media_type` tells apart, in the order it tries them.
 _AUDIO_TYPES = ("audio/wav", "audio/flac", "audio/ogg", "audio/mpeg")
+#: The raster image types `image_media_type` tells apart (no SVG: it can carry scripts).
+_IMAGE_TYPES = ("image/png", "image/jpeg", "image/gif", "image/webp")
 
 
 def is_mpeg_audio(head: bytes) -> bool:
@@ -113,6 +116,12 @@ def audio_media_type(head: bytes) -> str | None:
     """The media type of an audio file's first bytes (WAV, FLAC, Ogg, MPEG), or None for
     anything else."""
     return next((kind for kind in _AUDIO_TYPES if looks_like(head, kind)), None)
+
+
+def image_media_type(head: bytes) -> str | None:
+    """The media type of a raster image's first bytes (PNG, JPEG, GIF, WebP; 12 bytes are
+    enough), or None for anything else."""
+    return next((kind for kind in _IMAGE_TYPES if looks_like(head, kind)), None)
 
 
 def is_mp4(data: bytes) -> bool:

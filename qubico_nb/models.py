@@ -22,6 +22,7 @@ from typing import Any, Literal
 
 from ._coerce import EMPTY, as_int, as_mapping, as_positive, as_text
 from ._constants import MEDIA_TYPES
+from ._media import image_media_type
 from .errors import ProtocolError
 
 #: Money in ``usage.consume`` is counted in units of 1e-7 USD (a $0.02 task shows 200000).
@@ -861,13 +862,6 @@ def _parse_works(data: Mapping[str, Any]) -> tuple[Work, ...]:
     return tuple(works)
 
 
-#: Raster images by their first bytes: the only inline files a task's output may hold.
-_IMAGE_MAGIC = (
-    (b"\x89PNG", "image/png"),
-    (b"\xff\xd8\xff", "image/jpeg"),
-    (b"GIF8", "image/gif"),
-    (b"RIFF", "image/webp"),
-)
 _BASE64_TEXT = re.compile(r"[A-Za-z0-9+/]+={0,2}")
 
 
@@ -882,7 +876,7 @@ def image_data_uri(value: str) -> str | None:
         head = base64.b64decode(payload[:16] + "=" * (-len(payload[:16]) % 4))
     except ValueError:
         return None
-    media_type = next((t for magic, t in _IMAGE_MAGIC if head.startswith(magic)), None)
+    media_type = image_media_type(head)
     return None if media_type is None else f"data:{media_type};base64,{payload}"
 
 

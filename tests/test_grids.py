@@ -10,7 +10,7 @@ import pytest
 from qubico_nb import CostEstimate, InvalidRequestError, OverBudgetError, estimate_cost
 from qubico_nb.grids import check_budget, plan_grid
 
-from .conftest import VIDEO
+from .helpers.sandbox import VIDEO
 from .media import mp4_bytes, mp4_data_uri
 
 

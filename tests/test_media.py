@@ -65,10 +65,19 @@ def test_audio_media_type_names_each_audio_format() -> None:
     assert _media.audio_media_type(mp4_bytes(1)) is None  # audio in MP4 is not told from video
 
 
+def test_image_media_type_names_each_raster_format() -> None:
+    assert _media.image_media_type(b"\x89PNG\r\n\x1a\n") == "image/png"
+    assert _media.image_media_type(b"\xff\xd8\xff\xe0") == "image/jpeg"
+    assert _media.image_media_type(b"GIF89a") == "image/gif"
+    assert _media.image_media_type(b"RIFF\x24\x00\x00\x00WEBPVP8 ") == "image/webp"
+    assert _media.image_media_type(b"RIFF\x24\x00\x00\x00WAVEfmt ") is None  # sound
+    assert _media.image_media_type(b"<svg xmlns=") is None  # SVG can carry scripts
+
+
 def test_looks_like_knows_what_it_cannot_check() -> None:
     assert _media.looks_like(b"\x89PNG\r\n", "image/png") is True
     assert _media.looks_like(b"GIF89a", "image/png") is False
-    assert _media.looks_like(b"anything", "image/webp") is None
+    assert _media.looks_like(b"anything", "image/avif") is None
     assert _media.looks_like(b"anything", "") is None
 
 

@@ -6,23 +6,11 @@ import pytest
 
 from qubico_nb.sandbox import Sandbox
 
-from .helpers.browser import ARGS, CHROMIUM
+from .helpers.browser import ARGS, CHROMIUM, PLAY
 from .helpers.browser import require_browser as _require
 from .helpers.sandbox import create_body
 
 pytestmark = [pytest.mark.slow, pytest.mark.browser]
-
-PLAY = """async ([tag, src]) => {
-  const el = document.createElement(tag);
-  el.muted = true; el.src = src; document.body.appendChild(el);
-  await el.play();
-  await new Promise((done, fail) => {
-    const check = () => el.currentTime > 0.5 ? done() : setTimeout(check, 50);
-    el.onerror = () => fail(new Error('media error ' + (el.error && el.error.code)));
-    check();
-  });
-  return {duration: el.duration, width: el.videoWidth || 0, error: el.error};
-}"""
 
 
 def test_demo_clip_and_audio_play_in_chromium() -> None:

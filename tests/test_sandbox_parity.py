@@ -426,7 +426,7 @@ def test_audio_is_mono_44_1_khz_8_s_by_default_cut_to_the_video() -> None:
 # -- webhooks ----------------------------------------------------------------------------------
 def test_webhook_delivers_timestamp_and_data_without_code_and_echoes_the_secret() -> None:
     """A webhook delivers {"timestamp", "data"} (no code), the secret in x-webhook-secret."""
-    from .test_sandbox_webhooks import Receiver
+    from .helpers.webhooks import Receiver
 
     receiver = Receiver()
     try:

@@ -10,7 +10,8 @@ import pytest
 
 from qubico_nb._tags import strip_metadata
 
-from .test_sandbox_browser import ARGS, CHROMIUM, PLAY, _require
+from .helpers.browser import ARGS, CHROMIUM, PLAY
+from .helpers.browser import require_browser as _require
 from .test_tags import encoded, mp3_cases, mp4_cases, tagged_by
 
 pytestmark = [pytest.mark.slow, pytest.mark.browser]

@@ -30,7 +30,7 @@ from ..models import (
 
 #: The files whose code decides what a parse makes of an answer (package-relative): a change
 #: to any of them retires every snapshot written before it.
-PARSER_FILES = ("models.py", "_coerce.py", "_constants.py", "store/snapshot.py")
+PARSER_FILES = ("models.py", "_coerce.py", "_constants.py", "_media.py", "store/snapshot.py")
 
 
 @lru_cache(maxsize=1)

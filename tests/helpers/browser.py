@@ -32,6 +32,20 @@ ARGS = [
     "--autoplay-policy=no-user-gesture-required",
 ]
 
+#: Plays a new ``<audio>`` or ``<video>`` of `src` (muted) until 0.5 s have played; answers its
+#: duration and width, or fails with the media error (``page.evaluate(PLAY, [tag, src])``).
+PLAY = """async ([tag, src]) => {
+  const el = document.createElement(tag);
+  el.muted = true; el.src = src; document.body.appendChild(el);
+  await el.play();
+  await new Promise((done, fail) => {
+    const check = () => el.currentTime > 0.5 ? done() : setTimeout(check, 50);
+    el.onerror = () => fail(new Error('media error ' + (el.error && el.error.code)));
+    check();
+  });
+  return {duration: el.duration, width: el.videoWidth || 0, error: el.error};
+}"""
+
 
 class Server(Protocol):
     """A notebook server under test: its base URL (prefix included, no trailing slash)."""

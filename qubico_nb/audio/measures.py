@@ -199,7 +199,7 @@ class Spectrogram:
 
     def feed(self, mono: FloatArray) -> None:
         # scipy's pocketfft works in float32 and is several times numpy's at this size.
-        from scipy import fft  # type: ignore[import-untyped]
+        from scipy import fft
 
         end = self.at + mono.size
         if end >= self.size and self.size < self.padded:

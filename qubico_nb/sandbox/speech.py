@@ -13,7 +13,7 @@ import hashlib
 import re
 
 import numpy as np
-from scipy.signal import lfilter  # type: ignore[import-untyped]
+from scipy.signal import lfilter
 
 #: Formant frequencies (Hz) and bandwidths of English vowels (Peterson & Barney averages).
 VOWELS: dict[str, tuple[tuple[float, float, float], tuple[float, float, float]]] = {

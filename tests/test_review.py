@@ -255,20 +255,15 @@ def test_summary_mean_interval_count_and_best_share(world: Any, tmp_path: Path) 
         board.summary(by="colour")
 
 
-@pytest.mark.parametrize(
-    ("p", "df", "expected"),
-    [
-        (0.975, 1, 12.706204736),
-        (0.975, 2, 4.302652730),
-        (0.975, 4, 2.776445105),
-        (0.975, 30, 2.042272456),
-        (0.975, 1000, 1.962339081),
-        (0.025, 9, -2.262157163),
-        (0.995, 5, 4.032142984),
-    ],
-)
-def test_t_quantile_matches_tables(p: float, df: int, expected: float) -> None:
-    assert stats.t_quantile(p, df) == pytest.approx(expected, abs=1e-6)
+def test_the_interval_is_scipys_student_t() -> None:
+    from scipy import stats as scipy_stats
+
+    values = [2.0, 3.5, 4.0, 5.0]
+    mean, low, high = stats.mean_interval(values, 0.9)
+    expected = scipy_stats.t.interval(0.9, 3, loc=sum(values) / 4, scale=scipy_stats.sem(values))
+    assert (low, high) == pytest.approx(expected) and mean == pytest.approx(3.625)
+    assert stats.mean_interval([3.0, 3.0]) == (3.0, 3.0, 3.0)
+    assert all(math.isnan(x) for x in stats.mean_interval([]))
 
 
 def test_cards_without_audio_say_why_and_never_break_the_board(world: Any, tmp_path: Path) -> None:

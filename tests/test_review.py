@@ -3,8 +3,11 @@ board's messages, restore after a restart, frames and summary arithmetic, the st
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
+import time
+import warnings
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -17,9 +20,9 @@ from qubico_nb.batch import tabulate_tasks
 from qubico_nb.errors import InvalidRequestError
 from qubico_nb.review_board import stats
 from qubico_nb.sandbox import Sandbox
-from qubico_nb.store.verdicts import VerdictStore
+from qubico_nb.store.verdicts import Verdict, VerdictStore
 
-from .helpers.sandbox import client_for
+from .helpers.sandbox import client_for, wait_until
 
 VIDEO = "https://cdn.example.com/clips/beach.mp4"
 PROMPTS = ["rain on a tin roof", "seagulls over waves"]
@@ -49,7 +52,34 @@ def make(world: tuple[Any, pd.DataFrame], tmp_path: Path, **options: Any) -> Rev
     client, table = world
     options.setdefault("store", tmp_path / "board.verdicts.jsonl")
     options.setdefault("rater", "ann")
-    return review(options.pop("frame", table), client=client, **options)
+    wait = options.pop("wait", True)
+    board = review(options.pop("frame", table), client=client, **options)
+    if wait:
+        assert board.wait(30)
+    return board
+
+
+class Page:
+    """What a page would send and receive: messages to the board, and what it sends back."""
+
+    def __init__(self, board: Review, monkeypatch: pytest.MonkeyPatch) -> None:
+        self.board = board
+        self.received: list[tuple[dict[str, Any], list[bytes]]] = []
+        monkeypatch.setattr(board, "send", self._receive)
+
+    def _receive(self, content: dict[str, Any], buffers: list[bytes] | None = None) -> None:
+        self.received.append((content, list(buffers or [])))
+
+    def tell(self, **content: Any) -> None:
+        self.board._on_message(self.board, content, [])
+
+    def settle(self) -> list[dict[str, Any]]:
+        """Wait for the board's background work; the messages received so far."""
+        assert self.board._jobs.idle(30) and self.board._writer.flush(10)
+        return [content for content, _ in self.received]
+
+    def acks(self) -> list[tuple[str, str]]:
+        return [(m["seq"], m["state"]) for m in self.settle() if m["type"] == "ack"]
 
 
 def synced_text(board: Review) -> str:
@@ -123,11 +153,21 @@ def test_rate_records_true_task_and_shown_position(world: Any, tmp_path: Path) -
     card = board._rows[1].cards[2]
     verdict = board.rate(card.task_id, score=4, note="tight sync")
     assert (verdict.task_id, verdict.position, verdict.blind) == (card.task_id, "C", True)
-    assert board.marks[card.key] == {"score": 4.0, "best": False, "note": "tight sync"}
+    assert board.marks[card.key] == {
+        "score": 4.0,
+        "best": False,
+        "note": "tight sync",
+        "answers": {},
+    }
     line = json.loads(board.store.path.read_text().splitlines()[-1])
     assert line["task_id"] == card.task_id and line["shuffle_seed"] == 1
     board.rate(card.task_id, best=True)  # other fields keep their values
-    assert board.marks[card.key] == {"score": 4.0, "best": True, "note": "tight sync"}
+    assert board.marks[card.key] == {
+        "score": 4.0,
+        "best": True,
+        "note": "tight sync",
+        "answers": {},
+    }
 
 
 def test_best_is_one_per_row_and_rater(world: Any, tmp_path: Path) -> None:
@@ -155,15 +195,19 @@ def test_bad_ratings_are_refused_clearly(world: Any, tmp_path: Path) -> None:
     assert wide.rate(table["task_id"][0], score=87.5).score == 87.5
 
 
-def test_board_messages_do_what_rate_does(world: Any, tmp_path: Path) -> None:
+def test_board_messages_do_what_rate_does(
+    world: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     board = make(world, tmp_path, blind=True, shuffle_seed=2)
+    page = Page(board, monkeypatch)
     card = board._rows[0].cards[1]
-    board._on_message(board, {"type": "rate", "key": card.key, "score": 2}, [])
-    board._on_message(board, {"type": "rate", "key": card.key, "best": True}, [])
-    board._on_message(board, {"type": "rate", "key": card.key, "note": "muddy"}, [])
-    assert board.marks[card.key] == {"score": 2.0, "best": True, "note": "muddy"}
-    board._on_message(board, {"type": "rate", "key": card.key, "score": 9}, [])
+    page.tell(type="rate", key=card.key, seq="p:1", score=2)
+    page.tell(type="rate", key=card.key, seq="p:2", best=True)
+    page.tell(type="rate", key=card.key, seq="p:3", note="muddy")
+    assert board.marks[card.key] == {"score": 2.0, "best": True, "note": "muddy", "answers": {}}
+    page.tell(type="rate", key=card.key, seq="p:4", score=9)
     assert "outside the scale" in board.message and board.marks[card.key]["score"] == 2.0
+    assert page.acks() == [("p:4", "refused"), ("p:1", "saved"), ("p:2", "saved"), ("p:3", "saved")]
     assert VerdictStore(board.store.path).latest()[("ann", card.task_id)].note == "muddy"
 
 
@@ -171,17 +215,17 @@ def test_media_goes_as_message_buffers_never_as_state(
     world: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     board = make(world, tmp_path, blind=True)
-    sent: list[tuple[Any, Any]] = []
-    monkeypatch.setattr(
-        board, "send", lambda content, buffers=None: sent.append((content, buffers))
-    )
-    board._on_message(board, {"type": "media", "keys": ["r0c0", "r1c2", "zz"]}, [])
-    assert [content["key"] for content, _ in sent] == ["r0c0", "r1c2"]
-    content, buffers = sent[0]
-    assert set(content) == {"type", "key", "mime", "spectrogram"}  # no URL, no name
+    page = Page(board, monkeypatch)
+    page.tell(type="media", page="p", keys=["r0c0", "r1c2", "zz"], rows=[])
+    page.settle()
+    assert [content["key"] for content, _ in page.received] == ["r0c0", "r1c2"]
+    content, buffers = page.received[0]
+    assert set(content) == {"type", "key", "mime", "duration", "spectrogram"}  # no URL, no name
     assert content["mime"] == "audio/wav" and buffers[0][:4] == b"RIFF"
+    assert content["duration"] == pytest.approx(1.0, abs=0.01)
     bins, frames = content["spectrogram"]
     assert len(buffers[1]) == bins * frames > 0
+    assert len(buffers[2]) == 2 * 800  # the fine waveform: (min, max) per column
     assert b"RIFF" not in synced_text(board).encode()
 
 
@@ -192,7 +236,12 @@ def test_verdicts_survive_a_restart_and_raters_stay_apart(world: Any, tmp_path: 
     board.rate(table["task_id"][0], score=5, note="better on second listen")
     make(world, tmp_path, rater="bob").rate(table["task_id"][0], score=1)
     again = make(world, tmp_path)  # a new kernel: only the file is left
-    assert again.marks["r0c0"] == {"score": 5.0, "best": False, "note": "better on second listen"}
+    assert again.marks["r0c0"] == {
+        "score": 5.0,
+        "best": False,
+        "note": "better on second listen",
+        "answers": {},
+    }
     verdicts = again.verdicts
     assert list(verdicts.columns) == [
         "task_id",
@@ -203,6 +252,8 @@ def test_verdicts_survive_a_restart_and_raters_stay_apart(world: Any, tmp_path: 
         "rated_at",
         "blind",
         "position",
+        "gain_db",
+        "answers",
     ]
     pairs = sorted(zip(verdicts["rater"], verdicts["score"], strict=True))
     assert pairs == [("ann", 5.0), ("bob", 1.0)]
@@ -325,15 +376,11 @@ def test_every_board_verdict_is_acknowledged_even_when_refused(
     world: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     board = make(world, tmp_path)
-    sent: list[Any] = []
-    monkeypatch.setattr(board, "send", lambda content, buffers=None: sent.append(content))
-    board._on_message(board, {"type": "rate", "key": "r0c0", "score": 3, "seq": "v:1"}, [])
-    board._on_message(board, {"type": "rate", "key": "r0c0", "score": 30, "seq": "v:2"}, [])
-    # the refused one is acked as not saved, so the board never says "all verdicts saved"
-    assert sent == [
-        {"type": "ack", "seq": "v:1", "ok": True},
-        {"type": "ack", "seq": "v:2", "ok": False},
-    ]
+    page = Page(board, monkeypatch)
+    page.tell(type="rate", key="r0c0", score=3, seq="v:1")
+    page.tell(type="rate", key="r0c0", score=30, seq="v:2")
+    # the refused one is acked as refused, so the board never says "all verdicts saved"
+    assert sorted(page.acks()) == [("v:1", "saved"), ("v:2", "refused")]
     assert board.marks["r0c0"]["score"] == 3.0 and "outside" in board.message
 
 
@@ -346,22 +393,18 @@ def test_row_videos_go_as_bytes_or_fall_back_to_their_url(
     unreachable = reachable.rsplit("/", 1)[0] + "/no-such-video.mp4"
     frame["video"] = [reachable] * 3 + [unreachable] * 3
     board = make(world, tmp_path, frame=frame, blind=True)
-    sent: list[tuple[Any, Any]] = []
-    monkeypatch.setattr(
-        board, "send", lambda content, buffers=None: sent.append((content, buffers))
-    )
-    board._on_message(board, {"type": "media", "keys": [], "rows": ["r0", "r1"]}, [])
-    ((first, data),) = sent  # blind: the unreachable URL is never sent (it may name the task)
+    page = Page(board, monkeypatch)
+    page.tell(type="media", page="p", keys=[], rows=["r0", "r1"])
+    page.settle()
+    ((first, data),) = page.received  # blind: the unreachable URL is never sent (it may name it)
     assert first == {"type": "video", "row": "r0", "mime": "video/mp4"} and data[0][:4] == b"RIFF"
     assert "no-such-video" not in synced_text(board)
     board = make(world, tmp_path, frame=frame)
-    sent.clear()
-    monkeypatch.setattr(
-        board, "send", lambda content, buffers=None: sent.append((content, buffers))
-    )
-    board._on_message(board, {"type": "media", "keys": [], "rows": ["r0", "r1"]}, [])
-    (_, _), (second, none) = sent
-    assert second == {"type": "video", "row": "r1", "url": unreachable} and none is None
+    page = Page(board, monkeypatch)
+    page.tell(type="media", page="p", keys=[], rows=["r0", "r1"])
+    page.settle()
+    sent = sorted(page.received, key=lambda m: m[0]["row"])
+    assert sent[1] == ({"type": "video", "row": "r1", "url": unreachable}, [])
 
 
 def test_refresh_shows_cards_whose_tasks_finished_later(tmp_path: Path) -> None:
@@ -407,6 +450,7 @@ def test_models_side_by_side_on_the_same_prompt(tmp_path: Path) -> None:
         board = review(
             table, by="prompt", across="model", client=client, store=tmp_path / "v.jsonl"
         )
+        assert board.wait(30)
         first, second = board.rows
         assert first["label"] == f"prompt: {STYLE}" and len(first["cards"]) == 3
         assert {c["label"].split(" · ")[1] for c in first["cards"]} == {
@@ -419,3 +463,197 @@ def test_models_side_by_side_on_the_same_prompt(tmp_path: Path) -> None:
             assert card["status"] == "ready" and card["duration"] == pytest.approx(1.0, abs=0.01)
         board.rate(first["cards"][0]["task_id"], score=4, best=True)
         assert len(board.summary()) == 4  # one line per model
+
+
+def test_a_store_with_lines_it_cannot_read_never_breaks_the_board(
+    world: Any, tmp_path: Path
+) -> None:
+    _, table = world
+    store = tmp_path / "board.verdicts.jsonl"
+    good = Verdict(task_id=str(table["task_id"][0]), rater="ann", score=4)
+    line = json.loads(good.to_json())
+    lines = [
+        good.to_json(),
+        json.dumps({**line, "task_id": str(table["task_id"][1]), "rated_at": "yesterday"}),
+        json.dumps({**line, "task_id": str(table["task_id"][2]), "best": "false"}),
+        json.dumps({**line, "task_id": str(table["task_id"][3]), "score": 1e308}),
+        json.dumps({**line, "task_id": str(table["task_id"][4]), "score": 7}),  # scale is 1..5
+        "[" * 100_000 + "]" * 100_000,
+    ]
+    store.write_text("\n".join(lines) + "\n")
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        board = make(world, tmp_path, store=store)
+        frame, summary = board.to_frame(), board.summary()
+    assert [str(w.message) for w in caught if "skipped" in str(w.message)] == [
+        f"{store}: skipped 5 line(s) that are not verdicts this board can read (cut short, not "
+        "JSON, a field of the wrong kind, or a score outside the scale); the other verdicts "
+        "are loaded"
+    ]
+    assert list(board.verdicts["score"]) == [4.0]
+    assert frame["score"].dropna().tolist() == [4.0] and summary["n"].sum() == 1
+
+
+@pytest.mark.parametrize("score", [10**400, math.inf, -math.inf, math.nan])
+def test_rate_refuses_a_score_that_is_not_a_finite_number(
+    world: Any, tmp_path: Path, score: Any
+) -> None:
+    _, table = world
+    board = make(world, tmp_path, scale=(0, 1e9))
+    with pytest.raises(InvalidRequestError, match="score"):
+        board.rate(table["task_id"][0], score=score)
+    assert board.verdicts.empty and not board.store.path.exists()
+
+
+@pytest.mark.parametrize(
+    "content",
+    [
+        {"key": "r9c9", "score": 3},  # no such card
+        {"key": 0, "score": 3},  # a key of the wrong type
+        {"key": ["r0c0"], "score": 3},
+        {"key": "r0c0", "score": 10**400},  # overflows a float
+        {"key": "r0c0", "score": "3"},
+        {"key": "r0c0", "best": "false"},
+        {"key": "r0c0", "note": 5},
+        {"key": "r0c0", "answers": [1]},
+        {"key": "r0c0", "colour": "red"},  # not a field of the message
+    ],
+)
+def test_the_board_is_told_refused_for_any_verdict_it_did_not_store(
+    world: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, content: dict[str, Any]
+) -> None:
+    board = make(world, tmp_path)
+    page = Page(board, monkeypatch)
+    page.tell(type="rate", seq="p:1", **content)
+    assert page.acks() == [("p:1", "refused")]
+    assert board.message.startswith("not saved: ")
+    assert board.verdicts.empty and not board.store.path.exists()
+
+
+def test_a_refusal_is_cleared_by_the_next_verdict_saved(
+    world: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    board = make(world, tmp_path)
+    page = Page(board, monkeypatch)
+    page.tell(type="rate", seq="p:1", key="r0c0", score=9)
+    page.settle()
+    assert "outside the scale" in board.message
+    page.tell(type="rate", seq="p:2", key="r0c0", score=2)
+    assert page.acks() == [("p:1", "refused"), ("p:2", "saved")]
+    assert board.message == ""
+
+
+@contextlib.contextmanager
+def held_lock(path: Path) -> Iterator[None]:
+    """Another process's lock on the store, in effect (flock is per open file)."""
+    import fcntl
+
+    path.touch()
+    with open(path, "rb") as other:
+        fcntl.flock(other, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(other, fcntl.LOCK_UN)
+
+
+def test_a_locked_store_never_blocks_the_message_handler_and_loses_nothing(
+    world: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    board = make(world, tmp_path)
+    board.store.lock_timeout = 0.2
+    page = Page(board, monkeypatch)
+    with held_lock(board.store.path):
+        started = time.monotonic()
+        for n, score in enumerate((2, 3, 4), start=1):
+            page.tell(type="rate", seq=f"p:{n}", key="r0c0", score=score)
+        handled = time.monotonic() - started
+        wait_until(lambda: len(page.received) >= 1, timeout=10)
+        assert board.unsaved == 3 and board.verdicts["score"].tolist() == [4.0]
+        assert not board.store.path.read_text()  # nothing on disk yet
+    assert handled < board.store.lock_timeout  # the handler only queued them
+    waiting = [m for m, _ in page.received if m["type"] == "ack"]
+    assert waiting and all(m["state"] == "waiting" and "locked" in m["why"] for m in waiting)
+    wait_until(lambda: board.unsaved == 0, timeout=15)
+    acks = page.acks()
+    assert [a for a in acks if a[1] == "saved"] == [
+        ("p:1", "saved"),
+        ("p:2", "saved"),
+        ("p:3", "saved"),
+    ]
+    assert [v.score for v in board.store.read()] == [2.0, 3.0, 4.0]  # in the order given
+
+
+def test_rate_waits_for_a_locked_store_only_about_its_timeout(world: Any, tmp_path: Path) -> None:
+    _, table = world
+    board = make(world, tmp_path)
+    board.store.lock_timeout = 0.2
+    with held_lock(board.store.path):
+        started = time.monotonic()
+        with pytest.warns(UserWarning, match="not saved yet"):
+            verdict = board.rate(table["task_id"][0], score=5)
+        assert time.monotonic() - started < 5
+        assert board.unsaved == 1 and board.verdicts["score"].tolist() == [5.0]
+    wait_until(lambda: board.unsaved == 0, timeout=15)
+    assert board.store.read() == [verdict]
+
+
+def test_verdicts_still_waiting_at_exit_are_set_aside_and_read_back(
+    world: Any, tmp_path: Path
+) -> None:
+    _, table = world
+    board = make(world, tmp_path)
+    board.store.lock_timeout = 0.1
+    with held_lock(board.store.path):
+        with pytest.warns(UserWarning, match="not saved yet"):
+            board.rate(table["task_id"][0], score=3, note="kept")
+        with pytest.warns(UserWarning, match="set aside"):
+            board._writer.close()  # what the kernel's exit does
+    again = make(world, tmp_path)
+    assert again.marks["r0c0"]["note"] == "kept"
+
+
+def test_the_board_counts_verdicts_for_tasks_not_on_it(world: Any, tmp_path: Path) -> None:
+    _, table = world
+    store = VerdictStore(tmp_path / "board.verdicts.jsonl")
+    store.append_many(
+        [
+            Verdict(task_id="an-earlier-run-1", rater="ann", score=3),
+            Verdict(task_id="an-earlier-run-2", rater="ann", score=4),
+            Verdict(task_id="an-earlier-run-2", rater="bob", score=1),
+            Verdict(task_id=str(table["task_id"][0]), rater="ann", score=2),
+        ]
+    )
+    board = make(world, tmp_path)
+    assert board.off_board == 3
+    assert make(world, tmp_path, store=tmp_path / "other.jsonl").off_board == 0
+
+
+def test_a_live_board_handles_exactly_the_page_messages_of_the_protocol(
+    world: Any, tmp_path: Path
+) -> None:
+    from qubico_nb.review_board import protocol
+
+    board = make(world, tmp_path)
+    assert list(board._handlers) == protocol.types(protocol.PAGE_TO_KERNEL)
+
+
+def test_level_matching_brings_each_card_to_the_rows_median_loudness() -> None:
+    from qubico_nb.review_board.media import level_gains
+
+    assert level_gains([-20.0, -26.0, -23.0], [-6.0, -12.0, -9.0]) == [-3.0, 3.0, 0.0]
+    # a card that would peak above -1 dBFS lowers the whole row together
+    assert level_gains([-20.0, -30.0], [-1.0, -3.0]) == [-8.0, 2.0]  # peaks -9 and -1 dBFS
+    assert level_gains([-20.0, -math.inf, math.nan], [-3.0, -99.0, -3.0]) == [0.0, None, None]
+
+
+def test_each_verdict_records_the_gain_its_card_played_at(world: Any, tmp_path: Path) -> None:
+    blind = make(world, tmp_path, blind=True)
+    assert blind.level_match  # on by default when blind
+    gains = {c["key"]: c.get("gain_db") for row in blind.rows for c in row["cards"]}
+    assert all(isinstance(g, float) for g in gains.values())
+    card = blind._rows[0].cards[0]
+    assert blind.rate(card.task_id, score=3).gain_db == gains[card.key]
+    blind.level_match = False
+    assert blind.rate(card.task_id, score=4).gain_db == 0.0
+    assert not make(world, tmp_path).level_match  # off by default when not blind

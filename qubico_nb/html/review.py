@@ -8,6 +8,7 @@ import base64
 from collections.abc import Sequence
 from typing import Any
 
+from ..store.verdicts import MARK_FIELDS
 from .core import display_label, esc, style
 
 REVIEW_STYLE = style("review-static.css")
@@ -72,16 +73,15 @@ def review_board(
             mark = marks.get(str(card.get("key")), {}) if isinstance(marks, dict) else {}
             picture = (
                 review_waveform_svg(card.get("peaks"))
-                or f'<div class="qnb-rs-why">{esc(card.get("reason") or card.get("status"))}</div>'
+                or f'<div class="qnb-rs-why">{esc(_why_no_waveform(card))}</div>'
             )
-            verdict = []
-            if isinstance(mark, dict):
-                if mark.get("score") is not None:
-                    verdict.append(f"score {esc(display_label(mark.get('score')))}")
-                if mark.get("best"):
-                    verdict.append("★ best")
-                if mark.get("note"):
-                    verdict.append(f"“{esc(mark.get('note'))}”")
+            verdict = [
+                esc(text)
+                for name, shown in MARK_FIELDS.items()
+                if shown is not None and isinstance(mark, dict) and name in mark
+                for text in [shown(mark[name])]
+                if text
+            ]
             cards.append(
                 f'<div class="qnb-rs-card"><b>{esc(card.get("label"))}</b>'
                 f'<div class="qnb-rs-why">{esc(card.get("detail"))}</div>{picture}'
@@ -92,3 +92,9 @@ def review_board(
             f'<div class="qnb-rs-cards">{"".join(cards)}</div></div>'
         )
     return f'{REVIEW_STYLE}<div class="qnb-rs">{head}{"".join(body)}</div>'
+
+
+def _why_no_waveform(card: dict[str, Any]) -> object:
+    if card.get("status") == "ready":
+        return "waveform not measured yet"
+    return card.get("reason") or card.get("status")

@@ -1,10 +1,14 @@
-"""Audio for the board, on the kernel side: fetch each file once (local copy or the client's
-streaming fetch), analyze it, and pack waveform peaks and spectrogram compactly."""
+"""Audio and video for the board, on the kernel side: fetch each file (local copy, on-disk cache
+or the client's streaming fetch), measure it once, keep only the measures (waveform,
+spectrogram, loudness), and hand the page its bytes through `page_bytes`."""
 
 from __future__ import annotations
 
 import io
+import math
 import os
+import statistics
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -21,17 +25,35 @@ FINE_COLUMNS = 800
 VIDEO_MAX_BYTES = 64 * 2**20
 #: Largest spectrogram sent to the browser (frequency bins, time frames).
 SPECTROGRAM_MAX = (96, 400)
+#: Level matching keeps every card of a row at least this far below full scale (dB).
+HEADROOM_DB = 1.0
+#: Level matching never turns a card up or down by more than this (dB).
+MAX_GAIN_DB = 24.0
 
 
-@dataclass
+@dataclass(frozen=True)
 class Media:
-    """A card's audio: the bytes the browser plays, and what the board draws."""
+    """A card's audio as the board needs it: what to draw and how loud it is (no bytes: the
+    page gets those from the file cache when it asks)."""
 
-    data: bytes
     mime: str
     duration_s: float
     peaks: np.ndarray  # int8 (n, 2): min, max per column
-    spectrogram: np.ndarray | None  # uint8 (bins, frames), low frequencies first
+    spectrogram: np.ndarray  # uint8 (bins, frames), low frequencies first; (0, 0) if none
+    lufs: float  # integrated loudness (BS.1770); -inf silent, nan undefined
+    peak_dbfs: float
+
+
+def page_bytes(data: bytes, mime: str, blind: bool) -> bytes:
+    """The bytes of an audio or video file as the page may have them: every file the board
+    sends goes through here. On a blind board every metadata block (tags, comments, pictures,
+    chunk lists) must be removed first, so nothing in the file names what it is.
+
+    The stripping itself belongs to the trust work (a function over WAV, FLAC, OGG, MP3 and
+    MP4 bytes); until it lands, the bytes go unchanged.
+    """
+    del mime, blind  # the one line that calls the stripping function goes here
+    return data
 
 
 def mime_for(url: str | None, data: bytes) -> str:
@@ -43,7 +65,7 @@ def mime_for(url: str | None, data: bytes) -> str:
 
 def fetch_bytes(url: str | None, local_path: str | None, client: Client | None) -> bytes:
     """The file's bytes: the local copy when there is one, else the on-disk cache or the
-    client's streaming fetch."""
+    client's streaming fetch (which fills the cache)."""
     if local_path and os.path.isfile(local_path):
         with open(local_path, "rb") as handle:
             return handle.read()
@@ -55,7 +77,7 @@ def fetch_bytes(url: str | None, local_path: str | None, client: Client | None) 
         client = default_client()
     from ..store.files import FileCache
 
-    return FileCache().fetch(url, client.fetch_file)  # what analyze() fetched is on disk
+    return FileCache().fetch(url, client.fetch_file)
 
 
 def fetch_video(url: str, client: Client | None) -> bytes:
@@ -74,20 +96,46 @@ def fetch_video(url: str, client: Client | None) -> bytes:
     return sink.getvalue()
 
 
-def load(url: str | None, local_path: str | None, client: Client | None) -> Media:
-    """Fetch and analyze one file; raises with a short reason when it cannot."""
+def measure(data: bytes, source: str | None) -> Media:
+    """Measure one file's bytes; raises with a short reason when it cannot."""
     from ..audio import analyze_file
 
-    data = fetch_bytes(url, local_path, client)
     analysis = analyze_file(data, peaks=FINE_COLUMNS, spectrogram_shape=SPECTROGRAM_MAX)
-    peaks = np.asarray(analysis.peaks, dtype=np.int8).reshape(-1, 2)
     return Media(
-        data=data,
-        mime=mime_for(url or local_path, data),
+        mime=mime_for(source, data),
         duration_s=float(analysis.duration_s),
-        peaks=peaks,
+        peaks=np.asarray(analysis.peaks, dtype=np.int8).reshape(-1, 2),
         spectrogram=fit_spectrogram(np.asarray(analysis.spectrogram)),
+        lufs=float(analysis.lufs),
+        peak_dbfs=float(analysis.peak_dbfs),
     )
+
+
+def level_gains(lufs: Sequence[float], peak_dbfs: Sequence[float]) -> list[float | None]:
+    """Per card, the gain (dB) that brings it to the row's median loudness, all lowered
+    together where needed so that no card peaks above -HEADROOM_DB dBFS, each within
+    ±MAX_GAIN_DB. None for a card whose loudness is not defined (silent, or too short to
+    measure): it plays unchanged."""
+    known = [value for value in lufs if math.isfinite(value)]
+    if not known:
+        return [None] * len(lufs)
+    target = statistics.median(known)
+    over = max(
+        (
+            peak + target - loud
+            for loud, peak in zip(lufs, peak_dbfs, strict=True)
+            if math.isfinite(loud)
+        ),
+        default=-math.inf,
+    )
+    if math.isfinite(over) and over > -HEADROOM_DB:
+        target -= over + HEADROOM_DB
+    return [
+        round(max(-MAX_GAIN_DB, min(MAX_GAIN_DB, target - loud)), 2)
+        if math.isfinite(loud)
+        else None
+        for loud in lufs
+    ]
 
 
 def fit_spectrogram(spectrogram: np.ndarray) -> np.ndarray:

@@ -1,23 +1,26 @@
 """`review()` and `Review`: the judging board, an anywidget over board, media, store and stats.
 
-Python holds the truth (layout, file bytes, verdicts); the browser (``static/review.js``) draws
-and plays. Audio bytes travel as custom-message buffers, never as synced state: they stay out of
-the saved notebook, play where a file URL is unreachable from the browser, and in blind mode no
-URL or file name reaches the page.
+Python holds the truth (layout, file bytes, verdicts); the browser (``static/board/``) draws
+and plays. What travels between them is written down once, in `protocol`. Audio and video
+bytes travel as message buffers, never as synced state: they stay out of the saved notebook,
+play where a file URL is unreachable from the browser, and in blind mode no URL or file name
+reaches the page. Files are measured on background threads (`loading.Jobs`), so `review()`
+returns at once; verdicts go to disk on a thread of their own (`saving.VerdictWriter`), so no
+message waits on the store's lock.
 """
 
 from __future__ import annotations
 
 import contextlib
-import functools
+import dataclasses
 import getpass
-import hashlib
 import math
 import os
 import secrets
 import threading
 import warnings
-from collections.abc import Iterable, Sequence
+from collections import OrderedDict
+from collections.abc import Callable, Hashable, Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -27,41 +30,35 @@ import traitlets
 
 from .. import html
 from .._constants import RATER_ENV
-from .._workers import Workers
 from ..audio import encode_peaks
 from ..batch import tabulate_tasks
 from ..client import Client
 from ..errors import InvalidRequestError, QubicoError
 from ..models import Task
-from ..store.verdicts import SUFFIX, Verdict, VerdictStore, now_iso
-from . import board, media, stats
+from ..store.verdicts import (
+    SCORE_LIMIT,
+    SUFFIX,
+    VERDICT_COLUMNS,
+    Verdict,
+    VerdictStore,
+    latest,
+    now_iso,
+    verdict_frame,
+)
+from . import board, media, protocol, stats
+from .assets import LOADER, board_code
+from .loading import Jobs
+from .saving import Batch, VerdictWriter
 
-STATIC = Path(__file__).resolve().parent.parent / "static"
-#: Columns of `Review.verdicts`, with their dtypes.
-VERDICT_COLUMNS: dict[str, str] = {
-    "task_id": "string",
-    "rater": "string",
-    "score": "Float64",
-    "best": "boolean",
-    "note": "string",
-    "rated_at": "datetime64[ns, UTC]",
-    "blind": "boolean",
-    "position": "string",
-}
+__all__ = ["VERDICT_COLUMNS", "Review", "board_code", "default_rater", "review"]
+
 _UNSET: Any = object()
-
-
-@functools.lru_cache(maxsize=1)
-def _read_code(js_path: Path, css_path: Path, stamp: tuple[float, float]) -> dict[str, str]:
-    js, css = js_path.read_text("utf-8"), css_path.read_text("utf-8")
-    version = hashlib.sha256((js + css).encode()).hexdigest()[:12]
-    return {"js": js, "css": css, "version": version}
-
-
-def board_code() -> dict[str, str]:
-    """The board's ES module and CSS, with a version that changes when either file does."""
-    js, css = STATIC / "review.js", STATIC / "review.css"
-    return _read_code(js, css, (js.stat().st_mtime, css.stat().st_mtime))
+#: Per-card figures shown when the board is not blind, if the table has them (one decimal).
+_FIGURES = (("av_offset_s", "A/V offset {:+.2f} s"), ("av_sync_confidence", "sync conf. {:.1f}"))
+#: Source videos kept in memory at once (most recent first out).
+_VIDEOS_KEPT = 3
+#: Pauses between pushes of the layout while files are measured (seconds): first, longest.
+_PUSH_FIRST_S, _PUSH_MAX_S = 0.3, 3.0
 
 
 def default_rater() -> str:
@@ -84,7 +81,7 @@ class Review(anywidget.AnyWidget):
 
     # Only a small loader is synced (and saved with the notebook); the board's code and style
     # come from the kernel as a message when a view renders (see static/loader.js).
-    _esm = STATIC / "loader.js"
+    _esm = LOADER
 
     title = traitlets.Unicode("").tag(sync=True)
     rows = traitlets.List(traitlets.Dict()).tag(sync=True)
@@ -92,9 +89,16 @@ class Review(anywidget.AnyWidget):
     blind = traitlets.Bool(False).tag(sync=True)
     revealed = traitlets.Bool(False).tag(sync=True)
     rater = traitlets.Unicode("").tag(sync=True)
-    #: The current rater's verdicts by card key: {"score", "best", "note"}.
+    #: The current rater's marks by card key (the verdict fields in `MARK_FIELDS`).
     marks = traitlets.Dict().tag(sync=True)
+    #: Why the last verdict from the board was not saved ("" once one is).
     message = traitlets.Unicode("").tag(sync=True)
+    #: Play each card at its level-matching gain (on by default when blind).
+    level_match = traitlets.Bool(False).tag(sync=True)
+    #: Verdicts in the store (latest per rater and task) for tasks that are not on this board.
+    off_board = traitlets.Int(0).tag(sync=True)
+    #: Cards whose files are still being measured.
+    measuring = traitlets.Int(0).tag(sync=True)
 
     def __init__(
         self,
@@ -109,7 +113,9 @@ class Review(anywidget.AnyWidget):
         scale: tuple[float, float],
         name: str,
         shuffle_seed: int,
-        max_workers: int = 4,
+        level_match: bool | None = None,
+        history: Iterable[Verdict] | None = None,
+        max_workers: int = 2,
     ) -> None:
         self.frame = frame
         self.by, self.across, self.name = by, across, name
@@ -121,36 +127,114 @@ class Review(anywidget.AnyWidget):
             frame, by=by, across=across, blind=blind, shuffle_seed=shuffle_seed
         )
         self._cards = {card.key: card for row in self._rows for card in row.cards}
+        self._row_of = {card.key: row for row in self._rows for card in row.cards}
         self._by_task = {card.task_id: card for card in self._cards.values()}
         self._media: dict[str, media.Media] = {}
-        self._videos: dict[str, bytes | None] = {}
-        self._load_all(max_workers)
-        self._latest = store.latest()
+        self._gains: dict[str, float | None] = {}
+        self._measuring = {key: threading.Lock() for key in self._cards}
+        self._videos: OrderedDict[str, bytes | None] = OrderedDict()
+        self._push_timer: threading.Timer | None = None
+        self._push_pause = _PUSH_FIRST_S
+        self._latest = latest(store.read(scale=scale) if history is None else history)
+        self._writer = VerdictWriter(store, on_saved=self._saved, on_waiting=self._waiting)
+        self._refused_after = 0
         super().__init__(
-            title=name, scale=[float(scale[0]), float(scale[1])], blind=blind, rater=rater
+            title=name,
+            scale=[float(scale[0]), float(scale[1])],
+            blind=blind,
+            rater=rater,
+            level_match=blind if level_match is None else level_match,
         )
+        self.off_board = sum(1 for (_, task) in self._latest if task not in self._by_task)
+        self.measuring = sum(1 for c in self._cards.values() if c.status == board.READY)
         self.rows = self._row_state()
         self.marks = self._marks()
+        self._handlers: dict[str, Callable[[dict[str, Any]], None]] = {
+            "code": self._on_code,
+            "media": self._on_media,
+            "rate": self._on_rate,
+            "reveal": self._on_reveal,
+        }
         self.on_msg(self._on_message)
         self.add_class("qnb-review")
+        self._jobs = Jobs(self._work, workers=max_workers)
+        self._jobs.background(
+            ("measure", c.key) for c in self._cards.values() if c.status == board.READY
+        )
 
-    # -- loading -------------------------------------------------------------------------------
-    def _load_all(self, max_workers: int) -> None:
-        ready = [card for card in self._cards.values() if card.status == board.READY]
+    # -- measuring files in the background -----------------------------------------------------
+    def wait(self, timeout: float | None = 60.0) -> bool:
+        """Wait until every file is measured and the board shows all of it (the board measures
+        in the background, so `review()` returns at once); True if done within `timeout`."""
+        done = self._jobs.idle(timeout)
+        if done:
+            self._push_rows()
+        return done
 
-        def one(card: board.Card) -> tuple[board.Card, media.Media | None, str]:
+    def _work(self, item: Hashable) -> None:
+        kind, key = item if isinstance(item, tuple) else ("", "")
+        if kind == "measure":
+            self._measure(self._cards[key])
+        elif kind == "audio":
+            self._send_audio(self._cards[key])
+        elif kind == "video":
+            self._send_video(key)
+
+    def _measure(self, card: board.Card) -> media.Media | None:
+        """The card's measures, made once (a card that cannot be measured becomes missing)."""
+        with self._measuring[card.key]:
+            if card.key in self._media or card.status != board.READY:
+                return self._media.get(card.key)
             try:
-                return card, media.load(card.audio_url, card.local_path, self._client), ""
+                data = media.fetch_bytes(card.audio_url, card.local_path, self._client)
+                measured = media.measure(data, card.audio_url or card.local_path)
             except Exception as exc:  # one bad file never breaks the board
-                return card, None, f"{type(exc).__name__}: {exc}"[:300]
-
-        with Workers(max_workers) as pool:
-            for card, loaded, error in pool.map(one, ready):
-                if loaded is None:
+                with self._lock:
                     card.status = board.MISSING
-                    card.reason = card.identity["reason"] = f"could not load audio ({error})"
-                else:
-                    self._media[card.key] = loaded
+                    card.reason = card.identity["reason"] = (
+                        f"could not load audio ({type(exc).__name__}: {exc})"[:300]
+                    )
+                measured = None
+            with self._lock:
+                if measured is not None:
+                    self._media[card.key] = measured
+                self._level_row(self._row_of[card.key])
+                self.measuring = sum(
+                    1
+                    for c in self._cards.values()
+                    if c.status == board.READY and c.key not in self._media
+                )
+            self._layout_changed()
+            return measured
+
+    def _level_row(self, row: board.Row) -> None:
+        """Once every playable card of the row is measured, its level-matching gains."""
+        playable = [c for c in row.cards if c.status == board.READY]
+        if any(c.key not in self._media for c in playable):
+            return
+        gains = media.level_gains(
+            [self._media[c.key].lufs for c in playable],
+            [self._media[c.key].peak_dbfs for c in playable],
+        )
+        self._gains.update({c.key: gain for c, gain in zip(playable, gains, strict=True)})
+
+    def _layout_changed(self) -> None:
+        """Push the layout now when nothing is left to measure, else soon (coalesced)."""
+        with self._lock:
+            if self.measuring == 0:
+                self._push_rows()
+            elif self._push_timer is None:
+                self._push_timer = threading.Timer(self._push_pause, self._push_rows)
+                self._push_timer.daemon = True
+                self._push_timer.start()
+                self._push_pause = min(self._push_pause * 2, _PUSH_MAX_S)
+
+    def _push_rows(self) -> None:
+        with self._lock:
+            if self._push_timer is not None:
+                self._push_timer.cancel()
+                self._push_timer = None
+            self.rows = self._row_state()
 
     # -- synced state --------------------------------------------------------------------------
     def _shows_identity(self) -> bool:
@@ -162,7 +246,7 @@ class Review(anywidget.AnyWidget):
         for row in self._rows:
             cards = []
             for card in row.cards:
-                loaded = self._media.get(card.key)
+                measured = self._media.get(card.key)
                 item: dict[str, Any] = {
                     "key": card.key,
                     "position": card.position,
@@ -173,9 +257,12 @@ class Review(anywidget.AnyWidget):
                 }
                 if shown:
                     item["task_id"] = card.task_id
-                if loaded is not None:
-                    item["duration"] = round(loaded.duration_s, 3)
-                    item["peaks"] = encode_peaks(media.reduce_peaks(loaded.peaks))
+                    item["figures"] = self._figures(card, measured)
+                if measured is not None:
+                    item["duration"] = round(measured.duration_s, 3)
+                    item["peaks"] = encode_peaks(media.reduce_peaks(measured.peaks))
+                if self._gains.get(card.key) is not None:
+                    item["gain_db"] = self._gains[card.key]
                 cards.append(item)
             # The video itself goes as a message (bytes, or its URL as a fallback): no URL here.
             out.append(
@@ -188,93 +275,149 @@ class Review(anywidget.AnyWidget):
             )
         return out
 
+    def _figures(self, card: board.Card, measured: media.Media | None) -> list[str]:
+        """What the card's measures say, one decimal, when the board may name things."""
+        out = []
+        if measured is not None and math.isfinite(measured.lufs):
+            out.append(f"{measured.lufs:.1f} LUFS")
+        values = self.frame.loc[card.index] if card.index in self.frame.index else None
+        for column, text in _FIGURES:
+            value = None if values is None else values.get(column)
+            if isinstance(value, (int, float)) and math.isfinite(value):
+                out.append(text.format(value))
+        return out
+
     def _marks(self) -> dict[str, dict[str, Any]]:
         out: dict[str, dict[str, Any]] = {}
         for key, card in self._cards.items():
             verdict = self._latest.get((self.rater, card.task_id))
             if verdict is not None:
-                out[key] = {"score": verdict.score, "best": verdict.best, "note": verdict.note}
+                out[key] = verdict.mark()
         return out
 
     @traitlets.observe("rater")
     def _rater_changed(self, change: dict[str, Any]) -> None:
         if hasattr(self, "_latest"):
-            self.marks = self._marks()
-
-    # -- messages from the browser ----------------------------------------------------------
-    def _on_message(self, _widget: Any, content: Any, _buffers: Sequence[bytes]) -> None:
-        if not isinstance(content, dict):
-            return
-        kind = content.get("type")
-        saved = True
-        try:
-            if kind == "code":
-                self.send({"type": "code", **board_code()})
-            elif kind == "media":
-                keys = content.get("keys")
-                self._send_media(keys if isinstance(keys, list) else list(self._media))
-                rows = content.get("rows")
-                self._send_videos(rows if isinstance(rows, list) else [])
-            elif kind == "rate":
-                card = self._cards.get(str(content.get("key")))
-                if card is None:
-                    return
-                score = content.get("score", _UNSET)
-                self.rate(
-                    card.task_id,
-                    score=_UNSET if score is _UNSET else score,
-                    best=content.get("best") if isinstance(content.get("best"), bool) else None,
-                    note=content.get("note") if isinstance(content.get("note"), str) else None,
-                )
-                self.message = ""
-            elif kind == "reveal":
-                self.reveal()
-        except (OSError, ValueError, InvalidRequestError) as exc:
-            saved = False
-            self.message = f"not saved: {exc}"[:300]
-            self.marks = self._marks()  # the board shows what is really stored
-        finally:
-            if kind == "rate" and isinstance(content.get("seq"), str):
-                # the board says "saved" only for what was: a refused verdict is acked as not ok
-                self.send({"type": "ack", "seq": content["seq"], "ok": saved})
-
-    def _send_media(self, keys: Iterable[Any]) -> None:
-        for key in keys:
-            loaded = self._media.get(str(key))
-            if loaded is None:
-                continue
-            spectrogram = loaded.spectrogram
-            shape = [0, 0] if spectrogram is None else [int(n) for n in spectrogram.shape]
-            buffers = [
-                loaded.data,
-                b"" if spectrogram is None else spectrogram.tobytes(),
-                loaded.peaks.tobytes(),
-            ]
-            self.send(
-                {"type": "media", "key": str(key), "mime": loaded.mime, "spectrogram": shape},
-                buffers=buffers,
-            )
-
-    def _send_videos(self, row_keys: Iterable[Any]) -> None:
-        """Each row's source video as bytes (plays where its URL is unreachable from the
-        browser); the URL itself when the kernel cannot fetch it either, except on a blind
-        board before Reveal (a URL can name what a card is: that row then shows no video)."""
-        for row in self._rows:
-            if row.key not in row_keys or not row.video_url:
-                continue
             with self._lock:
-                if row.video_url not in self._videos:
-                    try:
-                        self._videos[row.video_url] = media.fetch_video(row.video_url, self._client)
-                    except Exception:  # the browser may still reach the URL itself
-                        self._videos[row.video_url] = None
-                data = self._videos[row.video_url]
-            if data is None:
-                if self.blind and not self.revealed:
-                    continue
-                self.send({"type": "video", "row": row.key, "url": row.video_url})
-            else:
-                self.send({"type": "video", "row": row.key, "mime": "video/mp4"}, buffers=[data])
+                self.marks = self._marks()
+
+    # -- messages from the page (see protocol.py) --------------------------------------------
+    def _on_message(self, _widget: Any, content: Any, _buffers: Sequence[bytes]) -> None:
+        """Dispatch a page's message; never waits on a file or the store's lock."""
+        try:
+            kind, content = protocol.check_incoming(content)
+        except ValueError as exc:
+            if isinstance(content, dict) and content.get("type") == "rate":
+                self._refuse(content.get("seq"), str(exc))
+            return
+        self._handlers[kind](content)
+
+    def _on_code(self, content: dict[str, Any]) -> None:
+        self.send(protocol.message("code", **board_code()))
+
+    def _on_media(self, content: dict[str, Any]) -> None:
+        keys, rows, page = content["keys"], content["rows"], content["page"]
+        if not (isinstance(keys, list) and isinstance(rows, list) and isinstance(page, str)):
+            return
+        wanted: list[Hashable] = [("audio", k) for k in keys if k in self._cards]
+        wanted += [("video", r) for r in rows if isinstance(r, str)]
+        self._jobs.want(page, wanted)
+
+    def _on_rate(self, content: dict[str, Any]) -> None:
+        seq = content["seq"]
+        card = self._cards.get(content["key"]) if isinstance(content["key"], str) else None
+        if card is None:
+            self._refuse(seq, f"no card {content['key']!r} on this board")
+            return
+        try:
+            verdicts = self._verdicts_for(
+                card,
+                self.rater,
+                score=content.get("score", _UNSET),
+                best=content.get("best", _UNSET),
+                note=content.get("note", _UNSET),
+                answers=content.get("answers", _UNSET),
+            )
+        except InvalidRequestError as exc:
+            self._refuse(seq, str(exc))
+            return
+        self._keep(verdicts, tag=seq)
+
+    def _on_reveal(self, content: dict[str, Any]) -> None:
+        self.reveal()
+
+    def _refuse(self, seq: Any, why: str) -> None:
+        with self._lock:
+            self.message = f"not saved: {why}"[:300]
+            self._refused_after = self._writer.submitted  # cleared by a later verdict saved
+            self.marks = self._marks()  # the board shows what is really kept
+        self.send(protocol.message("ack", seq=str(seq), state="refused", why=why[:300]))
+
+    def _saved(self, batch: Batch) -> None:
+        with self._lock:
+            if self.message and batch.number > self._refused_after:
+                self.message = ""
+        if batch.tag is not None:
+            self.send(protocol.message("ack", seq=str(batch.tag), state="saved"))
+
+    def _waiting(self, batch: Batch, why: str) -> None:
+        if batch.tag is not None:
+            self.send(protocol.message("ack", seq=str(batch.tag), state="waiting", why=why[:300]))
+
+    def _send_audio(self, card: board.Card) -> None:
+        measured = self._measure(card)
+        if measured is None:
+            return
+        data = media.fetch_bytes(card.audio_url, card.local_path, self._client)
+        self.send(
+            protocol.message(
+                "media",
+                key=card.key,
+                mime=measured.mime,
+                duration=round(measured.duration_s, 6),
+                spectrogram=[int(n) for n in measured.spectrogram.shape],
+            ),
+            buffers=[
+                media.page_bytes(data, measured.mime, self._blind_now()),
+                measured.spectrogram.tobytes(),
+                measured.peaks.tobytes(),
+            ],
+        )
+
+    def _send_video(self, row_key: str) -> None:
+        """A row's source video as bytes (plays where its URL is unreachable from the browser);
+        the URL itself when the kernel cannot fetch it either, except on a blind board before
+        Reveal (a URL can name what a card is: that row then shows no video)."""
+        row = next((r for r in self._rows if r.key == row_key), None)
+        if row is None or not row.video_url:
+            return
+        data = self._video_bytes(row.video_url)
+        if data is None:
+            if not self._blind_now():
+                self.send(protocol.message("video", row=row.key, url=row.video_url))
+            return
+        self.send(
+            protocol.message("video", row=row.key, mime="video/mp4"),
+            buffers=[media.page_bytes(data, "video/mp4", self._blind_now())],
+        )
+
+    def _video_bytes(self, url: str) -> bytes | None:
+        with self._lock:
+            if url in self._videos:
+                self._videos.move_to_end(url)
+                return self._videos[url]
+        try:
+            data: bytes | None = media.fetch_video(url, self._client)
+        except Exception:  # the browser may still reach the URL itself
+            data = None
+        with self._lock:
+            self._videos[url] = data
+            while len(self._videos) > _VIDEOS_KEPT:
+                self._videos.popitem(last=False)
+        return data
+
+    def _blind_now(self) -> bool:
+        return bool(self.blind and not self.revealed)
 
     # -- verdicts ------------------------------------------------------------------------------
     def rate(
@@ -284,70 +427,117 @@ class Review(anywidget.AnyWidget):
         score: Any = _UNSET,
         best: bool | None = None,
         note: str | None = None,
+        answers: dict[str, Any] | None = None,
         rater: str | None = None,
     ) -> Verdict:
         """Record a verdict, as a click in the board does: only the given fields change.
 
-        `score` must lie within the review's scale (``None`` clears it); ``best=True`` makes
-        this card the row's pick and clears the rater's earlier pick in that row. The verdict is
-        appended to the store before this returns.
+        `score` must be a finite number within the review's scale (``None`` clears it);
+        ``best=True`` makes this card the row's pick and clears the rater's earlier pick in
+        that row. The verdict is on disk when this returns, unless another process holds the
+        store's lock past its wait (about 2 s): then it is kept in memory and written in the
+        background (a warning says so; `unsaved` counts such verdicts).
         """
         card = self._by_task.get(str(task_id))
         if card is None:
             raise InvalidRequestError(f"task {task_id!r} is not on this board")
-        who = rater or self.rater
+        verdicts = self._verdicts_for(
+            card,
+            rater or self.rater,
+            score=score,
+            best=_UNSET if best is None else best,
+            note=_UNSET if note is None else note,
+            answers=_UNSET if answers is None else answers,
+        )
+        batch = self._keep(verdicts, tag=None)
+        if not batch.saved.wait(self.store.lock_timeout + 1.0):
+            warnings.warn(
+                f"not saved yet: {self.store} is locked by another process; the verdict is "
+                "kept in memory and written as soon as the lock is free",
+                stacklevel=2,
+            )
+        return verdicts[0]
+
+    @property
+    def unsaved(self) -> int:
+        """Verdicts kept in memory that are not on disk yet (the store was busy)."""
+        return self._writer.waiting
+
+    def _verdicts_for(
+        self, card: board.Card, who: str, *, score: Any, best: Any, note: Any, answers: Any
+    ) -> list[Verdict]:
+        """The verdict a change makes (and the picks it clears); InvalidRequestError if the
+        change is not one this board can store."""
         if score is not _UNSET and score is not None:
-            if (
-                isinstance(score, bool)
-                or not isinstance(score, (int, float))
-                or not math.isfinite(score)
-            ):
+            if isinstance(score, bool) or not isinstance(score, (int, float)):
                 raise InvalidRequestError(f"score must be a number, got {score!r}")
+            try:
+                number = float(score)
+            except OverflowError:
+                raise InvalidRequestError("score is too large to be a number") from None
+            if not math.isfinite(number):
+                raise InvalidRequestError(f"score must be a finite number, got {score!r}")
             low, high = self.scale
-            if not low <= score <= high:
-                raise InvalidRequestError(f"score {score:g} is outside the scale {low:g}..{high:g}")
-        if note is not None and not isinstance(note, str):
+            if not low <= number <= high:
+                raise InvalidRequestError(
+                    f"score {number:g} is outside the scale {low:g}..{high:g}"
+                )
+            score = number
+        if best is not _UNSET and not isinstance(best, bool):
+            raise InvalidRequestError(f"best must be true or false, got {best!r}")
+        if note is not _UNSET and not isinstance(note, str):
             raise InvalidRequestError("note must be text")
+        if answers is not _UNSET and not (
+            isinstance(answers, dict) and all(isinstance(k, str) for k in answers)
+        ):
+            raise InvalidRequestError("answers must be an object with text keys")
         with self._lock:
-            old = self._latest.get((who, card.task_id))
+            old = self._latest.get((who, card.task_id)) or Verdict(task_id=card.task_id, rater=who)
             common: dict[str, Any] = {
                 "rater": who,
                 "rated_at": now_iso(),
-                "blind": bool(self.blind and not self.revealed),  # after Reveal, not blind
+                "blind": self._blind_now(),  # after Reveal, not blind
                 "review": self.name,
                 "shuffle_seed": self.shuffle_seed if self.blind else None,
             }
-            verdict = Verdict(
-                task_id=card.task_id,
-                position=card.position,
-                score=(old.score if old else None)
-                if score is _UNSET
-                else (None if score is None else float(score)),
-                best=(old.best if old else False) if best is None else bool(best),
-                note=(old.note if old else "") if note is None else note,
-                **common,
-            )
-            changed = [verdict]
-            if verdict.best:
-                for other in self._rows[int(card.row_key[1:])].cards:
+            changes = {
+                name: value
+                for name, value in (
+                    ("score", score),
+                    ("best", best),
+                    ("note", note),
+                    ("answers", answers),
+                )
+                if value is not _UNSET
+            }
+            verdicts = [
+                dataclasses.replace(
+                    old,
+                    position=card.position,
+                    gain_db=self._gain_for(card),
+                    **common,
+                    **changes,
+                )
+            ]
+            if verdicts[0].best:
+                for other in self._row_of[card.key].cards:
                     previous = self._latest.get((who, other.task_id))
                     if other is not card and previous is not None and previous.best:
-                        changed.append(
-                            Verdict(
-                                task_id=other.task_id,
-                                position=other.position,
-                                score=previous.score,
-                                best=False,
-                                note=previous.note,
-                                **common,
-                            )
-                        )
-            self.store.append_many(changed)
-            for item in changed:
-                self._latest[(who, item.task_id)] = item
-            if who == self.rater:
+                        verdicts.append(dataclasses.replace(previous, best=False, **common))
+        return verdicts
+
+    def _gain_for(self, card: board.Card) -> float | None:
+        """The gain the card plays at now: its level-matching gain, or 0 dB when off."""
+        return self._gains.get(card.key) if self.level_match else 0.0
+
+    def _keep(self, verdicts: list[Verdict], *, tag: object) -> Batch:
+        """Remember the verdicts at once (marks, results) and queue them for the disk."""
+        with self._lock:
+            for item in verdicts:
+                self._latest[(item.rater, item.task_id)] = item
+            if verdicts[0].rater == self.rater:
                 self.marks = self._marks()
-        return verdict
+            return self._writer.submit(verdicts, tag)
 
     def refresh(self) -> int:
         """Fetch again the tasks whose cards have no audio yet (still running, or a file that
@@ -368,21 +558,14 @@ class Review(anywidget.AnyWidget):
             fresh = tasks_to_frame([task]).iloc[0]
             status, reason = board.card_status(fresh)
             url = fresh["audio_url"]
-            card.audio_url = url if isinstance(url, str) else None
-            if status == board.READY:
-                try:
-                    self._media[card.key] = media.load(card.audio_url, card.local_path, client)
-                    ready += 1
-                except Exception as exc:  # one bad file never breaks the board
-                    status, reason = (
-                        board.MISSING,
-                        f"could not load audio ({type(exc).__name__}: {exc})"[:300],
-                    )
-            card.status, card.reason = status, reason
-            card.identity["reason"] = reason
+            with self._lock:
+                card.audio_url = url if isinstance(url, str) else None
+                card.status, card.reason = status, reason
+                card.identity["reason"] = reason
+            if status == board.READY and self._measure(card) is not None:
+                ready += 1
             self._update_frame(card.task_id, fresh)
-        with self._lock:
-            self.rows = self._row_state()
+        self._push_rows()
         return ready
 
     def _update_frame(self, task_id: str, fresh: pd.Series) -> None:
@@ -409,21 +592,11 @@ class Review(anywidget.AnyWidget):
 
     @property
     def verdicts(self) -> pd.DataFrame:
-        """The latest verdict per rater and task on this board (all raters)."""
-        items = [v for (_, task_id), v in self._latest.items() if task_id in self._by_task]
-        items.sort(key=lambda v: v.rated_at)
-        data = {name: [getattr(v, name) for v in items] for name in VERDICT_COLUMNS}
-        columns = {}
-        for name, dtype in VERDICT_COLUMNS.items():
-            if dtype.startswith("datetime"):
-                columns[name] = pd.Series(
-                    pd.to_datetime(data[name], utc=True, format="ISO8601"), dtype=dtype
-                )
-            else:
-                columns[name] = pd.Series(
-                    [pd.NA if v is None else v for v in data[name]], dtype=dtype
-                )
-        return pd.DataFrame(columns, columns=list(VERDICT_COLUMNS))
+        """The latest verdict per rater and task on this board (all raters), oldest first."""
+        with self._lock:
+            items = [v for (_, task_id), v in self._latest.items() if task_id in self._by_task]
+        items.sort(key=lambda v: pd.Timestamp(v.rated_at))
+        return verdict_frame(items)
 
     def to_frame(self, *, rater: str | None = None) -> pd.DataFrame:
         """The input table with the verdict columns joined on ``task_id``.
@@ -445,8 +618,8 @@ class Review(anywidget.AnyWidget):
         """Per value of `by` (default: `across`): scores counted, mean, t interval at
         `level`, best picks and their share of all best picks.
 
-        The interval is Student's t (exact quantile, computed without scipy); it is empty (NA)
-        for a group with fewer than two scores.
+        The interval is Student's t (`scipy.stats.t`), treating every score as independent;
+        it is empty (NA) for a group with fewer than two scores.
         """
         by = by or self.across
         table = self.to_frame()
@@ -484,6 +657,13 @@ class Review(anywidget.AnyWidget):
             out[name] = out[name].astype("Float64").mask(out[name].isna())
         return out.set_index(by)
 
+    def close(self) -> None:
+        """Stop the board's background work (queued verdicts are still written) and close it."""
+        self._jobs.close()
+        if self._writer.flush(self.store.lock_timeout + 1.0):
+            self._writer.close()
+        super().close()
+
     # -- display -------------------------------------------------------------------------------
     def to_html(self) -> str:
         """The static board (no kernel needed): waveform images and the verdicts so far."""
@@ -492,7 +672,7 @@ class Review(anywidget.AnyWidget):
             self.marks,
             title=self.title,
             scale=self.scale,
-            blind=self.blind and not self.revealed,
+            blind=self._blind_now(),
             rater=self.rater,
         )
 
@@ -553,6 +733,26 @@ def _store(store: VerdictStore | str | os.PathLike[str] | None, name: str) -> Ve
     return VerdictStore(store)
 
 
+def _check_scale(scale: Any) -> tuple[float, float]:
+    if (
+        not isinstance(scale, (tuple, list))
+        or len(scale) != 2
+        or not all(
+            isinstance(v, (int, float))
+            and not isinstance(v, bool)
+            and math.isfinite(v)
+            and abs(v) <= SCORE_LIMIT
+            for v in scale
+        )
+        or not scale[0] < scale[1]
+    ):
+        raise InvalidRequestError(
+            f"scale must be (low, high) with low < high, each within ±{SCORE_LIMIT:g}, "
+            f"got {scale!r}"
+        )
+    return float(scale[0]), float(scale[1])
+
+
 def review(
     tasks_or_frame: pd.DataFrame | Iterable[Task | str],
     *,
@@ -565,16 +765,21 @@ def review(
     scale: tuple[float, float] = (1, 5),
     name: str = "review",
     shuffle_seed: int | None = None,
+    level_match: bool | None = None,
 ) -> Review:
     """A board to judge generations: rows by `by`, candidates `across`, verdicts kept on disk.
 
-    Each card shows its waveform (spectrogram on a toggle); one transport per row keeps the
-    position when you switch cards, and plays the row's source video muted and in sync. Verdicts
-    (score on `scale`, best in row, note) are appended to `store` (default:
-    ``<name>.verdicts.jsonl`` next to the notebook) as they are made, and restored when the
-    review is made again. `blind` shows cards as A, B, C in an order shuffled by
-    `shuffle_seed` (recorded; reused from the store for the same `name` if not given) and hides
-    what they are until Reveal. `rater` defaults to ``$QUBICO_RATER`` or the login name.
+    Each card shows its waveform (spectrogram on a toggle); one clock per row keeps the
+    position to the sample when you switch cards (Web Audio, with a short crossfade), loops a
+    passage, and drives the row's source video, muted. `level_match` (default: on when
+    `blind`) plays each card at the gain that brings it to its row's median loudness
+    (BS.1770), recorded with each verdict. Verdicts (score on `scale`, best in row, note) are
+    appended to `store` (default: ``<name>.verdicts.jsonl`` next to the notebook) as they
+    are made, and restored when the review is made again. `blind` shows cards as A, B, C in
+    an order shuffled by `shuffle_seed` (recorded; reused from the store for the same `name`
+    if not given) and hides what they are until Reveal. `rater` defaults to
+    ``$QUBICO_RATER`` or the login name. Files are measured in the background: the board is
+    usable at once, and `Review.wait()` waits for every waveform.
     """
     frame = _frame(tasks_or_frame, client)
     for column in ("task_id", by, across):
@@ -584,17 +789,13 @@ def review(
                 f"{', '.join(map(str, frame.columns))}"
             )
     frame = _one_row_per_task(frame)
-    if (
-        len(scale) != 2
-        or not all(isinstance(v, (int, float)) and math.isfinite(v) for v in scale)
-        or not scale[0] < scale[1]
-    ):
-        raise InvalidRequestError(f"scale must be (low, high) with low < high, got {scale!r}")
+    low, high = _check_scale(scale)
     verdict_store = _store(store, name)
+    history = verdict_store.read(scale=(low, high))  # read once: one warning for bad lines
     if shuffle_seed is None and blind:
         earlier = [
             v.shuffle_seed
-            for v in verdict_store.read()
+            for v in history
             if v.review == name and v.blind and v.shuffle_seed is not None
         ]
         shuffle_seed = earlier[-1] if earlier else secrets.randbelow(2**31)
@@ -606,7 +807,9 @@ def review(
         store=verdict_store,
         rater=rater or default_rater(),
         client=client,
-        scale=(float(scale[0]), float(scale[1])),
+        scale=(low, high),
         name=name,
         shuffle_seed=shuffle_seed or 0,
+        level_match=level_match,
+        history=history,
     )

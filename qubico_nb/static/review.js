@@ -86,7 +86,11 @@ function render({ model, el }) {
       if (row.video && !requested.has(row.key)) { requested.add(row.key); rowKeys.push(row.key); }
       for (const card of row.cards) if (card.peaks && !requested.has(card.key)) { requested.add(card.key); keys.push(card.key); }
     }
-    if (keys.length || rowKeys.length) model.send({ type: "media", keys, rows: rowKeys });
+    if (keys.length || rowKeys.length) {
+      const stillKeys = [...requested].filter((k) => k.includes("c") && !media.has(k));
+      const stillRows = [...requested].filter((k) => !k.includes("c") && !videoUrls.has(k));
+      model.send({ type: "media", page: viewId, keys: stillKeys, rows: stillRows });
+    }
   }
 
   const videoUrls = new Map(); // row key -> blob: URL (or the plain URL as a fallback)
@@ -96,7 +100,7 @@ function render({ model, el }) {
   }
 
   function onCustom(msg, buffers) {
-    if (msg && msg.type === "ack") { acknowledge(msg.seq, msg.ok !== false); return; }
+    if (msg && msg.type === "ack") { if (msg.state !== "waiting") acknowledge(msg.seq, msg.state === "saved"); return; }
     if (msg && msg.type === "video") {
       if (videoUrls.has(msg.row)) return;
       if (msg.url && !/^https?:\/\//i.test(msg.url)) return; // only http(s) URLs ever play

@@ -10,11 +10,20 @@ from pathlib import Path
 from . import protocol
 
 STATIC = Path(__file__).resolve().parent.parent / "static"
-BOARD = STATIC
+BOARD = STATIC / "board"
 #: The module's files, joined in this order: helpers first, the lifecycle hooks last. Each may
 #: use what an earlier one defines; none imports (they become one module).
-MODULE_FILES = ("review.js",)
-STYLE_FILE = "review.css"
+MODULE_FILES = (
+    "dom.js",
+    "keys.js",
+    "verdicts.js",
+    "draw.js",
+    "playback.js",
+    "session.js",
+    "view.js",
+    "main.js",
+)
+STYLE_FILE = "board.css"
 #: The small module a saved notebook keeps: it asks the kernel for the rest.
 LOADER = STATIC / "loader.js"
 

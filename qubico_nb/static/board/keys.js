@@ -1,0 +1,61 @@
+// The board's keys, in one table: it drives the key handler, the help text and the accessible
+// labels (aria-keyshortcuts and the board's description). Add a key here and all three follow.
+
+/** The digit of a key press (top row or keypad), or null. */
+export function digitOf(event) {
+  const match = /^(?:Digit|Numpad)([0-9])$/.exec(event.code || "");
+  return match ? Number(match[1]) : null;
+}
+
+const is = (...names) => (event) => names.includes(event.key);
+
+/** Each key: the action it runs, how the help writes it, what it does, its aria-keyshortcuts
+ *  value, and which presses match it (modifiers other than Shift never reach the table). */
+export const KEYS = [
+  { action: "select", shown: "1–9", does: "select a card", aria: "1",
+    match: (e) => !e.shiftKey && digitOf(e) >= 1 },
+  { action: "score", shown: "Shift+1–9", does: "score the selected card", aria: "Shift+1",
+    match: (e) => e.shiftKey && digitOf(e) !== null },
+  { action: "toggle", shown: "Space or K", does: "play / pause", aria: "Space K", match: is(" ", "k", "K") },
+  { action: "back", shown: "←", does: "back 1 s (Shift: 5 s)", aria: "ArrowLeft", match: is("ArrowLeft") },
+  { action: "forward", shown: "→", does: "forward 1 s (Shift: 5 s)", aria: "ArrowRight", match: is("ArrowRight") },
+  { action: "start", shown: "Home", does: "back to the start", aria: "Home", match: is("Home") },
+  { action: "previousRow", shown: "↑", does: "previous row", aria: "ArrowUp", match: is("ArrowUp") },
+  { action: "nextRow", shown: "↓", does: "next row", aria: "ArrowDown", match: is("ArrowDown") },
+  { action: "raise", shown: "+", does: "raise the score", aria: "+", match: is("+", "=") },
+  { action: "lower", shown: "−", does: "lower the score", aria: "-", match: is("-", "_") },
+  { action: "best", shown: "B", does: "best in row", aria: "B", match: is("b", "B") },
+  { action: "note", shown: "N", does: "write a note (Esc leaves it)", aria: "N", match: is("n", "N") },
+  { action: "spectrogram", shown: "S", does: "spectrograms on / off", aria: "S", match: is("s", "S") },
+  { action: "help", shown: "?", does: "this help", aria: "?", match: is("?") },
+];
+
+/** The table's entry for an action. */
+export function keyOf(action) {
+  const entry = KEYS.find((k) => k.action === action);
+  if (!entry) throw new Error(`no key for ${action}`);
+  return entry;
+}
+
+/** Whether a key press belongs to the host, never the board: Ctrl, Alt or Meta held (the
+ *  host's shortcuts), Shift+Enter (run the cell). */
+export function leftToHost(event) {
+  return event.ctrlKey || event.metaKey || event.altKey || (event.shiftKey && event.key === "Enter");
+}
+
+/** The action a key press runs ({action, digit, shift}), or null. */
+export function actionFor(event) {
+  if (leftToHost(event)) return null;
+  const entry = KEYS.find((k) => k.match(event));
+  return entry ? { action: entry.action, digit: digitOf(event), shift: !!event.shiftKey } : null;
+}
+
+/** The help, as [keys, what they do] pairs in table order. */
+export function helpItems() {
+  return KEYS.map((k) => [k.shown, k.does]);
+}
+
+/** One sentence for the board's accessible description. */
+export function keysSentence() {
+  return `Keys: ${KEYS.map((k) => `${k.shown} ${k.does}`).join("; ")}.`;
+}

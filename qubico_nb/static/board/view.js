@@ -1,0 +1,550 @@
+// One view of the board: its DOM, its rows' transports, keys, and nothing left behind when it
+// is disposed (timers, listeners, observers, requests to the kernel).
+
+export class BoardView {
+  constructor({ model, el, session }) {
+    this.model = model;
+    this.session = session;
+    this.id = Math.random().toString(36).slice(2, 10);
+    this.rows = [];
+    this.rowViews = new Map(); // row key -> parts and transport
+    this.cardViews = new Map(); // card key -> parts
+    this.current = 0;
+    this.visible = new Set(); // row keys on screen
+    this.frame = 0;
+    this.timers = new Set();
+    this.showHelp = false;
+    this.stops = [];
+
+    this.live = h("div", { class: "qnb-rv-live", "aria-live": "polite" });
+    this.message = h("div", { class: "qnb-rv-message", role: "status" });
+    this.info = h("div", { class: "qnb-rv-info" });
+    this.header = h("div", { class: "qnb-rv-head" });
+    this.saved = h("span", { class: "qnb-rv-saved", role: "status" });
+    this.help = h("div", { class: "qnb-rv-help", hidden: true }, ...helpNodes());
+    this.body = h("div", { class: "qnb-rv-rows" });
+    this.root = h("div", {
+      class: "qnb-rv", tabindex: "0", role: "region", "data-lm-suppress-shortcuts": "true",
+      "aria-label": `Review board. Click it first. ${keysSentence()}`,
+    }, this.header, this.info, this.message, this.help, this.body, this.live);
+    el.append(this.root);
+
+    this.listen(this.root, "keydown", (event) => this.onKey(event));
+    for (const name of ["rows", "revealed"]) this.onModel(`change:${name}`, () => this.update());
+    for (const name of ["rater", "off_board", "blind", "title", "scale", "measuring"]) this.onModel(`change:${name}`, () => this.paintHeader());
+    this.onModel("change:marks", () => this.paintMarks());
+    this.onModel("change:message", () => this.paintMessage());
+    this.stops.push(session.ledger.onChange(() => this.onLedger()));
+    this.stops.push(session.on((kind, key) => (kind === "media" ? this.attachMedia(key) : this.attachVideo(key))));
+    const resize = new ResizeObserver(() => this.later(() => this.redraw()));
+    resize.observe(this.body);
+    this.stops.push(() => resize.disconnect());
+    // JupyterLab marks a theme change on <body>: the waveform colours follow it.
+    const theme = new MutationObserver(() => this.later(() => this.redraw()));
+    theme.observe(document.body, { attributes: true, attributeFilter: ["data-jp-theme-light", "data-jp-theme-name"] });
+    this.stops.push(() => theme.disconnect());
+    this.sightings = new IntersectionObserver((entries) => this.onSighting(entries), { rootMargin: "200px 0px" });
+    this.stops.push(() => this.sightings.disconnect());
+
+    this.build();
+    this.paintMessage();
+  }
+
+  // -- plumbing ------------------------------------------------------------------------------
+  listen(target, type, handler) {
+    target.addEventListener(type, handler);
+    this.stops.push(() => target.removeEventListener(type, handler));
+  }
+
+  onModel(event, handler) {
+    this.model.on(event, handler);
+    this.stops.push(() => this.model.off(event, handler));
+  }
+
+  /** Run `fn` after `ms` (0: next frame); every such timer ends with the view. */
+  later(fn, ms = 0) {
+    if (ms === 0) {
+      const id = requestAnimationFrame(() => { this.timers.delete(tag); fn(); });
+      const tag = { cancel: () => cancelAnimationFrame(id) };
+      this.timers.add(tag);
+      return tag;
+    }
+    const id = setTimeout(() => { this.timers.delete(tag); fn(); }, ms);
+    const tag = { cancel: () => clearTimeout(id) };
+    this.timers.add(tag);
+    return tag;
+  }
+
+  say(text) { this.live.textContent = text; }
+  scale() { return this.model.get("scale") || [1, 5]; }
+  blindNow() { return !!this.model.get("blind") && !this.model.get("revealed"); }
+  marks() { return this.model.get("marks") || {}; }
+  shown(key) { return this.session.ledger.shown(key, this.marks()); }
+
+  // -- building and updating -----------------------------------------------------------------
+  /** Structure changed (or first time): build every row; else update texts in place, so
+   *  nothing that plays or shows a position is rebuilt (Reveal keeps the video's time). */
+  update() {
+    const rows = this.model.get("rows") || [];
+    const same = rows.length === this.rows.length && rows.every((row, r) => row.key === this.rows[r].key
+      && row.cards.length === this.rows[r].cards.length
+      && row.cards.every((card, c) => card.key === this.rows[r].cards[c].key));
+    if (!same) { this.build(); return; }
+    this.rows = rows;
+    for (const row of rows) {
+      const parts = this.rowViews.get(row.key);
+      parts.row = row;
+      parts.section.setAttribute("aria-label", row.label);
+      parts.label.textContent = row.label;
+      row.cards.forEach((card, i) => this.updateCard(this.cardViews.get(card.key), card, i));
+      this.paintRow(parts);
+    }
+    this.paintHeader();
+    this.paintMarks();
+    this.requestWanted();
+  }
+
+  build() {
+    for (const parts of this.rowViews.values()) parts.transport.dispose();
+    this.sightings.disconnect();
+    this.rows = this.model.get("rows") || [];
+    this.rowViews.clear();
+    this.cardViews.clear();
+    this.body.replaceChildren(...this.rows.map((row, r) => this.buildRow(row, r)));
+    this.current = Math.min(this.current, Math.max(0, this.rows.length - 1));
+    for (const key of this.session.media.keys()) this.attachMedia(key);
+    for (const key of this.session.videos.keys()) this.attachVideo(key);
+    this.paintHeader();
+    this.paintMarks();
+    for (const parts of this.rowViews.values()) this.paintRow(parts);
+    this.later(() => this.redraw());
+    this.requestWanted();
+  }
+
+  paintHeader() {
+    const [low, high] = this.scale();
+    const meta = ` · rater ${this.model.get("rater")} · scale ${low}–${high}${this.blindNow() ? " · blind" : ""}`;
+    this.header.replaceChildren(...present([
+      h("span", { class: "qnb-rv-title", text: this.model.get("title") || "review" }),
+      h("span", { class: "qnb-rv-meta", text: meta }),
+      this.blindNow() ? h("button", {
+        class: "qnb-rv-reveal", type: "button", text: "Reveal", "aria-label": "Reveal what each card is (ends blind mode)",
+        onclick: () => { if (window.confirm("Reveal which generation each card is? Blind mode ends for this board.")) this.model.send({ type: "reveal" }); },
+      }) : null,
+      h("button", {
+        class: "qnb-rv-small", type: "button", text: "? Keys", "aria-label": "Show the keys", "aria-keyshortcuts": keyOf("help").aria,
+        "aria-expanded": String(this.showHelp), onclick: () => this.toggleHelp(),
+      }),
+      this.saved,
+    ]));
+    const notes = [];
+    const offBoard = this.model.get("off_board") || 0;
+    if (offBoard) notes.push(`${offBoard} verdict(s) in this store are for tasks not on this board (an earlier run?); they are kept, not shown.`);
+    const measuring = this.model.get("measuring") || 0;
+    if (measuring) notes.push(`measuring ${measuring} file(s)…`);
+    this.info.textContent = notes.join(" ");
+    this.paintSaved();
+  }
+
+  paintMessage() { this.message.textContent = this.model.get("message") || ""; }
+
+  paintSaved() {
+    const { text, alert } = this.session.ledger.status();
+    this.saved.textContent = text;
+    this.saved.className = alert ? "qnb-rv-saved qnb-rv-late" : "qnb-rv-saved";
+  }
+
+  onLedger() {
+    this.paintMarks();
+    this.paintSaved();
+    if (this.session.ledger.pending.length && !this.statusTimer) {
+      this.statusTimer = this.later(() => { this.statusTimer = null; this.paintSaved(); }, UNCONFIRMED_MS + 50);
+    }
+  }
+
+  buildRow(row, r) {
+    const section = h("section", { class: "qnb-rv-row", "aria-label": row.label, "data-key": row.key });
+    const label = h("h3", { class: "qnb-rv-rowlabel", text: row.label });
+    const play = h("button", { class: "qnb-rv-play", type: "button", "aria-keyshortcuts": keyOf("toggle").aria,
+      onclick: () => { this.current = r; this.toggle(parts); this.root.focus({ preventScroll: true }); } });
+    const time = h("span", { class: "qnb-rv-time", "aria-live": "off" });
+    const slider = h("input", { class: "qnb-rv-seek", type: "range", min: "0", step: "0.01", value: "0", "aria-label": `Position in ${row.label}` });
+    slider.addEventListener("input", () => { this.current = r; this.seek(parts, Number(slider.value)); });
+    let video = null;
+    if (row.video) {
+      video = h("video", { class: "qnb-rv-video", muted: true, playsinline: true, preload: "auto",
+        "aria-label": `Source video of ${row.label} (muted, follows the selected audio)` });
+      video.muted = true;
+      video.addEventListener("click", () => { this.current = r; this.toggle(parts); });
+    }
+    const cards = h("div", { class: "qnb-rv-cards" });
+    const transport = new RowTransport({
+      count: row.cards.length,
+      duration: (i) => { const card = parts.row.cards[i]; const got = card && this.session.media.get(card.key); return (got && got.duration) || (card && card.duration) || 0; },
+      onEnd: () => this.paintRow(parts),
+    });
+    transport.video = video;
+    const parts = { row, index: r, section, label, play, time, slider, video, cards, transport };
+    this.rowViews.set(row.key, parts);
+    row.cards.forEach((card, i) => cards.append(this.buildCard(parts, card, i)));
+    section.append(label, h("div", { class: "qnb-rv-rowbody" },
+      video ? h("div", { class: "qnb-rv-videobox" }, video) : null,
+      h("div", { class: "qnb-rv-main" }, h("div", { class: "qnb-rv-transport" }, play, slider, time), cards)));
+    section.addEventListener("focusin", () => { this.current = r; });
+    this.sightings.observe(section);
+    return section;
+  }
+
+  buildCard(parts, card, index) {
+    const scale = this.scale();
+    const [low, high] = scale;
+    const root = h("div", { class: "qnb-rv-card", role: "group", "data-key": card.key });
+    const letter = h("span", { class: "qnb-rv-letter" });
+    const select = h("button", { class: "qnb-rv-select", type: "button", "aria-pressed": "false",
+      "aria-keyshortcuts": index < 9 ? String(index + 1) : null, onclick: () => this.select(parts, index) },
+      letter, index < 9 ? h("kbd", { text: String(index + 1) }) : null);
+    const detail = h("div", { class: "qnb-rv-detail" });
+    const figures = h("div", { class: "qnb-rv-figures" });
+    const canvas = h("canvas", { class: "qnb-rv-wave", role: "img" });
+    const spec = h("canvas", { class: "qnb-rv-spec", role: "img", hidden: true });
+    const played = h("div", { class: "qnb-rv-played" });
+    const head = h("div", { class: "qnb-rv-playhead" });
+    const why = h("div", { class: "qnb-rv-why" });
+    const box = h("div", { class: "qnb-rv-wavebox" }, canvas, spec, played, head, why);
+    // Pointer seeking; keyboard users seek with the row's position slider or the arrow keys.
+    box.addEventListener("click", (event) => {
+      if (!view.playable) return;
+      const rect = box.getBoundingClientRect(), f = (event.clientX - rect.left) / rect.width;
+      this.select(parts, index);
+      this.seek(parts, f * (parts.transport.length() || 0));
+      this.root.focus({ preventScroll: true });
+    });
+    const specButton = h("button", { class: "qnb-rv-small", type: "button", "aria-pressed": "false", text: "Spectrogram",
+      "aria-keyshortcuts": keyOf("spectrogram").aria, onclick: () => this.toggleSpectrogram(card.key) });
+    const scoreBar = h("div", { class: "qnb-rv-scores", role: "group" });
+    const view = { key: card.key, index, parts, root, select, letter, detail, figures, canvas, spec, played, head, why, box,
+      specButton, scoreBar, scores: [], slider: null, sliderOut: null, specOn: false, peaks: null, playable: false };
+    if (hasScoreButtons(scale)) {
+      for (let v = low; v <= high; v++) {
+        const button = h("button", { class: "qnb-rv-score", type: "button", "data-score": String(v), text: String(v), "aria-pressed": "false",
+          "aria-keyshortcuts": v >= 0 && v <= 9 ? `Shift+${v}` : null,
+          onclick: () => { this.select(parts, index); this.rate(card.key, { score: this.shown(card.key).score === v ? null : v }); } });
+        view.scores.push(button);
+        scoreBar.append(button);
+      }
+    } else {
+      view.slider = h("input", { type: "range", min: String(low), max: String(high), step: String(scoreStep(scale) / 10), class: "qnb-rv-slider" });
+      view.sliderOut = h("output", { class: "qnb-rv-out", text: "–" });
+      view.slider.addEventListener("change", () => this.rate(card.key, { score: Number(view.slider.value) }));
+      view.slider.addEventListener("input", () => { view.sliderOut.textContent = view.slider.value; });
+      scoreBar.append(view.slider, view.sliderOut);
+    }
+    view.best = h("button", { class: "qnb-rv-bestbtn", type: "button", "aria-pressed": "false", text: "★ Best",
+      "aria-keyshortcuts": keyOf("best").aria,
+      onclick: () => { this.select(parts, index); this.rate(card.key, { best: !this.shown(card.key).best }); } });
+    view.note = h("textarea", { class: "qnb-rv-note", rows: "1", placeholder: "note", "aria-keyshortcuts": keyOf("note").aria });
+    view.sendNote = () => {
+      if (view.noteTimer) { view.noteTimer.cancel(); this.timers.delete(view.noteTimer); view.noteTimer = null; }
+      if ((this.shown(card.key).note || "") !== view.note.value) this.rate(card.key, { note: view.note.value });
+    };
+    view.note.addEventListener("input", () => {
+      if (view.noteTimer) view.noteTimer.cancel();
+      view.noteTimer = this.later(view.sendNote, 800);
+    });
+    view.note.addEventListener("change", view.sendNote);
+    view.note.addEventListener("blur", view.sendNote);
+    root.append(h("div", { class: "qnb-rv-top" }, select, detail, figures), box,
+      h("div", { class: "qnb-rv-tools" }, scoreBar, view.best, specButton), view.note);
+    root.addEventListener("focusin", () => { this.current = parts.index; });
+    this.cardViews.set(card.key, view);
+    this.updateCard(view, card, index);
+    return root;
+  }
+
+  /** Bring a card's texts, status and labels up to date with the kernel's state. */
+  updateCard(view, card, index) {
+    view.card = card;
+    view.root.className = `qnb-rv-card qnb-rv-${card.status}${this.session.media.has(card.key) ? " qnb-rv-loaded" : ""}`;
+    view.root.setAttribute("aria-label", `Card ${card.label}`);
+    view.letter.textContent = card.label;
+    view.select.setAttribute("aria-label", `Select card ${card.label}${index < 9 ? ` (key ${index + 1})` : ""}`);
+    view.detail.textContent = card.detail || "";
+    view.detail.hidden = !card.detail;
+    const figures = [...(card.figures || [])];
+    view.figures.textContent = figures.join(" · ");
+    view.figures.hidden = !figures.length;
+    const peaks = decodePeaks(card.peaks);
+    view.peaks = peaks;
+    view.playable = card.status === "ready";
+    const drawable = view.playable && (peaks || this.session.media.has(card.key));
+    view.canvas.hidden = !drawable || view.specOn;
+    view.spec.hidden = !drawable || !view.specOn;
+    view.played.hidden = view.head.hidden = !drawable;
+    view.box.classList.toggle("qnb-rv-empty", !drawable);
+    view.why.hidden = !!drawable;
+    view.why.textContent = drawable ? "" : card.status === "ready" ? "measuring…" : card.reason || card.status;
+    view.specButton.hidden = !view.playable;
+    view.canvas.setAttribute("aria-label", `Waveform of card ${card.label}, ${formatTime(card.duration || 0)} long (click to seek)`);
+    view.spec.setAttribute("aria-label", `Spectrogram of card ${card.label}`);
+    view.scoreBar.setAttribute("aria-label", `Score for card ${card.label}`);
+    for (const button of view.scores) button.setAttribute("aria-label", `Score ${button.dataset.score} for card ${card.label}`);
+    if (view.slider) view.slider.setAttribute("aria-label", `Score for card ${card.label}, ${this.scale()[0]} to ${this.scale()[1]}`);
+    view.best.setAttribute("aria-label", `Best in row: card ${card.label}`);
+    view.note.setAttribute("aria-label", `Note for card ${card.label}`);
+    if (drawable) this.later(() => this.drawCard(view));
+  }
+
+  // -- media ---------------------------------------------------------------------------------
+  /** The rows this view wants files for, most wanted first: the current one, those on
+   *  screen, and the one after each. */
+  wantedRows() {
+    const wanted = [];
+    const add = (r) => { const row = this.rows[r]; if (row && !wanted.includes(row)) wanted.push(row); };
+    add(this.current);
+    add(this.current + 1);
+    this.rows.forEach((row, r) => { if (this.visible.has(row.key)) { add(r); add(r + 1); } });
+    return wanted;
+  }
+
+  requestWanted() {
+    const rows = this.wantedRows();
+    this.session.want(this.id, {
+      keys: rows.flatMap((row) => row.cards.filter((card) => card.status === "ready").map((card) => card.key)),
+      rows: rows.filter((row) => row.video).map((row) => row.key),
+    });
+  }
+
+  onSighting(entries) {
+    for (const entry of entries) {
+      const key = entry.target.dataset.key;
+      if (entry.isIntersecting) this.visible.add(key); else this.visible.delete(key);
+    }
+    this.requestWanted();
+  }
+
+  attachMedia(key) {
+    const view = this.cardViews.get(key), got = this.session.media.get(key);
+    if (!view || !got || view.audio) return;
+    view.audio = h("audio", { preload: "auto", class: "qnb-rv-audio", "data-key": key, src: got.url });
+    view.box.append(view.audio);
+    view.parts.transport.attach(view.index, view.audio);
+    this.updateCard(view, view.card, view.index);
+    if (view.specOn) this.drawSpectrogram(view);
+    this.paintRow(view.parts);
+  }
+
+  attachVideo(rowKey) {
+    const parts = this.rowViews.get(rowKey), url = this.session.videos.get(rowKey);
+    if (parts && parts.video && url && parts.video.getAttribute("src") !== url) parts.video.src = url;
+  }
+
+  // -- drawing -------------------------------------------------------------------------------
+  colours() {
+    const style = getComputedStyle(this.root);
+    return { wave: style.getPropertyValue("--qnb-wave").trim() || "#1565c0" };
+  }
+
+  drawCard(view) {
+    if (view.canvas.hidden || !view.root.isConnected) return;
+    const got = this.session.media.get(view.key);
+    drawWaveform(view.canvas, (got && got.fine) || view.peaks, this.colours().wave);
+  }
+
+  drawSpectrogram(view) {
+    const got = this.session.media.get(view.key);
+    if (got && got.spectrogram) drawSpectrogram(view.spec, got.spectrogram);
+  }
+
+  redraw() { for (const view of this.cardViews.values()) this.drawCard(view); }
+
+  toggleSpectrogram(key, force) {
+    const view = this.cardViews.get(key);
+    if (!view || !view.playable) return;
+    view.specOn = force === undefined ? !view.specOn : force;
+    view.specButton.setAttribute("aria-pressed", String(view.specOn));
+    view.spec.hidden = !view.specOn;
+    view.canvas.hidden = view.specOn;
+    if (view.specOn) {
+      const got = this.session.media.get(key);
+      if (got && !got.spectrogram) this.say("no spectrogram for this file");
+      this.drawSpectrogram(view);
+    } else {
+      this.drawCard(view);
+    }
+  }
+
+  paintRow(parts) {
+    const { transport } = parts, t = transport.position(), length = transport.length();
+    parts.row.cards.forEach((card, i) => {
+      const view = this.cardViews.get(card.key);
+      if (!view) return;
+      const d = this.session.media.get(card.key)?.duration || card.duration || length || 1;
+      const f = Math.max(0, Math.min(1, t / d));
+      view.head.style.left = `${f * 100}%`;
+      view.played.style.width = `${f * 100}%`;
+      const selected = i === transport.selected;
+      view.root.classList.toggle("qnb-rv-selected", selected);
+      view.select.setAttribute("aria-pressed", String(selected));
+    });
+    parts.play.textContent = transport.playing ? "❚❚ Pause" : "▶ Play";
+    parts.play.setAttribute("aria-label", `${transport.playing ? "Pause" : "Play"} ${parts.row.label}`);
+    parts.time.textContent = `${formatTime(t)} / ${formatTime(length)}`;
+    parts.slider.max = String(length || 0);
+    if (document.activeElement !== parts.slider) parts.slider.value = String(t);
+    parts.section.classList.toggle("qnb-rv-current", this.rows[this.current] === parts.row);
+  }
+
+  paintMarks() { for (const view of this.cardViews.values()) this.paintMark(view); }
+
+  paintMark(view) {
+    const mark = this.shown(view.key);
+    const scored = mark.score !== undefined && mark.score !== null;
+    for (const button of view.scores) button.setAttribute("aria-pressed", String(scored && Number(button.dataset.score) === mark.score));
+    if (view.slider) {
+      view.slider.value = String(scored ? mark.score : this.scale()[0]);
+      view.sliderOut.textContent = scored ? String(mark.score) : "–";
+    }
+    view.best.setAttribute("aria-pressed", String(!!mark.best));
+    view.root.classList.toggle("qnb-rv-best", !!mark.best);
+    if (document.activeElement !== view.note) view.note.value = mark.note || "";
+  }
+
+  // -- actions -------------------------------------------------------------------------------
+  rate(key, fields) { this.session.ledger.rate(key, fields); }
+
+  currentParts() { const row = this.rows[this.current]; return row && this.rowViews.get(row.key); }
+
+  select(parts, index) {
+    if (index < 0 || index >= parts.row.cards.length) return;
+    this.current = parts.index;
+    this.requestWanted();
+    if (!parts.transport.select(index)) this.say(`card ${parts.row.cards[index].position} has no audio`);
+    else this.say(`card ${parts.row.cards[index].position} selected`);
+    for (const other of this.rowViews.values()) this.paintRow(other);
+  }
+
+  toggle(parts) { if (parts.transport.playing) this.pause(parts); else this.play(parts); }
+
+  play(parts) {
+    for (const other of this.rowViews.values()) if (other !== parts && other.transport.playing) this.pause(other);
+    if (!parts.transport.play()) {
+      this.say(this.session.media.size ? "this card has no audio to play" : "audio is still loading");
+      return;
+    }
+    this.loop();
+    this.paintRow(parts);
+  }
+
+  pause(parts) { parts.transport.pause(); this.paintRow(parts); }
+
+  seek(parts, seconds) { parts.transport.seek(seconds); this.paintRow(parts); }
+
+  scoreBy(key, delta) {
+    const value = nudgeScore(this.shown(key).score, delta, this.scale());
+    this.rate(key, { score: value });
+    this.say(`score ${value}`);
+  }
+
+  toggleHelp() {
+    this.showHelp = !this.showHelp;
+    this.help.hidden = !this.showHelp;
+    this.paintHeader();
+  }
+
+  changeRow(step) {
+    const next = this.current + step;
+    if (next < 0 || next >= this.rows.length) return;
+    const parts = this.currentParts();
+    if (parts && parts.transport.playing) this.pause(parts);
+    this.current = next;
+    this.requestWanted();
+    const now = this.currentParts();
+    if (now) now.section.scrollIntoView({ block: "nearest" });
+    for (const other of this.rowViews.values()) this.paintRow(other);
+    this.say(this.rows[this.current].label);
+  }
+
+  /** Repaint playing rows every frame (their clock drives the playhead, slider and video). */
+  loop() {
+    if (this.frame) return;
+    const tick = () => {
+      this.frame = 0;
+      let any = false;
+      for (const parts of this.rowViews.values()) {
+        if (!parts.transport.playing) continue;
+        any = true;
+        parts.transport.follow();
+        this.paintRow(parts);
+      }
+      if (any) this.frame = requestAnimationFrame(tick);
+    };
+    this.frame = requestAnimationFrame(tick);
+  }
+
+  // -- keys ----------------------------------------------------------------------------------
+  onKey(event) {
+    if (leftToHost(event)) return;
+    const typing = event.target.closest && event.target.closest("textarea, input[type=text]");
+    event.stopPropagation(); // keys in the board are the board's (no cell commands)
+    if (typing) {
+      if (event.key === "Escape") { event.target.blur(); this.root.focus({ preventScroll: true }); }
+      return;
+    }
+    const found = actionFor(event), parts = this.currentParts();
+    if (!found || !parts) return;
+    const card = parts.row.cards[parts.transport.selected];
+    const run = {
+      select: () => this.select(parts, found.digit - 1),
+      score: () => {
+        const value = card && scoreForDigit(found.digit, this.scale());
+        if (value === null || !card) return;
+        this.rate(card.key, { score: value });
+        this.say(`card ${card.position}: score ${value}`);
+      },
+      toggle: () => this.toggle(parts),
+      back: () => this.seek(parts, parts.transport.position() - (found.shift ? 5 : 1)),
+      forward: () => this.seek(parts, parts.transport.position() + (found.shift ? 5 : 1)),
+      start: () => this.seek(parts, 0),
+      previousRow: () => this.changeRow(-1),
+      nextRow: () => this.changeRow(1),
+      raise: () => card && this.scoreBy(card.key, scoreStep(this.scale())),
+      lower: () => card && this.scoreBy(card.key, -scoreStep(this.scale())),
+      best: () => {
+        if (!card) return;
+        this.rate(card.key, { best: !this.shown(card.key).best });
+        this.say(`card ${card.position}: best toggled`);
+      },
+      note: () => { const view = card && this.cardViews.get(card.key); if (view) view.note.focus(); },
+      spectrogram: () => {
+        const on = !parts.row.cards.some((c) => this.cardViews.get(c.key)?.specOn);
+        for (const c of parts.row.cards) this.toggleSpectrogram(c.key, on);
+      },
+      help: () => this.toggleHelp(),
+    }[found.action];
+    run();
+    event.preventDefault();
+  }
+
+  // -- the end -------------------------------------------------------------------------------
+  dispose() {
+    for (const view of this.cardViews.values()) if (view.noteTimer) view.sendNote(); // a note typed is kept
+    if (this.frame) cancelAnimationFrame(this.frame);
+    this.frame = 0;
+    for (const timer of this.timers) timer.cancel();
+    this.timers.clear();
+    for (const parts of this.rowViews.values()) parts.transport.dispose();
+    for (const stop of this.stops.splice(0)) stop();
+    this.session.forget(this.id);
+    this.root.remove();
+  }
+}
+
+/** The help text, from the keys table. */
+function helpNodes() {
+  const nodes = [h("b", { text: "Keys" }), " (click the board first): "];
+  helpItems().forEach(([keys, does], i) => {
+    if (i) nodes.push(" · ");
+    nodes.push(h("kbd", { text: keys }), ` ${does}`);
+  });
+  return nodes;
+}

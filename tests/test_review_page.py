@@ -1,0 +1,467 @@
+"""The review board's page half (``static/board/``) in a bare headless Chromium page: no Jupyter
+server, the module imported from a blob: URL as the loader does, a fake anywidget model whose
+messages go to a real `Review` (made from local files, so no sandbox either). Keys, selection,
+switching, acks, the blind DOM, the board's glitches, and a clean dispose, in seconds.
+
+The full host tests (JupyterLab, Notebook 7, Voila) are in test_review_browser.py.
+"""
+
+from __future__ import annotations
+
+import base64
+import collections
+import json
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from qubico_nb.review_board import Review, protocol, review
+from qubico_nb.review_board.assets import board_code
+
+from .test_browser import ARGS, CHROMIUM, _require
+
+pytestmark = [pytest.mark.slow, pytest.mark.browser]
+
+ROOT = Path(__file__).resolve().parent.parent
+DEMO_VIDEO = ROOT / "qubico_nb" / "sandbox" / "assets" / "demo.mp4"
+PROMPTS = ["rain on a tin roof", "seagulls over waves"]
+SEEDS = [11, 22, 33]
+#: The traits the page reads from its model.
+SYNCED = (
+    "title",
+    "rows",
+    "scale",
+    "blind",
+    "revealed",
+    "rater",
+    "marks",
+    "message",
+    "level_match",
+    "off_board",
+    "measuring",
+)
+
+#: A fake anywidget model: get/set/on/off/send/save_changes, and `kernel()` to deliver a
+#: kernel message. What the page sends goes to the Python side through `qnbToKernel`.
+SETUP = """async ({code, css, state}) => {
+  class FakeModel {
+    constructor(state) { this.state = {...state}; this.handlers = new Map(); this.sent = []; }
+    get(name) { return this.state[name]; }
+    set(name, value) { this.state[name] = value; this.emit(`change:${name}`); }
+    save_changes() { window.qnbSaveChanges(JSON.stringify(this.state)); }
+    on(event, fn) {
+      if (!this.handlers.has(event)) this.handlers.set(event, new Set());
+      this.handlers.get(event).add(fn);
+    }
+    off(event, fn) {
+      if (!event) this.handlers.clear();
+      else if (!fn) this.handlers.delete(event);
+      else if (this.handlers.has(event)) this.handlers.get(event).delete(fn);
+    }
+    send(message) { this.sent.push(message); window.qnbToKernel(JSON.stringify(message)); }
+    emit(event, ...args) { for (const fn of [...(this.handlers.get(event) || [])]) fn(...args); }
+    kernel(message, buffers) { this.emit('msg:custom', message, buffers); }
+    listening() { let n = 0; for (const set of this.handlers.values()) n += set.size; return n; }
+  }
+  const style = document.createElement('style'); style.textContent = css;
+  document.head.append(style);
+  const url = URL.createObjectURL(new Blob([code], {type: 'text/javascript'}));
+  const mod = await import(url);
+  const model = new FakeModel(state);
+  const widget = mod.default();
+  const endSession = widget.initialize({model});
+  const el = document.createElement('div'); el.id = 'host'; document.body.append(el);
+  const endView = widget.render({model, el});
+  window.qnb = {mod, model, widget, el, endSession, endView};
+}"""
+
+
+def _wav(path: Path, frequency: float, amplitude: float, seconds: float = 3.0) -> Path:
+    import soundfile
+
+    rate = 22_050
+    t = np.arange(int(rate * seconds)) / rate
+    soundfile.write(path, (amplitude * np.sin(2 * np.pi * frequency * t)).astype(np.float32), rate)
+    return path
+
+
+def make_table(
+    folder: Path, prompts: list[str] = PROMPTS, seeds: list[int] = SEEDS
+) -> pd.DataFrame:
+    """A table of finished tasks whose audio are local WAV files of three loudnesses."""
+    records = []
+    for p, prompt in enumerate(prompts):
+        for s, seed in enumerate(seeds):
+            records.append(
+                {
+                    "task_id": f"task-{p}-{s}-secret",
+                    "prompt": prompt,
+                    "seed": seed,
+                    "steps": 20,
+                    "status": "completed",
+                    "audio_url": None,
+                    "video": "https://cdn.example.com/clips/beach.mp4",
+                    "local_path": str(
+                        _wav(folder / f"p{p}s{s}.wav", 220.0 * (1 + s % 3), 0.1 + 0.25 * (s % 3))
+                    ),
+                }
+            )
+    return pd.DataFrame.from_records(records)
+
+
+@pytest.fixture(scope="module")
+def table(tmp_path_factory: pytest.TempPathFactory) -> pd.DataFrame:
+    return make_table(tmp_path_factory.mktemp("page-audio"))
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    _require("playwright")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as play:
+        chromium = play.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
+        yield chromium
+        chromium.close()
+
+
+class BoardPage:
+    """A real `Review` and its page, with the comm between them in the test's hands."""
+
+    def __init__(self, browser: Any, board: Review, width: int = 1100) -> None:
+        self.board = board
+        self.outbox: collections.deque[tuple[str, Any, list[bytes]]] = collections.deque()
+        self.to_kernel: list[dict[str, Any]] = []
+        self.lock = threading.Lock()
+        board.send = self._from_kernel  # type: ignore[method-assign]
+        board.observe(self._state_changed, names=list(SYNCED))
+        self.context = browser.new_context(viewport={"width": width, "height": 900})
+        self.context.route("**/*", lambda route: route.abort())  # nothing leaves the page
+        self.page = self.context.new_page()
+        self.errors: list[str] = []
+        self.page.on("pageerror", lambda error: self.errors.append(str(error)))
+        self.page.expose_function("qnbToKernel", self._to_kernel)
+        self.page.expose_function("qnbSaveChanges", self._save_changes)
+        self.page.set_content("<!doctype html><html><body></body></html>")
+        code = board_code()
+        state = {name: getattr(board, name) for name in SYNCED}
+        self.page.evaluate(SETUP, {"code": code["js"], "css": code["css"], "state": state})
+
+    def _from_kernel(self, content: dict[str, Any], buffers: list[bytes] | None = None) -> None:
+        self.outbox.append(("message", content, list(buffers or [])))
+
+    def _state_changed(self, change: dict[str, Any]) -> None:
+        self.outbox.append(("state", (change["name"], change["new"]), []))
+
+    def _to_kernel(self, text: str) -> None:
+        message = json.loads(text)
+        self.to_kernel.append(message)
+        self.board._on_message(self.board, message, [])
+
+    def _save_changes(self, text: str) -> None:
+        state = json.loads(text)
+        for name in ("level_match",):
+            if state.get(name) != getattr(self.board, name):
+                setattr(self.board, name, state[name])
+
+    def pump(self) -> None:
+        """Deliver what the kernel sent (messages and state) to the page, in order."""
+        while self.outbox:
+            kind, content, buffers = self.outbox.popleft()
+            if kind == "state":
+                name, value = content
+                self.page.evaluate(
+                    "([name, value]) => window.qnb.model.set(name, value)",
+                    [name, json.loads(json.dumps(value))],
+                )
+            else:
+                self.page.evaluate(
+                    """([message, buffers]) => window.qnb.model.kernel(message,
+                        buffers.map((b) => Uint8Array.from(atob(b), (c) => c.charCodeAt(0))))""",
+                    [content, [base64.b64encode(b).decode() for b in buffers]],
+                )
+
+    def settle(self) -> None:
+        """Let the kernel finish what it was asked, and the page hear all of it."""
+        for _ in range(20):
+            self.page.wait_for_timeout(30)  # the page's own timers and frames
+            assert self.board._jobs.idle(20) and self.board._writer.flush(10)
+            if not self.outbox:
+                return
+            self.pump()
+
+    def js(self, expression: str, arg: Any = None) -> Any:
+        return self.page.evaluate(expression, arg)
+
+    def key(self, name: str) -> None:
+        self.page.keyboard.press(name)
+
+    def text(self) -> str:
+        return str(self.js("() => document.querySelector('.qnb-rv').innerText"))
+
+    def close(self) -> None:
+        self.context.close()
+        assert not self.errors, self.errors
+
+
+@pytest.fixture
+def open_board(
+    browser: Any, table: pd.DataFrame, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[Any]:
+    from qubico_nb.review_board import media
+
+    monkeypatch.setattr(media, "fetch_video", lambda url, client: DEMO_VIDEO.read_bytes())
+    opened: list[BoardPage] = []
+
+    def make(**options: Any) -> BoardPage:
+        options.setdefault("store", tmp_path / "page.verdicts.jsonl")
+        width = options.pop("width", 1100)
+        board = review(table, rater="ann", **options)
+        assert board.wait(30)
+        page = BoardPage(browser, board, width=width)
+        opened.append(page)
+        page.settle()
+        page.js("() => document.querySelector('.qnb-rv').focus()")
+        return page
+
+    yield make
+    for page in opened:
+        page.close()
+
+
+def test_the_page_handles_exactly_the_kernels_messages_of_the_protocol(open_board: Any) -> None:
+    page = open_board()
+    handled = page.js(
+        "() => Object.keys(new window.qnb.mod.BoardSession({on() {}, send() {}}).handlers).sort()"
+    )
+    assert handled == sorted(protocol.types(protocol.KERNEL_TO_PAGE))
+    table = page.js("() => window.qnb.mod.PROTOCOL")
+    assert sorted(table["toKernel"]) == sorted(protocol.types(protocol.PAGE_TO_KERNEL))
+    page.key("2")
+    page.key("Shift+3")
+    page.settle()
+    sent = {m["type"] for m in page.to_kernel}
+    assert {"media", "rate"} <= sent <= set(table["toKernel"])
+    for message in page.to_kernel:  # every message the page sends is one the table allows
+        assert set(message) - {"type"} <= set(table["toKernel"][message["type"]])
+
+
+def pressed(page: BoardPage, selector: str) -> list[str]:
+    return list(
+        page.js(
+            "(s) => [...document.querySelectorAll(s)].map((b) => b.getAttribute('aria-pressed'))",
+            selector,
+        )
+    )
+
+
+def test_keys_select_score_pick_and_the_kernel_stores_it(open_board: Any) -> None:
+    page = open_board()
+    page.key("2")
+    assert pressed(page, ".qnb-rv-row[data-key=r0] .qnb-rv-select") == ["false", "true", "false"]
+    page.key("Shift+4")
+    page.key("b")
+    # shown at once, before the kernel answers
+    card = ".qnb-rv-card[data-key=r0c1]"
+    assert pressed(page, f"{card} .qnb-rv-score") == ["false", "false", "false", "true", "false"]
+    assert pressed(page, f"{card} .qnb-rv-bestbtn") == ["true"]
+    page.settle()
+    assert "all verdicts saved" in page.text()
+    verdict = page.board.store.latest()[("ann", str(page.board._cards["r0c1"].task_id))]
+    assert (verdict.score, verdict.best, verdict.position) == (4.0, True, "B")
+    page.key("ArrowDown")  # the next row, where digits now select
+    page.key("3")
+    assert pressed(page, ".qnb-rv-row[data-key=r1] .qnb-rv-select") == ["false", "false", "true"]
+    page.key("+")
+    page.settle()
+    assert page.board.marks["r1c2"]["score"] == 1.0  # + from nothing starts at the bottom
+
+
+def test_one_table_of_keys_drives_the_handler_the_help_and_the_labels(open_board: Any) -> None:
+    page = open_board()
+    keys = page.js("() => window.qnb.mod.KEYS.map((k) => [k.shown, k.does, k.aria])")
+    page.key("?")
+    help_text = page.js("() => document.querySelector('.qnb-rv-help').innerText")
+    label = page.js("() => document.querySelector('.qnb-rv').getAttribute('aria-label')")
+    for shown, does, _ in keys:
+        assert f"{shown} {does}" in help_text.replace("\n", " ")
+        assert f"{shown} {does}" in label
+    assert "Space or K" in help_text  # the key the old texts forgot
+    shortcuts = set(
+        page.js(
+            "() => [...document.querySelectorAll('[aria-keyshortcuts]')]"
+            ".map((e) => e.getAttribute('aria-keyshortcuts'))"
+        )
+    )
+    assert {"1", "2", "3", "Shift+4", "Space K", "B", "N", "S", "?"} <= shortcuts
+    page.key("k")
+    assert page.js("() => document.querySelector('.qnb-rv-play').textContent") == "❚❚ Pause"
+    page.key("k")
+    assert page.js("() => document.querySelector('.qnb-rv-play').textContent") == "▶ Play"
+
+
+def test_switching_cards_keeps_the_position(open_board: Any) -> None:
+    page = open_board()
+    page.key("1")
+    page.key("Space")
+    page.page.wait_for_function(
+        "() => { const a = document.querySelector('audio[data-key=r0c0]');"
+        " return a && !a.paused && a.currentTime > 0.5; }",
+        timeout=10_000,
+    )
+    switch = page.js("""() => {
+      const a = document.querySelector('audio[data-key=r0c0]');
+      const b = document.querySelector('audio[data-key=r0c1]');
+      const before = a.currentTime;
+      document.querySelector('.qnb-rv').dispatchEvent(
+        new KeyboardEvent('keydown', {key: '2', code: 'Digit2', bubbles: true}));
+      return {before, after: b.currentTime, aPaused: a.paused}; }""")
+    assert switch["aPaused"] and abs(switch["after"] - switch["before"]) <= 0.1, switch
+    page.key("Space")
+
+
+def test_a_refused_verdict_warns_until_the_next_one_is_saved(open_board: Any) -> None:
+    page = open_board()
+    page.js("() => window.qnb.model.send({type: 'rate', key: 'r0c0', seq: 'x:1', score: 99})")
+    page.settle()
+    assert "outside the scale" in page.text()
+    page.key("1")
+    page.key("Shift+2")
+    page.settle()
+    text = page.text()
+    assert "outside the scale" not in text and "not saved" not in text
+    assert "all verdicts saved" in text
+
+
+def test_the_ledger_clears_a_refusal_only_after_a_later_save(open_board: Any) -> None:
+    page = open_board()
+    states = page.js("""() => {
+      const sent = [];
+      const ledger = new window.qnb.mod.VerdictLedger({send: (m) => sent.push(m)});
+      const a = ledger.rate('r0c0', {score: 2}), b = ledger.rate('r0c0', {score: 9});
+      const out = [];
+      ledger.acknowledge({seq: b, state: 'refused', why: 'outside'});
+      out.push(ledger.status());
+      ledger.acknowledge({seq: a, state: 'saved'});  // sent before the refusal
+      out.push(ledger.status());
+      const c = ledger.rate('r0c0', {score: 3});
+      ledger.acknowledge({seq: c, state: 'waiting', why: 'locked'});
+      out.push(ledger.status());
+      ledger.acknowledge({seq: c, state: 'saved'});
+      out.push(ledger.status());
+      return out.map((s) => [s.text, s.alert]); }""")
+    assert states == [
+        ["saving 1…", False],
+        ["1 verdict(s) not saved (see the message)", True],
+        ["1 verdict(s) not saved yet (locked); the kernel keeps them and retries", True],
+        ["✓ all verdicts saved", False],
+    ]
+
+
+def test_blind_means_nothing_identifying_in_the_page_until_reveal(open_board: Any) -> None:
+    page = open_board(blind=True, shuffle_seed=3)
+    page.key("1")
+    page.key("Space")
+    page.page.wait_for_timeout(600)
+    page.key("Space")
+    html = page.js("() => document.documentElement.outerHTML")
+    for secret in [*PROMPTS, "task-", "seed", "steps", ".wav", "beach.mp4", "LUFS"]:
+        assert secret not in html, secret
+    assert "Row 1" in page.text() and "Reveal" in page.text()
+    before = page.js("""() => ({time: document.querySelector('.qnb-rv-time').textContent})""")
+    page.js("() => { window.confirm = () => true; }")
+    page.page.click(".qnb-rv-reveal")
+    page.settle()
+    after = page.js("""() => ({time: document.querySelector('.qnb-rv-time').textContent,
+        html: document.documentElement.outerHTML})""")
+    assert PROMPTS[0] in after["html"] and "null" not in page.text()
+    assert after["time"] == before["time"]
+
+
+def test_reveal_keeps_the_video_and_its_position(open_board: Any) -> None:
+    page = open_board(blind=True, shuffle_seed=3)
+    page.page.wait_for_function(
+        "() => { const v = document.querySelector('video'); return v && v.readyState >= 1; }",
+        timeout=10_000,
+    )
+    page.js("() => { window.__video = document.querySelector('video'); }")
+    page.key("ArrowRight")
+    page.key("ArrowRight")
+    page.page.wait_for_function(
+        "() => Math.abs(document.querySelector('video').currentTime - 2) < 0.05", timeout=5000
+    )
+    page.js("() => { window.confirm = () => true; }")
+    page.page.click(".qnb-rv-reveal")
+    page.settle()
+    state = page.js("""() => ({same: document.querySelector('video') === window.__video,
+        video: document.querySelector('video').currentTime,
+        time: document.querySelector('.qnb-rv-time').textContent})""")
+    assert state["same"] and abs(state["video"] - 2.0) < 0.05, state
+    assert state["time"].startswith("0:02.0"), state
+
+
+@pytest.mark.parametrize("blind", [False, True])
+def test_the_header_never_says_null(open_board: Any, blind: bool) -> None:
+    page = open_board(blind=blind)
+    assert "null" not in page.js("() => document.querySelector('.qnb-rv-head').textContent")
+    if blind:
+        page.js("() => { window.confirm = () => true; }")
+        page.page.click(".qnb-rv-reveal")
+        page.settle()
+    assert "null" not in page.js("() => document.querySelector('.qnb-rv-head').textContent")
+
+
+def test_best_moves_nothing(open_board: Any) -> None:
+    page = open_board(width=1000)
+    parts = ", ".join(
+        f".qnb-rv-row[data-key=r0] {part}"
+        for part in (".qnb-rv-card", ".qnb-rv-bestbtn", ".qnb-rv-note")
+    )
+    boxes = """(parts) => [...document.querySelectorAll(parts)].map((e) => {
+        const r = e.getBoundingClientRect(); return [r.x, r.y, r.width, r.height]; })"""
+    before = page.js(boxes, parts)
+    page.page.hover(".qnb-rv-card[data-key=r0c1] .qnb-rv-bestbtn")
+    page.page.click(".qnb-rv-card[data-key=r0c1] .qnb-rv-bestbtn")
+    page.settle()
+    assert pressed(page, ".qnb-rv-card[data-key=r0c1] .qnb-rv-bestbtn") == ["true"]
+    assert page.js(boxes, parts) == before
+
+
+def test_a_disposed_view_leaves_nothing_running_and_asks_for_nothing(open_board: Any) -> None:
+    page = open_board()
+    page.key("1")
+    page.key("Space")
+    page.page.wait_for_timeout(300)
+    listening = page.js("() => window.qnb.model.listening()")
+    page.js("() => { window.qnb.endView(); }")
+    sent = len(page.to_kernel)
+    assert page.to_kernel[-1] == {
+        "type": "media",
+        "page": page.to_kernel[-1]["page"],
+        "keys": [],
+        "rows": [],
+    }  # what was asked for is cancelled
+    assert page.js("() => document.querySelectorAll('.qnb-rv, audio').length") == 0
+    assert page.js("() => window.qnb.model.listening()") < listening
+    page.js("() => window.scrollTo(0, 500)")
+    page.page.wait_for_timeout(5000)  # past every timer the view ever sets
+    page.pump()
+    assert len(page.to_kernel) == sent
+    page.js("() => { window.qnb.endSession(); }")
+    assert page.js("() => window.qnb.model.listening()") == 0
+
+
+def test_the_header_says_how_many_stored_verdicts_are_not_on_the_board(
+    open_board: Any, tmp_path: Path
+) -> None:
+    from qubico_nb.store.verdicts import Verdict, VerdictStore
+
+    store = VerdictStore(tmp_path / "earlier.verdicts.jsonl")
+    store.append_many([Verdict(task_id=f"old-{n}", rater="ann", score=3) for n in range(4)])
+    page = open_board(store=store.path)
+    assert "4 verdict(s) in this store are for tasks not on this board" in page.text()

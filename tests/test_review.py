@@ -12,6 +12,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -218,8 +219,9 @@ def test_media_goes_as_message_buffers_never_as_state(
     page = Page(board, monkeypatch)
     page.tell(type="media", page="p", keys=["r0c0", "r1c2", "zz"], rows=[])
     page.settle()
-    assert [content["key"] for content, _ in page.received] == ["r0c0", "r1c2"]
-    content, buffers = page.received[0]
+    # two workers send them, so in either order
+    assert sorted(content["key"] for content, _ in page.received) == ["r0c0", "r1c2"]
+    content, buffers = next(m for m in page.received if m[0]["key"] == "r0c0")
     assert set(content) == {"type", "key", "mime", "duration", "spectrogram"}  # no URL, no name
     assert content["mime"] == "audio/wav" and buffers[0][:4] == b"RIFF"
     assert content["duration"] == pytest.approx(1.0, abs=0.01)
@@ -657,3 +659,95 @@ def test_each_verdict_records_the_gain_its_card_played_at(world: Any, tmp_path: 
     blind.level_match = False
     assert blind.rate(card.task_id, score=4).gain_db == 0.0
     assert not make(world, tmp_path).level_match  # off by default when not blind
+
+
+IDENTIFIERS = ("a lonely whale sings", "seed-918273645", "task-7f3e9a1c", "take_03_final.wav")
+
+
+def _tagged_files(folder: Path) -> dict[str, Path]:
+    """A WAV, FLAC, Ogg and MP3 whose tags carry every identifier (as a tagger writes them)."""
+    import io
+
+    import soundfile
+    from mutagen import flac, id3, mp3, oggvorbis, wave
+
+    t = np.arange(22_050) / 22_050
+    sound = 0.3 * np.sin(2 * np.pi * 440 * t)
+    files = {}
+    for suffix, fmt, subtype in (
+        (".wav", "WAV", "PCM_16"),
+        (".flac", "FLAC", "PCM_16"),
+        (".ogg", "OGG", "VORBIS"),
+        (".mp3", "MP3", "MPEG_LAYER_III"),
+    ):
+        sink = io.BytesIO()
+        soundfile.write(sink, sound, 22_050, format=fmt, subtype=subtype)
+        path = folder / f"work{suffix}"
+        path.write_bytes(sink.getvalue())
+        text = " ".join(IDENTIFIERS)
+        if suffix in (".wav", ".mp3"):
+            tagged = (wave.WAVE if suffix == ".wav" else mp3.MP3)(path)
+            tagged.add_tags()
+            tagged.tags.add(id3.TIT2(encoding=3, text=text))
+            tagged.save()
+        else:
+            tagged = (flac.FLAC if suffix == ".flac" else oggvorbis.OggVorbis)(path)
+            tagged["title"] = text
+            tagged.save()
+        assert all(i.encode() in path.read_bytes() for i in IDENTIFIERS)
+        files[suffix] = path
+    return files
+
+
+def _tagged_video(folder: Path) -> bytes:
+    from mutagen import mp4
+
+    from qubico_nb.sandbox.assets import ASSETS_DIR, DEMO_VIDEO
+
+    path = folder / "clip.mp4"
+    path.write_bytes((Path(ASSETS_DIR) / DEMO_VIDEO).read_bytes())
+    video = mp4.MP4(path)
+    video["\xa9nam"] = " ".join(IDENTIFIERS)
+    video.save()
+    return path.read_bytes()
+
+
+@pytest.mark.parametrize("blind", [True, False])
+def test_blind_means_blind_through_the_files(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, blind: bool
+) -> None:
+    import io
+
+    import soundfile
+
+    from qubico_nb.review_board import media
+
+    files = _tagged_files(tmp_path)
+    video = _tagged_video(tmp_path)
+    monkeypatch.setattr(media, "fetch_video", lambda url, client: video)
+    frame = pd.DataFrame(
+        {
+            "task_id": [f"t{n}" for n in range(len(files))],
+            "prompt": "p",
+            "seed": list(range(len(files))),
+            "status": "completed",
+            "video": "https://cdn.example.com/clip.mp4",
+            "local_path": [str(p) for p in files.values()],
+        }
+    )
+    board = review(frame, store=tmp_path / "v.jsonl", rater="ann", blind=blind)
+    page = Page(board, monkeypatch)
+    page.tell(type="media", page="p", keys=[c.key for c in board._cards.values()], rows=["r0"])
+    page.settle()
+    sent = {m.get("key", m.get("row")): buffers[0] for m, buffers in page.received}
+    assert len(sent) == len(files) + 1
+    originals = {c.key: Path(str(c.local_path)).read_bytes() for c in board._cards.values()}
+    originals["r0"] = video
+    for key, data in sent.items():
+        if not blind:
+            assert data == originals[key]
+            continue
+        for text in IDENTIFIERS:
+            assert text.encode() not in data, (key, text)
+        if key != "r0":
+            soundfile.read(io.BytesIO(data))  # still a sound

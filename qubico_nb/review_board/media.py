@@ -46,14 +46,36 @@ class Media:
 
 def page_bytes(data: bytes, mime: str, blind: bool) -> bytes:
     """The bytes of an audio or video file as the page may have them: every file the board
-    sends goes through here. On a blind board every metadata block (tags, comments, pictures,
-    chunk lists) must be removed first, so nothing in the file names what it is.
+    sends goes through here. Unchanged when the board may name things; on a blind board with
+    every metadata block removed (`strip_metadata`: tags, comments, pictures, chunk lists can
+    carry the prompt, seed, task id or a file name), the sound and picture bit for bit.
 
-    The stripping itself belongs to the trust work (a function over WAV, FLAC, OGG, MP3 and
-    MP4 bytes); until it lands, the bytes go unchanged.
+    Audio that cannot be stripped (a container it does not read, or damaged) is decoded and
+    sent as a plain WAV of its samples, which has nothing but sound; a video that cannot be
+    stripped is refused with ValueError (the row then shows no video until Reveal).
     """
-    del mime, blind  # the one line that calls the stripping function goes here
-    return data
+    if not blind:
+        return data
+    from .._tags import MetadataError, strip_metadata
+
+    try:
+        return strip_metadata(data)
+    except MetadataError as exc:
+        if not mime.startswith("audio/"):
+            raise ValueError(f"the video cannot be sent blind: {exc}") from None
+        return _plain_wav(data)
+
+
+def _plain_wav(data: bytes) -> bytes:
+    """The file's samples as a WAV with nothing else in it (32-bit float, its own rate)."""
+    import soundfile  # type: ignore[import-untyped]
+
+    from ..audio.analysis import decode
+
+    samples, rate = decode(data)
+    sink = io.BytesIO()
+    soundfile.write(sink, samples, rate, format="WAV", subtype="FLOAT")
+    return sink.getvalue()
 
 
 def mime_for(url: str | None, data: bytes) -> str:

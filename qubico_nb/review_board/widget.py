@@ -392,14 +392,14 @@ class Review(anywidget.AnyWidget):
         if row is None or not row.video_url:
             return
         data = self._video_bytes(row.video_url)
-        if data is None:
-            if not self._blind_now():
-                self.send(protocol.message("video", row=row.key, url=row.video_url))
-            return
-        self.send(
-            protocol.message("video", row=row.key, mime="video/mp4"),
-            buffers=[media.page_bytes(data, "video/mp4", self._blind_now())],
-        )
+        if data is not None:
+            try:
+                data = media.page_bytes(data, "video/mp4", self._blind_now())
+            except ValueError:  # it cannot go blind: the row shows no video until Reveal
+                return
+            self.send(protocol.message("video", row=row.key, mime="video/mp4"), buffers=[data])
+        elif not self._blind_now():
+            self.send(protocol.message("video", row=row.key, url=row.video_url))
 
     def _video_bytes(self, url: str) -> bytes | None:
         with self._lock:

@@ -126,9 +126,10 @@ REVIEW = [
         "# Judge generations: a blind listening test\n\n"
         "Make a small grid of soundtracks for one video, measure them, then **judge** them on a "
         "review board: one row per prompt, one card per seed. The board plays the source video "
-        "muted and in sync with the selected soundtrack; switching cards keeps the position, "
-        "so A/B comparisons are instant. In blind mode the cards are only A, B, C (in a "
-        "shuffled order) until you press **Reveal**.\n\n"
+        "muted and in sync with the selected soundtrack; switching cards continues at the same "
+        "sample with a short crossfade, so A/B comparisons are instant and exact. In blind mode "
+        "the cards are only A, B, C (in a shuffled order) until you press **Reveal**, and every "
+        "card plays at its row's median loudness (level matching), so louder is not better.\n\n"
         "Every verdict is saved at once to `listening-test.verdicts.jsonl` next to this "
         "notebook: run the notebook again (even after a restart) and your verdicts are back.\n\n"
         "Uses the live API when `QUBICO_API_KEY` is set, otherwise a local sandbox."
@@ -155,12 +156,14 @@ REVIEW = [
     new_code_cell(
         "table = analyze(table, client=client, progress=False)\n"
         "table[['prompt', 'seed', 'lufs', 'peak_dbfs', 'clipped_fraction', 'silent_fraction']]"
+        ".round({'lufs': 1, 'peak_dbfs': 1, 'clipped_fraction': 4, 'silent_fraction': 3})"
     ),
     new_markdown_cell(
         "## Judge, blind\n\n"
         "Click the board, then: **1-9** select a card, **Space** play/pause, **←/→** seek, "
         "**↑/↓** change rows, **Shift+1-5** score, **b** best in row, **n** note, "
-        "**s** spectrogram, **?** all keys. Everything is also a button."
+        "**[** and **]** loop a passage (or drag across a waveform), **l** level matching, "
+        "**s** spectrograms, **?** all keys. Everything is also a button."
     ),
     new_code_cell(
         "board = review(table, by='prompt', across='seed', blind=True, name='listening-test',\n"
@@ -175,7 +178,10 @@ REVIEW = [
     new_code_cell("board.summary()"),
     new_markdown_cell("Every verdict, and the whole table with the verdicts joined on:"),
     new_code_cell("board.verdicts\n"),
-    new_code_cell("board.to_frame()[['prompt', 'seed', 'lufs', 'rater', 'score', 'best', 'note']]"),
+    new_code_cell(
+        "board.to_frame()[['prompt', 'seed', 'lufs', 'rater', 'score', 'best', 'note']]"
+        ".round({'lufs': 1})"
+    ),
 ]
 
 

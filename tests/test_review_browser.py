@@ -1,7 +1,8 @@
 """The review board in a real browser (Debian's Chromium) in JupyterLab, Notebook 7 and Voila,
 running notebooks/review.ipynb against an embedded sandbox: waveforms drawn, blind until Reveal,
-keys select, play, score and pick, the kernel stores the verdict, A/B switching keeps the
-position, the video follows the audio. One notebook per host, every check on it.
+keys select, play, score and pick, the kernel stores the verdict, A/B switching starts the
+other card at the same sample (Web Audio), the video follows the audio. One notebook per host,
+every check on it.
 
 Recipe and traps: shared/docs/browser-testing.md. Never `playwright install`.
 """
@@ -159,25 +160,25 @@ INKED = """(board) => [...board.querySelectorAll('canvas.qnb-rv-wave')].map((c) 
   const data = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
   let ink = 0; for (let i = 3; i < data.length; i += 4) if (data[i]) ink++;
   return ink; })"""
-#: All audio of the board loaded and the first row's video ready to play.
-READY = """(board) => { const audio = [...board.querySelectorAll('audio')];
-  const video = board.querySelector('video');
-  return audio.length === 6 && audio.every((a) => a.readyState >= 2)
-    && !!video && video.readyState >= 2; }"""
-#: Switch A -> B while playing and read both clocks in the same task (no scheduling between).
-SWITCH = """(board) => { const audio = board.querySelectorAll('.qnb-rv-row')[0]
-    .querySelectorAll('audio');
-  const a = [...audio].find((x) => x.dataset.key === 'r0c0');
-  const b = [...audio].find((x) => x.dataset.key === 'r0c1');
-  const before = a.currentTime;
-  board.dispatchEvent(new KeyboardEvent('keydown', {key: '2', code: 'Digit2', bubbles: true}));
-  return {before, after: b.currentTime, aPaused: a.paused}; }"""
-#: The first row's selected audio and the video, read in the same task.
-DRIFT = """(board) => { const row = board.querySelectorAll('.qnb-rv-row')[0];
-  const audio = [...row.querySelectorAll('audio')].find((x) => !x.paused);
-  const video = row.querySelector('video');
-  return {audio: audio ? audio.currentTime : null, video: video.currentTime,
-          videoPaused: video.paused, muted: video.muted}; }"""
+#: The live board's view (the module registers its views for instrumentation).
+VIEW = """async () => { for (const mod of Object.values(globalThis.__qnbReview || {})) {
+    const views = [...(await mod).VIEWS]; if (views.length) return views[0]; } return null; }"""
+#: Every card decoded for Web Audio and the first row's video ready to play.
+READY = """(board) => board.querySelectorAll('[data-playback=webaudio]').length === 6
+  && !!board.querySelector('video') && board.querySelector('video').readyState >= 2"""
+#: The first row's transport: playing past `s` seconds?
+PLAYING_PAST = f"""async (s) => {{ const view = await ({VIEW})();
+  const t = view && view.rowViews.get('r0').transport;
+  return !!t && t.playing && t.position() > s; }}"""
+#: The first row's last switch, as the audio graph scheduled it, and the row's state.
+SWITCHED = f"""async () => {{ const t = (await ({VIEW})()).rowViews.get('r0').transport;
+  return {{last: t.switches[t.switches.length - 1], selected: t.selected,
+           playing: t.playing}}; }}"""
+#: The first row's heard position and its video, read in the same task.
+DRIFT = f"""async () => {{ const t = (await ({VIEW})()).rowViews.get('r0').transport;
+  const video = document.querySelector('.qnb-rv-row video');
+  return {{audio: t.heard(), video: video.currentTime, videoPaused: video.paused,
+          muted: video.muted}}; }}"""
 
 
 #: The lowest WCAG contrast ratio of any visible text in the board, with the element it is on.
@@ -283,17 +284,16 @@ def test_review_board_plays_rates_and_stays_blind(host: tuple[Host, Path]) -> No
             first = board.locator(".qnb-rv-row").first.locator(".qnb-rv-select").first
             assert first.get_attribute("aria-pressed") == "true"
             page.keyboard.press(" ")
-            page.wait_for_function(
-                "() => { const a = document.querySelector('.qnb-rv audio[data-key=r0c0]');"
-                " return a && !a.paused && a.currentTime > 1.0; }",
-                timeout=30_000,
-            )
+            page.wait_for_function(PLAYING_PAST, arg=1.0, timeout=30_000)
 
-            switch = board.evaluate(SWITCH)
-            assert switch["aPaused"] and abs(switch["after"] - switch["before"]) <= 0.1, switch
+            page.keyboard.press("2")  # A -> B while playing: B starts at A's very sample
+            switch = page.evaluate(SWITCHED)
+            last = switch["last"]
+            assert switch["selected"] == 1 and switch["playing"], switch
+            assert abs(last["startOffset"] - last["oldElapsed"]) < 1e-4, switch
             page.wait_for_timeout(2200)  # 2 s of playback on B with the video following
-            drift = board.evaluate(DRIFT)
-            assert drift["audio"] is not None and drift["audio"] > switch["after"] + 1.5, drift
+            drift = page.evaluate(DRIFT)
+            assert drift["audio"] > last["startOffset"] + 1.5, drift
             assert drift["muted"] and not drift["videoPaused"]
             assert abs(drift["video"] - drift["audio"]) <= 0.1, drift
 
@@ -373,8 +373,8 @@ def test_review_board_plays_rates_and_stays_blind(host: tuple[Host, Path]) -> No
             print("browser console:\n" + "\n".join(console[-40:]))
             print(
                 page.evaluate("""() => JSON.stringify({
-              audio: [...document.querySelectorAll('.qnb-rv audio')].map((a) => [a.dataset.key,
-                a.readyState, a.currentTime, a.paused, a.error && a.error.code]),
+              cards: [...document.querySelectorAll('.qnb-rv-card')].map((c) => [c.dataset.key,
+                c.dataset.playback]),
               video: [...document.querySelectorAll('.qnb-rv video')].map((v) => [v.src.slice(0, 60),
                 v.readyState, v.currentTime, v.paused, v.error && v.error.code])})""")
             )

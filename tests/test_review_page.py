@@ -48,7 +48,7 @@ SYNCED = (
 
 #: A fake anywidget model: get/set/on/off/send/save_changes, and `kernel()` to deliver a
 #: kernel message. What the page sends goes to the Python side through `qnbToKernel`.
-SETUP = """async ({code, css, state}) => {
+SETUP = """async ({code, css, state, options}) => {
   class FakeModel {
     constructor(state) { this.state = {...state}; this.handlers = new Map(); this.sent = []; }
     get(name) { return this.state[name]; }
@@ -73,11 +73,12 @@ SETUP = """async ({code, css, state}) => {
   const url = URL.createObjectURL(new Blob([code], {type: 'text/javascript'}));
   const mod = await import(url);
   const model = new FakeModel(state);
-  const widget = mod.default();
-  const endSession = widget.initialize({model});
   const el = document.createElement('div'); el.id = 'host'; document.body.append(el);
-  const endView = widget.render({model, el});
-  window.qnb = {mod, model, widget, el, endSession, endView};
+  const session = new mod.BoardSession(model, options);
+  const view = new mod.BoardView({model, el, session});
+  window.qnb = {mod, model, el, session, view,
+    endView: () => view.dispose(), endSession: () => session.dispose(),
+    transport: (row) => view.rowViews.get(row).transport};
 }"""
 
 
@@ -133,7 +134,7 @@ def browser() -> Iterator[Any]:
 class BoardPage:
     """A real `Review` and its page, with the comm between them in the test's hands."""
 
-    def __init__(self, browser: Any, board: Review, width: int = 1100) -> None:
+    def __init__(self, browser: Any, board: Review, width: int = 1100, **options: Any) -> None:
         self.board = board
         self.outbox: collections.deque[tuple[str, Any, list[bytes]]] = collections.deque()
         self.to_kernel: list[dict[str, Any]] = []
@@ -150,7 +151,15 @@ class BoardPage:
         self.page.set_content("<!doctype html><html><body></body></html>")
         code = board_code()
         state = {name: getattr(board, name) for name in SYNCED}
-        self.page.evaluate(SETUP, {"code": code["js"], "css": code["css"], "state": state})
+        self.page.evaluate(
+            SETUP,
+            {
+                "code": code["js"],
+                "css": code["css"],
+                "state": state,
+                "options": options,
+            },
+        )
 
     def _from_kernel(self, content: dict[str, Any], buffers: list[bytes] | None = None) -> None:
         self.outbox.append(("message", content, list(buffers or [])))
@@ -221,9 +230,10 @@ def open_board(
     def make(**options: Any) -> BoardPage:
         options.setdefault("store", tmp_path / "page.verdicts.jsonl")
         width = options.pop("width", 1100)
-        board = review(table, rater="ann", **options)
+        session = options.pop("session", {})
+        board = review(options.pop("frame", table), rater="ann", **options)
         assert board.wait(30)
-        page = BoardPage(browser, board, width=width)
+        page = BoardPage(browser, board, width=width, **session)
         opened.append(page)
         page.settle()
         page.js("() => document.querySelector('.qnb-rv').focus()")
@@ -305,8 +315,42 @@ def test_one_table_of_keys_drives_the_handler_the_help_and_the_labels(open_board
     assert page.js("() => document.querySelector('.qnb-rv-play').textContent") == "▶ Play"
 
 
-def test_switching_cards_keeps_the_position(open_board: Any) -> None:
+def playing_past(page: BoardPage, row: str, seconds: float) -> None:
+    page.page.wait_for_function(
+        "([row, s]) => { const t = window.qnb.transport(row);"
+        " return t.playing && t.position() > s; }",
+        arg=[row, seconds],
+        timeout=15_000,
+    )
+
+
+def test_a_switch_starts_the_other_card_at_the_same_sample(open_board: Any) -> None:
     page = open_board()
+    assert page.js("() => document.querySelectorAll('[data-playback=webaudio]').length") == 6
+    page.key("1")
+    page.key("Space")
+    playing_past(page, "r0", 0.4)
+    page.key("2")
+    page.key("3")
+    playing_past(page, "r0", 0.8)
+    switches = page.js("() => window.qnb.transport('r0').switches")
+    assert [(s["from"], s["to"]) for s in switches] == [(0, 1), (1, 2)]
+    for switch in switches:
+        # the new source starts where the old one has got to at that moment, to the sample
+        assert abs(switch["startOffset"] - switch["oldElapsed"]) < 1 / 48_000, switch
+        assert 0 < switch["scheduledAt"] - switch["contextAt"] <= 0.02, switch
+    state = page.js(
+        "() => { const t = window.qnb.transport('r0'); return [t.playing, t.selected, "
+        "t.voice.source.buffer.duration]; }"
+    )
+    assert state == [True, 2, pytest.approx(3.0, abs=0.01)]
+    assert pressed(page, ".qnb-rv-row[data-key=r0] .qnb-rv-select") == ["false", "false", "true"]
+    page.key("Space")
+
+
+def test_element_playback_keeps_the_position_to_a_tenth(open_board: Any) -> None:
+    page = open_board(session={"playback": "element"})  # the fallback, and boards before Web Audio
+    assert page.js("() => document.querySelectorAll('audio').length") == 6
     page.key("1")
     page.key("Space")
     page.page.wait_for_function(
@@ -323,6 +367,106 @@ def test_switching_cards_keeps_the_position(open_board: Any) -> None:
       return {before, after: b.currentTime, aPaused: a.paused}; }""")
     assert switch["aPaused"] and abs(switch["after"] - switch["before"]) <= 0.1, switch
     page.key("Space")
+
+
+def test_a_file_web_audio_cannot_decode_plays_through_an_element_and_says_so(
+    open_board: Any,
+) -> None:
+    page = open_board()
+    page.js("() => window.qnb.session.media.delete('r1c0')")
+    page.js("""() => { const s = window.qnb.session; s.recent.unshift('r1c0');
+        window.qnb.view.releaseMedia('r1c0');
+        s.receiveMedia({type: 'media', key: 'r1c0', mime: 'audio/wav', duration: 3,
+          spectrogram: [0, 0]}, [new Uint8Array([1, 2, 3, 4])]); }""")
+    page.page.wait_for_selector(".qnb-rv-card[data-key=r1c0][data-playback=element]")
+    note = page.js(
+        "() => document.querySelector('.qnb-rv-card[data-key=r1c0] .qnb-rv-fallback').innerText"
+    )
+    assert "Web Audio could not decode this file" in note and "not sample-exact" in note
+
+
+def test_a_loop_is_shared_by_the_row_and_switching_stays_in_it(open_board: Any) -> None:
+    page = open_board()
+    box = page.page.locator(".qnb-rv-card[data-key=r0c0] .qnb-rv-wavebox").bounding_box()
+    y = box["y"] + box["height"] / 2
+    page.page.mouse.move(box["x"] + box["width"] * 0.2, y)
+    page.page.mouse.down()
+    page.page.mouse.move(box["x"] + box["width"] * 0.35, y, steps=5)
+    page.page.mouse.move(box["x"] + box["width"] * 0.5, y, steps=5)
+    page.page.mouse.up()
+    loop = page.js("() => window.qnb.transport('r0').loop")
+    assert loop["start"] == pytest.approx(0.6, abs=0.05) and loop["end"] == pytest.approx(
+        1.5, abs=0.05
+    )
+    bands = page.js(
+        "() => [...document.querySelectorAll('.qnb-rv-row[data-key=r0] .qnb-rv-loopband')]"
+        ".map((b) => !b.hidden)"
+    )
+    assert bands == [True, True, True]  # every card of the row shows it
+    assert "loop 0:00.6–0:01.5" in page.text()
+    page.key("Space")
+    page.page.wait_for_timeout(1300)  # longer than the loop: it wrapped
+    page.key("2")
+    state = page.js("""() => { const t = window.qnb.transport('r0'), s = t.voice.source;
+        return {position: t.position(), loop: s.loop, start: s.loopStart, end: s.loopEnd,
+                offset: t.voice.offset}; }""")
+    assert state["loop"] and (state["start"], state["end"]) == (loop["start"], loop["end"])
+    assert loop["start"] <= state["offset"] < loop["end"]
+    assert loop["start"] <= state["position"] < loop["end"]
+    page.page.wait_for_timeout(1000)
+    assert loop["start"] <= page.js("() => window.qnb.transport('r0').position()") < loop["end"]
+    page.key("Escape")
+    assert page.js("() => window.qnb.transport('r0').loop") is None
+    page.key("Space")
+    page.key("Home")
+    page.key("ArrowRight")
+    page.key("[")
+    page.key("ArrowRight")
+    page.key("]")
+    assert page.js("() => window.qnb.transport('r0').loop") == {"start": 1.0, "end": 2.0}
+
+
+def test_level_matching_plays_each_card_at_its_gain_and_the_verdict_records_it(
+    open_board: Any,
+) -> None:
+    page = open_board(blind=True)
+    gains = {c["key"]: c["gain_db"] for c in page.board.rows[0]["cards"]}
+    assert len(set(gains.values())) == 3  # three loudnesses: three gains
+    played = page.js("() => window.qnb.transport('r0').gains")
+    assert played == [pytest.approx(10 ** (gains[f"r0c{i}"] / 20)) for i in range(3)]
+    assert pressed(page, ".qnb-rv-levels") == ["true"]  # on by default when blind
+    page.key("1")
+    page.key("Shift+3")
+    page.settle()
+    card = page.board._cards["r0c0"]
+    assert page.board.store.latest()[("ann", card.task_id)].gain_db == gains["r0c0"]
+    page.key("l")
+    page.settle()
+    assert page.board.level_match is False and pressed(page, ".qnb-rv-levels") == ["false"]
+    assert page.js("() => window.qnb.transport('r0').gains") == [1, 1, 1]
+    page.key("Shift+4")
+    page.settle()
+    assert page.board.store.latest()[("ann", card.task_id)].gain_db == 0.0
+
+
+def test_decoded_audio_is_released_for_rows_far_from_view(open_board: Any, tmp_path: Path) -> None:
+    frame = make_table(tmp_path, prompts=[f"prompt {n}" for n in range(16)], seeds=[1, 2])
+    page = open_board(frame=frame, session={"retain": 2})
+    held = page.js("() => [...window.qnb.session.media.keys()]")
+    assert "r4c0" in held and len(held) < 32  # only the rows in view and the next
+    page.js("() => document.querySelector('.qnb-rv-row:last-child').scrollIntoView()")
+    page.page.wait_for_timeout(300)
+    page.settle()
+    held = page.js("() => [...window.qnb.session.media.keys()]")
+    assert "r15c0" in held and "r4c0" not in held  # far from view: let go
+    assert {"r0c0", "r1c0"} <= set(held)  # the current row and the next stay ready
+    assert len(held) <= 14 + 2  # what the view wants, and `retain` more
+    released = "() => document.querySelector('.qnb-rv-card[data-key=r4c0]').dataset.playback"
+    assert page.js(released) is None
+    page.js("() => document.querySelector('.qnb-rv-row:nth-child(5)').scrollIntoView()")
+    page.page.wait_for_timeout(300)
+    page.settle()
+    assert page.js(released) == "webaudio"  # asked for again, decoded again
 
 
 def test_a_refused_verdict_warns_until_the_next_one_is_saved(open_board: Any) -> None:
@@ -430,6 +574,20 @@ def test_best_moves_nothing(open_board: Any) -> None:
     page.settle()
     assert pressed(page, ".qnb-rv-card[data-key=r0c1] .qnb-rv-bestbtn") == ["true"]
     assert page.js(boxes, parts) == before
+
+
+def test_the_lifecycle_hooks_make_a_session_and_its_views(open_board: Any) -> None:
+    page = open_board()
+    counts = page.js("""() => {
+      const {mod, model} = window.qnb, before = model.listening();
+      const widget = mod.default();
+      const endSession = widget.initialize({model});
+      const el = document.createElement('div'); document.body.append(el);
+      const endView = widget.render({model, el});
+      const rendered = [el.querySelectorAll('.qnb-rv-card').length, model.listening() - before];
+      endView(); endSession();
+      return [...rendered, model.listening() - before, el.childElementCount]; }""")
+    assert counts[0] == 6 and counts[1] > 0 and counts[2:] == [0, 0]
 
 
 def test_a_disposed_view_leaves_nothing_running_and_asks_for_nothing(open_board: Any) -> None:

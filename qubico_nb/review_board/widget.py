@@ -54,7 +54,10 @@ __all__ = ["VERDICT_COLUMNS", "Review", "board_code", "default_rater", "review"]
 
 _UNSET: Any = object()
 #: Per-card figures shown when the board is not blind, if the table has them (one decimal).
-_FIGURES = (("av_offset_s", "A/V offset {:+.2f} s"), ("av_sync_confidence", "sync conf. {:.1f}"))
+_FIGURES = (
+    ("av_offset_s", lambda v: f"A/V offset {v * 1000:+.0f} ms"),
+    ("av_sync_confidence", lambda v: f"sync confidence {v:.1f}"),
+)
 #: Source videos kept in memory at once (most recent first out).
 _VIDEOS_KEPT = 3
 #: Pauses between pushes of the layout while files are measured (seconds): first, longest.
@@ -283,9 +286,13 @@ class Review(anywidget.AnyWidget):
         values = self.frame.loc[card.index] if card.index in self.frame.index else None
         for column, text in _FIGURES:
             value = None if values is None else values.get(column)
-            if isinstance(value, (int, float)) and math.isfinite(value):
-                out.append(text.format(value))
-        return out
+            if (
+                isinstance(value, (int, float))
+                and not isinstance(value, bool)
+                and math.isfinite(value)
+            ):
+                out.append(text(float(value)))
+        return [figure.replace("-", "\u2212") for figure in out]  # a minus sign, as the page writes
 
     def _marks(self) -> dict[str, dict[str, Any]]:
         out: dict[str, dict[str, Any]] = {}

@@ -27,6 +27,10 @@ export const KEYS = [
   { action: "best", shown: "B", does: "best in row", aria: "B", match: is("b", "B") },
   { action: "note", shown: "N", does: "write a note (Esc leaves it)", aria: "N", match: is("n", "N") },
   { action: "spectrogram", shown: "S", does: "spectrograms on / off", aria: "S", match: is("s", "S") },
+  { action: "loopStart", shown: "[", does: "loop from here (or drag across a waveform)", aria: "[", match: is("[") },
+  { action: "loopEnd", shown: "]", does: "loop to here", aria: "]", match: is("]") },
+  { action: "loopClear", shown: "Esc", does: "end the loop", aria: "Escape", match: is("Escape") },
+  { action: "levels", shown: "L", does: "level matching on / off", aria: "L", match: is("l", "L") },
   { action: "help", shown: "?", does: "this help", aria: "?", match: is("?") },
 ];
 

@@ -1,13 +1,26 @@
-// What one board's model shares across its views: the files the kernel sent, what each view
-// wants next, the verdicts on their way. Made in anywidget's `initialize`, ended with the model.
+// What one board's model shares across its views: the files the kernel sent (decoded once into
+// AudioBuffers), what each view wants next, the verdicts on their way. Made in anywidget's
+// `initialize`, ended with the model.
+
+/** Decoded cards kept beyond those some view wants, most recently wanted first (each is a few
+ *  MB of samples: rows far from view are released and asked for again when they come back). */
+export const RETAIN_CARDS = 16;
 
 export class BoardSession {
-  constructor(model) {
+  /** `playback`: "webaudio" (decode into AudioBuffers, the default) or "element" (every card
+   *  through an <audio> element, as boards did before Web Audio: for comparison); `retain`:
+   *  how many decoded cards no view wants are kept. */
+  constructor(model, { playback = "webaudio", retain = RETAIN_CARDS } = {}) {
     this.model = model;
+    this.retain = retain;
     this.page = Math.random().toString(36).slice(2, 10);
-    this.media = new Map(); // card key -> {url, mime, duration, spectrogram, fine}
+    this.context = playback === "element" ? null : audioContext();
+    this.media = new Map(); // card key -> {buffer} or {url, fallback}, with mime and duration
+    this.drawings = new Map(); // card key -> {spectrogram, fine}: small, kept when media goes
+    this.decoding = new Set();
     this.videos = new Map(); // row key -> URL (blob: for bytes, else the kernel's http(s) URL)
     this.wants = new Map(); // view id -> {keys, rows}
+    this.recent = []; // card keys, most recently wanted first
     this.lastRequest = "";
     this.listeners = new Set();
     this.ledger = new VerdictLedger({ send: (message) => model.send(message) });
@@ -25,18 +38,32 @@ export class BoardSession {
   }
 
   receiveMedia(msg, buffers) {
-    if (this.media.has(msg.key)) return;
+    const key = msg.key;
     const [bins, frames] = msg.spectrogram || [0, 0];
-    const file = new Blob([bytesOf(buffers[0])], { type: msg.mime || "audio/wav" });
-    this.media.set(msg.key, {
-      url: URL.createObjectURL(file),
-      mime: msg.mime,
-      duration: msg.duration,
-      spectrogram: bins && frames ? { data: bytesOf(buffers[1]).slice(), bins, frames } : null,
-      fine: buffers[2] ? new Int8Array(bytesOf(buffers[2]).slice().buffer) : null,
+    if (!this.drawings.has(key)) {
+      this.drawings.set(key, {
+        spectrogram: bins && frames ? { data: bytesOf(buffers[1]).slice(), bins, frames } : null,
+        fine: buffers[2] ? new Int8Array(bytesOf(buffers[2]).slice().buffer) : null,
+      });
+    }
+    if (this.media.has(key) || this.decoding.has(key) || !this.isWanted(key)) return;
+    const bytes = bytesOf(buffers[0]).slice(); // decodeAudioData takes the buffer away
+    const keep = (entry) => {
+      this.decoding.delete(key);
+      if (this.disposed || !this.isWanted(key)) { if (entry.url) URL.revokeObjectURL(entry.url); return; }
+      this.media.set(key, { mime: msg.mime, duration: msg.duration, ...entry });
+      this.request();
+      this.emit("media", key);
+    };
+    const asElement = (why) => ({
+      url: URL.createObjectURL(new Blob([bytes], { type: msg.mime || "audio/wav" })), fallback: why,
     });
-    this.request(); // drop it from what is asked for
-    this.emit("media", msg.key);
+    if (!this.context) { keep(asElement("")); return; }
+    this.decoding.add(key);
+    this.context.decodeAudioData(bytes.slice().buffer).then(
+      (buffer) => keep({ buffer }),
+      (error) => keep(asElement(`Web Audio could not decode this file (${error && error.message ? error.message : "unknown format"})`)),
+    );
   }
 
   receiveVideo(msg, buffers) {
@@ -48,23 +75,45 @@ export class BoardSession {
     this.emit("video", msg.row);
   }
 
+  isWanted(key) {
+    for (const want of this.wants.values()) if (want.keys.includes(key)) return true;
+    return this.recent.includes(key);
+  }
+
   /** What a view wants now (card keys and row keys, most wanted first); replaces its last. */
   want(view, { keys, rows }) {
     this.wants.set(view, { keys, rows });
+    this.recent = [...new Set([...keys, ...this.recent])];
+    this.release();
     this.request();
   }
 
   /** A view is gone: nothing more is asked for on its behalf. */
   forget(view) {
     this.wants.delete(view);
+    this.release();
     this.request();
+  }
+
+  /** Let go of decoded cards no view wants, beyond the `retain` most recently wanted. */
+  release() {
+    const wanted = new Set([...this.wants.values()].flatMap((want) => want.keys));
+    const kept = this.recent.filter((key) => !wanted.has(key)).slice(0, this.retain);
+    this.recent = [...this.recent.filter((key) => wanted.has(key)), ...kept];
+    for (const key of [...this.media.keys()]) {
+      if (wanted.has(key) || kept.includes(key)) continue;
+      const entry = this.media.get(key);
+      if (entry.url) URL.revokeObjectURL(entry.url);
+      this.media.delete(key);
+      this.emit("released", key);
+    }
   }
 
   /** Ask the kernel for every wanted file not here yet (nothing new: no message). */
   request() {
     const keys = new Set(), rows = new Set();
     for (const want of this.wants.values()) {
-      for (const key of want.keys) if (!this.media.has(key)) keys.add(key);
+      for (const key of want.keys) if (!this.media.has(key) && !this.decoding.has(key)) keys.add(key);
       for (const row of want.rows) if (!this.videos.has(row)) rows.add(row);
     }
     const message = { type: "media", page: this.page, keys: [...keys], rows: [...rows] };
@@ -74,7 +123,14 @@ export class BoardSession {
     this.model.send(message);
   }
 
-  /** Call `listener(kind, key)` for "media" and "video" arrivals; returns the stopper. */
+  /** Bytes of decoded samples held (for the benchmark's memory figure). */
+  decodedBytes() {
+    let total = 0;
+    for (const entry of this.media.values()) if (entry.buffer) total += entry.buffer.length * entry.buffer.numberOfChannels * 4;
+    return total;
+  }
+
+  /** Call `listener(kind, key)` on "media", "video" and "released"; returns the stopper. */
   on(listener) {
     this.listeners.add(listener);
     return () => this.listeners.delete(listener);
@@ -85,11 +141,13 @@ export class BoardSession {
   }
 
   dispose() {
+    this.disposed = true;
     this.model.off("msg:custom", this.onMessage);
     this.wants.clear();
-    for (const item of this.media.values()) URL.revokeObjectURL(item.url);
+    for (const item of this.media.values()) if (item.url) URL.revokeObjectURL(item.url);
     for (const url of this.videos.values()) if (url.startsWith("blob:")) URL.revokeObjectURL(url);
     this.media.clear();
+    this.drawings.clear();
     this.videos.clear();
     this.listeners.clear();
     this.ledger.listeners.clear();

@@ -1,6 +1,9 @@
 // One view of the board: its DOM, its rows' transports, keys, and nothing left behind when it
 // is disposed (timers, listeners, observers, requests to the kernel).
 
+/** The views alive on this page (what the benchmark and the host tests instrument). */
+export const VIEWS = new Set();
+
 export class BoardView {
   constructor({ model, el, session }) {
     this.model = model;
@@ -33,9 +36,14 @@ export class BoardView {
     for (const name of ["rows", "revealed"]) this.onModel(`change:${name}`, () => this.update());
     for (const name of ["rater", "off_board", "blind", "title", "scale", "measuring"]) this.onModel(`change:${name}`, () => this.paintHeader());
     this.onModel("change:marks", () => this.paintMarks());
+    this.onModel("change:level_match", () => this.update());
     this.onModel("change:message", () => this.paintMessage());
     this.stops.push(session.ledger.onChange(() => this.onLedger()));
-    this.stops.push(session.on((kind, key) => (kind === "media" ? this.attachMedia(key) : this.attachVideo(key))));
+    this.stops.push(session.on((kind, key) => {
+      if (kind === "media") this.attachMedia(key);
+      else if (kind === "video") this.attachVideo(key);
+      else if (kind === "released") this.releaseMedia(key);
+    }));
     const resize = new ResizeObserver(() => this.later(() => this.redraw()));
     resize.observe(this.body);
     this.stops.push(() => resize.disconnect());
@@ -48,6 +56,7 @@ export class BoardView {
 
     this.build();
     this.paintMessage();
+    VIEWS.add(this);
   }
 
   // -- plumbing ------------------------------------------------------------------------------
@@ -132,6 +141,13 @@ export class BoardView {
         onclick: () => { if (window.confirm("Reveal which generation each card is? Blind mode ends for this board.")) this.model.send({ type: "reveal" }); },
       }) : null,
       h("button", {
+        class: "qnb-rv-levels", type: "button", text: "Level match", "aria-pressed": String(!!this.model.get("level_match")),
+        "aria-keyshortcuts": keyOf("levels").aria,
+        title: "Play every card of a row at its median loudness (ITU-R BS.1770), so louder is not better",
+        "aria-label": `Level matching ${this.model.get("level_match") ? "on" : "off"}: each card at its row's median loudness`,
+        onclick: () => this.toggleLevels(),
+      }),
+      h("button", {
         class: "qnb-rv-small", type: "button", text: "? Keys", "aria-label": "Show the keys", "aria-keyshortcuts": keyOf("help").aria,
         "aria-expanded": String(this.showHelp), onclick: () => this.toggleHelp(),
       }),
@@ -168,6 +184,13 @@ export class BoardView {
     const play = h("button", { class: "qnb-rv-play", type: "button", "aria-keyshortcuts": keyOf("toggle").aria,
       onclick: () => { this.current = r; this.toggle(parts); this.root.focus({ preventScroll: true }); } });
     const time = h("span", { class: "qnb-rv-time", "aria-live": "off" });
+    const loopLabel = h("span", { class: "qnb-rv-looplabel" });
+    const specButton = h("button", { class: "qnb-rv-small", type: "button", "aria-pressed": "false", text: "Spectrograms",
+      "aria-label": `Spectrograms instead of waveforms in ${row.label}`, "aria-keyshortcuts": keyOf("spectrogram").aria,
+      onclick: () => { this.current = r; this.toggleSpectrograms(parts); } });
+    const loopClear = h("button", { class: "qnb-rv-small qnb-rv-loopclear", type: "button", text: "✕", hidden: true,
+      "aria-label": `End the loop in ${row.label}`, "aria-keyshortcuts": keyOf("loopClear").aria,
+      onclick: () => { this.current = r; this.setLoop(parts, null); } });
     const slider = h("input", { class: "qnb-rv-seek", type: "range", min: "0", step: "0.01", value: "0", "aria-label": `Position in ${row.label}` });
     slider.addEventListener("input", () => { this.current = r; this.seek(parts, Number(slider.value)); });
     let video = null;
@@ -177,19 +200,20 @@ export class BoardView {
       video.muted = true;
       video.addEventListener("click", () => { this.current = r; this.toggle(parts); });
     }
-    const cards = h("div", { class: "qnb-rv-cards" });
+    const cards = h("div", { class: "qnb-rv-cards", "data-cards": String(row.cards.length) });
     const transport = new RowTransport({
       count: row.cards.length,
       duration: (i) => { const card = parts.row.cards[i]; const got = card && this.session.media.get(card.key); return (got && got.duration) || (card && card.duration) || 0; },
       onEnd: () => this.paintRow(parts),
+      context: this.session.context,
     });
-    transport.video = video;
-    const parts = { row, index: r, section, label, play, time, slider, video, cards, transport };
+    transport.setVideo(video);
+    const parts = { row, index: r, section, label, play, time, slider, video, cards, transport, loopLabel, loopClear, specButton, spectrograms: false };
     this.rowViews.set(row.key, parts);
     row.cards.forEach((card, i) => cards.append(this.buildCard(parts, card, i)));
     section.append(label, h("div", { class: "qnb-rv-rowbody" },
       video ? h("div", { class: "qnb-rv-videobox" }, video) : null,
-      h("div", { class: "qnb-rv-main" }, h("div", { class: "qnb-rv-transport" }, play, slider, time), cards)));
+      h("div", { class: "qnb-rv-main" }, h("div", { class: "qnb-rv-transport" }, play, slider, time, loopLabel, loopClear, specButton), cards)));
     section.addEventListener("focusin", () => { this.current = r; });
     this.sightings.observe(section);
     return section;
@@ -210,20 +234,14 @@ export class BoardView {
     const played = h("div", { class: "qnb-rv-played" });
     const head = h("div", { class: "qnb-rv-playhead" });
     const why = h("div", { class: "qnb-rv-why" });
-    const box = h("div", { class: "qnb-rv-wavebox" }, canvas, spec, played, head, why);
-    // Pointer seeking; keyboard users seek with the row's position slider or the arrow keys.
-    box.addEventListener("click", (event) => {
-      if (!view.playable) return;
-      const rect = box.getBoundingClientRect(), f = (event.clientX - rect.left) / rect.width;
-      this.select(parts, index);
-      this.seek(parts, f * (parts.transport.length() || 0));
-      this.root.focus({ preventScroll: true });
-    });
-    const specButton = h("button", { class: "qnb-rv-small", type: "button", "aria-pressed": "false", text: "Spectrogram",
-      "aria-keyshortcuts": keyOf("spectrogram").aria, onclick: () => this.toggleSpectrogram(card.key) });
+    const band = h("div", { class: "qnb-rv-loopband", hidden: true });
+    const fallback = h("div", { class: "qnb-rv-fallback", hidden: true });
+    const box = h("div", { class: "qnb-rv-wavebox" }, canvas, spec, band, played, head, why);
+    // A click seeks, a drag sets the row's loop; keyboard users have the slider, arrows, [ and ].
+    this.listenForDrag(box, parts, index, () => view.playable);
     const scoreBar = h("div", { class: "qnb-rv-scores", role: "group" });
-    const view = { key: card.key, index, parts, root, select, letter, detail, figures, canvas, spec, played, head, why, box,
-      specButton, scoreBar, scores: [], slider: null, sliderOut: null, specOn: false, peaks: null, playable: false };
+    const view = { key: card.key, index, parts, root, select, letter, detail, figures, canvas, spec, played, head, why, box, band, fallback,
+      scoreBar, scores: [], slider: null, sliderOut: null, specOn: false, peaks: null, playable: false };
     if (hasScoreButtons(scale)) {
       for (let v = low; v <= high; v++) {
         const button = h("button", { class: "qnb-rv-score", type: "button", "data-score": String(v), text: String(v), "aria-pressed": "false",
@@ -253,8 +271,8 @@ export class BoardView {
     });
     view.note.addEventListener("change", view.sendNote);
     view.note.addEventListener("blur", view.sendNote);
-    root.append(h("div", { class: "qnb-rv-top" }, select, detail, figures), box,
-      h("div", { class: "qnb-rv-tools" }, scoreBar, view.best, specButton), view.note);
+    root.append(h("div", { class: "qnb-rv-top" }, select, detail, figures), box, fallback,
+      h("div", { class: "qnb-rv-tools" }, scoreBar, view.best), view.note);
     root.addEventListener("focusin", () => { this.current = parts.index; });
     this.cardViews.set(card.key, view);
     this.updateCard(view, card, index);
@@ -271,19 +289,23 @@ export class BoardView {
     view.detail.textContent = card.detail || "";
     view.detail.hidden = !card.detail;
     const figures = [...(card.figures || [])];
+    if (this.model.get("level_match") && !this.blindNow() && Number.isFinite(card.gain_db)) figures.push(`gain ${formatGain(card.gain_db)}`);
     view.figures.textContent = figures.join(" · ");
     view.figures.hidden = !figures.length;
     const peaks = decodePeaks(card.peaks);
     view.peaks = peaks;
     view.playable = card.status === "ready";
-    const drawable = view.playable && (peaks || this.session.media.has(card.key));
+    const drawable = view.playable && (peaks || this.session.drawings.has(card.key));
     view.canvas.hidden = !drawable || view.specOn;
     view.spec.hidden = !drawable || !view.specOn;
     view.played.hidden = view.head.hidden = !drawable;
     view.box.classList.toggle("qnb-rv-empty", !drawable);
     view.why.hidden = !!drawable;
     view.why.textContent = drawable ? "" : card.status === "ready" ? "measuring…" : card.reason || card.status;
-    view.specButton.hidden = !view.playable;
+    const got = this.session.media.get(card.key);
+    view.fallback.hidden = !(got && got.fallback);
+    view.fallback.textContent = got && got.fallback ? `${got.fallback}: it plays through the browser's audio element, so switching to and from it is not sample-exact.` : "";
+    view.parts.transport.setGain(index, this.model.get("level_match") ? dbToGain(card.gain_db) : 1);
     view.canvas.setAttribute("aria-label", `Waveform of card ${card.label}, ${formatTime(card.duration || 0)} long (click to seek)`);
     view.spec.setAttribute("aria-label", `Spectrogram of card ${card.label}`);
     view.scoreBar.setAttribute("aria-label", `Score for card ${card.label}`);
@@ -292,6 +314,66 @@ export class BoardView {
     view.best.setAttribute("aria-label", `Best in row: card ${card.label}`);
     view.note.setAttribute("aria-label", `Note for card ${card.label}`);
     if (drawable) this.later(() => this.drawCard(view));
+  }
+
+  // -- loops -----------------------------------------------------------------------------------
+  /** On a waveform: a click selects the card and seeks; a drag sets the row's loop. */
+  listenForDrag(box, parts, index, playable) {
+    let start = null;
+    const at = (event) => {
+      const rect = box.getBoundingClientRect();
+      return Math.max(0, Math.min(1, (event.clientX - rect.left) / rect.width)) * (parts.transport.length() || 0);
+    };
+    box.addEventListener("pointerdown", (event) => {
+      if (!playable() || event.button !== 0) return;
+      start = { x: event.clientX, t: at(event), dragging: false };
+      box.setPointerCapture(event.pointerId);
+    });
+    box.addEventListener("pointermove", (event) => {
+      if (!start) return;
+      if (!start.dragging && Math.abs(event.clientX - start.x) < 5) return;
+      start.dragging = true;
+      this.paintLoop(parts, { start: Math.min(start.t, at(event)), end: Math.max(start.t, at(event)) });
+    });
+    const finish = (event, cancelled) => {
+      if (!start) return;
+      const begun = start;
+      start = null;
+      if (cancelled) { this.paintRow(parts); return; }
+      this.current = parts.index;
+      if (begun.dragging) this.setLoop(parts, [begun.t, at(event)]);
+      else { this.select(parts, index); this.seek(parts, begun.t); }
+      this.root.focus({ preventScroll: true });
+    };
+    box.addEventListener("pointerup", (event) => finish(event, false));
+    box.addEventListener("pointercancel", (event) => finish(event, true));
+  }
+
+  /** Loop [a, b] for the row (null: no loop). */
+  setLoop(parts, range) {
+    const { transport } = parts;
+    if (!range) {
+      transport.setLoop(null);
+      this.say("loop ended");
+    } else if (!transport.setLoop(range[0], range[1])) {
+      this.say("a loop needs its start before its end");
+      return;
+    } else {
+      this.say(`looping ${formatTime(transport.loop.start)} to ${formatTime(transport.loop.end)}`);
+    }
+    this.paintRow(parts);
+  }
+
+  paintLoop(parts, loop) {
+    const length = parts.transport.length() || 1;
+    for (const card of parts.row.cards) {
+      const view = this.cardViews.get(card.key);
+      if (!view) continue;
+      view.band.hidden = !loop || !view.playable;
+      if (loop) { view.band.style.left = `${(loop.start / length) * 100}%`; view.band.style.width = `${((loop.end - loop.start) / length) * 100}%`; }
+    }
+    parts.loopLabel.textContent = loop ? `loop ${formatTime(loop.start)}–${formatTime(loop.end)}` : "";
+    parts.loopClear.hidden = !loop;
   }
 
   // -- media ---------------------------------------------------------------------------------
@@ -324,12 +406,30 @@ export class BoardView {
 
   attachMedia(key) {
     const view = this.cardViews.get(key), got = this.session.media.get(key);
-    if (!view || !got || view.audio) return;
-    view.audio = h("audio", { preload: "auto", class: "qnb-rv-audio", "data-key": key, src: got.url });
-    view.box.append(view.audio);
-    view.parts.transport.attach(view.index, view.audio);
+    if (!view || !got || view.attached) return;
+    view.attached = true;
+    if (got.buffer) {
+      view.parts.transport.attachBuffer(view.index, got.buffer);
+    } else {
+      view.audio = h("audio", { preload: "auto", class: "qnb-rv-audio", "data-key": key, src: got.url });
+      view.box.append(view.audio);
+      view.parts.transport.attachElement(view.index, view.audio);
+    }
+    view.root.dataset.playback = got.buffer ? "webaudio" : "element";
     this.updateCard(view, view.card, view.index);
     if (view.specOn) this.drawSpectrogram(view);
+    this.paintRow(view.parts);
+  }
+
+  /** The session let the card's decoded audio go (its row is far from view). */
+  releaseMedia(key) {
+    const view = this.cardViews.get(key);
+    if (!view || !view.attached) return;
+    view.attached = false;
+    view.parts.transport.detach(view.index);
+    if (view.audio) { view.audio.remove(); view.audio = null; }
+    delete view.root.dataset.playback;
+    this.updateCard(view, view.card, view.index);
     this.paintRow(view.parts);
   }
 
@@ -346,27 +446,34 @@ export class BoardView {
 
   drawCard(view) {
     if (view.canvas.hidden || !view.root.isConnected) return;
-    const got = this.session.media.get(view.key);
-    drawWaveform(view.canvas, (got && got.fine) || view.peaks, this.colours().wave);
+    const drawing = this.session.drawings.get(view.key);
+    drawWaveform(view.canvas, (drawing && drawing.fine) || view.peaks, this.colours().wave);
   }
 
   drawSpectrogram(view) {
-    const got = this.session.media.get(view.key);
-    if (got && got.spectrogram) drawSpectrogram(view.spec, got.spectrogram);
+    const drawing = this.session.drawings.get(view.key);
+    if (drawing && drawing.spectrogram) drawSpectrogram(view.spec, drawing.spectrogram);
   }
 
   redraw() { for (const view of this.cardViews.values()) this.drawCard(view); }
+
+  /** Spectrograms instead of waveforms for a whole row (or back). */
+  toggleSpectrograms(parts) {
+    const on = !parts.spectrograms;
+    parts.spectrograms = on;
+    parts.specButton.setAttribute("aria-pressed", String(on));
+    for (const card of parts.row.cards) this.toggleSpectrogram(card.key, on);
+  }
 
   toggleSpectrogram(key, force) {
     const view = this.cardViews.get(key);
     if (!view || !view.playable) return;
     view.specOn = force === undefined ? !view.specOn : force;
-    view.specButton.setAttribute("aria-pressed", String(view.specOn));
     view.spec.hidden = !view.specOn;
     view.canvas.hidden = view.specOn;
     if (view.specOn) {
-      const got = this.session.media.get(key);
-      if (got && !got.spectrogram) this.say("no spectrogram for this file");
+      const drawing = this.session.drawings.get(key);
+      if (drawing && !drawing.spectrogram) this.say("no spectrogram for this file");
       this.drawSpectrogram(view);
     } else {
       this.drawCard(view);
@@ -374,11 +481,12 @@ export class BoardView {
   }
 
   paintRow(parts) {
-    const { transport } = parts, t = transport.position(), length = transport.length();
+    const { transport } = parts, t = transport.heard(), length = transport.length();
+    this.paintLoop(parts, transport.loop);
     parts.row.cards.forEach((card, i) => {
       const view = this.cardViews.get(card.key);
       if (!view) return;
-      const d = this.session.media.get(card.key)?.duration || card.duration || length || 1;
+      const d = length || 1; // one clock and one time axis per row
       const f = Math.max(0, Math.min(1, t / d));
       view.head.style.left = `${f * 100}%`;
       view.played.style.width = `${f * 100}%`;
@@ -414,11 +522,11 @@ export class BoardView {
 
   currentParts() { const row = this.rows[this.current]; return row && this.rowViews.get(row.key); }
 
-  select(parts, index) {
+  select(parts, index, requestedAt) {
     if (index < 0 || index >= parts.row.cards.length) return;
     this.current = parts.index;
     this.requestWanted();
-    if (!parts.transport.select(index)) this.say(`card ${parts.row.cards[index].position} has no audio`);
+    if (!parts.transport.select(index, requestedAt)) this.say(`card ${parts.row.cards[index].position} has no audio`);
     else this.say(`card ${parts.row.cards[index].position} selected`);
     for (const other of this.rowViews.values()) this.paintRow(other);
   }
@@ -443,6 +551,14 @@ export class BoardView {
     const value = nudgeScore(this.shown(key).score, delta, this.scale());
     this.rate(key, { score: value });
     this.say(`score ${value}`);
+  }
+
+  /** Level matching on or off, for the whole board (the kernel records it with each verdict). */
+  toggleLevels() {
+    const on = !this.model.get("level_match");
+    this.model.set("level_match", on);
+    this.model.save_changes();
+    this.say(`level matching ${on ? "on" : "off"}`);
   }
 
   toggleHelp() {
@@ -494,7 +610,7 @@ export class BoardView {
     if (!found || !parts) return;
     const card = parts.row.cards[parts.transport.selected];
     const run = {
-      select: () => this.select(parts, found.digit - 1),
+      select: () => this.select(parts, found.digit - 1, event.timeStamp),
       score: () => {
         const value = card && scoreForDigit(found.digit, this.scale());
         if (value === null || !card) return;
@@ -515,11 +631,18 @@ export class BoardView {
         this.say(`card ${card.position}: best toggled`);
       },
       note: () => { const view = card && this.cardViews.get(card.key); if (view) view.note.focus(); },
-      spectrogram: () => {
-        const on = !parts.row.cards.some((c) => this.cardViews.get(c.key)?.specOn);
-        for (const c of parts.row.cards) this.toggleSpectrogram(c.key, on);
-      },
+      spectrogram: () => this.toggleSpectrograms(parts),
       help: () => this.toggleHelp(),
+      loopStart: () => {
+        const loop = parts.transport.loop, here = parts.transport.position();
+        this.setLoop(parts, [here, loop && loop.end > here ? loop.end : parts.transport.length()]);
+      },
+      loopEnd: () => {
+        const loop = parts.transport.loop, here = parts.transport.position();
+        this.setLoop(parts, [loop && loop.start < here ? loop.start : 0, here]);
+      },
+      loopClear: () => this.setLoop(parts, null),
+      levels: () => this.toggleLevels(),
     }[found.action];
     run();
     event.preventDefault();
@@ -536,6 +659,7 @@ export class BoardView {
     for (const stop of this.stops.splice(0)) stop();
     this.session.forget(this.id);
     this.root.remove();
+    VIEWS.delete(this);
   }
 }
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import random
 import string
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -77,13 +78,13 @@ def ordered(series: pd.Series) -> list[Any]:
     return seen + ([None] if has_na else [])
 
 
-def _get(row: pd.Series, name: str) -> Any:
-    value = row.get(name) if name in row.index else None
+def _get(row: Mapping[Any, Any], name: str) -> Any:
+    value = row.get(name)
     return None if _is_na(value) else value
 
 
-def card_status(row: pd.Series) -> tuple[str, str]:
-    """(status, why) of a frame row before any file is fetched."""
+def card_status(row: Mapping[Any, Any]) -> tuple[str, str]:
+    """(status, why) of a frame row (a Series or a record) before any file is fetched."""
     status = str(_get(row, "status") or "unknown").lower()
     state = Status.parse(status)  # the frame's "error" (a task not fetched) parses as failed
     error = _get(row, "error") or _get(row, "analysis_error")
@@ -96,11 +97,9 @@ def card_status(row: pd.Series) -> tuple[str, str]:
     return READY, ""
 
 
-def _video(in_row: pd.DataFrame) -> str | None:
+def _video(records: list[dict[str, Any]]) -> str | None:
     """The row's source video: the first absolute http(s) input video of a video2audio task."""
-    if "video" not in in_row.columns:
-        return None
-    for _, row in in_row.iterrows():
+    for row in records:
         kind = str(_get(row, "task_type") or "video2audio")
         url = _get(row, "video")
         if (
@@ -114,75 +113,85 @@ def _video(in_row: pd.DataFrame) -> str | None:
     return None
 
 
+def _slot(value: Any, values: list[Any]) -> int:
+    """Where `value` is in `ordered`'s list (NA is its last entry, None)."""
+    if _is_na(value):
+        return len(values) - 1
+    for position, candidate in enumerate(values):
+        if candidate is not None and bool(candidate == value):
+            return position
+    raise ValueError(f"{value!r} is not among the values")  # pragma: no cover - by construction
+
+
 def build_rows(
     frame: pd.DataFrame, *, by: str, across: str, blind: bool, shuffle_seed: int
 ) -> list[Row]:
     """One row per `by` value, one card per frame row, ordered by `across` (shuffled if blind).
 
     The shuffle of row ``i`` is seeded by ``f"{shuffle_seed}:{i}"``: the same seed gives the
-    same order in every session.
+    same order in every session. The frame is read once, as records (a 200-card board is
+    laid out in milliseconds).
     """
-    rows: list[Row] = []
     groups = ordered(frame[by]) if len(frame) else []
     variants = ordered(frame[across]) if len(frame) else []
-    for row_number, group in enumerate(groups):
-        in_row = (
-            frame[frame[by].isna()]
-            if group is None
-            else frame[(frame[by] == group).fillna(False).astype(bool)]
+    slots: list[list[list[tuple[Any, dict[str, Any]]]]] = [[[] for _ in variants] for _ in groups]
+    records: list[dict[str, Any]] = frame.to_dict("records")  # type: ignore[assignment]
+    for index, record in zip(frame.index, records, strict=True):
+        slots[_slot(record.get(by), groups)][_slot(record.get(across), variants)].append(
+            (index, record)
         )
-        members: list[tuple[Any, pd.Series]] = []
-        for variant in variants:
-            hits = (
-                in_row[in_row[across].isna()]
-                if variant is None
-                else in_row[(in_row[across] == variant).fillna(False).astype(bool)]
-            )
-            members.extend(hits.iterrows())
+    rows: list[Row] = []
+    for row_number, (group, by_variant) in enumerate(zip(groups, slots, strict=True)):
+        members = [member for variant in by_variant for member in variant]
         if blind:
             random.Random(f"{shuffle_seed}:{row_number}").shuffle(members)
         row_key = f"r{row_number}"
-        cards: list[Card] = []
-        for position, (index, row) in zip(letters(len(members)), members, strict=True):
-            status, reason = card_status(row)
-            identity = {
-                "label": f"{across} {display_label(row.get(across))}",
-                "detail": " · ".join(
-                    f"{name} {display_label(row.get(name))}"
-                    for name in ("steps", "seed", "prompt")
-                    if name in row.index and name not in (by, across) and not _is_na(row.get(name))
-                ),
-                "task_id": str(row["task_id"]),
-                "reason": reason,
-            }
-            local = _get(row, "local_path")
-            cards.append(
-                Card(
-                    key=f"{row_key}c{len(cards)}",
-                    row_key=row_key,
-                    task_id=str(row["task_id"]),
-                    position=position,
-                    index=index,
-                    audio_url=_get(row, "audio_url")
-                    if isinstance(_get(row, "audio_url"), str)
-                    else None,
-                    local_path=local if isinstance(local, str) else None,
-                    status=status,
-                    reason=reason,
-                    identity=identity,
-                )
+        cards = [
+            _card(f"{row_key}c{n}", row_key, position, index, record, by=by, across=across)
+            for n, (position, (index, record)) in enumerate(
+                zip(letters(len(members)), members, strict=True)
             )
+        ]
         label = f"{by}: {display_label(group)}"
         rows.append(
             Row(
                 key=row_key,
                 label=f"Row {row_number + 1}" if blind else label,
                 identity_label=label,
-                video_url=_video(in_row),
+                video_url=_video([record for _, record in members]),
                 cards=cards,
             )
         )
     return rows
+
+
+def _card(
+    key: str, row_key: str, position: str, index: Any, row: dict[str, Any], *, by: str, across: str
+) -> Card:
+    status, reason = card_status(row)
+    identity = {
+        "label": f"{across} {display_label(row.get(across))}",
+        "detail": " · ".join(
+            f"{name} {display_label(row.get(name))}"
+            for name in ("steps", "seed", "prompt")
+            if name in row and name not in (by, across) and not _is_na(row.get(name))
+        ),
+        "task_id": str(row["task_id"]),
+        "reason": reason,
+    }
+    url, local = _get(row, "audio_url"), _get(row, "local_path")
+    return Card(
+        key=key,
+        row_key=row_key,
+        task_id=str(row["task_id"]),
+        position=position,
+        index=index,
+        audio_url=url if isinstance(url, str) else None,
+        local_path=local if isinstance(local, str) else None,
+        status=status,
+        reason=reason,
+        identity=identity,
+    )
 
 
 def generic_reason(status: str) -> str:

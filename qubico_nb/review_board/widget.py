@@ -563,7 +563,7 @@ class Review(anywidget.AnyWidget):
                 card.reason = card.identity["reason"] = f"could not refresh: {exc}"[:300]
                 continue
             fresh = tasks_to_frame([task]).iloc[0]
-            status, reason = board.card_status(fresh)
+            status, reason = board.card_status(fresh.to_dict())
             url = fresh["audio_url"]
             with self._lock:
                 card.audio_url = url if isinstance(url, str) else None

@@ -858,6 +858,114 @@ def measure_listening(config: Config) -> list[Row]:
             note="target: < 1 s",
         ),
     ]
+def measure_review_board(config: Config) -> list[Row]:
+    """The review board in headless Chromium (benchmarks/board.py): switching, video drift,
+    fifty rows; each beside today's element-based board in the same run. One round: the
+    figures come from many switches and seconds of play each."""
+    from tests.test_browser import CHROMIUM
+
+    try:
+        import playwright  # noqa: F401
+    except ImportError:
+        print("  (skipped: the review board's rows need playwright)", file=sys.stderr)
+        return []
+    if not Path(CHROMIUM).exists():
+        print("  (skipped: the review board's rows need Debian's chromium)", file=sys.stderr)
+        return []
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    import board
+
+    got = board.run(rounds=1, quick=config.quick)
+
+    def med(values: list[float]) -> float:
+        return statistics.median(values) if values else math.nan
+
+    ours = [pair for run in got["switch"] for pair in run]
+    old = [pair for run in got["switch_element"] for pair in run]
+    rows = [
+        Row(
+            f"board: position error across a switch ({len(ours)} switches)",
+            "ms",
+            [med([abs(e) for _, e in ours])],
+            "today's <audio> elements",
+            [med([abs(e) for _, e in old])],
+            1.0,
+            judge_ratio=False,
+            note=f"max {max(abs(e) for _, e in ours):.2f} ms (elements: "
+            f"{max(abs(e) for _, e in old):.1f}); target < 1 ms",
+            once=True,
+        ),
+        Row(
+            "board: switch latency, key to the other card",
+            "ms",
+            [med([t for t, _ in ours])],
+            "today's <audio> elements",
+            [med([t for t, _ in old])],
+            20.0,
+            judge_ratio=False,
+            note="target < 20 ms",
+            once=True,
+        ),
+        Row(
+            "board: video drift after 30 s (loop, switches, seek)",
+            "ms",
+            got["drift"],
+            "today's rule (seek when 50 ms off)",
+            got["drift_todays_rule"],
+            40.0,
+            judge_ratio=False,
+            note="target < 40 ms",
+            once=True,
+        ),
+    ]
+    for cards, key in ((24, "rows6"), (200, "rows50")):
+        if key not in got:
+            continue
+        new, first = got[key], got[f"{key}_first"]
+        rows += [
+            Row(
+                f"board: review() of {cards} cards, kernel time",
+                "s",
+                [r["kernel"] for r in new],
+                "measure every file first (today)",
+                [r["kernel"] for r in first],
+                2.0,
+                judge_ratio=False,
+                note="files in the local cache; target <= 2 s",
+                once=True,
+            ),
+            Row(
+                f"board: review() to the first row playing, {cards} cards",
+                "s",
+                [r["interactive"] for r in new],
+                "today's board",
+                [r["interactive"] for r in first],
+                2.0,
+                judge_ratio=False,
+                note="target 2 s for 200 cards",
+                once=True,
+            ),
+            Row(
+                f"board: MB sent until the first row plays, {cards} cards",
+                "MB",
+                [r["sent"] for r in new],
+                "today's board",
+                [r["sent"] for r in first],
+                1.0,
+                once=True,
+            ),
+            Row(
+                f"board: page memory after scrolling {cards} cards",
+                "MiB",
+                [r["memory"] for r in new],
+                "today's board",
+                [r["memory"] for r in first],
+                1.0 if cards > 24 else 3.0,
+                note="JS heap + decoded audio (ours) / + every file's bytes (today's)",
+                once=True,
+            ),
+        ]
+    return rows
 
 
 #: The table, top to bottom. Each entry measures one or more rows.
@@ -873,6 +981,7 @@ MEASUREMENTS: list[Callable[[Config], list[Row]]] = [
     measure_analysis_memory,
     measure_review_notebook,
     measure_listening,
+    measure_review_board,
 ]
 
 

@@ -758,3 +758,22 @@ def test_blind_means_blind_through_the_files(
             assert text.encode() not in data, (key, text)
         if key != "r0":
             soundfile.read(io.BytesIO(data))  # still a sound
+
+
+def test_a_file_on_its_way_is_not_sent_twice_but_sent_again_when_asked_again(
+    world: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    board = make(world, tmp_path)
+    page = Page(board, monkeypatch)
+    page.tell(type="media", page="p", keys=["r0c0", "r0c1"], rows=[])
+    page.settle()
+    page.tell(type="media", page="p", keys=["r0c0", "r0c1", "r0c2"], rows=[])  # before arrival
+    page.settle()
+    sent = [m["key"] for m in page.settle() if m["type"] == "media"]
+    assert sorted(sent) == ["r0c0", "r0c1", "r0c2"]
+    page.tell(type="media", page="p", keys=[], rows=[])  # it has them (or let them go)
+    page.tell(type="media", page="p", keys=["r0c0"], rows=[])  # wanted again, after a release
+    again = [m["key"] for m in page.settle() if m["type"] == "media"]
+    assert again.count("r0c0") == 2
+    page.tell(type="media", page="q", keys=["r0c1"], rows=[])  # another page asks on its own
+    assert [m["key"] for m in page.settle() if m["type"] == "media"].count("r0c1") == 2

@@ -8,11 +8,13 @@ The full host tests (JupyterLab, Notebook 7, Voila) are in test_review_browser.p
 
 from __future__ import annotations
 
-import base64
 import collections
+import itertools
 import json
 import threading
+import time
 from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +33,7 @@ ROOT = Path(__file__).resolve().parent.parent
 DEMO_VIDEO = ROOT / "qubico_nb" / "sandbox" / "assets" / "demo.mp4"
 PROMPTS = ["rain on a tin roof", "seagulls over waves"]
 SEEDS = [11, 22, 33]
+PAGE = "<!doctype html><html><head><title>board</title></head><body></body></html>"
 #: The traits the page reads from its model.
 SYNCED = (
     "title",
@@ -131,6 +134,49 @@ def browser() -> Iterator[Any]:
         chromium.close()
 
 
+class BufferServer(ThreadingHTTPServer):
+    """Serves the bare page, and hands it each message buffer once (binary, over loopback, as
+    a websocket would carry them: fast). Loopback is a secure context, as Jupyter on
+    localhost is."""
+
+    _shared: BufferServer | None = None
+
+    def __init__(self) -> None:
+        self.held: dict[str, bytes] = {}
+        self.count = itertools.count()
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:
+                name = self.path.lstrip("/")
+                data = PAGE.encode() if name == "board" else server.held.pop(name, b"")
+                self.send_response(200)
+                self.send_header(
+                    "Content-Type", "text/html" if name == "board" else "application/octet-stream"
+                )
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        server = self
+        super().__init__(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server_address[1]}/"
+        threading.Thread(target=self.serve_forever, daemon=True).start()
+
+    @classmethod
+    def shared(cls) -> BufferServer:
+        if cls._shared is None:
+            cls._shared = cls()
+        return cls._shared
+
+    def put(self, data: bytes) -> str:
+        name = str(next(self.count))
+        self.held[name] = data
+        return self.url + name
+
+
 class BoardPage:
     """A real `Review` and its page, with the comm between them in the test's hands."""
 
@@ -138,17 +184,18 @@ class BoardPage:
         self.board = board
         self.outbox: collections.deque[tuple[str, Any, list[bytes]]] = collections.deque()
         self.to_kernel: list[dict[str, Any]] = []
-        self.lock = threading.Lock()
         board.send = self._from_kernel  # type: ignore[method-assign]
         board.observe(self._state_changed, names=list(SYNCED))
         self.context = browser.new_context(viewport={"width": width, "height": 900})
-        self.context.route("**/*", lambda route: route.abort())  # nothing leaves the page
+        self.buffers = BufferServer.shared()
+        self.context.route("**/*", self._serve)
         self.page = self.context.new_page()
         self.errors: list[str] = []
         self.page.on("pageerror", lambda error: self.errors.append(str(error)))
         self.page.expose_function("qnbToKernel", self._to_kernel)
         self.page.expose_function("qnbSaveChanges", self._save_changes)
-        self.page.set_content("<!doctype html><html><body></body></html>")
+        self.page.goto(self.buffers.url + "board")
+        self.mounted_at = time.perf_counter()  # the board from here on (not the new tab)
         code = board_code()
         state = {name: getattr(board, name) for name in SYNCED}
         self.page.evaluate(
@@ -160,6 +207,13 @@ class BoardPage:
                 "options": options,
             },
         )
+
+    def _serve(self, route: Any) -> None:
+        """The page and its buffers come from this machine; nothing else is reachable."""
+        if route.request.url.startswith(self.buffers.url):
+            route.continue_()
+        else:
+            route.abort()
 
     def _from_kernel(self, content: dict[str, Any], buffers: list[bytes] | None = None) -> None:
         self.outbox.append(("message", content, list(buffers or [])))
@@ -179,30 +233,39 @@ class BoardPage:
                 setattr(self.board, name, state[name])
 
     def pump(self) -> None:
-        """Deliver what the kernel sent (messages and state) to the page, in order."""
+        """Deliver what the kernel sent (messages and state) to the page, in order: every
+        buffer fetched at once, then each message handed over as the comm would."""
+        batch = []
         while self.outbox:
             kind, content, buffers = self.outbox.popleft()
             if kind == "state":
                 name, value = content
-                self.page.evaluate(
-                    "([name, value]) => window.qnb.model.set(name, value)",
-                    [name, json.loads(json.dumps(value))],
-                )
+                batch.append(["state", [name, json.loads(json.dumps(value))], []])
             else:
-                self.page.evaluate(
-                    """([message, buffers]) => window.qnb.model.kernel(message,
-                        buffers.map((b) => Uint8Array.from(atob(b), (c) => c.charCodeAt(0))))""",
-                    [content, [base64.b64encode(b).decode() for b in buffers]],
-                )
+                batch.append(["message", content, [self.buffers.put(data) for data in buffers]])
+        if batch:
+            self.page.evaluate(
+                """async (batch) => {
+                  const fetched = await Promise.all(batch.map(([, , urls]) => Promise.all(
+                    urls.map((u) => fetch(u).then((r) => r.arrayBuffer())
+                      .then((b) => new DataView(b))))));
+                  batch.forEach(([kind, content], i) => {
+                    if (kind === 'state') window.qnb.model.set(content[0], content[1]);
+                    else window.qnb.model.kernel(content, fetched[i]);
+                  }); }""",
+                batch,
+            )
 
     def settle(self) -> None:
-        """Let the kernel finish what it was asked, and the page hear all of it."""
-        for _ in range(20):
+        """Let the kernel finish what it was asked, and the page hear and decode all of it."""
+        for _ in range(50):
             self.page.wait_for_timeout(30)  # the page's own timers and frames
             assert self.board._jobs.idle(20) and self.board._writer.flush(10)
+            self.page.wait_for_function("() => window.qnb.session.decoding.size === 0")
             if not self.outbox:
                 return
             self.pump()
+        raise AssertionError("the page and the kernel never settled")
 
     def js(self, expression: str, arg: Any = None) -> Any:
         return self.page.evaluate(expression, arg)

@@ -136,6 +136,8 @@ class Review(anywidget.AnyWidget):
         self._gains: dict[str, float | None] = {}
         self._measuring = {key: threading.Lock() for key in self._cards}
         self._videos: OrderedDict[str, bytes | None] = OrderedDict()
+        self._asked: dict[str, set[Hashable]] = {}  # per page: its latest list
+        self._sent: dict[str, set[Hashable]] = {}  # per page: sent since it last asked
         self._push_timer: threading.Timer | None = None
         self._push_pause = _PUSH_FIRST_S
         self._latest = latest(store.read(scale=scale) if history is None else history)
@@ -180,8 +182,10 @@ class Review(anywidget.AnyWidget):
             self._measure(self._cards[key])
         elif kind == "audio":
             self._send_audio(self._cards[key])
+            self._mark_sent(item)
         elif kind == "video":
             self._send_video(key)
+            self._mark_sent(item)
 
     def _measure(self, card: board.Card) -> media.Media | None:
         """The card's measures, made once (a card that cannot be measured becomes missing)."""
@@ -323,12 +327,27 @@ class Review(anywidget.AnyWidget):
         self.send(protocol.message("code", **board_code()))
 
     def _on_media(self, content: dict[str, Any]) -> None:
+        """A page's list of what it still wants. What was sent to that page since it last
+        asked is not sent again (it may be on its way); what it no longer lists is forgotten,
+        so asking again later (after letting a file go) sends it again."""
         keys, rows, page = content["keys"], content["rows"], content["page"]
         if not (isinstance(keys, list) and isinstance(rows, list) and isinstance(page, str)):
             return
-        wanted: list[Hashable] = [("audio", k) for k in keys if k in self._cards]
-        wanted += [("video", r) for r in rows if isinstance(r, str)]
+        items: list[Hashable] = [("audio", k) for k in keys if k in self._cards]
+        items += [("video", r) for r in rows if isinstance(r, str)]
+        with self._lock:
+            self._asked[page] = set(items)
+            sent = self._sent.setdefault(page, set())
+            sent &= self._asked[page]
+            wanted = [item for item in items if item not in sent]
         self._jobs.want(page, wanted)
+
+    def _mark_sent(self, item: Hashable) -> None:
+        """`item` went out (to every page: messages are broadcast)."""
+        with self._lock:
+            for page, asked in self._asked.items():
+                if item in asked:
+                    self._sent.setdefault(page, set()).add(item)
 
     def _on_rate(self, content: dict[str, Any]) -> None:
         seq = content["seq"]

@@ -6,7 +6,8 @@
 
 /** The equal-power crossfade of a switch (s). */
 export const FADE_S = 0.008;
-/** A switch is scheduled this far ahead of the audio clock, so it lands when planned (s). */
+/** A switch is scheduled at least this far ahead of the audio clock, and more than the
+ *  context's own render latency, so it lands when planned, never late (s). */
 export const AHEAD_S = 0.006;
 /** A video further than this from the clock seeks to it; closer, its speed pulls it in (s). */
 export const VIDEO_SEEK_S = 0.25;
@@ -74,6 +75,9 @@ export class RowTransport {
     this.voice = null; // what sounds now: {index, source, fade, level, started, offset} or {index, element}
     this.loop = null; // {start, end}
     this.video = null;
+    this.output = null; // the node the row plays into (null: the speakers); a meter may listen here
+    // the audio thread renders in chunks: never schedule inside the one it may be rendering
+    this.ahead = context ? Math.max(AHEAD_S, (context.baseLatency || 0) + 0.002) : AHEAD_S;
     this.seekLead = 0.05; // how long the video takes to land after a seek (learnt)
     this.seekStarted = 0;
     this.switches = [];
@@ -185,7 +189,7 @@ export class RowTransport {
     this.selected = index;
     if (before && before.source && this.sources[index].buffer) {
       // Sample-exact: the new card starts at the clock's position at t0, the old fades out then.
-      const t0 = this.context.currentTime + AHEAD_S, at = this.positionAt(t0);
+      const t0 = this.context.currentTime + this.ahead, at = this.positionAt(t0);
       if (at >= this.length()) { this.pause(); this.stored = this.length(); return true; }
       const voice = this.startBuffer(index, t0, at, true);
       this.fadeOut(before, t0);
@@ -210,7 +214,7 @@ export class RowTransport {
       this.loop = { start: a, end: b };
     }
     if (this.playing) {
-      const t0 = this.context ? this.context.currentTime + AHEAD_S : 0;
+      const t0 = this.context ? this.context.currentTime + this.ahead : 0;
       let at = this.positionAt(t0);
       if (this.loop && (at < this.loop.start || at >= this.loop.end)) at = this.loop.start;
       this.startVoice(this.selected, at, this.voice);
@@ -228,7 +232,7 @@ export class RowTransport {
   startVoice(index, position, previous) {
     const source = this.sources[index];
     if (source.buffer && this.context) {
-      const t0 = this.context.currentTime + AHEAD_S;
+      const t0 = this.context.currentTime + this.ahead;
       this.voice = this.startBuffer(index, t0, position, !!previous);
       if (previous) this.fadeOut(previous, t0); else this.stopVoice(previous);
       this.when = t0;
@@ -250,7 +254,7 @@ export class RowTransport {
     if (this.loop) { source.loop = true; source.loopStart = this.loop.start; source.loopEnd = this.loop.end; }
     const fade = context.createGain(), level = context.createGain();
     level.gain.value = this.gains[index];
-    source.connect(fade).connect(level).connect(context.destination);
+    source.connect(fade).connect(level).connect(this.output || context.destination);
     if (fadeIn) { fade.gain.setValueAtTime(0, 0); fade.gain.setValueCurveAtTime(FADE_IN, t0, FADE_S); }
     source.start(t0, position);
     const voice = { index, source, fade, level, started: t0, offset: position };

@@ -195,15 +195,18 @@ def _recorded(page: Any) -> tuple[np.ndarray, int]:
 
 
 def _switch_figures(
-    sound: np.ndarray, first: int, presses: list[int], rate: int, fade_frames: int
+    sound: np.ndarray, first: int, presses: list[int], rate: int, fade_frames: int, element: bool
 ) -> list[tuple[float, float]]:
     """(latency ms, position error ms) of each switch, read from the recorded sound.
 
-    The latency runs from the key press to the first sample where the new card dominates
-    (its sign: mid-crossfade for Web Audio, its first sample for an element). The position
-    error compares the new card's sample number once only it sounds with the old card's
-    number just before the press plus the samples since: 0 when the new card continues at
-    the old one's very sample, negative by the gap when it resumes where the old one stopped.
+    The latency runs from the key press (the audio clock's frame when the key was pressed)
+    to the first sample where the new card dominates (its sign: mid-crossfade for Web Audio);
+    an element stops the old card at the press and its output reaches the graph through a
+    buffer of its own, so there it runs from the old card's last sample to the new one's
+    first (the gap, a lower bound). The position error compares the new card's sample number
+    once only it sounds with the old card's number just before plus the samples since: 0 when
+    the new card continues at the old one's very sample, minus the gap when it resumes where
+    the old one stopped.
     """
     index = np.rint(np.abs(sound) * SCALE) - 1  # the sample number each sample carries
     sign = np.sign(sound)
@@ -223,7 +226,12 @@ def _switch_figures(
         if clean >= len(sound) or old == 0:
             continue
         error = index[clean] - (index[before] + (clean - before))
-        out.append(((onset - at) / rate * 1000, error / rate * 1000))
+        start = at
+        if element:  # from the old card's last sample
+            start = onset - 1
+            while start > 0 and sign[start] != old:
+                start -= 1
+        out.append(((onset - start) / rate * 1000, error / rate * 1000))
     return out
 
 
@@ -253,7 +261,7 @@ def measure_switching(bench: Bench, element: bool, switches: int = 6) -> list[tu
         fade = page.js(
             "() => Math.ceil(window.qnb.mod.FADE_S * window.qnb.mod.audioContext().sampleRate)"
         )
-        return _switch_figures(sound, first, presses, bench.rate, fade)
+        return _switch_figures(sound, first, presses, bench.rate, fade, element)
     finally:
         page.close()
 

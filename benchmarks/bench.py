@@ -858,11 +858,13 @@ def measure_listening(config: Config) -> list[Row]:
             note="target: < 1 s",
         ),
     ]
+
+
 def measure_review_board(config: Config) -> list[Row]:
     """The review board in headless Chromium (benchmarks/board.py): switching, video drift,
     fifty rows; each beside today's element-based board in the same run. One round: the
     figures come from many switches and seconds of play each."""
-    from tests.test_browser import CHROMIUM
+    from tests.helpers.browser import CHROMIUM
 
     try:
         import playwright  # noqa: F401

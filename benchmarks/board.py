@@ -125,7 +125,7 @@ class Bench:
     """One browser for every measurement; each opens its own page."""
 
     def __init__(self, play: Any, folder: Path) -> None:
-        from tests.test_browser import ARGS, CHROMIUM
+        from tests.helpers.browser import ARGS, CHROMIUM
 
         self.browser = play.chromium.launch(
             executable_path=CHROMIUM, args=[*ARGS, "--enable-precise-memory-info"], headless=True

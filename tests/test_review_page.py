@@ -25,7 +25,7 @@ import pytest
 from qubico_nb.review_board import Review, protocol, review
 from qubico_nb.review_board.assets import board_code
 
-from .test_browser import ARGS, CHROMIUM, _require
+from .helpers.browser import ARGS, CHROMIUM, require_browser
 
 pytestmark = [pytest.mark.slow, pytest.mark.browser]
 
@@ -125,7 +125,7 @@ def table(tmp_path_factory: pytest.TempPathFactory) -> pd.DataFrame:
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
-    _require("playwright")
+    require_browser()
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as play:

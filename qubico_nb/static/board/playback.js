@@ -112,7 +112,7 @@ export class RowTransport {
   setGain(index, gain) {
     this.gains[index] = gain;
     const source = this.sources[index];
-    if (source && source.element) source.element.volume = Math.min(1, gain);
+    if (source?.element) source.element.volume = Math.min(1, gain);
     if (this.voice && this.voice.index === index && this.voice.level) {
       this.voice.level.gain.setTargetAtTime(gain, this.context.currentTime, 0.02);
     }
@@ -127,7 +127,7 @@ export class RowTransport {
   /** The row's position at context time `t` (the scheduling clock). */
   positionAt(t) {
     if (!this.playing) return this.stored;
-    if (this.voice && this.voice.element) return this.voice.element.currentTime;
+    if (this.voice?.element) return this.voice.element.currentTime;
     return advance(this.offset, t - this.when, this.loop, this.length());
   }
 
@@ -136,9 +136,9 @@ export class RowTransport {
 
   /** The position being heard now (the output's timestamp, extrapolated to this moment). */
   heard() {
-    if (!this.playing || !this.context || (this.voice && this.voice.element)) return this.position();
+    if (!this.playing || !this.context || this.voice?.element) return this.position();
     const stamp = this.context.getOutputTimestamp ? this.context.getOutputTimestamp() : null;
-    if (!stamp || !stamp.contextTime) return this.position();
+    if (!stamp?.contextTime) return this.position();
     return this.positionAt(stamp.contextTime + (performance.now() - stamp.performanceTime) / 1000);
   }
 
@@ -187,7 +187,7 @@ export class RowTransport {
     if (!this.sources[index]) { this.pause(); this.selected = index; return false; }
     const before = this.voice;
     this.selected = index;
-    if (before && before.source && this.sources[index].buffer) {
+    if (before?.source && this.sources[index].buffer) {
       // Sample-exact: the new card starts at the clock's position at t0, the old fades out then.
       const t0 = this.context.currentTime + this.ahead, at = this.positionAt(t0);
       if (at >= this.length()) { this.pause(); this.stored = this.length(); return true; }
@@ -308,7 +308,7 @@ export class RowTransport {
 
   /** Where the video should be for an audio position (it may be shorter than the audio). */
   videoTime(seconds) {
-    return Math.min(seconds, (this.video && this.video.duration) || seconds);
+    return Math.min(seconds, this.video?.duration || seconds);
   }
 
   videoTo(seconds, playing) {
@@ -336,7 +336,7 @@ export class RowTransport {
   dispose() {
     if (this.playing) this.pause();
     this.setVideo(null);
-    for (const source of this.sources) if (source && source.element) source.element.pause();
+    for (const source of this.sources) if (source?.element) source.element.pause();
     this.sources.fill(null);
   }
 }

@@ -62,7 +62,7 @@ export class BoardSession {
     this.decoding.add(key);
     this.context.decodeAudioData(bytes.slice().buffer).then(
       (buffer) => keep({ buffer }),
-      (error) => keep(asElement(`Web Audio could not decode this file (${error && error.message ? error.message : "unknown format"})`)),
+      (error) => keep(asElement(`Web Audio could not decode this file (${error?.message || "unknown format"})`)),
     );
   }
 

@@ -50,7 +50,7 @@ export class VerdictLedger {
 
   /** The card's marks as the rater should see them: the kernel's, then what is pending. */
   shown(key, marks) {
-    let mark = { ...((marks && marks[key]) || {}) };
+    let mark = { ...((marks?.[key]) || {}) };
     for (const item of this.pending) if (item.key === key) mark = { ...mark, ...item.fields };
     return mark;
   }

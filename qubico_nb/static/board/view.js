@@ -105,7 +105,7 @@ export class BoardView {
       parts.row = row;
       parts.section.setAttribute("aria-label", row.label);
       parts.label.textContent = row.label;
-      row.cards.forEach((card, i) => this.updateCard(this.cardViews.get(card.key), card, i));
+      row.cards.forEach((card, i) => { this.updateCard(this.cardViews.get(card.key), card, i); });
       this.paintRow(parts);
     }
     this.paintHeader();
@@ -203,14 +203,14 @@ export class BoardView {
     const cards = h("div", { class: "qnb-rv-cards", "data-cards": String(row.cards.length) });
     const transport = new RowTransport({
       count: row.cards.length,
-      duration: (i) => { const card = parts.row.cards[i]; const got = card && this.session.media.get(card.key); return (got && got.duration) || (card && card.duration) || 0; },
+      duration: (i) => { const card = parts.row.cards[i]; const got = card && this.session.media.get(card.key); return (got?.duration) || (card?.duration) || 0; },
       onEnd: () => this.paintRow(parts),
       context: this.session.context,
     });
     transport.setVideo(video);
     const parts = { row, index: r, section, label, play, time, slider, video, cards, transport, loopLabel, loopClear, specButton, spectrograms: false };
     this.rowViews.set(row.key, parts);
-    row.cards.forEach((card, i) => cards.append(this.buildCard(parts, card, i)));
+    row.cards.forEach((card, i) => { cards.append(this.buildCard(parts, card, i)); });
     section.append(label, h("div", { class: "qnb-rv-rowbody" },
       video ? h("div", { class: "qnb-rv-videobox" }, video) : null,
       h("div", { class: "qnb-rv-main" }, h("div", { class: "qnb-rv-transport" }, play, slider, time, loopLabel, loopClear, specButton), cards)));
@@ -303,8 +303,8 @@ export class BoardView {
     view.why.hidden = !!drawable;
     view.why.textContent = drawable ? "" : card.status === "ready" ? "measuring…" : card.reason || card.status;
     const got = this.session.media.get(card.key);
-    view.fallback.hidden = !(got && got.fallback);
-    view.fallback.textContent = got && got.fallback ? `${got.fallback}: it plays through the browser's audio element, so switching to and from it is not sample-exact.` : "";
+    view.fallback.hidden = !(got?.fallback);
+    view.fallback.textContent = got?.fallback ? `${got.fallback}: it plays through the browser's audio element, so switching to and from it is not sample-exact.` : "";
     view.parts.transport.setGain(index, this.model.get("level_match") ? dbToGain(card.gain_db) : 1);
     view.canvas.setAttribute("aria-label", `Waveform of card ${card.label}, ${formatTime(card.duration || 0)} long (click to seek)`);
     view.spec.setAttribute("aria-label", `Spectrogram of card ${card.label}`);
@@ -424,7 +424,7 @@ export class BoardView {
   /** The session let the card's decoded audio go (its row is far from view). */
   releaseMedia(key) {
     const view = this.cardViews.get(key);
-    if (!view || !view.attached) return;
+    if (!view?.attached) return;
     view.attached = false;
     view.parts.transport.detach(view.index);
     if (view.audio) { view.audio.remove(); view.audio = null; }
@@ -435,7 +435,7 @@ export class BoardView {
 
   attachVideo(rowKey) {
     const parts = this.rowViews.get(rowKey), url = this.session.videos.get(rowKey);
-    if (parts && parts.video && url && parts.video.getAttribute("src") !== url) parts.video.src = url;
+    if (parts?.video && url && parts.video.getAttribute("src") !== url) parts.video.src = url;
   }
 
   // -- drawing -------------------------------------------------------------------------------
@@ -447,12 +447,12 @@ export class BoardView {
   drawCard(view) {
     if (view.canvas.hidden || !view.root.isConnected) return;
     const drawing = this.session.drawings.get(view.key);
-    drawWaveform(view.canvas, (drawing && drawing.fine) || view.peaks, this.colours().wave);
+    drawWaveform(view.canvas, (drawing?.fine) || view.peaks, this.colours().wave);
   }
 
   drawSpectrogram(view) {
     const drawing = this.session.drawings.get(view.key);
-    if (drawing && drawing.spectrogram) drawSpectrogram(view.spec, drawing.spectrogram);
+    if (drawing?.spectrogram) drawSpectrogram(view.spec, drawing.spectrogram);
   }
 
   redraw() { for (const view of this.cardViews.values()) this.drawCard(view); }
@@ -467,7 +467,7 @@ export class BoardView {
 
   toggleSpectrogram(key, force) {
     const view = this.cardViews.get(key);
-    if (!view || !view.playable) return;
+    if (!view?.playable) return;
     view.specOn = force === undefined ? !view.specOn : force;
     view.spec.hidden = !view.specOn;
     view.canvas.hidden = view.specOn;
@@ -571,7 +571,7 @@ export class BoardView {
     const next = this.current + step;
     if (next < 0 || next >= this.rows.length) return;
     const parts = this.currentParts();
-    if (parts && parts.transport.playing) this.pause(parts);
+    if (parts?.transport.playing) this.pause(parts);
     this.current = next;
     this.requestWanted();
     const now = this.currentParts();
@@ -600,7 +600,7 @@ export class BoardView {
   // -- keys ----------------------------------------------------------------------------------
   onKey(event) {
     if (leftToHost(event)) return;
-    const typing = event.target.closest && event.target.closest("textarea, input[type=text]");
+    const typing = event.target.closest?.("textarea, input[type=text]");
     event.stopPropagation(); // keys in the board are the board's (no cell commands)
     if (typing) {
       if (event.key === "Escape") { event.target.blur(); this.root.focus({ preventScroll: true }); }

@@ -777,3 +777,18 @@ def test_a_file_on_its_way_is_not_sent_twice_but_sent_again_when_asked_again(
     assert again.count("r0c0") == 2
     page.tell(type="media", page="q", keys=["r0c1"], rows=[])  # another page asks on its own
     assert [m["key"] for m in page.settle() if m["type"] == "media"].count("r0c1") == 2
+
+
+def test_cards_show_their_figures_to_one_decimal_only_when_the_board_may_name_them(
+    world: Any, tmp_path: Path
+) -> None:
+    _, table = world
+    frame = table.assign(av_offset_s=0.04, av_sync_confidence=0.8123)
+    shown = make(world, tmp_path, frame=frame)
+    figures = shown.rows[0]["cards"][0]["figures"]
+    assert figures[0].endswith(" LUFS") and figures[0].startswith("\u2212")
+    assert figures[0].split()[0].count(".") == 1 and len(figures[0].split()[0].split(".")[1]) == 1
+    assert figures[1:] == ["A/V offset +40 ms", "sync confidence 0.8"]
+    blind = make(world, tmp_path, frame=frame, blind=True)
+    assert all("figures" not in card for row in blind.rows for card in row["cards"])
+    assert "LUFS" not in synced_text(blind) and "offset" not in synced_text(blind)

@@ -27,7 +27,7 @@ from qubico_nb.review_board.assets import board_code
 
 from .helpers.browser import ARGS, CHROMIUM, require_browser
 
-pytestmark = [pytest.mark.slow, pytest.mark.browser]
+pytestmark = [pytest.mark.browser]  # fast: no server, one browser for the module
 
 ROOT = Path(__file__).resolve().parent.parent
 DEMO_VIDEO = ROOT / "qubico_nb" / "sandbox" / "assets" / "demo.mp4"

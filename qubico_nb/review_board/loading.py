@@ -4,7 +4,14 @@ what a page asks for first (most wanted first), then the rest of the board in it
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable, Hashable, Iterable
+
+from .._workers import WAKE_S
+
+#: A worker with nothing to do for this long ends (a new wish starts one again), so boards made
+#: and forgotten in a long session leave no threads behind (s).
+IDLE_S = 20.0
 
 
 class Jobs:
@@ -38,11 +45,19 @@ class Jobs:
             self._start()
 
     def idle(self, timeout: float | None = None) -> bool:
-        """Wait until nothing is queued or running; True if so within `timeout` seconds."""
-        with self._changed:
-            return self._changed.wait_for(
-                lambda: not (self._wanted or self._background or self._busy), timeout=timeout
-            )
+        """Wait until nothing is queued or running; True if so within `timeout` seconds. It
+        waits in short steps, so Ctrl-C in the kernel is noticed at once."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while True:
+            step = WAKE_S if deadline is None else min(WAKE_S, deadline - time.monotonic())
+            with self._changed:
+                if self._changed.wait_for(
+                    lambda: not (self._wanted or self._background or self._busy),
+                    timeout=max(0.0, step),
+                ):
+                    return True
+            if deadline is not None and time.monotonic() >= deadline:
+                return False
 
     def close(self) -> None:
         with self._changed:
@@ -53,6 +68,7 @@ class Jobs:
 
     def _start(self) -> None:
         self._changed.notify_all()
+        self._threads = [thread for thread in self._threads if thread.is_alive()]
         while len(self._threads) < self._workers and not self._closed:
             thread = threading.Thread(target=self._loop, name="qubico-nb-board", daemon=True)
             self._threads.append(thread)
@@ -79,9 +95,11 @@ class Jobs:
             with self._changed:
                 item = self._next()
                 while item is None and not self._closed:
-                    self._changed.wait()
+                    if not self._changed.wait(IDLE_S) and self._next() is None:
+                        self._threads.remove(threading.current_thread())
+                        return
                     item = self._next()
-                if self._closed:
+                if self._closed or item is None:
                     return
                 self._busy.add(item)
             try:

@@ -19,6 +19,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from ..store.verdicts import StoreBusyError, Verdict, VerdictStore
+from .loading import IDLE_S
 
 #: The longest pause between two attempts on a busy store (seconds).
 RETRY_MAX_S = 5.0
@@ -60,7 +61,7 @@ class VerdictWriter:
             self.submitted += 1
             batch = Batch(list(verdicts), tag, number=self.submitted)
             self._queue.append(batch)
-            if self._thread is None:
+            if self._thread is None or not self._thread.is_alive():
                 self._thread = threading.Thread(
                     target=self._run, name="qubico-nb-verdicts", daemon=True
                 )
@@ -85,7 +86,9 @@ class VerdictWriter:
         while True:
             with self._wake:
                 while not self._queue and not self._closed:
-                    self._wake.wait()
+                    if not self._wake.wait(IDLE_S) and not self._queue:
+                        self._thread = None  # idle: the next verdict starts a new writer
+                        return
                 if self._closed:
                     return
                 batches = list(self._queue)

@@ -16,19 +16,22 @@ page->kernel  rate    key, seq, any of score, best, note,       (none)
                       answers
 page->kernel  reveal  (none)                                    (none)
 kernel->page  code    js, css, version                          (none)
-kernel->page  media   key, mime, duration, spectrogram          audio file, spectrogram,
-                                                                waveform
+kernel->page  media   key, mime                                 audio file
+kernel->page  drawing key, spectrogram                          spectrogram, waveform
 kernel->page  video   row, mime (bytes) or row, url (no bytes)  video file (with mime)
 kernel->page  ack     seq, state, why                           (none)
 ============  ======  ========================================  ===========================
 
 The meaning of each field is in `MESSAGES`. In short: a ``media`` request lists everything
-one page still wants (card keys, then row keys for their videos), most wanted first; it
-replaces that page's earlier request, so an empty one cancels what is not sent yet. Audio
-and video bytes are the file's own, passed through `media.page_bytes` (with its metadata
-removed on a blind board). A ``rate`` is answered by ``ack`` messages: ``saved`` once the
-verdict is on disk; ``waiting`` (with why) when the store is busy and the kernel keeps the
-verdict and retries; ``refused`` (with why) when it was not a verdict this board can store.
+one page still wants (card keys whose audio or drawing it lacks, then row keys for their
+videos), most wanted first; it replaces that page's earlier request, so an empty one cancels
+what is not sent yet. The kernel starts on every wanted card's audio (it can play at once),
+then the videos, then each card's drawing (its fine waveform and spectrogram, which need the
+file measured); a few workers send them, so they may arrive in any order. Audio and video bytes
+are the file's own, passed through `media.page_bytes` (with its metadata removed on a blind
+board). A ``rate`` is answered by ``ack`` messages: ``saved`` once the verdict is on disk;
+``waiting`` (with why) when the store is busy and the kernel keeps the verdict and retries;
+``refused`` (with why) when it was not a verdict this board can store.
 """
 
 from __future__ import annotations
@@ -68,7 +71,7 @@ MESSAGES: dict[tuple[str, str], Message] = {
             "media",
             {
                 "page": "an id of the page asking (each page's request replaces its own)",
-                "keys": "card keys whose audio the page wants, most wanted first",
+                "keys": "card keys whose audio or drawing the page lacks, most wanted first",
                 "rows": "row keys whose source video the page wants",
             },
         ),
@@ -97,14 +100,17 @@ MESSAGES: dict[tuple[str, str], Message] = {
         Message(
             KERNEL_TO_PAGE,
             "media",
+            {"key": "the card's key", "mime": "the audio's media type"},
+            ("the audio file's bytes",),
+        ),
+        Message(
+            KERNEL_TO_PAGE,
+            "drawing",
             {
                 "key": "the card's key",
-                "mime": "the audio's media type",
-                "duration": "seconds, as the kernel measured them",
                 "spectrogram": "[bins, frames] of the spectrogram buffer ([0, 0]: none)",
             },
             (
-                "the audio file's bytes",
                 "the spectrogram: uint8, bins x frames row-major, row 0 the lowest band",
                 "the waveform: int8 (min, max) pairs, one per column",
             ),

@@ -183,6 +183,9 @@ class Review(anywidget.AnyWidget):
         elif kind == "audio":
             self._send_audio(self._cards[key])
             self._mark_sent(item)
+        elif kind == "drawing":
+            self._send_drawing(self._cards[key])
+            self._mark_sent(item)
         elif kind == "video":
             self._send_video(key)
             self._mark_sent(item)
@@ -333,8 +336,10 @@ class Review(anywidget.AnyWidget):
         keys, rows, page = content["keys"], content["rows"], content["page"]
         if not (isinstance(keys, list) and isinstance(rows, list) and isinstance(page, str)):
             return
-        items: list[Hashable] = [("audio", k) for k in keys if k in self._cards]
+        cards = [k for k in keys if isinstance(k, str) and k in self._cards]
+        items: list[Hashable] = [("audio", k) for k in cards]  # playable first
         items += [("video", r) for r in rows if isinstance(r, str)]
+        items += [("drawing", k) for k in cards]
         with self._lock:
             self._asked[page] = set(items)
             sent = self._sent.setdefault(page, set())
@@ -391,23 +396,32 @@ class Review(anywidget.AnyWidget):
             self.send(protocol.message("ack", seq=str(batch.tag), state="waiting", why=why[:300]))
 
     def _send_audio(self, card: board.Card) -> None:
+        """The card's file, at once: the page can play it before the kernel has measured it."""
+        if card.status != board.READY:
+            return
+        try:
+            data = media.fetch_bytes(card.audio_url, card.local_path, self._client)
+        except Exception:  # measuring it will say why, on the card
+            self._measure(card)
+            return
+        mime = media.mime_for(card.audio_url or card.local_path, data)
+        self.send(
+            protocol.message("media", key=card.key, mime=mime),
+            buffers=[media.page_bytes(data, mime, self._blind_now())],
+        )
+
+    def _send_drawing(self, card: board.Card) -> None:
+        """The card's fine waveform and spectrogram (the file measured first, once)."""
         measured = self._measure(card)
         if measured is None:
             return
-        data = media.fetch_bytes(card.audio_url, card.local_path, self._client)
         self.send(
             protocol.message(
-                "media",
+                "drawing",
                 key=card.key,
-                mime=measured.mime,
-                duration=round(measured.duration_s, 6),
                 spectrogram=[int(n) for n in measured.spectrogram.shape],
             ),
-            buffers=[
-                media.page_bytes(data, measured.mime, self._blind_now()),
-                measured.spectrogram.tobytes(),
-                measured.peaks.tobytes(),
-            ],
+            buffers=[measured.spectrogram.tobytes(), measured.peaks.tobytes()],
         )
 
     def _send_video(self, row_key: str) -> None:

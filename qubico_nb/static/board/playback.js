@@ -1,8 +1,9 @@
-// One transport per row: the row's clock, which card sounds, its loop, and the video that
-// follows it. Cards play from decoded AudioBuffers (Web Audio): a switch starts the new card at
-// the very sample the row's clock has reached and crossfades over FADE_S with equal power, so
-// there is no gap, no click and no drift. A card Web Audio cannot decode plays through an
-// <audio> element instead (the row's clock then follows the element, to about 0.1 s).
+// One transport per row: the row's clock, which card is heard, its loop, and the video that
+// follows it. Cards play from decoded AudioBuffers (Web Audio), every card of the row started
+// together so they stay sample-aligned, all silent but the one heard: a switch crossfades two
+// gains over FADE_S with equal power, so the new card is heard from the very sample the old one
+// reached, with no gap, no click and no drift, however late the switch is scheduled. A card Web
+// Audio cannot decode plays through an <audio> element instead (to about 0.1 s).
 
 /** The equal-power crossfade of a switch (s). */
 export const FADE_S = 0.008;
@@ -50,6 +51,18 @@ export function fadeCurves(n = 32) {
 }
 const [FADE_OUT, FADE_IN] = fadeCurves();
 
+/** Run a fade `curve` on a gain from `t0`, cutting short any fade still running then. */
+function fadeTo(gain, curve, t0) {
+  try {
+    if (gain.cancelAndHoldAtTime) gain.cancelAndHoldAtTime(t0); else gain.cancelScheduledValues(t0);
+    gain.setValueCurveAtTime(curve, t0, FADE_S);
+  } catch { // a curve still running at t0 (two switches within FADE_S): a plain ramp instead
+    gain.cancelScheduledValues(0);
+    gain.setValueAtTime(gain.value, t0);
+    gain.linearRampToValueAtTime(curve[curve.length - 1], t0 + FADE_S);
+  }
+}
+
 /** Where a clock is `elapsed` seconds after it read `offset`, inside `loop` ({start, end})
  *  if there is one (the offset is then inside it too), and never past `length`. */
 export function advance(offset, elapsed, loop, length) {
@@ -72,7 +85,8 @@ export class RowTransport {
     this.stored = 0; // the position while paused
     this.when = 0; // the clock: at context time `when` the position was `offset`
     this.offset = 0;
-    this.voice = null; // what sounds now: {index, source, fade, level, started, offset} or {index, element}
+    this.group = null; // every decoded card, started together: {started, offset, voices, audible}
+    this.element = null; // the <audio> heard instead, when the selected card has only that
     this.loop = null; // {start, end}
     this.video = null;
     this.output = null; // the node the row plays into (null: the speakers); a meter may listen here
@@ -91,18 +105,22 @@ export class RowTransport {
   attachBuffer(index, buffer) { this.attach(index, { buffer }); }
 
   attachElement(index, element) {
-    element.addEventListener("ended", () => { if (this.voice && this.voice.element === element) this.ended(); });
+    element.addEventListener("ended", () => { if (this.element === element) this.ended(); });
     this.attach(index, { element });
   }
 
+  /** A card's file is here; a playing row takes it in (all cards restart together, aligned). */
   attach(index, source) {
     this.sources[index] = source;
     if (source.element) source.element.volume = Math.min(1, this.gains[index]);
+    if (this.playing && source.buffer && !this.element) this.begin(this.position());
   }
 
   /** The card's file was released: it cannot play until attached again. */
   detach(index) {
-    if (this.voice && this.voice.index === index) this.pause();
+    if (this.playing && index === this.selected) this.pause();
+    const voice = this.group?.voices.get(index);
+    if (voice) { voice.source.stop(); this.group.voices.delete(index); }
     this.sources[index] = null;
   }
 
@@ -113,9 +131,8 @@ export class RowTransport {
     this.gains[index] = gain;
     const source = this.sources[index];
     if (source?.element) source.element.volume = Math.min(1, gain);
-    if (this.voice && this.voice.index === index && this.voice.level) {
-      this.voice.level.gain.setTargetAtTime(gain, this.context.currentTime, 0.02);
-    }
+    const voice = this.group?.voices.get(index);
+    if (voice) voice.level.gain.setTargetAtTime(gain, this.context.currentTime, 0.02);
   }
 
   // -- the clock -------------------------------------------------------------------------------
@@ -127,7 +144,7 @@ export class RowTransport {
   /** The row's position at context time `t` (the scheduling clock). */
   positionAt(t) {
     if (!this.playing) return this.stored;
-    if (this.voice?.element) return this.voice.element.currentTime;
+    if (this.element) return this.element.currentTime;
     return advance(this.offset, t - this.when, this.loop, this.length());
   }
 
@@ -136,7 +153,7 @@ export class RowTransport {
 
   /** The position being heard now (the output's timestamp, extrapolated to this moment). */
   heard() {
-    if (!this.playing || !this.context || this.voice?.element) return this.position();
+    if (!this.playing || !this.context || this.element) return this.position();
     const stamp = this.context.getOutputTimestamp ? this.context.getOutputTimestamp() : null;
     if (!stamp?.contextTime) return this.position();
     return this.positionAt(stamp.contextTime + (performance.now() - stamp.performanceTime) / 1000);
@@ -153,19 +170,20 @@ export class RowTransport {
   // -- playing ---------------------------------------------------------------------------------
   /** Start playing; false when the selected card has nothing to play yet. */
   play() {
-    const source = this.sources[this.selected];
-    if (!source) return false;
+    if (!this.sources[this.selected]) return false;
     if (this.context && this.context.state !== "running") this.context.resume().catch(() => {});
     this.playing = true;
-    this.startVoice(this.selected, this.startingPoint(), null);
+    this.begin(this.startingPoint());
     this.videoTo(this.position(), true);
     return true;
   }
 
   pause() {
     this.stored = this.position();
-    this.stopVoice(this.voice);
-    this.voice = null;
+    this.release(this.group, this.context ? this.context.currentTime : 0);
+    if (this.element) this.element.pause();
+    this.group = null;
+    this.element = null;
     this.playing = false;
     this.videoTo(this.stored, false);
   }
@@ -175,30 +193,31 @@ export class RowTransport {
     let position = Math.max(0, Math.min(this.length() || 0, seconds));
     if (this.loop) position = Math.max(this.loop.start, Math.min(this.loop.end - 0.001, position));
     if (!this.playing) { this.stored = position; this.videoTo(position, false); return; }
-    this.startVoice(this.selected, position, this.voice);
+    this.begin(position);
     this.videoTo(position, true);
   }
 
-  /** Make card `index` the one that sounds, at the same sample; false if it has nothing to
-   *  play and the row was playing (the row then pauses). */
+  /** Make card `index` the one heard, at the same sample; false if it has nothing to play and
+   *  the row was playing (the row then pauses). */
   select(index, requestedAt = performance.now()) {
     if (index === this.selected) return true;
     if (!this.playing) { this.selected = index; this.stored = Math.min(this.stored, this.length()); return true; }
     if (!this.sources[index]) { this.pause(); this.selected = index; return false; }
-    const before = this.voice;
+    const before = this.selected, group = this.group;
     this.selected = index;
-    if (before?.source && this.sources[index].buffer) {
-      // Sample-exact: the new card starts at the clock's position at t0, the old fades out then.
-      const t0 = this.context.currentTime + this.ahead, at = this.positionAt(t0);
-      if (at >= this.length()) { this.pause(); this.stored = this.length(); return true; }
-      const voice = this.startBuffer(index, t0, at, true);
-      this.fadeOut(before, t0);
-      this.voice = voice;
-      this.log({ requestedAt, scheduledAt: t0, contextAt: this.context.currentTime, from: before.index, to: index,
-        startOffset: at, oldElapsed: advance(before.offset, t0 - before.started, this.loop, Infinity) });
+    if (group && !this.element && group.voices.has(before) && group.voices.has(index)) {
+      // Both sound already, started together: the switch is a crossfade of their gains at t0,
+      // so the new card is heard from the very sample the old one reached, whatever the timing.
+      const t0 = this.context.currentTime + this.ahead;
+      fadeTo(group.voices.get(before).fade.gain, FADE_OUT, t0);
+      fadeTo(group.voices.get(index).fade.gain, FADE_IN, t0);
+      group.audible = index;
+      const at = this.positionAt(t0);
+      this.log({ requestedAt, scheduledAt: t0, contextAt: this.context.currentTime, from: before, to: index,
+        startOffset: at, oldElapsed: advance(group.offset, t0 - group.started, this.loop, Infinity) });
     } else {
-      this.startVoice(index, this.position(), before); // an element on either side: close, not exact
-      this.log({ requestedAt, from: before ? before.index : -1, to: index, element: true });
+      this.begin(this.position()); // an element on either side, or a card that came later
+      this.log({ requestedAt, from: before, to: index, restarted: true });
     }
     return true;
   }
@@ -214,10 +233,9 @@ export class RowTransport {
       this.loop = { start: a, end: b };
     }
     if (this.playing) {
-      const t0 = this.context ? this.context.currentTime + this.ahead : 0;
-      let at = this.positionAt(t0);
+      let at = this.positionAt(this.context ? this.context.currentTime + this.ahead : 0);
       if (this.loop && (at < this.loop.start || at >= this.loop.end)) at = this.loop.start;
-      this.startVoice(this.selected, at, this.voice);
+      this.begin(at);
       this.videoTo(at, true);
     } else if (this.loop && (this.stored < this.loop.start || this.stored >= this.loop.end)) {
       this.stored = this.loop.start;
@@ -227,67 +245,73 @@ export class RowTransport {
   }
 
   // -- voices ----------------------------------------------------------------------------------
-  /** Start card `index` at `position` now, fading `previous` out (a seek or a loop change on the
-   *  same card fades too, so nothing clicks); the clock restarts there. */
-  startVoice(index, position, previous) {
-    const source = this.sources[index];
-    if (source.buffer && this.context) {
-      const t0 = this.context.currentTime + this.ahead;
-      this.voice = this.startBuffer(index, t0, position, !!previous);
-      if (previous) this.fadeOut(previous, t0); else this.stopVoice(previous);
+  /** Start every decoded card of the row together at `position` (sample-aligned, silent but the
+   *  selected one, which fades in), fading out what sounded before; the clock restarts there. A
+   *  selected card that only has an element plays through it (the group keeps the clock). */
+  begin(position) {
+    const previous = this.group, element = this.element;
+    this.group = null;
+    this.element = null;
+    const t0 = this.context ? this.context.currentTime + this.ahead : 0;
+    if (this.context && this.sources.some((source) => source?.buffer)) {
+      const group = { started: t0, offset: position, voices: new Map(), audible: -1 };
+      this.sources.forEach((source, index) => {
+        if (source?.buffer) group.voices.set(index, this.startBuffer(index, t0, position, group));
+      });
+      this.group = group;
       this.when = t0;
       this.offset = position;
-    } else {
-      this.stopVoice(previous);
-      const element = source.element;
-      element.currentTime = position;
-      element.volume = Math.min(1, this.gains[index]);
-      element.play().catch(() => this.pause());
-      this.voice = { index, element };
+    }
+    this.release(previous, t0);
+    if (element) element.pause();
+    const selected = this.sources[this.selected];
+    if (selected?.buffer && this.group) {
+      fadeTo(this.group.voices.get(this.selected).fade.gain, FADE_IN, t0);
+      this.group.audible = this.selected;
+    } else if (selected?.element) {
+      selected.element.currentTime = position;
+      selected.element.volume = Math.min(1, this.gains[this.selected]);
+      selected.element.play().catch(() => this.pause());
+      this.element = selected.element;
     }
   }
 
-  startBuffer(index, t0, position, fadeIn) {
+  startBuffer(index, t0, position, group) {
     const context = this.context;
     const source = context.createBufferSource();
     source.buffer = this.sources[index].buffer;
     if (this.loop) { source.loop = true; source.loopStart = this.loop.start; source.loopEnd = this.loop.end; }
     const fade = context.createGain(), level = context.createGain();
+    fade.gain.value = 0;
     level.gain.value = this.gains[index];
     source.connect(fade).connect(level).connect(this.output || context.destination);
-    if (fadeIn) { fade.gain.setValueAtTime(0, 0); fade.gain.setValueCurveAtTime(FADE_IN, t0, FADE_S); }
     source.start(t0, position);
-    const voice = { index, source, fade, level, started: t0, offset: position };
     source.onended = () => {
       level.disconnect();
-      if (this.voice === voice && this.playing) this.ended();
+      if (this.group === group && group.audible === index && this.playing) this.ended();
     };
-    return voice;
+    return { source, fade, level };
   }
 
-  fadeOut(voice, t0) {
-    if (!voice) return;
-    if (voice.element) { voice.element.pause(); return; }
-    const gain = voice.fade.gain;
-    try {
-      if (gain.cancelAndHoldAtTime) gain.cancelAndHoldAtTime(t0); else gain.cancelScheduledValues(t0);
-      gain.setValueCurveAtTime(FADE_OUT, t0, FADE_S);
-    } catch { // a fade still running at t0 (two switches within FADE_S): a plain ramp instead
-      gain.cancelScheduledValues(0);
-      gain.setValueAtTime(gain.value, t0);
-      gain.linearRampToValueAtTime(0, t0 + FADE_S);
-    }
-    voice.source.stop(t0 + FADE_S + 0.002);
+  /** Fade out what a group lets be heard at `t0`, and stop all of it just after. */
+  release(group, t0) {
+    if (!group) return;
+    const at = Math.max(group.started, t0);
+    const heard = group.voices.get(group.audible);
+    if (heard) fadeTo(heard.fade.gain, FADE_OUT, at);
+    for (const voice of group.voices.values()) voice.source.stop(at + FADE_S + 0.002);
   }
 
-  stopVoice(voice) {
-    if (!voice) return;
-    if (voice.element) { voice.element.pause(); return; }
-    this.fadeOut(voice, Math.max(voice.started, this.context.currentTime)); // a short fade, no click
+  /** The voice heard now: {index, source, fade, level, started, offset} or {index, element}. */
+  get voice() {
+    if (this.element) return { index: this.selected, element: this.element };
+    const voice = this.group?.voices.get(this.group.audible);
+    return voice ? { index: this.group.audible, ...voice, started: this.group.started, offset: this.group.offset } : null;
   }
 
   ended() {
-    this.voice = null;
+    this.group = null;
+    this.element = null;
     this.playing = false;
     this.stored = this.length();
     this.videoTo(this.stored, false);

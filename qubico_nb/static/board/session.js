@@ -27,6 +27,7 @@ export class BoardSession {
     this.handlers = {
       ack: (msg) => this.ledger.acknowledge(msg),
       code: null, // the loader's (static/loader.js): it asks for the module this is part of
+      drawing: (msg, buffers) => this.receiveDrawing(msg, buffers),
       media: (msg, buffers) => this.receiveMedia(msg, buffers),
       video: (msg, buffers) => this.receiveVideo(msg, buffers),
     };
@@ -39,19 +40,12 @@ export class BoardSession {
 
   receiveMedia(msg, buffers) {
     const key = msg.key;
-    const [bins, frames] = msg.spectrogram || [0, 0];
-    if (!this.drawings.has(key)) {
-      this.drawings.set(key, {
-        spectrogram: bins && frames ? { data: bytesOf(buffers[1]).slice(), bins, frames } : null,
-        fine: buffers[2] ? new Int8Array(bytesOf(buffers[2]).slice().buffer) : null,
-      });
-    }
     if (this.media.has(key) || this.decoding.has(key) || !this.isWanted(key)) return;
     const bytes = bytesOf(buffers[0]).slice(); // decodeAudioData takes the buffer away
     const keep = (entry) => {
       this.decoding.delete(key);
       if (this.disposed || !this.isWanted(key)) { if (entry.url) URL.revokeObjectURL(entry.url); return; }
-      this.media.set(key, { mime: msg.mime, duration: msg.duration, ...entry });
+      this.media.set(key, { mime: msg.mime, duration: entry.buffer ? entry.buffer.duration : null, ...entry });
       this.request();
       this.emit("media", key);
     };
@@ -64,6 +58,17 @@ export class BoardSession {
       (buffer) => keep({ buffer }),
       (error) => keep(asElement(`Web Audio could not decode this file (${error?.message || "unknown format"})`)),
     );
+  }
+
+  /** A card's fine waveform and spectrogram (small: kept even when its audio is let go). */
+  receiveDrawing(msg, buffers) {
+    const [bins, frames] = msg.spectrogram || [0, 0];
+    this.drawings.set(msg.key, {
+      spectrogram: bins && frames ? { data: bytesOf(buffers[0]).slice(), bins, frames } : null,
+      fine: buffers[1] ? new Int8Array(bytesOf(buffers[1]).slice().buffer) : null,
+    });
+    this.request();
+    this.emit("drawing", msg.key);
   }
 
   receiveVideo(msg, buffers) {
@@ -113,7 +118,9 @@ export class BoardSession {
   request() {
     const keys = new Set(), rows = new Set();
     for (const want of this.wants.values()) {
-      for (const key of want.keys) if (!this.media.has(key) && !this.decoding.has(key)) keys.add(key);
+      for (const key of want.keys) {
+        if ((!this.media.has(key) && !this.decoding.has(key)) || !this.drawings.has(key)) keys.add(key);
+      }
       for (const row of want.rows) if (!this.videos.has(row)) rows.add(row);
     }
     const message = { type: "media", page: this.page, keys: [...keys], rows: [...rows] };
@@ -130,7 +137,8 @@ export class BoardSession {
     return total;
   }
 
-  /** Call `listener(kind, key)` on "media", "video" and "released"; returns the stopper. */
+  /** Call `listener(kind, key)` on "media", "drawing", "video" and "released"; returns the
+   *  stopper. */
   on(listener) {
     this.listeners.add(listener);
     return () => this.listeners.delete(listener);

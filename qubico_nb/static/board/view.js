@@ -41,6 +41,7 @@ export class BoardView {
     this.stops.push(session.ledger.onChange(() => this.onLedger()));
     this.stops.push(session.on((kind, key) => {
       if (kind === "media") this.attachMedia(key);
+      else if (kind === "drawing") this.attachDrawing(key);
       else if (kind === "video") this.attachVideo(key);
       else if (kind === "released") this.releaseMedia(key);
     }));
@@ -377,13 +378,15 @@ export class BoardView {
   }
 
   // -- media ---------------------------------------------------------------------------------
-  /** The rows this view wants files for, most wanted first: the current one, those on
-   *  screen, and the one after each. */
+  /** The rows this view wants files for, most wanted first: the current one and the next;
+   *  once the current one can play, also those on screen and the one after each. */
   wantedRows() {
     const wanted = [];
     const add = (r) => { const row = this.rows[r]; if (row && !wanted.includes(row)) wanted.push(row); };
     add(this.current);
     add(this.current + 1);
+    const current = this.rows[this.current];
+    if (current?.cards.some((card) => card.status === "ready" && !this.session.media.has(card.key))) return wanted;
     this.rows.forEach((row, r) => { if (this.visible.has(row.key)) { add(r); add(r + 1); } });
     return wanted;
   }
@@ -419,6 +422,15 @@ export class BoardView {
     this.updateCard(view, view.card, view.index);
     if (view.specOn) this.drawSpectrogram(view);
     this.paintRow(view.parts);
+    if (view.parts.index === this.current) this.requestWanted(); // ready: the rows in view next
+  }
+
+  /** The card's fine waveform (and spectrogram) came: draw them. */
+  attachDrawing(key) {
+    const view = this.cardViews.get(key);
+    if (!view) return;
+    this.updateCard(view, view.card, view.index);
+    if (view.specOn) this.drawSpectrogram(view);
   }
 
   /** The session let the card's decoded audio go (its row is far from view). */

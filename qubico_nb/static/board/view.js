@@ -314,7 +314,7 @@ export class BoardView {
     if (view.slider) view.slider.setAttribute("aria-label", `Score for card ${card.label}, ${this.scale()[0]} to ${this.scale()[1]}`);
     view.best.setAttribute("aria-label", `Best in row: card ${card.label}`);
     view.note.setAttribute("aria-label", `Note for card ${card.label}`);
-    if (drawable) this.later(() => this.drawCard(view));
+    if (drawable) this.scheduleDraw(view);
   }
 
   // -- loops -----------------------------------------------------------------------------------
@@ -402,7 +402,10 @@ export class BoardView {
   onSighting(entries) {
     for (const entry of entries) {
       const key = entry.target.dataset.key;
-      if (entry.isIntersecting) this.visible.add(key); else this.visible.delete(key);
+      if (!entry.isIntersecting) { this.visible.delete(key); continue; }
+      this.visible.add(key);
+      const parts = this.rowViews.get(key);
+      if (parts) for (const card of parts.row.cards) this.drawCard(this.cardViews.get(card.key));
     }
     this.requestWanted();
   }
@@ -467,7 +470,23 @@ export class BoardView {
     if (drawing?.spectrogram) drawSpectrogram(view.spec, drawing.spectrogram);
   }
 
-  redraw() { for (const view of this.cardViews.values()) this.drawCard(view); }
+  /** Draw the rows on screen now, the others a few cards a frame (a 200-card board stays
+   *  responsive while it draws). */
+  redraw() {
+    for (const view of this.cardViews.values()) this.scheduleDraw(view);
+  }
+
+  scheduleDraw(view) {
+    if (this.visible.has(view.parts.row.key)) { this.later(() => this.drawCard(view)); return; }
+    if (this.drawQueue) { this.drawQueue.add(view); return; }
+    this.drawQueue = new Set([view]);
+    const step = () => {
+      const batch = [...this.drawQueue].slice(0, 16);
+      for (const one of batch) { this.drawQueue.delete(one); this.drawCard(one); }
+      if (this.drawQueue.size) this.later(step); else this.drawQueue = null;
+    };
+    this.later(step);
+  }
 
   /** Spectrograms instead of waveforms for a whole row (or back). */
   toggleSpectrograms(parts) {

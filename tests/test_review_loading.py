@@ -67,3 +67,14 @@ def test_idle_workers_end_and_come_back_when_wanted(monkeypatch: pytest.MonkeyPa
     wait_until(lambda: not jobs._threads, timeout=5)  # nothing to do: no thread left
     jobs.want("page", ["b"])
     assert jobs.idle(5) and done == ["a", "b"]
+
+
+def test_closing_lets_the_running_item_finish_and_drops_the_rest() -> None:
+    done: list[Hashable] = []
+    gate = threading.Event()
+    jobs = Jobs(lambda item: (gate.wait(5), done.append(item)), workers=1)
+    jobs.background(["running", "queued"])
+    wait_until(lambda: jobs._busy == {"running"})
+    threading.Timer(0.1, gate.set).start()
+    jobs.close(wait=5)  # what the kernel's exit does: never kill a thread mid-decode
+    assert done == ["running"] and not any(t.is_alive() for t in jobs._threads)

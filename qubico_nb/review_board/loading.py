@@ -3,8 +3,10 @@ what a page asks for first (most wanted first), then the rest of the board in it
 
 from __future__ import annotations
 
+import atexit
 import threading
 import time
+import weakref
 from collections.abc import Callable, Hashable, Iterable
 
 from .._workers import WAKE_S
@@ -31,6 +33,7 @@ class Jobs:
         self._threads: list[threading.Thread] = []
         self._changed = threading.Condition()
         self._closed = False
+        _live.add(self)
 
     def want(self, page: str, items: Iterable[Hashable]) -> None:
         with self._changed:
@@ -59,12 +62,17 @@ class Jobs:
             if deadline is not None and time.monotonic() >= deadline:
                 return False
 
-    def close(self) -> None:
+    def close(self, wait: float = 0.0) -> None:
+        """Drop what is queued; with `wait`, give what runs that long to finish."""
         with self._changed:
             self._closed = True
             self._wanted.clear()
             self._background.clear()
             self._changed.notify_all()
+            threads = list(self._threads)
+        deadline = time.monotonic() + wait
+        for thread in threads:
+            thread.join(max(0.0, deadline - time.monotonic()))
 
     def _start(self) -> None:
         self._changed.notify_all()
@@ -110,3 +118,14 @@ class Jobs:
                 with self._changed:
                     self._busy.discard(item)
                     self._changed.notify_all()
+
+
+_live: weakref.WeakSet[Jobs] = weakref.WeakSet()
+
+
+@atexit.register
+def _finish_at_exit() -> None:
+    """Let running work end before the interpreter does: a thread killed inside a native
+    decoder or FFT at shutdown can abort the whole process."""
+    for jobs in list(_live):
+        jobs.close(wait=5.0)

@@ -174,7 +174,9 @@ class TaskViewer(widgets.VBox):  # type: ignore[misc]
             self._following_id = None
 
     def __repr__(self) -> str:
-        task = self._task
+        return self._repr_of(self._task)
+
+    def _repr_of(self, task: Task | None) -> str:
         if task is None:
             return f"TaskViewer(task_id={html.shorten(self.id_box.value, 80) or None!r})"
         return (
@@ -184,10 +186,13 @@ class TaskViewer(widgets.VBox):  # type: ignore[misc]
 
     def _repr_mimebundle_(self, **kwargs: Any) -> dict[str, Any]:
         """The widget where widgets render; elsewhere (GitHub, nbviewer) a static card."""
-        bundle = _hosts.widget_view_bundle(self)
-        bundle["text/plain"] = repr(self)
         with self._lock:
             task, sources = self._task, self._sources_shown()
+        return self._bundle(task, sources)
+
+    def _bundle(self, task: Task | None, sources: tuple[str | None, ...] | None) -> dict[str, Any]:
+        bundle = _hosts.widget_view_bundle(self)
+        bundle["text/plain"] = self._repr_of(task)
         bundle["text/html"] = html.task_card(task, sources=sources, page_paths=_hosts.page_paths())
         return bundle
 
@@ -250,8 +255,8 @@ class TaskViewer(widgets.VBox):  # type: ignore[misc]
         with self._lock:
             if not self._is_current(task_id, stop):
                 return False
+            self._publish_if_done(task, sources)
             self._render(task, sources)
-        self._publish_if_done(task)
         return True
 
     def _error_from_poller(self, task_id: str, stop: threading.Event, message: str) -> None:
@@ -262,8 +267,8 @@ class TaskViewer(widgets.VBox):  # type: ignore[misc]
     def _show(self, task: Task) -> None:
         sources = self._sources(task)
         with self._lock:
+            self._publish_if_done(task, sources)
             self._render(task, sources)
-        self._publish_if_done(task)
 
     def _render(self, task: Task, sources: tuple[str | None, ...]) -> None:
         self.status.value = html.status_badge(task.status.value)
@@ -278,16 +283,21 @@ class TaskViewer(widgets.VBox):  # type: ignore[misc]
             )
         self._task = task  # last: whoever sees the new task sees its players too
 
-    def _publish_if_done(self, task: Task) -> None:
-        """Replace the displayed output's static part once the task has ended."""
+    def _publish_if_done(self, task: Task, sources: tuple[str | None, ...]) -> None:
+        """Replace the displayed output's static part once the task has ended.
+
+        Called before `_render` draws the same state: JupyterLab and Notebook 7 rebuild the
+        widget's view when its output is updated, so the players must not exist yet (a player
+        made just before would be taken out of the page, stopping its audio, as it appears).
+        """
         if self._display_id is None or not task.is_done:
             return
         from IPython.display import update_display
 
-        bundle = TaskViewer._repr_mimebundle_(self)
-        if bundle.get("text/html") == self._published:
+        bundle = self._bundle(task, sources)
+        if bundle["text/html"] == self._published:
             return
-        self._published = bundle.get("text/html")
+        self._published = bundle["text/html"]
         try:
             update_display(bundle, raw=True, display_id=self._display_id)
         except Exception as err:  # a host without display updates keeps the first snapshot

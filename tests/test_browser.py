@@ -273,17 +273,27 @@ AUDIO_STATE = """async (el) => {
 }"""
 
 
+#: The metadata of the first viewer whose status says completed, read in the same script run as
+#: its status (so both come from one state of the page), or null while none has completed.
+#: ``textContent``, not ``innerText``: Notebook 7 and JupyterLab 4 give cells
+#: ``content-visibility: auto``, and Chromium's ``innerText`` of a cell scrolled out of view (Run
+#: All scrolls down) is empty until the cell is painted again, though its content is all there.
+COMPLETED_META = """() => {
+  for (const viewer of document.querySelectorAll('.qnb-viewer')) {
+    const status = viewer.querySelector('.qnb-status');
+    if (status && status.textContent.includes('completed')) {
+      const meta = viewer.querySelector('.qnb-meta');
+      return {meta: meta ? meta.textContent : null};
+    }
+  }
+  return null;
+}"""
+
+
 def test_quickstart_shows_the_task_and_plays_its_audio(host: Host) -> None:
     with _browser_page(host) as page:
-        meta = page.locator(".qnb-viewer .qnb-meta").first
-        meta.wait_for(timeout=90_000)
-        page.wait_for_function(
-            "() => [...document.querySelectorAll('.qnb-viewer .qnb-status')]"
-            ".some(e => e.textContent.includes('completed'))",
-            timeout=60_000,
-        )
-        text = meta.inner_text()
-        assert "Task id" in text and "waves crashing on a beach" in text
+        text = page.wait_for_function(COMPLETED_META, timeout=90_000).json_value()["meta"]
+        assert text and "Task id" in text and "waves crashing on a beach" in text, text
 
         audio = page.locator(".qnb-viewer .qnb-player audio").first
         audio.wait_for(timeout=60_000)

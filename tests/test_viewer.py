@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import re
 import threading
+from typing import Any
 
 import ipywidgets as widgets
 import pytest
@@ -468,6 +469,36 @@ def test_the_displayed_output_is_updated_when_the_task_ends() -> None:
         assert update.transient["display_id"] == first.transient["display_id"]
         assert "completed" in update.data["text/html"] and "<audio" in update.data["text/html"]
         assert "application/vnd.jupyter.widget-view+json" in update.data
+        viewer.close()
+
+
+def test_the_output_is_updated_before_the_players_appear(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """JupyterLab and Notebook 7 rebuild a widget's view when its output is updated; a player
+    made before the update would be taken out of the page as it appears, its audio stopped."""
+    from IPython.core.interactiveshell import InteractiveShell
+    from IPython.utils.capture import capture_output
+
+    shell = InteractiveShell.instance()
+    with Sandbox(pending_s=0.3, processing_s=0.2) as sb:
+        client = client_for(sb)
+        task = client.generate_audio(VIDEO, "rain")
+        viewer = TaskViewer(task.id, client=client, poll_interval=0.02)
+        players_at_update: list[int] = []
+        with capture_output():
+            publish = shell.display_pub.publish
+
+            def noting(*args: Any, update: bool = False, **kwargs: Any) -> None:
+                if update:
+                    players_at_update.append(len(viewer.players.children))
+                publish(*args, update=update, **kwargs)
+
+            monkeypatch.setattr(shell.display_pub, "publish", noting)
+            viewer._ipython_display_()
+            wait_until(lambda: not viewer.is_following)
+        assert players_at_update == [0]
+        assert len(viewer.players.children) == 1
         viewer.close()
 
 

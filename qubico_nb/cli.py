@@ -14,7 +14,15 @@ from typing import NoReturn
 from ._constants import SANDBOX_KEY_ENV, SANDBOX_URL_ENV
 from ._version import __version__
 from .demo import run_demo
-from .sandbox import AUDIO_FORMATS, FAULT_KINDS, PRESETS, SCHEMAS, FaultRule, Sandbox
+from .sandbox import (
+    AUDIO_FORMATS,
+    FAULT_KINDS,
+    PRESETS,
+    SCHEMAS,
+    FaultRule,
+    OptionError,
+    Sandbox,
+)
 
 PROG = "qubico-nb"
 
@@ -24,6 +32,48 @@ class _Parser(argparse.ArgumentParser):
 
     def error(self, message: str) -> NoReturn:
         self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
+class _HelpFormatter(argparse.HelpFormatter):
+    """Each option's help ends with its default, unless the help says it already (the API key's
+    help must: its default comes from the environment and is never printed)."""
+
+    def _get_help_string(self, action: argparse.Action) -> str:
+        text = action.help or ""
+        if (
+            not action.option_strings
+            or "default" in text
+            or any(action.default is none for none in (None, False, argparse.SUPPRESS))
+            or action.default == []
+        ):
+            return text
+        return f"{text} (default: %(default)s)"
+
+
+#: Each `Sandbox` parameter the command line sets, and the option that sets it.
+SANDBOX_FLAGS = {
+    "host": "--host",
+    "port": "--port",
+    "api_key": "--api-key",
+    "schema": "--schema",
+    "preset": "--preset",
+    "pending_s": "--pending-s",
+    "processing_s": "--processing-s",
+    "audio_seconds": "--audio-seconds",
+    "audio_format": "--audio-format",
+    "sample_rate": "--sample-rate",
+    "latency_ms": "--latency-ms",
+    "jitter_ms": "--jitter-ms",
+    "faults": "--fault",
+    "fault_seed": "--fault-seed",
+    "rate_limit_per_s": "--rate-limit",
+    "concurrency_limit": "--concurrency-limit",
+    "plan": "--plan",
+    "socket_timeout_s": "--socket-timeout",
+    "public_url": "--public-url",
+    "timezone_offset": "--timezone",
+    "title_case_status": "--title-case-status",
+}
 
 
 def _port(text: str) -> int:
@@ -67,8 +117,14 @@ def _sandbox_options(parser: argparse.ArgumentParser) -> None:
         default="fast",
         help="task timings: instant, fast (~0.3 s) or realistic (~1 s + 20 s)",
     )
-    parser.add_argument("--pending-s", type=float, help="seconds a task stays pending")
-    parser.add_argument("--processing-s", type=float, help="seconds a task stays processing")
+    parser.add_argument(
+        "--pending-s", type=float, help="seconds a task stays pending (default: the preset's)"
+    )
+    parser.add_argument(
+        "--processing-s",
+        type=float,
+        help="seconds a task stays processing (default: the preset's)",
+    )
     parser.add_argument(
         "--audio-seconds",
         type=float,
@@ -94,11 +150,13 @@ def _sandbox_options(parser: argparse.ArgumentParser) -> None:
         "e.g. error:0.2:get,history (repeatable)",
     )
     parser.add_argument("--fault-seed", type=int, default=0, help="seed for fault choices")
-    parser.add_argument("--rate-limit", type=float, help="requests per second before 429")
+    parser.add_argument(
+        "--rate-limit", type=float, help="requests per second before 429 (default: no limit)"
+    )
     parser.add_argument(
         "--concurrency-limit",
         type=int,
-        help="tasks pending or processing at once before create answers 429",
+        help="tasks pending or processing at once before create answers 429 (default: no limit)",
     )
     parser.add_argument(
         "--plan",
@@ -113,7 +171,10 @@ def _sandbox_options(parser: argparse.ArgumentParser) -> None:
         metavar="SECONDS",
         help="close a connection that sends nothing for this long",
     )
-    parser.add_argument("--public-url", help="base URL that file links use (e.g. behind a proxy)")
+    parser.add_argument(
+        "--public-url",
+        help="base URL that file links use, e.g. behind a proxy (default: the sandbox's own)",
+    )
     parser.add_argument("--timezone", default="Z", help="offset of timestamps, e.g. Z or +08:00")
     parser.add_argument(
         "--title-case-status",
@@ -123,47 +184,23 @@ def _sandbox_options(parser: argparse.ArgumentParser) -> None:
 
 
 def sandbox_from_args(args: argparse.Namespace, **overrides: object) -> Sandbox:
-    """Build a Sandbox (not started) from parsed command-line options."""
-    options: dict[str, object] = dict(
-        host=args.host,
-        port=args.port,
-        api_key=args.api_key,
-        schema=args.schema,
-        preset=args.preset,
-        pending_s=args.pending_s,
-        processing_s=args.processing_s,
-        audio_seconds=args.audio_seconds,
-        audio_format=args.audio_format,
-        sample_rate=args.sample_rate,
-        latency_ms=args.latency_ms,
-        jitter_ms=args.jitter_ms,
-        faults=list(args.fault),
-        fault_seed=args.fault_seed,
-        rate_limit_per_s=args.rate_limit,
-        concurrency_limit=args.concurrency_limit,
-        plan=args.plan,
-        socket_timeout_s=args.socket_timeout,
-        public_url=args.public_url,
-        timezone_offset=args.timezone,
-        title_case_status=args.title_case_status,
-    )
+    """Build a Sandbox (not started) from parsed command-line options; a value the sandbox
+    refuses raises its `OptionError`, which `main` reports under the option's name."""
+    options: dict[str, object] = {
+        name: getattr(args, flag[2:].replace("-", "_")) for name, flag in SANDBOX_FLAGS.items()
+    }
+    options["faults"] = list(args.fault)
     options.update(overrides)
     return Sandbox(**options)  # type: ignore[arg-type]
 
 
 def start_sandbox(sandbox: Sandbox) -> Sandbox:
-    """Start it, or say plainly why the address cannot be used."""
-    if sandbox.exposed_without_key:
-        print(
-            f"{PROG}: warning: listening on {sandbox.host} with no --api-key: anyone who can "
-            "reach this machine can use the sandbox",
-            file=sys.stderr,
-            flush=True,
-        )
+    """Start it, or say plainly why the address cannot be used; warn (in one line, and only
+    once it listens) when anyone who can reach this machine may use it."""
     try:
         with warnings.catch_warnings():
-            warnings.simplefilter("ignore", UserWarning)  # said above, in one line
-            return sandbox.start()
+            warnings.simplefilter("ignore", UserWarning)  # said below, in one line
+            sandbox.start()
     except socket.gaierror as err:
         raise ValueError(
             f"cannot listen on {sandbox.host}: no such host ({err.strerror}); "
@@ -180,6 +217,14 @@ def start_sandbox(sandbox: Sandbox) -> Sandbox:
             f"cannot listen on {sandbox.host}:{sandbox.port} ({reason}); "
             "pick another --port, or 0 for any free one"
         ) from None
+    if sandbox.exposed_without_key:
+        print(
+            f"{PROG}: warning: listening on {sandbox.host} with no --api-key: anyone who can "
+            "reach this machine can use the sandbox",
+            file=sys.stderr,
+            flush=True,
+        )
+    return sandbox
 
 
 def _run_sandbox(args: argparse.Namespace) -> int:
@@ -200,7 +245,7 @@ def _run_sandbox(args: argparse.Namespace) -> int:
 
 
 def _run_demo(args: argparse.Namespace) -> int:
-    return run_demo(args, sandbox_from_args(args))
+    return run_demo(args, sandbox_from_args(args), start=start_sandbox)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -211,14 +256,16 @@ def build_parser() -> argparse.ArgumentParser:
         "sandbox",
         help="run the local Qubico-compatible server",
         description="Run the local Qubico-compatible server until Ctrl-C.",
+        formatter_class=_HelpFormatter,
     )
     _sandbox_options(sandbox)
-    sandbox.set_defaults(run=_run_sandbox)
+    sandbox.set_defaults(run=_run_sandbox, parser=sandbox)
     demo = commands.add_parser(
         "demo",
         help="open JupyterLab on a copy of the notebooks, against a sandbox",
         description="Open JupyterLab on a fresh copy of the notebooks (outside your checkout), "
         "against a sandbox started for the session.",
+        formatter_class=_HelpFormatter,
     )
     demo.add_argument(
         "--notebooks", default=None, help="folder of notebooks to copy (default: ./notebooks)"
@@ -232,17 +279,22 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--no-browser", action="store_true", help="do not open a browser")
     demo.add_argument("--lab-port", type=_port, default=8888, help="JupyterLab's port")
     _sandbox_options(demo)
-    demo.set_defaults(run=_run_demo, port=0, preset="fast")
+    demo.set_defaults(run=_run_demo, parser=demo, port=0, preset="fast")
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args, unknown = parser.parse_known_args(argv)
+    command: argparse.ArgumentParser = args.parser  # errors point to the command's own --help
+    if unknown:
+        command.error(f"unrecognized arguments: {' '.join(unknown)}")
     try:
         return int(args.run(args))
+    except OptionError as err:
+        command.error(f"{SANDBOX_FLAGS.get(err.option, err.option)} {err.problem}")
     except ValueError as err:
-        parser.exit(2, f"{PROG}: error: {err}\n")
+        command.exit(2, f"{command.prog}: error: {err}\n")
     except KeyboardInterrupt:
         return 130
 

@@ -14,7 +14,7 @@ import os
 import shutil
 import subprocess
 import sys
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -98,10 +98,11 @@ def lab_command(workspace: Path, *, lab_port: int, open_browser: bool) -> list[s
     return command
 
 
-def run_demo(args: argparse.Namespace, sandbox: Any) -> int:
+def run_demo(args: argparse.Namespace, sandbox: Any, *, start: Callable[[Any], Any]) -> int:
     """Copy the notebooks, start `sandbox`, then JupyterLab against it until Ctrl-C.
 
-    `sandbox` is a `qubico_nb.sandbox.Sandbox` built by the command line, not yet started.
+    `sandbox` is a `qubico_nb.sandbox.Sandbox` built by the command line, not yet started;
+    `start` starts it (or raises ValueError saying why it cannot listen).
     """
     source = find_notebooks(args.notebooks)
     if not lab_installed():
@@ -109,13 +110,7 @@ def run_demo(args: argparse.Namespace, sandbox: Any) -> int:
     workspace = prepare_workspace(
         source, Path(args.workdir) if args.workdir else default_workspace()
     )
-    try:
-        sandbox.start()
-    except OSError as err:
-        raise ValueError(
-            f"cannot listen on {sandbox.host}:{sandbox.port} ({err.strerror}); "
-            "pick another --port, or 0 for any free one"
-        ) from None
+    start(sandbox)
     command = lab_command(workspace, lab_port=args.lab_port, open_browser=not args.no_browser)
     print(
         f"Sandbox at {sandbox.url}; demo video {sandbox.demo_video_url}.\n"

@@ -83,16 +83,27 @@ def test_options_reach_the_sandbox() -> None:
         (["demo", "--lab-port", "70000"], "port must be from 0 to 65535"),
         (["sandbox", "--timezone", "CET"], "timezone offset must look like"),
         (["sandbox", "--timezone", "+25:00"], "timezone offset must look like"),
-        (["sandbox", "--audio-seconds", "0"], "audio_seconds must be in (0, 60]"),
-        (["sandbox", "--sample-rate", "10"], "sample_rate must be"),
+        (["sandbox", "--audio-seconds", "0"], "--audio-seconds must be in (0, 60]"),
+        (["sandbox", "--sample-rate", "10"], "--sample-rate must be"),
         (["sandbox", "--audio-format", "ogg"], "invalid choice: 'ogg'"),
         (["sandbox", "--schema", "v3"], "invalid choice: 'v3'"),
         (
             ["sandbox", "--port", "0", "--host", "no.such.host.invalid", "--api-key", "k"],
             "no such host",
         ),
-        (["sandbox", "--bogus"], "unrecognized arguments: --bogus"),
-        (["sandbox", "--socket-timeout", "0"], "socket_timeout_s must be positive"),
+        (["sandbox", "--bogus"], "unrecognized arguments: --bogus (see qubico-nb sandbox --help)"),
+        (["demo", "--bogus"], "unrecognized arguments: --bogus (see qubico-nb demo --help)"),
+        (["sandbox", "--socket-timeout", "0"], "--socket-timeout must be positive"),
+        # Each of these once started a sandbox that never answered or refused everything.
+        (["sandbox", "--latency-ms", "-5"], "--latency-ms must be 0 or more milliseconds"),
+        (["sandbox", "--jitter-ms", "-1"], "--jitter-ms must be 0 or more milliseconds"),
+        (["sandbox", "--latency-ms", "nan"], "--latency-ms must be 0 or more"),
+        (["sandbox", "--rate-limit", "-3"], "--rate-limit must be more than 0"),
+        (["sandbox", "--rate-limit", "0"], "--rate-limit must be more than 0"),
+        (["sandbox", "--concurrency-limit", "0"], "--concurrency-limit must be a whole number of"),
+        (["sandbox", "--pending-s", "-1"], "--pending-s must be 0 or more seconds"),
+        (["sandbox", "--processing-s", "inf"], "--processing-s must be 0 or more seconds"),
+        (["demo", "--concurrency-limit", "-2"], "--concurrency-limit must be a whole number of"),
         ([], "the following arguments are required: command"),
     ],
 )
@@ -105,6 +116,29 @@ def test_every_wrong_usage_is_one_line_and_exit_2(
     err = capsys.readouterr().err
     assert needle in err
     assert err.count("\n") == 1 and err.startswith("qubico-nb") and "Traceback" not in err
+
+
+def test_a_bad_host_is_refused_before_any_warning(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as caught:
+        main(["sandbox", "--host", "no.such.host.invalid", "--port", "0"])
+    assert caught.value.code == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "no such host" in err and "warning" not in err
+
+
+def test_help_shows_the_defaults_but_never_the_key(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("QUBICO_SANDBOX_API_KEY", "sk-help-secret")
+    for command, port in (("sandbox", "8765"), ("demo", "0")):
+        with pytest.raises(SystemExit):
+            main([command, "--help"])
+        text = " ".join(capsys.readouterr().out.split())
+        assert f"(0 picks a free one) (default: {port})" in text
+        assert "delay every answer (default: 0.0)" in text
+        assert "requests per second before 429 (default: no limit)" in text
+        assert "(default: fast)" in text and "(default: 30.0)" in text
+        assert "sk-help-secret" not in text
 
 
 def test_wrong_usage_from_the_shell_has_no_traceback() -> None:

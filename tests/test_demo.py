@@ -146,6 +146,8 @@ def test_run_demo_is_given_the_sandbox(
     monkeypatch: pytest.MonkeyPatch, source: Path, tmp_path: Path
 ) -> None:
     seen: list[Any] = []
-    monkeypatch.setattr("qubico_nb.cli.run_demo", lambda args, sandbox: seen.append(sandbox) or 0)
+    monkeypatch.setattr(
+        "qubico_nb.cli.run_demo", lambda args, sandbox, start: seen.append(sandbox) or 0
+    )
     assert main(["demo", "--notebooks", str(source), "--audio-format", "mp3"]) == 0
     assert seen[0].audio_format == "mp3" and seen[0]._server is None  # built, not started

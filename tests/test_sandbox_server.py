@@ -13,7 +13,7 @@ import wave
 import pytest
 import requests
 
-from qubico_nb.sandbox import Sandbox
+from qubico_nb.sandbox import FaultRule, OptionError, Sandbox
 
 from .helpers.sandbox import VIDEO, create_body
 from .media import mp4_data_uri
@@ -431,9 +431,40 @@ def test_constructor_rejects_bad_options() -> None:
         ({"sample_rate": 10}, "sample_rate"),
         ({"audio_seconds": 0}, "audio_seconds"),
         ({"timezone_offset": "CET"}, "timezone offset"),
+        # Values that once started a sandbox that never answered or refused everything.
+        ({"latency_ms": -5}, r"latency_ms must be 0 or more milliseconds, got -5"),
+        ({"jitter_ms": -0.5}, "jitter_ms must be 0 or more"),
+        ({"latency_ms": float("nan")}, "latency_ms must be 0 or more"),
+        ({"rate_limit_per_s": -3}, r"rate_limit_per_s must be more than 0 .*leave it out"),
+        ({"rate_limit_per_s": 0}, "rate_limit_per_s must be more than 0"),
+        ({"concurrency_limit": 0}, "concurrency_limit must be a whole number of at least 1"),
+        ({"concurrency_limit": 1.5}, "concurrency_limit must be a whole number"),
+        ({"pending_s": -1}, "pending_s must be 0 or more seconds"),
+        ({"processing_s": float("inf")}, "processing_s must be 0 or more seconds"),
+        ({"port": True}, "port must be from 0 to 65535"),
+        ({"host": ""}, "host must be an address"),
+        ({"max_body_bytes": 0}, "max_body_bytes must be a whole number of at least 1"),
     ]:
-        with pytest.raises(ValueError, match=needle):
+        with pytest.raises(ValueError, match=needle) as caught:
             Sandbox(**kwargs)
+        if "timezone_offset" not in kwargs:  # the rest name their option for the command line
+            assert isinstance(caught.value, OptionError) and caught.value.option in kwargs
+
+
+def test_faults_refuse_what_would_break_a_request() -> None:
+    for options in ({"ms": -5}, {"jitter_ms": -1}, {"retry_after": -1.0}, {"count": -1}):
+        with pytest.raises(ValueError, match="must be 0 or more"):
+            FaultRule("latency", **options)  # type: ignore[arg-type]
+
+
+def test_a_bad_host_is_refused_before_the_exposure_warning() -> None:
+    import warnings
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        with pytest.raises(OSError):
+            Sandbox(host="no.such.host.invalid").start()
+    assert not caught
 
 
 def test_a_video_whose_index_is_at_the_end_is_billed_for_its_real_length() -> None:

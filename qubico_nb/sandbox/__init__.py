@@ -8,7 +8,7 @@ endpoint does), ``server`` (HTTP plumbing), ``world`` (tasks and account, valida
 ``faults``, ``webhooks``, ``assets``.
 """
 
-from .app import SCHEMAS, Sandbox
+from .app import SCHEMAS, OptionError, Sandbox
 from .audio import AUDIO_FORMATS
 from .faults import FAULT_KINDS, FaultRule
 from .routes import ENDPOINTS
@@ -22,5 +22,6 @@ __all__ = [
     "PRESETS",
     "SCHEMAS",
     "FaultRule",
+    "OptionError",
     "Sandbox",
 ]

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import math
 import re
 import threading
 import time
 import warnings
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any, Literal, get_args
 
 from .._net import is_loopback_host
@@ -45,6 +46,79 @@ def _parse_offset(offset: str | int) -> int:
         raise ValueError(f"timezone offset must look like 'Z' or '+08:00', got {offset!r}")
     minutes = int(match.group(2)) * 60 + int(match.group(3))
     return minutes if match.group(1) == "+" else -minutes
+
+
+class OptionError(ValueError):
+    """A `Sandbox` option the sandbox cannot work with: ``option`` names the parameter and
+    ``problem`` says what to give instead (the command line names its own flag with it)."""
+
+    def __init__(self, option: str, problem: str) -> None:
+        super().__init__(f"{option} {problem}")
+        self.option = option
+        self.problem = problem
+
+
+def _whole(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _real(value: object) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def _at_least(low: float, *, whole: bool = False, optional: bool = False) -> Callable[[Any], bool]:
+    kind = _whole if whole else _real
+    return lambda value: (optional and value is None) or (kind(value) and value >= low)
+
+
+def _within(low: float, high: float, *, whole: bool = False) -> Callable[[Any], bool]:
+    kind = _whole if whole else _real
+    return lambda value: kind(value) and low <= value <= high
+
+
+#: What each checked option must be; the one place these rules live (the CLI reports them).
+_OPTION_RULES: dict[str, tuple[Callable[[Any], bool], str]] = {
+    "host": (
+        lambda v: isinstance(v, str) and bool(v.strip()),
+        "must be an address such as 127.0.0.1",
+    ),
+    "port": (_within(0, 65535, whole=True), "must be from 0 to 65535 (0 picks a free one)"),
+    "schema": (lambda v: v in SCHEMAS, f"must be one of {SCHEMAS}"),
+    "preset": (lambda v: v in PRESETS, f"must be one of {tuple(PRESETS)}"),
+    "pending_s": (_at_least(0, optional=True), "must be 0 or more seconds"),
+    "processing_s": (_at_least(0, optional=True), "must be 0 or more seconds"),
+    "audio_seconds": (lambda v: _real(v) and 0 < v <= 60, "must be in (0, 60]"),
+    "sample_rate": (
+        _within(8000, 192000, whole=True),
+        "must be a whole number of Hz from 8000 to 192000",
+    ),
+    "audio_format": (lambda v: v in AUDIO_FORMATS, f"must be one of {tuple(AUDIO_FORMATS)}"),
+    "latency_ms": (_at_least(0), "must be 0 or more milliseconds"),
+    "jitter_ms": (_at_least(0), "must be 0 or more milliseconds"),
+    "fault_seed": (_whole, "must be a whole number"),
+    "rate_limit_per_s": (
+        lambda v: v is None or (_real(v) and v > 0),
+        "must be more than 0 requests a second (leave it out for no limit)",
+    ),
+    "concurrency_limit": (
+        _at_least(1, whole=True, optional=True),
+        "must be a whole number of at least 1 (leave it out for no limit)",
+    ),
+    "balance_usd": (_real, "must be a finite number"),
+    "plan": (lambda v: v in PLANS, f"must be one of {PLANS}"),
+    "max_body_bytes": (_at_least(1, whole=True), "must be a whole number of at least 1"),
+    "socket_timeout_s": (lambda v: _real(v) and v > 0, "must be positive"),
+}
+
+
+def _check_options(**given: Any) -> None:
+    """Refuse, before anything starts, every value that would break the sandbox: a negative
+    delay (its threads would die on every request), a rate limit that answers 429 to
+    everything, a concurrency limit that refuses every create, a number that is not finite."""
+    for name, value in given.items():
+        accepts, problem = _OPTION_RULES[name]
+        if not accepts(value):
+            raise OptionError(name, f"{problem}, got {value!r}")
 
 
 class _RateLimiter:
@@ -117,24 +191,26 @@ class Sandbox:
         timezone_offset: str | int = "Z",
         title_case_status: bool = False,
     ) -> None:
-        if schema not in SCHEMAS:
-            raise ValueError(f"schema must be one of {SCHEMAS}, got {schema!r}")
-        if preset not in PRESETS:
-            raise ValueError(f"preset must be one of {tuple(PRESETS)}, got {preset!r}")
-        if audio_format not in AUDIO_FORMATS:
-            raise ValueError(
-                f"audio_format must be one of {tuple(AUDIO_FORMATS)}, got {audio_format!r}"
-            )
-        if not 8000 <= sample_rate <= 192000:
-            raise ValueError(f"sample_rate must be 8000..192000 Hz, got {sample_rate}")
-        if not 0 < audio_seconds <= 60:
-            raise ValueError(f"audio_seconds must be in (0, 60], got {audio_seconds}")
-        if plan not in PLANS:
-            raise ValueError(f"plan must be one of {PLANS}, got {plan!r}")
-        if not 0 <= port <= 65535:
-            raise ValueError(f"port must be from 0 to 65535 (0 picks a free one), got {port}")
-        if not socket_timeout_s > 0:
-            raise ValueError(f"socket_timeout_s must be positive, got {socket_timeout_s}")
+        _check_options(
+            host=host,
+            port=port,
+            schema=schema,
+            preset=preset,
+            pending_s=pending_s,
+            processing_s=processing_s,
+            audio_seconds=audio_seconds,
+            sample_rate=sample_rate,
+            audio_format=audio_format,
+            latency_ms=latency_ms,
+            jitter_ms=jitter_ms,
+            fault_seed=fault_seed,
+            rate_limit_per_s=rate_limit_per_s,
+            concurrency_limit=concurrency_limit,
+            balance_usd=balance_usd,
+            plan=plan,
+            max_body_bytes=max_body_bytes,
+            socket_timeout_s=socket_timeout_s,
+        )
         default_pending, default_processing = PRESETS[preset]
         self.host = host
         self.port = port
@@ -152,7 +228,7 @@ class Sandbox:
         self.faults = FaultPlan(faults, seed=fault_seed)
         if latency_ms or jitter_ms:
             self.faults.add(FaultRule("latency", ms=latency_ms, jitter_ms=jitter_ms))
-        self.rate_limiter = _RateLimiter(rate_limit_per_s) if rate_limit_per_s else None
+        self.rate_limiter = _RateLimiter(rate_limit_per_s) if rate_limit_per_s is not None else None
         self.world = World(
             pending_s=default_pending if pending_s is None else pending_s,
             processing_s=default_processing if processing_s is None else processing_s,
@@ -182,14 +258,14 @@ class Sandbox:
         """Listen and serve in a background thread (OSError when the port cannot be used)."""
         if self._server is not None:
             return self
-        if self.exposed_without_key:
+        server = SandboxHTTPServer((self.host, self.port), self)  # a bad host fails here
+        if self.exposed_without_key:  # said once it is true, never before a refusal
             warnings.warn(
                 f"the sandbox listens on {self.host}, beyond this machine, with no api_key: "
                 "anyone who can reach it can use it; set api_key or bind 127.0.0.1",
                 UserWarning,
                 stacklevel=2,
             )
-        server = SandboxHTTPServer((self.host, self.port), self)
         self._server = server
         self._thread = threading.Thread(
             target=server.serve_forever,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import random
 import threading
 from collections.abc import Iterable
@@ -45,6 +46,12 @@ class FaultRule:
                 raise ValueError(f"unknown endpoint {name!r}; choose from {ENDPOINTS} or '*'")
         if self.kind == "error" and not 500 <= self.status <= 599:
             raise ValueError(f"an error fault answers a 5xx status, got {self.status}")
+        for name in ("ms", "jitter_ms", "retry_after", "count"):
+            value = getattr(self, name)
+            if value is not None and not (
+                isinstance(value, (int, float)) and 0 <= value < math.inf
+            ):
+                raise ValueError(f"fault {name} must be 0 or more, got {value!r}")
 
     def applies_to(self, endpoint: str) -> bool:
         return "*" in self.endpoints or endpoint in self.endpoints

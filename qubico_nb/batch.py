@@ -22,6 +22,7 @@ import pandas as pd
 from ._progress import progress_bar
 from ._retry import next_poll, pause_until
 from ._workers import Workers
+from .cache import request_key
 from .client import Client, checked_input, mmaudio_input
 from .connection import default_client
 from .errors import (
@@ -37,7 +38,7 @@ from .errors import (
 )
 from .frames import FetchFailure, Per, tasks_to_frame
 from .grids import GridPlan, check_budget, estimate, plan_grid
-from .models import Task
+from .models import Status, Task
 
 log = logging.getLogger("qubico_nb")
 
@@ -269,6 +270,7 @@ def submit_grid(
     progress: bool = True,
     timeout: float = 900.0,
     max_cost_usd: float | None = None,
+    reuse: bool = True,
 ) -> list[Task]:
     """Create one task per cell of a grid, for any model; in cell order.
 
@@ -278,6 +280,13 @@ def submit_grid(
     steps for one video (see `qubico_nb.grids.plan_grid`). Every cell is checked against the
     model's documented limits before the first is sent; with `max_cost_usd`, a grid whose
     `estimate_cost` is over it is refused (`OverBudgetError`) before anything is created.
+
+    A re-run pays nothing twice: a cell whose model, task type and input are those of a task
+    made before (completed, or still running; never a failed one) gets that task back instead
+    of a new one. The tasks this user's kernels made are looked up first (the task store, no
+    request), then the history; fields a cell leaves out (a seed, the steps) are the server's
+    to choose, so they are not compared. A line says how many were reused and what that
+    saved; ``reuse=False`` makes every task anew.
 
     When the plan's concurrency limit answers 429, submission waits (as the client's retry
     policy says) and goes on until `timeout`. A create whose answer was lost (cut off, not JSON,
@@ -299,14 +308,18 @@ def submit_grid(
     check_budget(estimate(plan), max_cost_usd)
     client = client or default_client()
     cells, payloads = _payloads(client, plan)
+    reused = _reusable(client, plan, payloads) if reuse else {}
+    if reused:
+        print(_reuse_note(list(reused.values()), len(cells)), flush=True)
     deadline = client.clock.monotonic() + timeout
     # Tasks made just before this batch could pass for one of its lost creates: note them.
-    earlier = _recent_task_ids(client, plan.model)
+    earlier = _recent_task_ids(client, plan.model) if len(reused) < len(cells) else set()
     outcomes: list[Task | QubicoError | _Unknown] = []
     with progress_bar(len(cells), "submitting", progress) as bar, Workers(1) as worker:
         try:
-            for payload in payloads:
-                outcomes.append(_create(client, plan, payload, deadline, worker))
+            for index, payload in enumerate(payloads):
+                found = reused.get(index)
+                outcomes.append(found or _create(client, plan, payload, deadline, worker))
                 bar.update(1)
         except KeyboardInterrupt:
             made = [o.id for o in outcomes if isinstance(o, Task)]
@@ -351,6 +364,109 @@ def _payloads(client: Client, plan: GridPlan) -> tuple[list[dict[str, Any]], lis
         payloads.append(checked_input(plan.spec, plan.task_type, payload))
     cells = [{k: v for k, v in cell.items() if k not in media} for cell in plan.cells]
     return cells, payloads
+
+
+def _reusable(client: Client, plan: GridPlan, payloads: list[dict[str, Any]]) -> dict[int, Task]:
+    """Cell index -> a task made before from the same request, each task for one cell at most.
+
+    The store's record of what this user's kernels made comes first (one query; the tasks it
+    names are read from the cache, or fetched when they were still running), then the history
+    (newest first, a few pages at most). A completed task is preferred to a running one."""
+    found: dict[int, Task] = {}
+    taken: set[str] = set()
+    made = {i: client.cache.made_from(_request_key(plan, p)) for i, p in enumerate(payloads)}
+    known = _known_tasks(client, [task_id for ids in made.values() for task_id in ids])
+    for index, ids in made.items():
+        candidates = [known[i] for i in ids if i in known]
+        task = _best_match(candidates, plan, payloads[index], taken)
+        if task is not None:
+            found[index] = task
+            taken.add(task.id)
+    rest = [i for i in range(len(payloads)) if i not in found]
+    if not rest:
+        return found
+    history = _history_for(client, plan, [payloads[i] for i in rest])
+    for index in rest:
+        task = _best_match(history, plan, payloads[index], taken)
+        if task is not None:
+            found[index] = task
+            taken.add(task.id)
+    return found
+
+
+def _history_for(client: Client, plan: GridPlan, payloads: list[dict[str, Any]]) -> list[Task]:
+    """The newest of the model's history, read until each of `payloads` has a completed task of
+    its own among them (or a few pages at most); on trouble, those read so far."""
+    cells: dict[str, list[dict[str, Any]]] = {}  # identical cells need a task each
+    for payload in payloads:
+        cells.setdefault(_request_key(plan, payload), []).append(payload)
+    completed = dict.fromkeys(cells, 0)
+    read: list[Task] = []
+    try:
+        for task in itertools.islice(client.history(model=plan.model), _MAX_HISTORY_SCAN):
+            read.append(task)
+            if task.status is Status.COMPLETED:
+                for key, same in cells.items():
+                    if completed[key] < len(same) and _same_input(task, plan, same[0]):
+                        completed[key] += 1
+                        break
+            if all(completed[key] >= len(same) for key, same in cells.items()):
+                break
+    except QubicoError as err:
+        log.warning("could not read the whole history for earlier tasks (%s)", err)
+    return read
+
+
+def _request_key(plan: GridPlan, payload: dict[str, Any]) -> str:
+    return request_key(plan.model, plan.task_type, payload)
+
+
+def _known_tasks(client: Client, ids: list[str]) -> dict[str, Task]:
+    """Those tasks as the cache has them, the rest fetched; ids that cannot be read are left out.
+
+    A sandbox's are always fetched: another sandbox that listened at the same address before
+    may have made them, and this one would not know them."""
+    unique = list(dict.fromkeys(ids))
+    known: dict[str, Task] = {} if client.is_sandbox else dict(client.cache.get_many(unique))
+    missing = [task_id for task_id in unique if task_id not in known]
+    if missing:
+        fetched = _fetch_all(
+            client, missing, errors="row", progress=False, max_workers=DEFAULT_MAX_WORKERS
+        )
+        known.update((i, t) for i, t in fetched.items() if isinstance(t, Task))
+    return known
+
+
+#: States of a task that can stand for a new one: it has made, or is making, the same thing.
+_REUSABLE = (Status.COMPLETED, Status.PROCESSING, Status.STAGED, Status.PENDING)
+
+
+def _best_match(
+    candidates: Iterable[Task], plan: GridPlan, payload: dict[str, Any], taken: set[str]
+) -> Task | None:
+    """The newest completed task made from `payload` among `candidates` (newest first), else
+    the newest one still running, else None."""
+    running = None
+    for task in candidates:
+        if task.id in taken or task.status not in _REUSABLE or not _same_input(task, plan, payload):
+            continue
+        if task.status is Status.COMPLETED:
+            return task
+        running = running or task
+    return running
+
+
+def _reuse_note(reused: list[Task], cells: int) -> str:
+    """One line: how many cells got an earlier task, and what those tasks cost (where known)."""
+    costs = [t.usage.cost_usd if t.usage is not None else None for t in reused]
+    known = [c for c in costs if c is not None]
+    saved = f"saved ${sum(known):.4f}" if known else "saved their cost"
+    if known and len(known) < len(costs):
+        saved += f" (cost unknown for {len(costs) - len(known)})"
+    return (
+        f"submit_grid reused {len(reused)} of {cells} tasks made before from the same model, "
+        f"task type and input ({saved}); pass reuse=False to make new ones."
+    )
 
 
 def _create(

@@ -6,6 +6,7 @@ never kept. The disk store outlives the kernel and is shared by the user's other
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import threading
@@ -32,6 +33,7 @@ class TaskCache:
         self.maxsize = maxsize
         self.store = store
         self._items: OrderedDict[str, Task] = OrderedDict()
+        self._requests: OrderedDict[str, list[str]] = OrderedDict()
         self._lock = threading.Lock()
         self._secrets: set[str] = set()
         self.hits = 0
@@ -97,10 +99,32 @@ class TaskCache:
             while len(self._items) > self.maxsize:
                 self._items.popitem(last=False)
 
+    def note_request(self, key: str, task_id: str) -> None:
+        """Remember that `task_id` was made from the request `key` names (`request_key`)."""
+        if self.maxsize == 0:
+            return
+        with self._lock:
+            ids = self._requests.pop(key, [])
+            self._requests[key] = [task_id, *(i for i in ids if i != task_id)]
+            while len(self._requests) > self.maxsize:
+                self._requests.popitem(last=False)
+        if self.store is not None:
+            self.store.note_request(key, task_id)
+
+    def made_from(self, key: str) -> list[str]:
+        """Ids of the tasks made from the request `key` names, newest first (this kernel's,
+        then the disk's: any earlier kernel of this user on this API)."""
+        with self._lock:
+            ids = list(self._requests.get(key, ()))
+        if self.store is not None:
+            ids += self.store.made_from(key)
+        return list(dict.fromkeys(ids))
+
     def clear(self) -> None:
         """Forget every task, in memory and (for this API and key) on disk."""
         with self._lock:
             self._items.clear()
+            self._requests.clear()
         if self.store is not None:
             self.store.clear()
 
@@ -113,6 +137,15 @@ class TaskCache:
         return (
             f"TaskCache({len(self)}/{self.maxsize}, hits={self.hits}, misses={self.misses}{disk})"
         )
+
+
+def request_key(model: str, task_type: str, input: Mapping[str, Any]) -> str:
+    """One name for a request: a hash of its model, task type and whole input, so the same
+    request made again (in any kernel) finds the tasks made from it."""
+    text = json.dumps(
+        [model, task_type, input], sort_keys=True, separators=(",", ":"), default=repr
+    )
+    return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
 
 
 def _secrets_in(raw: Mapping[str, Any], known: Iterable[str] = ()) -> set[str]:

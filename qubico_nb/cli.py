@@ -23,6 +23,7 @@ from .sandbox import (
     OptionError,
     Sandbox,
 )
+from .store import sandbox_tasks_file
 
 PROG = "qubico-nb"
 
@@ -73,6 +74,7 @@ SANDBOX_FLAGS = {
     "public_url": "--public-url",
     "timezone_offset": "--timezone",
     "title_case_status": "--title-case-status",
+    "tasks_file": "--tasks-file",
 }
 
 
@@ -177,6 +179,12 @@ def _sandbox_options(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--timezone", default="Z", help="offset of timestamps, e.g. Z or +08:00")
     parser.add_argument(
+        "--tasks-file",
+        metavar="PATH",
+        help="keep the tasks in this file, so a sandbox started on it again knows them "
+        "('' or none: in memory only)",
+    )
+    parser.add_argument(
         "--title-case-status",
         action="store_true",
         help="write statuses as the docs' enum does (Completed, not completed)",
@@ -190,6 +198,7 @@ def sandbox_from_args(args: argparse.Namespace, **overrides: object) -> Sandbox:
         name: getattr(args, flag[2:].replace("-", "_")) for name, flag in SANDBOX_FLAGS.items()
     }
     options["faults"] = list(args.fault)
+    options["tasks_file"] = args.tasks_file or None  # '' keeps them in memory
     options.update(overrides)
     return Sandbox(**options)  # type: ignore[arg-type]
 
@@ -279,7 +288,9 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--no-browser", action="store_true", help="do not open a browser")
     demo.add_argument("--lab-port", type=_port, default=8888, help="JupyterLab's port")
     _sandbox_options(demo)
-    demo.set_defaults(run=_run_demo, parser=demo, port=0, preset="fast")
+    demo.set_defaults(
+        run=_run_demo, parser=demo, port=0, preset="fast", tasks_file=str(sandbox_tasks_file())
+    )
     return parser
 
 

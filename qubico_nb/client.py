@@ -28,7 +28,7 @@ from ._media import audio_media_type, is_mp4, mp4_duration_s
 from ._net import file_url, is_loopback_url
 from ._retry import Clock, RetryPolicy, SystemClock, next_poll, pause_until
 from ._transport import Transport, check_api_url
-from .cache import TaskCache
+from .cache import TaskCache, request_key
 from .errors import (
     TRANSIENT_ERRORS,
     ConfigurationError,
@@ -259,10 +259,11 @@ class Client:
         if not isinstance(input, Mapping):
             raise InvalidRequestError(f"input must be a dict, got {type(input).__name__}")
         self.cache.hold_secret(webhook_secret)  # kept off the disk wherever it is echoed
+        sent = dict(input)
         body = {
             "model": model,
             "task_type": task_type,
-            "input": dict(input),
+            "input": sent,
             "config": {
                 "webhook_config": {"endpoint": webhook_url or "", "secret": webhook_secret or ""}
             },
@@ -270,7 +271,9 @@ class Client:
         answer = self._transport.request_json(
             "POST", "/api/v1/task", json=body, idempotent=False, what=f"create {model} task"
         )
-        return Task.from_dict(answer)
+        task = Task.from_dict(answer)
+        self.cache.note_request(request_key(model, task_type, sent), task.id)
+        return task
 
     def generate_audio(
         self,

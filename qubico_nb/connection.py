@@ -18,9 +18,12 @@ _default: Client | None = None
 
 
 def _embedded_sandbox(**options: Any) -> Any:
-    """One sandbox per process, started on first use and stopped at exit."""
+    """One sandbox per process, started on first use and stopped at exit. It keeps its tasks in
+    the cache folder, so the sandbox of a restarted kernel knows the tasks made before (and a
+    re-run can reuse them) though it listens at another port."""
     global _embedded
     from .sandbox import Sandbox
+    from .store import sandbox_tasks_file
 
     if _embedded is not None and options:
         warnings.warn(
@@ -29,7 +32,7 @@ def _embedded_sandbox(**options: Any) -> Any:
             stacklevel=3,
         )
     if _embedded is None:
-        sandbox = Sandbox(**options).start()
+        sandbox = Sandbox(**{"tasks_file": sandbox_tasks_file(), **options}).start()
         public = sandbox_public_url(int(sandbox.url.rsplit(":", 1)[1]))
         if public:
             sandbox.public_url = public

@@ -34,18 +34,21 @@ QUICKSTART = [
     ),
     new_code_cell(
         "import os\n"
-        "from qubico_nb import TaskViewer, connect, tabulate_tasks\n\n"
+        "from qubico_nb import TaskViewer, connect, submit_grid, tabulate_tasks, wait_all\n\n"
         "client = connect()\n" + VIDEO_CELL
     ),
     new_markdown_cell(
         "## Create a task and follow it\n\n"
+        "`submit_grid` makes one task per prompt and seed; run the notebook again (even after a "
+        "restart) and it finds the tasks made before from the same input instead of paying for "
+        "new ones (`reuse=False` makes new ones; `client.generate_audio` always does).\n\n"
         "`TaskViewer` fetches the task, shows its metadata, and keeps polling in the background "
         "until it ends; the player appears when the audio is ready. Press **Fetch** to refresh, "
         "or paste another task id."
     ),
     new_code_cell(
-        "task = client.generate_audio(VIDEO, 'waves crashing on a beach, seagulls',\n"
-        "                             negative_prompt='music', seed=1)\n"
+        "(task,) = submit_grid(VIDEO, ['waves crashing on a beach, seagulls'], seeds=[1],\n"
+        "                      negative_prompt='music', client=client, progress=False)\n"
         "viewer = TaskViewer(task.id, client=client)\n"
         "viewer"
     ),
@@ -59,9 +62,9 @@ QUICKSTART = [
     ),
     new_markdown_cell("## A small table\n\nA few more tasks, then one DataFrame of all of them."),
     new_code_cell(
-        "more = [client.generate_audio(VIDEO, p, seed=7) for p in\n"
-        "        ['rain on a tin roof', 'a car engine idling', 'footsteps in a hall']]\n"
-        "more = [client.wait(t, timeout=300) for t in more]\n"
+        "prompts = ['rain on a tin roof', 'a car engine idling', 'footsteps in a hall']\n"
+        "more = submit_grid(VIDEO, prompts, seeds=[7], client=client, progress=False)\n"
+        "more = wait_all(more, client=client, timeout=300, progress=False)\n"
         "table = tabulate_tasks([done, *more], client=client)\n"
         "table[['task_id', 'status', 'prompt', 'seed', 'ran_s', 'cost_usd', 'audio_url']]"
     ),

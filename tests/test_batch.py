@@ -247,8 +247,110 @@ def test_a_lost_create_is_not_matched_to_an_older_identical_task() -> None:
         earlier = submit_grid(VIDEO, ["a"], client=client, progress=False)
         sb.inject("drop", endpoints=("create",), count=1)
         with pytest.raises(GridSubmitError) as caught:
-            submit_grid(VIDEO, ["a"], client=client, progress=False)
+            submit_grid(VIDEO, ["a"], client=client, progress=False, reuse=False)
         assert caught.value.tasks == [] and earlier[0].id not in str(caught.value)
+
+
+# -- a re-run pays nothing twice (issue 20) ---------------------------------------------------
+
+
+def _grid(client: Any, **options: Any) -> list[Any]:
+    return submit_grid(
+        VIDEO, ["rain", "birds"], seeds=[1, 2], client=client, progress=False, **options
+    )
+
+
+def test_a_rerun_in_a_new_kernel_reuses_every_task_from_the_store(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    with Sandbox(preset="instant") as sb:
+        first = wait_all(
+            _grid(client_for(sb, cache_size=64)), client=client_for(sb), progress=False
+        )
+        capsys.readouterr()
+        sb.reset_counters()
+        again = _grid(client_for(sb, cache_size=64))  # a new client: as after a restart
+        assert [t.id for t in again] == [t.id for t in first]
+        assert sb.requests["create"] == 0 and sb.requests["history"] == 0  # found in the store
+        line = capsys.readouterr().out
+        assert "reused 4 of 4 tasks" in line and "saved $0.0160" in line and "reuse=False" in line
+
+
+def test_without_a_store_the_history_finds_them(capsys: pytest.CaptureFixture[str]) -> None:
+    with Sandbox(preset="instant") as sb:
+        first = _grid(client_for(sb, cache=False))
+        sb.reset_counters()
+        again = _grid(client_for(sb, cache=False))
+        assert [t.id for t in again] == [t.id for t in first]
+        assert sb.requests["create"] == 0 and sb.requests["history"] >= 1
+        assert "reused 4 of 4" in capsys.readouterr().out
+
+
+def test_only_cells_whose_whole_request_matches_are_reused(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    with Sandbox(preset="instant") as sb:
+        client = client_for(sb, cache_size=64)
+        first = _grid(client)
+        again = submit_grid(
+            VIDEO, ["rain", "birds"], seeds=[2, 3], client=client, progress=False
+        )  # seed 2 was made; seed 3 was not
+        assert again[0].id == first[1].id and again[2].id == first[3].id
+        assert {again[1].id, again[3].id}.isdisjoint(t.id for t in first)
+        negative = submit_grid(
+            VIDEO, ["rain"], seeds=[1], negative_prompt="music", client=client, progress=False
+        )
+        assert negative[0].id not in {t.id for t in first}  # one more field: another request
+        assert len(sb.world.tasks()) == 7
+        assert "reused 2 of 4 tasks" in capsys.readouterr().out
+
+
+def test_reuse_false_always_makes_new_tasks(capsys: pytest.CaptureFixture[str]) -> None:
+    with Sandbox(preset="instant") as sb:
+        client = client_for(sb, cache_size=64)
+        first = _grid(client)
+        again = _grid(client, reuse=False)
+        assert {t.id for t in again}.isdisjoint(t.id for t in first)
+        assert len(sb.world.tasks()) == 8 and "reused" not in capsys.readouterr().out
+
+
+def test_a_failed_task_is_never_reused_a_running_one_is() -> None:
+    with Sandbox(preset="instant") as sb:
+        client = client_for(sb, cache_size=64)
+        (failed,) = wait_all(
+            submit_grid("https://x/corrupt.mp4", ["a"], client=client, progress=False),
+            client=client,
+            progress=False,
+        )
+        assert failed.status is Status.FAILED
+        (retried,) = submit_grid("https://x/corrupt.mp4", ["a"], client=client, progress=False)
+        assert retried.id != failed.id
+    with Sandbox(pending_s=60) as sb:
+        client = client_for(sb, cache_size=64)
+        (running,) = submit_grid(VIDEO, ["a"], client=client, progress=False)
+        (again,) = submit_grid(VIDEO, ["a"], client=client_for(sb), progress=False)
+        assert again.id == running.id and sb.requests["create"] == 1
+
+
+def test_a_repeated_cell_gets_a_task_of_its_own() -> None:
+    with Sandbox(preset="instant") as sb:
+        client = client_for(sb, cache_size=64)
+        first = submit_grid(VIDEO, ["a"], seeds=[1, 1], client=client, progress=False)
+        assert len({t.id for t in first}) == 2
+        again = submit_grid(VIDEO, ["a"], seeds=[1, 1, 1], client=client, progress=False)
+        assert {t.id for t in again[:2]} == {t.id for t in first}
+        assert again[2].id not in {t.id for t in first} and len(sb.world.tasks()) == 3
+
+
+def test_tasks_of_an_earlier_sandbox_at_the_same_address_are_not_reused() -> None:
+    """The store files tasks by address; a new sandbox there does not know the old one's."""
+    with Sandbox(preset="instant") as sb:
+        port = int(sb.url.rsplit(":", 1)[1])
+        (old,) = submit_grid(VIDEO, ["a"], client=client_for(sb, cache_size=64), progress=False)
+        wait_all([old], client=client_for(sb, cache_size=64), progress=False)
+    with Sandbox(preset="instant", port=port) as sb:
+        (new,) = submit_grid(VIDEO, ["a"], client=client_for(sb, cache_size=64), progress=False)
+        assert new.id != old.id and sb.requests["create"] == 1
 
 
 # -- one policy, one clock ---------------------------------------------------------------------

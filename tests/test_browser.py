@@ -187,6 +187,8 @@ def _serve(scenario: Scenario, tmp_path: Path) -> Iterator[Host]:
         TMPDIR=str(tmp_path),
         JUPYTERLAB_SETTINGS_DIR=str(settings),
         JUPYTERLAB_WORKSPACES_DIR=str(home / "workspaces"),
+        # Each test its own task store and sandbox task file: nothing reused from another test.
+        QUBICO_NB_CACHE_DIR=str(tmp_path / "cache"),
         PYTHONPATH=os.pathsep.join([str(ROOT), env.get("PYTHONPATH", "")]).rstrip(":"),
     )
     if scenario.hub_proxy is not None:

@@ -53,13 +53,18 @@ def test_notebooks_match_their_source() -> None:
         )
 
 
-def execute(path: Path, workdir: Path) -> tuple[nbformat.NotebookNode, Path]:
+def execute(
+    path: Path, workdir: Path, then: str | None = None
+) -> tuple[nbformat.NotebookNode, Path]:
+    """Run a copy of the notebook in a fresh kernel (`then`: one more cell at the end)."""
     import nbformat
     from nbclient import NotebookClient
 
     copy = workdir / path.name
     shutil.copy(path, copy)
     notebook = nbformat.read(copy, as_version=4)
+    if then is not None:
+        notebook.cells.append(nbformat.v4.new_code_cell(then))
     NotebookClient(
         notebook, timeout=120, kernel_name="python3", resources={"metadata": {"path": str(workdir)}}
     ).execute()
@@ -177,3 +182,51 @@ def test_models_runs_both_music_models_side_by_side_within_budget(
     per_card, cards = review_bytes_per_card(notebook)
     assert cards == 6 and per_card <= MAX_REVIEW_BYTES_PER_CARD
     assert saved.stat().st_size < MAX_EXECUTED_BYTES
+
+
+#: Appended to the review notebook: what a person would check after Restart Kernel + Run All.
+RERUN_PROBE = (
+    "import json\n"
+    "print('TASKS', json.dumps([t.id for t in tasks]))\n"
+    "print('VERDICTS', json.dumps(sorted(board.verdicts['task_id'])))\n"
+    "if not len(board.verdicts):\n"
+    "    board.rate(tasks[0].id, score=4, rater='tester')  # as a click on the board would"
+)
+
+
+def _probe(notebook: nbformat.NotebookNode, label: str) -> list[str]:
+    """The list the probe cell printed after `label`."""
+    printed = "".join(o.get("text", "") for o in notebook.cells[-1].get("outputs", []))
+    (line,) = [t for t in printed.splitlines() if t.startswith(label + " ")]
+    return list(json.loads(line[len(label) + 1 :]))
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("backend", ["demo-sandbox", "embedded-sandbox"])
+def test_review_run_again_after_a_restart_makes_no_task_and_finds_its_verdicts(
+    backend: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Issue 20. Each run is a fresh kernel, as after Restart Kernel + Run All. The demo's
+    sandbox outlives the kernels (`qubico-nb demo`); an embedded one (Binder) dies with each
+    and the next one reads the tasks back from the cache folder, at another port."""
+    for name in ("QUBICO_API_KEY", "PIAPI_API_KEY", "QUBICO_BASE_URL", "QUBICO_SANDBOX_URL"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("QUBICO_NB_CACHE_DIR", str(tmp_path / "cache"))
+    demo = Sandbox(preset="fast").start() if backend == "demo-sandbox" else None
+    try:
+        if demo is not None:
+            monkeypatch.setenv("QUBICO_SANDBOX_URL", demo.url)
+        first, _ = execute(ROOT / "notebooks" / "review.ipynb", tmp_path, then=RERUN_PROBE)
+        second, _ = execute(ROOT / "notebooks" / "review.ipynb", tmp_path, then=RERUN_PROBE)
+    finally:
+        if demo is not None:
+            demo.stop()
+    made = _probe(first, "TASKS")
+    assert len(set(made)) == 6 and _probe(second, "TASKS") == made  # the same six tasks
+    assert _probe(first, "VERDICTS") == [] and _probe(second, "VERDICTS") == [made[0]]
+    assert "reused 6 of 6 tasks" in outputs_text(second)
+    if demo is not None:
+        assert demo.requests["create"] == 6
+    else:
+        journal = (tmp_path / "cache" / "sandbox-tasks.jsonl").read_text().splitlines()
+        assert len(journal) == 6  # the second kernel's sandbox made none

@@ -476,3 +476,55 @@ def test_a_store_path_that_is_a_dangling_link_is_refused_and_nothing_is_made_els
     with pytest.warns(RuntimeWarning, match="dangling link"):
         store.put("t0", {"task_id": "t0", "status": "completed"})
     assert not elsewhere.exists() and store.get("t0") is None
+
+
+# -- which request made which task (issue 20: a re-run pays nothing twice) ---------------------
+def test_the_tasks_made_from_a_request_are_found_newest_first_per_scope(cache_dir: Path) -> None:
+    store, other = TaskStore(scope="s"), TaskStore(scope="other")
+    store.note_request("key-1", "t-old")
+    store.note_request("key-1", "t-new")
+    store.note_request("key-2", "t-else")
+    other.note_request("key-1", "t-other")
+    again = TaskStore(scope="s")  # another process, the same file
+    assert again.made_from("key-1") == ["t-new", "t-old"]
+    assert again.made_from("key-3") == []
+    again.clear()
+    assert again.made_from("key-1") == [] and other.made_from("key-1") == ["t-other"]
+
+
+def test_a_store_written_before_requests_were_kept_gains_their_table(cache_dir: Path) -> None:
+    cache_dir.mkdir(parents=True)
+    with sqlite3.connect(cache_dir / STORE_FILE) as conn:
+        conn.execute(
+            "CREATE TABLE tasks (scope TEXT NOT NULL, task_id TEXT NOT NULL, body TEXT NOT NULL,"
+            " stored_at REAL NOT NULL, PRIMARY KEY (scope, task_id))"
+        )
+        conn.execute("INSERT INTO tasks VALUES ('s', 't', '{}', 0)")
+    store = TaskStore(scope="s")
+    store.note_request("key", "t")
+    assert store.made_from("key") == ["t"] and len(store) == 1
+
+
+def test_the_requests_table_stays_bounded_too(cache_dir: Path) -> None:
+    store = TaskStore(scope="s")
+    for i in range(25):
+        store.note_request(f"key-{i}", f"t-{i}")
+    store.close()
+    bounded = TaskStore(scope="s", max_entries=20)
+    kept = [key for key in (f"key-{i}" for i in range(25)) if bounded.made_from(key)]
+    assert kept == [f"key-{i}" for i in range(7, 25)]  # the oldest went first, down to 90%
+
+
+def test_a_client_notes_the_request_of_every_task_it_makes(cache_dir: Path) -> None:
+    from qubico_nb.cache import request_key
+
+    with Sandbox(preset="instant") as sb:
+        task = stored_client(sb).generate_audio(VIDEO, "rain", seed=3)
+        key = request_key(
+            "Qubico/mmaudio", "video2audio", {"prompt": "rain", "seed": 3, "video": VIDEO}
+        )
+        assert stored_client(sb).cache.made_from(key) == [task.id]
+        reordered = request_key(
+            "Qubico/mmaudio", "video2audio", {"video": VIDEO, "seed": 3, "prompt": "rain"}
+        )
+        assert reordered == key

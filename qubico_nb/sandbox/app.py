@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import os
 import re
 import threading
 import time
@@ -16,10 +17,11 @@ from .assets import DEMO_VIDEO
 from .audio import AUDIO_FORMATS
 from .endpoints import PLANS, Endpoints
 from .faults import FaultPlan, FaultRule
+from .journal import TaskJournal
 from .render import Renderer
 from .server import SandboxHTTPServer
 from .webhooks import Delivery, WebhookDispatcher
-from .world import PRESETS, REALISTIC_PROCESSING_S, World
+from .world import PRESETS, REALISTIC_PROCESSING_S, SandboxTask, World
 
 #: Which response schema the sandbox speaks (see the API contract): the seed page's or today's.
 Schema = Literal["seed", "unified"]
@@ -162,6 +164,9 @@ class Sandbox:
     the task fail; so does ``corrupt`` in the main text of a task without media.
     A pending task can be cancelled (DELETE on its task URL); once processing, that is a 400.
     The sandbox serves a short CC0 clip at `demo_video_url`; a task on it is 8.0 s long.
+    tasks_file: keep every task in this file (JSON lines) and take back the ones there on
+    start, so a sandbox started again (after a kernel restart, at any port) answers for the
+    tasks an earlier one made; several sandboxes may share the file. None keeps them in memory.
     """
 
     def __init__(
@@ -190,6 +195,7 @@ class Sandbox:
         public_url: str | None = None,
         timezone_offset: str | int = "Z",
         title_case_status: bool = False,
+        tasks_file: str | os.PathLike[str] | None = None,
     ) -> None:
         _check_options(
             host=host,
@@ -238,7 +244,9 @@ class Sandbox:
             audio_seconds=audio_seconds,
             balance_usd=balance_usd,
             concurrency_limit=concurrency_limit,
+            on_change=self._keep if tasks_file is not None else None,
         )
+        self.journal = TaskJournal(tasks_file) if tasks_file is not None else None
         self.endpoints = Endpoints(self)
         self._counts: Counter[str] = Counter()
         self._counts_lock = threading.Lock()
@@ -267,6 +275,8 @@ class Sandbox:
                 stacklevel=2,
             )
         self._server = server
+        if self.journal is not None:  # before the first request: the old tasks are known
+            self.world.restore(self.journal.read(self.url, self.world.clock, time.time_ns()))
         self._thread = threading.Thread(
             target=server.serve_forever,
             kwargs={"poll_interval": 0.05},
@@ -321,6 +331,10 @@ class Sandbox:
             else self.url
         )
         return f"{(base or '').rstrip('/')}/assets/{DEMO_VIDEO}"
+
+    def _keep(self, task: SandboxTask) -> None:
+        if self.journal is not None:
+            self.journal.append(task, [self.url, self.public_url or ""])
 
     # -- faults and counters -----------------------------------------------------------------
     def inject(self, kind: str, **options: Any) -> FaultRule:

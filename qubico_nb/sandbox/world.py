@@ -242,7 +242,10 @@ class World:
         processing_by_model: dict[str, float] | None = None,
         clock: Callable[[], float] = time.monotonic,
         wall_clock_ns: Callable[[], int] = time.time_ns,
+        on_change: Callable[[SandboxTask], None] | None = None,
     ) -> None:
+        #: Called with a task once it is made, and again if it is cancelled (outside the lock).
+        self.on_change = on_change
         self.pending_s = pending_s
         self.processing_s = processing_s
         #: Per model, how long its tasks run instead of `processing_s` (the realistic preset).
@@ -314,6 +317,8 @@ class World:
                 fail_message=request.fail_message,
             )
             self._tasks[task.task_id] = task
+        if self.on_change is not None:
+            self.on_change(task)
         return task
 
     def _output_seconds(self, request: CreateRequest) -> float:
@@ -349,7 +354,17 @@ class World:
             task.cancelled_mono = now
             task.fails = True
             task.fail_message = CANCEL_MESSAGE
+        if self.on_change is not None:
+            self.on_change(task)
         return task
+
+    def restore(self, tasks: list[SandboxTask]) -> None:
+        """Take back tasks an earlier sandbox made (ones already here stay as they are)."""
+        with self._lock:
+            for task in tasks:
+                self._tasks.setdefault(task.task_id, task)
+            start = max((t.number for t in self._tasks.values()), default=999) + 1
+            self._numbers = itertools.count(max(start, next(self._numbers)))
 
     def get(self, task_id: str) -> SandboxTask:
         with self._lock:

@@ -27,6 +27,12 @@ def cache_root() -> Path:
     return (Path(xdg) if xdg else Path.home() / ".cache") / "qubico-nb"
 
 
+def sandbox_tasks_file() -> Path:
+    """Where the embedded and the demo sandboxes keep their tasks, so a restarted one knows
+    them (see `qubico_nb.sandbox.Sandbox`'s ``tasks_file``)."""
+    return cache_root() / "sandbox-tasks.jsonl"
+
+
 def private_folder(path: Path) -> Path:
     """Make `path` (and its parents) if missing; every folder made here, on the way too, is for
     its owner only (0700), since what is cached came with the user's key (task answers, files).

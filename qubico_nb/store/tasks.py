@@ -54,6 +54,17 @@ CREATE TABLE IF NOT EXISTS tasks (
     PRIMARY KEY (scope, task_id)
 )
 """
+#: Which tasks were made from which request (a hash of model, task type and input), so a
+#: re-run can find them without asking the server. Added beside ``tasks``: older files gain it.
+_REQUESTS_SCHEMA = """
+CREATE TABLE IF NOT EXISTS requests (
+    scope       TEXT NOT NULL,
+    request_key TEXT NOT NULL,
+    task_id     TEXT NOT NULL,
+    made_at     REAL NOT NULL,
+    PRIMARY KEY (scope, request_key, task_id)
+)
+"""
 
 
 def default_cache_dir() -> Path:
@@ -167,12 +178,39 @@ class TaskStore:
 
         self._run(write, None)
 
+    def note_request(self, request_key: str, task_id: str) -> None:
+        """Remember that `task_id` was made from the request `request_key` hashes."""
+
+        def note(conn: sqlite3.Connection) -> None:
+            with conn:
+                conn.execute(
+                    "INSERT OR REPLACE INTO requests (scope, request_key, task_id, made_at) "
+                    "VALUES (?, ?, ?, ?)",
+                    (self.scope, request_key, task_id, time.time()),
+                )
+
+        self._run(note, None)
+
+    def made_from(self, request_key: str) -> list[str]:
+        """The ids of the tasks made from that request, newest first."""
+
+        def find(conn: sqlite3.Connection) -> list[str]:
+            rows = conn.execute(
+                "SELECT task_id FROM requests WHERE scope = ? AND request_key = ? "
+                "ORDER BY made_at DESC",
+                (self.scope, request_key),
+            ).fetchall()
+            return [task_id for (task_id,) in rows if type(task_id) is str]
+
+        return self._run(find, [])
+
     def clear(self) -> None:
         """Forget this scope's tasks (other APIs' and accounts' entries stay)."""
 
         def forget(conn: sqlite3.Connection) -> None:
             with conn:
                 conn.execute("DELETE FROM tasks WHERE scope = ?", (self.scope,))
+                conn.execute("DELETE FROM requests WHERE scope = ?", (self.scope,))
 
         self._run(forget, None)
 
@@ -231,6 +269,7 @@ class TaskStore:
             conn.execute("PRAGMA synchronous=NORMAL")
             with conn:
                 conn.execute(_SCHEMA)
+                conn.execute(_REQUESTS_SCHEMA)
             _prune(conn, self.max_entries)
         except (sqlite3.Error, OSError) as err:
             if conn is not None:
@@ -270,17 +309,20 @@ def _refuse_dangling_link(path: Path) -> None:
 
 
 def _prune(conn: sqlite3.Connection, max_entries: int) -> None:
-    """Keep the file bounded: past `max_entries`, drop the oldest stored down to 90% of it."""
-    (count,) = conn.execute("SELECT COUNT(*) FROM tasks").fetchone()
-    if count <= max_entries:
-        return
-    keep = int(max_entries * 0.9)
-    with conn:
-        conn.execute(
-            "DELETE FROM tasks WHERE (scope, task_id) IN (SELECT scope, task_id FROM tasks "
-            "ORDER BY stored_at LIMIT ?)",
-            (count - keep,),
-        )
+    """Keep the file bounded: past `max_entries` rows in a table, drop its oldest down to 90%."""
+    for table, stamp, key in (
+        ("tasks", "stored_at", "scope, task_id"),
+        ("requests", "made_at", "scope, request_key, task_id"),
+    ):
+        (count,) = conn.execute(f"SELECT COUNT(*) FROM {table}").fetchone()  # noqa: S608
+        if count <= max_entries:
+            continue
+        with conn:
+            conn.execute(
+                f"DELETE FROM {table} WHERE ({key}) IN (SELECT {key} FROM {table} "  # noqa: S608
+                f"ORDER BY {stamp} LIMIT ?)",
+                (count - int(max_entries * 0.9),),
+            )
 
 
 def _decode(body: object) -> dict[str, Any] | None:

@@ -277,7 +277,9 @@ def build_parser() -> argparse.ArgumentParser:
         formatter_class=_HelpFormatter,
     )
     demo.add_argument(
-        "--notebooks", default=None, help="folder of notebooks to copy (default: ./notebooks)"
+        "--notebooks",
+        default=None,
+        help="folder of notebooks to copy (default: the ones that come with qubico-nb)",
     )
     demo.add_argument(
         "--workdir",

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import importlib.util
+import json
 import os
 import shutil
 import subprocess
@@ -27,6 +28,19 @@ from ._constants import (
 )
 
 FIRST_NOTEBOOK = "quickstart.ipynb"
+#: Where a built wheel carries the notebooks inside the package (pyproject.toml puts them there).
+SHIPPED_NOTEBOOKS = "notebooks"
+#: The demo's own JupyterLab settings, inside its workspace (hidden in Lab's file browser), so
+#: the demo's choices never touch the user's real settings.
+LAB_SETTINGS = ".lab-settings"
+#: Settings the demo starts with: no "Jupyter news?" prompt over the first notebook, no check
+#: for updates (the demo runs offline too). Written once: what the user changes there stays.
+QUIET_LAB = {
+    "@jupyterlab/apputils-extension/notification.jupyterlab-settings": {
+        "fetchNews": "false",
+        "checkForUpdates": False,
+    }
+}
 
 
 def default_workspace(environ: Mapping[str, str] = os.environ) -> Path:
@@ -38,18 +52,21 @@ def default_workspace(environ: Mapping[str, str] = os.environ) -> Path:
 
 
 def find_notebooks(given: str | None) -> Path:
-    """The folder of notebooks to copy: ``--notebooks``, else ./notebooks, else the checkout's."""
+    """The folder of notebooks to copy: ``--notebooks``, else the ones shipped in the package
+    (a wheel carries them as ``qubico_nb/notebooks``), else the checkout's (an editable install)."""
     if given:
         candidates = [Path(given)]
     else:
-        checkout = Path(__file__).resolve().parent.parent  # an editable install's repository
-        candidates = [Path.cwd() / "notebooks", checkout / "notebooks"]
+        package = Path(__file__).resolve().parent
+        candidates = [package / SHIPPED_NOTEBOOKS, package.parent / "notebooks"]
     for folder in candidates:
         if folder.is_dir() and any(folder.glob("*.ipynb")):
             return folder.resolve()
+    if given:
+        raise ValueError(f"no notebooks folder at {candidates[0].resolve()}: pass --notebooks PATH")
     raise ValueError(
-        f"no notebooks folder at {candidates[0].resolve()}: run from the "
-        "repository's top folder or pass --notebooks PATH"
+        f"no notebooks in this install of qubico-nb (looked in {candidates[0]} and "
+        f"{candidates[1]}): reinstall it, or pass --notebooks PATH"
     )
 
 
@@ -80,14 +97,29 @@ def demo_environment(sandbox: Any, environ: Mapping[str, str] = os.environ) -> d
     return env
 
 
+def lab_settings(workspace: Path) -> Path:
+    """The demo's JupyterLab settings folder, with `QUIET_LAB` written where not set yet."""
+    folder = workspace / LAB_SETTINGS
+    for name, settings in QUIET_LAB.items():
+        path = folder / name
+        if not path.exists():
+            path.parent.mkdir(parents=True, exist_ok=True)
+            partial = path.with_name(f".{path.name}.partial")
+            partial.write_text(json.dumps(settings, indent=2) + "\n")
+            os.replace(partial, path)
+    return folder
+
+
 def lab_command(workspace: Path, *, lab_port: int, open_browser: bool) -> list[str]:
-    """The command that starts JupyterLab on the workspace (never on the checkout)."""
+    """The command that starts JupyterLab on the workspace (never on the checkout), with the
+    demo's own settings."""
     command = [
         sys.executable,
         "-m",
         "jupyterlab",
         f"--ServerApp.root_dir={workspace}",
         f"--ServerApp.port={lab_port}",
+        f"--LabApp.user_settings_dir={lab_settings(workspace)}",
     ]
     if (workspace / FIRST_NOTEBOOK).is_file():
         command.append(f"--LabApp.default_url=/lab/tree/{FIRST_NOTEBOOK}")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import json
 import subprocess
 from pathlib import Path
 from typing import Any
@@ -63,6 +64,29 @@ def test_lab_opens_the_workspace_not_the_checkout(source: Path, tmp_path: Path) 
     assert f"--ServerApp.root_dir={workspace}" in command
     assert not any(str(source) in part for part in command)
     assert "--no-browser" in command and "--ServerApp.port=9999" in command
+
+
+def test_lab_gets_the_demos_own_quiet_settings(tmp_path: Path) -> None:
+    """No "Jupyter news?" prompt over the first notebook, and the user's real settings folder
+    is never written: the demo's lives in its workspace."""
+    workspace = tmp_path / "ws"
+    command = demo.lab_command(workspace, lab_port=9999, open_browser=False)
+    settings = workspace / ".lab-settings"
+    assert f"--LabApp.user_settings_dir={settings}" in command
+    notification = settings / "@jupyterlab/apputils-extension/notification.jupyterlab-settings"
+    assert json.loads(notification.read_text()) == {"fetchNews": "false", "checkForUpdates": False}
+    notification.write_text('{"fetchNews": "true"}')  # the user's own choice, made in the demo
+    demo.lab_command(workspace, lab_port=9999, open_browser=False)
+    assert notification.read_text() == '{"fetchNews": "true"}'
+
+
+def test_the_notebooks_come_with_the_package(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.chdir(tmp_path)  # wherever the command runs
+    assert demo.find_notebooks(None) == (ROOT / "notebooks").resolve()  # an editable install
+    with pytest.raises(ValueError, match="no notebooks folder at"):
+        demo.find_notebooks(str(tmp_path))
 
 
 class _FakeSandbox:

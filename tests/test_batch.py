@@ -342,6 +342,21 @@ def test_a_repeated_cell_gets_a_task_of_its_own() -> None:
         assert again[2].id not in {t.id for t in first} and len(sb.world.tasks()) == 3
 
 
+def test_the_history_is_read_only_as_far_as_needed() -> None:
+    with Sandbox(preset="instant") as sb:
+        maker = client_for(sb, cache=False)
+        (old,) = submit_grid(VIDEO, ["old"], client=maker, progress=False)
+        for i in range(120):  # more than one page of history
+            maker.generate_audio(VIDEO, f"filler {i}")
+        (new,) = submit_grid(VIDEO, ["new"], client=maker, progress=False, reuse=False)
+        sb.reset_counters()
+        assert submit_grid(VIDEO, ["new"], client=maker, progress=False)[0].id == new.id
+        assert sb.requests["history"] == 1  # found on the first page: no more read
+        sb.reset_counters()
+        assert submit_grid(VIDEO, ["old"], client=maker, progress=False)[0].id == old.id
+        assert sb.requests["history"] == 2 and sb.requests["create"] == 0
+
+
 def test_tasks_of_an_earlier_sandbox_at_the_same_address_are_not_reused() -> None:
     """The store files tasks by address; a new sandbox there does not know the old one's."""
     with Sandbox(preset="instant") as sb:

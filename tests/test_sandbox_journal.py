@@ -104,3 +104,28 @@ def test_without_a_file_nothing_is_written(tmp_path: Path, monkeypatch: pytest.M
         with Sandbox(preset="instant") as sb:
             _make(sb)
     assert list(tmp_path.iterdir()) == []
+
+
+def test_other_models_and_a_cancel_come_back_as_they_were(tmp_path: Path) -> None:
+    from .test_sandbox_server import BODIES
+
+    path = tmp_path / "tasks.jsonl"
+    with Sandbox(pending_s=60, schema="unified", tasks_file=path) as sb:
+        made = {
+            model: requests.post(f"{sb.url}/api/v1/task", json=body, timeout=10).json()["data"]
+            for model, body in BODIES.items()
+        }
+        cancelled = made["Qubico/ace-step"]["task_id"]
+        assert requests.delete(f"{sb.url}/api/v1/task/{cancelled}", timeout=5).status_code == 200
+        before = {t: client_for(sb).get_task(t) for t in (d["task_id"] for d in made.values())}
+    with Sandbox(pending_s=60, schema="unified", tasks_file=path) as sb:
+        client = client_for(sb)
+        for task_id, was in before.items():
+            now = client.get_task(task_id)
+            assert (now.model, now.task_type, now.status, now.usage) == (
+                was.model,
+                was.task_type,
+                was.status,
+                was.usage,
+            ), task_id
+        assert client.get_task(cancelled).raw_status == "cancelled"

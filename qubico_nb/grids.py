@@ -276,15 +276,17 @@ def estimate_cost(
     progress: bool = True,
     timeout: float = 900.0,
     max_cost_usd: float | None = None,
+    reuse: bool = True,
 ) -> CostEstimate:
     """What `submit_grid` with the same arguments would cost, from each model's documented
-    price; nothing is sent (`client`, `progress`, `timeout` and `max_cost_usd` are accepted so
-    one dict of arguments serves both, and are not used).
+    price; nothing is sent (`client`, `progress`, `timeout`, `max_cost_usd` and `reuse` are
+    accepted so one dict of arguments serves both, and are not used). Every cell is priced as a
+    new task: the ones `submit_grid` reuses cost nothing, and it says what that saved.
 
     MMAudio is priced by the video's length: a local file or data: URI is measured, a URL is
     taken at 30 s (the most a task costs), and the estimate says so (``exact`` is False).
     """
-    del client, progress, timeout, max_cost_usd
+    del client, progress, timeout, max_cost_usd, reuse
     plan = plan_grid(
         video,
         prompts,

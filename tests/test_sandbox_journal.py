@@ -13,7 +13,7 @@ import requests
 from qubico_nb import Status
 from qubico_nb.sandbox import Sandbox
 
-from .conftest import client_for, create_body
+from .helpers.sandbox import client_for, create_body
 
 
 def _make(sb: Sandbox, **input_overrides: object) -> str:

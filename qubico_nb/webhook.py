@@ -78,10 +78,20 @@ def _text(value: str | bytes) -> str:
     return value if isinstance(value, str) else value.decode("latin-1")
 
 
+def _size_in_bytes(body: bytes | bytearray | memoryview | str) -> int:
+    """The body's size as sent: a memoryview's bytes (not items), a str's UTF-8 bytes."""
+    if isinstance(body, memoryview):
+        return body.nbytes
+    if isinstance(body, str):
+        if len(body) > MAX_WEBHOOK_BYTES:  # every character is at least one byte
+            return len(body)
+        return len(body.encode("utf-8", "surrogatepass"))
+    return len(body)
+
+
 def _decode(body: object) -> object:
     if isinstance(body, (bytes, bytearray, memoryview, str)):
-        size = body.nbytes if isinstance(body, memoryview) else len(body)  # bytes, not items
-        if size > MAX_WEBHOOK_BYTES:
+        if _size_in_bytes(body) > MAX_WEBHOOK_BYTES:
             raise ProtocolError(f"webhook body is larger than {MAX_WEBHOOK_BYTES:,} bytes")
         try:
             return json.loads(bytes(body) if not isinstance(body, str) else body)

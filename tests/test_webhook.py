@@ -133,3 +133,13 @@ def test_a_memoryview_body_is_measured_in_bytes_not_items() -> None:
     assert len(rows) == 2
     with pytest.raises(ProtocolError, match="larger than"):
         parse_webhook(rows)
+
+
+def test_a_str_body_is_measured_in_utf8_bytes_not_characters() -> None:
+    # Three bytes a character: fewer characters than the limit, more bytes than it.
+    wide = '{"note": "' + "\u20ac" * (MAX_WEBHOOK_BYTES // 3 + 1) + '"}'
+    assert len(wide) < MAX_WEBHOOK_BYTES < len(wide.encode())
+    with pytest.raises(ProtocolError, match="larger than"):
+        parse_webhook(wide)
+    fits = '{"timestamp": 1, "data": {"task_id": "t", "status": "Completed", "note": "\u20ac"}}'
+    assert parse_webhook(fits).id == "t"

@@ -23,6 +23,7 @@ from qubico_nb.review_board import stats
 from qubico_nb.sandbox import Sandbox
 from qubico_nb.store.verdicts import Verdict, VerdictStore
 
+from .helpers.boards import make_table, wav
 from .helpers.sandbox import client_for, wait_until
 
 VIDEO = "https://cdn.example.com/clips/beach.mp4"
@@ -265,6 +266,7 @@ def test_verdicts_survive_a_restart_and_raters_stay_apart(world: Any, tmp_path: 
         "position",
         "gain_db",
         "answers",
+        "test",
     ]
     pairs = sorted(zip(verdicts["rater"], verdicts["score"], strict=True))
     assert pairs == [("ann", 5.0), ("bob", 1.0)]
@@ -798,3 +800,173 @@ def test_cards_show_their_figures_to_one_decimal_only_when_the_board_may_name_th
     blind = make(world, tmp_path, frame=frame, blind=True)
     assert all("figures" not in card for row in blind.rows for card in row["cards"])
     assert "LUFS" not in synced_text(blind) and "offset" not in synced_text(blind)
+
+
+# -- test designs ---------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def local(tmp_path: Path) -> pd.DataFrame:
+    """Two prompts x three seeds of local files, and a reference file per prompt."""
+    table = make_table(tmp_path, seconds=1.0)
+    table["ref"] = table["prompt"].map(
+        {p: str(wav(tmp_path / f"ref{n}.wav", 330.0, 0.4, 1.0)) for n, p in enumerate(PROMPTS)}
+    )
+    return table
+
+
+def local_board(table: pd.DataFrame, tmp_path: Path, **options: Any) -> Review:
+    options.setdefault("store", tmp_path / "designs.verdicts.jsonl")
+    options.setdefault("rater", "ann")
+    board = review(table, **options)
+    assert board.wait(30)
+    return board
+
+
+def test_a_mushra_row_has_an_open_reference_and_hides_it_and_its_anchors(
+    local: pd.DataFrame, tmp_path: Path
+) -> None:
+    board = local_board(
+        local, tmp_path, design="mushra", reference="ref", anchors=("lp3.5k", "lp7k"), blind=True
+    )
+    assert board.scale == [0.0, 100.0] and board.design == "mushra"
+    for row in board.rows:
+        first, *rated = row["cards"]
+        assert first["role"] == "reference" and first["label"] == "Reference"
+        assert [c["position"] for c in rated] == ["A", "B", "C", "D", "E", "F"]
+        assert all("role" not in c and c["status"] == "ready" for c in rated)
+    text = synced_text(board)
+    for secret in ("hidden", "anchor", "lp3.5k", "ref0.wav", "~reference", *PROMPTS):
+        assert secret not in text
+    hidden = [c for c in board._cards.values() if c.role == "hidden"]
+    anchors = [c for c in board._cards.values() if c.role == "anchor"]
+    assert len(hidden) == 2 and len(anchors) == 4
+    # the hidden reference plays the open reference's file: one measure, one gain
+    reference = board._base_rows[0].cards[0]
+    assert hidden[0].source == reference.source
+    assert board._media[reference.source].duration_s == pytest.approx(1.0)
+    # an anchor is the reference low-passed: the 330 Hz tone passes, so it measures as loud
+    assert board._media[anchors[0].source].lufs == pytest.approx(
+        board._media[reference.source].lufs, abs=0.5
+    )
+    board.reveal()
+    labels = [c["label"] for c in board.rows[0]["cards"]]
+    assert "Reference" in labels[0] and any("hidden reference" in label for label in labels)
+    assert any("anchor lp3.5k" in label for label in labels)
+
+
+def test_mushra_scores_0_to_100_and_the_reference_is_not_rated(
+    local: pd.DataFrame, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    board = local_board(local, tmp_path, design="mushra", reference="ref")
+    page = Page(board, monkeypatch)
+    row = board.rows[0]["cards"]
+    page.tell(type="rate", key=row[0]["key"], seq="1", score=50)
+    hidden = next(c for c in board._cards.values() if c.role == "hidden")
+    page.tell(type="rate", key=hidden.key, seq="2", score=97)
+    page.tell(type="rate", key=row[1]["key"], seq="3", score=101)
+    assert sorted(page.acks()) == [("1", "refused"), ("2", "saved"), ("3", "refused")]
+    assert "not rated" in next(m["why"] for m in page.settle() if m.get("seq") == "1")
+    assert board.verdicts.set_index("task_id").loc["~reference|rain on a tin roof", "score"] == 97
+    assert board.raters == [{"rater": "ann", "answered": 1, "total": 8}]
+
+
+def test_mushra_without_a_reference_is_a_reference_free_test(
+    local: pd.DataFrame, tmp_path: Path
+) -> None:
+    board = local_board(local, tmp_path, design="mushra")
+    assert [len(row["cards"]) for row in board.rows] == [3, 3]
+    assert not board.has_reference
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        ({"design": "abx"}, "'score', 'mushra', 'pairwise'"),
+        ({"reference": "ref"}, "belong to design='mushra'"),
+        ({"design": "mushra", "anchors": ("lp3.5k",)}, "give reference="),
+        ({"design": "mushra", "reference": "ref", "anchors": ("lp3.5k", "lp3.5k")}, "twice"),
+        ({"design": "mushra", "reference": "ref", "anchors": ("3.5k",)}, "'lp7k'"),
+        ({"design": "mushra", "reference": "ref", "anchors": "lp7k"}, "a list of names"),
+        ({"design": "mushra", "scale": (1, 5)}, "scores 0-100"),
+        ({"design": "mushra", "reference": "nope"}, "not a column"),
+        ({"design": "mushra", "reference": ["a.wav"]}, "1 file.s. for 2 row"),
+        ({"design": "mushra", "reference": {"rain on a tin roof": "a.wav"}}, "no file for"),
+    ],
+)
+def test_a_design_that_cannot_be_made_says_what_to_fix(
+    local: pd.DataFrame, tmp_path: Path, options: dict[str, Any], message: str
+) -> None:
+    with pytest.raises(InvalidRequestError, match=message):
+        review(local, store=tmp_path / "x.jsonl", **options)
+
+
+def test_a_reference_per_row_may_be_a_mapping_or_a_list(
+    local: pd.DataFrame, tmp_path: Path
+) -> None:
+    files = list(dict.fromkeys(local["ref"]))
+    by_list = local_board(local, tmp_path, design="mushra", reference=files)
+    by_map = local_board(
+        local, tmp_path, design="mushra", reference=dict(zip(PROMPTS, files, strict=True))
+    )
+    assert by_list._base_rows[1].cards[0].local_path == files[1]
+    assert by_map._base_rows[1].cards[0].local_path == files[1]
+
+
+def test_a_pairwise_board_shows_every_pair_of_a_row_as_a_row_of_two(
+    local: pd.DataFrame, tmp_path: Path
+) -> None:
+    board = local_board(local, tmp_path, design="pairwise", blind=True)
+    assert len(board.rows) == 2 * 3 and all(len(row["cards"]) == 2 for row in board.rows)
+    assert [c["position"] for c in board.rows[0]["cards"]] == ["A", "B"]
+    assert board.rows[0]["label"].startswith("Row ") and "pair" in board.rows[0]["label"]
+    for group in ("r0", "r1"):
+        pairs = [
+            frozenset(c.task_id for c in row.cards) for row in board._rows if row.group == group
+        ]
+        assert len(set(pairs)) == 3  # every pair of the row once
+    # cards of one file share its measures and its gain
+    sources = {c.source for c in board._cards.values()}
+    assert len(sources) == 6 and set(board._media) == sources
+
+
+def test_a_pairwise_choice_is_kept_in_both_tasks_verdicts(
+    local: pd.DataFrame, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    board = local_board(local, tmp_path, design="pairwise", blind=True)
+    page = Page(board, monkeypatch)
+    first, second = board._rows[0].cards
+    page.tell(type="rate", key=first.key, seq="1", answers={"choice": "b"})
+    page.tell(type="rate", key=second.key, seq="2", answers={"choice": "a"})
+    page.tell(type="rate", key=first.key, seq="3", answers={"choice": "maybe"})
+    page.tell(type="rate", key=first.key, seq="4", score=3)
+    assert sorted(page.acks()) == [
+        ("1", "saved"),
+        ("2", "refused"),
+        ("3", "refused"),
+        ("4", "refused"),
+    ]
+    assert board.marks == {first.key: {"answers": {"choice": "b"}}}
+    assert "task-" not in synced_text(board)  # the pair's task ids stay in the kernel
+    verdicts = board.verdicts.set_index("task_id")
+    assert verdicts.loc[first.task_id, "answers"] == {
+        "pairs": {second.task_id: {"first": True, "choice": "b"}}
+    }
+    assert verdicts.loc[second.task_id, "answers"] == {
+        "pairs": {first.task_id: {"first": False, "choice": "b"}}
+    }
+    assert board.raters == [{"rater": "ann", "answered": 1, "total": 6}]
+    # the same pair from Python, named the other way round, and cleared
+    board.choose(second.task_id, first.task_id, "a")
+    assert board.marks[first.key] == {"answers": {"choice": "b"}}
+    board.choose(first.task_id, second.task_id, None)
+    assert board.marks == {} and board.raters[0]["answered"] == 0
+
+
+def test_no_preference_can_be_left_out(local: pd.DataFrame, tmp_path: Path) -> None:
+    board = local_board(local, tmp_path, design="pairwise", no_preference=False)
+    first, second = board._rows[0].cards
+    with pytest.raises(InvalidRequestError, match=r"'a', 'b' \(or null"):
+        board.choose(first.task_id, second.task_id, "tie")
+    with pytest.raises(InvalidRequestError, match="use choose"):
+        board.rate(first.task_id, score=3)

@@ -18,21 +18,19 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pandas as pd
 import pytest
 
 from qubico_nb.review_board import Review, protocol, review
 from qubico_nb.review_board.assets import board_code
 
+from .helpers.boards import PROMPTS, make_table
 from .helpers.browser import ARGS, CHROMIUM, require_browser
 
 pytestmark = [pytest.mark.browser]  # fast: no server, one browser for the module
 
 ROOT = Path(__file__).resolve().parent.parent
 DEMO_VIDEO = ROOT / "qubico_nb" / "sandbox" / "assets" / "demo.mp4"
-PROMPTS = ["rain on a tin roof", "seagulls over waves"]
-SEEDS = [11, 22, 33]
 PAGE = "<!doctype html><html><head><title>board</title></head><body></body></html>"
 #: The traits the page reads from its model.
 SYNCED = (
@@ -83,39 +81,6 @@ SETUP = """async ({code, css, state, options}) => {
     endView: () => view.dispose(), endSession: () => session.dispose(),
     transport: (row) => view.rowViews.get(row).transport};
 }"""
-
-
-def _wav(path: Path, frequency: float, amplitude: float, seconds: float = 3.0) -> Path:
-    import soundfile
-
-    rate = 22_050
-    t = np.arange(int(rate * seconds)) / rate
-    soundfile.write(path, (amplitude * np.sin(2 * np.pi * frequency * t)).astype(np.float32), rate)
-    return path
-
-
-def make_table(
-    folder: Path, prompts: list[str] = PROMPTS, seeds: list[int] = SEEDS
-) -> pd.DataFrame:
-    """A table of finished tasks whose audio are local WAV files of three loudnesses."""
-    records = []
-    for p, prompt in enumerate(prompts):
-        for s, seed in enumerate(seeds):
-            records.append(
-                {
-                    "task_id": f"task-{p}-{s}-secret",
-                    "prompt": prompt,
-                    "seed": seed,
-                    "steps": 20,
-                    "status": "completed",
-                    "audio_url": None,
-                    "video": "https://cdn.example.com/clips/beach.mp4",
-                    "local_path": str(
-                        _wav(folder / f"p{p}s{s}.wav", 220.0 * (1 + s % 3), 0.1 + 0.25 * (s % 3))
-                    ),
-                }
-            )
-    return pd.DataFrame.from_records(records)
 
 
 @pytest.fixture(scope="module")

@@ -16,6 +16,7 @@ import dataclasses
 import getpass
 import math
 import os
+import random
 import secrets
 import threading
 import warnings
@@ -45,7 +46,7 @@ from ..store.verdicts import (
     now_iso,
     verdict_frame,
 )
-from . import board, media, protocol, stats
+from . import board, choices, designs, media, protocol, stats
 from .assets import LOADER, board_code
 from .loading import Jobs
 from .saving import Batch, VerdictWriter
@@ -60,6 +61,8 @@ _FIGURES = (
 )
 #: Source videos kept in memory at once (most recent first out).
 _VIDEOS_KEPT = 3
+#: Anchors made from a reference kept in memory at once (most recent first out).
+_DERIVED_KEPT = 8
 #: Pauses between pushes of the layout while files are measured (seconds): first, longest.
 _PUSH_FIRST_S, _PUSH_MAX_S = 0.3, 3.0
 
@@ -102,6 +105,12 @@ class Review(anywidget.AnyWidget):
     off_board = traitlets.Int(0).tag(sync=True)
     #: Cards whose files are still being measured.
     measuring = traitlets.Int(0).tag(sync=True)
+    #: The test design: "score", "mushra" or "pairwise" (see `designs`).
+    design = traitlets.Unicode("score").tag(sync=True)
+    #: Whether a pairwise test offers "no preference".
+    no_preference = traitlets.Bool(True).tag(sync=True)
+    #: Who has judged on this board and how far: [{rater, answered, total}], by name.
+    raters = traitlets.List(traitlets.Dict()).tag(sync=True)
 
     def __init__(
         self,
@@ -119,22 +128,63 @@ class Review(anywidget.AnyWidget):
         level_match: bool | None = None,
         history: Iterable[Verdict] | None = None,
         max_workers: int = 2,
+        design: str = "score",
+        references: dict[Any, str] | None = None,
+        anchors: Sequence[str] = (),
+        no_preference: bool = True,
     ) -> None:
         self.frame = frame
         self.by, self.across, self.name = by, across, name
         self.store = store
         self.shuffle_seed = shuffle_seed
+        self.anchors = tuple(anchors)
         self._client = client
         self._lock = threading.RLock()
-        self._rows = board.build_rows(
-            frame, by=by, across=across, blind=blind, shuffle_seed=shuffle_seed
+        self._base_rows = board.build_rows(
+            frame,
+            by=by,
+            across=across,
+            blind=blind,
+            shuffle_seed=shuffle_seed,
+            references=references,
+            anchors=self.anchors,
         )
+        self.has_reference = references is not None
+        self._secret = designs.secret_for(
+            c.task_id for r in self._base_rows for c in r.cards if c.role == board.CANDIDATE
+        )
+        #: The test's id: the same board (tasks, design, scale, reference) has the same id in
+        #: every session; an exported test's results carry it (`import_verdicts` checks it).
+        self.test_id = designs.identify(
+            self._secret,
+            {
+                "name": name,
+                "design": design,
+                "scale": [float(scale[0]), float(scale[1])],
+                "no_preference": no_preference if design == "pairwise" else None,
+                "rows": [
+                    [
+                        html.display_label(row.value),
+                        [c.source for c in sorted(row.cards, key=lambda c: c.rank)],
+                    ]
+                    for row in self._base_rows
+                ],
+            },
+        )
+        self._rows = self._layout(design, blind, rater)
         self._cards = {card.key: card for row in self._rows for card in row.cards}
         self._row_of = {card.key: row for row in self._rows for card in row.cards}
-        self._by_task = {card.task_id: card for card in self._cards.values()}
-        self._media: dict[str, media.Media] = {}
-        self._gains: dict[str, float | None] = {}
-        self._measuring = {key: threading.Lock() for key in self._cards}
+        self._by_task: dict[str, board.Card] = {}
+        for card in self._cards.values():
+            if card.rated:
+                self._by_task.setdefault(card.task_id, card)
+        self._group_cards: dict[str, list[board.Card]] = {}
+        for card in self._cards.values():
+            self._group_cards.setdefault(card.group, []).append(card)
+        self._media: dict[str, media.Media] = {}  # by card source: cards of one file share it
+        self._gains: dict[str, float | None] = {}  # by card source
+        self._derived: OrderedDict[str, bytes] = OrderedDict()  # anchors made in the kernel
+        self._measuring = {card.source: threading.Lock() for card in self._cards.values()}
         self._videos: OrderedDict[str, bytes | None] = OrderedDict()
         self._asked: dict[str, set[Hashable]] = {}  # per page: its latest list
         self._sent: dict[str, set[Hashable]] = {}  # per page: sent since it last asked
@@ -149,11 +199,14 @@ class Review(anywidget.AnyWidget):
             blind=blind,
             rater=rater,
             level_match=blind if level_match is None else level_match,
+            design=design,
+            no_preference=no_preference,
         )
         self.off_board = sum(1 for (_, task) in self._latest if task not in self._by_task)
-        self.measuring = sum(1 for c in self._cards.values() if c.status == board.READY)
+        self.measuring = self._unmeasured()
         self.rows = self._row_state()
         self.marks = self._marks()
+        self.raters = self._progress()
         self._handlers: dict[str, Callable[[dict[str, Any]], None]] = {
             "code": self._on_code,
             "media": self._on_media,
@@ -163,9 +216,32 @@ class Review(anywidget.AnyWidget):
         self.on_msg(self._on_message)
         self.add_class("qnb-review")
         self._jobs = Jobs(self._work, workers=max_workers)
-        self._jobs.background(
-            ("measure", c.key) for c in self._cards.values() if c.status == board.READY
-        )
+        self._jobs.background(("measure", c.key) for c in self._one_card_per_file())
+
+    def _layout(self, design: str, blind: bool, rater: str) -> list[board.Row]:
+        """The rows the page shows: the table's rows, or for a pairwise test each row's pairs
+        (in the order of the rater's slot; shuffled within the row when blind)."""
+        if design != "pairwise":
+            return self._base_rows
+        slot = designs.rater_slot(self.test_id, rater)
+        rows: list[board.Row] = []
+        for number, row in enumerate(self._base_rows):
+            schedule = designs.pair_schedule(len(row.cards), row=number, slot=slot)
+            if blind:
+                random.Random(f"{self.shuffle_seed}:{number}:pairs").shuffle(schedule)
+            rows.extend(board.pair_trials(row, schedule, blind=blind))
+        return rows
+
+    def _one_card_per_file(self) -> list[board.Card]:
+        """A playable card of each file (cards of one file share its measures)."""
+        seen: dict[str, board.Card] = {}
+        for card in self._cards.values():
+            if card.status == board.READY:
+                seen.setdefault(card.source, card)
+        return list(seen.values())
+
+    def _unmeasured(self) -> int:
+        return sum(1 for c in self._one_card_per_file() if c.source not in self._media)
 
     # -- measuring files in the background -----------------------------------------------------
     def wait(self, timeout: float | None = 60.0) -> bool:
@@ -191,42 +267,61 @@ class Review(anywidget.AnyWidget):
             self._mark_sent(item)
 
     def _measure(self, card: board.Card) -> media.Media | None:
-        """The card's measures, made once (a card that cannot be measured becomes missing)."""
-        with self._measuring[card.key]:
-            if card.key in self._media or card.status != board.READY:
-                return self._media.get(card.key)
+        """The card's measures, made once per file (a card that cannot be measured becomes
+        missing, with every card of its file)."""
+        with self._measuring[card.source]:
+            if card.source in self._media or card.status != board.READY:
+                return self._media.get(card.source)
             try:
-                data = media.fetch_bytes(card.audio_url, card.local_path, self._client)
+                data = self._card_bytes(card)
                 measured = media.measure(data, card.audio_url or card.local_path)
             except Exception as exc:  # one bad file never breaks the board
+                reason = f"could not load audio ({type(exc).__name__}: {exc})"[:300]
                 with self._lock:
-                    card.status = board.MISSING
-                    card.reason = card.identity["reason"] = (
-                        f"could not load audio ({type(exc).__name__}: {exc})"[:300]
-                    )
+                    for same in self._cards.values():
+                        if same.source == card.source:
+                            same.status = board.MISSING
+                            same.reason = same.identity["reason"] = reason
                 measured = None
             with self._lock:
                 if measured is not None:
-                    self._media[card.key] = measured
-                self._level_row(self._row_of[card.key])
-                self.measuring = sum(
-                    1
-                    for c in self._cards.values()
-                    if c.status == board.READY and c.key not in self._media
-                )
+                    self._media[card.source] = measured
+                self._level_group(card.group)
+                self.measuring = self._unmeasured()
             self._layout_changed()
             return measured
 
-    def _level_row(self, row: board.Row) -> None:
-        """Once every playable card of the row is measured, its level-matching gains."""
-        playable = [c for c in row.cards if c.status == board.READY]
-        if any(c.key not in self._media for c in playable):
+    def _card_bytes(self, card: board.Card) -> bytes:
+        """The file a card plays: its own, or for an anchor the reference low-passed here
+        (made once; a few are kept)."""
+        if card.anchor is None:
+            return media.fetch_bytes(card.audio_url, card.local_path, self._client)
+        with self._lock:
+            if card.source in self._derived:
+                self._derived.move_to_end(card.source)
+                return self._derived[card.source]
+        from ..audio.anchors import anchor_wav
+
+        data = anchor_wav(
+            media.fetch_bytes(card.audio_url, card.local_path, self._client), card.anchor
+        )
+        with self._lock:
+            self._derived[card.source] = data
+            while len(self._derived) > _DERIVED_KEPT:
+                self._derived.popitem(last=False)
+        return data
+
+    def _level_group(self, group: str) -> None:
+        """Once every playable file of a row is measured, its level-matching gains (one per
+        file: a pairwise row's pairs play each file at the same gain)."""
+        playable = [c for c in self._group_cards.get(group, []) if c.status == board.READY]
+        sources = list(dict.fromkeys(c.source for c in playable))
+        if any(source not in self._media for source in sources):
             return
         gains = media.level_gains(
-            [self._media[c.key].lufs for c in playable],
-            [self._media[c.key].peak_dbfs for c in playable],
+            [self._media[s].lufs for s in sources], [self._media[s].peak_dbfs for s in sources]
         )
-        self._gains.update({c.key: gain for c, gain in zip(playable, gains, strict=True)})
+        self._gains.update(dict(zip(sources, gains, strict=True)))
 
     def _layout_changed(self) -> None:
         """Push the layout now when nothing is left to measure, else soon (coalesced)."""
@@ -256,23 +351,29 @@ class Review(anywidget.AnyWidget):
         for row in self._rows:
             cards = []
             for card in row.cards:
-                measured = self._media.get(card.key)
+                measured = self._media.get(card.source)
+                reference = card.role == board.REFERENCE
                 item: dict[str, Any] = {
                     "key": card.key,
                     "position": card.position,
                     "status": card.status,
-                    "label": card.position + (f" · {card.identity['label']}" if shown else ""),
+                    "label": "Reference"
+                    if reference
+                    else card.position + (f" · {card.identity['label']}" if shown else ""),
                     "detail": card.identity["detail"] if shown else "",
                     "reason": card.reason if shown else board.generic_reason(card.status),
                 }
+                if reference:
+                    item["role"] = "reference"
                 if shown:
                     item["task_id"] = card.task_id
                     item["figures"] = self._figures(card, measured)
                 if measured is not None:
                     item["duration"] = round(measured.duration_s, 3)
                     item["peaks"] = encode_peaks(media.reduce_peaks(measured.peaks))
-                if self._gains.get(card.key) is not None:
-                    item["gain_db"] = self._gains[card.key]
+                gain = self._gains.get(card.source)
+                if gain is not None:
+                    item["gain_db"] = gain
                 cards.append(item)
             # The video itself goes as a message (bytes, or its URL as a fallback): no URL here.
             out.append(
@@ -290,7 +391,8 @@ class Review(anywidget.AnyWidget):
         out = []
         if measured is not None and math.isfinite(measured.lufs):
             out.append(f"{measured.lufs:.1f} LUFS")
-        values = self.frame.loc[card.index] if card.index in self.frame.index else None
+        known = card.index is not None and card.index in self.frame.index
+        values = self.frame.loc[card.index] if known else None
         for column, text in _FIGURES:
             value = None if values is None else values.get(column)
             if (
@@ -302,12 +404,45 @@ class Review(anywidget.AnyWidget):
         return [figure.replace("-", "\u2212") for figure in out]  # a minus sign, as the page writes
 
     def _marks(self) -> dict[str, dict[str, Any]]:
+        """The rater's marks by card key; a pair's choice is on its first card. Answers that
+        name tasks (a pairwise verdict's pairs) never reach the page."""
         out: dict[str, dict[str, Any]] = {}
+        if self.design == "pairwise":
+            for row in self._rows:
+                first, second = row.cards
+                chosen = choices.choice_between(
+                    self._latest.get((self.rater, first.task_id)), second.task_id
+                )
+                if chosen is not None:
+                    out[first.key] = {"answers": {"choice": chosen}}
+            return out
         for key, card in self._cards.items():
-            verdict = self._latest.get((self.rater, card.task_id))
+            verdict = self._latest.get((self.rater, card.task_id)) if card.rated else None
             if verdict is not None:
-                out[key] = verdict.mark()
+                mark = verdict.mark()
+                mark["answers"] = {k: v for k, v in verdict.answers.items() if k != "pairs"}
+                out[key] = mark
         return out
+
+    def _progress(self) -> list[dict[str, Any]]:
+        """Per rater with a verdict here, how many of the board's judgements they made: scores
+        (score and MUSHRA designs) or pairs chosen (pairwise), out of how many there are."""
+        rated = {c.task_id for c in self._cards.values() if c.rated}
+        answered: dict[str, int] = {}
+        with self._lock:
+            for (who, task_id), verdict in self._latest.items():
+                if task_id not in rated:
+                    continue
+                if self.design == "pairwise":
+                    count = sum(1 for other, _ in choices.presented(verdict) if other in rated)
+                else:
+                    count = int(verdict.score is not None)
+                answered[who] = answered.get(who, 0) + count
+        total = len(self._rows) if self.design == "pairwise" else len(rated)
+        return [
+            {"rater": who, "answered": answered[who], "total": total}
+            for who in sorted(answered, key=str.casefold)
+        ]
 
     @traitlets.observe("rater")
     def _rater_changed(self, change: dict[str, Any]) -> None:
@@ -361,14 +496,17 @@ class Review(anywidget.AnyWidget):
             self._refuse(seq, f"no card {content['key']!r} on this board")
             return
         try:
-            verdicts = self._verdicts_for(
-                card,
-                self.rater,
-                score=content.get("score", _UNSET),
-                best=content.get("best", _UNSET),
-                note=content.get("note", _UNSET),
-                answers=content.get("answers", _UNSET),
-            )
+            if self.design == "pairwise":
+                verdicts = self._choice_verdicts(card, self.rater, content.get("answers", _UNSET))
+            else:
+                verdicts = self._verdicts_for(
+                    card,
+                    self.rater,
+                    score=content.get("score", _UNSET),
+                    best=content.get("best", _UNSET),
+                    note=content.get("note", _UNSET),
+                    answers=content.get("answers", _UNSET),
+                )
         except InvalidRequestError as exc:
             self._refuse(seq, str(exc))
             return
@@ -400,11 +538,13 @@ class Review(anywidget.AnyWidget):
         if card.status != board.READY:
             return
         try:
-            data = media.fetch_bytes(card.audio_url, card.local_path, self._client)
+            data = self._card_bytes(card)
         except Exception:  # measuring it will say why, on the card
             self._measure(card)
             return
-        mime = media.mime_for(card.audio_url or card.local_path, data)
+        mime = (
+            "audio/wav" if card.anchor else media.mime_for(card.audio_url or card.local_path, data)
+        )
         self.send(
             protocol.message("media", key=card.key, mime=mime),
             buffers=[media.page_bytes(data, mime, self._blind_now())],
@@ -489,14 +629,16 @@ class Review(anywidget.AnyWidget):
             note=_UNSET if note is None else note,
             answers=_UNSET if answers is None else answers,
         )
-        batch = self._keep(verdicts, tag=None)
+        self._wait_saved(self._keep(verdicts, tag=None))
+        return verdicts[0]
+
+    def _wait_saved(self, batch: Batch) -> None:
         if not batch.saved.wait(self.store.lock_timeout + 1.0):
             warnings.warn(
                 f"not saved yet: {self.store} is locked by another process; the verdict is "
                 "kept in memory and written as soon as the lock is free",
-                stacklevel=2,
+                stacklevel=3,
             )
-        return verdicts[0]
 
     @property
     def unsaved(self) -> int:
@@ -531,15 +673,13 @@ class Review(anywidget.AnyWidget):
             isinstance(answers, dict) and all(isinstance(k, str) for k in answers)
         ):
             raise InvalidRequestError("answers must be an object with text keys")
+        if not card.rated:
+            raise InvalidRequestError("the open reference is listened to, not rated")
+        if self.design == "pairwise":
+            raise InvalidRequestError("a pairwise board records choices: use choose()")
         with self._lock:
             old = self._latest.get((who, card.task_id)) or Verdict(task_id=card.task_id, rater=who)
-            common: dict[str, Any] = {
-                "rater": who,
-                "rated_at": now_iso(),
-                "blind": self._blind_now(),  # after Reveal, not blind
-                "review": self.name,
-                "shuffle_seed": self.shuffle_seed if self.blind else None,
-            }
+            common = self._common(who)
             changes = {
                 name: value
                 for name, value in (
@@ -568,7 +708,75 @@ class Review(anywidget.AnyWidget):
 
     def _gain_for(self, card: board.Card) -> float | None:
         """The gain the card plays at now: its level-matching gain, or 0 dB when off."""
-        return self._gains.get(card.key) if self.level_match else 0.0
+        return self._gains.get(card.source) if self.level_match else 0.0
+
+    def _common(self, who: str) -> dict[str, Any]:
+        """The fields every verdict made now shares."""
+        return {
+            "rater": who,
+            "rated_at": now_iso(),
+            "blind": self._blind_now(),  # after Reveal, not blind
+            "review": self.name,
+            "shuffle_seed": self.shuffle_seed if self.blind else None,
+        }
+
+    def _choice_verdicts(self, card: board.Card, who: str, answers: Any) -> list[Verdict]:
+        """The two verdicts a pairwise choice makes (one per task of the pair); the page sends
+        it on the pair's first card as ``answers={"choice": ...}``."""
+        row = self._row_of[card.key]
+        if card is not row.cards[0]:
+            raise InvalidRequestError("a pair's choice is sent on its first card")
+        if not isinstance(answers, dict) or set(answers) != {"choice"}:
+            raise InvalidRequestError('a pairwise verdict is answers={"choice": ...}')
+        try:
+            choice = choices.check_choice(answers["choice"], no_preference=self.no_preference)
+        except ValueError as exc:
+            raise InvalidRequestError(str(exc)) from None
+        first, second = row.cards
+        with self._lock:
+            common = self._common(who)
+            made = []
+            for this, other, is_first in ((first, second, True), (second, first, False)):
+                old = self._latest.get((who, this.task_id)) or Verdict(
+                    task_id=this.task_id, rater=who
+                )
+                made.append(
+                    choices.with_choice(
+                        old,
+                        other.task_id,
+                        first=is_first,
+                        choice=choice,
+                        position=None,
+                        gain_db=self._gain_for(this),
+                        **common,
+                    )
+                )
+        return made
+
+    def choose(
+        self, first: str, second: str, choice: str | None, *, rater: str | None = None
+    ) -> list[Verdict]:
+        """Record a pairwise choice, as the board's buttons do: between the tasks `first` and
+        `second` (heard in that order), "a" (the first is better), "b" or "tie" (no
+        preference), or None to clear it. Both tasks' verdicts are on disk when this returns
+        (as for `rate`)."""
+        if self.design != "pairwise":
+            raise InvalidRequestError("choose() is for a pairwise board; use rate()")
+        row = next(
+            (
+                r
+                for r in self._rows
+                if {r.cards[0].task_id, r.cards[1].task_id} == {str(first), str(second)}
+            ),
+            None,
+        )
+        if row is None:
+            raise InvalidRequestError(f"no pair of {first!r} and {second!r} on this board")
+        if row.cards[0].task_id != str(first):  # shown the other way round on this board
+            choice = {"a": "b", "b": "a"}.get(choice, choice) if choice else choice
+        verdicts = self._choice_verdicts(row.cards[0], rater or self.rater, {"choice": choice})
+        self._wait_saved(self._keep(verdicts, tag=None))
+        return verdicts
 
     def _keep(self, verdicts: list[Verdict], *, tag: object) -> Batch:
         """Remember the verdicts at once (marks, results) and queue them for the disk."""
@@ -577,6 +785,7 @@ class Review(anywidget.AnyWidget):
                 self._latest[(item.rater, item.task_id)] = item
             if verdicts[0].rater == self.rater:
                 self.marks = self._marks()
+            self.raters = self._progress()
             return self._writer.submit(verdicts, tag)
 
     def refresh(self) -> int:
@@ -802,10 +1011,14 @@ def review(
     store: VerdictStore | str | os.PathLike[str] | None = None,
     rater: str | None = None,
     client: Client | None = None,
-    scale: tuple[float, float] = (1, 5),
+    scale: tuple[float, float] | None = None,
     name: str = "review",
     shuffle_seed: int | None = None,
     level_match: bool | None = None,
+    design: str = "score",
+    reference: Any = None,
+    anchors: Sequence[str] = (),
+    no_preference: bool = True,
 ) -> Review:
     """A board to judge generations: rows by `by`, candidates `across`, verdicts kept on disk.
 
@@ -813,14 +1026,34 @@ def review(
     position to the sample when you switch cards (Web Audio, with a short crossfade), loops a
     passage, and drives the row's source video, muted. `level_match` (default: on when
     `blind`) plays each card at the gain that brings it to its row's median loudness
-    (BS.1770), recorded with each verdict. Verdicts (score on `scale`, best in row, note) are
-    appended to `store` (default: ``<name>.verdicts.jsonl`` next to the notebook) as they
-    are made, and restored when the review is made again. `blind` shows cards as A, B, C in
-    an order shuffled by `shuffle_seed` (recorded; reused from the store for the same `name`
-    if not given) and hides what they are until Reveal. `rater` defaults to
-    ``$QUBICO_RATER`` or the login name. Files are measured in the background: the board is
-    usable at once, and `Review.wait()` waits for every waveform.
+    (BS.1770), recorded with each verdict. Verdicts are appended to `store` (default:
+    ``<name>.verdicts.jsonl`` next to the notebook) as they are made, and restored when the
+    review is made again. `blind` shows cards as A, B, C in an order shuffled by
+    `shuffle_seed` (recorded; reused from the store for the same `name` if not given) and
+    hides what they are until Reveal. `rater` defaults to ``$QUBICO_RATER`` or the login
+    name. Files are measured in the background: the board is usable at once, and
+    `Review.wait()` waits for every waveform.
+
+    `design` is the test:
+
+    - ``"score"`` (default): a score per card on `scale` (default 1-5), a best pick per row and
+      a note: an ACR/MOS test;
+    - ``"mushra"``: a 0-100 slider per card. With `reference` (a column of the table, a
+      mapping ``{by value: URL or file}``, or a list with one per row) each row starts with
+      that file as an open reference, hides the same file among the cards, and adds
+      `anchors` made from it (``("lp3.5k", "lp7k")``: low-passed as ITU-R BS.1534-3
+      describes); without one it is a reference-free MUSHRA-style test;
+    - ``"pairwise"``: two cards at a time and a forced choice ("no preference" too, unless
+      ``no_preference=False``), every pair of a row once, its order counterbalanced across
+      rows and raters (`designs.pair_schedule`).
+
+    `Review.export_html` turns the board into one HTML file for raters without Python, and
+    `Review.import_verdicts` brings their results back.
     """
+    design = _check_design(design, reference, anchors, scale)
+    low, high = _check_scale(
+        designs.MUSHRA_SCALE if design == "mushra" else (1, 5) if scale is None else scale
+    )
     frame = _frame(tasks_or_frame, client)
     for column in ("task_id", by, across):
         if column not in frame.columns:
@@ -829,7 +1062,14 @@ def review(
                 f"{', '.join(map(str, frame.columns))}"
             )
     frame = _one_row_per_task(frame)
-    low, high = _check_scale(scale)
+    try:
+        references = (
+            None
+            if reference is None
+            else board.reference_locations(frame, by=by, reference=reference)
+        )
+    except ValueError as exc:
+        raise InvalidRequestError(str(exc)) from None
     verdict_store = _store(store, name)
     history = verdict_store.read(scale=(low, high))  # read once: one warning for bad lines
     if shuffle_seed is None and blind:
@@ -852,4 +1092,39 @@ def review(
         shuffle_seed=shuffle_seed or 0,
         level_match=level_match,
         history=history,
+        design=design,
+        references=references,
+        anchors=anchors,
+        no_preference=no_preference,
     )
+
+
+def _check_design(
+    design: object, reference: Any, anchors: Sequence[str], scale: tuple[float, float] | None
+) -> str:
+    try:
+        checked = designs.check_design(design)
+    except ValueError as exc:
+        raise InvalidRequestError(str(exc)) from None
+    if checked != "mushra" and (reference is not None or anchors):
+        raise InvalidRequestError(
+            f"reference= and anchors= belong to design='mushra', not {checked!r}"
+        )
+    if anchors and reference is None:
+        raise InvalidRequestError(
+            "anchors are made from the reference: give reference= (a column, or a file per row)"
+        )
+    if isinstance(anchors, str):
+        raise InvalidRequestError(f"anchors is a list of names, e.g. ({anchors!r},)")
+    from ..audio.anchors import cutoff_hz
+
+    for name in anchors:
+        try:
+            cutoff_hz(name)
+        except ValueError as exc:
+            raise InvalidRequestError(str(exc)) from None
+    if len(set(anchors)) != len(anchors):
+        raise InvalidRequestError(f"anchors lists a name twice: {list(anchors)}")
+    if checked == "mushra" and scale is not None and tuple(scale) != designs.MUSHRA_SCALE:
+        raise InvalidRequestError(f"a MUSHRA test scores 0-100; leave scale= out (got {scale!r})")
+    return checked

@@ -160,7 +160,10 @@ class Verdict:
 
     ``gain_db`` is the level-matching gain the card played at when it was judged (0 when the
     board played it unchanged, None when unknown); ``answers`` holds what a test design asks
-    beyond a score (a design's own fields, JSON values).
+    beyond a score (a design's own fields, JSON values: a pairwise board keeps
+    ``{"pairs": {other task id: {"first": bool, "choice": "a" | "b" | "tie"}}}``); ``test`` is
+    the id of the exported listening test a verdict came back from (None when it was made on
+    the board itself).
     """
 
     task_id: str = field(metadata=_field(_key_text, column="string"))
@@ -190,6 +193,7 @@ class Verdict:
     answers: Mapping[str, Any] = field(
         default_factory=dict, metadata=_field(_answers, column="object", mark=True)
     )
+    test: str | None = field(default=None, metadata=_field(_optional_text, column="string"))
 
     def to_json(self) -> str:
         """One line of JSON (no newline inside: notes with newlines are escaped)."""

@@ -45,6 +45,9 @@ SYNCED = (
     "level_match",
     "off_board",
     "measuring",
+    "design",
+    "no_preference",
+    "raters",
 )
 
 #: A fake anywidget model: get/set/on/off/send/save_changes, and `kernel()` to deliver a
@@ -322,7 +325,7 @@ def test_keys_select_score_pick_and_the_kernel_stores_it(open_board: Any) -> Non
 
 def test_one_table_of_keys_drives_the_handler_the_help_and_the_labels(open_board: Any) -> None:
     page = open_board()
-    keys = page.js("() => window.qnb.mod.KEYS.map((k) => [k.shown, k.does, k.aria])")
+    keys = page.js("() => window.qnb.mod.keysFor('score').map((k) => [k.shown, k.does, k.aria])")
     page.key("?")
     help_text = page.js("() => document.querySelector('.qnb-rv-help').innerText")
     label = page.js("() => document.querySelector('.qnb-rv').getAttribute('aria-label')")
@@ -651,3 +654,110 @@ def test_the_header_says_how_many_stored_verdicts_are_not_on_the_board(
     store.append_many([Verdict(task_id=f"old-{n}", rater="ann", score=3) for n in range(4)])
     page = open_board(store=store.path)
     assert "4 verdict(s) in this store are for tasks not on this board" in page.text()
+
+
+# -- test designs ---------------------------------------------------------------------------------
+
+
+def test_a_mushra_row_plays_its_reference_and_scores_0_to_100_by_key_and_slider(
+    open_board: Any, table: pd.DataFrame, tmp_path: Path
+) -> None:
+    frame = table.assign(
+        ref=table["local_path"]
+        .where(table["seed"] == 11)
+        .groupby(table["prompt"])
+        .transform("first")
+    )
+    page = open_board(
+        frame=frame, design="mushra", reference="ref", anchors=("lp3.5k",), blind=True
+    )
+    first = ".qnb-rv-row[data-key=r0]"
+    cards = page.js(
+        f"() => [...document.querySelectorAll('{first} .qnb-rv-card')].map("
+        "(c) => [c.classList.contains('qnb-rv-refcard'), "
+        "c.querySelectorAll('input[type=range]').length, "
+        "c.querySelectorAll('.qnb-rv-bestbtn, .qnb-rv-note').length])"
+    )
+    assert cards[0] == [True, 0, 0]  # the open reference: no slider, no pick, no note
+    assert cards[1:] == [[False, 1, 0]] * 5  # three seeds, the hidden reference, one anchor
+    badges = page.js(
+        f"() => [...document.querySelectorAll('{first} .qnb-rv-select kbd')]"
+        ".map((k) => k.textContent)"
+    )
+    assert badges == ["R", "1", "2", "3", "4", "5"]
+    assert "null" not in page.js(f"() => document.querySelector('{first}').innerText")
+    page.key("r")
+    assert page.js("() => window.qnb.transport('r0').selected") == 0
+    page.key("2")  # digits count the rated cards: 2 is the second after the reference
+    assert page.js("() => window.qnb.transport('r0').selected") == 2
+    page.key("Shift+7")
+    page.settle()
+    assert page.board.marks["r0c1"]["score"] == 70.0
+    slider = page.page.locator(f"{first} .qnb-rv-card[data-key=r0c3] input[type=range]")
+    slider.fill("85")  # the mouse's way: a change event on the slider
+    page.settle()
+    assert page.board.marks["r0c3"]["score"] == 85.0
+    help_text = page.js("() => document.querySelector('.qnb-rv-help').textContent")
+    assert "R select the reference" in help_text and "best in row" not in help_text
+    assert "MUSHRA 0–100" in page.text()
+
+
+def test_a_pairwise_row_is_a_choice_by_key_and_mouse(open_board: Any) -> None:
+    page = open_board(design="pairwise", blind=True)
+    assert page.js("() => document.querySelectorAll('.qnb-rv-row').length") == 6
+    assert page.js("() => document.querySelectorAll('.qnb-rv-score, .qnb-rv-bestbtn').length") == 0
+    first = page.board._rows[0]
+    assert "rater(s)" not in page.text()  # one rater: no progress line
+    page.board.choose(first.cards[0].task_id, first.cards[1].task_id, "b", rater="bob")
+    page.key("a")
+    page.settle()
+    assert page.board.marks == {first.cards[0].key: {"answers": {"choice": "a"}}}
+    pressed = (
+        "() => [...document.querySelectorAll('.qnb-rv-row[data-key=r0p0] .qnb-rv-choose')]"
+        ".map((b) => [b.dataset.choice, b.getAttribute('aria-pressed')])"
+    )
+    assert page.js(pressed) == [["a", "true"], ["tie", "false"], ["b", "false"]]
+    page.page.click(".qnb-rv-row[data-key=r0p1] .qnb-rv-choose[data-choice=tie]")
+    page.key("ArrowDown")  # from the row clicked to the next
+    page.key("b")
+    page.settle()
+    choices = {row.key: page.board.marks.get(row.cards[0].key) for row in page.board._rows[:3]}
+    assert [m and m["answers"]["choice"] for m in choices.values()] == ["a", "tie", "b"]
+    assert page.board.raters == [
+        {"rater": "ann", "answered": 3, "total": 6},
+        {"rater": "bob", "answered": 1, "total": 6},
+    ]
+    assert "2 rater(s), 0 complete: ann 3/6 · bob 1/6." in page.text()
+    assert "task-" not in page.js("() => document.body.innerHTML")
+
+
+def test_a_card_counts_as_heard_after_a_second_of_listening(open_board: Any) -> None:
+    page = open_board()
+    page.js(
+        "() => { window.heard = []; window.qnb.session.on((kind, key) => "
+        "{ if (kind === 'heard') window.heard.push(key); }); }"
+    )
+    count = "(s) => window.qnb.view.countHeard(window.qnb.view.rowViews.get('r0'), s)"
+    page.key("2")
+    page.js(count, 0.6)
+    assert page.js("() => window.heard") == []  # not yet a second
+    page.js(count, 0.5)
+    page.js(count, 0.5)
+    assert page.js("() => window.heard") == ["r0c1"]  # said once
+    page.key("1")
+    page.key("Space")  # the frame loop counts what is played
+    page.page.wait_for_function("() => window.heard.includes('r0c0')", timeout=10000)
+    assert page.js("() => window.heard") == ["r0c1", "r0c0"]
+
+
+def test_a_forced_choice_has_no_tie_button_nor_key(open_board: Any) -> None:
+    page = open_board(design="pairwise", no_preference=False)
+    choices = "() => [...document.querySelectorAll('.qnb-rv-row[data-key=r0p0] .qnb-rv-choose')]"
+    assert page.js(f"{choices}.map((b) => b.dataset.choice)") == ["a", "b"]
+    assert "no preference" not in page.js(
+        "() => document.querySelector('.qnb-rv-help').textContent"
+    )
+    page.key("t")
+    page.key("b")
+    page.settle()
+    assert page.board.marks == {page.board._rows[0].cards[0].key: {"answers": {"choice": "b"}}}

@@ -21,6 +21,7 @@ export class BoardSession {
     this.videos = new Map(); // row key -> URL (blob: for bytes, else the kernel's http(s) URL)
     this.wants = new Map(); // view id -> {keys, rows}
     this.recent = []; // card keys, most recently wanted first
+    this.heard = new Set(); // card keys heard long enough to count as played (see view.js)
     this.lastRequest = "";
     this.listeners = new Set();
     this.ledger = new VerdictLedger({ send: (message) => model.send(message) });
@@ -130,6 +131,13 @@ export class BoardSession {
     this.model.send(message);
   }
 
+  /** A card has been heard long enough to count as played: said once, to every listener. */
+  markHeard(key) {
+    if (this.heard.has(key)) return;
+    this.heard.add(key);
+    this.emit("heard", key);
+  }
+
   /** Bytes of decoded samples held (for the benchmark's memory figure). */
   decodedBytes() {
     let total = 0;
@@ -137,8 +145,8 @@ export class BoardSession {
     return total;
   }
 
-  /** Call `listener(kind, key)` on "media", "drawing", "video" and "released"; returns the
-   *  stopper. */
+  /** Call `listener(kind, key)` on "media", "drawing", "video", "released" and "heard";
+   *  returns the stopper. */
   on(listener) {
     this.listeners.add(listener);
     return () => this.listeners.delete(listener);

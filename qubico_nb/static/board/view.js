@@ -3,6 +3,8 @@
 
 /** The views alive on this page (what the benchmark and the host tests instrument). */
 export const VIEWS = new Set();
+/** How long a card must be heard to count as played (s), or all of a shorter one. */
+export const HEARD_S = 1.0;
 
 export class BoardView {
   constructor({ model, el, session }) {
@@ -18,23 +20,27 @@ export class BoardView {
     this.timers = new Set();
     this.showHelp = false;
     this.stops = [];
+    this.design = model.get("design") || "score";
+    this.standalone = !!model.get("standalone"); // an exported test: no Reveal, levels fixed
+    this.keyOptions = { levels: !this.standalone, noPreference: model.get("no_preference") !== false };
+    this.heardFor = new Map(); // card key -> seconds heard (the rules of an exported test)
 
     this.live = h("div", { class: "qnb-rv-live", "aria-live": "polite" });
     this.message = h("div", { class: "qnb-rv-message", role: "status" });
     this.info = h("div", { class: "qnb-rv-info" });
     this.header = h("div", { class: "qnb-rv-head" });
     this.saved = h("span", { class: "qnb-rv-saved", role: "status" });
-    this.help = h("div", { class: "qnb-rv-help", hidden: true }, ...helpNodes());
+    this.help = h("div", { class: "qnb-rv-help", hidden: true }, ...helpNodes(this.design, this.keyOptions));
     this.body = h("div", { class: "qnb-rv-rows" });
     this.root = h("div", {
       class: "qnb-rv", tabindex: "0", role: "region", "data-lm-suppress-shortcuts": "true",
-      "aria-label": `Review board. Click it first. ${keysSentence()}`,
+      "aria-label": `Review board. Click it first. ${keysSentence(this.design, this.keyOptions)}`,
     }, this.header, this.info, this.message, this.help, this.body, this.live);
     el.append(this.root);
 
     this.listen(this.root, "keydown", (event) => this.onKey(event));
     for (const name of ["rows", "revealed"]) this.onModel(`change:${name}`, () => this.update());
-    for (const name of ["rater", "off_board", "blind", "title", "scale", "measuring"]) this.onModel(`change:${name}`, () => this.paintHeader());
+    for (const name of ["rater", "off_board", "blind", "title", "scale", "measuring", "raters"]) this.onModel(`change:${name}`, () => this.paintHeader());
     this.onModel("change:marks", () => this.paintMarks());
     this.onModel("change:level_match", () => this.update());
     this.onModel("change:message", () => this.paintMessage());
@@ -133,15 +139,16 @@ export class BoardView {
 
   paintHeader() {
     const [low, high] = this.scale();
-    const meta = ` · rater ${this.model.get("rater")} · scale ${low}–${high}${this.blindNow() ? " · blind" : ""}`;
+    const test = { score: `scale ${low}–${high}`, mushra: "MUSHRA 0–100", pairwise: "pairwise" }[this.design];
+    const meta = ` · rater ${this.model.get("rater")} · ${test}${this.blindNow() ? " · blind" : ""}`;
     this.header.replaceChildren(...present([
       h("span", { class: "qnb-rv-title", text: this.model.get("title") || "review" }),
       h("span", { class: "qnb-rv-meta", text: meta }),
-      this.blindNow() ? h("button", {
+      this.blindNow() && !this.standalone ? h("button", {
         class: "qnb-rv-reveal", type: "button", text: "Reveal", "aria-label": "Reveal what each card is (ends blind mode)",
         onclick: () => { if (window.confirm("Reveal which generation each card is? Blind mode ends for this board.")) this.model.send({ type: "reveal" }); },
       }) : null,
-      h("button", {
+      this.standalone ? null : h("button", {
         class: "qnb-rv-levels", type: "button", text: "Level match", "aria-pressed": String(!!this.model.get("level_match")),
         "aria-keyshortcuts": keyOf("levels").aria,
         title: "Play every card of a row at its median loudness (ITU-R BS.1770), so louder is not better",
@@ -155,6 +162,12 @@ export class BoardView {
       this.saved,
     ]));
     const notes = [];
+    const raters = this.model.get("raters") || [];
+    if (raters.length > 1 && !this.standalone) { // one rater's progress is the board itself
+      const done = raters.filter((r) => r.total && r.answered >= r.total).length;
+      const each = raters.map((r) => `${r.rater} ${r.answered}/${r.total}${r.total && r.answered >= r.total ? " ✓" : ""}`);
+      notes.push(`${raters.length} rater(s), ${done} complete: ${each.join(" · ")}.`);
+    }
     const offBoard = this.model.get("off_board") || 0;
     if (offBoard) notes.push(`${offBoard} verdict(s) in this store are for tasks not on this board (an earlier run?); they are kept, not shown.`);
     const measuring = this.model.get("measuring") || 0;
@@ -212,9 +225,10 @@ export class BoardView {
     const parts = { row, index: r, section, label, play, time, slider, video, cards, transport, loopLabel, loopClear, specButton, spectrograms: false };
     this.rowViews.set(row.key, parts);
     row.cards.forEach((card, i) => { cards.append(this.buildCard(parts, card, i)); });
+    parts.choice = this.design === "pairwise" ? this.buildChoice(parts) : null;
     section.append(label, h("div", { class: "qnb-rv-rowbody" },
       video ? h("div", { class: "qnb-rv-videobox" }, video) : null,
-      h("div", { class: "qnb-rv-main" }, h("div", { class: "qnb-rv-transport" }, play, slider, time, loopLabel, loopClear, specButton), cards)));
+      h("div", { class: "qnb-rv-main" }, h("div", { class: "qnb-rv-transport" }, play, slider, time, loopLabel, loopClear, specButton), cards, parts.choice)));
     section.addEventListener("focusin", () => { this.current = r; });
     this.sightings.observe(section);
     return section;
@@ -225,9 +239,10 @@ export class BoardView {
     const [low, high] = scale;
     const root = h("div", { class: "qnb-rv-card", role: "group", "data-key": card.key });
     const letter = h("span", { class: "qnb-rv-letter" });
+    const shortcut = cardKey(parts.row, index);
     const select = h("button", { class: "qnb-rv-select", type: "button", "aria-pressed": "false",
-      "aria-keyshortcuts": index < 9 ? String(index + 1) : null, onclick: () => this.select(parts, index) },
-      letter, index < 9 ? h("kbd", { text: String(index + 1) }) : null);
+      "aria-keyshortcuts": shortcut, onclick: () => this.select(parts, index) },
+      letter, shortcut ? h("kbd", { text: shortcut }) : null);
     const detail = h("div", { class: "qnb-rv-detail" });
     const figures = h("div", { class: "qnb-rv-figures" });
     const canvas = h("canvas", { class: "qnb-rv-wave", role: "img" });
@@ -242,8 +257,10 @@ export class BoardView {
     this.listenForDrag(box, parts, index, () => view.playable);
     const scoreBar = h("div", { class: "qnb-rv-scores", role: "group" });
     const view = { key: card.key, index, parts, root, select, letter, detail, figures, canvas, spec, played, head, why, box, band, fallback,
-      scoreBar, scores: [], slider: null, sliderOut: null, specOn: false, peaks: null, playable: false };
-    if (hasScoreButtons(scale)) {
+      scoreBar, scores: [], slider: null, sliderOut: null, best: null, note: null, specOn: false, peaks: null, playable: false };
+    const reference = card.role === "reference";
+    const scored = !reference && this.design !== "pairwise";
+    if (scored && hasScoreButtons(scale)) {
       for (let v = low; v <= high; v++) {
         const button = h("button", { class: "qnb-rv-score", type: "button", "data-score": String(v), text: String(v), "aria-pressed": "false",
           "aria-keyshortcuts": v >= 0 && v <= 9 ? `Shift+${v}` : null,
@@ -251,29 +268,33 @@ export class BoardView {
         view.scores.push(button);
         scoreBar.append(button);
       }
-    } else {
-      view.slider = h("input", { type: "range", min: String(low), max: String(high), step: String(scoreStep(scale) / 10), class: "qnb-rv-slider" });
+    } else if (scored) {
+      view.slider = h("input", { type: "range", min: String(low), max: String(high), step: String(scoreStep(scale) / 10),
+        class: this.design === "mushra" ? "qnb-rv-slider qnb-rv-mushra" : "qnb-rv-slider" });
       view.sliderOut = h("output", { class: "qnb-rv-out", text: "–" });
       view.slider.addEventListener("change", () => this.rate(card.key, { score: Number(view.slider.value) }));
       view.slider.addEventListener("input", () => { view.sliderOut.textContent = view.slider.value; });
+      view.slider.addEventListener("focus", () => this.select(parts, index));
       scoreBar.append(view.slider, view.sliderOut);
     }
-    view.best = h("button", { class: "qnb-rv-bestbtn", type: "button", "aria-pressed": "false", text: "★ Best",
-      "aria-keyshortcuts": keyOf("best").aria,
-      onclick: () => { this.select(parts, index); this.rate(card.key, { best: !this.shown(card.key).best }); } });
-    view.note = h("textarea", { class: "qnb-rv-note", rows: "1", placeholder: "note", "aria-keyshortcuts": keyOf("note").aria });
-    view.sendNote = () => {
-      if (view.noteTimer) { view.noteTimer.cancel(); this.timers.delete(view.noteTimer); view.noteTimer = null; }
-      if ((this.shown(card.key).note || "") !== view.note.value) this.rate(card.key, { note: view.note.value });
-    };
-    view.note.addEventListener("input", () => {
-      if (view.noteTimer) view.noteTimer.cancel();
-      view.noteTimer = this.later(view.sendNote, 800);
-    });
-    view.note.addEventListener("change", view.sendNote);
-    view.note.addEventListener("blur", view.sendNote);
-    root.append(h("div", { class: "qnb-rv-top" }, select, detail, figures), box, fallback,
-      h("div", { class: "qnb-rv-tools" }, scoreBar, view.best), view.note);
+    if (scored && this.design === "score") {
+      view.best = h("button", { class: "qnb-rv-bestbtn", type: "button", "aria-pressed": "false", text: "★ Best",
+        "aria-keyshortcuts": keyOf("best").aria,
+        onclick: () => { this.select(parts, index); this.rate(card.key, { best: !this.shown(card.key).best }); } });
+      view.note = h("textarea", { class: "qnb-rv-note", rows: "1", placeholder: "note", "aria-keyshortcuts": keyOf("note").aria });
+      view.sendNote = () => {
+        if (view.noteTimer) { view.noteTimer.cancel(); this.timers.delete(view.noteTimer); view.noteTimer = null; }
+        if ((this.shown(card.key).note || "") !== view.note.value) this.rate(card.key, { note: view.note.value });
+      };
+      view.note.addEventListener("input", () => {
+        if (view.noteTimer) view.noteTimer.cancel();
+        view.noteTimer = this.later(view.sendNote, 800);
+      });
+      view.note.addEventListener("change", view.sendNote);
+      view.note.addEventListener("blur", view.sendNote);
+    }
+    root.append(...present([h("div", { class: "qnb-rv-top" }, select, detail, figures), box, fallback,
+      scored ? h("div", { class: "qnb-rv-tools" }, scoreBar, view.best) : null, view.note]));
     root.addEventListener("focusin", () => { this.current = parts.index; });
     this.cardViews.set(card.key, view);
     this.updateCard(view, card, index);
@@ -283,10 +304,11 @@ export class BoardView {
   /** Bring a card's texts, status and labels up to date with the kernel's state. */
   updateCard(view, card, index) {
     view.card = card;
-    view.root.className = `qnb-rv-card qnb-rv-${card.status}${this.session.media.has(card.key) ? " qnb-rv-loaded" : ""}`;
+    view.root.className = `qnb-rv-card qnb-rv-${card.status}${this.session.media.has(card.key) ? " qnb-rv-loaded" : ""}${card.role === "reference" ? " qnb-rv-refcard" : ""}`;
     view.root.setAttribute("aria-label", `Card ${card.label}`);
     view.letter.textContent = card.label;
-    view.select.setAttribute("aria-label", `Select card ${card.label}${index < 9 ? ` (key ${index + 1})` : ""}`);
+    const shortcut = cardKey(view.parts.row, index);
+    view.select.setAttribute("aria-label", `Select card ${card.label}${shortcut ? ` (key ${shortcut})` : ""}`);
     view.detail.textContent = card.detail || "";
     view.detail.hidden = !card.detail;
     const figures = [...(card.figures || [])];
@@ -312,8 +334,8 @@ export class BoardView {
     view.scoreBar.setAttribute("aria-label", `Score for card ${card.label}`);
     for (const button of view.scores) button.setAttribute("aria-label", `Score ${button.dataset.score} for card ${card.label}`);
     if (view.slider) view.slider.setAttribute("aria-label", `Score for card ${card.label}, ${this.scale()[0]} to ${this.scale()[1]}`);
-    view.best.setAttribute("aria-label", `Best in row: card ${card.label}`);
-    view.note.setAttribute("aria-label", `Note for card ${card.label}`);
+    if (view.best) view.best.setAttribute("aria-label", `Best in row: card ${card.label}`);
+    if (view.note) view.note.setAttribute("aria-label", `Note for card ${card.label}`);
     if (drawable) this.scheduleDraw(view);
   }
 
@@ -533,19 +555,54 @@ export class BoardView {
     parts.section.classList.toggle("qnb-rv-current", this.rows[this.current] === parts.row);
   }
 
-  paintMarks() { for (const view of this.cardViews.values()) this.paintMark(view); }
+  paintMarks() {
+    for (const view of this.cardViews.values()) this.paintMark(view);
+    for (const parts of this.rowViews.values()) this.paintChoice(parts);
+  }
 
   paintMark(view) {
     const mark = this.shown(view.key);
     const scored = mark.score !== undefined && mark.score !== null;
     for (const button of view.scores) button.setAttribute("aria-pressed", String(scored && Number(button.dataset.score) === mark.score));
-    if (view.slider) {
+    if (view.slider && document.activeElement !== view.slider) {
       view.slider.value = String(scored ? mark.score : this.scale()[0]);
       view.sliderOut.textContent = scored ? String(mark.score) : "–";
     }
-    view.best.setAttribute("aria-pressed", String(!!mark.best));
+    if (view.best) view.best.setAttribute("aria-pressed", String(!!mark.best));
     view.root.classList.toggle("qnb-rv-best", !!mark.best);
-    if (document.activeElement !== view.note) view.note.value = mark.note || "";
+    if (view.note && document.activeElement !== view.note) view.note.value = mark.note || "";
+  }
+
+  /** A pairwise row's choice bar: A is better, no preference (when offered), B is better. */
+  buildChoice(parts) {
+    const [first] = parts.row.cards;
+    const option = (choice, text, key) => h("button", {
+      class: "qnb-rv-choose", type: "button", "data-choice": choice, text, "aria-pressed": "false",
+      "aria-keyshortcuts": keyOf(key).aria,
+      onclick: () => { this.current = parts.index; this.choose(parts, choice); },
+    });
+    const bar = h("div", { class: "qnb-rv-choice", role: "group", "aria-label": `Which is better in ${parts.row.label}?` },
+      option("a", "A is better", "preferA"),
+      this.model.get("no_preference") === false ? null : option("tie", "No preference", "tie"),
+      option("b", "B is better", "preferB"));
+    parts.choiceKey = first?.key;
+    return bar;
+  }
+
+  /** The pair's choice (a click on the pressed one clears it). */
+  choose(parts, choice) {
+    const key = parts.row.cards[0]?.key;
+    if (!key) return;
+    const now = this.shown(key).answers?.choice ?? null;
+    const next = now === choice ? null : choice;
+    this.rate(key, { answers: { choice: next } });
+    this.say(next === null ? "choice cleared" : { a: "A is better", b: "B is better", tie: "no preference" }[next]);
+  }
+
+  paintChoice(parts) {
+    if (!parts.choice) return;
+    const chosen = this.shown(parts.row.cards[0]?.key).answers?.choice ?? null;
+    for (const button of parts.choice.children) button.setAttribute("aria-pressed", String(button.dataset.choice === chosen));
   }
 
   // -- actions -------------------------------------------------------------------------------
@@ -614,18 +671,33 @@ export class BoardView {
   /** Repaint playing rows every frame (their clock drives the playhead, slider and video). */
   loop() {
     if (this.frame) return;
-    const tick = () => {
+    let last = performance.now();
+    const tick = (now) => {
       this.frame = 0;
+      const elapsed = Math.max(0, Math.min(0.25, (now - last) / 1000)); // a hidden tab's gap is no listening
+      last = now;
       let any = false;
       for (const parts of this.rowViews.values()) {
         if (!parts.transport.playing) continue;
         any = true;
         parts.transport.follow();
+        this.countHeard(parts, elapsed);
         this.paintRow(parts);
       }
       if (any) this.frame = requestAnimationFrame(tick);
     };
     this.frame = requestAnimationFrame(tick);
+  }
+
+  /** Add what the selected card of a playing row was heard for; once it has been heard for
+   *  HEARD_S (or all of a shorter file) the session is told ("heard"). */
+  countHeard(parts, elapsed) {
+    const card = parts.row.cards[parts.transport.selected];
+    if (!card || this.session.heard.has(card.key)) return;
+    const total = (this.heardFor.get(card.key) || 0) + elapsed;
+    this.heardFor.set(card.key, total);
+    const length = parts.transport.length() || HEARD_S;
+    if (total >= Math.min(HEARD_S, Math.max(0.1, length - 0.1))) this.session.markHeard(card.key);
   }
 
   // -- keys ----------------------------------------------------------------------------------
@@ -637,11 +709,17 @@ export class BoardView {
       if (event.key === "Escape") { event.target.blur(); this.root.focus({ preventScroll: true }); }
       return;
     }
-    const found = actionFor(event), parts = this.currentParts();
+    const found = actionFor(event, this.design, this.keyOptions), parts = this.currentParts();
     if (!found || !parts) return;
-    const card = parts.row.cards[parts.transport.selected];
+    const selected = parts.row.cards[parts.transport.selected];
+    const card = selected?.role === "reference" ? null : selected; // the reference is not rated
+    const hasReference = parts.row.cards[0]?.role === "reference";
     const run = {
-      select: () => this.select(parts, found.digit - 1, event.timeStamp),
+      select: () => this.select(parts, found.digit - (hasReference ? 0 : 1), event.timeStamp),
+      reference: () => { if (hasReference) this.select(parts, 0, event.timeStamp); },
+      preferA: () => this.choose(parts, "a"),
+      preferB: () => this.choose(parts, "b"),
+      tie: () => this.choose(parts, "tie"), // in the table only when the pair offers it
       score: () => {
         const value = card && scoreForDigit(found.digit, this.scale());
         if (value === null || !card) return;
@@ -661,7 +739,7 @@ export class BoardView {
         this.rate(card.key, { best: !this.shown(card.key).best });
         this.say(`card ${card.position}: best toggled`);
       },
-      note: () => { const view = card && this.cardViews.get(card.key); if (view) view.note.focus(); },
+      note: () => { const view = card && this.cardViews.get(card.key); if (view?.note) view.note.focus(); },
       spectrogram: () => this.toggleSpectrograms(parts),
       help: () => this.toggleHelp(),
       loopStart: () => {
@@ -694,10 +772,19 @@ export class BoardView {
   }
 }
 
+/** The key that selects a row's card: R for an open reference, then 1-9 for the cards after
+ *  it (what the keys table's "select" and "reference" run), or null past 9. */
+function cardKey(row, index) {
+  const offset = row.cards[0]?.role === "reference" ? 1 : 0;
+  if (offset && index === 0) return keyOf("reference").shown;
+  const digit = index + 1 - offset;
+  return digit <= 9 ? String(digit) : null;
+}
+
 /** The help text, from the keys table. */
-function helpNodes() {
+function helpNodes(design, options) {
   const nodes = [h("b", { text: "Keys" }), " (click the board first): "];
-  helpItems().forEach(([keys, does], i) => {
+  helpItems(design, options).forEach(([keys, does], i) => {
     if (i) nodes.push(" · ");
     nodes.push(h("kbd", { text: keys }), ` ${does}`);
   });

@@ -46,7 +46,7 @@ from ..store.verdicts import (
     now_iso,
     verdict_frame,
 )
-from . import board, choices, designs, media, protocol, stats
+from . import analysis, board, choices, designs, media, protocol, stats
 from .assets import LOADER, board_code
 from .loading import Jobs
 from .saving import Batch, VerdictWriter
@@ -847,20 +847,219 @@ class Review(anywidget.AnyWidget):
         items.sort(key=lambda v: pd.Timestamp(v.rated_at))
         return verdict_frame(items)
 
-    def to_frame(self, *, rater: str | None = None) -> pd.DataFrame:
-        """The input table with the verdict columns joined on ``task_id``.
+    def to_frame(self, *, rater: str | None = None, by: str | None = None) -> pd.DataFrame:
+        """The board's verdicts as the frame `qubico_nb.listening` reads (`analysis` has each
+        design's shape); `rater` keeps only that rater's verdicts.
 
-        One row per task and rater (a task nobody rated keeps one row with empty verdicts);
-        `rater` keeps only that rater's verdicts.
+        Score and MUSHRA boards: the input table with the verdict columns joined on
+        ``task_id``, one row per task and rater (a task nobody rated keeps one row with empty
+        verdicts); a MUSHRA board with a reference adds a row per rater for the hidden
+        reference and each anchor, their condition (``"hidden reference"``, ``"anchor
+        lp3.5k"``) in column `by` (default: `across`). Pairwise boards: one row per pair
+        judged, with ``a``/``b`` the two tasks' values of `by` in the order heard and
+        ``choice`` "a", "b" or "tie". Pass it on as ``listening.report(frame, by,
+        item=board.by)``; the board's `report` does just that.
         """
+        by = self._compared(by)
         verdicts = self.verdicts
         if rater is not None:
             verdicts = verdicts[verdicts["rater"] == rater]
-        left = self.frame.copy()
-        left["task_id"] = left["task_id"].astype("string")
-        clash = [c for c in verdicts.columns if c != "task_id" and c in left.columns]
-        return left.merge(
-            verdicts, on="task_id", how="left", suffixes=("", "_verdict") if clash else ("_x", "_y")
+        if self.design == "pairwise":
+            with self._lock:
+                latest_ = dict(self._latest)
+            if rater is not None:
+                latest_ = {k: v for k, v in latest_.items() if k[0] == rater}
+            return analysis.pairs_frame(self.frame, latest_, self._by_task, by=by, item=self.by)
+        values = {row.key: row.value for row in self._rows}
+        try:
+            return analysis.scores_frame(
+                self.frame, verdicts, self._cards.values(), values, by=by, item=self.by
+            )
+        except ValueError as exc:
+            raise InvalidRequestError(str(exc)) from None
+
+    def _compared(self, by: str | None) -> str:
+        """The column conditions are read from: `by`, or the board's `across`."""
+        by = by or self.across
+        if by not in self.frame.columns:
+            raise InvalidRequestError(
+                f"no column {by!r} to compare by; choose from "
+                f"{', '.join(map(str, self.frame.columns))}"
+            )
+        return by
+
+    def _listening_frame(self, by: str | None, *, best: bool = False) -> tuple[pd.DataFrame, str]:
+        """The frame the listening functions read, and the compared column. Pairs of two
+        cards with the same value of `by` say nothing between conditions: left out, with a
+        warning."""
+        by = self._compared(by)
+        if best:
+            if self.design != "score":
+                raise InvalidRequestError(
+                    f"best picks belong to design='score', not {self.design!r}"
+                )
+            return analysis.shown_frame(self.frame, self.verdicts), by
+        frame = self.to_frame(by=by)
+        if self.design == "pairwise":
+            same = analysis.same_condition(frame)
+            if same.any():
+                warnings.warn(
+                    f"{int(same.sum())} judged pair(s) compare two cards with the same {by} "
+                    f"value; they are left out of the analysis by {by!r}",
+                    stacklevel=3,
+                )
+                frame = frame[~same].reset_index(drop=True)
+        return frame, by
+
+    def report(
+        self,
+        by: str | None = None,
+        exclude: Iterable[Hashable] = (),
+        *,
+        best: bool = False,
+        level: float = 0.95,
+        n_resamples: int | None = None,
+        seed: int | None = 0,
+    ) -> pd.DataFrame:
+        """The figures a paper reports, one row per condition (the values of column `by`,
+        default `across`), from every rater's verdicts: `qubico_nb.listening.report`.
+
+        Score and MUSHRA boards: raters, items, verdicts, mean, median, sd and a `level`
+        interval that resamples raters and items (a pigeonhole bootstrap: scores by one rater,
+        or of one item, are not independent). Pairwise boards: wins, ties, losses and the
+        Bradley-Terry strength ("no preference" counts as a tie). ``best=True`` (score
+        boards): the best picks' Luce strength. `exclude`: raters to leave out (names, or
+        `screen_raters`' result as it is). Where the table has ``cost_usd``, the columns
+        ``cost_usd`` and ``mean_usd`` say what each condition's generations cost.
+        ``result.attrs["test"]`` names the test (a MUSHRA board without a reference says it
+        was reference-free).
+        """
+        from .. import listening
+
+        frame, by = self._listening_frame(by, best=best)
+        try:
+            result = listening.report(
+                frame,
+                by,
+                exclude=exclude,
+                design="best" if best else "auto",
+                level=level,
+                n_resamples=n_resamples,
+                seed=seed,
+                item=self.by,
+            )
+        except ValueError as exc:
+            raise InvalidRequestError(str(exc)) from None
+        result.index.name = by
+        result = analysis.with_costs(result, self.frame, by)
+        result.attrs["test"] = self._test_description()
+        return result
+
+    def compare_conditions(
+        self, by: str | None = None, exclude: Iterable[Hashable] = (), *, alpha: float = 0.05
+    ) -> pd.DataFrame:
+        """Every pair of conditions (values of `by`, default `across`) over the rows both were
+        judged in: Wilcoxon signed-rank with Holm-corrected p, the rank-biserial effect and
+        the direction; Friedman's test in ``result.attrs["friedman"]`` when there are more
+        than two: `qubico_nb.listening.compare_conditions`, each row of the board an item."""
+        from .. import listening
+
+        frame, by = self._listening_frame(by)
+        try:
+            return listening.compare_conditions(
+                frame, by, exclude=exclude, alpha=alpha, item=self.by
+            )
+        except ValueError as exc:
+            raise InvalidRequestError(str(exc)) from None
+
+    def agreement(
+        self,
+        by: str | None = None,
+        exclude: Iterable[Hashable] = (),
+        *,
+        level: float = 0.95,
+        n_resamples: int = 1000,
+    ) -> pd.DataFrame:
+        """How far the raters agree: Krippendorff's alpha (interval level for scores,
+        nominal for pairwise choices) with a bootstrap interval over the board's rows, one
+        row: `qubico_nb.listening.agreement`."""
+        from .. import listening
+
+        frame, by = self._listening_frame(by)
+        try:
+            return listening.agreement(
+                frame, by, exclude=exclude, level=level, n_resamples=n_resamples, item=self.by
+            )
+        except ValueError as exc:
+            raise InvalidRequestError(str(exc)) from None
+
+    def screen_raters(
+        self, by: str | None = None, *, min_correlation: float | None = None
+    ) -> pd.DataFrame:
+        """Raters to leave out, one row each with ``excluded``; pass the result to
+        ``report(exclude=...)``: `qubico_nb.listening.screen_raters`.
+
+        A MUSHRA board with a reference screens by ITU-R BS.1534-3 (the hidden reference
+        scored below 90 in more than 15% of the rows; with the ``lp7k`` anchor, that anchor
+        above 90 as well). Other score boards: a rater whose scores correlate with the other
+        raters' below `min_correlation` (Spearman; three raters or more). Pairwise boards
+        have no scores to screen: see `agreement`.
+        """
+        from .. import listening
+
+        if self.design == "pairwise":
+            raise InvalidRequestError(
+                "screen_raters reads scores; a pairwise test has none (agreement() says how "
+                "far its raters agree)"
+            )
+        frame, by = self._listening_frame(by)
+        options: dict[str, Any] = {"item": self.by}
+        if min_correlation is not None:
+            options["min_correlation"] = min_correlation
+        if self.design == "mushra" and self.has_reference:
+            options["reference"] = designs.HIDDEN_REFERENCE
+            if "lp7k" in self.anchors:  # BS.1534-3's mid-range anchor
+                options["anchor"] = board.anchor_label("lp7k")
+        try:
+            return listening.screen_raters(frame, by, **options)
+        except ValueError as exc:
+            raise InvalidRequestError(str(exc)) from None
+
+    def plot(
+        self,
+        by: str | None = None,
+        exclude: Iterable[Hashable] = (),
+        *,
+        best: bool = False,
+        path: str | os.PathLike[str] | None = None,
+        title: str | None = None,
+    ) -> Any:
+        """The picture a paper shows: per condition the mean (or strength) and its interval,
+        as `report` computes them; a matplotlib Figure, also saved to `path` (.png or .svg):
+        `qubico_nb.listening.plot`. Needs ``pip install 'qubico-nb[plot]'``."""
+        from .. import listening
+
+        frame, by = self._listening_frame(by, best=best)
+        try:
+            return listening.plot(
+                frame,
+                by,
+                design="best" if best else "auto",
+                exclude=exclude,
+                path=path,
+                title=title or self.name,
+                item=self.by,
+            )
+        except ValueError as exc:
+            raise InvalidRequestError(str(exc)) from None
+
+    def _test_description(self) -> str:
+        return analysis.describe(
+            self.design,
+            scale=self.scale,
+            reference=self.has_reference,
+            anchors=self.anchors,
+            no_preference=self.no_preference,
         )
 
     def summary(self, by: str | None = None, *, level: float = 0.95) -> pd.DataFrame:
@@ -868,8 +1067,12 @@ class Review(anywidget.AnyWidget):
         `level`, best picks and their share of all best picks.
 
         The interval is Student's t (`scipy.stats.t`), treating every score as independent;
-        it is empty (NA) for a group with fewer than two scores.
+        it is empty (NA) for a group with fewer than two scores. That holds for one rater's
+        quick look while judging; with several raters their scores are not independent and
+        the interval is too narrow: `report` is the figure to publish.
         """
+        if self.design == "pairwise":
+            raise InvalidRequestError("a pairwise board has no scores to summarize; use report()")
         by = by or self.across
         table = self.to_frame()
         if by not in table.columns:

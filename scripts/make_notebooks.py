@@ -263,6 +263,166 @@ MODELS = [
 ]
 
 
+LISTENING_TEST = [
+    new_markdown_cell(
+        "# A listening test with many raters\n\n"
+        "Is 50 diffusion steps better than 20, by how much, and how sure can we be? One person "
+        "in one kernel cannot say; a listening test can. This notebook runs the whole loop: a "
+        "grid with two conditions, a blind test exported as **one HTML file** raters open in a "
+        "browser (no Python, no server), their result files imported back, and the figures a "
+        "paper reports: means with intervals that respect raters and items, paired tests with "
+        "Holm's correction, agreement between raters, rater screening and a plot.\n\n"
+        "Uses the live API when `QUBICO_API_KEY` is set, otherwise a local sandbox, so it runs "
+        "anywhere, Binder included."
+    ),
+    new_code_cell(
+        "import os\n"
+        "from pathlib import Path\n"
+        "from qubico_nb import connect, review, submit_grid, tabulate_tasks, wait_all\n\n"
+        "client = connect()\n" + VIDEO_CELL
+    ),
+    new_markdown_cell(
+        "## Two conditions\n\n"
+        "Six prompts for one video, each made with 20 and with 50 steps (same seed): "
+        "twelve generations. The prompts are the test's items, the steps its conditions."
+    ),
+    new_code_cell(
+        "prompts = ['waves crashing on a beach, seagulls', 'a steam train passing',\n"
+        "           'rain on a tin roof', 'footsteps in an empty hall',\n"
+        "           'a crackling campfire', 'wind through tall grass']\n"
+        "tasks = submit_grid(VIDEO, prompts, seeds=[1], steps=[20, 50], negative_prompt='music',\n"
+        "                    client=client, progress=False)\n"
+        "tasks = wait_all(tasks, client=client, timeout=900, progress=False)\n"
+        "table = tabulate_tasks(tasks, client=client, progress=False)\n"
+        "table[['prompt', 'steps', 'status', 'cost_usd']]"
+    ),
+    new_markdown_cell(
+        "## The test\n\n"
+        "One row per prompt, one card per condition, blind. `design='score'` is an absolute "
+        "category rating (a score from 1 to 5 per card, and a best pick); "
+        "`design='mushra'` gives 0-100 sliders (with `reference=` an open and a hidden "
+        "reference and low-pass anchors, as ITU-R BS.1534-3 has them); `design='pairwise'` "
+        "a forced choice between two cards, every pair equally often across raters. You can "
+        "judge here on the board too: your verdicts join the raters' below."
+    ),
+    new_code_cell(
+        "board = review(table, by='prompt', across='steps', design='score', blind=True,\n"
+        "               name='steps-test', client=client)\n"
+        "board"
+    ),
+    new_markdown_cell(
+        "## One file for the raters\n\n"
+        "`export_html` writes the whole test into one HTML file: the board, its audio and the "
+        "video, with nothing that names a card (no prompt, seed, task id, file name or tag "
+        "inside the audio). Send it by mail or put it on any static host; a rater opens it, "
+        "types a name (or gets it from `?rater=...` in the URL, as crowd platforms pass it), "
+        "must hear every card of a row before the next, and presses **Finish** to save "
+        "`<test>-<rater>.json`. Every answer is kept in the browser as it is given, so a "
+        "reload loses nothing; `submit_url=` also POSTs the result to a server of yours."
+    ),
+    new_code_cell(
+        "page = board.export_html(\n"
+        "    'steps-test.html', instructions='Score each sound for how well it fits the video.')\n"
+        "print(page, f'{page.stat().st_size / 1e6:.1f} MB')"
+    ),
+    new_markdown_cell(
+        "## Simulated answers (no one is here to listen)\n\n"
+        "**This cell makes up results.** In a real test the result files come back from the "
+        "raters who opened the page. Here three simulated raters write the same files the "
+        "page's Finish button saves, so the rest of the notebook has something to analyse. "
+        "Unlike a real rater, the function peeks at which card is which: 50 steps gets a "
+        "better score on average, each rater has their own leniency and noise. Delete this "
+        "cell in a real test."
+    ),
+    new_code_cell(
+        "# --- SIMULATED ANSWERS: made-up raters, for this demo only ---------------------------\n"
+        "import json\n"
+        "import random\n"
+        "from datetime import datetime, timezone\n"
+        "from qubico_nb.review_board.export import card_keys\n"
+        "from qubico_nb.review_board.results import RESULT_FORMAT, RESULT_VERSION\n\n"
+        "def simulated_rater(board, name, folder, *, leniency, seed):\n"
+        '    """Write the result file a rater called `name` would send back (SIMULATED)."""\n'
+        "    rng = random.Random(seed)\n"
+        "    steps = dict(zip(table['task_id'], table['steps']))\n"
+        "    rows = {}\n"
+        "    for key, (row, card) in card_keys(board).items():  # peeks behind the blind labels\n"
+        "        rows.setdefault(row, []).append((key, card))\n"
+        "    now = datetime.now(timezone.utc).isoformat()\n"
+        "    trials = []\n"
+        "    for row, cards in rows.items():\n"
+        "        rng.shuffle(cards)\n"
+        "        scores = {key: min(5, max(1, round(2.6 + 1.2 * (steps[card.task_id] == 50)\n"
+        "                                           + leniency + rng.gauss(0, 0.6))))\n"
+        "                  for key, card in cards}\n"
+        "        best = max(scores, key=scores.get)\n"
+        "        answers = {key: {'score': s, 'best': key == best, 'rated_at': now}\n"
+        "                   for key, s in scores.items()}\n"
+        "        trials.append({'row': row, 'shown': [key for key, _ in cards],\n"
+        "                       'reference': None, 'answers': answers})\n"
+        "    result = {'format': RESULT_FORMAT, 'version': RESULT_VERSION, 'test': board.test_id,\n"
+        "              'design': board.design, 'scale': list(board.scale), 'rater': name,\n"
+        "              'started_at': now, 'finished_at': now, 'level_match': False,\n"
+        "              'trials': trials}\n"
+        "    path = folder / f'{board.test_id}-{name}.json'\n"
+        "    path.write_text(json.dumps(result))\n"
+        "    return path\n\n"
+        "results = Path('steps-test-results')\n"
+        "results.mkdir(exist_ok=True)\n"
+        "for n, (name, leniency) in enumerate([('rater-1', 0.0), ('rater-2', 0.5),\n"
+        "                                      ('rater-3', -0.4)]):\n"
+        "    simulated_rater(board, name, results, leniency=leniency, seed=n)\n"
+        "sorted(p.name for p in results.glob('*.json'))"
+    ),
+    new_markdown_cell(
+        "## Results come back\n\n"
+        "`import_verdicts` takes files or a folder. Each file is checked against this test "
+        "(its id, design, scale and cards: a file from another test is refused, and then "
+        "nothing is imported), its shown positions are mapped back to tasks, and the "
+        "verdicts are appended to the board's store in one write. Of a rater's repeated "
+        "submissions the latest is kept, and the table says so. The board's header now lists "
+        "the raters and how far each got."
+    ),
+    new_code_cell("board.import_verdicts(results)"),
+    new_markdown_cell(
+        "## The report\n\n"
+        "Per condition: raters, items, verdicts, mean, median and a 95% interval. Scores by "
+        "one rater, or of one item, are not independent (a lenient rater lifts all their "
+        "scores), so the interval is a bootstrap that resamples raters and items together "
+        "(Owen's pigeonhole bootstrap), not a Student-t over pooled scores, which would be "
+        "too narrow. `cost_usd` and `mean_usd` say what each condition's generations cost. "
+        "`report(best=True)` gives the best picks' Luce strength; a pairwise test reports "
+        "Bradley-Terry strengths."
+    ),
+    new_code_cell("board.report()"),
+    new_markdown_cell(
+        "## Is the difference real?\n\n"
+        "Every pair of conditions over the items both were judged in: the Wilcoxon "
+        "signed-rank test (each item one paired difference, so raters' leniency cancels), "
+        "p corrected for the number of pairs by Holm's method, and the rank-biserial effect "
+        "size (-1 to 1). With more than two conditions, Friedman's test is in "
+        "`result.attrs['friedman']`."
+    ),
+    new_code_cell("board.compare_conditions()"),
+    new_markdown_cell(
+        "## Do the raters agree, and whom to leave out\n\n"
+        "Krippendorff's alpha (1: perfect agreement, 0: chance) with a bootstrap interval over "
+        "items. `screen_raters` flags raters whose scores do not follow the others' "
+        "(Spearman correlation; in a MUSHRA test with a hidden reference, ITU-R BS.1534-3's "
+        "post-screening); pass its result to `report(exclude=...)`."
+    ),
+    new_code_cell("board.agreement(n_resamples=200)"),
+    new_code_cell("screened = board.screen_raters()\nscreened"),
+    new_code_cell("board.report(exclude=screened)"),
+    new_markdown_cell(
+        "## The figure\n\n"
+        "Means with their intervals, per condition; saved as PNG or SVG for the paper "
+        "(needs matplotlib: `pip install 'qubico-nb[plot]'`)."
+    ),
+    new_code_cell("board.plot(path='steps-test.png')"),
+]
+
+
 def build(cells: list[nbformat.NotebookNode]) -> nbformat.NotebookNode:
     notebook = new_notebook(cells=cells)
     notebook.metadata = {
@@ -283,6 +443,7 @@ NOTEBOOKS = {
     "compare-batches.ipynb": COMPARE,
     "review.ipynb": REVIEW,
     "models.ipynb": MODELS,
+    "listening-test.ipynb": LISTENING_TEST,
 }
 
 

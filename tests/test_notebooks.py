@@ -29,6 +29,7 @@ def test_notebooks_are_committed_clean() -> None:
         "compare-batches.ipynb",
         "review.ipynb",
         "models.ipynb",
+        "listening-test.ipynb",
     }
     for path in NOTEBOOKS:
         notebook = json.loads(path.read_text())
@@ -230,3 +231,22 @@ def test_review_run_again_after_a_restart_makes_no_task_and_finds_its_verdicts(
     else:
         journal = (tmp_path / "cache" / "sandbox-tasks.jsonl").read_text().splitlines()
         assert len(journal) == 6  # the second kernel's sandbox made none
+
+
+@pytest.mark.slow
+def test_listening_test_runs_the_whole_loop(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    notebook, saved = execute_in_a_sandbox(
+        ROOT / "notebooks" / "listening-test.ipynb", tmp_path, monkeypatch
+    )
+    text = outputs_text(notebook)
+    page = (tmp_path / "steps-test.html").read_text()
+    assert "a steam train passing" in text and "a steam train passing" not in page  # blind
+    assert len(list((tmp_path / "steps-test-results").glob("*.json"))) == 3
+    assert "imported" in text or "rater-3" in text  # the import's summary
+    assert "ci_low" in text and "mean_usd" in text  # the report, with costs
+    assert "p_holm" in text and "alpha" in text and "excluded" in text
+    assert "image/png" in text  # the plot, shown and saved
+    assert (tmp_path / "steps-test.png").stat().st_size > 1000
+    assert saved.stat().st_size < MAX_EXECUTED_BYTES

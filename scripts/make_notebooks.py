@@ -419,7 +419,7 @@ LISTENING_TEST = [
         "Means with their intervals, per condition; saved as PNG or SVG for the paper "
         "(needs matplotlib: `pip install 'qubico-nb[plot]'`)."
     ),
-    new_code_cell("board.plot(path='steps-test.png')"),
+    new_code_cell("%matplotlib inline\nboard.plot(path='steps-test.png')"),
 ]
 
 

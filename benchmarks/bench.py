@@ -860,6 +860,57 @@ def measure_listening(config: Config) -> list[Row]:
     ]
 
 
+def measure_board_report(config: Config) -> list[Row]:
+    """`Review.report()` over 30 raters x 100 rows x 4 conditions of verdicts in a store, beside
+    `listening.report` on the same verdicts as a ready frame: what building the board's frame
+    adds."""
+    from qubico_nb import review
+    from qubico_nb.listening import report
+    from qubico_nb.store.verdicts import Verdict, VerdictStore
+
+    raters, items = 30, config.size(100, 20)
+    frame = _listening_frame(raters, items, 5)
+    with tempfile.TemporaryDirectory() as folder:
+        wav = Path(folder) / "tiny.wav"
+        wav.write_bytes(_tiny_wav())
+        cells = frame[["item", "condition"]].drop_duplicates().reset_index(drop=True)
+        table = cells.assign(
+            task_id=[f"task-{n}" for n in range(len(cells))],
+            status="completed",
+            local_path=str(wav),
+        )
+        ids = dict(
+            zip(zip(table["item"], table["condition"], strict=True), table["task_id"], strict=True)
+        )
+        store = Path(folder) / "report.verdicts.jsonl"
+        VerdictStore(store).append_many(
+            Verdict(task_id=ids[(r.item, r.condition)], rater=r.rater, score=float(r.score))
+            for r in frame.itertuples(index=False)
+        )
+        board = review(table, by="item", across="condition", store=store, rater="rater00")
+        try:
+            board.report()  # warm up: imports
+            on_board, direct = rounds_within_budget(
+                config,
+                lambda: cpu_timed(board.report),
+                lambda: cpu_timed(lambda: report(frame)),
+            )
+        finally:
+            board.close()
+    return [
+        Row(
+            f"Review.report(), {raters}x{items}, from the store's verdicts",
+            "s",
+            on_board,
+            "listening.report on a ready frame",
+            direct,
+            1.0,
+            judge_ratio=False,
+            note="target: < 1 s; process CPU time",
+        )
+    ]
+
+
 def measure_review_board(config: Config) -> list[Row]:
     """The review board in headless Chromium (benchmarks/board.py): switching, video drift,
     fifty rows; each beside today's element-based board in the same run. One round: the
@@ -984,6 +1035,7 @@ MEASUREMENTS: list[Callable[[Config], list[Row]]] = [
     measure_analysis_memory,
     measure_review_notebook,
     measure_listening,
+    measure_board_report,
     measure_review_board,
 ]
 

@@ -21,7 +21,7 @@ import secrets
 import threading
 import warnings
 from collections import OrderedDict
-from collections.abc import Callable, Hashable, Iterable, Sequence
+from collections.abc import Callable, Hashable, Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -871,12 +871,10 @@ class Review(anywidget.AnyWidget):
                 latest_ = {k: v for k, v in latest_.items() if k[0] == rater}
             return analysis.pairs_frame(self.frame, latest_, self._by_task, by=by, item=self.by)
         values = {row.key: row.value for row in self._rows}
-        try:
+        with _as_request_error():
             return analysis.scores_frame(
                 self.frame, verdicts, self._cards.values(), values, by=by, item=self.by
             )
-        except ValueError as exc:
-            raise InvalidRequestError(str(exc)) from None
 
     def _compared(self, by: str | None) -> str:
         """The column conditions are read from: `by`, or the board's `across`."""
@@ -937,7 +935,7 @@ class Review(anywidget.AnyWidget):
         from .. import listening
 
         frame, by = self._listening_frame(by, best=best)
-        try:
+        with _as_request_error():
             result = listening.report(
                 frame,
                 by,
@@ -948,8 +946,6 @@ class Review(anywidget.AnyWidget):
                 seed=seed,
                 item=self.by,
             )
-        except ValueError as exc:
-            raise InvalidRequestError(str(exc)) from None
         result.index.name = by
         result = analysis.with_costs(result, self.frame, by)
         result.attrs["test"] = self._test_description()
@@ -965,12 +961,10 @@ class Review(anywidget.AnyWidget):
         from .. import listening
 
         frame, by = self._listening_frame(by)
-        try:
+        with _as_request_error():
             return listening.compare_conditions(
                 frame, by, exclude=exclude, alpha=alpha, item=self.by
             )
-        except ValueError as exc:
-            raise InvalidRequestError(str(exc)) from None
 
     def agreement(
         self,
@@ -986,12 +980,10 @@ class Review(anywidget.AnyWidget):
         from .. import listening
 
         frame, by = self._listening_frame(by)
-        try:
+        with _as_request_error():
             return listening.agreement(
                 frame, by, exclude=exclude, level=level, n_resamples=n_resamples, item=self.by
             )
-        except ValueError as exc:
-            raise InvalidRequestError(str(exc)) from None
 
     def screen_raters(
         self, by: str | None = None, *, min_correlation: float | None = None
@@ -1020,10 +1012,8 @@ class Review(anywidget.AnyWidget):
             options["reference"] = designs.HIDDEN_REFERENCE
             if "lp7k" in self.anchors:  # BS.1534-3's mid-range anchor
                 options["anchor"] = board.anchor_label("lp7k")
-        try:
+        with _as_request_error():
             return listening.screen_raters(frame, by, **options)
-        except ValueError as exc:
-            raise InvalidRequestError(str(exc)) from None
 
     def plot(
         self,
@@ -1040,7 +1030,7 @@ class Review(anywidget.AnyWidget):
         from .. import listening
 
         frame, by = self._listening_frame(by, best=best)
-        try:
+        with _as_request_error():
             return listening.plot(
                 frame,
                 by,
@@ -1050,8 +1040,6 @@ class Review(anywidget.AnyWidget):
                 title=title or self.name,
                 item=self.by,
             )
-        except ValueError as exc:
-            raise InvalidRequestError(str(exc)) from None
 
     def _test_description(self) -> str:
         return analysis.describe(
@@ -1203,6 +1191,18 @@ def _check_scale(scale: Any) -> tuple[float, float]:
             f"got {scale!r}"
         )
     return float(scale[0]), float(scale[1])
+
+
+@contextlib.contextmanager
+def _as_request_error() -> Iterator[None]:
+    """A listening function's ValueError (it says what to fix) raised as the board's
+    InvalidRequestError, without the chained traceback."""
+    try:
+        yield
+    except InvalidRequestError:
+        raise
+    except ValueError as exc:
+        raise InvalidRequestError(str(exc)) from None
 
 
 def review(

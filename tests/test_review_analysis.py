@@ -7,7 +7,6 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pandas as pd
 import pytest
 
@@ -42,10 +41,10 @@ def task(table: pd.DataFrame, prompt: str, seed: int) -> str:
 
 
 def score_of(rater: str, prompt: str, seed: int) -> float:
-    """Scores where seed 33 is best, 11 worst, with each rater's leniency and some noise;
-    "dee" answers at random (the rater screening should find)."""
+    """Scores where seed 33 is best, 11 worst, with each rater's leniency and a wobble by item;
+    "dee" hears it the other way round (the rater screening should find)."""
     if rater == "dee":
-        return float(np.random.default_rng(abs(hash((prompt, seed))) % 2**32).integers(1, 6))
+        return {11: 4.0, 22: 3.0, 33: 2.0}[seed] + PROMPTS.index(prompt) % 2
     base = {11: 2.0, 22: 3.0, 33: 4.0}[seed]
     lift = {"ann": 0.0, "bob": 1.0, "cy": -1.0}[rater]
     wobble = (PROMPTS.index(prompt) + seed) % 2 * 0.5

@@ -704,6 +704,12 @@ def test_a_mushra_row_plays_its_reference_and_scores_0_to_100_by_key_and_slider(
     slider.fill("85")  # the mouse's way: a change event on the slider
     page.settle()
     assert page.board.marks["r0c3"]["score"] == 85.0
+    slider.focus()  # a focused slider keeps its arrow keys: they score, not seek or change rows
+    page.key("ArrowRight")
+    page.key("ArrowUp")
+    page.settle()
+    assert page.board.marks["r0c3"]["score"] == 87.0
+    assert page.js("() => window.qnb.transport('r0').position()") == 0
     help_text = page.js("() => document.querySelector('.qnb-rv-help').textContent")
     assert "R select the reference" in help_text and "best in row" not in help_text
     assert "MUSHRA 0–100" in page.text()

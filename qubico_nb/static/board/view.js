@@ -3,6 +3,8 @@
 
 /** The views alive on this page (what the benchmark and the host tests instrument). */
 export const VIEWS = new Set();
+/** The keys a focused score slider keeps for itself. */
+const SLIDER_KEYS = new Set(["ArrowLeft", "ArrowRight", "ArrowUp", "ArrowDown", "Home", "End", "PageUp", "PageDown"]);
 /** How long a card must be heard to count as played (s), or all of a shorter one. */
 export const HEARD_S = 1.0;
 
@@ -709,6 +711,8 @@ export class BoardView {
       if (event.key === "Escape") { event.target.blur(); this.root.focus({ preventScroll: true }); }
       return;
     }
+    // A focused score slider moves by its own keys, as a slider does (the MUSHRA way to score).
+    if (SLIDER_KEYS.has(event.key) && event.target.closest?.(".qnb-rv-scores input[type=range]")) return;
     const found = actionFor(event, this.design, this.keyOptions), parts = this.currentParts();
     if (!found || !parts) return;
     const selected = parts.row.cards[parts.transport.selected];

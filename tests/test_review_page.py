@@ -479,7 +479,14 @@ def test_a_loop_is_shared_by_the_row_and_switching_stays_in_it(open_board: Any) 
     page.page.wait_for_timeout(1000)
     assert loop["start"] <= page.js("() => window.qnb.transport('r0').position()") < loop["end"]
     page.key("Escape")
-    assert page.js("() => window.qnb.transport('r0').loop") is None
+    after = page.js(
+        "() => { const t = window.qnb.transport('r0'); "
+        "return {loop: t.loop, playing: t.playing, position: t.position()}; }"
+    )
+    # Ending the loop goes on from where the row was, inside the loop, not from the time played
+    # since it began (which had leapt to the clip's end).
+    assert after["loop"] is None and after["playing"]
+    assert loop["start"] <= after["position"] <= loop["end"] + 0.1
     page.key("Space")
     page.key("Home")
     page.key("ArrowRight")

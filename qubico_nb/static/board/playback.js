@@ -225,15 +225,17 @@ export class RowTransport {
   /** Loop [start, end) for the whole row (null: no loop); a playing row stays in step. */
   setLoop(start, end) {
     const length = this.length();
-    if (start === null || start === undefined) {
-      this.loop = null;
-    } else {
+    let loop = null;
+    if (start !== null && start !== undefined) {
       const a = Math.max(0, Math.min(start, end)), b = Math.min(length, Math.max(start, end));
       if (b - a < MIN_LOOP_S) return false;
-      this.loop = { start: a, end: b };
+      loop = { start: a, end: b };
     }
+    // Where the row is, read under the loop it has been playing in: under the new one (or none)
+    // the time since the last start would not wrap, and the row would leap ahead.
+    let at = this.positionAt(this.context ? this.context.currentTime + this.ahead : 0);
+    this.loop = loop;
     if (this.playing) {
-      let at = this.positionAt(this.context ? this.context.currentTime + this.ahead : 0);
       if (this.loop && (at < this.loop.start || at >= this.loop.end)) at = this.loop.start;
       this.begin(at);
       this.videoTo(at, true);

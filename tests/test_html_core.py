@@ -63,4 +63,8 @@ def test_display_label_and_shortening() -> None:
     assert core.display_label(None) == "—" and core.display_label(0.5) == "0.5"
     assert core.display_label(float("nan")) == "—" and core.display_label("x") == "x"
     assert core.ellipsize("abcdef", 4) == "abc…" and core.ellipsize("abc", 4) == "abc"
+    huge = core.display_label("P" * 5_000_000)  # a label on every card of a board
+    assert (
+        huge.startswith("P" * core.SHORT_TEXT_CHARS + "…") and len(huge) < 2 * core.SHORT_TEXT_CHARS
+    )
     assert core.shorten("x" * 10, 4) == "xxxx… (6 more characters)"

@@ -220,9 +220,10 @@ def is_na(value: Any) -> bool:
 
 def display_label(value: Any) -> str:
     """A cell value as a header or label shows it (every view: grid, board, static view):
-    text as is, a missing value as "—", a float without trailing zeros (``0.5``, ``20``)."""
+    text cut to `SHORT_TEXT_CHARS` (a 5 MB prompt must not become 5 MB of widget state per card),
+    a missing value as "—", a float without trailing zeros (``0.5``, ``20``)."""
     if isinstance(value, str):
-        return value
+        return shorten(value)
     if is_na(value):
         return "—"
     if isinstance(value, float):

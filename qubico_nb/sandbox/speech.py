@@ -13,7 +13,6 @@ import hashlib
 import re
 
 import numpy as np
-from scipy.signal import lfilter
 
 #: Formant frequencies (Hz) and bandwidths of English vowels (Peterson & Barney averages).
 VOWELS: dict[str, tuple[tuple[float, float, float], tuple[float, float, float]]] = {
@@ -43,6 +42,8 @@ def voice_pitch(voice: str) -> float:
 
 def _resonate(source: np.ndarray, freq: float, bandwidth: float, sr: int) -> np.ndarray:
     """A two-pole resonator (one formant) over `source`."""
+    from scipy.signal import lfilter  # scipy.signal takes seconds to import: not for `--help`
+
     radius = np.exp(-np.pi * bandwidth / sr)
     theta = 2 * np.pi * freq / sr
     a = [1.0, -2 * radius * np.cos(theta), radius * radius]

@@ -231,9 +231,9 @@ export class RowTransport {
       if (b - a < MIN_LOOP_S) return false;
       loop = { start: a, end: b };
     }
-    // Where a playing row is, read under the loop it has been playing in (without it, the time
-    // spent going round would count as going forward).
-    let at = this.playing ? this.positionAt(this.context ? this.context.currentTime + this.ahead : 0) : 0;
+    // Where the row is, read under the loop it has been playing in: under the new one (or none)
+    // the time since the last start would not wrap, and the row would leap ahead.
+    let at = this.positionAt(this.context ? this.context.currentTime + this.ahead : 0);
     this.loop = loop;
     if (this.playing) {
       if (this.loop && (at < this.loop.start || at >= this.loop.end)) at = this.loop.start;

@@ -21,6 +21,7 @@ from __future__ import annotations
 import io
 import math
 import sys
+import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -55,12 +56,11 @@ class SyncCase:
 
 
 @dataclass
-class _Ball:
+class Ball:
     x: float
     radius: float
     shade: float
     contacts: list[float]  # times it touches the floor
-    heights: list[float]  # height of each arc after a contact (0: at rest)
     drop_at: float
     drop_height: float
 
@@ -83,7 +83,7 @@ class _Ball:
         return 0.0
 
 
-def _ball(rng: np.random.Generator, width: int, height: int, at: float) -> _Ball:
+def _ball(rng: np.random.Generator, width: int, height: int, at: float) -> Ball:
     """A ball dropped (from a height inside the picture) so it first touches the floor at
     `at`, bouncing 0-3 times."""
     radius = rng.uniform(0.05, 0.09) * height
@@ -100,19 +100,18 @@ def _ball(rng: np.random.Generator, width: int, height: int, at: float) -> _Ball
             break
         t += arc
         contacts.append(t)
-    return _Ball(
+    return Ball(
         x=rng.uniform(0.15, 0.85) * width,
         radius=radius,
         shade=rng.uniform(150, 255),
         contacts=contacts,
-        heights=[],
         drop_at=at - drop,
         drop_height=0.5 * GRAVITY_PX * drop * drop,
     )
 
 
 @dataclass
-class _Lamp:
+class Lamp:
     x0: int
     y0: int
     x1: int
@@ -128,7 +127,7 @@ class _Lamp:
         return self.level * (1.0 if lit < self.frames else math.exp(-(lit - self.frames) / 0.05))
 
 
-def _background(rng: np.random.Generator, width: int, height: int) -> np.ndarray:
+def backdrop(rng: np.random.Generator, width: int, height: int) -> np.ndarray:
     coarse = rng.uniform(30, 110, size=(height // 12 + 2, width // 12 + 2))
     ys = np.linspace(0, coarse.shape[0] - 1.001, height)
     xs = np.linspace(0, coarse.shape[1] - 1.001, width)
@@ -215,8 +214,8 @@ def make_case(seed: int, snr_db: float) -> SyncCase:
     offset = float(rng.uniform(*OFFSET_RANGE_S))
     floor = int(height * 0.85)
 
-    balls: list[_Ball] = []
-    lamps: list[_Lamp] = []
+    balls: list[Ball] = []
+    lamps: list[Lamp] = []
     events = _event_times(rng, duration, int(rng.integers(3, 7)))
     sounds: list[tuple[float, np.ndarray]] = []
     for at in events:
@@ -229,7 +228,7 @@ def make_case(seed: int, snr_db: float) -> SyncCase:
         else:
             w, h = int(width * rng.uniform(0.15, 0.4)), int(height * rng.uniform(0.15, 0.4))
             x, y = int(rng.integers(0, width - w)), int(rng.integers(0, floor - h))
-            lamp = _Lamp(x, y, x + w, y + h, at, rng.uniform(0.03, 0.2), rng.uniform(80, 160))
+            lamp = Lamp(x, y, x + w, y + h, at, rng.uniform(0.03, 0.2), rng.uniform(80, 160))
             lamps.append(lamp)
             sounds.append((at, _zap(rng, rng.uniform(0.5, 1.0))))
     # Distractors: a ball gliding across without a sound, or a lamp blinking silently.
@@ -243,14 +242,13 @@ def make_case(seed: int, snr_db: float) -> SyncCase:
         w, h = int(width * 0.2), int(height * 0.2)
         x, y = int(rng.integers(0, width - w)), int(rng.integers(0, floor - h))
         on = rng.uniform(0.3, duration - 0.3)
-        lamps.append(_Lamp(x, y, x + w, y + h, on, rng.uniform(0.05, 0.2), rng.uniform(50, 120)))
+        lamps.append(Lamp(x, y, x + w, y + h, on, rng.uniform(0.05, 0.2), rng.uniform(50, 120)))
 
-    background = _background(rng, width, height)
+    background = backdrop(rng, width, height)
     background[floor:] = 45.0
     sensor = rng.uniform(1.0, 4.0)
-    video = _encode_video(
-        rng, width, height, fps, duration, background, balls, lamps, gliders, floor, sensor
-    )
+    scene = Scene(width, height, floor, background, balls, lamps, gliders)
+    video = encode_video(scene, fps, duration, rng=rng, sensor=sensor)
 
     n = int(duration * AUDIO_RATE)
     signal = np.zeros(n)
@@ -280,57 +278,72 @@ def make_case(seed: int, snr_db: float) -> SyncCase:
     )
 
 
-def _encode_video(
-    rng: np.random.Generator,
-    width: int,
-    height: int,
+@dataclass
+class Scene:
+    """What a clip shows: a still background, balls, lamps and silent gliders over a floor."""
+
+    width: int
+    height: int
+    floor: int
+    background: np.ndarray
+    balls: list[Ball] = field(default_factory=list)
+    lamps: list[Lamp] = field(default_factory=list)
+    gliders: list[tuple[float, float, float, float]] = field(default_factory=list)
+
+    def at(self, t: float) -> np.ndarray:
+        """The grey picture at time t."""
+        image = self.background.copy()
+        for lamp in self.lamps:
+            image[lamp.y0 : lamp.y1, lamp.x0 : lamp.x1] += lamp.brightness(t)
+        for y, speed, x0, r in self.gliders:  # leaves one side, comes back on the other
+            x = (x0 + speed * t) % (self.width + 4 * r) - 2 * r
+            _draw_disc(image, x, y, r, 200.0)
+        for ball in self.balls:
+            y = self.floor - ball.radius - ball.height(t)
+            _draw_disc(image, ball.x, y, ball.radius, ball.shade)
+        return image
+
+
+def encode_video(
+    scene: Scene,
     fps: float,
     duration: float,
-    background: np.ndarray,
-    balls: list[_Ball],
-    lamps: list[_Lamp],
-    gliders: list[tuple[float, float, float, float]],
-    floor: int,
-    sensor: float,
+    *,
+    rng: np.random.Generator,
+    sensor: float = 0.0,
+    options: dict[str, str] | None = None,
+    container_options: dict[str, str] | None = None,
 ) -> bytes:
+    """An H.264 MP4 of `scene`, each frame exposed over half its interval, as a camera does
+    (so fast motion blurs), with Gaussian sensor noise of `sensor` grey levels."""
     from fractions import Fraction
 
     import av
 
-    def _scene(t: float) -> np.ndarray:
-        image = background.copy()
-        for lamp in lamps:
-            image[lamp.y0 : lamp.y1, lamp.x0 : lamp.x1] += lamp.brightness(t)
-        for y, speed, x0, r in gliders:  # leaves one side, comes back on the other
-            x = (x0 + speed * t) % (width + 4 * r) - 2 * r
-            _draw_disc(image, x, y, r, 200.0)
-        for ball in balls:
-            _draw_disc(image, ball.x, floor - ball.radius - ball.height(t), ball.radius, ball.shade)
-        return image
-
-    out = io.BytesIO()
-    with av.open(out, mode="w", format="mp4") as container:
+    # faststart rewrites the file after the fact: it needs a real file, not a buffer
+    folder = tempfile.TemporaryDirectory()
+    out = Path(folder.name) / "clip.mp4"
+    with av.open(str(out), mode="w", format="mp4", options=container_options or {}) as container:
         stream = container.add_stream("libx264", rate=Fraction(fps).limit_denominator(1001))
-        stream.width, stream.height = width, height
+        stream.width, stream.height = scene.width, scene.height
         stream.pix_fmt = "yuv420p"
-        stream.options = {"preset": "ultrafast", "crf": "23"}
-        for k in range(int(duration * fps)):
-            # A camera's shutter is open for half of each frame interval (the 180° rule):
-            # each frame averages the scene over that exposure, so fast motion blurs.
+        stream.options = options or {"preset": "ultrafast", "crf": "23"}
+        for k in range(int(round(duration * fps))):
             shots = [
-                _scene(k / fps + (j / (EXPOSURE_SAMPLES - 1) - 0.5) * 0.5 / fps)
+                scene.at(k / fps + (j / (EXPOSURE_SAMPLES - 1) - 0.5) * 0.5 / fps)
                 for j in range(EXPOSURE_SAMPLES)
             ]
             image = np.mean(shots, axis=0)
-            image += rng.normal(0.0, sensor, image.shape)
+            if sensor:
+                image += rng.normal(0.0, sensor, image.shape)
             gray = np.clip(image, 0, 255).astype(np.uint8)
             rgb = np.stack([gray, gray, (gray * 0.9).astype(np.uint8)], axis=-1)
-            frame = av.VideoFrame.from_ndarray(rgb, format="rgb24")
-            for packet in stream.encode(frame):
+            for packet in stream.encode(av.VideoFrame.from_ndarray(rgb, format="rgb24")):
                 container.mux(packet)
         for packet in stream.encode():
             container.mux(packet)
-    return out.getvalue()
+    with folder:
+        return out.read_bytes()
 
 
 def cases(count: int, snrs: tuple[float, ...] = SNRS_DB, seed: int = 0) -> Iterator[SyncCase]:

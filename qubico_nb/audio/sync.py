@@ -523,15 +523,31 @@ def sync_offset(
     A clip too short for the lag window, a still video or a silent sound give an estimate
     with ``offset_s`` nan, confidence 0 and the ``reason``.
     """
-    if not (isinstance(max_offset_s, (int, float)) and 0 < max_offset_s <= 10):
-        raise ValueError(
-            f"max_offset_s must be a number of seconds in (0, 10], got {max_offset_s!r}"
-        )
+    _check_max_offset(max_offset_s)
     _require_av()
     video_data = _load(video, client=client, cache=cache)
     audio_data = _load(audio, client=client, cache=cache)
-    motion = video_motion(video_data)
-    mono, rate = _decode_audio(audio_data, _name(audio_data))
+    return offset_against(video_motion(video_data), audio_data, max_offset_s=max_offset_s)
+
+
+def _check_max_offset(max_offset_s: object) -> None:
+    if not (
+        isinstance(max_offset_s, (int, float))
+        and not isinstance(max_offset_s, bool)
+        and 0 < max_offset_s <= 10
+    ):
+        raise ValueError(
+            f"max_offset_s must be a number of seconds in (0, 10], got {max_offset_s!r}"
+        )
+
+
+def offset_against(
+    motion: Motion, audio: bytes | Path, *, max_offset_s: float = DEFAULT_MAX_OFFSET_S
+) -> SyncEstimate:
+    """`sync_offset` for a video already measured (many sounds made for one video decode it
+    once)."""
+    _check_max_offset(max_offset_s)
+    mono, rate = _decode_audio(audio, _name(audio))
     if not np.all(np.isfinite(mono)):
         raise AudioDecodeError("the audio holds NaN or infinite samples; the file is damaged")
     return align(motion, onset_envelope(mono, rate), max_offset_s=float(max_offset_s))
@@ -541,4 +557,4 @@ def _name(source: bytes | Path) -> str:
     return f"{len(source):,} bytes" if isinstance(source, bytes) else str(source)
 
 
-__all__ = ["CONFIDENT", "SyncEstimate", "sync_offset"]
+__all__ = ["CONFIDENT", "SyncEstimate", "offset_against", "sync_offset", "video_motion"]

@@ -1,0 +1,264 @@
+"""The audio-video offset: known answers from the sandbox, the table, and every kind of bad input."""
+
+from __future__ import annotations
+
+import io
+import math
+import sys
+from collections.abc import Iterator
+from fractions import Fraction
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pytest
+import requests
+import soundfile as sf
+
+from qubico_nb.audio import CONFIDENT, AudioDecodeError, SyncEstimate, analyze, sync_offset
+from qubico_nb.audio import sync as sync_module
+from qubico_nb.audio.table import SYNC_COLUMNS
+from qubico_nb.sandbox import Sandbox
+from qubico_nb.sandbox.assets import ASSETS_DIR
+from qubico_nb.sandbox.sync import DEMO_EVENTS, OFFSET_RANGE_S
+
+from .conftest import client_for
+
+av = pytest.importorskip("av")
+
+CLIP = (ASSETS_DIR / "demo.mp4").read_bytes()
+RATE = 44100
+
+
+@pytest.fixture(scope="module")
+def sb() -> Iterator[Sandbox]:
+    with Sandbox(preset="instant", schema="unified", audio_seconds=8.0) as sandbox:
+        yield sandbox
+
+
+def _true_offset(sb: Sandbox, task_id: str) -> Any:
+    answer = requests.get(f"{sb.url}/sandbox/tasks/{task_id}/sync", timeout=5)
+    assert answer.status_code == 200
+    return answer.json()["data"]["offset_s"]
+
+
+def _video(frames: list[np.ndarray], fps: int = 25) -> bytes:
+    """An MP4 of grey frames (H.264)."""
+    out = io.BytesIO()
+    with av.open(out, mode="w", format="mp4") as container:
+        stream = container.add_stream("libx264", rate=Fraction(fps))
+        stream.height, stream.width = frames[0].shape
+        stream.pix_fmt = "yuv420p"
+        stream.options = {"preset": "ultrafast"}
+        for image in frames:
+            frame = av.VideoFrame.from_ndarray(np.repeat(image[..., None], 3, axis=2), "rgb24")
+            for packet in stream.encode(frame):
+                container.mux(packet)
+        for packet in stream.encode():
+            container.mux(packet)
+    return out.getvalue()
+
+
+def _flashes(seconds: float, at: list[float], fps: int = 25) -> bytes:
+    """A lamp switched on or off at each time in `at` (a switch clicks each time)."""
+    frames = []
+    for k in range(int(seconds * fps)):
+        image = np.full((48, 64), 40, dtype=np.uint8)
+        if sum(k / fps >= t for t in at) % 2:
+            image[8:40, 8:56] = 220
+        frames.append(image)
+    return _video(frames, fps)
+
+
+def _clicks(seconds: float, at: list[float]) -> bytes:
+    samples = np.zeros(int(seconds * RATE), dtype=np.float32)
+    burst = np.random.default_rng(0).standard_normal(2000).astype(np.float32)
+    burst *= np.exp(-np.arange(2000) / 300).astype(np.float32)
+    for t in at:
+        start = int(t * RATE)
+        samples[start : start + 2000] += 0.5 * burst[: samples.size - start]
+    return _wav(samples)
+
+
+def _wav(samples: np.ndarray) -> bytes:
+    buffer = io.BytesIO()
+    sf.write(buffer, samples, RATE, format="WAV", subtype="PCM_16")
+    return buffer.getvalue()
+
+
+# -- known answers ------------------------------------------------------------------------------
+def test_the_sandbox_sound_lands_on_the_demo_clip_at_its_true_offset(sb: Sandbox) -> None:
+    client = client_for(sb)
+    seen = []
+    for seed in (3, 11):
+        task = client.wait(client.generate_audio(sb.demo_video_url, "a ball", seed=seed))
+        truth = _true_offset(sb, task.id)
+        assert OFFSET_RANGE_S[0] <= truth <= OFFSET_RANGE_S[1]
+        estimate = sync_offset(sb.demo_video_url, task.audio.url, client=client)
+        assert estimate.offset_s == pytest.approx(truth, abs=0.03)
+        assert estimate.confidence >= CONFIDENT
+        seen.append(truth)
+    assert seen[0] != seen[1]  # the offset follows the seed
+
+
+def test_the_true_offset_route_is_null_for_a_video_the_sandbox_does_not_know(sb: Sandbox) -> None:
+    client = client_for(sb)
+    missing = sb.demo_video_url.replace("demo.mp4", "missing.mp4")
+    task = client.wait(client.generate_audio(missing, "a", seed=1))
+    data = requests.get(f"{sb.url}/sandbox/tasks/{task.id}/sync", timeout=5).json()["data"]
+    assert data["offset_s"] is None and data["events_s"] == []
+    assert requests.get(f"{sb.url}/sandbox/tasks/nope/sync", timeout=5).status_code == 404
+
+
+def test_a_known_shift_of_flashes_and_clicks_is_found_either_way() -> None:
+    events = [0.6, 1.5, 1.9, 3.1, 4.4]
+    video = _flashes(5.5, events)
+    for shift in (-0.32, 0.0, 0.21):
+        audio = _clicks(5.5, [t + shift for t in events])
+        estimate = sync_offset(video, audio)
+        assert estimate.offset_s == pytest.approx(shift, abs=0.03), shift
+        assert estimate.confidence >= CONFIDENT
+
+
+def test_the_estimate_holds_its_envelopes_read_only_and_reads_plainly(tmp_path: Any) -> None:
+    events = [0.6, 1.5, 2.7]
+    (tmp_path / "v.mp4").write_bytes(_flashes(3.5, events))
+    (tmp_path / "a.wav").write_bytes(_clicks(3.5, [t + 0.1 for t in events]))
+    estimate = sync_offset(tmp_path / "v.mp4", str(tmp_path / "a.wav"), max_offset_s=0.5)
+    assert isinstance(estimate, SyncEstimate)
+    assert estimate.envelope_rate == 200 and estimate.frame_rate == pytest.approx(25.0)
+    assert estimate.correlation.size == 201 and estimate.lags_s[[0, -1]].tolist() == [-0.5, 0.5]
+    assert abs(estimate.motion.size - 3.5 * 200) < 10 and abs(estimate.onsets.size - 700) < 10
+    assert estimate.motion.max() == pytest.approx(1.0)
+    with pytest.raises(ValueError):
+        estimate.onsets[0] = 1
+    text = repr(estimate)
+    assert text.startswith("SyncEstimate(offset_s=+0.1") and "at 200 Hz" in text
+    assert len(text) < 120
+
+
+# -- the table ----------------------------------------------------------------------------------
+def test_analyze_adds_the_offset_and_fetches_each_video_once(sb: Sandbox) -> None:
+    client = client_for(sb)
+    tasks = [
+        client.wait(client.generate_audio(sb.demo_video_url, "a ball", seed=seed))
+        for seed in (1, 2, 3)
+    ]
+    missing = sb.demo_video_url.replace("demo.mp4", "missing.mp4")  # 404: cannot be measured
+    other = client.wait(client.generate_audio(missing, "a", seed=4))
+    sb.reset_counters()
+    table = analyze([*tasks, other], client=client, progress=False, video=True, cache=False)
+    assert {c: str(table[c].dtype) for c in SYNC_COLUMNS} == SYNC_COLUMNS
+    for position, task in enumerate(tasks):
+        row = table.iloc[position]
+        assert pd.isna(row["av_sync_error"])
+        assert row["av_offset_s"] == pytest.approx(_true_offset(sb, task.id), abs=0.03)
+        assert row["av_sync_confidence"] >= CONFIDENT
+    last = table.iloc[3]
+    assert pd.isna(last["av_offset_s"]) and pd.isna(last["av_sync_confidence"])
+    assert last["av_sync_error"].startswith("could not measure the source video")
+    assert pd.isna(last["analysis_error"])  # its sound was still measured
+    # four sounds, and the demo clip fetched once for three of them (and the missing one tried)
+    assert sb.requests["file"] == 6
+
+
+def test_analyze_without_video_adds_no_sync_columns_and_rows_without_video_say_why() -> None:
+    frame = pd.DataFrame(
+        {
+            "status": ["failed", "completed", "completed"],
+            "error": ["boom", None, None],
+            "url": [None, None, None],
+            "video": [None, None, "data:video/mp4;base64,… (9 chars)"],
+        }
+    )
+    assert "av_offset_s" not in analyze(frame, progress=False).columns
+    table = analyze(frame, progress=False, video=True)
+    assert table["av_sync_error"].tolist()[0] == "task failed: boom"
+    assert table["av_sync_error"].tolist()[1] == "task has no audio file"
+
+
+def test_the_table_says_why_for_an_inline_video(sb: Sandbox) -> None:
+    from qubico_nb.audio.table import _Videos
+    from qubico_nb.store.files import FileCache
+
+    videos = _Videos(FileCache(enabled=False), 1.0)
+    assert videos.offset(None, b"", None) == "the task has no source video"
+    assert "inline" in str(videos.offset("data:video/mp4;base64,AAAA", b"", None))
+
+
+# -- bad input ----------------------------------------------------------------------------------
+def test_a_still_video_gives_no_offset_and_no_confidence() -> None:
+    still = _video([np.full((48, 64), 90, dtype=np.uint8)] * 100)
+    estimate = sync_offset(still, _clicks(4.0, [0.5, 1.7, 2.9]))
+    assert math.isnan(estimate.offset_s) and estimate.confidence == 0.0
+    assert "no motion" in str(estimate.reason)
+
+
+def test_silent_audio_gives_no_offset_and_no_confidence() -> None:
+    estimate = sync_offset(_flashes(4.0, [0.5, 1.7]), _wav(np.zeros(4 * RATE, np.float32)))
+    assert math.isnan(estimate.offset_s) and estimate.confidence == 0.0
+    assert "silent" in str(estimate.reason)
+
+
+def test_a_clip_shorter_than_the_lag_window_says_so() -> None:
+    estimate = sync_offset(_flashes(1.2, [0.4]), _clicks(1.2, [0.4]))
+    assert math.isnan(estimate.offset_s) and estimate.confidence == 0.0
+    assert "too short for the lag window" in str(estimate.reason)
+    assert "max_offset_s" in str(estimate.reason)
+
+
+def test_periodic_events_are_never_confident() -> None:
+    events = [0.4 + 0.5 * k for k in range(10)]  # every 0.5 s: lags 0.5 s apart fit as well
+    estimate = sync_offset(_flashes(5.6, events), _clicks(5.6, [t + 0.1 for t in events]))
+    assert estimate.confidence < CONFIDENT
+
+
+@pytest.mark.parametrize(
+    ("video", "message"),
+    [
+        (b"not a video at all", "cannot decode video"),
+        (b"", "empty"),
+        (CLIP[: len(CLIP) // 20], "cannot decode video"),
+    ],
+)
+def test_a_video_that_cannot_be_decoded_is_a_clear_error(video: bytes, message: str) -> None:
+    with pytest.raises(AudioDecodeError, match=message):
+        sync_offset(video, _clicks(8.0, [1.0]))
+
+
+def test_audio_that_cannot_be_decoded_is_a_clear_error() -> None:
+    with pytest.raises(AudioDecodeError, match="cannot decode audio"):
+        sync_offset(CLIP, b"RIFF but not really a sound file")
+
+
+def test_absurd_headers_are_refused_before_decoding(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(sync_module, "MAX_FRAME_PIXELS", 100 * 100)
+    with pytest.raises(AudioDecodeError, match="declares 320x180 frames"):
+        sync_offset(CLIP, _clicks(8.0, [1.0]))
+    monkeypatch.undo()
+    monkeypatch.setattr(sync_module, "MAX_VIDEO_SECONDS", 5.0)
+    with pytest.raises(AudioDecodeError, match="declares 8 s"):
+        sync_offset(CLIP, _clicks(8.0, [1.0]))
+
+
+def test_max_offset_is_checked() -> None:
+    for bad in (0, -1.0, 11, True, "1"):
+        with pytest.raises(ValueError, match="max_offset_s"):
+            sync_offset(CLIP, b"x", max_offset_s=bad)  # type: ignore[arg-type]
+
+
+def test_without_pyav_the_error_names_the_extra(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(sys.modules, "av", None)
+    with pytest.raises(ImportError, match=r"qubico-nb\[video\]"):
+        sync_offset(CLIP, b"x")
+    frame = pd.DataFrame({"status": ["completed"], "url": ["http://x/a.wav"]})
+    with pytest.raises(ImportError, match=r"qubico-nb\[video\]"):
+        analyze(frame, progress=False, video=True)
+
+
+def test_the_demo_events_are_what_the_clip_shows() -> None:
+    """A click on every event of DEMO_EVENTS lines up with the clip at offset 0."""
+    audio = _clicks(8.0, [at for at, _ in DEMO_EVENTS])
+    estimate = sync_offset(CLIP, audio)
+    assert estimate.offset_s == pytest.approx(0.0, abs=0.025)
+    assert estimate.confidence >= CONFIDENT

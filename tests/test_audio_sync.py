@@ -1,4 +1,4 @@
-"""The audio-video offset: known answers from the sandbox, the table, and every kind of bad input."""
+"""The audio-video offset: known answers from the sandbox, the table, every bad input."""
 
 from __future__ import annotations
 

@@ -199,6 +199,7 @@ def video_motion(source: bytes | Path, name: str = "") -> Motion:
         small_w = min(GRAY_WIDTH, width)
         small_h = max(GRID[0], min(height, round(small_w * height / width)))
         limit = int(MAX_VIDEO_SECONDS * max(declared_fps, 30.0)) + 1
+        shrink = av.video.reformatter.VideoReformatter()  # keeps its scaler between frames
         times: list[float] = []
         cells: list[npt.NDArray[np.float32]] = []
         older: npt.NDArray[np.float32] | None = None
@@ -217,8 +218,8 @@ def video_motion(source: bytes | Path, name: str = "") -> Motion:
                 if time <= previous_time:
                     continue  # a duplicated or out-of-order frame shows nothing new
                 current = (
-                    frame.reformat(
-                        width=small_w, height=small_h, format="gray", interpolation="AREA"
+                    shrink.reformat(
+                        frame, width=small_w, height=small_h, format="gray", interpolation="AREA"
                     )
                     .to_ndarray()
                     .astype(np.float32)

@@ -15,8 +15,14 @@ import pytest
 import requests
 import soundfile as sf
 
-from qubico_nb.audio import CONFIDENT, AudioDecodeError, SyncEstimate, analyze, sync_offset
-from qubico_nb.audio import sync as sync_module
+from qubico_nb.audio import (
+    CONFIDENT,
+    AudioDecodeError,
+    SyncEstimate,
+    analyze,
+    sync_offset,
+    video_events,
+)
 from qubico_nb.audio.table import SYNC_COLUMNS
 from qubico_nb.sandbox import Sandbox
 from qubico_nb.sandbox.assets import ASSETS_DIR
@@ -128,8 +134,8 @@ def test_the_estimate_holds_its_envelopes_read_only_and_reads_plainly(tmp_path: 
     assert isinstance(estimate, SyncEstimate)
     assert estimate.envelope_rate == 200 and estimate.frame_rate == pytest.approx(25.0)
     assert estimate.correlation.size == 201 and estimate.lags_s[[0, -1]].tolist() == [-0.5, 0.5]
-    assert abs(estimate.motion.size - 3.5 * 200) < 10 and abs(estimate.onsets.size - 700) < 10
-    assert estimate.motion.max() == pytest.approx(1.0)
+    assert abs(estimate.visual.size - 3.5 * 200) < 10 and abs(estimate.onsets.size - 700) < 10
+    assert estimate.visual.max() == pytest.approx(1.0)
     with pytest.raises(ValueError):
         estimate.onsets[0] = 1
     text = repr(estimate)
@@ -232,11 +238,11 @@ def test_audio_that_cannot_be_decoded_is_a_clear_error() -> None:
 
 
 def test_absurd_headers_are_refused_before_decoding(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(sync_module, "MAX_FRAME_PIXELS", 100 * 100)
+    monkeypatch.setattr(video_events, "MAX_FRAME_PIXELS", 100 * 100)
     with pytest.raises(AudioDecodeError, match="declares 320x180 frames"):
         sync_offset(CLIP, _clicks(8.0, [1.0]))
     monkeypatch.undo()
-    monkeypatch.setattr(sync_module, "MAX_VIDEO_SECONDS", 5.0)
+    monkeypatch.setattr(video_events, "MAX_VIDEO_SECONDS", 5.0)
     with pytest.raises(AudioDecodeError, match="declares 8 s"):
         sync_offset(CLIP, _clicks(8.0, [1.0]))
 

@@ -20,7 +20,8 @@ from .analysis import DEFAULT_PEAKS, AudioAnalysis, analyze_file
 
 if TYPE_CHECKING:
     from ..client import Client
-    from .sync import Motion, SyncEstimate
+    from .sync import SyncEstimate
+    from .video_events import VisualEvents
 
 #: Columns `analyze` adds, with their dtypes. ``lufs`` is <NA> where BS.1770 does not define it
 #: (under 0.4 s, over 5 channels) and -inf for silence; ``peaks`` holds int8 (n, 2) arrays.
@@ -160,32 +161,33 @@ class _Videos:
     """Source videos fetched and measured once each (one lock per URL), for many sounds."""
 
     def __init__(self, files: FileCache, max_offset_s: float) -> None:
-        from .sync import _check_max_offset, _require_av
+        from .sync import check_max_offset
+        from .video_events import require_av
 
-        _require_av()  # a clear ImportError before anything is fetched
-        _check_max_offset(max_offset_s)
+        require_av()  # a clear ImportError before anything is fetched
+        check_max_offset(max_offset_s)
         self.files = files
         self.max_offset_s = max_offset_s
-        self._motions: dict[str, Motion | str] = {}
+        self._events: dict[str, VisualEvents | str] = {}
         self._locks: dict[str, threading.Lock] = {}
         self._lock = threading.Lock()
 
-    def motion(self, url: str, fetch_file: Any) -> Motion | str:
-        from .sync import video_motion
+    def events(self, url: str, fetch_file: Any) -> VisualEvents | str:
+        from .video_events import video_events
 
         with self._lock:
             lock = self._locks.setdefault(url, threading.Lock())
         with lock:
-            found = self._motions.get(url)
+            found = self._events.get(url)
             if found is None:
                 try:
-                    found = video_motion(self.files.fetch(url, fetch_file), name=url)
+                    found = video_events(self.files.fetch(url, fetch_file), name=url)
                 except (QubicoError, OSError) as err:
                     found = f"could not measure the source video: {err}"
                 except (ValueError, RuntimeError, MemoryError) as err:
                     self.files.discard(url)
                     found = f"could not measure the source video: {err}"
-                self._motions[url] = found
+                self._events[url] = found
             return found
 
     def offset(self, video: str | None, audio: bytes | Path, fetch_file: Any) -> SyncEstimate | str:
@@ -195,12 +197,12 @@ class _Videos:
             return "the task has no source video"
         if not video.startswith(("http://", "https://")):
             return "the source video was sent inline (data: URI), which the table does not keep"
-        motion = self.motion(video, fetch_file)
-        if isinstance(motion, str):
-            return motion
+        events = self.events(video, fetch_file)
+        if isinstance(events, str):
+            return events
         try:
-            return offset_against(motion, audio, max_offset_s=self.max_offset_s)
-        except (QubicoError, ValueError, RuntimeError, MemoryError) as err:
+            return offset_against(events, audio, max_offset_s=self.max_offset_s)
+        except (QubicoError, ValueError, RuntimeError, MemoryError, OSError) as err:
             return f"could not measure the offset: {err}"
 
 

@@ -7,11 +7,15 @@ known offset from the visual events that cause them:
   contact sounds (a thud: filtered noise and a decaying mode);
 - flashes: a lamp lights for a few frames and decays; each lights with a zap or a click.
 
-Events happen at any time, not only on frame boundaries (a frame shows the scene at its own
-time, as a camera would). Distractors that no method should follow: a ball gliding across
-without a sound, a lamp blinking silently, sounds with no visual cause, sensor noise on the
-picture, and steady background noise at a chosen signal-to-noise ratio. SNR is the mean power
-of the event sounds over their first 100 ms against the mean power of the background noise.
+Events happen at any time, not only on frame boundaries (a frame shows the scene over half its
+interval, as a camera would, so fast motion blurs). Each case has 3 to 6 causes (a ball dropped,
+bouncing 0-3 times, or a lamp), each contact or lighting with its sound: 3 to 16 sounded events,
+7 in the median case. Distractors no method should follow: at most one silent visual event per
+case, never near a majority (a ball gliding across in 29% of the benchmark's cases, a lamp
+blinking silently in 30%); every ball hangs still before it is let go and every lamp fades out,
+both silently; 0 to 2 sounds with no visual cause; sensor noise on the picture; and steady
+background noise (pink, sometimes a hum) at a chosen signal-to-noise ratio. SNR is the mean
+power of the event sounds over their first 100 ms against the mean power of the background.
 
     python benchmarks/sync_cases.py        # writes a few cases to /tmp/sync-cases to look at
 """
@@ -36,9 +40,10 @@ FRAME_RATES = (24.0, 25.0, 30.0)
 #: SNRs (dB) the benchmark reports, and the offsets it draws from (seconds).
 SNRS_DB = (0.0, 5.0, 10.0, 20.0)
 OFFSET_RANGE_S = (-0.6, 0.6)
+#: Pixels per second squared: a fall of 60 px takes about 0.37 s.
 GRAVITY_PX = 900.0
 #: Scene samples averaged into each frame over its exposure (motion blur).
-EXPOSURE_SAMPLES = 5  # pixels per second squared: a fall of 60 px takes about 0.37 s
+EXPOSURE_SAMPLES = 5
 
 
 @dataclass(frozen=True)

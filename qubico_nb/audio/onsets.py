@@ -98,7 +98,7 @@ def _mel_filters(rate: int, n_fft: int) -> npt.NDArray[np.float32]:
 def onset_envelope(mono: npt.NDArray[np.float32], rate: int) -> FloatArray:
     """Spectral flux over mel bands (log-compressed, rises only) at `ENVELOPE_RATE`, sample i
     at time i / ENVELOPE_RATE, each rise placed where the sound that causes it begins."""
-    from scipy import fft  # type: ignore[import-untyped]
+    from scipy import fft
 
     n_fft = 1 << max(8, round(math.log2(ONSET_WINDOW_S * rate)))
     hop = rate / FLUX_RATE

@@ -122,7 +122,7 @@ def check_max_offset(max_offset_s: object) -> None:
 # -- alignment ----------------------------------------------------------------------------------
 def _transient(values: FloatArray, width: int) -> FloatArray:
     """`values` less their running median over `width` samples, negatives cut to 0."""
-    from scipy.ndimage import median_filter  # type: ignore[import-untyped]
+    from scipy.ndimage import median_filter
 
     baseline = median_filter(values, size=width | 1, mode="nearest")
     return np.maximum(values - baseline, 0.0)

@@ -195,7 +195,7 @@ class _Meter:
             self._flush()
 
     def _flush(self) -> None:
-        from scipy.ndimage import gaussian_filter  # type: ignore[import-untyped]
+        from scipy.ndimage import gaussian_filter
 
         if self.held < 2:
             return

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import numpy.typing as npt
 
+from .._constants import SYNC_CONFIDENT
 from .errors import AudioDecodeError
 from .onsets import ENVELOPE_RATE, decode_mono, onset_envelope
 from .video_events import VisualEvents, require_av, video_events
@@ -28,7 +29,7 @@ if TYPE_CHECKING:
 
 DEFAULT_MAX_OFFSET_S = 1.0
 #: The confidence to trust: see the README's figures (``python benchmarks/bench.py``, "sync").
-CONFIDENT = 0.3
+CONFIDENT = SYNC_CONFIDENT
 #: At least this many seconds of overlap beyond the lag window are needed to align anything.
 MIN_OVERLAP_S = 1.0
 #: Audio onsets are measured against their running median over this long, so a steady sound

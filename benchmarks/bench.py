@@ -985,10 +985,14 @@ def _sync_case_errors(job: tuple[int, float]) -> tuple[float, float, float]:
 
 def measure_sync_accuracy(config: Config) -> list[Row]:
     """sync_offset on clips with a known offset (benchmarks/sync_cases.py: impacts, flashes,
-    distractors, noise at several SNRs): mean absolute error and the share within one and two
-    frames per SNR, and how often an estimate at or above the recommended confidence is off by
-    more than 80 ms. Made and measured in two worker processes."""
+    distractors, noise at several SNRs; seeds 0-59, which the method was never tuned on): per
+    SNR the mean absolute error (with a 95% bootstrap interval) and the share within one and two
+    frames; the share off by more than 80 ms at 10 dB; how often an estimate at or above the
+    recommended confidence is off by more than 80 ms. Made and measured in two processes."""
     from concurrent.futures import ProcessPoolExecutor
+
+    import numpy as np
+    from scipy import stats
 
     sys.path.insert(0, str(ROOT / "benchmarks"))
     from sync_cases import SNRS_DB
@@ -1000,24 +1004,47 @@ def measure_sync_accuracy(config: Config) -> list[Row]:
     with ProcessPoolExecutor(2) as pool:
         results = list(pool.map(_sync_case_errors, jobs))
     rows = []
+    off_at_10 = 0.0
     for snr in SNRS_DB:
-        errors = [abs(e) if math.isfinite(e) else math.inf for s, e, _ in results if s == snr]
-        finite = [min(e, 1.0) for e in errors]  # no estimate counts as off by the whole window
-        within = {ms: 100 * sum(e <= ms / 1000 for e in errors) / len(errors) for ms in (40, 80)}
+        # no estimate counts as off by the whole window
+        errors = np.array(
+            [min(abs(e), 1.0) if math.isfinite(e) else 1.0 for s, e, _ in results if s == snr]
+        )
+        within = {ms: 100 * float(np.mean(errors <= ms / 1000)) for ms in (40, 80)}
+        interval = ""
+        if errors.size >= 10:
+            low, high = stats.bootstrap(
+                (errors,), np.mean, confidence_level=0.95, random_state=0
+            ).confidence_interval
+            interval = f"95% interval {1000 * low:.0f}-{1000 * high:.0f} ms; "
+        if snr == 10:
+            off_at_10 = 100 - within[80]
         rows.append(
             Row(
-                f"sync MAE, {snr:g} dB SNR ({len(errors)} cases)",
+                f"sync MAE, {snr:g} dB SNR ({errors.size} cases)",
                 "ms",
-                [1000 * statistics.fmean(finite)],
+                [1000 * float(errors.mean())],
                 "",
                 [0.0],
                 40.0 if snr == 10 else math.inf,
                 judge_ratio=False,
-                note=f"within 40 ms: {within[40]:.0f}%, within 80 ms: {within[80]:.0f}%"
-                + ("; target MAE <= 40 ms, 90% within 80 ms" if snr == 10 else ""),
+                note=f"{interval}within 40 ms: {within[40]:.0f}%, within 80 ms: {within[80]:.0f}%",
                 once=True,
             )
         )
+    rows.append(
+        Row(
+            f"sync: off by > 80 ms, 10 dB SNR ({per_snr} cases)",
+            "%",
+            [off_at_10],
+            "",
+            [0.0],
+            10.0,
+            judge_ratio=False,
+            note="target: 90% within 80 ms",
+            once=True,
+        )
+    )
     sure = [abs(e) for _, e, c in results if c >= CONFIDENT]
     wrong = 100 * sum(e > 0.08 for e in sure) / len(sure) if sure else 0.0
     rows.append(

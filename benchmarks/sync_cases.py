@@ -150,7 +150,7 @@ def _draw_disc(image: np.ndarray, cx: float, cy: float, r: float, shade: float) 
     x0, x1 = max(0, int(cx - r - 2)), min(w, int(cx + r + 3))
     if y0 >= y1 or x0 >= x1:
         return
-    yy, xx = np.mgrid[y0:y1, x0:x1]
+    yy, xx = np.ogrid[y0:y1, x0:x1]
     cover = np.clip(r + 0.5 - np.hypot(yy - cy, xx - cx), 0.0, 1.0)
     patch = image[y0:y1, x0:x1]
     patch += cover * (shade - patch)

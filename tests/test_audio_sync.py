@@ -76,6 +76,17 @@ def _flashes(seconds: float, at: list[float], fps: int = 25) -> bytes:
     return _video(frames, fps)
 
 
+def _square(image: np.ndarray, x: float, y: float, size: float, shade: float) -> None:
+    """Draw a square at a sub-pixel position (edge pixels partly covered), as a camera sees it."""
+
+    def cover(start: float, n: int) -> np.ndarray:
+        edges = np.arange(n)
+        return np.clip(np.minimum(edges + 1, start + size) - np.maximum(edges, start), 0, 1)
+
+    share = np.outer(cover(y, image.shape[0]), cover(x, image.shape[1]))
+    image += share * (shade - image)
+
+
 def _clicks(seconds: float, at: list[float]) -> bytes:
     samples = np.zeros(int(seconds * RATE), dtype=np.float32)
     burst = np.random.default_rng(0).standard_normal(2000).astype(np.float32)
@@ -116,6 +127,13 @@ def test_the_true_offset_route_is_null_for_a_video_the_sandbox_does_not_know(sb:
     assert requests.get(f"{sb.url}/sandbox/tasks/nope/sync", timeout=5).status_code == 404
 
 
+def test_the_true_offset_route_is_null_for_other_models(sb: Sandbox) -> None:
+    client = client_for(sb)
+    task = client.wait(client.generate_music("lofi, piano", "[verse] rain"))
+    data = requests.get(f"{sb.url}/sandbox/tasks/{task.id}/sync", timeout=5).json()["data"]
+    assert data["offset_s"] is None and data["events_s"] == []
+
+
 def test_a_known_shift_of_flashes_and_clicks_is_found_either_way() -> None:
     events = [0.6, 1.5, 1.9, 3.1, 4.4]
     video = _flashes(5.5, events)
@@ -141,6 +159,27 @@ def test_the_estimate_holds_its_envelopes_read_only_and_reads_plainly(tmp_path: 
     text = repr(estimate)
     assert text.startswith("SyncEstimate(offset_s=+0.1") and "at 200 Hz" in text
     assert len(text) < 120
+
+
+def test_motion_that_stops_is_an_event_and_motion_that_starts_or_goes_on_is_not() -> None:
+    frames = []
+    for k in range(100):
+        t = k / 25
+        image = np.full((48, 64), 40.0)
+        _square(image, 4 + 15 * min(t, 2.0), 8, 8, 220)  # glides right, stops at 2 s
+        _square(image, 44, 20 + 15 * max(0.0, t - 3.0), 8, 200)  # still, then falls from 3 s
+        frames.append(np.round(image).astype(np.uint8))
+    events = video_events.video_events(_video(frames))
+    stop, start = (events.strength[np.abs(events.times - t) < 0.05].max() for t in (2.0, 3.0))
+    gliding = events.strength[(events.times > 0.3) & (events.times < 1.8)].max()
+    assert stop == events.strength.max()
+    assert stop > 3 * gliding and stop > 3 * start
+
+
+def test_sounds_unrelated_to_the_picture_are_never_confident() -> None:
+    video = _flashes(6.0, [0.5, 1.3, 2.9, 3.6, 4.8])
+    estimate = sync_offset(video, _clicks(6.0, [0.9, 2.1, 2.5, 4.1, 5.2]))
+    assert estimate.confidence < CONFIDENT
 
 
 # -- the table ----------------------------------------------------------------------------------

@@ -23,7 +23,10 @@ from qubico_nb.audio import (
     sync_offset,
     video_events,
 )
+from qubico_nb.audio.onsets import ENVELOPE_RATE
+from qubico_nb.audio.sync import align
 from qubico_nb.audio.table import SYNC_COLUMNS
+from qubico_nb.audio.video_events import VisualEvents
 from qubico_nb.sandbox import Sandbox
 from qubico_nb.sandbox.assets import ASSETS_DIR
 from qubico_nb.sandbox.sync import DEMO_EVENTS, OFFSET_RANGE_S
@@ -159,6 +162,52 @@ def test_the_estimate_holds_its_envelopes_read_only_and_reads_plainly(tmp_path: 
     text = repr(estimate)
     assert text.startswith("SyncEstimate(offset_s=+0.1") and "at 200 Hz" in text
     assert len(text) < 120
+
+
+def _events(times: list[float], strengths: list[float], seconds: float) -> VisualEvents:
+    """Visual events at 25 fps: `strengths` at `times`, a faint flicker everywhere else."""
+    grid = (np.arange(int(seconds * 25) - 2) + 0.5) / 25
+    strength = np.full(grid.size, 0.05)
+    for t, s in zip(times, strengths, strict=True):
+        strength[np.argmin(np.abs(grid - t))] = s
+    return VisualEvents(times=grid, strength=strength, frame_rate=25.0, duration_s=seconds)
+
+
+def _onsets(times: list[float], heights: list[float], seconds: float) -> np.ndarray:
+    envelope = np.zeros(int(seconds * ENVELOPE_RATE) + 1)
+    for t, h in zip(times, heights, strict=True):
+        envelope[round(t * ENVELOPE_RATE)] = h
+    return envelope
+
+
+def test_one_bright_flash_does_not_outweigh_every_other_event() -> None:
+    # Six impacts, each with its loud thud 0.1 s late; a flash 30 times stronger in the picture
+    # whose own zap is faint.
+    impacts = [0.8, 1.6, 2.4, 3.9, 4.6, 5.4]
+    events = _events([*impacts, 3.2], [1.0] * 6 + [30.0], 6.5)
+    onsets = _onsets([t + 0.1 for t in [*impacts, 3.2]], [1.0] * 5 + [3.0, 0.2], 6.5)
+    estimate = align(events, onsets)
+    assert estimate.offset_s == pytest.approx(0.1, abs=0.02)
+
+
+def test_events_in_one_half_of_the_clip_only_earn_three_quarters_of_the_margin() -> None:
+    def margin(estimate: SyncEstimate) -> float:
+        corr, lags = estimate.correlation, estimate.lags_s
+        best = int(np.argmax(corr))
+        others = np.abs(lags - lags[best]) > 2 / 25 + 1e-9
+        return float((corr[best] - max(corr[others].max(), 0)) / corr[best])
+
+    times = [0.7, 1.5, 2.1, 2.8, 3.4, 4.2, 5.0, 5.9]
+    spread = align(
+        _events(times, [1.0] * 8, 6.5), _onsets([t + 0.1 for t in times], [1.0] * 8, 6.5)
+    )
+    early = [t / 2 for t in times]  # the same events, all in the first half
+    one_half = align(
+        _events(early, [1.0] * 8, 6.5), _onsets([t + 0.1 for t in early], [1.0] * 8, 6.5)
+    )
+    assert spread.confidence == pytest.approx(margin(spread))
+    assert one_half.confidence == pytest.approx(0.75 * margin(one_half))
+    assert spread.offset_s == pytest.approx(0.1, abs=0.01) == one_half.offset_s
 
 
 def test_motion_that_stops_is_an_event_and_motion_that_starts_or_goes_on_is_not() -> None:

@@ -1,10 +1,11 @@
 """`sync_offset`: how late a sound lands on the picture, from visual events and audio onsets.
 
-No model weights: the moments something visibly happens (motion that stops or turns, light
-that comes on: `qubico_nb.audio.video_events`) and the onsets of the sound (spectral flux over
-mel bands: `qubico_nb.audio.onsets`) are cross-correlated over lags of up to ``max_offset_s``;
-the lag where they line up best is the offset, and how clearly it beats every other lag is the
-confidence. Video is decoded with PyAV, the optional extra ``qubico-nb[video]``.
+No model weights: the moments something visibly happens (motion that stops or turns, light that
+comes on: `qubico_nb.audio.video_events`) and the onsets of the sound (spectral flux over mel
+bands: `qubico_nb.audio.onsets`) are cross-correlated over lags of up to ``max_offset_s``; the
+lag where they line up best is the offset; how clearly it beats every other lag, and whether
+each half of the clip alone agrees, is the confidence. Video is decoded with PyAV, the optional
+extra ``qubico-nb[video]``.
 """
 
 from __future__ import annotations
@@ -35,6 +36,9 @@ MIN_OVERLAP_S = 1.0
 #: Audio onsets are measured against their running median over this long, so a steady sound
 #: (a hum, a bed of noise) does not count as onsets.
 ONSET_BASELINE_S = 0.25
+#: Visual strengths are log-compressed above this many times their median (the typical frame),
+#: so one very strong event (a bright flash) cannot outweigh all the others put together.
+VISUAL_KNEE = 3.0
 
 FloatArray = npt.NDArray[np.float64]
 VideoSource = str | os.PathLike[str] | bytes | bytearray | memoryview
@@ -44,16 +48,18 @@ VideoSource = str | os.PathLike[str] | bytes | bytearray | memoryview
 class SyncEstimate:
     """How far the sound is shifted against the picture, and how sure the measure is.
 
-    ``offset_s`` is positive when the sound comes late (after the event it belongs to);
-    ``nan`` when nothing could be aligned (``reason`` says why). ``confidence`` (0-1) is how
-    clearly the best lag stands out from every other lag more than two frames away: 0 when
-    another lag fits as well (periodic motion, no events), 1 when nothing else fits at all.
-    Estimates at or above `CONFIDENT` are the ones to trust (see the README for measured error).
-    ``visual`` (how strongly something happens in the picture) and ``onsets`` (how strongly a
-    sound begins) are the two envelopes compared, both sampled at ``envelope_rate`` from the
-    start of the clip (each scaled to a peak of 1); ``correlation`` is their normalised
-    cross-correlation at each lag from ``-max_offset_s`` to ``+max_offset_s`` in steps of
-    ``1 / envelope_rate``. The arrays are read-only.
+    ``offset_s`` is positive when the sound comes late (after the event it belongs to); ``nan``
+    when nothing could be aligned (``reason`` says why). ``confidence`` (0-1) is how clearly the
+    best lag stands out from every other lag more than two frames away (0 when another lag fits
+    as well: periodic motion, no events; 1 when nothing else fits at all), times 1 when each
+    half of the clip on its own finds the same lag, 0.75 when one half does, 0.5 when neither
+    does. Estimates at or above `CONFIDENT` are the ones to trust (see the README for measured
+    error). ``visual`` (how strongly something happens in the picture, log-compressed) and
+    ``onsets`` (how strongly a sound begins) are the two envelopes compared, both sampled at
+    ``envelope_rate`` from the start of the clip (each scaled to a peak of 1); ``correlation``
+    is their normalised cross-correlation (scaled by the share of the picture's events with
+    sound to compare at that lag) at each lag from ``-max_offset_s`` to ``+max_offset_s`` in
+    steps of ``1 / envelope_rate``. The arrays are read-only.
     """
 
     offset_s: float
@@ -135,14 +141,20 @@ def _triangle(half_width: int) -> FloatArray:
     return kernel / kernel.sum()
 
 
-def _correlation(
-    events: VisualEvents, audio: FloatArray, lags: npt.NDArray[np.int64]
+def _compressed(strength: FloatArray) -> FloatArray:
+    """Visual strengths, log-compressed above `VISUAL_KNEE` times their median."""
+    knee = max(VISUAL_KNEE * float(np.median(strength)), 0.01 * float(strength.max()), 1e-12)
+    return np.log1p(strength / knee)
+
+
+def _moments(
+    times: FloatArray, values: FloatArray, audio: FloatArray, lags: npt.NDArray[np.int64]
 ) -> FloatArray:
-    """Pearson correlation of the visual strengths with the audio envelope (linearly
-    interpolated at each event time plus each lag), over the pairs that fall in both."""
+    """Per lag, the sums a Pearson correlation needs (count, sum v, sum v², sum a, sum a²,
+    sum va) of the visual `values` against the audio envelope, linearly interpolated at each
+    time plus the lag, over the pairs that fall in both. Sums of parts add up to the whole."""
     rate = ENVELOPE_RATE
-    values = events.strength
-    position = events.times * rate
+    position = times * rate
     base = np.floor(position).astype(np.int64)
     frac = position - base
     sums = np.zeros((6, lags.size))
@@ -162,14 +174,22 @@ def _correlation(
             (a * a).sum(axis=0),
             (v * a).sum(axis=0),
         ]
+    return sums
+
+
+def _correlation(sums: FloatArray, count: int) -> FloatArray:
+    """The Pearson correlation at each lag from `_moments` of `count` visual values, scaled by
+    the share of them that had sound to compare: a lag that leaves much of the picture out
+    rests on less evidence (short clips, lags near the window's ends)."""
     n, sv, svv, sa, saa, sva = sums
     with np.errstate(divide="ignore", invalid="ignore"):
         cov = sva - sv * sa / n
         var_v = svv - sv * sv / n
         var_a = saa - sa * sa / n
-        return np.where(
+        pearson = np.where(
             (n > 2) & (var_v > 1e-12) & (var_a > 1e-12), cov / np.sqrt(var_v * var_a), 0.0
         )
+    return pearson * (n / max(count, 1))
 
 
 def align(
@@ -187,8 +207,14 @@ def align(
     # have happened anywhere in it.
     spread = _triangle(max(1, round(rate / events.frame_rate)))
     audio = np.convolve(_transient(onsets, round(rate * ONSET_BASELINE_S)), spread, mode="same")
-    correlation = _correlation(events, audio, lags)
-    visual_plot = _on_grid(events.times, events.strength, events.duration_s)
+    visual = _compressed(events.strength)
+    first = events.times < 0.5 * (events.times[0] + events.times[-1])
+    halves = [
+        (_moments(events.times[part], visual[part], audio, lags), int(part.sum()))
+        for part in (first, ~first)
+    ]
+    correlation = _correlation(halves[0][0] + halves[1][0], visual.size)
+    visual_plot = _on_grid(events.times, visual, events.duration_s)
     reason = _why_unmeasurable(events, audio, max_offset_s, onsets.size / rate)
     if reason is not None:
         return _estimate(
@@ -200,7 +226,14 @@ def align(
     others = np.abs(lags - lags[best]) > guard
     runner_up = float(correlation[others].max()) if others.any() else 0.0
     offset = (lags[best] + _vertex(correlation, best)) / rate
-    confidence = 0.0 if peak <= 0 else float(np.clip((peak - max(runner_up, 0.0)) / peak, 0, 1))
+    margin = 0.0 if peak <= 0 else float(np.clip((peak - max(runner_up, 0.0)) / peak, 0, 1))
+    # Each half of the clip on its own should point to the same lag; a half that points
+    # elsewhere (or has nothing to align) halves its share of the confidence.
+    agreeing = sum(
+        abs(lags[int(np.argmax(_correlation(sums, count)))] - lags[best]) <= guard
+        for sums, count in halves
+    )
+    confidence = margin * (0.5 + 0.25 * agreeing)
     return _estimate(
         offset, confidence, visual_plot, onsets, correlation, max_offset_s, events, None
     )

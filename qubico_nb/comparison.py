@@ -156,7 +156,9 @@ def compare(
     (default 20 MB); the rest play from their URLs. Relative file URLs are resolved against
     `base_url` (default: `client`'s); without either they are shown as text. Rows that could
     not be fetched are listed under the grid. After `qubico_nb.audio.analyze` (a ``peaks``
-    column) each cell shows a waveform (`thumbnails`).
+    column) each cell shows a waveform (`thumbnails`); after ``analyze(table, video=True)`` (an
+    ``av_offset_s`` column) it says how late the sound lands on the video (``sound 42.5 ms
+    late``, marked unsure below `qubico_nb.audio.CONFIDENT`), or why that was not measured.
     """
     if isinstance(tasks_or_frame, pd.DataFrame):
         frame = tasks_or_frame.copy()

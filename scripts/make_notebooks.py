@@ -114,6 +114,24 @@ COMPARE = [
     ),
     new_code_cell("compare(table, by='prompt', across='seed')"),
     new_markdown_cell(
+        "## Is it in sync?\n\n"
+        "`analyze(table, video=True)` measures how late each sound lands on what happens in "
+        "the video (`av_offset_s`, positive: late), with a confidence "
+        "(`av_sync_confidence`; trust it from 0.3 up) or why it could not (`av_sync_error`). "
+        "It is a flag for ranking the candidates made for one video, not a DeSync score; "
+        "it needs PyAV (`pip install 'qubico-nb[video]'`). The sandbox shifts the sound of "
+        "its demo clip by a different offset for each seed. Each row below: closest to in "
+        "sync first."
+    ),
+    new_code_cell(
+        "from qubico_nb.audio import analyze\n\n"
+        "table = analyze(table, client=client, video=True, progress=False)\n"
+        "by_prompt = table['av_offset_s'].abs().groupby(table['prompt'])\n"
+        "table['sync_rank'] = by_prompt.rank(method='first').astype('Int64')\n"
+        "ranked = table.sort_values('sync_rank', kind='stable')\n"
+        "compare(ranked, by='prompt', across='sync_rank', columns=('seed',))"
+    ),
+    new_markdown_cell(
         "## Keep what you like\n\nFiles are saved atomically; running this again "
         "skips what is already there."
     ),

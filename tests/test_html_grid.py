@@ -203,6 +203,26 @@ def test_compare_grid_draws_waveforms_from_a_peaks_column() -> None:
     assert "<svg" not in h.compare_grid(frame, by="prompt", across="seed", thumbnails=False)
 
 
+def test_compare_grid_says_how_late_each_sound_lands_once_measured() -> None:
+    frame = grid_frame()
+    assert "qnb-sync" not in h.compare_grid(frame, by="prompt", across="seed")
+    size = len(frame)
+    frame["av_offset_s"] = pd.array([0.0425, -0.12, 0.00004] + [None] * (size - 3), "Float64")
+    frame["av_sync_confidence"] = pd.array([0.62, 0.1, 0.9] + [None] * (size - 3), "Float64")
+    frame["av_sync_error"] = pd.array(
+        [None, None, None, f"the task has no source video {EVIL}"] + [None] * (size - 4), "string"
+    )
+    markup = h.compare_grid(frame, by="prompt", across="seed")
+    assert_clean(markup)
+    lines = re.findall(r'<div class="qnb-facts qnb-sync"[^>]*>([^<]*)</div>', markup)
+    assert lines[:3] == ["sound 42.5 ms late", "sound 120.0 ms early (unsure)", "in sync"]
+    assert lines[3].startswith("sync: the task has no source video &lt;")
+    assert len(lines) == 4  # no offset and no reason: nothing said
+    assert 'title="av_offset_s +0.043, confidence 0.62"' in markup
+    assert h.sync_line(float("nan"), None, None) == ""
+    assert "(unsure)" in h.sync_line(0.2, None, None)  # no confidence is no trust
+
+
 def test_contrast_helper_matches_known_ratios() -> None:
     assert contrast("#000", "#fff") == pytest.approx(21.0)
     assert contrast("#777777", "#ffffff") == pytest.approx(4.48, abs=0.01)

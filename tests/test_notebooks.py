@@ -116,7 +116,8 @@ def test_compare_batches_runs_and_never_saves_the_key(
         notebook, saved = execute(ROOT / "notebooks" / "compare-batches.ipynb", tmp_path)
         assert sb.requests["create"] == 9
     text = outputs_text(notebook)
-    assert "qnb-compare" in text and text.count("<audio") >= 9
+    assert "qnb-compare" in text and text.count("<audio") >= 18
+    assert text.count("qnb-sync") == 9 and " ms " in text  # the grid ranked by offset
     assert len(list((tmp_path / "downloads").glob("*.wav"))) == 9
     assert KEY not in saved.read_text()
     assert saved.stat().st_size < MAX_EXECUTED_BYTES

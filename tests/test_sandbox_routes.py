@@ -18,6 +18,7 @@ EXAMPLE_PATHS = {
     "account": "/account/info",
     "active": "/account/active_tasks",
     "upload": "/api/ephemeral_resource",
+    "sync": "/sandbox/tasks/some-id/sync",
     "file": "/assets/demo.mp4",
 }
 PACKAGE = Path(routes.__file__).parent

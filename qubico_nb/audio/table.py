@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+import threading
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -18,6 +20,8 @@ from .analysis import DEFAULT_PEAKS, AudioAnalysis, analyze_file
 
 if TYPE_CHECKING:
     from ..client import Client
+    from .sync import SyncEstimate
+    from .video_events import VisualEvents
 
 #: Columns `analyze` adds, with their dtypes. ``lufs`` is <NA> where BS.1770 does not define it
 #: (under 0.4 s, over 5 channels) and -inf for silence; ``peaks`` holds int8 (n, 2) arrays.
@@ -32,6 +36,15 @@ ANALYSIS_COLUMNS: dict[str, str] = {
     "silent_fraction": "Float64",
     "peaks": "object",
     "analysis_error": "string",
+}
+
+#: Columns ``analyze(..., video=True)`` adds: the audio-video offset against the task's source
+#: video (positive: the sound is late; see `qubico_nb.audio.sync_offset`), its confidence (0-1),
+#: and why a row has no offset.
+SYNC_COLUMNS: dict[str, str] = {
+    "av_offset_s": "Float64",
+    "av_sync_confidence": "Float64",
+    "av_sync_error": "string",
 }
 
 _MEASURES = {
@@ -55,6 +68,8 @@ def analyze(
     max_workers: int = 4,
     cache: FileCache | bool = True,
     peaks: int = DEFAULT_PEAKS,
+    video: bool = False,
+    max_offset_s: float = 1.0,
 ) -> pd.DataFrame:
     """The table with each audio work's measures added (see `ANALYSIS_COLUMNS`).
 
@@ -64,6 +79,11 @@ def analyze(
     second run fetches nothing. The server's ``duration_s`` is left as it is; what the file
     really holds is ``measured_duration_s``. A row that cannot be analyzed (not completed, not
     audio, cannot be fetched or decoded) gets ``analysis_error`` saying why; the rest go on.
+
+    ``video=True`` (needs ``pip install 'qubico-nb[video]'``) also measures each sound's offset
+    against its task's source video (`SYNC_COLUMNS`; within ±``max_offset_s``): each video is
+    fetched and decoded once however many rows share it; a row without an offset says why in
+    ``av_sync_error``.
     """
     if isinstance(max_workers, bool) or not isinstance(max_workers, int) or max_workers < 1:
         raise InvalidRequestError(f"max_workers must be a positive integer, got {max_workers!r}")
@@ -74,6 +94,7 @@ def analyze(
             "the frame needs a url (or audio_url) column: make it with tabulate_tasks"
         )
     files = cache if isinstance(cache, FileCache) else FileCache(enabled=bool(cache))
+    videos = _Videos(files, max_offset_s) if video else None
 
     reasons: list[str | None] = []
     wanted: dict[str, list[int]] = {}  # each URL is fetched and analyzed once
@@ -83,7 +104,11 @@ def analyze(
         if reason is None:
             wanted.setdefault(str(row[url_column]), []).append(position)
 
+    sources = {
+        url: _text(frame.iloc[positions[0]].get("video")) for url, positions in wanted.items()
+    }
     results: dict[str, AudioAnalysis | str] = {}
+    synced: dict[str, SyncEstimate | str] = {}
     if wanted:
         if client is None:
             from ..connection import default_client
@@ -98,10 +123,13 @@ def analyze(
                 return url, f"could not fetch the file: {err}"
             data = files.path(url) or data  # kept on disk: measured from there, in blocks
             try:
-                return url, analyze_file(data, peaks=peaks)
+                analysis: AudioAnalysis | str = analyze_file(data, peaks=peaks)
             except (QubicoError, ValueError, RuntimeError, MemoryError, OSError) as err:
                 files.discard(url)  # a glitch of the server's must not stick: fetch it anew
                 return url, f"could not analyze the file: {err}"
+            if videos is not None:
+                synced[url] = videos.offset(sources[url], data, fetch_file)
+            return url, analysis
 
         with (
             progress_bar(len(wanted), "analyzing", progress) as bar,
@@ -119,7 +147,81 @@ def analyze(
                 reasons[position] = result
             else:
                 per_row[position] = result
-    return _with_columns(frame, per_row, reasons)
+    frame = _with_columns(frame, per_row, reasons)
+    if videos is not None:
+        sync_rows: list[SyncEstimate | str] = [reason or "not measured" for reason in reasons]
+        for url, positions in wanted.items():
+            for position in positions:
+                sync_rows[position] = synced.get(url, reasons[position] or "not measured")
+        _with_sync_columns(frame, sync_rows)
+    return frame
+
+
+class _Videos:
+    """Source videos fetched and measured once each (one lock per URL), for many sounds."""
+
+    def __init__(self, files: FileCache, max_offset_s: float) -> None:
+        from .sync import check_max_offset
+        from .video_events import require_av
+
+        require_av()  # a clear ImportError before anything is fetched
+        check_max_offset(max_offset_s)
+        self.files = files
+        self.max_offset_s = max_offset_s
+        self._events: dict[str, VisualEvents | str] = {}
+        self._locks: dict[str, threading.Lock] = {}
+        self._lock = threading.Lock()
+
+    def events(self, url: str, fetch_file: Any) -> VisualEvents | str:
+        from .video_events import video_events
+
+        with self._lock:
+            lock = self._locks.setdefault(url, threading.Lock())
+        with lock:
+            found = self._events.get(url)
+            if found is None:
+                try:
+                    found = video_events(self.files.fetch(url, fetch_file), name=url)
+                except (QubicoError, OSError) as err:
+                    found = f"could not measure the source video: {err}"
+                except (ValueError, RuntimeError, MemoryError) as err:
+                    self.files.discard(url)
+                    found = f"could not measure the source video: {err}"
+                self._events[url] = found
+            return found
+
+    def offset(self, video: str | None, audio: bytes | Path, fetch_file: Any) -> SyncEstimate | str:
+        from .sync import offset_against
+
+        if video is None:
+            return "the task has no source video"
+        if not video.startswith(("http://", "https://")):
+            return "the source video was sent inline (data: URI), which the table does not keep"
+        events = self.events(video, fetch_file)
+        if isinstance(events, str):
+            return events
+        try:
+            return offset_against(events, audio, max_offset_s=self.max_offset_s)
+        except (QubicoError, ValueError, RuntimeError, MemoryError, OSError) as err:
+            return f"could not measure the offset: {err}"
+
+
+def _with_sync_columns(frame: pd.DataFrame, rows: list[SyncEstimate | str]) -> None:
+    offsets: list[Any] = []
+    confidences: list[Any] = []
+    errors: list[str | None] = []
+    for row in rows:
+        if isinstance(row, str):
+            offsets.append(pd.NA)
+            confidences.append(pd.NA)
+            errors.append(row)
+        else:
+            offsets.append(pd.NA if math.isnan(row.offset_s) else row.offset_s)
+            confidences.append(row.confidence)
+            errors.append(row.reason)
+    frame["av_offset_s"] = pd.Series(offsets, dtype="Float64", index=frame.index)
+    frame["av_sync_confidence"] = pd.Series(confidences, dtype="Float64", index=frame.index)
+    frame["av_sync_error"] = pd.array(errors, dtype="string")
 
 
 def _frame(source: Any, *, client: Client | None, progress: bool) -> pd.DataFrame:
@@ -177,4 +279,4 @@ def _with_columns(
     return frame
 
 
-__all__ = ["ANALYSIS_COLUMNS", "analyze"]
+__all__ = ["ANALYSIS_COLUMNS", "SYNC_COLUMNS", "analyze"]

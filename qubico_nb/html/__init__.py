@@ -24,7 +24,7 @@ from .core import (
     player_source,
     shorten,
 )
-from .grid import COMPARE_STYLE, compare_grid, waveform_svg
+from .grid import COMPARE_STYLE, compare_grid, sync_line, waveform_svg
 from .review import review_board, review_waveform_svg
 from .task import (
     VIEWER_STYLE,
@@ -59,6 +59,7 @@ __all__ = [
     "review_waveform_svg",
     "shorten",
     "status_badge",
+    "sync_line",
     "task_card",
     "times_line",
     "viewer_player",

@@ -9,6 +9,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from .._constants import SYNC_CONFIDENT
 from ..frames import ERROR_STATUS
 from ..models import Status, file_extension
 from .core import (
@@ -67,6 +68,9 @@ def compare_grid(
     outputs, output_kinds = values("output_url"), values("output_kind")
     rows_by, cols_by = values(by), values(across)
     peaks = values("peaks") if thumbnails is not False and "peaks" in present else None
+    synced = "av_offset_s" in present  # measured by analyze(video=True)
+    offsets, confidences = values("av_offset_s"), values("av_sync_confidence")
+    sync_errors = values("av_sync_error")
     labels = frame.index.tolist()
     facts = [c for c in dict.fromkeys(columns) if c in present and c not in (by, across)]
     fact_values = {c: values(c) for c in facts}
@@ -169,6 +173,8 @@ def compare_grid(
                 meta = (
                     f'<div class="qnb-facts">{" · ".join(shown_facts)}</div>' if shown_facts else ""
                 )
+                if synced:
+                    meta += sync_line(offsets[i], confidences[i], sync_errors[i])
                 out.append(f"<div>{wave}{player}{meta}</div>")
             out.append("</td>")
         out.append("</tr>")
@@ -184,6 +190,32 @@ def compare_grid(
         out.append(f'<ul class="qnb-notes">{"".join(problems)}</ul>')
     out.append("</div>")
     return "".join(out)
+
+
+def sync_line(offset: Any, confidence: Any, error: Any) -> str:
+    """How late the sound lands on its video (``sound 42.5 ms late``), marked unsure under
+    `SYNC_CONFIDENT`; why there is no offset when there is none (empty without either)."""
+    if not _number(offset):
+        return (
+            f'<div class="qnb-facts qnb-sync">sync: {esc(ellipsize(str(error), 200))}</div>'
+            if error is not None
+            else ""
+        )
+    ms = float(offset) * 1000
+    text = f"sound {abs(ms):.1f} ms {'late' if ms > 0 else 'early'}" if round(ms, 1) else "in sync"
+    sure = float(confidence) if _number(confidence) else 0.0
+    if sure < SYNC_CONFIDENT:
+        text += " (unsure)"
+    title = f"av_offset_s {float(offset):+.3f}, confidence {sure:.2f}"
+    return f'<div class="qnb-facts qnb-sync" title="{esc(title)}">{esc(text)}</div>'
+
+
+def _number(value: Any) -> bool:
+    return (
+        isinstance(value, (int, float, np.number))
+        and not isinstance(value, bool)
+        and bool(np.isfinite(value))
+    )
 
 
 def _cell_player(

@@ -6,6 +6,8 @@ the service would decide (validation, the task, the page of history, the file's 
 
 from __future__ import annotations
 
+import base64
+import binascii
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -17,6 +19,7 @@ from . import routes
 from .assets import asset_bytes
 from .audio import AUDIO_FORMATS
 from .render import Renderer, audio_seconds
+from .sync import DEMO_EVENTS, OFFSET_RANGE_S, events_of, render_synced_audio, true_offset_s
 from .tracks import task_audio
 from .world import FINAL_PHASES, RequestError, SandboxTask, World
 
@@ -236,6 +239,21 @@ class Endpoints:
         key = self.world.add_upload(body)
         return self._envelope({"url": f"{self.settings.file_base_url}/ephemeral/{key}"})
 
+    def sync(self, params: dict[str, str], query: str, body: Any) -> dict[str, Any]:
+        """Sandbox only: the true audio-video offset of a task on the demo clip (else null)."""
+        task = self.world.get(params["task_id"])
+        known = self._on_demo_clip(task)
+        return self._envelope(
+            {
+                "task_id": task.task_id,
+                "offset_s": true_offset_s(task.input["prompt"], task.input["seed"])
+                if known
+                else None,
+                "events_s": [at for at, _ in DEMO_EVENTS] if known else [],
+                "offset_range_s": list(OFFSET_RANGE_S),
+            }
+        )
+
     _handlers: ClassVar[dict[str, _Handler]] = {
         "create": create,
         "get": get,
@@ -244,6 +262,7 @@ class Endpoints:
         "active": active,
         "upload": upload,
         "cancel": cancel,
+        "sync": sync,
     }
 
     # -- files ---------------------------------------------------------------------------------
@@ -270,12 +289,37 @@ class Endpoints:
         task = self.world.get(task_id)
         if self.world.phase(task) != "completed":
             raise RequestError(404, f"no such file yet: {name}")
+        seconds = audio_seconds(task, self.settings.audio_seconds)
+        if self._on_demo_clip(task):
+            return render_synced_audio(
+                task.input["prompt"],
+                task.input["negative_prompt"],
+                task.input["seed"],
+                task.input["steps"],
+                seconds,
+                self.settings.sample_rate,
+                self.settings.audio_format,
+            )
         return task_audio(
             task,
-            audio_seconds(task, self.settings.audio_seconds),
+            seconds,
             self.settings.sample_rate,
             self.settings.audio_format,
         )
+
+    def _on_demo_clip(self, task: SandboxTask) -> bool:
+        """Whether a task is MMAudio's on the demo clip, whose sound lands on its events."""
+        return task.model == catalogue.MMAUDIO.name and bool(events_of(self._video_bytes(task)))
+
+    def _video_bytes(self, task: SandboxTask) -> bytes | None:
+        """The bytes of a task's video when the sandbox holds them (its own file, a data URI)."""
+        video = str(task.input.get("video") or "")
+        if not video.startswith("data:"):
+            return self.local_file(video)
+        try:
+            return base64.b64decode(video.partition(",")[2], validate=True)
+        except (binascii.Error, ValueError):
+            return None
 
     def local_file(self, url: str) -> bytes | None:
         """The bytes behind a URL that points at this sandbox's own files, else None.

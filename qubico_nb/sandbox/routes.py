@@ -31,6 +31,8 @@ ROUTES: tuple[Route, ...] = (
     Route("account", ("GET",), r"/account/info"),
     Route("active", ("GET",), r"/account/active_tasks"),
     Route("upload", ("POST",), r"/api/ephemeral_resource"),
+    # Sandbox only, never on the live service: the true sync offset of a task (sandbox/sync.py).
+    Route("sync", ("GET",), r"/sandbox/tasks/(?P<task_id>[^/]+)/sync"),
     Route(
         "file",
         ("GET", "HEAD"),

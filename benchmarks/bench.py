@@ -1034,9 +1034,14 @@ def _sync_case_errors(job: tuple[int, float]) -> tuple[float, float, float]:
     return case.snr_db, estimate.offset_s - case.offset_s, estimate.confidence
 
 
+#: The first seed of the sync clips measured: 0-59 were looked at while the method was tuned
+#: (on 100-159 and 200-259), so the printed figures come from clips no one had seen.
+HELD_OUT_SEED = 1000
+
+
 def measure_sync_accuracy(config: Config) -> list[Row]:
     """sync_offset on clips with a known offset (benchmarks/sync_cases.py: impacts, flashes,
-    distractors, noise at several SNRs; seeds 0-59, which the method was never tuned on): per
+    distractors, noise at several SNRs; seeds 1000-1059, which no one looked at while tuning): per
     SNR the mean absolute error (with a 95% bootstrap interval) and the share within one and two
     frames; the share off by more than 80 ms at 10 dB; how often an estimate at or above the
     recommended confidence is off by more than 80 ms. Made and measured in two processes."""
@@ -1051,7 +1056,9 @@ def measure_sync_accuracy(config: Config) -> list[Row]:
     from qubico_nb.audio import CONFIDENT
 
     per_snr = config.size(60, 3)
-    jobs = [(seed, snr) for snr in SNRS_DB for seed in range(per_snr)]
+    jobs = [
+        (seed, snr) for snr in SNRS_DB for seed in range(HELD_OUT_SEED, HELD_OUT_SEED + per_snr)
+    ]
     with ProcessPoolExecutor(2) as pool:
         results = list(pool.map(_sync_case_errors, jobs))
     rows = []

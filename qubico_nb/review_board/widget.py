@@ -1097,6 +1097,40 @@ class Review(anywidget.AnyWidget):
             out[name] = out[name].astype("Float64").mask(out[name].isna())
         return out.set_index(by)
 
+    # -- listening tests that leave the notebook --------------------------------------------
+    def export_html(
+        self,
+        path: str | os.PathLike[str],
+        *,
+        instructions: str | None = None,
+        submit_url: str | None = None,
+        training: Any = None,
+        title: str = "Listening test",
+    ) -> Path:
+        """Write this board as one self-contained HTML file for raters without Python, and
+        return its path (a folder: ``<test id>.html`` in it).
+
+        The page plays every file from inside itself (metadata removed) and fetches nothing;
+        it is always blind, shuffles rows and cards per rater (from the name typed, or
+        ``?rater=`` in its URL), asks for every card to be heard (and rated, or a pair
+        chosen) before the next row, keeps each answer in the browser's storage, and on
+        Finish saves ``<test id>-<rater>.json`` (and POSTs it to `submit_url`, as
+        ``text/plain`` JSON: the server must answer with ``Access-Control-Allow-Origin``).
+        `instructions` is shown first (paragraphs split by blank lines); `training` adds a
+        practice row whose answers are not kept: True (the first row), a value of `by`, or a
+        list of audio files. Warns over 200 MB. Bring results back with `import_verdicts`.
+        """
+        from .export import write_test
+
+        return write_test(
+            self,
+            path,
+            title=title,
+            instructions=instructions,
+            submit_url=submit_url,
+            training=training,
+        )
+
     def close(self) -> None:
         """Stop the board's background work (queued verdicts are still written) and close it."""
         self._jobs.close()

@@ -21,7 +21,13 @@ from urllib.parse import urlsplit
 from .core import esc
 
 #: Characters a JSON text may hold that would end or confuse its ``<script>`` block.
-_SCRIPT_UNSAFE = {"<": "\\u003c", ">": "\\u003e", "&": "\\u0026", "\u2028": "\\u2028", "\u2029": "\\u2029"}
+_SCRIPT_UNSAFE = {
+    "<": "\\u003c",
+    ">": "\\u003e",
+    "&": "\\u0026",
+    "\u2028": "\\u2028",
+    "\u2029": "\\u2029",
+}
 _BASE64 = re.compile(rb"[A-Za-z0-9+/]*={0,2}")
 #: A file's token in the page: what the kernel makes (12 hex digits).
 _TOKEN = re.compile(r"[0-9a-f]{6,64}")
@@ -103,7 +109,7 @@ def listening_test_page(
         raise ValueError("the page's style contains '</style', which would end its block")
     css = style
     yield (
-        "<!doctype html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
+        '<!doctype html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n'
         f'<meta http-equiv="Content-Security-Policy" content="{esc(content_policy(code, css, submit_url))}">\n'
         '<meta name="referrer" content="no-referrer">\n'
         '<meta name="viewport" content="width=device-width, initial-scale=1">\n'
@@ -126,7 +132,7 @@ def listening_test_page(
         '<div class="qnb-x-steps"><button type="button" id="qnb-x-back">Back</button>'
         '<span class="qnb-x-rules" id="qnb-x-rules" role="status"></span>'
         '<button type="button" class="qnb-x-primary" id="qnb-x-next" aria-keyshortcuts="Enter" '
-        'disabled>Next</button></div></section>\n'
+        "disabled>Next</button></div></section>\n"
         '<section class="qnb-x-panel" id="qnb-x-done" hidden aria-label="Finished">'
         "<p><b>Thank you: the test is done.</b> Your answers were saved as a file (see your "
         "downloads); send it to whoever gave you this test.</p>"

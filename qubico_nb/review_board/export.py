@@ -70,7 +70,9 @@ def page_code() -> tuple[str, str]:
     """The page's one ES module (the board's, then the page's own files) and its style."""
     code = board_code()
     parts = [code["js"]]
-    parts += [f"// ---- export/{name} ----\n{(EXPORT / name).read_text('utf-8')}" for name in PAGE_FILES]
+    parts += [
+        f"// ---- export/{name} ----\n{(EXPORT / name).read_text('utf-8')}" for name in PAGE_FILES
+    ]
     return "\n".join(parts), code["css"] + "\n" + (EXPORT / PAGE_STYLE).read_text("utf-8")
 
 
@@ -220,7 +222,9 @@ def _training(review: Review, training: Any, files: _Files) -> dict[str, Any] | 
                     review, card, designs.token(secret, f"training|{text}"), files, loose=True
                 )
             except Exception as exc:
-                raise InvalidRequestError(f"the training file {text!r} cannot be played: {exc}") from None
+                raise InvalidRequestError(
+                    f"the training file {text!r} cannot be played: {exc}"
+                ) from None
             if entry is None:
                 raise InvalidRequestError(f"the training file {text!r} cannot be played")
             cards.append(entry)

@@ -1131,6 +1131,30 @@ class Review(anywidget.AnyWidget):
             training=training,
         )
 
+    def import_verdicts(
+        self, paths: str | os.PathLike[str] | Sequence[str | os.PathLike[str]]
+    ) -> pd.DataFrame:
+        """Bring back the result files of this board's exported test (files, or folders of
+        ``*.json``): each is checked against this test (its id, design, scale and card keys),
+        its shown positions mapped back to tasks, and its verdicts appended to the store in
+        one write. All or nothing: a file of another test (or damaged) raises
+        InvalidRequestError naming it, and nothing is imported. Of a rater's several
+        submissions the latest is kept (the summary and a warning say which were not);
+        verdicts already imported are not added again. Returns one row per file: file, rater,
+        finished_at, trials, verdicts (added), status. `verdicts` then holds every rater.
+        """
+        from .results import import_results
+
+        verdicts, summary = import_results(self, paths)
+        if verdicts:
+            self.store.append_many(verdicts)
+        with self._lock:
+            for item in verdicts:
+                self._latest[(item.rater, item.task_id)] = item
+            self.marks = self._marks()
+            self.raters = self._progress()
+        return summary
+
     def close(self) -> None:
         """Stop the board's background work (queued verdicts are still written) and close it."""
         self._jobs.close()

@@ -99,8 +99,12 @@ def test_the_page_escapes_its_texts() -> None:
     with pytest.raises(ValueError, match="token"):
         "".join(
             listening_test_page(
-                title="t", instructions=None, test={}, files=[('x" onload="', b"")],
-                script="", style="",
+                title="t",
+                instructions=None,
+                test={},
+                files=[('x" onload="', b"")],
+                script="",
+                style="",
             )
         )
 
@@ -139,7 +143,9 @@ def test_the_file_names_nothing_and_maps_back_through_the_board(
         "peaks", "gain_db", "mime",
     }  # fmt: skip
     assert {t for t in texts if not re.fullmatch("[0-9a-f]{12,16}", t)} == {
-        export.TEST_FORMAT, "score", "audio/wav"
+        export.TEST_FORMAT,
+        "score",
+        "audio/wav",
     }
     assert test["test"] == board.test_id and test["design"] == "score"
     assert test["scale"] == [1.0, 5.0] and test["level_match"] is True
@@ -214,7 +220,9 @@ def test_a_file_cut_short_never_replaces_a_good_one(
     board.close()
 
 
-def test_a_large_test_warns(table: pd.DataFrame, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_large_test_warns(
+    table: pd.DataFrame, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     board = board_of(table, tmp_path)
     monkeypatch.setattr(export, "WARN_BYTES", 1000)
     with pytest.warns(UserWarning, match="over 0 MB"):
@@ -222,7 +230,9 @@ def test_a_large_test_warns(table: pd.DataFrame, tmp_path: Path, monkeypatch: py
     board.close()
 
 
-def test_a_card_without_audio_is_left_out_with_a_warning(table: pd.DataFrame, tmp_path: Path) -> None:
+def test_a_card_without_audio_is_left_out_with_a_warning(
+    table: pd.DataFrame, tmp_path: Path
+) -> None:
     frame = table.copy()
     frame.loc[0, "status"] = "failed"
     board = board_of(frame, tmp_path)

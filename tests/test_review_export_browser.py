@@ -117,7 +117,9 @@ class ExportedPage:
         )
         trial = self.trial()
         heard = self.page.evaluate("() => qnbTest.heard.size")
-        keys = (["r"] if trial["reference"] else []) + [str(i + 1) for i in range(len(trial["cards"]))]
+        keys = (["r"] if trial["reference"] else []) + [
+            str(i + 1) for i in range(len(trial["cards"]))
+        ]
         for key in keys:
             heard += 1
             self.hear(heard, key)
@@ -138,7 +140,9 @@ def answer(page: ExportedPage, design: str, by_mouse: bool) -> None:
         return
     for number, _ in enumerate(trial["cards"]):
         if by_mouse and design == "score":
-            page.page.locator(".qnb-rv-card").nth(number).locator("button.qnb-rv-score[data-score='4']").click()
+            page.page.locator(".qnb-rv-card").nth(number).locator(
+                "button.qnb-rv-score[data-score='4']"
+            ).click()
         else:
             page.page.locator(".qnb-rv").focus()
             page.page.keyboard.press(str(number + 1))
@@ -156,14 +160,19 @@ def go_on(page: ExportedPage, by_mouse: bool) -> None:
 
 @pytest.mark.parametrize(
     ("design", "prompts"),
-    [("score", ["rain on a tin roof", "seagulls over waves"]), ("mushra", ["rain on a tin roof"]),
-     ("pairwise", ["rain on a tin roof"])],
+    [
+        ("score", ["rain on a tin roof", "seagulls over waves"]),
+        ("mushra", ["rain on a tin roof"]),
+        ("pairwise", ["rain on a tin roof"]),
+    ],
 )
 def test_a_rater_completes_the_test_and_the_result_imports(
     browser: Any, tmp_path: Path, design: str, prompts: list[str]
 ) -> None:
     board = make_board(tmp_path, design, prompts)
-    path = board.export_html(tmp_path / "test.html", instructions="Listen, then rate.", training=True)
+    path = board.export_html(
+        tmp_path / "test.html", instructions="Listen, then rate.", training=True
+    )
     text = path.read_text("utf-8")
     for secret in SECRETS:
         assert secret not in text, secret
@@ -187,7 +196,9 @@ def test_a_rater_completes_the_test_and_the_result_imports(
                 assert page.page.inner_text("#qnb-x-begin") == "Continue"
                 page.start()
                 assert page.page.evaluate("() => qnbTest.at") == 1
-                assert page.page.evaluate("() => JSON.stringify(qnbTest.store.data.trials)") == before
+                assert (
+                    page.page.evaluate("() => JSON.stringify(qnbTest.store.data.trials)") == before
+                )
                 assert page.page.is_enabled("#qnb-x-next")
             else:
                 assert page.page.is_disabled("#qnb-x-next")  # heard, not yet rated
@@ -274,7 +285,9 @@ def test_a_submit_url_gets_the_result_and_nothing_else(browser: Any, tmp_path: P
             page.hear_all()
             answer(page, "pairwise", by_mouse=True)
             go_on(page, by_mouse=True)
-        page.page.wait_for_function("() => /were sent/.test(document.getElementById('qnb-x-sent').textContent)")
+        page.page.wait_for_function(
+            "() => /were sent/.test(document.getElementById('qnb-x-sent').textContent)"
+        )
         assert page.requests == [page.url, url]
         assert posted[0]["rater"] == "bo" and len(posted[0]["trials"]) == 3
     finally:

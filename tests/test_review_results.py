@@ -209,7 +209,11 @@ def test_pairwise_choices_land_in_both_tasks(table: pd.DataFrame, tmp_path: Path
     board.import_verdicts(write(tmp_path, "a.json", result(board, "ann")))
     got = board.verdicts
     assert len(got) == 6 and got["position"].isna().all()
-    pairs = [(task, other, entry) for task, a in zip(got["task_id"], got["answers"], strict=True) for other, entry in a["pairs"].items()]
+    pairs = [
+        (task, other, entry)
+        for task, a in zip(got["task_id"], got["answers"], strict=True)
+        for other, entry in a["pairs"].items()
+    ]
     assert len(pairs) == 2 * 6  # 3 pairs per row, 2 rows, each kept in both tasks
     firsts = [(t, o) for t, o, e in pairs if e["first"]]
     assert all(e["choice"] == "a" for _, _, e in pairs)
@@ -223,7 +227,9 @@ def test_mushra_results_keep_the_hidden_reference_and_anchors(
 ) -> None:
     frame = table.assign(ref=table.groupby("prompt")["local_path"].transform("first"))
     board = board_of(frame, tmp_path, design="mushra", reference="ref", anchors=("lp3.5k",))
-    board.import_verdicts(write(tmp_path, "a.json", result(board, "ann", answer=lambda i: 20.5 * i)))
+    board.import_verdicts(
+        write(tmp_path, "a.json", result(board, "ann", answer=lambda i: 20.5 * i))
+    )
     ids = set(board.verdicts["task_id"])
     assert {i for i in ids if i.startswith("~")} == {
         "~reference|rain on a tin roof",

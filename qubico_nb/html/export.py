@@ -32,6 +32,48 @@ _BASE64 = re.compile(rb"[A-Za-z0-9+/]*={0,2}")
 #: A file's token in the page: what the kernel makes (12 hex digits).
 _TOKEN = re.compile(r"[0-9a-f]{6,64}")
 
+#: The page around the board: start (instructions, name), the trial, the end. Filled by
+#: `listening_test_page` with escaped texts only; standalone.js finds its parts by id.
+_SHELL = """<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta http-equiv="Content-Security-Policy" content="{policy}">
+<meta name="referrer" content="no-referrer">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>{title}</title>
+<style>{css}</style>
+</head>
+<body>
+<main class="qnb-x" id="qnb-x">
+<header class="qnb-x-top"><h1>{title}</h1>
+<div class="qnb-x-where"><span id="qnb-x-progress" aria-live="polite">Not started</span>
+<progress id="qnb-x-bar" max="1" value="0" aria-label="Progress"></progress></div></header>
+<section class="qnb-x-panel" id="qnb-x-start" data-title="{title}" aria-label="Start">
+<div class="qnb-x-instructions">{instructions}</div>
+<div class="qnb-x-field"><label for="qnb-x-name">Your name or id</label>
+<input id="qnb-x-name" type="text" autocomplete="off" spellcheck="false" maxlength="100">
+<button type="button" class="qnb-x-primary" id="qnb-x-begin" disabled>Start</button></div>
+<p class="qnb-x-note" id="qnb-x-resume" role="status"></p>
+<p class="qnb-x-note">Use headphones in a quiet room. Your answers stay in this browser until
+you finish; then the page saves them as a file{sending}. Nothing else leaves this page.</p>
+<noscript><p class="qnb-x-note">This test needs JavaScript.</p></noscript></section>
+<section id="qnb-x-trial" hidden aria-label="Test">
+<div class="qnb-x-board" id="qnb-x-board"></div>
+<div class="qnb-x-steps"><button type="button" id="qnb-x-back">Back</button>
+<span class="qnb-x-rules" id="qnb-x-rules" role="status"></span>
+<button type="button" class="qnb-x-primary" id="qnb-x-next" aria-keyshortcuts="Enter"
+ disabled>Next</button></div></section>
+<section class="qnb-x-panel" id="qnb-x-done" hidden aria-label="Finished">
+<p><b>Thank you: the test is done.</b> Your answers were saved as a file (see your
+downloads); send it to whoever gave you this test.</p>
+<p class="qnb-x-note" id="qnb-x-sent" role="status"></p>
+<p><button type="button" id="qnb-x-save">Save the file again</button>
+<button type="button" id="qnb-x-resend" hidden>Send again</button></p></section>
+</main>
+<script type="application/json" id="qnb-test">{test}</script>
+"""
+
 
 def script_json(value: Any) -> str:
     """`value` as JSON that is safe inside ``<script type="application/json">``."""
@@ -108,39 +150,13 @@ def listening_test_page(
     if re.search("</style", style, re.IGNORECASE):
         raise ValueError("the page's style contains '</style', which would end its block")
     css = style
-    yield (
-        '<!doctype html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n'
-        f'<meta http-equiv="Content-Security-Policy" content="{esc(content_policy(code, css, submit_url))}">\n'
-        '<meta name="referrer" content="no-referrer">\n'
-        '<meta name="viewport" content="width=device-width, initial-scale=1">\n'
-        f"<title>{esc(title)}</title>\n<style>{css}</style>\n</head>\n<body>\n"
-        f'<main class="qnb-x" id="qnb-x">\n<header class="qnb-x-top"><h1>{esc(title)}</h1>'
-        '<div class="qnb-x-where"><span id="qnb-x-progress" aria-live="polite">Not started</span>'
-        '<progress id="qnb-x-bar" max="1" value="0" aria-label="Progress"></progress></div></header>\n'
-        f'<section class="qnb-x-panel" id="qnb-x-start" data-title="{esc(title)}" aria-label="Start">'
-        f'<div class="qnb-x-instructions">{_paragraphs(instructions)}</div>'
-        '<div class="qnb-x-field"><label for="qnb-x-name">Your name or id</label>'
-        '<input id="qnb-x-name" type="text" autocomplete="off" spellcheck="false" maxlength="100">'
-        '<button type="button" class="qnb-x-primary" id="qnb-x-begin" disabled>Start</button></div>'
-        '<p class="qnb-x-note" id="qnb-x-resume" role="status"></p>'
-        '<p class="qnb-x-note">Use headphones in a quiet room. Your answers stay in this browser '
-        "until you finish; then the page saves them as a file"
-        + (" and sends them" if submit_url else "")
-        + ". Nothing else leaves this page.</p>"
-        '<noscript><p class="qnb-x-note">This test needs JavaScript.</p></noscript></section>\n'
-        '<section id="qnb-x-trial" hidden aria-label="Test"><div class="qnb-x-board" id="qnb-x-board"></div>'
-        '<div class="qnb-x-steps"><button type="button" id="qnb-x-back">Back</button>'
-        '<span class="qnb-x-rules" id="qnb-x-rules" role="status"></span>'
-        '<button type="button" class="qnb-x-primary" id="qnb-x-next" aria-keyshortcuts="Enter" '
-        "disabled>Next</button></div></section>\n"
-        '<section class="qnb-x-panel" id="qnb-x-done" hidden aria-label="Finished">'
-        "<p><b>Thank you: the test is done.</b> Your answers were saved as a file (see your "
-        "downloads); send it to whoever gave you this test.</p>"
-        '<p class="qnb-x-note" id="qnb-x-sent" role="status"></p>'
-        '<p><button type="button" id="qnb-x-save">Save the file again</button> '
-        '<button type="button" id="qnb-x-resend" hidden>Send again</button></p></section>\n'
-        "</main>\n"
-        f'<script type="application/json" id="qnb-test">{script_json(test)}</script>\n'
+    yield _SHELL.format(
+        policy=esc(content_policy(code, css, submit_url)),
+        title=esc(title),
+        css=css,
+        instructions=_paragraphs(instructions),
+        sending=" and sends them" if submit_url else "",
+        test=script_json(test),
     )
     for token, data in files:
         if not _TOKEN.fullmatch(token):

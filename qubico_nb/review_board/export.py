@@ -16,12 +16,13 @@ import contextlib
 import math
 import os
 import warnings
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..errors import InvalidRequestError
+from ..html import display_label
 from ..html.export import listening_test_page, submit_origin
 from . import board, designs, media
 from .assets import STATIC, board_code
@@ -257,7 +258,7 @@ def _training_row(review: Review, training: Any) -> board.Row:
         return rows[0]
     for row in rows:
         with contextlib.suppress(TypeError, ValueError):
-            if row.value == training or board.display_label(row.value) == str(training):
+            if row.value == training or display_label(row.value) == str(training):
                 return row
     raise InvalidRequestError(
         f"training={training!r} is not a row of the board (a value of {review.by!r}), True for "

@@ -57,7 +57,7 @@ def result_files(paths: str | os.PathLike[str] | Sequence[str | os.PathLike[str]
     """The files to read: each file given, and every ``*.json`` in each folder given."""
     items = [paths] if isinstance(paths, (str, Path)) or hasattr(paths, "__fspath__") else paths
     found: list[Path] = []
-    for item in items:  # type: ignore[union-attr]
+    for item in items:
         path = Path(item)
         if path.is_dir():
             found += sorted(p for p in path.glob("*.json") if p.is_file())
@@ -66,7 +66,7 @@ def result_files(paths: str | os.PathLike[str] | Sequence[str | os.PathLike[str]
         else:
             raise InvalidRequestError(f"no result file or folder at {path}")
     if not found:
-        raise InvalidRequestError(f"no result files (*.json) in {', '.join(map(str, items))}")  # type: ignore[arg-type]
+        raise InvalidRequestError(f"no result files (*.json) in {', '.join(map(str, items))}")
     return list(dict.fromkeys(found))
 
 
@@ -88,7 +88,8 @@ def read_submission(
         )
     if data.get("test") != review.test_id:
         raise ValueError(
-            f"a result of another test (test {data.get('test')!r}; this board's is {review.test_id!r})"
+            f"a result of another test (test {data.get('test')!r}; this board's is "
+            f"{review.test_id!r})"
         )
     if data.get("design") != review.design:
         raise ValueError(f"a {data.get('design')!r} test; this board is {review.design!r}")
@@ -103,7 +104,7 @@ def read_submission(
     trials = data.get("trials")
     if not isinstance(trials, list):
         raise ValueError("no trials")
-    common = {
+    common: dict[str, Any] = {
         "rater": rater.strip(),
         "blind": True,
         "review": review.name,

@@ -59,7 +59,10 @@ export class AnswerStore {
     };
   }
 
-  trial(id) { return (this.data.trials[id] ||= {}); }
+  trial(id) {
+    if (!this.data.trials[id]) this.data.trials[id] = {};
+    return this.data.trials[id];
+  }
 
   /** Write it all; false (with `error` set) when the browser refuses (storage off or full). */
   save() {
@@ -222,7 +225,7 @@ export class TestPage {
     this.parts.begin.disabled = !rater;
     const saved = rater && new AnswerStore(this.test, rater, this.storage);
     const count = saved ? Object.keys(saved.data.trials).length : 0;
-    this.parts.resume.textContent = saved && saved.data.finished_at
+    this.parts.resume.textContent = saved?.data.finished_at
       ? "You finished this test in this browser: starting again shows your answers, and Finish saves them again."
       : count ? "Your answers so far are kept in this browser: you will continue where you left off." : "";
     this.parts.begin.textContent = count ? "Continue" : "Start";

@@ -19,16 +19,47 @@ import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
+from ..client import Client
 from ..errors import InvalidRequestError
 from ..html import display_label
 from ..html.export import listening_test_page, submit_origin
+from ..store.verdicts import Verdict
 from . import board, designs, media
 from .assets import STATIC, board_code
+from .media import Media
 
-if TYPE_CHECKING:
-    from .widget import Review
+
+class Board(Protocol):
+    """What an export, and reading its results back, needs of a `Review`: its layout and
+    secret, its settings, its files and their measures, the verdicts it holds."""
+
+    _base_rows: list[board.Row]
+    _secret: bytes
+    _gains: dict[str, float | None]
+    _latest: dict[tuple[str, str], Verdict]
+    _client: Client | None
+
+    @property
+    def by(self) -> str: ...
+    @property
+    def name(self) -> str: ...
+    @property
+    def test_id(self) -> str: ...
+    @property
+    def design(self) -> str: ...
+    @property
+    def scale(self) -> list[float]: ...
+    @property
+    def no_preference(self) -> bool: ...
+    @property
+    def level_match(self) -> bool: ...
+    def wait(self, timeout: float | None = ...) -> bool: ...
+    def _measure(self, card: board.Card) -> Media | None: ...
+    def _card_bytes(self, card: board.Card) -> bytes: ...
+    def _video_bytes(self, url: str) -> bytes | None: ...
+
 
 #: The test file's format, and the result file's (`results`).
 TEST_FORMAT = "qubico-nb/listening-test"
@@ -56,7 +87,7 @@ def file_token(secret: bytes, source: str) -> str:
     return designs.token(secret, f"file|{source}")
 
 
-def card_keys(review: Review) -> dict[str, tuple[str, board.Card]]:
+def card_keys(review: Board) -> dict[str, tuple[str, board.Card]]:
     """Each page key of the board's test -> (its row's page key, the card): how a result's
     keys are read back."""
     secret = review._secret
@@ -94,7 +125,7 @@ class _Files:
 
 
 def build_test(
-    review: Review,
+    review: Board,
     *,
     training: Any = None,
     submit_url: str | None = None,
@@ -143,7 +174,7 @@ def build_test(
 
 
 def _card(
-    review: Review, card: board.Card, key: str, files: _Files, *, loose: bool = False
+    review: Board, card: board.Card, key: str, files: _Files, *, loose: bool = False
 ) -> dict[str, Any] | None:
     """A card as the page knows it: its key, file, role (only the open reference says it is
     one), length, waveform and level-matching gain; None when it cannot be played. A `loose`
@@ -176,7 +207,7 @@ def _card(
     return entry
 
 
-def _video(review: Review, row: board.Row, files: _Files) -> str | None:
+def _video(review: Board, row: board.Row, files: _Files) -> str | None:
     """The row's source video as a file token (blind), or None (no video, or one that cannot
     be fetched or stripped of its metadata: the row then plays without it)."""
     if not row.video_url:
@@ -193,7 +224,7 @@ def _video(review: Review, row: board.Row, files: _Files) -> str | None:
     return token
 
 
-def _training(review: Review, training: Any, files: _Files) -> dict[str, Any] | None:
+def _training(review: Board, training: Any, files: _Files) -> dict[str, Any] | None:
     """The training row: ``True`` (the board's first row), a value of the board's `by`
     column (that row), or a list of audio files or URLs (a row of its own)."""
     if training is None or training is False:
@@ -250,7 +281,7 @@ def _training(review: Review, training: Any, files: _Files) -> dict[str, Any] | 
     }
 
 
-def _training_row(review: Review, training: Any) -> board.Row:
+def _training_row(review: Board, training: Any) -> board.Row:
     rows = review._base_rows
     if not rows:
         raise InvalidRequestError("the board has no rows to train with")
@@ -267,7 +298,7 @@ def _training_row(review: Review, training: Any) -> board.Row:
 
 
 def write_test(
-    review: Review,
+    review: Board,
     path: str | os.PathLike[str],
     *,
     title: str = "Listening test",

@@ -28,12 +28,10 @@ import pandas as pd
 from ..errors import InvalidRequestError
 from ..store.verdicts import Verdict
 from . import board, choices
-from .export import card_keys
+from .export import Board, card_keys
 
 if TYPE_CHECKING:
     import os
-
-    from .widget import Review
 
 RESULT_FORMAT = "qubico-nb/listening-result"
 RESULT_VERSION = 1
@@ -71,7 +69,7 @@ def result_files(paths: str | os.PathLike[str] | Sequence[str | os.PathLike[str]
 
 
 def read_submission(
-    path: Path, review: Review, keys: Mapping[str, tuple[str, board.Card]]
+    path: Path, review: Board, keys: Mapping[str, tuple[str, board.Card]]
 ) -> Submission:
     """One result file as verdicts of `review`'s tasks; ValueError saying what is wrong."""
     if path.stat().st_size > MAX_RESULT_BYTES:
@@ -122,7 +120,7 @@ def read_submission(
 
 def _trial(
     trial: Any,
-    review: Review,
+    review: Board,
     keys: Mapping[str, tuple[str, board.Card]],
     common: dict[str, Any],
     level_match: bool,
@@ -179,7 +177,7 @@ def _trial(
 def _choice(
     entry: dict[str, Any],
     cards: list[board.Card],
-    review: Review,
+    review: Board,
     common: dict[str, Any],
     gains: dict[str, float | None],
     made: dict[str, Verdict],
@@ -222,7 +220,7 @@ def _moment(value: Any, name: str) -> datetime:
 
 
 def import_results(
-    review: Review, paths: str | os.PathLike[str] | Sequence[str | os.PathLike[str]]
+    review: Board, paths: str | os.PathLike[str] | Sequence[str | os.PathLike[str]]
 ) -> tuple[list[Verdict], pd.DataFrame]:
     """The verdicts to append from result files, and a summary per file; InvalidRequestError
     naming every file that is not a result of this test (then nothing is imported)."""
@@ -267,7 +265,7 @@ def import_results(
     return out, pd.DataFrame.from_records(records, columns=list(SUMMARY_COLUMNS))
 
 
-def _known(review: Review, verdict: Verdict) -> bool:
+def _known(review: Board, verdict: Verdict) -> bool:
     """Whether the store already holds this verdict or a newer one of the same rater."""
     earlier = review._latest.get((verdict.rater, verdict.task_id))
     return earlier is not None and _moment(earlier.rated_at, "") >= _moment(verdict.rated_at, "")

@@ -223,7 +223,7 @@ export class TestPage {
   paintStart() {
     const rater = this.rater();
     this.parts.begin.disabled = !rater;
-    const saved = rater && new AnswerStore(this.test, rater, this.storage);
+    const saved = rater ? new AnswerStore(this.test, rater, this.storage) : null;
     const count = saved ? Object.keys(saved.data.trials).length : 0;
     this.parts.resume.textContent = saved?.data.finished_at
       ? "You finished this test in this browser: starting again shows your answers, and Finish saves them again."

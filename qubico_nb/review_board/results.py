@@ -51,6 +51,21 @@ class Submission:
     verdicts: list[Verdict] = field(default_factory=list)
 
 
+@dataclass(frozen=True)
+class _Test:
+    """The board's settings a result is checked against (read from its traits once)."""
+
+    design: str
+    scale: tuple[float, float]
+    no_preference: bool
+    gains: dict[str, float | None]
+
+    @classmethod
+    def of(cls, review: Board) -> _Test:
+        low, high = review.scale
+        return cls(review.design, (low, high), review.no_preference, dict(review._gains))
+
+
 def result_files(paths: str | os.PathLike[str] | Sequence[str | os.PathLike[str]]) -> list[Path]:
     """The files to read: each file given, and every ``*.json`` in each folder given."""
     items = [paths] if isinstance(paths, (str, Path)) or hasattr(paths, "__fspath__") else paths
@@ -110,9 +125,10 @@ def read_submission(
     }
     level_match = data.get("level_match") is True
     made: dict[str, Verdict] = {}
+    test = _Test.of(review)
     for number, trial in enumerate(trials, 1):
         try:
-            _trial(trial, review, keys, common, level_match, made)
+            _trial(trial, test, keys, common, level_match, made)
         except ValueError as exc:
             raise ValueError(f"trial {number}: {exc}") from None
     return Submission(path, common["rater"], finished, len(trials), list(made.values()))
@@ -120,7 +136,7 @@ def read_submission(
 
 def _trial(
     trial: Any,
-    review: Board,
+    test: _Test,
     keys: Mapping[str, tuple[str, board.Card]],
     common: dict[str, Any],
     level_match: bool,
@@ -138,24 +154,24 @@ def _trial(
         if found is None or found[0] != row or found[1].role == board.REFERENCE:
             raise ValueError(f"the card {key!r} is not a card of this test's row {row!r}")
         cards.append(found[1])
-    if len(set(shown)) != len(shown) or (review.design == "pairwise" and len(cards) != 2):
+    if len(set(shown)) != len(shown) or (test.design == "pairwise" and len(cards) != 2):
         raise ValueError("the cards shown are not a row of this test")
     unknown = set(answers) - set(shown)
     if unknown:
         raise ValueError(f"answers for cards not shown: {sorted(unknown)[:3]}")
     positions = board.letters(len(cards))
     # The gain each card played at: its level-matching gain, or 0 dB when the test had none.
-    gains = {c.source: review._gains.get(c.source) if level_match else 0.0 for c in cards}
+    gains = {c.source: test.gains.get(c.source) if level_match else 0.0 for c in cards}
     for key, card, position in zip(shown, cards, positions, strict=True):
         entry = answers.get(key)
         if entry is None:
             continue
         if not isinstance(entry, dict):
             raise ValueError(f"the answer for {key!r} is not an object")
-        if review.design == "pairwise":
+        if test.design == "pairwise":
             if key != shown[0]:
                 raise ValueError("a pair's choice is kept on its first card")
-            _choice(entry, cards, review, common, gains, made)
+            _choice(entry, cards, test, common, gains, made)
             continue
         line = {
             **{
@@ -168,7 +184,7 @@ def _trial(
             "gain_db": gains[card.source],
             "task_id": card.task_id,
         }
-        verdict = Verdict.from_obj(line, scale=tuple(review.scale))  # type: ignore[arg-type]
+        verdict = Verdict.from_obj(line, scale=test.scale)
         earlier = made.get(card.task_id)
         if earlier is None or _moment(earlier.rated_at, "") <= _moment(verdict.rated_at, ""):
             made[card.task_id] = verdict
@@ -177,7 +193,7 @@ def _trial(
 def _choice(
     entry: dict[str, Any],
     cards: list[board.Card],
-    review: Board,
+    test: _Test,
     common: dict[str, Any],
     gains: dict[str, float | None],
     made: dict[str, Verdict],
@@ -187,7 +203,7 @@ def _choice(
     choice = answers.get("choice") if isinstance(answers, dict) else None
     if choice is None:
         return
-    choices.check_choice(choice, no_preference=review.no_preference)
+    choices.check_choice(choice, no_preference=test.no_preference)
     when = _moment(entry.get("rated_at"), "rated_at").isoformat()
     first, second = cards
     for this, other, is_first in ((first, second, True), (second, first, False)):

@@ -29,6 +29,9 @@ from qubico_nb.review_board import Review, designs, export, review
 from .helpers.boards import PROMPTS, make_table
 
 PLAN_JS = Path(export.EXPORT / "plan.js")
+DEMO_VIDEO = (
+    Path(__file__).resolve().parent.parent / "qubico_nb" / "sandbox" / "assets" / "demo.mp4"
+)
 
 
 @pytest.fixture(scope="module")
@@ -189,6 +192,27 @@ def test_training_rows(table: pd.DataFrame, tmp_path: Path) -> None:
         board.export_html(tmp_path / "d.html", training="no such prompt")
     with pytest.raises(InvalidRequestError, match="cannot be played"):
         board.export_html(tmp_path / "e.html", training=[str(tmp_path / "missing.wav")])
+    board.close()
+
+
+def test_a_row_s_video_goes_in_blind(
+    table: pd.DataFrame, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from qubico_nb._tags import strip_metadata
+
+    video = DEMO_VIDEO.read_bytes()
+    frame = table.assign(video="https://cdn.example.com/clips/beach.mp4")
+    board = board_of(frame, tmp_path)
+    monkeypatch.setattr(board, "_video_bytes", lambda url: video)
+    path = board.export_html(tmp_path / "t.html")
+    test = page_test(path)
+    tokens = {row["video"] for row in test["rows"]}
+    assert len(tokens) == 1 and None not in tokens  # one file for the rows that share it
+    (token,) = tokens
+    assert test["files"][token] == {"mime": "video/mp4"}
+    block = re.search(f'data-file="{token}">([^<]*)<', path.read_text("utf-8"))
+    assert block is not None and base64.b64decode(block.group(1)) == strip_metadata(video)
+    assert "cdn.example.com" not in path.read_text("utf-8")
     board.close()
 
 

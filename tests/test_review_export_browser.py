@@ -35,8 +35,16 @@ def browser() -> Iterator[Any]:
         chromium.close()
 
 
-def make_board(folder: Path, design: str, prompts: list[str]) -> Review:
-    table = make_table(folder, prompts, seconds=1.2).drop(columns=["video"])
+DEMO_VIDEO = (
+    Path(__file__).resolve().parent.parent / "qubico_nb" / "sandbox" / "assets" / "demo.mp4"
+)
+
+
+def make_board(folder: Path, design: str, prompts: list[str], *, video: bool = False) -> Review:
+    """A blind board of local WAVs (with the sandbox's demo video on every row if asked)."""
+    table = make_table(folder, prompts, seconds=1.2)
+    if not video:
+        table = table.drop(columns=["video"])
     options: dict[str, Any] = {}
     if design == "mushra":
         table["ref"] = table.groupby("prompt")["local_path"].transform("first")
@@ -50,6 +58,8 @@ def make_board(folder: Path, design: str, prompts: list[str]) -> Review:
         **options,
     )
     assert board.wait(30)
+    if video:
+        board._video_bytes = lambda url: DEMO_VIDEO.read_bytes()  # type: ignore[method-assign]
     return board
 
 
@@ -248,7 +258,7 @@ class _nothing:
 
 
 def test_the_rater_comes_from_the_url_and_light_and_dark_draw(browser: Any, tmp_path: Path) -> None:
-    board = make_board(tmp_path, "score", ["rain on a tin roof"])
+    board = make_board(tmp_path, "score", ["rain on a tin roof"], video=True)
     path = board.export_html(tmp_path / "test.html")
     for scheme in ("light", "dark"):
         page = ExportedPage(browser, path, rater="PROLIFIC_123", scheme=scheme)
@@ -259,6 +269,7 @@ def test_the_rater_comes_from_the_url_and_light_and_dark_draw(browser: Any, tmp_
             background = page.page.evaluate("() => getComputedStyle(document.body).backgroundColor")
             assert (background == "rgb(18, 18, 18)") == (scheme == "dark")
             assert page.page.inner_text("#qnb-x-progress") == "1 of 1"
+            page.page.wait_for_selector("video.qnb-rv-video[src^='blob:']")  # from the file
             assert not page.page.locator(".qnb-rv-reveal").count()
             assert page.errors == []
         finally:

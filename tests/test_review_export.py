@@ -24,9 +24,9 @@ from qubico_nb.html.export import (
     script_json,
     submit_origin,
 )
-from qubico_nb.review_board import Review, designs, export, review
+from qubico_nb.review_board import designs, export
 
-from .helpers.boards import PROMPTS, make_table
+from .helpers.boards import PROMPTS, blind_board, make_table
 
 PLAN_JS = Path(export.EXPORT / "plan.js")
 DEMO_VIDEO = (
@@ -37,12 +37,6 @@ DEMO_VIDEO = (
 @pytest.fixture(scope="module")
 def table(tmp_path_factory: pytest.TempPathFactory) -> pd.DataFrame:
     return make_table(tmp_path_factory.mktemp("export-audio"), seconds=0.5).drop(columns=["video"])
-
-
-def board_of(table: pd.DataFrame, tmp_path: Path, **options: Any) -> Review:
-    made = review(table, blind=True, store=tmp_path / "v.jsonl", rater="lead", **options)
-    assert made.wait(30)
-    return made
 
 
 def page_test(path: Path) -> dict[str, Any]:
@@ -116,7 +110,7 @@ def test_the_page_escapes_its_texts() -> None:
 def test_the_file_names_nothing_and_maps_back_through_the_board(
     table: pd.DataFrame, tmp_path: Path
 ) -> None:
-    board = board_of(table, tmp_path)
+    board = blind_board(table, tmp_path)
     (tmp_path / "out").mkdir()
     path = board.export_html(tmp_path / "out", instructions="Rate each card.")
     assert path == tmp_path / "out" / f"{board.test_id}.html"
@@ -161,7 +155,7 @@ def test_the_file_names_nothing_and_maps_back_through_the_board(
         assert all("role" not in card and len(card["peaks"]) > 100 for card in row["cards"])
     assert len(test["files"]) == len(table)
     assert not list(tmp_path.glob("out/*.partial"))
-    again = board_of(table, tmp_path / "again")  # another session: the same keys
+    again = blind_board(table, tmp_path / "again")  # another session: the same keys
     assert sorted(export.card_keys(again)) == sorted(keys)
     board.close()
     again.close()
@@ -169,7 +163,7 @@ def test_the_file_names_nothing_and_maps_back_through_the_board(
 
 def test_a_mushra_test_marks_only_the_open_reference(table: pd.DataFrame, tmp_path: Path) -> None:
     frame = table.assign(ref=table.groupby("prompt")["local_path"].transform("first"))
-    board = board_of(frame, tmp_path, design="mushra", reference="ref", anchors=("lp3.5k",))
+    board = blind_board(frame, tmp_path, design="mushra", reference="ref", anchors=("lp3.5k",))
     test = page_test(board.export_html(tmp_path / "t.html"))
     for row in test["rows"]:
         roles = [card.get("role") for card in row["cards"]]
@@ -179,7 +173,7 @@ def test_a_mushra_test_marks_only_the_open_reference(table: pd.DataFrame, tmp_pa
 
 
 def test_training_rows(table: pd.DataFrame, tmp_path: Path) -> None:
-    board = board_of(table, tmp_path)
+    board = blind_board(table, tmp_path)
     first = page_test(board.export_html(tmp_path / "a.html", training=True))["training"]
     assert len(first["cards"]) == 3
     assert not {c["key"] for c in first["cards"]} & set(export.card_keys(board))
@@ -202,7 +196,7 @@ def test_a_row_s_video_goes_in_blind(
 
     video = DEMO_VIDEO.read_bytes()
     frame = table.assign(video="https://cdn.example.com/clips/beach.mp4")
-    board = board_of(frame, tmp_path)
+    board = blind_board(frame, tmp_path)
     monkeypatch.setattr(board, "_video_bytes", lambda url: video)
     path = board.export_html(tmp_path / "t.html")
     test = page_test(path)
@@ -217,7 +211,7 @@ def test_a_row_s_video_goes_in_blind(
 
 
 def test_bad_arguments_write_nothing(table: pd.DataFrame, tmp_path: Path) -> None:
-    board = board_of(table, tmp_path)
+    board = blind_board(table, tmp_path)
     with pytest.raises(InvalidRequestError, match="submit_url"):
         board.export_html(tmp_path / "t.html", submit_url="ftp://example.org/")
     with pytest.raises(InvalidRequestError, match="instructions"):
@@ -229,7 +223,7 @@ def test_bad_arguments_write_nothing(table: pd.DataFrame, tmp_path: Path) -> Non
 def test_a_file_cut_short_never_replaces_a_good_one(
     table: pd.DataFrame, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    board = board_of(table, tmp_path)
+    board = blind_board(table, tmp_path)
     path = board.export_html(tmp_path / "t.html")
     good = path.read_bytes()
 
@@ -247,7 +241,7 @@ def test_a_file_cut_short_never_replaces_a_good_one(
 def test_a_large_test_warns(
     table: pd.DataFrame, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    board = board_of(table, tmp_path)
+    board = blind_board(table, tmp_path)
     monkeypatch.setattr(export, "WARN_BYTES", 1000)
     with pytest.warns(UserWarning, match="over 0 MB"):
         board.export_html(tmp_path / "t.html")
@@ -259,7 +253,7 @@ def test_a_card_without_audio_is_left_out_with_a_warning(
 ) -> None:
     frame = table.copy()
     frame.loc[0, "status"] = "failed"
-    board = board_of(frame, tmp_path)
+    board = blind_board(frame, tmp_path)
     with pytest.warns(UserWarning, match="1 card"):
         test = page_test(board.export_html(tmp_path / "t.html"))
     assert sum(len(row["cards"]) for row in test["rows"]) == len(frame) - 1

@@ -6,7 +6,6 @@ identifies a card is in the file, the page, its storage or any request."""
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +15,7 @@ import pytest
 from qubico_nb.review_board import Review, review
 
 from .helpers.boards import make_table
-from .helpers.browser import ARGS, CHROMIUM, require_browser
+from .helpers.browser import bare_chromium
 
 pytestmark = [pytest.mark.slow, pytest.mark.browser]
 
@@ -24,15 +23,7 @@ pytestmark = [pytest.mark.slow, pytest.mark.browser]
 SECRETS = ("secret", "rain on a tin roof", "seagulls", "p0s0", "p0s1", "p0s2", "/tmp/", "task-0")
 
 
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    require_browser()
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as play:
-        chromium = play.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
-        yield chromium
-        chromium.close()
+browser = pytest.fixture(scope="module")(bare_chromium)
 
 
 DEMO_VIDEO = (

@@ -12,21 +12,15 @@ import pandas as pd
 import pytest
 
 from qubico_nb.errors import InvalidRequestError
-from qubico_nb.review_board import Review, export, review
+from qubico_nb.review_board import Review, export
 from qubico_nb.review_board.results import RESULT_FORMAT
 
-from .helpers.boards import make_table
+from .helpers.boards import blind_board, make_table
 
 
 @pytest.fixture(scope="module")
 def table(tmp_path_factory: pytest.TempPathFactory) -> pd.DataFrame:
     return make_table(tmp_path_factory.mktemp("results-audio"), seconds=0.5).drop(columns=["video"])
-
-
-def board_of(table: pd.DataFrame, tmp_path: Path, **options: Any) -> Review:
-    made = review(table, blind=True, store=tmp_path / "v.jsonl", rater="lead", **options)
-    assert made.wait(30)
-    return made
 
 
 def result(
@@ -98,7 +92,7 @@ def write(folder: Path, name: str, data: Any) -> Path:
 def test_results_come_back_as_verdicts_of_the_board_s_tasks(
     table: pd.DataFrame, tmp_path: Path
 ) -> None:
-    board = board_of(table, tmp_path)
+    board = blind_board(table, tmp_path)
     folder = tmp_path / "results"
     write(folder, "a.json", result(board, "ann"))
     write(folder, "b.json", result(board, "bo", answer=lambda i: 5))
@@ -123,8 +117,8 @@ def test_results_come_back_as_verdicts_of_the_board_s_tasks(
 def test_a_file_of_another_test_is_refused_and_nothing_is_imported(
     table: pd.DataFrame, tmp_path: Path
 ) -> None:
-    board = board_of(table, tmp_path)
-    other = board_of(table.iloc[:3], tmp_path / "other")
+    board = blind_board(table, tmp_path)
+    other = blind_board(table.iloc[:3], tmp_path / "other")
     good = write(tmp_path / "r", "good.json", result(board, "ann"))
     stray = write(tmp_path / "r", "stray.json", result(other, "bo"))
     damaged = write(tmp_path / "r", "damaged.json", '{"format": "qubico-nb/listening-res')
@@ -153,7 +147,7 @@ def test_a_file_of_another_test_is_refused_and_nothing_is_imported(
 def test_a_result_that_does_not_fit_says_why(
     table: pd.DataFrame, tmp_path: Path, change: dict[str, Any], why: str
 ) -> None:
-    board = board_of(table, tmp_path)
+    board = blind_board(table, tmp_path)
     path = write(tmp_path, "x.json", {**result(board, "ann"), **change})
     with pytest.raises(InvalidRequestError, match=why):
         board.import_verdicts(path)
@@ -161,7 +155,7 @@ def test_a_result_that_does_not_fit_says_why(
 
 
 def test_cards_and_answers_are_checked(table: pd.DataFrame, tmp_path: Path) -> None:
-    board = board_of(table, tmp_path)
+    board = blind_board(table, tmp_path)
     bad_score = result(board, "ann", answer=lambda i: 9)
     with pytest.raises(InvalidRequestError, match="trial 1: score 9 outside the scale"):
         board.import_verdicts(write(tmp_path, "a.json", bad_score))
@@ -184,7 +178,7 @@ def test_cards_and_answers_are_checked(table: pd.DataFrame, tmp_path: Path) -> N
 def test_the_latest_submission_of_a_rater_is_kept_and_said(
     table: pd.DataFrame, tmp_path: Path
 ) -> None:
-    board = board_of(table, tmp_path)
+    board = blind_board(table, tmp_path)
     folder = tmp_path / "r"
     write(folder, "1.json", result(board, "ann", finished="2026-12-01T10:00:00Z"))
     late = result(board, "ann", finished="2026-12-02T10:00:00Z", answer=lambda i: 5)
@@ -205,7 +199,7 @@ def test_the_latest_submission_of_a_rater_is_kept_and_said(
 
 
 def test_pairwise_choices_land_in_both_tasks(table: pd.DataFrame, tmp_path: Path) -> None:
-    board = board_of(table, tmp_path, design="pairwise")
+    board = blind_board(table, tmp_path, design="pairwise")
     board.import_verdicts(write(tmp_path, "a.json", result(board, "ann")))
     got = board.verdicts
     assert len(got) == 6 and got["position"].isna().all()
@@ -226,7 +220,7 @@ def test_mushra_results_keep_the_hidden_reference_and_anchors(
     table: pd.DataFrame, tmp_path: Path
 ) -> None:
     frame = table.assign(ref=table.groupby("prompt")["local_path"].transform("first"))
-    board = board_of(frame, tmp_path, design="mushra", reference="ref", anchors=("lp3.5k",))
+    board = blind_board(frame, tmp_path, design="mushra", reference="ref", anchors=("lp3.5k",))
     board.import_verdicts(
         write(tmp_path, "a.json", result(board, "ann", answer=lambda i: 20.5 * i))
     )

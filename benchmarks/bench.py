@@ -15,6 +15,7 @@ To add a row, write a function ``measure_x(config) -> list[Row]`` and append it 
 from __future__ import annotations
 
 import argparse
+import base64
 import contextlib
 import gc
 import http.client
@@ -1188,6 +1189,227 @@ def measure_sync_speed(config: Config) -> list[Row]:
     ]
 
 
+def _export_board(folder: Path, prompts: int, seeds: int, seconds: float) -> Any:
+    """A blind review of `prompts` x `seeds` local WAV files of `seconds` (sandbox audio)."""
+    from qubico_nb.review_board import review
+
+    records = []
+    for p in range(prompts):
+        for s in range(seeds):
+            path = folder / f"p{p}s{s}.wav"
+            path.write_bytes(synthesize_wav(f"prompt {p}", seed=s, seconds=seconds))
+            records.append(
+                {
+                    "task_id": f"task-{p}-{s}",
+                    "prompt": f"prompt {p}",
+                    "seed": s,
+                    "status": "completed",
+                    "audio_url": None,
+                    "local_path": str(path),
+                }
+            )
+    return review(
+        pd.DataFrame.from_records(records),
+        blind=True,
+        store=folder / "verdicts.jsonl",
+        rater="bench",
+        name=f"bench-{prompts}x{seeds}",
+    )
+
+
+def _page_ready_ms(page_path: Path) -> float:
+    """Milliseconds from navigation to the exported page's start (its module ran), or for a
+    page without the module to DOMContentLoaded, in headless Chromium from file://."""
+    from playwright.sync_api import sync_playwright
+
+    from tests.helpers.browser import ARGS, CHROMIUM
+
+    with sync_playwright() as play:
+        browser = play.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
+        try:
+            page = browser.new_page()
+            page.route(
+                "**/*", lambda r: r.continue_() if r.request.url.startswith("file:") else r.abort()
+            )
+            page.goto(page_path.as_uri() + "?rater=bench")
+            return float(
+                page.evaluate(
+                    "() => (performance.getEntriesByName('qnb-test-ready')[0]"
+                    " || performance.getEntriesByType('navigation')[0]).startTime"
+                    " || performance.getEntriesByType('navigation')[0].domContentLoadedEventEnd"
+                )
+            )
+        finally:
+            browser.close()
+
+
+def _result_files(board: Any, folder: Path, raters: int) -> list[Path]:
+    """`raters` result files of `board`'s exported test, as the page writes them."""
+    from qubico_nb.review_board import export
+    from qubico_nb.review_board.results import RESULT_FORMAT
+
+    rows: dict[str, list[str]] = {}
+    for key, (row, _card) in export.card_keys(board).items():
+        rows.setdefault(row, []).append(key)
+    rng = random.Random(7)
+    files = []
+    for r in range(raters):
+        trials = [
+            {
+                "row": row,
+                "shown": cards,
+                "reference": None,
+                "answers": {
+                    c: {"score": rng.randint(1, 5), "rated_at": "2026-12-01T09:59:00.000Z"}
+                    for c in cards
+                },
+            }
+            for row, cards in rows.items()
+        ]
+        data = {
+            "format": RESULT_FORMAT,
+            "version": 1,
+            "test": board.test_id,
+            "design": "score",
+            "scale": list(board.scale),
+            "rater": f"rater {r}",
+            "started_at": "2026-12-01T09:00:00.000Z",
+            "finished_at": "2026-12-01T10:00:00.000Z",
+            "level_match": True,
+            "trials": trials,
+        }
+        path = folder / f"{board.test_id}-rater_{r}.json"
+        path.write_text(json.dumps(data), "utf-8")
+        files.append(path)
+    return files
+
+
+def measure_listening_export(config: Config) -> list[Row]:
+    """An exported listening test (`Review.export_html`): writing a 6 x 4 board, the file's
+    size against its audio, the page's start in Chromium, and 30 raters' results imported and
+    reported over 100 items."""
+    from qubico_nb.listening import report
+
+    rows: list[Row] = []
+    seconds = config.size(8, 2)
+    with tempfile.TemporaryDirectory() as folder:
+        base = Path(folder)
+        audio_bytes = 0
+
+        def export_once(n: int) -> float:
+            nonlocal audio_bytes
+            here = base / f"export{n}"
+            here.mkdir()
+            board = _export_board(here, 6, 4, seconds)
+            audio_bytes = sum(p.stat().st_size for p in here.glob("*.wav"))
+            try:
+                return timed(lambda: board.export_html(here / "test.html"))
+            finally:
+                board.close()
+
+        def copy_once(n: int) -> float:
+            here = base / f"export{n}"
+            sources = sorted(here.glob("*.wav"))
+            return timed(
+                lambda: (here / "copy.b64").write_bytes(
+                    b"".join(base64.b64encode(p.read_bytes()) for p in sources)
+                )
+            )
+
+        counter = iter(range(100))
+        exporting, copying = [], []
+        for _ in range(config.rounds):
+            n = next(counter)
+            exporting.append(export_once(n))
+            copying.append(copy_once(n))
+        page = base / "export0" / "test.html"
+        size = page.stat().st_size
+        rows += [
+            Row(
+                f"export_html of a 6 x 4 board ({seconds:g} s WAVs), from review()",
+                "s",
+                exporting,
+                "base64 of the same files to disk",
+                copying,
+                2.0,
+                judge_ratio=False,
+                note="measuring, stripping, base64, write; target < 2 s",
+            ),
+            Row(
+                "exported file / its audio",
+                "MB",
+                [size / 1e6],
+                "the audio files' bytes",
+                [audio_bytes / 1e6],
+                1.4,
+                note="target <= 1.4x",
+                once=True,
+            ),
+        ]
+        from tests.helpers.browser import CHROMIUM
+
+        if Path(CHROMIUM).exists():
+            bare = base / "bare.html"
+            text = page.read_text("utf-8")
+            start = text.index('<script type="module">')
+            bare.write_text(text[:start] + "</body></html>", "utf-8")
+            ready, parsed = rounds_within_budget(
+                config,
+                lambda: _page_ready_ms(page) / 1000,
+                lambda: _page_ready_ms(bare) / 1000,
+            )
+            rows.append(
+                Row(
+                    "exported page interactive (Chromium, file://)",
+                    "s",
+                    ready,
+                    "the same page without its module",
+                    parsed,
+                    1.0,
+                    judge_ratio=False,
+                    note=f"{size / 1e6:.0f} MB page; target < 1 s",
+                )
+            )
+        items = config.size(100, 20)
+        board_dir = base / "import"
+        board_dir.mkdir()
+        board = _export_board(board_dir, items, 4, 0.2)
+        board.wait(None)
+        results = board_dir / "results"
+        results.mkdir()
+        files = _result_files(board, results, 30)
+
+        def import_and_report() -> float:
+            board.store.path.unlink(missing_ok=True)  # each round imports into an empty store
+            board._latest.clear()
+
+            def run() -> None:
+                board.import_verdicts(results)
+                report(board.to_frame(), by="seed", item="prompt")
+
+            return cpu_timed(run)
+
+        importing, loading = rounds_within_budget(
+            config,
+            import_and_report,
+            lambda: cpu_timed(lambda: [json.loads(f.read_text()) for f in files]),
+        )
+        board.close()
+        rows.append(
+            Row(
+                f"import_verdicts of 30 raters + report, {items} items x 4",
+                "s",
+                importing,
+                "json.loads of the same files",
+                loading,
+                1.0,
+                judge_ratio=False,
+                note="target < 1 s; process CPU time",
+            )
+        )
+    return rows
+
+
 #: The table, top to bottom. Each entry measures one or more rows.
 MEASUREMENTS: list[Callable[[Config], list[Row]]] = [
     measure_sandbox_wire,
@@ -1202,6 +1424,7 @@ MEASUREMENTS: list[Callable[[Config], list[Row]]] = [
     measure_review_notebook,
     measure_listening,
     measure_board_report,
+    measure_listening_export,
     measure_review_board,
     measure_sync_speed,
     measure_sync_accuracy,

@@ -1097,6 +1097,64 @@ class Review(anywidget.AnyWidget):
             out[name] = out[name].astype("Float64").mask(out[name].isna())
         return out.set_index(by)
 
+    # -- listening tests that leave the notebook --------------------------------------------
+    def export_html(
+        self,
+        path: str | os.PathLike[str],
+        *,
+        instructions: str | None = None,
+        submit_url: str | None = None,
+        training: Any = None,
+        title: str = "Listening test",
+    ) -> Path:
+        """Write this board as one self-contained HTML file for raters without Python, and
+        return its path (a folder: ``<test id>.html`` in it).
+
+        The page plays every file from inside itself (metadata removed) and fetches nothing;
+        it is always blind, shuffles rows and cards per rater (from the name typed, or
+        ``?rater=`` in its URL), asks for every card to be heard (and rated, or a pair
+        chosen) before the next row, keeps each answer in the browser's storage, and on
+        Finish saves ``<test id>-<rater>.json`` (and POSTs it to `submit_url`, as
+        ``text/plain`` JSON: the server must answer with ``Access-Control-Allow-Origin``).
+        `instructions` is shown first (paragraphs split by blank lines); `training` adds a
+        practice row whose answers are not kept: True (the first row), a value of `by`, or a
+        list of audio files. Warns over 200 MB. Bring results back with `import_verdicts`.
+        """
+        from .export import write_test
+
+        return write_test(
+            self,
+            path,
+            title=title,
+            instructions=instructions,
+            submit_url=submit_url,
+            training=training,
+        )
+
+    def import_verdicts(
+        self, paths: str | os.PathLike[str] | Sequence[str | os.PathLike[str]]
+    ) -> pd.DataFrame:
+        """Bring back the result files of this board's exported test (files, or folders of
+        ``*.json``): each is checked against this test (its id, design, scale and card keys),
+        its shown positions mapped back to tasks, and its verdicts appended to the store in
+        one write. All or nothing: a file of another test (or damaged) raises
+        InvalidRequestError naming it, and nothing is imported. Of a rater's several
+        submissions the latest is kept (the summary and a warning say which were not);
+        verdicts already imported are not added again. Returns one row per file: file, rater,
+        finished_at, trials, verdicts (added), status. `verdicts` then holds every rater.
+        """
+        from .results import import_results
+
+        verdicts, summary = import_results(self, paths)
+        if verdicts:
+            self.store.append_many(verdicts)
+        with self._lock:
+            for item in verdicts:
+                self._latest[(item.rater, item.task_id)] = item
+            self.marks = self._marks()
+            self.raters = self._progress()
+        return summary
+
     def close(self) -> None:
         """Stop the board's background work (queued verdicts are still written) and close it."""
         self._jobs.close()

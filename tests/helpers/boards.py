@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
+
+if TYPE_CHECKING:
+    from qubico_nb.review_board import Review
 
 PROMPTS = ["rain on a tin roof", "seagulls over waves"]
 SEEDS = [11, 22, 33]
@@ -53,3 +57,12 @@ def make_table(
                 }
             )
     return pd.DataFrame.from_records(records)
+
+
+def blind_board(table: pd.DataFrame, folder: Path, **options: Any) -> Review:
+    """A blind board of `table` with its store in `folder`, every file measured."""
+    from qubico_nb.review_board import review
+
+    made = review(table, blind=True, store=folder / "verdicts.jsonl", rater="lead", **options)
+    assert made.wait(30)
+    return made

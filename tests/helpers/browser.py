@@ -11,6 +11,7 @@ import signal
 import socket
 import subprocess
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -126,3 +127,15 @@ def run_all(server: Server, page: Any) -> None:
     page.wait_for_selector(".jp-Notebook-ExecutionIndicator[data-status='idle']", timeout=60_000)
     page.locator(".lm-MenuBar .lm-MenuBar-itemLabel", has_text="Run").first.click()
     page.locator(".lm-Menu .lm-Menu-itemLabel", has_text="Run All Cells").first.click()
+
+
+def bare_chromium() -> Iterator[Any]:
+    """A headless Chromium for bare pages (no notebook server), for a module-scoped fixture:
+    ``browser = pytest.fixture(scope="module")(bare_chromium)``."""
+    require_browser()
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as play:
+        chromium = play.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
+        yield chromium
+        chromium.close()

@@ -18,7 +18,7 @@ from numpy.lib.stride_tricks import sliding_window_view
 
 from .analysis import decode
 from .errors import AudioDecodeError
-from .video_events import MAX_VIDEO_SECONDS, declared_seconds, require_av
+from .video_events import MAX_VIDEO_SECONDS, declared_seconds, open_for_reading, require_av
 
 #: The envelope's rate; also the step between the lags the sync measure tries (5 ms).
 ENVELOPE_RATE = 200
@@ -52,7 +52,7 @@ def _decode_mono_av(source: bytes | Path, name: str) -> tuple[npt.NDArray[np.flo
     av = require_av()
     handle: Any = io.BytesIO(source) if isinstance(source, bytes) else str(source)
     try:
-        with av.open(handle, mode="r", metadata_errors="ignore") as container:
+        with open_for_reading(av, handle) as container:
             if not container.streams.audio:
                 raise AudioDecodeError(f"cannot decode audio ({name}): it holds no sound")
             stream = container.streams.audio[0]

@@ -73,6 +73,14 @@ def require_av() -> Any:
     return av
 
 
+def open_for_reading(av: Any, handle: Any) -> Any:
+    """`av.open` for reading, tolerant of tags that are not valid text: PyAV before 19 refuses
+    such a file unless told to ignore them; 19 dropped the option."""
+    if int(str(av.__version__).split(".")[0]) < 19:
+        return av.open(handle, mode="r", metadata_errors="ignore")
+    return av.open(handle, mode="r")
+
+
 def declared_seconds(container: Any, stream: Any) -> float | None:
     """The length a stream's (else the container's) header declares, if any."""
     if stream.duration is not None and stream.time_base is not None:
@@ -117,7 +125,7 @@ def video_events(source: bytes | Path, name: str = "") -> VisualEvents:
     name = name or (f"{len(source):,} bytes" if isinstance(source, bytes) else str(source))
     handle: Any = io.BytesIO(source) if isinstance(source, bytes) else str(source)
     try:
-        container = av.open(handle, mode="r", metadata_errors="ignore")
+        container = open_for_reading(av, handle)
     except (av.FFmpegError, ValueError, OSError) as err:
         raise AudioDecodeError(f"cannot decode video ({name}): {err}") from None
     with container:

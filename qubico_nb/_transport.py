@@ -4,7 +4,9 @@ Whether a failure is asked again, and after how long, is `RetryPolicy`'s decisio
 (``_retry.py``); this module only says what failed and whether the request may have been acted
 on, and waits on the client's clock. What it promises:
 
-- **The key stays home.** ``x-api-key`` goes only to the origin (scheme, host, port) of the URL
+- **The key stays home.** An answer that echoes the key (in a URL, a log line, an error) has
+  it removed by value (`Secrets`) before anyone reads the answer, so no `Task`, frame, page or
+  store ever holds it. ``x-api-key`` goes only to the origin (scheme, host, port) of the URL
   the client chose, never over plain HTTP to a host that is not this machine. API calls follow a
   redirect only within that origin (a GET on any of 301/302/303/307/308, another method on
   307/308 only); a redirect to another origin is refused with `ProtocolError`, key unsent.
@@ -43,6 +45,7 @@ from ._constants import API_KEY_ENV, API_KEY_ENV_ALIASES, SANDBOX_KEY_ENV
 from ._deadline import Alarm, DeadlineAdapter, current, watchdog
 from ._net import api_base, is_loopback_url, origin, redirect_target, where
 from ._retry import CREATE_OUTCOME_UNKNOWN_STATUSES, Clock, RetryPolicy, SystemClock
+from ._secrets import MAX_DEPTH, MIN_SECRET_CHARS, Secrets, TooDeep
 from ._version import __version__
 from .errors import (
     APIConnectionError,
@@ -77,8 +80,8 @@ _PIECE = 64 * 1024  # most bytes inflated from one compressed piece before the c
 #: the plain-HTTP request to a local sandbox, key and all. (requests drops None entries after
 #: merging the environment's proxies, so these override them.)
 _NO_PROXY: Any = {"http": None, "https": None}
-#: Keys shorter than this are not redacted from messages (see `Transport.redact`).
-MIN_SECRET_CHARS = 8
+#: What stands where the key was, in messages and answers.
+REDACTED = "***"
 
 
 def mask_key(key: str | None) -> str:
@@ -133,6 +136,8 @@ class _KeyAuth(requests.auth.AuthBase):
 
     def __init__(self, key: str) -> None:
         self._key = key
+        # A short key (a sandbox's placeholder, a test's "k") is no secret: see `redact`.
+        self.secrets = Secrets([key] if len(key) >= MIN_SECRET_CHARS else [])
 
     def __call__(self, request: requests.PreparedRequest) -> requests.PreparedRequest:
         request.headers["x-api-key"] = self._key
@@ -325,9 +330,20 @@ class Transport:
         """`text` without the key. A key shorter than `MIN_SECRET_CHARS` (a sandbox's
         placeholder, a test's "k") is no secret, and blanking it would garble words such as
         "task" in every message."""
-        if self._auth is None or len(self._auth._key) < MIN_SECRET_CHARS:
-            return text
-        return text.replace(self._auth._key, "***")
+        return text if self._auth is None else self._auth.secrets.text(text, REDACTED)
+
+    def without_key(self, answer: Any, what: str) -> Any:
+        """`answer` (parsed JSON) with the key replaced by value in every string in it;
+        ProtocolError for one nested too deeply to check (no API answer is)."""
+        if self._auth is None:
+            return answer
+        try:
+            return self._auth.secrets.remove_from(answer, REDACTED)
+        except TooDeep:
+            raise ProtocolError(
+                f"{what}: the answer nests more than {MAX_DEPTH} levels deep; "
+                "no API answer does, so it is refused"
+            ) from None
 
     def url_for(self, path: str) -> str:
         return path if "://" in path else f"{self.base_url}{path}"
@@ -614,7 +630,8 @@ class Transport:
             finally:
                 alarm.cancelled = True
 
-        return self._with_retries(attempt, idempotent=idempotent, deadline=deadline, what=what)
+        body = self._with_retries(attempt, idempotent=idempotent, deadline=deadline, what=what)
+        return self.without_key(body, what)
 
     def _follow(
         self,

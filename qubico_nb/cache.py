@@ -15,7 +15,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from ._gc import collector_paused
-from ._transport import MIN_SECRET_CHARS
+from ._secrets import Secrets, TooDeep
 from .errors import ProtocolError
 from .models import Task, _get_task_raw
 from .store.snapshot import snapshot_tag, task_from_snapshot, task_snapshot
@@ -148,56 +148,17 @@ def request_key(model: str, task_type: str, input: Mapping[str, Any]) -> str:
     return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
 
 
-def _secrets_in(raw: Mapping[str, Any], known: Iterable[str] = ()) -> set[str]:
+def _secrets_in(raw: Mapping[str, Any], known: Iterable[str] = ()) -> Secrets:
     """The webhook secrets to keep off the disk: the ones this process sent (`known`) and the
     ones the answer names (``config.webhook_config.secret``, at the top or under ``data``)."""
-    secrets = {value for value in known if isinstance(value, str) and value}
+    secrets = set(known)
     for holder in (raw, raw.get("data")):
         config = holder.get("config") if isinstance(holder, Mapping) else None
         hook = config.get("webhook_config") if isinstance(config, Mapping) else None
         secret = hook.get("secret") if isinstance(hook, Mapping) else None
         if isinstance(secret, str) and secret:
             secrets.add(secret)
-    return secrets
-
-
-#: Deeper than this, an entry is not stored on disk (no real answer comes close).
-_MAX_DEPTH = 200
-
-
-class _TooDeep(ValueError):
-    pass
-
-
-def _without_secrets(value: Any, secrets: set[str]) -> Any:
-    """`value` (JSON-like) with every secret removed by value, wherever the server echoed it:
-    every string (keys too, at any depth) equal to one becomes empty, and one holding a secret
-    of at least `MIN_SECRET_CHARS` has it cut out (a shorter one would garble ordinary words).
-    Raises `_TooDeep` past `_MAX_DEPTH` levels (not stored rather than not checked)."""
-    if not secrets:
-        return value
-    long = sorted((s for s in secrets if len(s) >= MIN_SECRET_CHARS), key=len, reverse=True)
-
-    def clean_text(text: str) -> str:
-        if text in secrets:
-            return ""
-        for secret in long:
-            if secret in text:
-                text = text.replace(secret, "")
-        return text
-
-    def clean(item: Any, depth: int) -> Any:
-        if isinstance(item, str):
-            return clean_text(item)
-        if depth > _MAX_DEPTH:
-            raise _TooDeep("the answer is nested too deeply to check it for secrets")
-        if isinstance(item, Mapping):
-            return {clean_text(str(k)): clean(v, depth + 1) for k, v in item.items()}
-        if isinstance(item, (list, tuple)):
-            return [clean(part, depth + 1) for part in item]
-        return item
-
-    return clean(value, 0)
+    return Secrets(secrets)
 
 
 #: The key of a stored entry that holds a parsed snapshot next to the answer (an answer itself
@@ -217,8 +178,8 @@ def _entry(task: Task, known_secrets: Iterable[str] = ()) -> Mapping[str, Any] |
         raw if snapshot is None else {SNAPSHOT_KEY: tag, "snapshot": snapshot, "raw": raw}
     )
     try:
-        return _without_secrets(entry, _secrets_in(raw, known_secrets))
-    except _TooDeep as err:
+        return _secrets_in(raw, known_secrets).remove_from(entry)
+    except TooDeep as err:
         log.debug("task %r is not stored on disk: %s", task.id, err)
         return None
 

@@ -369,6 +369,81 @@ def test_the_key_is_in_no_error_nor_its_frames(hostile: Callable[[Handler], Host
     assert KEY[:10] not in str(errors[-1]) and "***" in str(errors[-1])
 
 
+def _echoing_task(task_id: str, key: str) -> dict[str, Any]:
+    """A finished task whose every text holds the key it was asked with (a key of its own,
+    a value that is just the key, and the key inside URLs, logs and errors)."""
+    return {
+        "task_id": task_id,
+        "model": "Qubico/mmaudio",
+        "task_type": "video2audio",
+        "status": "completed",
+        "config": {"service_mode": key, "webhook_config": {"endpoint": key, "secret": key}},
+        "input": {"prompt": f"rain {key}", "video": f"https://x/v.mp4?k={key}", key: key},
+        "output": {
+            "audio_url": f"https://cdn.example/a.mp3?key={key}",
+            "video_url": f"https://cdn.example/v.mp4?key={key}",
+            "works": [{"url": f"https://cdn.example/w.wav#{key}", "note": key}],
+        },
+        "meta": {
+            "created_at": "2026-01-01T00:00:00Z",
+            "ended_at": "2026-01-01T00:00:05Z",
+            "usage": {"type": key, "consume": 5000},
+        },
+        "logs": [f"auth {key}", {key: [key]}],
+        "error": {"code": 0, "raw_message": f"k={key}", "message": key, "detail": key},
+    }
+
+
+def _echo_the_key(h: BaseHTTPRequestHandler) -> None:
+    key = h.headers.get("x-api-key", "")
+    path = h.path.split("?")[0]
+    if path.startswith("/api/open/tasks/histories"):
+        data: Any = {"data": [_echoing_task(f"h{i}", key) for i in range(3)], "total": 3}
+    elif path.startswith("/account"):
+        data = {"plan": key, "note": f"your key is {key}"}
+    else:
+        data = _echoing_task(path.rsplit("/", 1)[-1] if h.command == "GET" else "new", key)
+    body = {"code": 200, "message": f"ok {key}", "data": data}
+    send(h, 200, json.dumps(body).encode(), {"Content-Type": "application/json"})
+
+
+def test_an_answer_that_echoes_the_key_everywhere_leaves_it_nowhere(
+    hostile: Callable[[Handler], Hostile], tmp_path: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Every answer is cleaned where it arrives: no Task, frame, comparison, viewer, store or
+    account dict holds the key, however the server echoes it."""
+    from qubico_nb import TaskViewer, compare, tabulate_tasks
+
+    monkeypatch.setenv("QUBICO_NB_CACHE_DIR", str(tmp_path / "cache"))
+    server = hostile(_echo_the_key)
+    client = Client(KEY, base_url=server.url, max_retries=0)
+    made = client.create_task("Qubico/mmaudio", "video2audio", {"prompt": "p", "video": VIDEO})
+    fetched = client.get_task("t1")
+    listed = list(client.history())
+    tasks = [made, fetched, *listed]
+    assert len(tasks) == 5 and {t.status for t in tasks} == {Status.COMPLETED}
+    assert fetched.prompt == "rain ***" and fetched.raw["input"]["***"] == "***"
+    frame = tabulate_tasks([fetched, *listed], client=client, progress=False)
+    shown = [
+        *(repr(dict(t.raw)) + repr(t) + json.dumps(t.to_dict()) for t in tasks),
+        frame.to_csv(),
+        repr(client.account()),
+        compare(frame, by="prompt", across="task_id", client=client)._repr_html_(),
+        json.dumps(TaskViewer(fetched, client=client, follow=False).get_state(), default=str),
+    ]
+    assert all(KEY not in text for text in shown)
+    assert "key=***" in frame.to_csv() and "rain ***" in shown[-2]
+    holder = client._transport._auth.secrets  # what cleans the answers never shows the key
+    assert KEY not in repr(holder) and KEY not in repr(client._transport)
+    with pytest.raises(TypeError, match="not picklable"):
+        pickle.dumps(holder)
+    client.close()
+    files = [p for p in (tmp_path / "cache").rglob("*") if p.is_file()]
+    assert files and not any(KEY.encode() in p.read_bytes() for p in files)
+    stored = Client(KEY, base_url=server.url).cache.get("t1")  # read back from the disk
+    assert stored is not None and stored.raw["output"]["audio_url"].endswith("key=***")
+
+
 # -- every call ends -----------------------------------------------------------------------------
 def _trickle_body(h: BaseHTTPRequestHandler) -> None:
     h.send_response(200)

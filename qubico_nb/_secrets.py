@@ -1,0 +1,75 @@
+"""Secrets removed by value from what a server answers, wherever it echoes them.
+
+The one mechanism for every secret this package sends: the API key (the transport removes it
+from every answer before a `Task` is made of it) and webhook secrets (the task cache removes
+them before the store writes). A `Secrets` never shows its values: not in its repr, not in a
+pickle, not in the locals of a frame an error passes (it is the only holder in those frames).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import Any, NoReturn
+
+#: A secret shorter than this (a sandbox's placeholder key, a test's "k") is removed only where
+#: a whole string equals it: cut out of longer text it would garble words such as "task".
+MIN_SECRET_CHARS = 8
+
+#: Deeper than this, data is not checked (no real answer comes close): `TooDeep`.
+MAX_DEPTH = 200
+
+
+class TooDeep(ValueError):
+    """The data nests deeper than `MAX_DEPTH`: it was not checked for secrets."""
+
+
+class Secrets:
+    """Some secret values, and what removes them from text and from JSON-like data."""
+
+    __slots__ = ("_exact", "_long")
+
+    def __init__(self, values: Iterable[object] = ()) -> None:
+        self._exact = frozenset(v for v in values if isinstance(v, str) and v)
+        self._long = tuple(
+            sorted((s for s in self._exact if len(s) >= MIN_SECRET_CHARS), key=len, reverse=True)
+        )
+
+    def __bool__(self) -> bool:
+        return bool(self._exact)
+
+    def __repr__(self) -> str:
+        return f"Secrets(<{len(self._exact)} hidden>)"
+
+    def __reduce__(self) -> NoReturn:
+        raise TypeError("Secrets hold secrets and are not picklable")
+
+    def text(self, text: str, mark: str = "") -> str:
+        """`text` with each secret replaced by `mark`: the whole text when it equals one, else
+        every occurrence of one of at least `MIN_SECRET_CHARS`."""
+        if text in self._exact:
+            return mark
+        for secret in self._long:
+            if secret in text:
+                text = text.replace(secret, mark)
+        return text
+
+    def remove_from(self, value: Any, mark: str = "") -> Any:
+        """`value` (JSON-like) rebuilt with every string in it, keys too and at any depth,
+        cleaned by `text`; other values as they are. `TooDeep` past `MAX_DEPTH` levels (not
+        returned rather than not checked)."""
+        if not self._exact:
+            return value
+        return self._clean(value, mark, 0)
+
+    def _clean(self, item: Any, mark: str, depth: int) -> Any:
+        if isinstance(item, str):
+            return self.text(item, mark)
+        if depth > MAX_DEPTH:
+            raise TooDeep(f"the data nests more than {MAX_DEPTH} levels deep")
+        if isinstance(item, Mapping):
+            return {
+                self.text(str(k), mark): self._clean(v, mark, depth + 1) for k, v in item.items()
+            }
+        if isinstance(item, (list, tuple)):
+            return [self._clean(part, mark, depth + 1) for part in item]
+        return item

@@ -23,6 +23,7 @@ from ._progress import progress_bar
 from ._retry import next_poll, pause_until
 from ._workers import Workers
 from .cache import request_key
+from .catalogue import with_defaults
 from .client import Client, checked_input, mmaudio_input
 from .connection import default_client
 from .errors import (
@@ -284,9 +285,11 @@ def submit_grid(
     A re-run pays nothing twice: a cell whose model, task type and input are those of a task
     made before (completed, or still running; never a failed one) gets that task back instead
     of a new one. The tasks this user's kernels made are looked up first (the task store, no
-    request), then the history; fields a cell leaves out (a seed, the steps) are the server's
-    to choose, so they are not compared. A line says how many were reused and what that
-    saved; ``reuse=False`` makes every task anew.
+    request), then the history. Inputs are compared whole, with the model's documented defaults
+    filled in (a cell without ``steps`` wants the default steps); only a seed the cell leaves
+    out is the server's to choose, and such a cell takes a task of any seed only when no cell
+    asking for that seed wants it. A line says how many were reused and what that saved;
+    ``reuse=False`` makes every task anew.
 
     When the plan's concurrency limit answers 429, submission waits (as the client's retry
     policy says) and goes on until `timeout`. A create whose answer was lost (cut off, not JSON,
@@ -371,46 +374,50 @@ def _reusable(client: Client, plan: GridPlan, payloads: list[dict[str, Any]]) ->
 
     The store's record of what this user's kernels made comes first (one query; the tasks it
     names are read from the cache, or fetched when they were still running), then the history
-    (newest first, a few pages at most). A completed task is preferred to a running one."""
-    found: dict[int, Task] = {}
-    taken: set[str] = set()
+    (newest first, a few pages at most). Exact matches are given out before a cell that leaves
+    its seed to the server takes one (`_assign`); a completed task is preferred to a running one."""
+    fits = _Fits(plan, payloads)
     made = {i: client.cache.made_from(_request_key(plan, p)) for i, p in enumerate(payloads)}
     known = _known_tasks(client, [task_id for ids in made.values() for task_id in ids])
-    for index, ids in made.items():
-        candidates = [known[i] for i in ids if i in known]
-        task = _best_match(candidates, plan, payloads[index], taken)
-        if task is not None:
-            found[index] = task
-            taken.add(task.id)
+    found: dict[int, Task] = {}
+    _assign(found, {i: [known[t] for t in ids if t in known] for i, ids in made.items()}, fits)
     rest = [i for i in range(len(payloads)) if i not in found]
-    if not rest:
-        return found
-    history = _history_for(client, plan, [payloads[i] for i in rest])
-    for index in rest:
-        task = _best_match(history, plan, payloads[index], taken)
-        if task is not None:
-            found[index] = task
-            taken.add(task.id)
+    if rest:
+        history = _history_for(client, plan, fits, rest)
+        _assign(found, dict.fromkeys(rest, history), fits)
     return found
 
 
-def _history_for(client: Client, plan: GridPlan, payloads: list[dict[str, Any]]) -> list[Task]:
-    """The newest of the model's history, read until each of `payloads` has a completed task of
+def _assign(found: dict[int, Task], pools: Mapping[int, list[Task]], fits: _Fits) -> None:
+    """Give each cell of `pools` that has no task in `found` one of its pool's, none taken
+    twice: first to every cell a task matches exactly, then to cells that leave the seed to the
+    server, which take a task only if no cell still without one wants it exactly."""
+    taken = {task.id for task in found.values()}
+    for fit in _FITS:
+        for index, pool in pools.items():
+            if index in found:
+                continue
+            task = _best_match(pool, fits, index, fit, taken, found)
+            if task is not None:
+                found[index] = task
+                taken.add(task.id)
+
+
+def _history_for(client: Client, plan: GridPlan, fits: _Fits, cells: list[int]) -> list[Task]:
+    """The newest of the model's history, read until each of `cells` has a completed task of
     its own among them (or a few pages at most); on trouble, those read so far."""
-    cells: dict[str, list[dict[str, Any]]] = {}  # identical cells need a task each
-    for payload in payloads:
-        cells.setdefault(_request_key(plan, payload), []).append(payload)
-    completed = dict.fromkeys(cells, 0)
+    need = list(cells)  # cells without a completed task among those read
     read: list[Task] = []
     try:
         for task in itertools.islice(client.history(model=plan.model), _MAX_HISTORY_SCAN):
             read.append(task)
             if task.status is Status.COMPLETED:
-                for key, same in cells.items():
-                    if completed[key] < len(same) and _same_input(task, plan, same[0]):
-                        completed[key] += 1
+                for fit in _FITS:
+                    index = next((i for i in need if fits(task, i) == fit), None)
+                    if index is not None:
+                        need.remove(index)
                         break
-            if all(completed[key] >= len(same) for key, same in cells.items()):
+            if not need:
                 break
     except QubicoError as err:
         log.warning("could not read the whole history for earlier tasks (%s)", err)
@@ -442,13 +449,23 @@ _REUSABLE = (Status.COMPLETED, Status.PROCESSING, Status.STAGED, Status.PENDING)
 
 
 def _best_match(
-    candidates: Iterable[Task], plan: GridPlan, payload: dict[str, Any], taken: set[str]
+    candidates: Iterable[Task],
+    fits: _Fits,
+    index: int,
+    fit: Fit,
+    taken: set[str],
+    found: Mapping[int, Task],
 ) -> Task | None:
-    """The newest completed task made from `payload` among `candidates` (newest first), else
-    the newest one still running, else None."""
+    """The newest completed task among `candidates` (newest first) that stands for cell `index`
+    as `fit` says, else the newest such one still running, else None. A loose one is passed
+    over when a cell without a task (not in `found`) matches it exactly."""
     running = None
     for task in candidates:
-        if task.id in taken or task.status not in _REUSABLE or not _same_input(task, plan, payload):
+        if task.id in taken or task.status not in _REUSABLE or fits(task, index) != fit:
+            continue
+        if fit == "loose" and any(
+            fits(task, other) == "exact" for other in fits.cells if other not in found
+        ):
             continue
         if task.status is Status.COMPLETED:
             return task
@@ -539,13 +556,14 @@ def _reconcile(
         log.warning("could not look up %d lost creates in the history: %s", len(unknown), err)
         return {}
     candidates.sort(key=lambda t: t.created_at.timestamp() if t.created_at else math.inf)
+    fits = _Fits(plan, payloads)
     found: dict[int, Task] = {}
     for index, lost in sorted(unknown.items()):
         for task in candidates:
             created = task.created_at.timestamp() if task.created_at else None
             if task.id in taken or (created is not None and created < lost.sent_at - _CLOCK_SKEW_S):
                 continue
-            if _same_input(task, plan, payloads[index]):
+            if fits(task, index) is not None:
                 found[index] = task
                 taken.add(task.id)
                 log.info("the lost create of cell %d is task %s", index, task.id)
@@ -553,20 +571,63 @@ def _reconcile(
     return found
 
 
-def _same_input(task: Task, plan: GridPlan, payload: dict[str, Any]) -> bool:
-    """Whether `task` was made from `payload` (media the server does not echo are skipped)."""
-    if task.model is not None and task.model.lower() != plan.model.lower():
-        return False
-    if task.task_type is not None and task.task_type != plan.task_type:
-        return False
-    task_spec = plan.spec.task_type(plan.task_type)
-    media = {i.name for i in task_spec.inputs if i.kind in ("video", "audio")}
-    for name, value in payload.items():
-        if name in media and name not in task.input:
-            continue
-        if task.input.get(name) != value:
-            return False
-    return True
+#: How a task made before stands for a cell: made from the same whole input ("exact"), or the
+#: same but for a seed the cell leaves to the server ("loose"); exact ones are given out first.
+Fit = Literal["exact", "loose"]
+_FITS: tuple[Fit, ...] = ("exact", "loose")
+#: The input whose absence means "the server chooses".
+_SEED = "seed"
+
+
+class _Fits:
+    """How tasks stand for the cells of one grid (`Fit`), each input made comparable once.
+
+    Inputs are compared whole, each side with the catalogue's documented defaults filled in
+    (a cell without ``steps`` is a cell with the default steps, not "any steps"), under the
+    catalogue's names. Only an unset seed is the server's choice. A media input the server
+    does not echo is not compared; what the server echoes that the catalogue does not document
+    (its own notes) is left out."""
+
+    def __init__(self, plan: GridPlan, payloads: Sequence[Mapping[str, Any]]) -> None:
+        self.plan = plan
+        spec = plan.spec.task_type(plan.task_type)
+        self._media = {i.name for i in spec.inputs if i.kind in ("video", "audio")}
+        self._wants = [self._comparable(p) for p in payloads]
+        self._inputs: dict[str, dict[str, Any]] = {}
+
+    @property
+    def cells(self) -> range:
+        return range(len(self._wants))
+
+    def __call__(self, task: Task, index: int) -> Fit | None:
+        plan = self.plan
+        if task.model is not None and task.model.lower() != plan.model.lower():
+            return None
+        if task.task_type is not None and task.task_type != plan.task_type:
+            return None
+        got = self._inputs.get(task.id)
+        if got is None:
+            got = self._inputs[task.id] = self._comparable(task.input)
+        want = self._wants[index]
+        unechoed = [n for n in self._media if n in want and n not in got]
+        loose = _SEED not in want and _SEED in got
+        if unechoed or loose:
+            got = {k: v for k, v in got.items() if not (loose and k == _SEED)}
+            got.update((name, want[name]) for name in unechoed)
+        if got != want:
+            return None
+        return "loose" if loose else "exact"
+
+    def _comparable(self, given: Mapping[str, Any]) -> dict[str, Any]:
+        """`given` as the service holds it: defaults filled in, each input under its
+        catalogue name, no None, nothing the catalogue does not document."""
+        task = self.plan.spec.task_type(self.plan.task_type)
+        out: dict[str, Any] = {}
+        for name, value in with_defaults(self.plan.spec, self.plan.task_type, given).items():
+            spec = task.input(name)
+            if spec is not None and value is not None:
+                out[spec.name] = value
+        return out
 
 
 # -- wait ---------------------------------------------------------------------------------------

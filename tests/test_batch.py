@@ -305,6 +305,49 @@ def test_only_cells_whose_whole_request_matches_are_reused(
         assert "reused 2 of 4 tasks" in capsys.readouterr().out
 
 
+def test_a_field_a_cell_leaves_out_means_its_default_not_any_value(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    with Sandbox(preset="instant") as sb:
+        client = client_for(sb, cache_size=64)
+        (tuned,) = submit_grid(
+            VIDEO,
+            ["rain"],
+            seeds=[7],
+            steps=[50],
+            negative_prompt="speech, music",
+            client=client,
+            progress=False,
+        )
+        (plain,) = submit_grid(VIDEO, ["rain"], client=client, progress=False)
+        assert plain.id != tuned.id and "reused" not in capsys.readouterr().out
+        assert (plain.input["steps"], plain.input["negative_prompt"]) == (25, "")
+        # The defaults spelled out are the same request as the defaults left out.
+        (spelled,) = submit_grid(
+            VIDEO, ["rain"], steps=[25], negative_prompt="", client=client, progress=False
+        )
+        assert spelled.id == plain.id and len(sb.world.tasks()) == 2
+
+
+@pytest.mark.parametrize(
+    "options", [{"cache_size": 64}, {"cache": False}], ids=["store", "history"]
+)
+def test_a_cell_asking_for_a_seed_is_served_before_one_leaving_it_to_the_server(
+    options: dict[str, Any],
+) -> None:
+    with Sandbox(preset="instant") as sb:
+        client = client_for(sb, **options)
+        (one,) = submit_grid(VIDEO, ["rain"], seeds=[1], client=client, progress=False)
+        seedless, seeded = submit_grid(
+            VIDEO, ["rain"], seeds=[None, 1], client=client, progress=False
+        )
+        assert seeded.id == one.id and seedless.id != one.id  # seed 1 is paid once
+        assert seedless.input["seed"] != 1 and len(sb.world.tasks()) == 2
+        # A cell leaving the seed to the server takes any seed that no cell asks for.
+        (again,) = submit_grid(VIDEO, ["rain"], client=client, progress=False)
+        assert again.id in {one.id, seedless.id} and len(sb.world.tasks()) == 2
+
+
 def test_reuse_false_always_makes_new_tasks(capsys: pytest.CaptureFixture[str]) -> None:
     with Sandbox(preset="instant") as sb:
         client = client_for(sb, cache_size=64)

@@ -190,6 +190,30 @@ def test_verdicts_set_aside_are_read_and_folded_into_the_next_append(tmp_path: P
     assert [(v.task_id, v.score) for v in restarted.read()] == [("t1", 1), ("t1", 4), ("t2", 2)]
 
 
+def test_two_stores_on_one_file_set_aside_without_overwriting_each_other(
+    tmp_path: Path,
+) -> None:
+    """Two boards of one kernel on one store (the cell run again), each setting aside at exit:
+    each file gets a name of its own, and a file already there is never replaced."""
+    import os
+
+    from qubico_nb.store import verdicts
+
+    path = tmp_path / "r.jsonl"
+    first, second = VerdictStore(path), VerdictStore(path)
+    a = first.set_aside([Verdict(task_id="t1", rater="ann", score=5)])
+    b = second.set_aside([Verdict(task_id="t2", rater="ann", score=1)])
+    assert a is not None and b is not None and a != b
+    read = [(v.task_id, v.score) for v in VerdictStore(path).read()]
+    assert sorted(read) == [("t1", 5), ("t2", 1)]
+    upcoming = next(verdicts._aside_numbers) + 1
+    squatter = path.with_name(f"{path.name}.unsaved-{os.getpid()}-{upcoming}.jsonl")
+    squatter.write_text(Verdict(task_id="t0", rater="ann", score=3).to_json() + "\n")
+    c = first.set_aside([Verdict(task_id="t3", rater="ann", score=2)])
+    assert c not in (None, squatter, a, b)
+    assert len(VerdictStore(path).read()) == 4 and not list(tmp_path.glob("*.partial"))
+
+
 def test_the_latest_verdict_is_the_newest_by_time_whatever_the_line_order(tmp_path: Path) -> None:
     store = VerdictStore(tmp_path / "r.jsonl")
     store.append(Verdict(task_id="t", rater="ann", score=5, rated_at="2030-01-01T00:00:01+00:00"))

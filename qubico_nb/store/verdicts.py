@@ -26,6 +26,7 @@ import json
 import math
 import os
 import re
+import tempfile
 import threading
 import time
 import warnings
@@ -56,6 +57,10 @@ GAIN_LIMIT_DB = 60.0
 #: The oldest and newest years a ``rated_at`` may name (pandas' nanosecond times end in 2262).
 _YEARS = (1900, 2261)
 _ISO = re.compile(r"\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]\d{2}:?\d{2})")
+
+
+#: Numbers the set-aside files of this process, whichever store object writes them.
+_aside_numbers = itertools.count()
 
 
 class StoreBusyError(QubicoError, TimeoutError):
@@ -293,7 +298,6 @@ class VerdictStore:
             )
         self.lock_timeout = lock_timeout
         self._lock = threading.Lock()
-        self._aside = itertools.count()
 
     def __repr__(self) -> str:
         return f"VerdictStore({str(self.path)!r})"
@@ -362,22 +366,49 @@ class VerdictStore:
 
     def set_aside(self, verdicts: Iterable[Verdict]) -> Path | None:
         """Write verdicts that could not be appended to a file of their own next to the store
-        (no lock needed: the name is this process's); `read` includes it and the next append
-        folds it in. Returns its path (None when there was nothing to write)."""
-        text = "".join(v.to_json() + "\n" for v in verdicts)
-        if not text:
+        (no lock needed: the name is new, and no file is ever replaced); `read` includes it and
+        the next append folds it in. Returns its path (None when there was nothing to write)."""
+        data = "".join(v.to_json() + "\n" for v in verdicts).encode("utf-8")
+        if not data:
             return None
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        target = self.path.with_name(
-            f"{self.path.name}.unsaved-{os.getpid()}-{next(self._aside)}.jsonl"
+        # Written whole under a name no reader looks at, then published under a name of its own.
+        descriptor, partial = tempfile.mkstemp(
+            prefix=f"{self.path.name}.unsaved-", suffix=".partial", dir=self.path.parent
         )
-        partial = target.with_suffix(".partial")
-        with open(partial, "w", encoding="utf-8") as handle:
-            handle.write(text)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(partial, target)
-        return target
+        try:
+            with open(descriptor, "wb") as handle:
+                handle.write(data)
+                handle.flush()
+                os.fsync(handle.fileno())
+            return self._publish(Path(partial), data)
+        finally:
+            Path(partial).unlink(missing_ok=True)
+
+    def _publish(self, partial: Path, data: bytes) -> Path:
+        """`partial` under the first free ``<store>.unsaved-<pid>-<n>.jsonl``: a hard link,
+        which fails rather than replace a file another board or process set aside there (on a
+        file system without links, the bytes are written to a file created only if new)."""
+        while True:
+            target = self.path.with_name(
+                f"{self.path.name}.unsaved-{os.getpid()}-{next(_aside_numbers)}.jsonl"
+            )
+            try:
+                os.link(partial, target)
+                return target
+            except FileExistsError:
+                continue
+            except OSError:  # no hard links here
+                pass
+            try:
+                descriptor = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+            except FileExistsError:
+                continue
+            with open(descriptor, "wb") as handle:
+                handle.write(data)
+                handle.flush()
+                os.fsync(handle.fileno())
+            return target
 
     def _set_aside_files(self) -> list[Path]:
         return sorted(self.path.parent.glob(f"{glob_escape(self.path.name)}.unsaved-*.jsonl"))

@@ -507,6 +507,19 @@ def test_a_store_with_lines_it_cannot_read_never_breaks_the_board(
     assert frame["score"].dropna().tolist() == [4.0] and summary["n"].sum() == 1
 
 
+def test_rate_refuses_text_that_is_not_utf8(world: Any, tmp_path: Path) -> None:
+    """A lone surrogate would be stored unreadable and break the kernel's messages."""
+    _, table = world
+    board = make(world, tmp_path)
+    task_id = table["task_id"][0]
+    with pytest.raises(InvalidRequestError, match=r"note: .*lone surrogate \('\\ud800'\)"):
+        board.rate(task_id, note="fine \ud800")
+    with pytest.raises(InvalidRequestError, match=r"answers: .*lone surrogate"):
+        board.rate(task_id, answers={"why": ["\udfff"]})
+    assert board.verdicts.empty and not board.store.path.exists()
+    assert board.rate(task_id, note="fine \U0001f600").note == "fine \U0001f600"
+
+
 @pytest.mark.parametrize("score", [10**400, math.inf, -math.inf, math.nan])
 def test_rate_refuses_a_score_that_is_not_a_finite_number(
     world: Any, tmp_path: Path, score: Any
@@ -530,6 +543,8 @@ def test_rate_refuses_a_score_that_is_not_a_finite_number(
         {"key": "r0c0", "note": 5},
         {"key": "r0c0", "answers": [1]},
         {"key": "r0c0", "colour": "red"},  # not a field of the message
+        {"key": "r0c0", "note": "\ud800"},  # a lone surrogate: not UTF-8
+        {"key": "r0c0", "answers": {"why": "\udfff"}},
     ],
 )
 def test_the_board_is_told_refused_for_any_verdict_it_did_not_store(

@@ -124,13 +124,16 @@ def test_lines_that_do_not_read_back_as_written_are_skipped_with_one_warning(
         {**line, "task_id": "off-scale", "score": 6},
         {**line, "task_id": "bad-note", "note": {"x": 1}},
         {**line, "task_id": "bad-blind", "blind": "yes"},
+        {**line, "task_id": "surrogate-note", "note": "\ud800"},  # no UTF-8: breaks the comm
+        {**line, "task_id": "surrogate-answer", "answers": {"why": ["ok", "\udfff"]}},
+        {**line, "task_id": "surrogate-rater", "rater": "a\ud83d"},
     ]
     deep = "[" * 100_000 + "]" * 100_000
     path.write_text("\n".join([good.to_json(), *map(json.dumps, bad), deep, good.to_json()]) + "\n")
     verdicts, messages = _warned(path, scale=(1, 5))
     assert [v.task_id for v in verdicts] == ["t1", "t1"]
     assert verdicts[0] == good
-    assert len(messages) == 1 and "skipped 7 line" in messages[0], messages
+    assert len(messages) == 1 and "skipped 10 line" in messages[0], messages
 
 
 def test_without_a_scale_only_unrepresentable_scores_are_skipped(tmp_path: Path) -> None:

@@ -704,6 +704,11 @@ class Review(anywidget.AnyWidget):
                     previous = self._latest.get((who, other.task_id))
                     if other is not card and previous is not None and previous.best:
                         verdicts.append(dataclasses.replace(previous, best=False, **common))
+        for verdict in verdicts:
+            try:
+                verdict.check()  # the store reads back only what its readers accept
+            except ValueError as exc:
+                raise InvalidRequestError(f"the verdict cannot be stored: {exc}") from None
         return verdicts
 
     def _gain_for(self, card: board.Card) -> float | None:

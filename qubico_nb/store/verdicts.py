@@ -71,16 +71,29 @@ class StoreBusyError(QubicoError, TimeoutError):
 Reader = Callable[[Any], Any]
 
 
+def _utf8(text: str) -> str:
+    """`text` if UTF-8 can hold it: a lone surrogate (``"\\ud800"`` in JSON) cannot, and would
+    break the kernel's messages to the page."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        bad = exc.object[exc.start : exc.end]
+        raise ValueError(
+            f"text holding a lone surrogate ({bad!a}), which is not UTF-8; remove it"
+        ) from None
+    return text
+
+
 def _text(value: Any) -> str:
     if not isinstance(value, str):
         raise ValueError("not text")
-    return value
+    return _utf8(value)
 
 
 def _key_text(value: Any) -> str:
     if not isinstance(value, str) or not value:
         raise ValueError("empty or not text")
-    return value
+    return _utf8(value)
 
 
 def _optional_text(value: Any) -> str | None:
@@ -134,6 +147,12 @@ def _timestamp(value: Any) -> str:
 def _answers(value: Any) -> dict[str, Any]:
     if not isinstance(value, dict) or not all(isinstance(k, str) for k in value):
         raise ValueError("answers are not an object")
+    try:
+        _utf8(json.dumps(value, ensure_ascii=False, allow_nan=False))
+    except (TypeError, RecursionError):
+        raise ValueError("answers hold something that is not a JSON value") from None
+    except ValueError as exc:
+        raise ValueError(f"answers: {exc}") from None
     return value
 
 
@@ -211,6 +230,15 @@ class Verdict:
     def mark(self) -> dict[str, Any]:
         """The fields the board shows as the rater's marks (`MARK_FIELDS`)."""
         return {name: getattr(self, name) for name in MARK_FIELDS}
+
+    def check(self) -> None:
+        """ValueError naming the first field that would not read back as it is (its reader
+        refuses it): what the board checks before it keeps a verdict."""
+        for spec in fields(self):
+            try:
+                spec.metadata["reader"](getattr(self, spec.name))
+            except ValueError as exc:
+                raise ValueError(f"{spec.name}: {exc}") from None
 
     @classmethod
     def from_obj(cls, obj: object, *, scale: tuple[float, float] | None = None) -> Verdict:

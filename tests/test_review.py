@@ -6,6 +6,7 @@ from __future__ import annotations
 import contextlib
 import json
 import math
+import threading
 import time
 import warnings
 from collections.abc import Iterator
@@ -624,6 +625,38 @@ def test_rate_waits_for_a_locked_store_only_about_its_timeout(world: Any, tmp_pa
         assert board.unsaved == 1 and board.verdicts["score"].tolist() == [5.0]
     wait_until(lambda: board.unsaved == 0, timeout=15)
     assert board.store.read() == [verdict]
+
+
+def test_rate_does_not_wait_again_while_the_store_is_still_busy(world: Any, tmp_path: Path) -> None:
+    """Once a verdict found the lock held, the next ones (this board's or another board's on
+    the same store) are queued at once: were they to wait the store's timeout, set to a
+    minute here, the guard below would catch it."""
+    _, table = world
+    board = make(world, tmp_path)
+    again = make(world, tmp_path)  # the cell run again: a second board on the same store
+    first, second = (str(t) for t in table["task_id"][:2])
+    board.store.lock_timeout = 0.2
+    with held_lock(board.store.path):
+        with pytest.warns(UserWarning, match="not saved yet"):
+            board.rate(first, score=2)
+        board.store.lock_timeout = again.store.lock_timeout = 60.0
+        warned: list[str] = []
+
+        def rate_more() -> None:
+            with warnings.catch_warnings(record=True) as caught:
+                warnings.simplefilter("always")
+                board.rate(first, score=3)
+                again.rate(second, score=4)
+            warned.extend(str(w.message) for w in caught)
+
+        worker = threading.Thread(target=rate_more, daemon=True)
+        worker.start()
+        worker.join(10)
+        assert not worker.is_alive(), "rate() waited for the busy store again"
+        assert len(warned) == 2 and all("not saved yet" in m for m in warned)
+        assert board.unsaved == 2 and again.unsaved == 1
+    wait_until(lambda: board.unsaved == 0 and again.unsaved == 0, timeout=70)
+    assert sorted(v.score for v in board.store.read()) == [2.0, 3.0, 4.0]
 
 
 def test_verdicts_still_waiting_at_exit_are_set_aside_and_read_back(

@@ -23,6 +23,9 @@ from .loading import IDLE_S
 
 #: The longest pause between two attempts on a busy store (seconds).
 RETRY_MAX_S = 5.0
+#: How much longer than the store's lock wait `VerdictWriter.wait_saved` may wait for the
+#: writer's try (its thread starting, the write and fsync).
+TRY_MARGIN_S = 0.25
 
 
 @dataclass
@@ -33,6 +36,8 @@ class Batch:
     tag: object = None
     number: int = 0  # the writer numbers batches 1, 2, ... in submission order
     saved: threading.Event = field(default_factory=threading.Event)
+    #: Set by the writer's first try at the batch, whether it saved it or found the store busy.
+    tried: threading.Event = field(default_factory=threading.Event)
     told_waiting: bool = False
 
 
@@ -75,6 +80,15 @@ class VerdictWriter:
         with self._wake:
             return sum(len(batch.verdicts) for batch in self._queue)
 
+    def wait_saved(self, batch: Batch) -> bool:
+        """Wait for `batch` to be on disk, as long as the writer's first try at it lasts (the
+        store's lock wait, about 2 s; `TRY_MARGIN_S` more at most), and not at all while the
+        store is known to be busy (a second verdict never waits for the lock again); True
+        when it is on disk."""
+        if not self.store.busy:
+            batch.tried.wait(self.store.lock_timeout + TRY_MARGIN_S)
+        return batch.saved.is_set()
+
     def flush(self, timeout: float) -> bool:
         """Wait up to `timeout` seconds for every queued batch; True when all are on disk."""
         with self._wake:
@@ -100,6 +114,7 @@ class VerdictWriter:
                     if not batch.told_waiting:
                         batch.told_waiting = True
                         self._on_waiting(batch, why)
+                    batch.tried.set()
                 taken = len(batches)
                 with self._wake:  # a new verdict wakes the writer to try again at once
                     self._wake.wait_for(
@@ -113,6 +128,7 @@ class VerdictWriter:
                 del self._queue[: len(batches)]
             for batch in batches:
                 batch.saved.set()
+                batch.tried.set()
                 self._on_saved(batch)
 
     def close(self) -> None:

@@ -616,7 +616,8 @@ class Review(anywidget.AnyWidget):
         ``best=True`` makes this card the row's pick and clears the rater's earlier pick in
         that row. The verdict is on disk when this returns, unless another process holds the
         store's lock past its wait (about 2 s): then it is kept in memory and written in the
-        background (a warning says so; `unsaved` counts such verdicts).
+        background (a warning says so; `unsaved` counts such verdicts), and later calls do not
+        wait again while the store is still busy.
         """
         card = self._by_task.get(str(task_id))
         if card is None:
@@ -633,7 +634,7 @@ class Review(anywidget.AnyWidget):
         return verdicts[0]
 
     def _wait_saved(self, batch: Batch) -> None:
-        if not batch.saved.wait(self.store.lock_timeout + 1.0):
+        if not self._writer.wait_saved(batch):
             warnings.warn(
                 f"not saved yet: {self.store} is locked by another process; the verdict is "
                 "kept in memory and written as soon as the lock is free",

@@ -61,6 +61,9 @@ _ISO = re.compile(r"\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]
 
 #: Numbers the set-aside files of this process, whichever store object writes them.
 _aside_numbers = itertools.count()
+#: Stores (absolute paths) whose lock was held past the wait at this process's last try, with
+#: no write since: whoever writes next knows not to wait for it as if it were free.
+_busy_paths: set[str] = set()
 
 
 class StoreBusyError(QubicoError, TimeoutError):
@@ -326,6 +329,13 @@ class VerdictStore:
             )
         self.lock_timeout = lock_timeout
         self._lock = threading.Lock()
+        self._where = os.path.abspath(self.path)
+
+    @property
+    def busy(self) -> bool:
+        """True when this process's last try at the store (through any `VerdictStore` object)
+        found its lock held past the wait, and nothing was written since."""
+        return self._where in _busy_paths
 
     def __repr__(self) -> str:
         return f"VerdictStore({str(self.path)!r})"
@@ -341,6 +351,7 @@ class VerdictStore:
                 while True:
                     try:
                         fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                        _busy_paths.discard(self._where)
                         break
                     except BlockingIOError:
                         if time.monotonic() >= deadline:
@@ -356,6 +367,7 @@ class VerdictStore:
             self._lock.release()
 
     def _busy(self) -> StoreBusyError:
+        _busy_paths.add(self._where)
         return StoreBusyError(
             f"the verdict store {self.path} is locked by another process "
             f"(waited {self.lock_timeout:g} s); nothing was written"

@@ -8,6 +8,7 @@ pickle, not in the locals of a frame an error passes (it is the only holder in t
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Mapping
 from typing import Any, NoReturn
 
@@ -53,13 +54,29 @@ class Secrets:
                 text = text.replace(secret, mark)
         return text
 
-    def remove_from(self, value: Any, mark: str = "") -> Any:
+    def remove_from(self, value: Any, mark: str = "", *, source: bytes | None = None) -> Any:
         """`value` (JSON-like) rebuilt with every string in it, keys too and at any depth,
-        cleaned by `text`; other values as they are. `TooDeep` past `MAX_DEPTH` levels (not
-        returned rather than not checked)."""
-        if not self._exact:
+        cleaned by `text`; other values as they are. `source` is the JSON text `value` was
+        read from, if any (it makes the check of an answer without a secret cheap). `TooDeep`
+        past `MAX_DEPTH` levels (not returned rather than not checked)."""
+        if not self._exact or not self._may_be_in(value, source):
             return value
         return self._clean(value, mark, 0)
+
+    def _may_be_in(self, value: Any, source: bytes | None) -> bool:
+        """False only when no string in `value` holds a secret. Most answers hold none, and
+        the walk is slow, so: a secret that JSON writes as it is (no quote, backslash or
+        control character) is in the JSON text of any value holding it, and in UTF-8 JSON
+        without a backslash (no escape) every string is its text as written."""
+        if any(_escaped(secret) for secret in self._exact):
+            return True
+        if source is not None and b"\\" not in source and json.detect_encoding(source) == "utf-8":
+            return any(secret.encode("utf-8") in source for secret in self._exact)
+        try:
+            text = json.dumps(value, ensure_ascii=False, check_circular=False)
+        except (TypeError, ValueError, RecursionError):
+            return True  # not plain JSON: the walk decides
+        return any(secret in text for secret in self._exact)
 
     def _clean(self, item: Any, mark: str, depth: int) -> Any:
         if isinstance(item, str):
@@ -73,3 +90,8 @@ class Secrets:
         if isinstance(item, (list, tuple)):
             return [self._clean(part, mark, depth + 1) for part in item]
         return item
+
+
+def _escaped(text: str) -> bool:
+    """Whether JSON writes `text` otherwise than as it is (ensure_ascii off)."""
+    return any(c in '"\\' or c < " " for c in text)

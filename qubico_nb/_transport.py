@@ -332,13 +332,14 @@ class Transport:
         "task" in every message."""
         return text if self._auth is None else self._auth.secrets.text(text, REDACTED)
 
-    def without_key(self, answer: Any, what: str) -> Any:
-        """`answer` (parsed JSON) with the key replaced by value in every string in it;
-        ProtocolError for one nested too deeply to check (no API answer is)."""
+    def without_key(self, answer: Any, what: str, *, source: bytes | None = None) -> Any:
+        """`answer` (parsed JSON, from the body `source`) with the key replaced by value in
+        every string in it; ProtocolError for one nested too deeply to check (no API answer
+        is)."""
         if self._auth is None:
             return answer
         try:
-            return self._auth.secrets.remove_from(answer, REDACTED)
+            return self._auth.secrets.remove_from(answer, REDACTED, source=source)
         except TooDeep:
             raise ProtocolError(
                 f"{what}: the answer nests more than {MAX_DEPTH} levels deep; "
@@ -623,15 +624,17 @@ class Transport:
                     method, url, alarm=alarm, json=json, params=params, what=what
                 )
                 if isinstance(outcome, _Answer):
-                    return self._envelope(outcome, idempotent, what, json, sent_at)
+                    body = self._envelope(outcome, idempotent, what, json, sent_at)
+                    if isinstance(body, _Failure):
+                        return body
+                    return self.without_key(body, what, source=outcome.body)
                 if not idempotent and outcome.sent:
                     return _Failure(self._lost(json, what, outcome.error, sent_at))
                 return outcome
             finally:
                 alarm.cancelled = True
 
-        body = self._with_retries(attempt, idempotent=idempotent, deadline=deadline, what=what)
-        return self.without_key(body, what)
+        return self._with_retries(attempt, idempotent=idempotent, deadline=deadline, what=what)
 
     def _follow(
         self,

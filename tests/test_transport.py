@@ -391,6 +391,7 @@ def _echoing_task(task_id: str, key: str) -> dict[str, Any]:
         },
         "logs": [f"auth {key}", {key: [key]}],
         "error": {"code": 0, "raw_message": f"k={key}", "message": key, "detail": key},
+        "hidden": "ESCAPED",  # the key again, each character a JSON escape (see below)
     }
 
 
@@ -404,7 +405,9 @@ def _echo_the_key(h: BaseHTTPRequestHandler) -> None:
     else:
         data = _echoing_task(path.rsplit("/", 1)[-1] if h.command == "GET" else "new", key)
     body = {"code": 200, "message": f"ok {key}", "data": data}
-    send(h, 200, json.dumps(body).encode(), {"Content-Type": "application/json"})
+    escaped = "".join(f"\\u{ord(c):04x}" for c in key)
+    text = json.dumps(body).replace('"ESCAPED"', f'"{escaped}"')
+    send(h, 200, text.encode(), {"Content-Type": "application/json"})
 
 
 def test_an_answer_that_echoes_the_key_everywhere_leaves_it_nowhere(
@@ -423,6 +426,7 @@ def test_an_answer_that_echoes_the_key_everywhere_leaves_it_nowhere(
     tasks = [made, fetched, *listed]
     assert len(tasks) == 5 and {t.status for t in tasks} == {Status.COMPLETED}
     assert fetched.prompt == "rain ***" and fetched.raw["input"]["***"] == "***"
+    assert all(t.raw["hidden"] == "***" for t in tasks)  # found however it was written
     frame = tabulate_tasks([fetched, *listed], client=client, progress=False)
     shown = [
         *(repr(dict(t.raw)) + repr(t) + json.dumps(t.to_dict()) for t in tasks),

@@ -478,8 +478,8 @@ class VerdictStore:
         if bad:
             warnings.warn(
                 f"{self.path}: skipped {bad} line(s) that are not verdicts this board can read "
-                "(cut short, not JSON, a field of the wrong kind, or a score outside the scale); "
-                "the other verdicts are loaded",
+                "(cut short, not JSON, a field of the wrong kind, text that is not UTF-8, or a "
+                "score outside the scale); the other verdicts are loaded",
                 stacklevel=2,
             )
         return verdicts

@@ -332,19 +332,15 @@ class Transport:
         "task" in every message."""
         return text if self._auth is None else self._auth.secrets.text(text, REDACTED)
 
-    def without_key(self, answer: Any, what: str, *, source: bytes | None = None) -> Any:
+    def without_key(self, answer: Any, *, source: bytes | None = None) -> Any | None:
         """`answer` (parsed JSON, from the body `source`) with the key replaced by value in
-        every string in it; ProtocolError for one nested too deeply to check (no API answer
-        is)."""
+        every string in it; None for one nested too deeply to check (no API answer is)."""
         if self._auth is None:
             return answer
         try:
             return self._auth.secrets.remove_from(answer, REDACTED, source=source)
         except TooDeep:
-            raise ProtocolError(
-                f"{what}: the answer nests more than {MAX_DEPTH} levels deep; "
-                "no API answer does, so it is refused"
-            ) from None
+            return None
 
     def url_for(self, path: str) -> str:
         return path if "://" in path else f"{self.base_url}{path}"
@@ -627,7 +623,15 @@ class Transport:
                     body = self._envelope(outcome, idempotent, what, json, sent_at)
                     if isinstance(body, _Failure):
                         return body
-                    return self.without_key(body, what, source=outcome.body)
+                    clean = self.without_key(body, source=outcome.body)
+                    if clean is None:  # a new error: no frame holding the answer goes with it
+                        return _Failure(
+                            ProtocolError(
+                                f"{what}: the answer nests more than {MAX_DEPTH} levels deep; "
+                                "no API answer does, so it is refused"
+                            )
+                        )
+                    return clean
                 if not idempotent and outcome.sent:
                     return _Failure(self._lost(json, what, outcome.error, sent_at))
                 return outcome

@@ -360,9 +360,12 @@ def test_the_key_is_in_no_error_nor_its_frames(hostile: Callable[[Handler], Host
     collect(lambda: Client(KEY, base_url="http://127.0.0.1:9", max_retries=0).get_task("x"))
     portal = hostile(lambda h: send(h, 302, headers={"Location": "https://evil.example/"}))
     collect(lambda: Client(KEY, base_url=portal.url).get_task("x"))
+    nested = "[" * 250 + json.dumps(KEY) + "]" * 250  # the key, too deep to be checked
+    deep = hostile(lambda h: send(h, 200, f'{{"data": {nested}}}'.encode()))
+    collect(lambda: Client(KEY, base_url=deep.url, max_retries=0).account())
     echo = hostile(lambda h: send(h, 500, ("x" * 190 + KEY).encode()))
     collect(lambda: Client(KEY, base_url=echo.url, max_retries=0).get_task("x"))
-    assert len(errors) == 8
+    assert len(errors) == 9 and "nests more than 200 levels" in str(errors[-2])
     for error in errors:
         _assert_clean(error)
     # Redacted before it was cut: no piece of the key either.

@@ -27,12 +27,16 @@ class TooDeep(ValueError):
 class Secrets:
     """Some secret values, and what removes them from text and from JSON-like data."""
 
-    __slots__ = ("_exact", "_long")
+    __slots__ = ("_exact", "_long", "_written")
 
     def __init__(self, values: Iterable[object] = ()) -> None:
         self._exact = frozenset(v for v in values if isinstance(v, str) and v)
         self._long = tuple(
             sorted((s for s in self._exact if len(s) >= MIN_SECRET_CHARS), key=len, reverse=True)
+        )
+        #: Each secret as `json.dumps` writes it, either ``ensure_ascii``.
+        self._written = tuple(
+            {json.dumps(s, ensure_ascii=a)[1:-1] for s in self._exact for a in (True, False)}
         )
 
     def __bool__(self) -> bool:
@@ -53,6 +57,12 @@ class Secrets:
             if secret in text:
                 text = text.replace(secret, mark)
         return text
+
+    def in_json_text(self, text: str) -> bool:
+        """Whether JSON that `json.dumps` wrote (either ``ensure_ascii``) holds a secret: the
+        secret is in it as JSON writes it. Only for text this package wrote; any other may
+        write one character otherwise (see `remove_from`)."""
+        return any(written in text for written in self._written)
 
     def remove_from(self, value: Any, mark: str = "", *, source: bytes | None = None) -> Any:
         """`value` (JSON-like) rebuilt with every string in it, keys too and at any depth,

@@ -319,6 +319,11 @@ class Transport:
         return mask_key(self._auth._key if self._auth else None)
 
     @property
+    def key_secrets(self) -> Secrets:
+        """The key as a `Secrets` (empty for none, or one too short to be a secret)."""
+        return self._auth.secrets if self._auth is not None else Secrets()
+
+    @property
     def key_fingerprint(self) -> str | None:
         """A short one-way hash of the key: names the account (e.g. in an on-disk cache) and
         says nothing about the key."""

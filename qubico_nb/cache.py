@@ -25,9 +25,19 @@ log = logging.getLogger("qubico_nb")
 
 
 class TaskCache:
-    """Thread-safe and bounded in memory; backed by `store` (None: memory only)."""
+    """Thread-safe and bounded in memory; backed by `store` (None: memory only).
 
-    def __init__(self, maxsize: int = 1024, *, store: TaskStore | None = None) -> None:
+    An entry on disk that holds one of `stale_if_holding` (the API key, in an answer stored
+    before answers were cleaned of it) counts as missing: the task is fetched again, cleaned,
+    and its entry overwritten."""
+
+    def __init__(
+        self,
+        maxsize: int = 1024,
+        *,
+        store: TaskStore | None = None,
+        stale_if_holding: Secrets | None = None,
+    ) -> None:
         if maxsize < 0:
             raise ValueError(f"maxsize must be >= 0, got {maxsize}")
         self.maxsize = maxsize
@@ -36,6 +46,7 @@ class TaskCache:
         self._requests: OrderedDict[str, list[str]] = OrderedDict()
         self._lock = threading.Lock()
         self._secrets: set[str] = set()
+        self._stale_if_holding = stale_if_holding or Secrets()
         self.hits = 0
         self.misses = 0
 
@@ -59,6 +70,8 @@ class TaskCache:
             with collector_paused():  # thousands of entries decoded and rebuilt at once
                 head = _snapshot_head()
                 for task_id, body in self.store.get_texts(rest).items():
+                    if self._stale_if_holding and self._stale_if_holding.in_json_text(body):
+                        continue
                     task = _read_entry(task_id, body, head)
                     if task is not None:
                         found[task_id] = task

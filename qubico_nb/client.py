@@ -148,7 +148,9 @@ class Client:
         #: Finished tasks: ``cache_size`` in memory, all of them on disk (``cache``: True for
         #: the user's cache folder, a path for another file, False for none).
         self.cache = TaskCache(
-            cache_size, store=_task_store(cache, cache_size, base, self._transport.key_fingerprint)
+            cache_size,
+            store=_task_store(cache, cache_size, base, self._transport.key_fingerprint),
+            stale_if_holding=self._transport.key_secrets,
         )
         if upload_url:
             self.upload_url = upload_url

@@ -121,3 +121,30 @@ def test_a_secret_the_client_sent_is_kept_off_the_disk_in_any_later_answer(
         done = client.get_task(client.wait(task).id)  # finished: kept on disk
         assert SECRET in done.prompt
     assert _disk_bytes(folder) and SECRET.encode() not in _disk_bytes(folder)
+
+
+def test_an_entry_stored_with_the_key_is_fetched_again_and_overwritten_clean(
+    tmp_path: Path,
+) -> None:
+    """An answer stored before answers were cleaned of the key (an earlier version) counts as
+    missing, so the next fetch, cleaned, replaces it on disk."""
+    from qubico_nb._secrets import Secrets
+    from qubico_nb.store.tasks import TaskStore
+
+    from .helpers.sandbox import KEY
+
+    folder = tmp_path / "cache"
+    earlier = TaskCache(10, store=TaskStore(folder / "t.sqlite3", scope="s"))
+    echoed = _echoing("t1", in_config=False)
+    earlier.put(Task.from_dict({**echoed, "logs": [f"auth {KEY}"]}))
+    earlier.put(Task.from_dict(_echoing("t2", in_config=False)))  # never held the key
+    earlier.store.close()  # type: ignore[union-attr]
+    assert KEY.encode() in _disk_bytes(folder)
+    now = TaskCache(
+        10, store=TaskStore(folder / "t.sqlite3", scope="s"), stale_if_holding=Secrets([KEY])
+    )
+    assert set(now.get_many(["t1", "t2"])) == {"t2"}
+    now.put(Task.from_dict({**echoed, "logs": ["auth ***"]}))  # what a fetch now brings
+    now.store.close()  # type: ignore[union-attr]
+    assert KEY.encode() not in _disk_bytes(folder)
+    assert TaskCache(10, store=TaskStore(folder / "t.sqlite3", scope="s")).get("t1") is not None

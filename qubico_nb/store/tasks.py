@@ -267,6 +267,8 @@ class TaskStore:
             )
             _use_wal(conn, self.busy_timeout_s)
             conn.execute("PRAGMA synchronous=NORMAL")
+            # A replaced entry (one stored with a secret, cleaned since) leaves no bytes behind.
+            conn.execute("PRAGMA secure_delete=ON")
             with conn:
                 conn.execute(_SCHEMA)
                 conn.execute(_REQUESTS_SCHEMA)

@@ -501,8 +501,8 @@ def test_a_store_with_lines_it_cannot_read_never_breaks_the_board(
         frame, summary = board.to_frame(), board.summary()
     assert [str(w.message) for w in caught if "skipped" in str(w.message)] == [
         f"{store}: skipped 5 line(s) that are not verdicts this board can read (cut short, not "
-        "JSON, a field of the wrong kind, or a score outside the scale); the other verdicts "
-        "are loaded"
+        "JSON, a field of the wrong kind, text that is not UTF-8, or a score outside the "
+        "scale); the other verdicts are loaded"
     ]
     assert list(board.verdicts["score"]) == [4.0]
     assert frame["score"].dropna().tolist() == [4.0] and summary["n"].sum() == 1

@@ -1,8 +1,11 @@
-"""MP4, M4A and MOV (ISO base media and QuickTime): drop the boxes that carry text about the
-file (``udta``, ``meta``/``ilst``/``keys``, ``©xyz`` items, ``uuid`` such as XMP, ``free``/``skip``
-padding that may hold anything), blank handler names, encoder names of video sample entries and
-creation times; move the chunk offsets (``stco``/``co64``) by what was removed before the media
-data, so every sample is read from the same bytes as before."""
+"""MP4, M4A and MOV (ISO base media and QuickTime): an allow-list of boxes. At the top only
+``ftyp``, ``moov``, ``mdat`` and ``moof`` are kept (``udta``, ``meta``, ``uuid`` such as XMP,
+``free``/``skip`` padding and any box of a kind not listed are left out); inside ``moov`` only
+the boxes playback needs (`ALLOWED`), handler names, encoder names of video sample entries and
+creation times blanked, the data reference rewritten as "in this file"; the chunk offsets
+(``stco``/``co64``) move by what was removed before the media data, so every sample is read
+from the same bytes as before. A movie fragment is kept as it is and must hold only the boxes
+listed for it."""
 
 from __future__ import annotations
 
@@ -13,15 +16,30 @@ from dataclasses import dataclass, field
 from .._media import _boxes
 from .errors import damaged
 
-#: Boxes whose children are walked.
+#: Box -> the child boxes kept (any other child is left out); the top level is b"".
+ALLOWED: dict[bytes, frozenset[bytes]] = {
+    b"": frozenset({b"ftyp", b"moov", b"mdat", b"moof"}),
+    b"moov": frozenset({b"mvhd", b"trak", b"mvex"}),
+    b"trak": frozenset({b"tkhd", b"edts", b"mdia"}),
+    b"edts": frozenset({b"elst"}),
+    b"mdia": frozenset({b"mdhd", b"hdlr", b"minf"}),
+    b"minf": frozenset({b"vmhd", b"smhd", b"hmhd", b"nmhd", b"sthd", b"dinf", b"stbl"}),
+    b"dinf": frozenset({b"dref"}),
+    b"stbl": frozenset(
+        {b"stsd", b"stts", b"ctts", b"cslg", b"stss", b"stps", b"stsc", b"stsz", b"stz2",
+         b"stco", b"co64", b"sdtp", b"sbgp", b"sgpd", b"subs", b"saiz", b"saio"}
+    ),
+    b"mvex": frozenset({b"mehd", b"trex"}),
+    b"moof": frozenset({b"mfhd", b"traf"}),
+    b"traf": frozenset(
+        {b"tfhd", b"tfdt", b"trun", b"sbgp", b"sgpd", b"saiz", b"saio", b"senc", b"subs"}
+    ),
+}  # fmt: skip
+#: Boxes whose children are walked (and filtered by `ALLOWED`) inside ``moov``.
 CONTAINERS = frozenset({b"moov", b"trak", b"mdia", b"minf", b"stbl", b"edts", b"dinf", b"mvex"})
-#: Boxes dropped wherever they are (and any whose type begins with ©, as QuickTime's items do).
-DROPPED = frozenset(
-    {
-        b"udta", b"meta", b"ilst", b"keys", b"uuid", b"free", b"skip", b"wide", b"XMP_",
-        b"pdin", b"mfra", b"cprt", b"Xtra", b"chpl", b"ID32", b"tags", b"kind", b"name",
-    }
-)  # fmt: skip
+#: The data reference of a track whose media is in this very file: one ``url `` entry, flag 1.
+_SELF_CONTAINED = 1
+_DREF = struct.pack(">I4sII", 28, b"dref", 0, 1) + struct.pack(">I4sI", 12, b"url ", 1)
 #: Handlers of tracks whose samples are text (subtitles, chapter titles): refused, since their
 #: words are in the media data itself.
 TEXT_HANDLERS = frozenset({b"text", b"sbtl", b"subt", b"tx3g", b"clcp"})
@@ -49,14 +67,10 @@ def strip_mp4(data: bytes) -> bytes:
     kinds = [kind for kind, *_ in top]
     if b"moov" not in kinds:
         raise damaged("MP4", "it has no 'moov' box")
-    if b"sidx" in kinds:
-        first = kinds.index(b"sidx")
-        if any(k in DROPPED or k == b"moov" for k in kinds[first:]):
-            raise damaged("MP4", "boxes to drop follow its segment index (not supported)")
     out = _Out()
     kept: list[tuple[int, int, int]] = []  # (old start, old end, new start) of media boxes
     for kind, start, header, end in top:
-        if _is_dropped(kind):
+        if kind not in ALLOWED[b""]:
             continue
         new_start = len(out.data)
         if kind == b"moov":
@@ -83,10 +97,6 @@ def _children(data: bytes, start: int, end: int, where: str) -> list[tuple[bytes
     return found
 
 
-def _is_dropped(kind: bytes) -> bool:
-    return kind in DROPPED or kind[:1] == b"\xa9"
-
-
 def _write_container(
     data: bytes, kind: bytes, start: int, header: int, end: int, out: _Out
 ) -> None:
@@ -94,13 +104,16 @@ def _write_container(
     out.data += bytes(8) if end - start <= 0xFFFFFFFF else bytes(16)
     size_bytes = len(out.data) - at
     for child, c_start, c_header, c_end in _children(data, start + header, end, repr(kind)):
-        if _is_dropped(child):
+        if child not in ALLOWED[kind]:
             continue
         body = c_start + c_header
         if child in CONTAINERS:
             _write_container(data, child, c_start, c_header, c_end, out)
         elif child == b"hdlr":
             _write_hdlr(data, body, c_end, out)
+        elif child == b"dref":
+            _check_self_contained(data, body, c_end)
+            out.data += _DREF
         else:
             box_at = len(out.data)
             out.data += data[c_start:c_end]
@@ -126,6 +139,15 @@ def _write_hdlr(data: bytes, body: int, end: int, out: _Out) -> None:
         raise damaged("MP4", "it has a text track (subtitles or chapters), whose words are media")
     fixed = data[body : body + 24]
     out.data += struct.pack(">I4s", 8 + len(fixed) + 1, b"hdlr") + fixed + b"\x00"
+
+
+def _check_self_contained(data: bytes, body: int, end: int) -> None:
+    """Every data reference says "in this file" (one that names another file is refused)."""
+    if end - body < 8:
+        raise damaged("MP4", "a data reference box is too short")
+    for _, entry, entry_end in _boxes(data, body + 8, end):
+        if entry_end - entry < 4 or not data[entry + 3] & _SELF_CONTAINED:
+            raise damaged("MP4", "a track's media is in another file")
 
 
 def _blank_times(buffer: bytearray, payload: int, length: int) -> None:
@@ -161,13 +183,13 @@ def _check_fragment(data: bytes, start: int, header: int, end: int, out: _Out) -
     must hold nothing to drop. An absolute base offset in it is noted, to be moved."""
     new_start = len(out.data)
     for kind, c_start, c_header, c_end in _children(data, start + header, end, "'moof'"):
-        if _is_dropped(kind):
-            raise damaged("MP4", "a movie fragment holds metadata (not supported)")
+        if kind not in ALLOWED[b"moof"]:
+            raise damaged("MP4", f"a movie fragment holds a {kind!r} box (not supported)")
         if kind != b"traf":
             continue
         for inner, i_start, i_header, i_end in _children(data, c_start + c_header, c_end, "'traf'"):
-            if _is_dropped(inner):
-                raise damaged("MP4", "a track fragment holds metadata (not supported)")
+            if inner not in ALLOWED[b"traf"]:
+                raise damaged("MP4", f"a track fragment holds a {inner!r} box (not supported)")
             body = i_start + i_header
             if inner == b"tfhd" and i_end - body >= 16 and data[body + 3] & _BASE_DATA_OFFSET:
                 out.offsets.append((new_start + body + 8 - start, 8))

@@ -274,7 +274,7 @@ class Review(anywidget.AnyWidget):
                 return self._media.get(card.source)
             try:
                 data = self._card_bytes(card)
-                measured = media.measure(data, card.audio_url or card.local_path)
+                measured = media.measure(data, card.audio_url or card.local_path, self._blind_now())
             except Exception as exc:  # one bad file never breaks the board
                 reason = f"could not load audio ({type(exc).__name__}: {exc})"[:300]
                 with self._lock:
@@ -539,16 +539,13 @@ class Review(anywidget.AnyWidget):
             return
         try:
             data = self._card_bytes(card)
+            mime, sent = media.page_audio(
+                data, card.audio_url or card.local_path, self._blind_now()
+            )
         except Exception:  # measuring it will say why, on the card
             self._measure(card)
             return
-        mime = (
-            "audio/wav" if card.anchor else media.mime_for(card.audio_url or card.local_path, data)
-        )
-        self.send(
-            protocol.message("media", key=card.key, mime=mime),
-            buffers=[media.page_bytes(data, mime, self._blind_now())],
-        )
+        self.send(protocol.message("media", key=card.key, mime=mime), buffers=[sent])
 
     def _send_drawing(self, card: board.Card) -> None:
         """The card's fine waveform and spectrogram (the file measured first, once)."""

@@ -1035,3 +1035,31 @@ def test_a_blind_fallback_past_its_size_limit_is_an_error_on_the_card_naming_not
     assert card.status == "missing"
     assert "cannot be sent blind" in card.reason and "limit" in card.reason
     assert all(text not in synced_text(board) for text in IDENTIFIERS)
+
+
+def test_a_card_played_through_an_element_records_the_gain_it_really_had(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An <audio> element cannot be turned up: the quiet card's positive gain was 0 dB there."""
+    import soundfile
+
+    t = np.arange(22_050) / 22_050
+    paths = []
+    for n, amplitude in enumerate((0.02, 0.5)):
+        paths.append(tmp_path / f"w{n}.wav")
+        soundfile.write(paths[-1], amplitude * np.sin(2 * np.pi * 440 * t), 22_050)
+    frame = pd.DataFrame(
+        {"task_id": ["quiet", "loud"], "prompt": "p", "seed": [0, 1], "status": "completed",
+         "local_path": [str(p) for p in paths]}
+    )  # fmt: skip
+    board = review(frame, store=tmp_path / "v.jsonl", rater="ann", level_match=True)
+    assert board.wait(30)
+    quiet = next(c for c in board._cards.values() if c.task_id == "quiet")
+    gain = board._gains[quiet.key]
+    assert gain is not None and gain > 3
+    page = Page(board, monkeypatch)
+    for seq, playback, heard in (("1", "webaudio", gain), ("2", "element", 0.0), ("3", None, gain)):
+        extra = {"playback": playback} if playback else {}  # None: no audio on the page yet
+        page.tell(type="rate", key=quiet.key, seq=seq, score=3, **extra)
+        page.settle()
+        assert board.verdicts.set_index("task_id").loc["quiet", "gain_db"] == heard, seq

@@ -186,6 +186,15 @@ def level_gains(lufs: Sequence[float], peak_dbfs: Sequence[float]) -> list[float
     ]
 
 
+def gain_heard(gain_db: float | None, playback: object) -> float | None:
+    """The level-matching gain (dB) a card really played at: the page plays a file Web Audio
+    cannot decode through an ``<audio>`` element (`playback` "element"), whose volume cannot
+    go above 1, so a positive gain was 0 dB there."""
+    if playback == "element" and gain_db is not None:
+        return min(gain_db, 0.0)
+    return gain_db
+
+
 def fit_spectrogram(spectrogram: np.ndarray) -> np.ndarray:
     """A uint8 (bins, frames) image no larger than SPECTROGRAM_MAX, row 0 the lowest band."""
     image = np.asarray(spectrogram)

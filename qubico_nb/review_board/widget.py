@@ -510,6 +510,8 @@ class Review(anywidget.AnyWidget):
         except InvalidRequestError as exc:
             self._refuse(seq, str(exc))
             return
+        heard = media.gain_heard(verdicts[0].gain_db, content.get("playback"))
+        verdicts[0] = dataclasses.replace(verdicts[0], gain_db=heard)
         self._keep(verdicts, tag=seq)
 
     def _on_reveal(self, content: dict[str, Any]) -> None:

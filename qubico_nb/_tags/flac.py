@@ -6,7 +6,7 @@ byte after the last frame (an ID3 or APE tag, or anything else)."""
 from __future__ import annotations
 
 from .errors import damaged
-from .flac_frames import last_frame_end, parse_streaminfo
+from .flac_frames import last_frame_end, streaminfo_bits
 from .mpeg import without_trailing_tags
 
 STREAMINFO = 0
@@ -38,5 +38,5 @@ def strip_flac(data: bytes) -> bytes:
     frames = without_trailing_tags(data[at:])
     if frames[:2] and (frames[0] != 0xFF or frames[1] & 0xFE != 0xF8):
         raise damaged("FLAC", "no frame follows the metadata blocks")
-    frames = frames[: last_frame_end(frames, parse_streaminfo(streaminfo))]
+    frames = frames[: last_frame_end(frames, streaminfo_bits(streaminfo))]
     return b"fLaC" + bytes([0x80 | STREAMINFO]) + (34).to_bytes(3, "big") + streaminfo + frames

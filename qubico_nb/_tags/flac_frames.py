@@ -4,47 +4,40 @@ CRC-16. Only the last frame is read so: the frames before it end where the next 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from .errors import damaged
 
-#: How many frame-like headers, from the end backwards, may fail to read before the file is
-#: refused (a few may be bytes after the last frame that happen to look like a header).
+#: How many frame-like headers (sync, fields and CRC-8 right), from the end backwards, may fail
+#: to read to a matching CRC-16 before the file is refused (bytes after the last frame may
+#: look like a header by chance), and how many sync patterns may be looked at in all.
 _TRIES = 32
+_SYNCS = 1 << 16
+_UNREAD, _NO_HEADER = 0, -1
 _BLOCK_SIZES = {1: 192, **{n: 576 << (n - 2) for n in range(2, 6)}}
-_SAMPLE_RATES = {1: 88200, 2: 176400, 3: 192000, 4: 8000, 5: 16000, 6: 22050, 7: 24000,
-                 8: 32000, 9: 44100, 10: 48000, 11: 96000}  # fmt: skip
 _SAMPLE_SIZES = {1: 8, 2: 12, 4: 16, 5: 20, 6: 24, 7: 32}
 _LEFT_SIDE, _RIGHT_SIDE, _MID_SIDE = 8, 9, 10
 
 
-@dataclass(frozen=True)
-class StreamInfo:
-    """What a frame header may leave to STREAMINFO."""
-
-    sample_rate: int
-    channels: int
-    bits: int
+def streaminfo_bits(block: bytes) -> int:
+    """The bits per sample STREAMINFO declares (a frame header may leave them to it)."""
+    return ((int.from_bytes(block[10:18], "big") >> 36) & 31) + 1
 
 
-def parse_streaminfo(block: bytes) -> StreamInfo:
-    fields = int.from_bytes(block[10:18], "big")
-    return StreamInfo(fields >> 44, ((fields >> 41) & 7) + 1, ((fields >> 36) & 31) + 1)
-
-
-def last_frame_end(frames: bytes, info: StreamInfo) -> int:
+def last_frame_end(frames: bytes, bits: int) -> int:
     """The offset just past the last whole frame in `frames` (0 when there is none); raises
     MetadataError when no frame near the end can be read."""
     if not frames:
         return 0
-    at = len(frames)
-    for _ in range(_TRIES):
+    at, tries = len(frames), 0
+    for _ in range(_SYNCS):
         at = _previous_sync(frames, at)
         if at < 0:
             break
-        end = _frame_end(frames, at, info)
-        if end is not None:
+        end = _frame_end(frames, at, bits)
+        if end > 0:
             return end
+        tries += end == _UNREAD
+        if tries >= _TRIES:
+            break
     raise damaged("FLAC", "its last audio frame cannot be read to its end")
 
 
@@ -68,10 +61,6 @@ class _Bits:
             value, count, self.at = (value << take) | bits, count - take, self.at + take
         return value
 
-    def signed(self, count: int) -> int:
-        value = self.read(count)
-        return value - (1 << count) if count and value >> (count - 1) else value
-
     def unary(self) -> int:
         """Zeros until a one (the one read too)."""
         zeros = 0
@@ -92,25 +81,29 @@ class _Bits:
             raise IndexError("past the end")
 
 
-def _frame_end(data: bytes, start: int, info: StreamInfo) -> int | None:
-    """The end of the frame at `start` if it reads as one to a CRC-16 that matches, else None."""
+def _frame_end(data: bytes, start: int, streaminfo_bits: int) -> int:
+    """The end of the frame at `start` if it reads as one to a CRC-16 that matches; else
+    `_UNREAD` when its header looked right (a try that counts), `_NO_HEADER` when not."""
     try:
         bits = _Bits(data, start)
-        header = _header(bits, info)
+        header = _header(bits, streaminfo_bits)
         if header is None or _crc8(data[start : bits.at // 8]) != bits.read(8):
-            return None
+            return _NO_HEADER
+    except IndexError:
+        return _NO_HEADER
+    try:
         block, code, size = header
         for channel in range(code + 1 if code < _LEFT_SIDE else 2):
             _subframe(bits, block, size + _side_bit(code, channel))
         end = (bits.at + 7) // 8 + 2
         if end > len(data) or _crc16(data[start:end]) != 0:
-            return None
+            return _UNREAD
         return end
     except (IndexError, ValueError):
-        return None
+        return _UNREAD
 
 
-def _header(bits: _Bits, info: StreamInfo) -> tuple[int, int, int] | None:
+def _header(bits: _Bits, streaminfo_bits: int) -> tuple[int, int, int] | None:
     """(block size, channel code, sample size) of a frame header, or None if it is not one."""
     bits.read(16)  # the sync and the blocking strategy
     block_code, rate_code = bits.read(4), bits.read(4)
@@ -135,7 +128,7 @@ def _header(bits: _Bits, info: StreamInfo) -> tuple[int, int, int] | None:
         bits.read(8)
     elif rate_code in (13, 14):
         bits.read(16)
-    size = _SAMPLE_SIZES.get(size_code, info.bits)
+    size = _SAMPLE_SIZES.get(size_code, streaminfo_bits)
     return block, channel_code, size
 
 

@@ -591,6 +591,30 @@ def test_mp3_keeps_its_frames_and_nothing_between_or_after_them() -> None:
         assert strip_metadata(data) == plain, name
 
 
+def grown(data: bytes, path: list[bytes], extra: bytes) -> bytes:
+    """`data` with `extra` appended inside the box at `path` (each box on the way made larger)."""
+    ((_, end),) = find(data, path)
+    out = bytearray(data[:end] + extra + data[end:])
+    for depth in range(1, len(path) + 1):
+        ((body, _),) = find(data, path[:depth])
+        size = struct.unpack(">I", data[body - 8 : body - 4])[0]
+        struct.pack_into(">I", out, body - 8, size + len(extra))
+    return bytes(out)
+
+
+def test_mp4_drops_bytes_after_the_fields_of_the_boxes_it_keeps() -> None:
+    moov_last = with_handler_name(DEMO, "")  # growing moov moves no chunk
+    stbl = [b"moov", b"trak", b"mdia", b"minf", b"stbl"]
+    want = chunks(DEMO)
+    for path in ([b"moov", b"mvhd"], [b"moov", b"trak", b"tkhd"], [*stbl, b"stts"],
+                 [*stbl, b"stsz"], [*stbl, b"stco"]):  # fmt: skip
+        data = grown(moov_last, path, SECRET)
+        assert chunks(data) == want
+        stripped = strip_metadata(data)
+        assert SECRET[:12] not in stripped and chunks(stripped) == want, path
+        assert strip_metadata(stripped) == stripped
+
+
 def test_mp4_keeps_only_the_boxes_playback_needs() -> None:
     moov_last = with_handler_name(DEMO, "")  # growing moov moves no chunk
     ((moov_body, moov_end),) = find(moov_last, [b"moov"])

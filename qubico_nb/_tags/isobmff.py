@@ -115,9 +115,12 @@ def _write_container(
             _check_self_contained(data, body, c_end)
             out.data += _DREF
         else:
+            c_end = body + _defined_length(child, data[body:c_end])
+            if 8 + c_end - body > 0xFFFFFFFF:
+                raise damaged("MP4", f"its {child!r} box is too large")
             box_at = len(out.data)
-            out.data += data[c_start:c_end]
-            payload = box_at + c_header
+            out.data += struct.pack(">I4s", 8 + c_end - body, child) + data[body:c_end]
+            payload = box_at + 8
             if child in _TIMED:
                 _blank_times(out.data, payload, c_end - body)
             elif child in (b"stco", b"co64"):
@@ -129,6 +132,46 @@ def _write_container(
         struct.pack_into(">I4s", out.data, at, size, kind)
     else:
         struct.pack_into(">I4sQ", out.data, at, 1, kind, size)
+
+
+#: Full boxes of fixed length: (length in version 0, in version 1).
+_FIXED = {
+    b"mvhd": (100, 112),
+    b"tkhd": (84, 96),
+    b"mdhd": (24, 36),
+    b"vmhd": (12, 12),
+    b"smhd": (8, 8),
+}
+#: Tables: bytes per entry (version 0, version 1), after the version, flags and entry count.
+_TABLES = {
+    b"stts": (8, 8),
+    b"ctts": (8, 8),
+    b"stss": (4, 4),
+    b"stsc": (12, 12),
+    b"stco": (4, 4),
+    b"co64": (8, 8),
+    b"elst": (12, 20),
+}
+
+
+def _defined_length(kind: bytes, payload: bytes) -> int:
+    """How many of a leaf box's payload bytes its fields take (bytes after them are dropped:
+    they may hold anything); the whole payload for a box whose layout is not spelt out here."""
+    if len(payload) < 8 and (kind in _FIXED or kind in _TABLES or kind == b"stsz"):
+        raise damaged("MP4", f"a {kind!r} box is too short")
+    version = 1 if payload[:1] == b"\x01" else 0
+    if kind in _FIXED:
+        length = _FIXED[kind][version]
+    elif kind in _TABLES:
+        length = 8 + _TABLES[kind][version] * int.from_bytes(payload[4:8], "big")
+    elif kind == b"stsz":
+        uniform = int.from_bytes(payload[4:8], "big")
+        length = 12 + (0 if uniform else 4 * int.from_bytes(payload[8:12], "big"))
+    else:
+        return len(payload)
+    if length > len(payload):
+        raise damaged("MP4", f"a {kind!r} box is shorter than its fields")
+    return length
 
 
 def _write_hdlr(data: bytes, body: int, end: int, out: _Out) -> None:

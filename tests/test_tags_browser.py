@@ -12,7 +12,17 @@ from qubico_nb._tags import strip_metadata
 
 from .helpers.browser import ARGS, CHROMIUM, PLAY
 from .helpers.browser import require_browser as _require
-from .test_tags import SECRET, encoded, mp3_cases, mp4_cases, tagged_by, wav_cases
+from .test_tags import (
+    DEMO,
+    SECRET,
+    encoded,
+    grown,
+    mp3_cases,
+    mp4_cases,
+    tagged_by,
+    wav_cases,
+    with_handler_name,
+)
 
 pytestmark = [pytest.mark.slow, pytest.mark.browser]
 
@@ -66,6 +76,15 @@ def _files(tmp_path: Path) -> dict[str, tuple[str, str, bytes]]:
             f"mp4 {name}": ("video", "video/mp4", data)
             for name, data in mp4_cases(tmp_path).items()
         },
+        "mp4 with text after its sample sizes": (
+            "video",
+            "video/mp4",
+            grown(
+                with_handler_name(DEMO, ""),
+                [b"moov", b"trak", b"mdia", b"minf", b"stbl", b"stsz"],
+                SECRET,
+            ),
+        ),
     }
 
 

@@ -615,6 +615,50 @@ def test_mp4_drops_bytes_after_the_fields_of_the_boxes_it_keeps() -> None:
         assert strip_metadata(stripped) == stripped
 
 
+def test_mp4_sample_entries_keep_only_their_codec_configuration() -> None:
+    moov_last = with_handler_name(DEMO, "")
+    stsd = [b"moov", b"trak", b"mdia", b"minf", b"stbl", b"stsd"]
+    extra = box(b"uuid", SECRET)
+    data = bytearray(grown(moov_last, stsd, extra))  # after avc1's boxes, the one entry
+    entry = data.find(b"avc1", data.find(b"stsd")) - 4
+    struct.pack_into(
+        ">I", data, entry, struct.unpack(">I", data[entry : entry + 4])[0] + len(extra)
+    )
+    assert chunks(bytes(data)) == chunks(DEMO)
+    stripped = strip_metadata(bytes(data))
+    assert SECRET[:12] not in stripped and chunks(stripped) == chunks(DEMO)
+    assert b"avcC" in stripped and b"Lavc" not in stripped  # the encoder's name is gone
+    data[entry + 4 : entry + 8] = b"zzzz"  # a kind of sample entry it cannot read
+    with pytest.raises(MetadataError, match="sample entry"):
+        strip_metadata(bytes(data))
+
+
+def test_an_m4a_keeps_its_aac_packets() -> None:
+    av = pytest.importorskip("av")
+    sink = io.BytesIO()
+    with av.open(sink, "w", format="mp4") as container:
+        stream = container.add_stream("aac", rate=44100, layout="stereo")
+        sound = np.ascontiguousarray(tone().T.astype(np.float32))
+        for at in range(0, sound.shape[1], 1024):
+            frame = av.AudioFrame.from_ndarray(
+                np.ascontiguousarray(sound[:, at : at + 1024]), format="fltp", layout="stereo"
+            )
+            frame.sample_rate = 44100
+            for packet in stream.encode(frame):
+                container.mux(packet)
+        for packet in stream.encode(None):
+            container.mux(packet)
+    m4a = sink.getvalue() + box(b"prmt", SECRET)
+
+    def packets(data: bytes) -> list[bytes]:
+        with av.open(io.BytesIO(data)) as container:
+            return [bytes(p) for p in container.demux(audio=0) if p.size]
+
+    stripped = strip_metadata(m4a)
+    assert SECRET not in stripped and b"Lavf" not in stripped
+    assert packets(stripped) == packets(m4a) and len(packets(m4a)) > 60
+
+
 def test_mp4_keeps_only_the_boxes_playback_needs() -> None:
     moov_last = with_handler_name(DEMO, "")  # growing moov moves no chunk
     ((moov_body, moov_end),) = find(moov_last, [b"moov"])

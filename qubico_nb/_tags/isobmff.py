@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 
 from .._media import _boxes
 from .errors import damaged
+from .mp4_entries import sample_descriptions
 
 #: Box -> the child boxes kept (any other child is left out); the top level is b"".
 ALLOWED: dict[bytes, frozenset[bytes]] = {
@@ -43,12 +44,6 @@ _DREF = struct.pack(">I4sII", 28, b"dref", 0, 1) + struct.pack(">I4sI", 12, b"ur
 #: Handlers of tracks whose samples are text (subtitles, chapter titles): refused, since their
 #: words are in the media data itself.
 TEXT_HANDLERS = frozenset({b"text", b"sbtl", b"subt", b"tx3g", b"clcp"})
-#: Video sample entries, whose 32-byte ``compressorname`` names the encoder.
-VISUAL_ENTRIES = frozenset(
-    {b"avc1", b"avc2", b"avc3", b"avc4", b"hvc1", b"hev1", b"mp4v", b"vp08", b"vp09", b"av01",
-     b"encv", b"s263", b"jpeg", b"mjp2", b"dvh1", b"dvhe", b"apcn", b"apch", b"apcs", b"ap4h"}
-)  # fmt: skip
-_COMPRESSOR_NAME = slice(42, 74)  # in a visual sample entry's payload
 _TIMED = frozenset({b"mvhd", b"tkhd", b"mdhd"})  # full boxes that open with two times
 _BASE_DATA_OFFSET = 0x000001  # tfhd flag: an absolute file offset follows
 
@@ -114,6 +109,9 @@ def _write_container(
         elif child == b"dref":
             _check_self_contained(data, body, c_end)
             out.data += _DREF
+        elif child == b"stsd":
+            entries = sample_descriptions(data, body, c_end)
+            out.data += struct.pack(">I4s", 8 + len(entries), child) + entries
         else:
             c_end = body + _defined_length(child, data[body:c_end])
             if 8 + c_end - body > 0xFFFFFFFF:
@@ -125,8 +123,7 @@ def _write_container(
                 _blank_times(out.data, payload, c_end - body)
             elif child in (b"stco", b"co64"):
                 _note_chunk_offsets(out, payload, c_end - body, 4 if child == b"stco" else 8)
-            elif child == b"stsd":
-                _blank_encoder_names(data, body, c_end, out.data, payload)
+
     size = len(out.data) - at
     if size_bytes == 8:
         struct.pack_into(">I4s", out.data, at, size, kind)
@@ -209,16 +206,6 @@ def _note_chunk_offsets(out: _Out, payload: int, length: int, width: int) -> Non
         raise damaged("MP4", "a chunk offset box's count does not match its size")
     first = payload + 8
     out.offsets.extend((first + n * width, width) for n in range(count))
-
-
-def _blank_encoder_names(data: bytes, body: int, end: int, buffer: bytearray, payload: int) -> None:
-    """Zero the ``compressorname`` of each video sample entry (e.g. "Lavc60 libx264")."""
-    if end - body < 8:
-        raise damaged("MP4", "a sample description box is too short")
-    for kind, start, header, entry_end in _children(data, body + 8, end, "'stsd'"):
-        if kind in VISUAL_ENTRIES and entry_end - start - header >= _COMPRESSOR_NAME.stop:
-            at = payload + (start + header - body)
-            buffer[at + _COMPRESSOR_NAME.start : at + _COMPRESSOR_NAME.stop] = bytes(32)
 
 
 def _check_fragment(data: bytes, start: int, header: int, end: int, out: _Out) -> None:

@@ -699,6 +699,7 @@ def _flac() -> bytes:
         b"fLaC\x7f\x00\x00\x00",  # the forbidden block type
         b"OggS" + bytes(40),  # a page of a version that does not exist
         b"ID3\x04\x00\x00\x00\x00\x00\x10" + bytes(16) + b"not mpeg",  # a tag, then no frame
+        b"\xff\xfb\x00\x00" + bytes(1000),  # MP3 of a free-format bitrate: no length to walk
         box(b"ftyp", b"isom") + box(b"mdat", b"x"),  # no moov
         box(b"ftyp", b"isom") + b"\x00\x00\x01\x00moov",  # a box larger than the file
     ],
@@ -712,6 +713,7 @@ def _flac() -> bytes:
         "flac block 127",
         "ogg version",
         "mp3 without frames",
+        "mp3 free format",
         "mp4 without moov",
         "mp4 box past the end",
     ],

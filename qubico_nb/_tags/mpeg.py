@@ -21,7 +21,10 @@ def strip_mp3(data: bytes) -> bytes:
     body = without_trailing_tags(without_id3v2_head(data))
     if not is_mpeg_frame_header(body[:3]):
         raise damaged("MP3", "no MPEG audio frame follows its tags")
-    return b"".join(body[start:end] for start, end in _frames(body))
+    frames = _frames(body)
+    if not frames:
+        raise damaged("MP3", "it has no whole frame of a bitrate this reads (not free format)")
+    return b"".join(body[start:end] for start, end in frames)
 
 
 def _frames(data: bytes) -> list[tuple[int, int]]:

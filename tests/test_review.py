@@ -1055,7 +1055,7 @@ def test_a_card_played_through_an_element_records_the_gain_it_really_had(
     board = review(frame, store=tmp_path / "v.jsonl", rater="ann", level_match=True)
     assert board.wait(30)
     quiet = next(c for c in board._cards.values() if c.task_id == "quiet")
-    gain = board._gains[quiet.key]
+    gain = board._gains[quiet.source]
     assert gain is not None and gain > 3
     page = Page(board, monkeypatch)
     for seq, playback, heard in (("1", "webaudio", gain), ("2", "element", 0.0), ("3", None, gain)):

@@ -510,8 +510,13 @@ class Review(anywidget.AnyWidget):
         except InvalidRequestError as exc:
             self._refuse(seq, str(exc))
             return
-        heard = media.gain_heard(verdicts[0].gain_db, content.get("playback"))
-        verdicts[0] = dataclasses.replace(verdicts[0], gain_db=heard)
+        playback = content.get("playback")  # how this card plays on the page
+        verdicts = [
+            dataclasses.replace(v, gain_db=media.gain_heard(v.gain_db, playback))
+            if v.task_id == card.task_id
+            else v
+            for v in verdicts
+        ]
         self._keep(verdicts, tag=seq)
 
     def _on_reveal(self, content: dict[str, Any]) -> None:

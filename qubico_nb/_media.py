@@ -74,7 +74,10 @@ SIGNATURES: dict[str, tuple[tuple[tuple[int, bytes], ...], ...]] = {
     "audio/ogg": (((0, b"OggS"),),),
     "audio/mp4": (((4, b"ftyp"),),),
     "video/mp4": (((4, b"ftyp"),),),
-    "video/quicktime": (((4, b"ftyp"),), ((4, b"moov"),)),
+    # old QuickTime files may open with any of these top-level boxes
+    "video/quicktime": tuple(
+        ((4, kind),) for kind in (b"ftyp", b"moov", b"mdat", b"free", b"wide", b"skip", b"pnot")
+    ),
     "video/webm": (((0, b"\x1a\x45\xdf\xa3"),),),
     "image/png": (((0, b"\x89PNG"),),),
     "image/jpeg": (((0, b"\xff\xd8\xff"),),),
@@ -88,14 +91,19 @@ _IMAGE_TYPES = ("image/png", "image/jpeg", "image/gif", "image/webp")
 
 
 def is_mpeg_audio(head: bytes) -> bool:
-    """An MP3 (or MP2) file's start: an ID3v2 tag, or an MPEG audio frame header (11 sync bits,
-    a version that is not the reserved one, layer I, II or III; AAC's ADTS, layer 0, is not)."""
-    if head[:3] == b"ID3":
-        return True
-    if len(head) < 2 or head[0] != 0xFF or head[1] & 0xE0 != 0xE0:
+    """An MP3 (or MP2) file's start: an ID3v2 tag, or an MPEG audio frame header."""
+    return head[:3] == b"ID3" or is_mpeg_frame_header(head)
+
+
+def is_mpeg_frame_header(head: bytes) -> bool:
+    """The one rule for an MPEG audio frame header (its first 3 bytes are enough): 11 sync bits,
+    a version that is not the reserved one, layer I, II or III (AAC's ADTS, layer 0, is not),
+    a bitrate index that is not the forbidden 15 and a sample rate index that exists."""
+    if len(head) < 3 or head[0] != 0xFF or head[1] & 0xE0 != 0xE0:
         return False
     version, layer = (head[1] >> 3) & 0b11, (head[1] >> 1) & 0b11
-    return version != 0b01 and layer != 0b00
+    bitrate, rate = head[2] >> 4, (head[2] >> 2) & 0b11
+    return version != 0b01 and layer != 0b00 and bitrate != 0b1111 and rate != 0b11
 
 
 def looks_like(head: bytes, media_type: str) -> bool | None:

@@ -42,6 +42,8 @@ MPEG_HEADS = {
     b"\xff\xfd\x90": True,  # MPEG-1 layer II
     b"\xff\xf1\x50": False,  # AAC in ADTS: layer 0, not MPEG audio
     b"\xff\xeb\x90": False,  # the reserved version
+    b"\xff\xfb\xf0": False,  # the forbidden bitrate index 15
+    b"\xff\xfb\x9c": False,  # the reserved sample rate index 3
     b"\xff\x0b": False,
     b"\xff": False,
     b"": False,

@@ -1018,3 +1018,96 @@ def test_no_preference_can_be_left_out(local: pd.DataFrame, tmp_path: Path) -> N
         board.choose(first.task_id, second.task_id, "tie")
     with pytest.raises(InvalidRequestError, match="use choose"):
         board.rate(first.task_id, score=3)
+
+
+def _unstrippable_mp3(folder: Path, seconds: float) -> Path:
+    """A stereo MP3 with an APE footer of impossible size: its tags cannot be read, so removed."""
+    import io
+
+    import soundfile
+
+    t = np.arange(int(22_050 * seconds)) / 22_050
+    sound = np.stack([0.3 * np.sin(2 * np.pi * 440 * t), 0.2 * np.sin(2 * np.pi * 660 * t)], 1)
+    sink = io.BytesIO()
+    soundfile.write(sink, sound, 22_050, format="MP3")
+    footer = b"APETAGEX" + bytes(4) + (10**9).to_bytes(4, "little") + bytes(16)
+    path = folder / f"{IDENTIFIERS[3]}.mp3"
+    path.write_bytes(sink.getvalue() + IDENTIFIERS[0].encode() + footer)
+    return path
+
+
+def _one_card_board(path: Path, tmp_path: Path) -> Review:
+    frame = pd.DataFrame(
+        {"task_id": ["t0"], "prompt": "p", "seed": [0], "status": "completed",
+         "local_path": [str(path)]}
+    )  # fmt: skip
+    return review(frame, store=tmp_path / "v.jsonl", rater="ann", blind=True)
+
+
+def test_a_file_that_cannot_be_stripped_goes_blind_as_16_bit_flac_named_so(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import io
+
+    import soundfile
+
+    from qubico_nb.audio.analysis import decode
+
+    path = _unstrippable_mp3(tmp_path, 4.0)
+    board = _one_card_board(path, tmp_path)
+    page = Page(board, monkeypatch)
+    page.tell(type="media", page="p", keys=["r0c0"], rows=[])
+    page.settle()
+    ((message, (data,)),) = [(m, b) for m, b in page.received if m["type"] == "media"]
+    assert message["mime"] == "audio/flac" and data[:4] == b"fLaC"
+    assert soundfile.info(io.BytesIO(data)).subtype == "PCM_16"
+    assert len(data) < 4.0 * 22_050 * 2 * 2  # smaller than 16-bit PCM (float was twice that)
+    assert IDENTIFIERS[0].encode() not in data and b"APETAGEX" not in data
+    got, rate = soundfile.read(io.BytesIO(data), dtype="float32")
+    want, want_rate = decode(path.read_bytes())
+    assert rate == want_rate and np.allclose(got, want, atol=2**-14)
+
+
+def test_a_blind_fallback_past_its_size_limit_is_an_error_on_the_card_naming_nothing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from qubico_nb.review_board import media
+
+    monkeypatch.setattr(media, "BLIND_FALLBACK_MAX_BYTES", 10_000)
+    board = _one_card_board(_unstrippable_mp3(tmp_path, 4.0), tmp_path)
+    page = Page(board, monkeypatch)
+    page.tell(type="media", page="p", keys=["r0c0"], rows=[])
+    page.settle()
+    assert not [m for m in page.settle() if m["type"] == "media"]  # nothing reached the page
+    card = board._cards["r0c0"]
+    assert card.status == "missing"
+    assert "cannot be sent blind" in card.reason and "limit" in card.reason
+    assert all(text not in synced_text(board) for text in IDENTIFIERS)
+
+
+def test_a_card_played_through_an_element_records_the_gain_it_really_had(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An <audio> element cannot be turned up: the quiet card's positive gain was 0 dB there."""
+    import soundfile
+
+    t = np.arange(22_050) / 22_050
+    paths = []
+    for n, amplitude in enumerate((0.02, 0.5)):
+        paths.append(tmp_path / f"w{n}.wav")
+        soundfile.write(paths[-1], amplitude * np.sin(2 * np.pi * 440 * t), 22_050)
+    frame = pd.DataFrame(
+        {"task_id": ["quiet", "loud"], "prompt": "p", "seed": [0, 1], "status": "completed",
+         "local_path": [str(p) for p in paths]}
+    )  # fmt: skip
+    board = review(frame, store=tmp_path / "v.jsonl", rater="ann", level_match=True)
+    assert board.wait(30)
+    quiet = next(c for c in board._cards.values() if c.task_id == "quiet")
+    gain = board._gains[quiet.source]
+    assert gain is not None and gain > 3
+    page = Page(board, monkeypatch)
+    for seq, playback, heard in (("1", "webaudio", gain), ("2", "element", 0.0), ("3", None, gain)):
+        extra = {"playback": playback} if playback else {}  # None: no audio on the page yet
+        page.tell(type="rate", key=quiet.key, seq=seq, score=3, **extra)
+        page.settle()
+        assert board.verdicts.set_index("task_id").loc["quiet", "gain_db"] == heard, seq

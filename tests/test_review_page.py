@@ -414,6 +414,9 @@ def test_a_file_web_audio_cannot_decode_plays_through_an_element_and_says_so(
         "() => document.querySelector('.qnb-rv-card[data-key=r1c0] .qnb-rv-fallback').innerText"
     )
     assert "Web Audio could not decode this file" in note and "not sample-exact" in note
+    page.js("() => window.qnb.view.rate('r1c0', {score: 3})")
+    page.settle()
+    assert page.to_kernel[-1]["playback"] == "element"  # the kernel records the gain it had
 
 
 def test_a_loop_is_shared_by_the_row_and_switching_stays_in_it(open_board: Any) -> None:

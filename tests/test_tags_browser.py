@@ -12,7 +12,17 @@ from qubico_nb._tags import strip_metadata
 
 from .helpers.browser import ARGS, CHROMIUM, PLAY
 from .helpers.browser import require_browser as _require
-from .test_tags import encoded, mp3_cases, mp4_cases, tagged_by
+from .test_tags import (
+    DEMO,
+    SECRET,
+    encoded,
+    grown,
+    mp3_cases,
+    mp4_cases,
+    tagged_by,
+    wav_cases,
+    with_handler_name,
+)
 
 pytestmark = [pytest.mark.slow, pytest.mark.browser]
 
@@ -32,6 +42,17 @@ def _files(tmp_path: Path) -> dict[str, tuple[str, str, bytes]]:
     mp3 = encoded("MP3", "MPEG_LAYER_III")
     return {
         "wav": ("audio", "audio/wav", encoded("WAV", "PCM_16")),
+        **{
+            f"wav {name}": ("audio", "audio/wav", data)
+            for name, data in wav_cases(encoded("WAV", "PCM_16")).items()
+            if name != "BW64"  # Chromium reads RF64, not BW64
+        },
+        "flac with bytes after its last frame": (
+            "audio",
+            "audio/flac",
+            encoded("FLAC", "PCM_24") + SECRET,
+        ),
+        "mp3 with bytes between frames": ("audio", "audio/mpeg", mp3[:5000] + SECRET + mp3[5000:]),
         "flac": (
             "audio",
             "audio/flac",
@@ -55,6 +76,15 @@ def _files(tmp_path: Path) -> dict[str, tuple[str, str, bytes]]:
             f"mp4 {name}": ("video", "video/mp4", data)
             for name, data in mp4_cases(tmp_path).items()
         },
+        "mp4 with text after its sample sizes": (
+            "video",
+            "video/mp4",
+            grown(
+                with_handler_name(DEMO, ""),
+                [b"moov", b"trak", b"mdia", b"minf", b"stbl", b"stsz"],
+                SECRET,
+            ),
+        ),
     }
 
 

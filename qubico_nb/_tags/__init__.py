@@ -8,6 +8,9 @@ standard library only (no HTTP, no widgets): one module per container format.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
+from .._media import looks_like
 from .errors import MetadataError
 from .flac import strip_flac
 from .isobmff import strip_mp4
@@ -16,32 +19,36 @@ from .ogg import strip_ogg
 from .riff import strip_riff
 
 #: What `strip_metadata` reads, by container.
-FORMATS = ("WAV (RIFF, RIFX, RF64)", "FLAC", "Ogg Vorbis", "Ogg Opus", "MP3", "MP4/M4A/MOV")
+FORMATS = ("WAV (RIFF, RIFX, RF64, BW64)", "FLAC", "Ogg Vorbis", "Ogg Opus", "MP3", "MP4/M4A/MOV")
+#: Each container's stripper, by the media type whose signature (`qubico_nb._media.SIGNATURES`,
+#: the one table of how files begin) the bytes match, in the order they are tried.
+_STRIPPERS: dict[str, Callable[[bytes], bytes]] = {
+    "audio/wav": strip_riff,
+    "audio/flac": strip_flac,
+    "audio/ogg": strip_ogg,
+    "video/quicktime": strip_mp4,
+    "audio/mpeg": strip_mp3,
+}
 
 
 def strip_metadata(data: bytes | bytearray | memoryview) -> bytes:
-    """The file's bytes with every metadata block removed and the media data bit-exact.
+    """The file's bytes with only what its decoder needs: an allow-list, not a list of tags.
 
-    The container is recognized from the bytes, never from a name: WAV (keeps ``fmt ``, ``data``,
-    ``fact`` and RF64's ``ds64``), FLAC (keeps STREAMINFO), Ogg Vorbis and Opus (an empty comment
-    header, vendor string included; pages re-numbered with fresh CRCs), MP3 (drops ID3v2, ID3v1,
-    Enhanced TAG, APEv1/v2 and Lyrics3 tags) and MP4/M4A/MOV (drops ``udta``, ``meta``, ``uuid``,
-    ``free`` and ``©xyz`` boxes, blanks handler names and creation times, moves chunk offsets).
-    Raises `MetadataError` for bytes it does not recognize or that are damaged: the original is
-    never handed back unchecked.
+    The container is recognized from the bytes, never from a name: WAV (a ``fmt `` cut to the
+    fields its format defines, ``fact``'s sample count, RF64's ``ds64`` sizes, the first
+    ``data`` chunk's whole sample frames), FLAC (STREAMINFO and the frames, up to the end of
+    the last one), Ogg Vorbis and Opus (an empty comment header, vendor string included; pages
+    re-numbered with fresh CRCs), MP3 (the MPEG audio frames, read one after the other: every
+    tag and any byte between or after them is left out) and MP4/M4A/MOV (``ftyp``, ``moov``,
+    ``mdat``, ``moof`` at the top; inside ``moov`` only the boxes playback needs, handler names,
+    encoder names and creation times blanked, chunk offsets moved). Raises `MetadataError` for
+    bytes it does not recognize or that are damaged: the original is never handed back unchecked.
     """
     raw = bytes(data)
     body = without_id3v2_head(raw)  # some taggers put an ID3v2 tag in front of any file
-    if body[:4] in (b"RIFF", b"RIFX", b"RF64"):
-        return strip_riff(body)
-    if body[:4] == b"fLaC":
-        return strip_flac(body)
-    if body[:4] == b"OggS":
-        return strip_ogg(body)
-    if body[4:8] in (b"ftyp", b"moov", b"mdat", b"free", b"wide", b"skip", b"pnot"):
-        return strip_mp4(body)
-    if raw[:3] == b"ID3" or (len(body) > 1 and body[0] == 0xFF and body[1] & 0xE0 == 0xE0):
-        return strip_mp3(raw)
+    for media_type, strip in _STRIPPERS.items():
+        if looks_like(body, media_type):
+            return strip(raw if strip is strip_mp3 else body)
     raise MetadataError(
         f"cannot remove metadata: the {len(raw):,} bytes are not a file this reads "
         f"({', '.join(FORMATS)}); it was not passed on with its tags"

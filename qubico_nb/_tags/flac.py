@@ -1,9 +1,12 @@
-"""FLAC: keep STREAMINFO, the one metadata block decoding needs; drop VORBIS_COMMENT, PICTURE,
-APPLICATION, CUESHEET, SEEKTABLE and PADDING; and any ID3 or APE tag stuck on the end."""
+"""FLAC: an allow-list. Kept: ``fLaC``, STREAMINFO (the one metadata block decoding needs) and the
+audio frames up to the end of the last one, found by reading that frame bit by bit; dropped:
+every other block (VORBIS_COMMENT, PICTURE, APPLICATION, CUESHEET, SEEKTABLE, PADDING) and any
+byte after the last frame (an ID3 or APE tag, or anything else)."""
 
 from __future__ import annotations
 
 from .errors import damaged
+from .flac_frames import last_frame_end, streaminfo_bits
 from .mpeg import without_trailing_tags
 
 STREAMINFO = 0
@@ -35,4 +38,5 @@ def strip_flac(data: bytes) -> bytes:
     frames = without_trailing_tags(data[at:])
     if frames[:2] and (frames[0] != 0xFF or frames[1] & 0xFE != 0xF8):
         raise damaged("FLAC", "no frame follows the metadata blocks")
+    frames = frames[: last_frame_end(frames, streaminfo_bits(streaminfo))]
     return b"fLaC" + bytes([0x80 | STREAMINFO]) + (34).to_bytes(3, "big") + streaminfo + frames

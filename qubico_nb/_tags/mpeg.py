@@ -1,9 +1,12 @@
-"""MP3: drop ID3v2 tags in front (footer included) and every tag kind stuck on the end: ID3v1
-and 1.1, the Enhanced TAG, APEv1 and APEv2, Lyrics3 v1 and v2, an appended ID3v2.4. The MPEG
-frames (the Xing/LAME frame of gapless playback included) are kept as they are."""
+"""MP3: an allow-list of MPEG audio frames. The tags in front (ID3v2, footer included) and at
+the end (ID3v1 and 1.1, the Enhanced TAG, APEv1 and APEv2, Lyrics3 v1 and v2, an appended
+ID3v2.4) are read and dropped; then the frames are walked one after the other, each from its
+header's length, and only they are kept (the Xing/LAME frame of gapless playback included):
+bytes between frames, a cut last frame and whatever follows the last frame are left out."""
 
 from __future__ import annotations
 
+from .._media import is_mpeg_frame_header
 from .errors import damaged
 
 _ID3V1 = 128
@@ -14,11 +17,73 @@ _LYRICS3V1_MAX = 5100 + len(b"LYRICSBEGIN") + len(b"LYRICSEND")
 
 
 def strip_mp3(data: bytes) -> bytes:
-    """The MPEG audio frames without any tag; see the module doc."""
-    frames = without_trailing_tags(without_id3v2_head(data))
-    if not _is_frame_header(frames[:4]):
+    """The MPEG audio frames without any tag or other byte; see the module doc."""
+    body = without_trailing_tags(without_id3v2_head(data))
+    if not is_mpeg_frame_header(body[:3]):
         raise damaged("MP3", "no MPEG audio frame follows its tags")
-    return frames
+    frames = _frames(body)
+    if not frames:
+        raise damaged("MP3", "it has no whole frame of a bitrate this reads (not free format)")
+    return b"".join(body[start:end] for start, end in frames)
+
+
+def _frames(data: bytes) -> list[tuple[int, int]]:
+    """(start, end) of each whole frame like the first (same version, layer and sample rate);
+    after bytes that are not one, the walk goes on at the next header followed by another."""
+    first = data[1] & 0xFE, data[2] & 0x0C
+    found: list[tuple[int, int]] = []
+    at = 0
+    while at + 4 <= len(data):
+        length = _frame_length(data, at, first)
+        if length and at + length <= len(data):
+            found.append((at, at + length))
+            at += length
+            continue
+        at = _next_frame(data, at + 1, first)
+    return found
+
+
+def _next_frame(data: bytes, at: int, first: tuple[int, int]) -> int:
+    """The next offset from `at` where a frame like the first begins and another follows it
+    (or the data ends there); len(data) when there is none."""
+    while (at := data.find(b"\xff", at)) >= 0:
+        length = _frame_length(data, at, first)
+        after = at + length
+        if length and (after == len(data) or _frame_length(data, after, first)):
+            return at
+        at += 1
+    return len(data)
+
+
+#: Bitrates (kbit/s) by index, for (MPEG-1?, layer bits): layer bits 3 is layer I, 1 layer III.
+_BITRATES = {
+    (True, 3): (0, 32, 64, 96, 128, 160, 192, 224, 256, 288, 320, 352, 384, 416, 448),
+    (True, 2): (0, 32, 48, 56, 64, 80, 96, 112, 128, 160, 192, 224, 256, 320, 384),
+    (True, 1): (0, 32, 40, 48, 56, 64, 80, 96, 112, 128, 160, 192, 224, 256, 320),
+    (False, 3): (0, 32, 48, 56, 64, 80, 96, 112, 128, 144, 160, 176, 192, 224, 256),
+    (False, 2): (0, 8, 16, 24, 32, 40, 48, 56, 64, 80, 96, 112, 128, 144, 160),
+    (False, 1): (0, 8, 16, 24, 32, 40, 48, 56, 64, 80, 96, 112, 128, 144, 160),
+}
+_RATES = (44100, 48000, 32000)
+_MPEG1, _MPEG2 = 3, 2  # version bits (0 is MPEG-2.5)
+
+
+def _frame_length(data: bytes, at: int, first: tuple[int, int]) -> int:
+    """The length of the frame whose header is at `at`, 0 if there is none like the first
+    (a free-format bitrate, index 0, cannot be walked: it is not taken)."""
+    head = data[at : at + 3]
+    if not is_mpeg_frame_header(head) or (head[1] & 0xFE, head[2] & 0x0C) != first:
+        return 0
+    version, layer = (head[1] >> 3) & 3, (head[1] >> 1) & 3
+    kbits = _BITRATES[version == _MPEG1, layer][head[2] >> 4]
+    if not kbits:
+        return 0
+    rate = _RATES[(head[2] >> 2) & 3] >> {_MPEG1: 0, _MPEG2: 1}.get(version, 2)
+    padding = (head[2] >> 1) & 1
+    if layer == 3:
+        return (12 * kbits * 1000 // rate + padding) * 4
+    per_frame = 72 if layer == 1 and version != _MPEG1 else 144
+    return per_frame * kbits * 1000 // rate + padding
 
 
 def without_id3v2_head(data: bytes) -> bytes:
@@ -76,12 +141,3 @@ def _id3v2_length(header: bytes, *, footer_flag: bool, where: str) -> int:
         size = (size << 7) | byte
     has_footer = footer_flag and header[3] >= 4 and header[5] & 0x10
     return 10 + size + (10 if has_footer else 0)
-
-
-def _is_frame_header(header: bytes) -> bool:
-    """An MPEG audio frame header: sync, a layer, a bitrate and a sample rate that exist."""
-    if len(header) < 4 or header[0] != 0xFF or header[1] & 0xE0 != 0xE0:
-        return False
-    version, layer = (header[1] >> 3) & 3, (header[1] >> 1) & 3
-    bitrate, rate = header[2] >> 4, (header[2] >> 2) & 3
-    return version != 1 and layer != 0 and bitrate != 15 and rate != 3

@@ -23,6 +23,10 @@ STATE_COLUMNS = 160
 FINE_COLUMNS = 800
 #: Source videos up to this size go to the browser as bytes; larger ones play from their URL.
 VIDEO_MAX_BYTES = 64 * 2**20
+#: On a blind board, audio whose metadata cannot be removed goes to the page as 16-bit FLAC of
+#: its samples, up to this size (about 10 minutes of stereo 44.1 kHz music); larger, the card
+#: shows an error instead.
+BLIND_FALLBACK_MAX_BYTES = 64 * 2**20
 #: Largest spectrogram sent to the browser (frequency bins, time frames).
 SPECTROGRAM_MAX = (96, 400)
 #: Level matching keeps every card of a row at least this far below full scale (dB).
@@ -44,15 +48,23 @@ class Media:
     peak_dbfs: float
 
 
+def page_audio(data: bytes, source: str | None, blind: bool) -> tuple[str, bytes]:
+    """A card's audio as the page gets it: its media type, named from the bytes actually sent
+    (a blind fallback is FLAC whatever the file was), and those bytes (`page_bytes`)."""
+    sent = page_bytes(data, mime_for(source, data), blind)
+    return mime_for(source, sent), sent
+
+
 def page_bytes(data: bytes, mime: str, blind: bool) -> bytes:
     """The bytes of an audio or video file as the page may have them: every file the board
-    sends goes through here. Unchanged when the board may name things; on a blind board with
-    every metadata block removed (`strip_metadata`: tags, comments, pictures, chunk lists can
-    carry the prompt, seed, task id or a file name), the sound and picture bit for bit.
+    sends goes through here. Unchanged when the board may name things; on a blind board only
+    what a decoder needs (`strip_metadata`: tags, comments, pictures, chunk lists and unknown
+    bytes can carry the prompt, seed, task id or a file name), the sound and picture bit for bit.
 
     Audio that cannot be stripped (a container it does not read, or damaged) is decoded and
-    sent as a plain WAV of its samples, which has nothing but sound; a video that cannot be
-    stripped is refused with ValueError (the row then shows no video until Reveal).
+    sent as 16-bit FLAC of its samples, which has nothing but sound, if that is at most
+    BLIND_FALLBACK_MAX_BYTES; else, and for a video that cannot be stripped, ValueError with a
+    reason that names nothing (the card shows it; the row shows no video until Reveal).
     """
     if not blind:
         return data
@@ -63,19 +75,29 @@ def page_bytes(data: bytes, mime: str, blind: bool) -> bytes:
     except MetadataError as exc:
         if not mime.startswith("audio/"):
             raise ValueError(f"the video cannot be sent blind: {exc}") from None
-        return _plain_wav(data)
+        return _plain_flac(data)
 
 
-def _plain_wav(data: bytes) -> bytes:
-    """The file's samples as a WAV with nothing else in it (32-bit float, its own rate)."""
+def _plain_flac(data: bytes) -> bytes:
+    """The file's samples as 16-bit FLAC at their own rate, with nothing else in it."""
     import soundfile  # type: ignore[import-untyped]
 
+    from .._tags import strip_metadata
     from ..audio.analysis import decode
 
     samples, rate = decode(data)
     sink = io.BytesIO()
-    soundfile.write(sink, samples, rate, format="WAV", subtype="FLOAT")
-    return sink.getvalue()
+    try:
+        soundfile.write(sink, np.clip(samples, -1.0, 1.0), rate, format="FLAC", subtype="PCM_16")
+    except (soundfile.LibsndfileError, ValueError) as exc:
+        raise ValueError(f"this file cannot be sent blind ({exc})") from None
+    encoded = sink.getvalue()
+    if len(encoded) > BLIND_FALLBACK_MAX_BYTES:
+        raise ValueError(
+            f"this file cannot be sent blind: as plain sound it would be {len(encoded):,} bytes, "
+            f"over the {BLIND_FALLBACK_MAX_BYTES:,}-byte limit"
+        )
+    return strip_metadata(encoded)  # the encoder's own comment block too
 
 
 def mime_for(url: str | None, data: bytes) -> str:
@@ -118,9 +140,13 @@ def fetch_video(url: str, client: Client | None) -> bytes:
     return sink.getvalue()
 
 
-def measure(data: bytes, source: str | None) -> Media:
-    """Measure one file's bytes; raises with a short reason when it cannot."""
+def measure(data: bytes, source: str | None, blind: bool = False) -> Media:
+    """Measure one file's bytes; raises with a short reason when it cannot, or when a blind
+    board cannot send it (`page_bytes`: then the card shows that reason, naming nothing)."""
     from ..audio import analyze_file
+
+    if blind:
+        page_bytes(data, mime_for(source, data), blind)
 
     analysis = analyze_file(data, peaks=FINE_COLUMNS, spectrogram_shape=SPECTROGRAM_MAX)
     return Media(
@@ -158,6 +184,15 @@ def level_gains(lufs: Sequence[float], peak_dbfs: Sequence[float]) -> list[float
         else None
         for loud in lufs
     ]
+
+
+def gain_heard(gain_db: float | None, playback: object) -> float | None:
+    """The level-matching gain (dB) a card really played at: the page plays a file Web Audio
+    cannot decode through an ``<audio>`` element (`playback` "element"), whose volume cannot
+    go above 1, so a positive gain was 0 dB there."""
+    if playback == "element" and gain_db is not None:
+        return min(gain_db, 0.0)
+    return gain_db
 
 
 def fit_spectrogram(spectrogram: np.ndarray) -> np.ndarray:

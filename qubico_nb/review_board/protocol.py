@@ -13,7 +13,7 @@ direction     type    fields                                    buffers, in orde
 page->kernel  code    (none)                                    (none)
 page->kernel  media   page, keys, rows                          (none)
 page->kernel  rate    key, seq, any of score, best, note,       (none)
-                      answers
+                      answers, playback
 page->kernel  reveal  (none)                                    (none)
 kernel->page  code    js, css, version                          (none)
 kernel->page  media   key, mime                                 audio file
@@ -85,6 +85,8 @@ MESSAGES: dict[tuple[str, str], Message] = {
                 "best?": "true to make this card the row's pick, false to unpick",
                 "note?": "the rater's note (text)",
                 "answers?": "a test design's own answers (a JSON object)",
+                "playback?": 'how the card plays: "webaudio", or "element" (an <audio> '
+                "element, whose volume cannot go above 1: a positive gain is not applied)",
             },
         ),
         Message(PAGE_TO_KERNEL, "reveal", {}),

@@ -274,7 +274,7 @@ class Review(anywidget.AnyWidget):
                 return self._media.get(card.source)
             try:
                 data = self._card_bytes(card)
-                measured = media.measure(data, card.audio_url or card.local_path)
+                measured = media.measure(data, card.audio_url or card.local_path, self._blind_now())
             except Exception as exc:  # one bad file never breaks the board
                 reason = f"could not load audio ({type(exc).__name__}: {exc})"[:300]
                 with self._lock:
@@ -510,6 +510,13 @@ class Review(anywidget.AnyWidget):
         except InvalidRequestError as exc:
             self._refuse(seq, str(exc))
             return
+        playback = content.get("playback")  # how this card plays on the page
+        verdicts = [
+            dataclasses.replace(v, gain_db=media.gain_heard(v.gain_db, playback))
+            if v.task_id == card.task_id
+            else v
+            for v in verdicts
+        ]
         self._keep(verdicts, tag=seq)
 
     def _on_reveal(self, content: dict[str, Any]) -> None:
@@ -539,16 +546,13 @@ class Review(anywidget.AnyWidget):
             return
         try:
             data = self._card_bytes(card)
+            mime, sent = media.page_audio(
+                data, card.audio_url or card.local_path, self._blind_now()
+            )
         except Exception:  # measuring it will say why, on the card
             self._measure(card)
             return
-        mime = (
-            "audio/wav" if card.anchor else media.mime_for(card.audio_url or card.local_path, data)
-        )
-        self.send(
-            protocol.message("media", key=card.key, mime=mime),
-            buffers=[media.page_bytes(data, mime, self._blind_now())],
-        )
+        self.send(protocol.message("media", key=card.key, mime=mime), buffers=[sent])
 
     def _send_drawing(self, card: board.Card) -> None:
         """The card's fine waveform and spectrogram (the file measured first, once)."""

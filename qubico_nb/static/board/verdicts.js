@@ -20,11 +20,12 @@ export class VerdictLedger {
     this.listeners = new Set();
   }
 
-  /** Send a change of one card's verdict; returns its seq. */
-  rate(key, fields) {
+  /** Send a change of one card's verdict (`playback`: how the card plays, if it has audio yet);
+   *  returns its seq. */
+  rate(key, fields, playback) {
     const number = ++this.sent, seq = `${this.prefix}:${number}`;
     this.pending.push({ seq, number, key, fields, at: this.now(), waiting: "" });
-    this.send({ type: "rate", key, seq, ...fields });
+    this.send({ type: "rate", key, seq, ...fields, ...(playback ? { playback } : {}) });
     this.changed();
     return seq;
   }

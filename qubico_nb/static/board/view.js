@@ -608,7 +608,7 @@ export class BoardView {
   }
 
   // -- actions -------------------------------------------------------------------------------
-  rate(key, fields) { this.session.ledger.rate(key, fields); }
+  rate(key, fields) { this.session.ledger.rate(key, fields, this.cardViews.get(key)?.root.dataset.playback); }
 
   currentParts() { const row = this.rows[this.current]; return row && this.rowViews.get(row.key); }
 

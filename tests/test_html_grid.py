@@ -221,6 +221,7 @@ def test_compare_grid_says_how_late_each_sound_lands_once_measured() -> None:
     assert 'title="av_offset_s +0.043, confidence 0.62"' in markup
     assert h.sync_line(float("nan"), None, None) == ""
     assert "(unsure)" in h.sync_line(0.2, None, None)  # no confidence is no trust
+    assert ">sound offset out of range<" in h.sync_line(1e300, 0.9, None)  # not 300 digits
 
 
 def test_contrast_helper_matches_known_ratios() -> None:

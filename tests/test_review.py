@@ -844,7 +844,9 @@ def test_cards_show_their_figures_to_one_decimal_only_when_the_board_may_name_th
     figures = shown.rows[0]["cards"][0]["figures"]
     assert figures[0].endswith(" LUFS") and figures[0].startswith("\u2212")
     assert figures[0].split()[0].count(".") == 1 and len(figures[0].split()[0].split(".")[1]) == 1
-    assert figures[1:] == ["A/V offset +40 ms", "sync confidence 0.8"]
+    assert figures[1:] == ["sound 40.0 ms late"]  # as compare() says it
+    unsure = make(world, tmp_path, frame=table.assign(av_offset_s=1e300, av_sync_confidence=0.1))
+    assert unsure.rows[0]["cards"][0]["figures"][1:] == ["sound offset out of range"]
     blind = make(world, tmp_path, frame=frame, blind=True)
     assert all("figures" not in card for row in blind.rows for card in row["cards"])
     assert "LUFS" not in synced_text(blind) and "offset" not in synced_text(blind)

@@ -24,7 +24,7 @@ from .core import (
     player_source,
     shorten,
 )
-from .grid import COMPARE_STYLE, compare_grid, sync_line, waveform_svg
+from .grid import COMPARE_STYLE, compare_grid, sync_line, sync_text, waveform_svg
 from .review import review_board, review_waveform_svg
 from .task import (
     VIEWER_STYLE,
@@ -60,6 +60,7 @@ __all__ = [
     "shorten",
     "status_badge",
     "sync_line",
+    "sync_text",
     "task_card",
     "times_line",
     "viewer_player",

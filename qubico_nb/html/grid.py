@@ -201,13 +201,27 @@ def sync_line(offset: Any, confidence: Any, error: Any) -> str:
             if error is not None
             else ""
         )
+    sure = float(confidence) if _number(confidence) else 0.0
+    title = f"av_offset_s {float(offset):+.3f}, confidence {sure:.2f}"
+    text = sync_text(offset, confidence)
+    return f'<div class="qnb-facts qnb-sync" title="{esc(title)}">{esc(text)}</div>'
+
+
+#: Offsets beyond this (seconds) are no measurement of ours: said as such, not as 300 digits.
+_SYNC_SHOWN_MAX_S = 60.0
+
+
+def sync_text(offset: Any, confidence: Any) -> str | None:
+    """An offset as every view says it (``sound 42.5 ms late``, ``(unsure)`` under
+    `SYNC_CONFIDENT`); None when there is no finite offset."""
+    if not _number(offset):
+        return None
     ms = float(offset) * 1000
+    if abs(ms) > _SYNC_SHOWN_MAX_S * 1000:
+        return "sound offset out of range"
     text = f"sound {abs(ms):.1f} ms {'late' if ms > 0 else 'early'}" if round(ms, 1) else "in sync"
     sure = float(confidence) if _number(confidence) else 0.0
-    if sure < SYNC_CONFIDENT:
-        text += " (unsure)"
-    title = f"av_offset_s {float(offset):+.3f}, confidence {sure:.2f}"
-    return f'<div class="qnb-facts qnb-sync" title="{esc(title)}">{esc(text)}</div>'
+    return text + " (unsure)" if sure < SYNC_CONFIDENT else text
 
 
 def _number(value: Any) -> bool:

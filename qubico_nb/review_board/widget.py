@@ -55,10 +55,6 @@ __all__ = ["VERDICT_COLUMNS", "Review", "board_code", "default_rater", "review"]
 
 _UNSET: Any = object()
 #: Per-card figures shown when the board is not blind, if the table has them (one decimal).
-_FIGURES = (
-    ("av_offset_s", lambda v: f"A/V offset {v * 1000:+.0f} ms"),
-    ("av_sync_confidence", lambda v: f"sync confidence {v:.1f}"),
-)
 #: Source videos kept in memory at once (most recent first out).
 _VIDEOS_KEPT = 3
 #: Anchors made from a reference kept in memory at once (most recent first out).
@@ -393,14 +389,10 @@ class Review(anywidget.AnyWidget):
             out.append(f"{measured.lufs:.1f} LUFS")
         known = card.index is not None and card.index in self.frame.index
         values = self.frame.loc[card.index] if known else None
-        for column, text in _FIGURES:
-            value = None if values is None else values.get(column)
-            if (
-                isinstance(value, (int, float))
-                and not isinstance(value, bool)
-                and math.isfinite(value)
-            ):
-                out.append(text(float(value)))
+        if values is not None:
+            sync = html.sync_text(values.get("av_offset_s"), values.get("av_sync_confidence"))
+            if sync is not None:
+                out.append(sync)
         return [figure.replace("-", "\u2212") for figure in out]  # a minus sign, as the page writes
 
     def _marks(self) -> dict[str, dict[str, Any]]:

@@ -22,7 +22,7 @@ from typing import Any
 
 import pandas as pd
 
-from ..html import display_label, media_url
+from ..html import display_label, is_na, media_url
 from ..models import Status
 
 #: Statuses a card can show; only "ready" cards play.
@@ -98,17 +98,11 @@ def letters(n: int) -> list[str]:
     return out
 
 
-def _is_na(value: Any) -> bool:
-    if value is None or isinstance(value, str):
-        return value is None
-    return bool(pd.api.types.is_scalar(value) and pd.isna(value))
-
-
 def ordered(series: pd.Series) -> list[Any]:
     seen: list[Any] = []
     has_na = False
     for value in series:
-        if _is_na(value):
+        if is_na(value):
             has_na = True
         elif value not in seen:
             seen.append(value)
@@ -117,7 +111,7 @@ def ordered(series: pd.Series) -> list[Any]:
 
 def _get(row: Mapping[Any, Any], name: str) -> Any:
     value = row.get(name)
-    return None if _is_na(value) else value
+    return None if is_na(value) else value
 
 
 def card_status(row: Mapping[Any, Any]) -> tuple[str, str]:
@@ -152,7 +146,7 @@ def _video(records: list[dict[str, Any]]) -> str | None:
 
 def _slot(value: Any, values: list[Any]) -> int:
     """Where `value` is in `ordered`'s list (NA is its last entry, None)."""
-    if _is_na(value):
+    if is_na(value):
         return len(values) - 1
     for position, candidate in enumerate(values):
         if candidate is not None and bool(candidate == value):
@@ -180,7 +174,7 @@ def reference_locations(frame: pd.DataFrame, *, by: str, reference: Any) -> dict
         found: dict[Any, str] = {}
         for group in groups:
             at = frame[by].isna() if group is None else (frame[by] == group).fillna(False)
-            values = {v for v in frame.loc[at.astype(bool), reference] if not _is_na(v)}
+            values = {v for v in frame.loc[at.astype(bool), reference] if not is_na(v)}
             if len(values) != 1:
                 raise ValueError(
                     f"the row {by}={display_label(group)!r} has {len(values)} different values "
@@ -370,7 +364,7 @@ def _card(
         "detail": " · ".join(
             f"{name} {display_label(row.get(name))}"
             for name in ("steps", "seed", "prompt")
-            if name in row and name not in (by, across) and not _is_na(row.get(name))
+            if name in row and name not in (by, across) and not is_na(row.get(name))
         ),
         "task_id": str(row["task_id"]),
         "reason": reason,

@@ -905,6 +905,28 @@ def test_a_mushra_row_has_an_open_reference_and_hides_it_and_its_anchors(
     assert any("anchor lp3.5k" in label for label in labels)
 
 
+def test_a_mushra_board_sends_no_waveform_or_spectrogram_of_any_card(
+    local: pd.DataFrame, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The hidden reference's picture would be the open reference's: a rater would see which
+    card to give 100. The kernel sends none (not hidden by the page)."""
+    board = local_board(local, tmp_path, design="mushra", reference="ref", anchors=("lp3.5k",))
+    page = Page(board, monkeypatch)
+    keys = [card["key"] for row in board.rows for card in row["cards"]]
+    page.tell(type="media", page="p", keys=keys, rows=[])
+    page.settle()
+    drawings = [(m, b) for m, b in page.received if m["type"] == "drawing"]
+    assert sorted(m["key"] for m, _ in drawings) == sorted(keys)  # answered, so not asked again
+    assert all(m["spectrogram"] == [0, 0] and b == [b"", b""] for m, b in drawings)
+    assert all("duration" in card for row in board.rows for card in row["cards"])
+    board.reveal()  # not after Reveal either
+    page.settle()
+    assert "peaks" not in synced_text(board)
+    assert "<svg" not in board._repr_html_()  # nor the static view
+    scored = local_board(local, tmp_path / "s", design="score")
+    assert all("peaks" in card for row in scored.rows for card in row["cards"])
+
+
 def test_mushra_scores_0_to_100_and_the_reference_is_not_rated(
     local: pd.DataFrame, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -169,7 +169,13 @@ def test_a_mushra_test_marks_only_the_open_reference(table: pd.DataFrame, tmp_pa
         roles = [card.get("role") for card in row["cards"]]
         assert roles.count("reference") == 1 and len(roles) == 3 + 1 + 1 + 1
         assert set(roles) == {"reference", None}
+        # no waveform: the hidden reference's would be the open reference's
+        assert all("peaks" not in card and "duration" in card for card in row["cards"])
     board.close()
+    scored = blind_board(table, tmp_path, design="score")
+    test = page_test(scored.export_html(tmp_path / "s.html"))
+    assert all("peaks" in card for row in test["rows"] for card in row["cards"])
+    scored.close()
 
 
 def test_training_rows(table: pd.DataFrame, tmp_path: Path) -> None:

@@ -718,6 +718,55 @@ def test_a_mushra_row_plays_its_reference_and_scores_0_to_100_by_key_and_slider(
     assert "MUSHRA 0–100" in page.text()
 
 
+def test_mushra_cards_draw_one_plain_timeline_and_loops_still_work(
+    open_board: Any, table: pd.DataFrame
+) -> None:
+    frame = table.assign(ref=table.groupby("prompt")["local_path"].transform("first"))
+    page = open_board(frame=frame, design="mushra", reference="ref", anchors=("lp3.5k",))
+    first = ".qnb-rv-row[data-key=r0]"
+    page.page.wait_for_function(
+        f"() => [...document.querySelectorAll('{first} canvas.qnb-rv-wave')]"
+        ".every((c) => c.dataset.drawn === 'timeline')"
+    )
+    pictures = page.js(
+        f"() => [...document.querySelectorAll('{first} canvas.qnb-rv-wave')]"
+        ".map((c) => [c.hidden, c.toDataURL()])"
+    )
+    assert len(pictures) == 6 and not any(hidden for hidden, _ in pictures)
+    assert len({url for _, url in pictures}) == 1  # the reference looks like every other card
+    assert page.js("() => [...window.qnb.session.drawings.values()].every((d) => !d.fine.length)")
+    assert page.js("() => document.querySelectorAll('.qnb-rv-spec:not([hidden])').length") == 0
+    assert "Spectrograms" not in page.text()
+    page.key("s")
+    assert page.js("() => document.querySelectorAll('.qnb-rv-spec:not([hidden])').length") == 0
+    help_text = page.js("() => document.querySelector('.qnb-rv-help').textContent")
+    assert "spectrogram" not in help_text
+    box = page.page.locator(f"{first} .qnb-rv-card[data-key=r0c1] .qnb-rv-wavebox").bounding_box()
+    y = box["y"] + box["height"] / 2
+    page.page.mouse.move(box["x"] + box["width"] * 0.2, y)
+    page.page.mouse.down()
+    page.page.mouse.move(box["x"] + box["width"] * 0.5, y, steps=5)
+    page.page.mouse.up()
+    loop = page.js("() => window.qnb.transport('r0').loop")
+    assert loop["start"] == pytest.approx(0.6, abs=0.05)
+    assert loop["end"] == pytest.approx(1.5, abs=0.05)
+    bands = page.js(
+        f"() => [...document.querySelectorAll('{first} .qnb-rv-loopband')].map((b) => !b.hidden)"
+    )
+    assert bands == [True] * 6
+    page.key("Escape")
+    page.key("Home")
+    page.key("ArrowRight")
+    page.key("[")
+    page.key("ArrowRight")
+    page.key("]")
+    assert page.js("() => window.qnb.transport('r0').loop") == {"start": 1.0, "end": 2.0}
+    heads = page.js(
+        f"() => [...document.querySelectorAll('{first} .qnb-rv-playhead')].map((h) => h.hidden)"
+    )
+    assert heads == [False] * 6  # the playhead crosses the timeline
+
+
 def test_a_pairwise_row_is_a_choice_by_key_and_mouse(open_board: Any) -> None:
     page = open_board(design="pairwise", blind=True)
     assert page.js("() => document.querySelectorAll('.qnb-rv-row').length") == 6

@@ -95,6 +95,6 @@ def review_board(
 
 
 def _why_no_waveform(card: dict[str, Any]) -> object:
-    if card.get("status") == "ready":
-        return "waveform not measured yet"
+    if card.get("status") == "ready":  # measured with no peaks: a MUSHRA card, never drawn
+        return "" if "duration" in card else "waveform not measured yet"
     return card.get("reason") or card.get("status")

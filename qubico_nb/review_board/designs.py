@@ -39,6 +39,12 @@ SEPARATOR = "\x1f"
 _MASK = 0xFFFFFFFF
 
 
+def draws_waveforms(design: str) -> bool:
+    """Whether the design's cards may show waveforms and spectrograms. Not MUSHRA's: the
+    hidden reference would look exactly like the open one, and anchors like each other."""
+    return design != "mushra"
+
+
 def fnv1a(text: str) -> int:
     """The 32-bit FNV-1a hash of `text`'s UTF-8 bytes."""
     value = 0x811C9DC5

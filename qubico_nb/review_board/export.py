@@ -197,8 +197,9 @@ def _card(
         "key": key,
         "file": token,
         "duration": round(measured.duration_s, 3),
-        "peaks": base64.b64encode(measured.peaks.tobytes()).decode("ascii"),
     }
+    if designs.draws_waveforms(review.design):  # MUSHRA: a waveform shows the hidden reference
+        entry["peaks"] = base64.b64encode(measured.peaks.tobytes()).decode("ascii")
     if card.role == board.REFERENCE:
         entry["role"] = "reference"
     gain = None if loose else review._gains.get(card.source)

@@ -114,7 +114,7 @@ MESSAGES: dict[tuple[str, str], Message] = {
             },
             (
                 "the spectrogram: uint8, bins x frames row-major, row 0 the lowest band",
-                "the waveform: int8 (min, max) pairs, one per column",
+                "the waveform: int8 (min, max) pairs, one per column (both empty on MUSHRA)",
             ),
         ),
         Message(

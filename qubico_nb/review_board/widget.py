@@ -366,7 +366,8 @@ class Review(anywidget.AnyWidget):
                     item["figures"] = self._figures(card, measured)
                 if measured is not None:
                     item["duration"] = round(measured.duration_s, 3)
-                    item["peaks"] = encode_peaks(media.reduce_peaks(measured.peaks))
+                    if designs.draws_waveforms(self.design):
+                        item["peaks"] = encode_peaks(media.reduce_peaks(measured.peaks))
                 gain = self._gains.get(card.source)
                 if gain is not None:
                     item["gain_db"] = gain
@@ -547,9 +548,14 @@ class Review(anywidget.AnyWidget):
         self.send(protocol.message("media", key=card.key, mime=mime), buffers=[sent])
 
     def _send_drawing(self, card: board.Card) -> None:
-        """The card's fine waveform and spectrogram (the file measured first, once)."""
+        """The card's fine waveform and spectrogram (the file measured first, once). A MUSHRA
+        board's drawing is empty: a picture would show which card is the hidden reference."""
         measured = self._measure(card)
         if measured is None:
+            return
+        if not designs.draws_waveforms(self.design):
+            message = protocol.message("drawing", key=card.key, spectrogram=[0, 0])
+            self.send(message, buffers=[b"", b""])
             return
         self.send(
             protocol.message(
@@ -1305,7 +1311,9 @@ def review(
       mapping ``{by value: URL or file}``, or a list with one per row) each row starts with
       that file as an open reference, hides the same file among the cards, and adds
       `anchors` made from it (``("lp3.5k", "lp7k")``: low-passed as ITU-R BS.1534-3
-      describes); without one it is a reference-free MUSHRA-style test;
+      describes); without one it is a reference-free MUSHRA-style test. Its cards show a
+      plain timeline, never a waveform or spectrogram (they would give the hidden reference
+      away);
     - ``"pairwise"``: two cards at a time and a forced choice ("no preference" too, unless
       ``no_preference=False``), every pair of a row once, its order counterbalanced across
       rows and raters (`designs.pair_schedule`).

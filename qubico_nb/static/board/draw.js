@@ -50,6 +50,22 @@ export function drawWaveform(canvas, peaks, colour) {
   return true;
 }
 
+/** Draw a plain timeline (a centre line, a tick every tenth) in `colour`: the same picture
+ *  for every card, where a waveform would tell the cards apart (a MUSHRA test). */
+export function drawTimeline(canvas, colour) {
+  const [width, height] = fitCanvas(canvas);
+  const context = canvas.getContext("2d"), middle = Math.floor(height / 2);
+  context.clearRect(0, 0, width, height);
+  context.fillStyle = colour;
+  context.fillRect(0, middle, width, 1);
+  for (let i = 0; i <= 10; i++) {
+    const x = Math.min(width - 1, Math.round((i * width) / 10)), tall = i % 5 === 0 ? height / 4 : height / 8;
+    context.fillRect(x, middle - tall, 1, 2 * tall + 1);
+  }
+  canvas.dataset.drawn = "timeline";
+  return true;
+}
+
 /** Draw a uint8 spectrogram ({data, bins, frames}, row 0 the lowest band) low bands at the bottom. */
 export function drawSpectrogram(canvas, { data, bins, frames }) {
   const image = new ImageData(frames, bins);

@@ -23,6 +23,8 @@ export class BoardView {
     this.showHelp = false;
     this.stops = [];
     this.design = model.get("design") || "score";
+    // MUSHRA cards draw one plain timeline: a waveform would show which is the hidden reference.
+    this.pictures = this.design !== "mushra";
     this.standalone = !!model.get("standalone"); // an exported test: no Reveal, levels fixed
     this.keyOptions = { levels: !this.standalone, noPreference: model.get("no_preference") !== false };
     this.heardFor = new Map(); // card key -> seconds heard (the rules of an exported test)
@@ -201,7 +203,7 @@ export class BoardView {
       onclick: () => { this.current = r; this.toggle(parts); this.root.focus({ preventScroll: true }); } });
     const time = h("span", { class: "qnb-rv-time", "aria-live": "off" });
     const loopLabel = h("span", { class: "qnb-rv-looplabel" });
-    const specButton = h("button", { class: "qnb-rv-small", type: "button", "aria-pressed": "false", text: "Spectrograms",
+    const specButton = !this.pictures ? null : h("button", { class: "qnb-rv-small", type: "button", "aria-pressed": "false", text: "Spectrograms",
       "aria-label": `Spectrograms instead of waveforms in ${row.label}`, "aria-keyshortcuts": keyOf("spectrogram").aria,
       onclick: () => { this.current = r; this.toggleSpectrograms(parts); } });
     const loopClear = h("button", { class: "qnb-rv-small qnb-rv-loopclear", type: "button", text: "✕", hidden: true,
@@ -320,7 +322,7 @@ export class BoardView {
     const peaks = decodePeaks(card.peaks);
     view.peaks = peaks;
     view.playable = card.status === "ready";
-    const drawable = view.playable && (peaks || this.session.drawings.has(card.key));
+    const drawable = view.playable && (!this.pictures || peaks || this.session.drawings.has(card.key));
     view.canvas.hidden = !drawable || view.specOn;
     view.spec.hidden = !drawable || !view.specOn;
     view.played.hidden = view.head.hidden = !drawable;
@@ -331,7 +333,7 @@ export class BoardView {
     view.fallback.hidden = !(got?.fallback);
     view.fallback.textContent = got?.fallback ? `${got.fallback}: it plays through the browser's audio element, so switching to and from it is not sample-exact.` : "";
     view.parts.transport.setGain(index, this.model.get("level_match") ? dbToGain(card.gain_db) : 1);
-    view.canvas.setAttribute("aria-label", `Waveform of card ${card.label}, ${formatTime(card.duration || 0)} long (click to seek)`);
+    view.canvas.setAttribute("aria-label", `${this.pictures ? "Waveform" : "Timeline"} of card ${card.label}, ${formatTime(card.duration || 0)} long (click to seek)`);
     view.spec.setAttribute("aria-label", `Spectrogram of card ${card.label}`);
     view.scoreBar.setAttribute("aria-label", `Score for card ${card.label}`);
     for (const button of view.scores) button.setAttribute("aria-label", `Score ${button.dataset.score} for card ${card.label}`);
@@ -485,6 +487,7 @@ export class BoardView {
 
   drawCard(view) {
     if (view.canvas.hidden || !view.root.isConnected) return;
+    if (!this.pictures) { drawTimeline(view.canvas, this.colours().wave); return; }
     const drawing = this.session.drawings.get(view.key);
     drawWaveform(view.canvas, (drawing?.fine) || view.peaks, this.colours().wave);
   }
@@ -514,6 +517,7 @@ export class BoardView {
 
   /** Spectrograms instead of waveforms for a whole row (or back). */
   toggleSpectrograms(parts) {
+    if (!parts.specButton) return; // a MUSHRA row has none
     const on = !parts.spectrograms;
     parts.spectrograms = on;
     parts.specButton.setAttribute("aria-pressed", String(on));
@@ -522,7 +526,7 @@ export class BoardView {
 
   toggleSpectrogram(key, force) {
     const view = this.cardViews.get(key);
-    if (!view?.playable) return;
+    if (!view?.playable || !this.pictures) return;
     view.specOn = force === undefined ? !view.specOn : force;
     view.spec.hidden = !view.specOn;
     view.canvas.hidden = view.specOn;

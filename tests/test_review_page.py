@@ -419,15 +419,27 @@ def test_a_file_web_audio_cannot_decode_plays_through_an_element_and_says_so(
     assert page.to_kernel[-1]["playback"] == "element"  # the kernel records the gain it had
 
 
+def drag_across(page: Any, card: str, start: float, end: float) -> None:
+    """A mouse drag across a card's waveform box, from one fraction of its width to another."""
+    box = page.page.locator(f"{card} .qnb-rv-wavebox").bounding_box()
+    y = box["y"] + box["height"] / 2
+    page.page.mouse.move(box["x"] + box["width"] * start, y)
+    page.page.mouse.down()
+    page.page.mouse.move(box["x"] + box["width"] * (start + end) / 2, y, steps=5)
+    page.page.mouse.move(box["x"] + box["width"] * end, y, steps=5)
+    page.page.mouse.up()
+
+
+def assert_a_loop_by_keys(page: Any) -> None:
+    """From the start, one second on, [ ; one more, ] : row r0 loops 1-2 s."""
+    for name in ("Home", "ArrowRight", "[", "ArrowRight", "]"):
+        page.key(name)
+    assert page.js("() => window.qnb.transport('r0').loop") == {"start": 1.0, "end": 2.0}
+
+
 def test_a_loop_is_shared_by_the_row_and_switching_stays_in_it(open_board: Any) -> None:
     page = open_board()
-    box = page.page.locator(".qnb-rv-card[data-key=r0c0] .qnb-rv-wavebox").bounding_box()
-    y = box["y"] + box["height"] / 2
-    page.page.mouse.move(box["x"] + box["width"] * 0.2, y)
-    page.page.mouse.down()
-    page.page.mouse.move(box["x"] + box["width"] * 0.35, y, steps=5)
-    page.page.mouse.move(box["x"] + box["width"] * 0.5, y, steps=5)
-    page.page.mouse.up()
+    drag_across(page, ".qnb-rv-card[data-key=r0c0]", 0.2, 0.5)
     loop = page.js("() => window.qnb.transport('r0').loop")
     assert loop["start"] == pytest.approx(0.6, abs=0.05) and loop["end"] == pytest.approx(
         1.5, abs=0.05
@@ -459,12 +471,7 @@ def test_a_loop_is_shared_by_the_row_and_switching_stays_in_it(open_board: Any) 
     assert after["loop"] is None and after["playing"]
     assert loop["start"] <= after["position"] <= loop["end"] + 0.1
     page.key("Space")
-    page.key("Home")
-    page.key("ArrowRight")
-    page.key("[")
-    page.key("ArrowRight")
-    page.key("]")
-    assert page.js("() => window.qnb.transport('r0').loop") == {"start": 1.0, "end": 2.0}
+    assert_a_loop_by_keys(page)
 
 
 def test_level_matching_plays_each_card_at_its_gain_and_the_verdict_records_it(
@@ -741,12 +748,7 @@ def test_mushra_cards_draw_one_plain_timeline_and_loops_still_work(
     assert page.js("() => document.querySelectorAll('.qnb-rv-spec:not([hidden])').length") == 0
     help_text = page.js("() => document.querySelector('.qnb-rv-help').textContent")
     assert "spectrogram" not in help_text
-    box = page.page.locator(f"{first} .qnb-rv-card[data-key=r0c1] .qnb-rv-wavebox").bounding_box()
-    y = box["y"] + box["height"] / 2
-    page.page.mouse.move(box["x"] + box["width"] * 0.2, y)
-    page.page.mouse.down()
-    page.page.mouse.move(box["x"] + box["width"] * 0.5, y, steps=5)
-    page.page.mouse.up()
+    drag_across(page, f"{first} .qnb-rv-card[data-key=r0c1]", 0.2, 0.5)
     loop = page.js("() => window.qnb.transport('r0').loop")
     assert loop["start"] == pytest.approx(0.6, abs=0.05)
     assert loop["end"] == pytest.approx(1.5, abs=0.05)
@@ -755,12 +757,7 @@ def test_mushra_cards_draw_one_plain_timeline_and_loops_still_work(
     )
     assert bands == [True] * 6
     page.key("Escape")
-    page.key("Home")
-    page.key("ArrowRight")
-    page.key("[")
-    page.key("ArrowRight")
-    page.key("]")
-    assert page.js("() => window.qnb.transport('r0').loop") == {"start": 1.0, "end": 2.0}
+    assert_a_loop_by_keys(page)
     heads = page.js(
         f"() => [...document.querySelectorAll('{first} .qnb-rv-playhead')].map((h) => h.hidden)"
     )

@@ -17,7 +17,8 @@ function askForCode(model) {
 }
 
 async function importBoard(msg) {
-  const cache = (globalThis.__qnbReview ||= {});
+  globalThis.__qnbReview = globalThis.__qnbReview || {};
+  const cache = globalThis.__qnbReview;
   if (!cache[msg.version]) {
     const url = URL.createObjectURL(new Blob([msg.js], { type: "text/javascript" }));
     cache[msg.version] = import(/* webpackIgnore: true */ url);

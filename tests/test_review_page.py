@@ -799,12 +799,18 @@ def test_a_card_counts_as_heard_after_a_second_of_listening(open_board: Any) -> 
         "() => { window.heard = []; window.qnb.session.on((kind, key) => "
         "{ if (kind === 'heard') window.heard.push(key); }); }"
     )
-    count = "(s) => window.qnb.view.countHeard(window.qnb.view.rowViews.get('r0'), s)"
+    # (position s, time ms) as the frame loop reads them: the clock's advance counts, never
+    # more than the time that passed.
+    count = "([s, ms]) => window.qnb.view.countHeard(window.qnb.view.rowViews.get('r0'), s, ms)"
     page.key("2")
-    page.js(count, 0.6)
+    page.js(count, [0.0, 0])
+    page.js(count, [2.5, 100])  # a seek: 2.5 s of clock in 0.1 s is 0.15 s heard at most
+    page.js(count, [2.55, 150])
     assert page.js("() => window.heard") == []  # not yet a second
-    page.js(count, 0.5)
-    page.js(count, 0.5)
+    page.js(count, [0.2, 200])  # back to the start (a loop's wrap): nothing added
+    page.js(count, [1.1, 1100])  # one slow frame (a busy or hidden page) still counts its 0.9 s
+    assert page.js("() => window.heard") == ["r0c1"]
+    page.js(count, [2.0, 2000])
     assert page.js("() => window.heard") == ["r0c1"]  # said once
     page.key("1")
     page.key("Space")  # the frame loop counts what is played

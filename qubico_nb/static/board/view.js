@@ -222,7 +222,7 @@ export class BoardView {
     const transport = new RowTransport({
       count: row.cards.length,
       duration: (i) => { const card = parts.row.cards[i]; const got = card && this.session.media.get(card.key); return (got?.duration) || (card?.duration) || 0; },
-      onEnd: () => this.paintRow(parts),
+      onEnd: () => { this.countHeard(parts, transport.length(), performance.now()); parts.heardMark = null; this.paintRow(parts); },
       context: this.session.context,
     });
     transport.setVideo(video);
@@ -677,17 +677,15 @@ export class BoardView {
   /** Repaint playing rows every frame (their clock drives the playhead, slider and video). */
   loop() {
     if (this.frame) return;
-    let last = performance.now();
+    for (const parts of this.rowViews.values()) parts.heardMark = null;
     const tick = (now) => {
       this.frame = 0;
-      const elapsed = Math.max(0, Math.min(0.25, (now - last) / 1000)); // a hidden tab's gap is no listening
-      last = now;
       let any = false;
       for (const parts of this.rowViews.values()) {
-        if (!parts.transport.playing) continue;
+        if (!parts.transport.playing) { parts.heardMark = null; continue; }
         any = true;
         parts.transport.follow();
-        this.countHeard(parts, elapsed);
+        this.countHeard(parts, parts.transport.position(), now);
         this.paintRow(parts);
       }
       if (any) this.frame = requestAnimationFrame(tick);
@@ -695,12 +693,16 @@ export class BoardView {
     this.frame = requestAnimationFrame(tick);
   }
 
-  /** Add what the selected card of a playing row was heard for; once it has been heard for
-   *  HEARD_S (or all of a shorter file) the session is told ("heard"). */
-  countHeard(parts, elapsed) {
-    const card = parts.row.cards[parts.transport.selected];
-    if (!card || this.session.heard.has(card.key)) return;
-    const total = (this.heardFor.get(card.key) || 0) + elapsed;
+  /** Add what the selected card of a playing row was heard for since the last count: how far
+   *  its clock moved, never more than the time that passed (a seek is no listening), so a slow
+   *  or hidden page, whose frames come seldom, counts what it played. Once a card has been heard
+   *  for HEARD_S (or all of a shorter file) the session is told ("heard"). */
+  countHeard(parts, position, now) {
+    const card = parts.row.cards[parts.transport.selected], last = parts.heardMark;
+    parts.heardMark = { position, time: now };
+    if (!last || !card || this.session.heard.has(card.key)) return;
+    const moved = Math.min(position - last.position, (now - last.time) / 1000 + 0.05);
+    const total = (this.heardFor.get(card.key) || 0) + Math.max(0, moved);
     this.heardFor.set(card.key, total);
     const length = parts.transport.length() || HEARD_S;
     if (total >= Math.min(HEARD_S, Math.max(0.1, length - 0.1))) this.session.markHeard(card.key);

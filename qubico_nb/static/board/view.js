@@ -620,6 +620,7 @@ export class BoardView {
     if (index < 0 || index >= parts.row.cards.length) return;
     this.current = parts.index;
     this.requestWanted();
+    this.countNow(parts); // what the card heard until now is its own, not the next one's
     if (!parts.transport.select(index, requestedAt)) this.say(`card ${parts.row.cards[index].position} has no audio`);
     else this.say(`card ${parts.row.cards[index].position} selected`);
     for (const other of this.rowViews.values()) this.paintRow(other);
@@ -633,11 +634,17 @@ export class BoardView {
       this.say(this.session.media.size ? "this card has no audio to play" : "audio is still loading");
       return;
     }
+    parts.heardMark = { position: parts.transport.position(), time: performance.now() };
     this.loop();
     this.paintRow(parts);
   }
 
-  pause(parts) { parts.transport.pause(); this.paintRow(parts); }
+  pause(parts) { this.countNow(parts); parts.heardMark = null; parts.transport.pause(); this.paintRow(parts); }
+
+  /** Count a playing row's listening up to this moment (before it pauses or switches). */
+  countNow(parts) {
+    if (parts.transport.playing) this.countHeard(parts, parts.transport.position(), performance.now());
+  }
 
   seek(parts, seconds) { parts.transport.seek(seconds); this.paintRow(parts); }
 
@@ -677,7 +684,6 @@ export class BoardView {
   /** Repaint playing rows every frame (their clock drives the playhead, slider and video). */
   loop() {
     if (this.frame) return;
-    for (const parts of this.rowViews.values()) parts.heardMark = null;
     const tick = (now) => {
       this.frame = 0;
       let any = false;

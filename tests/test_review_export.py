@@ -171,11 +171,30 @@ def test_a_mushra_test_marks_only_the_open_reference(table: pd.DataFrame, tmp_pa
         assert set(roles) == {"reference", None}
         # no waveform: the hidden reference's would be the open reference's
         assert all("peaks" not in card and "duration" in card for card in row["cards"])
+        # nor a file token: each card plays a file of its own in the page's data
+        assert len({card["file"] for card in row["cards"]}) == len(row["cards"])
     board.close()
     scored = blind_board(table, tmp_path, design="score")
     test = page_test(scored.export_html(tmp_path / "s.html"))
     assert all("peaks" in card for row in test["rows"] for card in row["cards"])
     scored.close()
+
+
+def test_anchors_go_in_the_reference_s_format(table: pd.DataFrame, tmp_path: Path) -> None:
+    import soundfile
+
+    frame = table.copy()
+    for i, path in frame["local_path"].items():  # every file FLAC, as compressed audio comes
+        flac = tmp_path / f"{i}.flac"
+        samples, rate = soundfile.read(path)
+        soundfile.write(flac, samples, rate, format="FLAC")
+        frame.loc[i, "local_path"] = str(flac)
+    frame["ref"] = frame.groupby("prompt")["local_path"].transform("first")
+    board = blind_board(frame, tmp_path, design="mushra", reference="ref", anchors=("lp3.5k",))
+    test = page_test(board.export_html(tmp_path / "t.html"))
+    mimes = {test["files"][card["file"]]["mime"] for row in test["rows"] for card in row["cards"]}
+    assert mimes == {"audio/flac"}  # an anchor made as WAV would stand out by its type
+    board.close()
 
 
 def test_training_rows(table: pd.DataFrame, tmp_path: Path) -> None:

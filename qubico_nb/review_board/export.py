@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import io
 import math
 import os
 import warnings
@@ -20,6 +21,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
+
+import soundfile  # type: ignore[import-untyped]
 
 from ..client import Client
 from ..errors import InvalidRequestError
@@ -190,9 +193,18 @@ def _card(
             return None
         data = review._card_bytes(card)
     assert measured is not None
-    mime = "audio/wav" if card.anchor else media.mime_for(card.audio_url or card.local_path, data)
-    token = file_token(review._secret, card.source)
-    files.add(token, media.page_bytes(data, mime, True), mime)
+    if card.anchor:
+        # Made in the kernel as WAV: sent in the reference's format, so its type does not
+        # set it apart from the cards around it.
+        where = card.audio_url or card.local_path
+        reference = media.fetch_bytes(card.audio_url, card.local_path, review._client)
+        mime, sent = _encoded_like(data, media.mime_for(where, reference))
+    else:
+        mime, sent = media.page_audio(data, card.audio_url or card.local_path, True)
+    # The hidden reference is a file of its own in the page's data, not the open reference's.
+    source = f"hidden|{card.source}" if card.role == board.HIDDEN else card.source
+    token = file_token(review._secret, source)
+    files.add(token, sent, mime)
     entry: dict[str, Any] = {
         "key": key,
         "file": token,
@@ -206,6 +218,28 @@ def _card(
     if gain is not None:
         entry["gain_db"] = gain
     return entry
+
+
+#: The formats an anchor can be written in (libsndfile's names), by media type.
+_ANCHOR_FORMATS = {
+    "audio/flac": ("FLAC", "PCM_16"),
+    "audio/ogg": ("OGG", "VORBIS"),
+    "audio/mpeg": ("MP3", "MPEG_LAYER_III"),
+}
+
+
+def _encoded_like(wav: bytes, mime: str) -> tuple[str, bytes]:
+    """An anchor's WAV bytes written as `mime` where libsndfile writes it, else as WAV; blind."""
+    wanted = _ANCHOR_FORMATS.get(mime)
+    if wanted is not None:
+        try:
+            samples, rate = soundfile.read(io.BytesIO(wav), dtype="float32", always_2d=True)
+            out = io.BytesIO()
+            soundfile.write(out, samples, rate, format=wanted[0], subtype=wanted[1])
+            return mime, media.page_bytes(out.getvalue(), mime, True)
+        except (RuntimeError, ValueError, TypeError):  # LibsndfileError is a RuntimeError
+            pass  # this libsndfile cannot write it: WAV, as made
+    return "audio/wav", media.page_bytes(wav, "audio/wav", True)
 
 
 def _video(review: Board, row: board.Row, files: _Files) -> str | None:

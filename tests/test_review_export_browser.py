@@ -272,7 +272,8 @@ def test_a_submit_url_gets_the_result_and_nothing_else(browser: Any, tmp_path: P
     board = make_board(tmp_path, "pairwise", ["rain on a tin roof"])
     url = "https://listening.example.org/submit"
     path = board.export_html(tmp_path / "test.html", submit_url=url)
-    page = ExportedPage(browser, path, rater="bo")
+    # the name is normalised as import does: NFKC, no zero-width or control characters, stripped
+    page = ExportedPage(browser, path, rater="%20%EF%BD%82%E2%80%8Bo%07%20")
     posted: list[dict[str, Any]] = []
 
     def receive(route: Any) -> None:

@@ -233,3 +233,94 @@ def test_mushra_results_keep_the_hidden_reference_and_anchors(
     }
     assert len(ids) == 6 + 4
     board.close()
+
+
+def test_a_rater_with_verdicts_made_on_the_board_is_refused(
+    table: pd.DataFrame, tmp_path: Path
+) -> None:
+    board = blind_board(table, tmp_path)
+    board.rate(table["task_id"][0], score=5)  # as "lead", in the kernel
+    folder = tmp_path / "r"
+    write(folder, "lead.json", result(board, " lead\u200b"))
+    write(folder, "ann.json", result(board, "ann"))
+    with pytest.raises(InvalidRequestError) as caught:
+        board.import_verdicts(folder)
+    text = str(caught.value)
+    assert "1 of 2 file(s)" in text
+    assert "lead.json: rater 'lead' already has verdicts given on this board; rename" in text
+    assert len(board.store.read()) == 1 and set(board.verdicts["rater"]) == {"lead"}
+    board.close()
+
+
+def test_a_trial_with_two_best_cards_is_refused(table: pd.DataFrame, tmp_path: Path) -> None:
+    board = blind_board(table, tmp_path)
+    data = result(board, "ann")
+    trial = data["trials"][1]
+    for key in trial["shown"][:2]:
+        trial["answers"][key]["best"] = True
+    with pytest.raises(InvalidRequestError, match="trial 2: more than one card marked best"):
+        board.import_verdicts(write(tmp_path, "a.json", data))
+    assert board.verdicts.empty
+    board.close()
+
+
+@pytest.mark.parametrize("design", ["score", "pairwise"])
+def test_a_row_answered_twice_is_refused(table: pd.DataFrame, tmp_path: Path, design: str) -> None:
+    board = blind_board(table, tmp_path, design=design)
+    data = result(board, "ann")
+    again = json.loads(json.dumps(data["trials"][0]))
+    if design == "pairwise":  # the same pair, the other way round
+        again["shown"] = again["shown"][::-1]
+        again["answers"] = {
+            again["shown"][0]: {"answers": {"choice": "b"}, "rated_at": "2026-12-01T09:59:30Z"}
+        }
+    data["trials"].append(again)
+    last = len(data["trials"])
+    with pytest.raises(InvalidRequestError, match=f"trial {last}: the same row as trial 1"):
+        board.import_verdicts(write(tmp_path, "a.json", data))
+    assert board.verdicts.empty
+    board.close()
+
+
+def test_a_file_without_trials_is_empty(table: pd.DataFrame, tmp_path: Path) -> None:
+    board = blind_board(table, tmp_path)
+    summary = board.import_verdicts(write(tmp_path, "a.json", result(board, "ann", trials=[])))
+    assert list(summary["status"]) == ["empty"] and list(summary["verdicts"]) == [0]
+    board.close()
+
+
+def test_rater_names_are_normalised_and_checked(table: pd.DataFrame, tmp_path: Path) -> None:
+    board = blind_board(table, tmp_path)
+    folder = tmp_path / "r"
+    write(folder, "1.json", result(board, "\uff21nn"))  # fullwidth A: NFKC makes it "Ann"
+    write(folder, "2.json", result(board, " Ann\u200b\x07 ", finished="2026-12-02T10:00:00Z"))
+    with pytest.warns(UserWarning, match="1 older submission"):
+        summary = board.import_verdicts(folder)
+    assert list(summary["rater"]) == ["Ann", "Ann"]
+    assert set(board.verdicts["rater"]) == {"Ann"}
+    for name, why in [
+        ("\u200b\x00 ", "no rater name"),
+        ("a/../b", "path separator"),
+        ("a\\b", "path separator"),
+        (5, "no rater name"),
+    ]:
+        with pytest.raises(InvalidRequestError, match=why):
+            board.import_verdicts(write(tmp_path, "x.json", result(board, name)))
+    board.close()
+
+
+def test_version_is_an_int_and_level_matching_is_the_board_s(
+    table: pd.DataFrame, tmp_path: Path
+) -> None:
+    board = blind_board(table, tmp_path)
+    with pytest.raises(InvalidRequestError, match="version True"):
+        board.import_verdicts(write(tmp_path, "v.json", result(board, "ann", version=True)))
+    board.import_verdicts(write(tmp_path, "a.json", result(board, "ann", level_match=False)))
+    board.import_verdicts(write(tmp_path, "b.json", result(board, "bo", level_match=True)))
+    gains = board.verdicts.pivot(index="task_id", columns="rater", values="gain_db")
+    assert gains["ann"].equals(gains["bo"])  # the board's gains, whatever the file says
+    plain = blind_board(table, tmp_path / "plain", level_match=False)
+    plain.import_verdicts(write(tmp_path, "c.json", result(plain, "ann", level_match=True)))
+    assert (plain.verdicts["gain_db"] == 0.0).all()
+    plain.close()
+    board.close()

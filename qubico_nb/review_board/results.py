@@ -10,12 +10,15 @@ row and card key) and its keys are mapped back to tasks through the board's secr
 this test, `import_results` raises naming each such file and why, and nothing is imported. Of
 a rater's several submissions the latest (by ``finished_at``) is kept and the others are said
 in the summary; verdicts already in the store (the same file imported again, or an older one)
-are not added twice.
+are not added twice. A file is refused when its rater already gave verdicts on this board in
+the kernel, a row is answered twice or marked best twice; rater names are compared normalised
+(`rater_name`), and the gain a card played at is the board's, never the file's.
 """
 
 from __future__ import annotations
 
 import json
+import unicodedata
 import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -58,12 +61,37 @@ class _Test:
     design: str
     scale: tuple[float, float]
     no_preference: bool
+    level_match: bool
     gains: dict[str, float | None]
 
     @classmethod
     def of(cls, review: Board) -> _Test:
         low, high = review.scale
-        return cls(review.design, (low, high), review.no_preference, dict(review._gains))
+        return cls(
+            review.design,
+            (low, high),
+            review.no_preference,
+            bool(review.level_match),
+            dict(review._gains),
+        )
+
+
+def rater_name(value: Any) -> str:
+    """A rater's name as typed, made comparable: NFKC, without control or zero-width
+    characters, stripped (as ``raterName`` in ``static/export/standalone.js``); ValueError when
+    nothing is left or it holds a path separator."""
+    if not isinstance(value, str):
+        raise ValueError("no rater name")
+    name = "".join(
+        c
+        for c in unicodedata.normalize("NFKC", value)
+        if unicodedata.category(c) not in ("Cc", "Cf")
+    ).strip()
+    if not name:
+        raise ValueError("no rater name")
+    if "/" in name or "\\" in name:
+        raise ValueError(f"the rater name {name!r} holds a path separator (/ or \\)")
+    return name
 
 
 def result_files(paths: str | os.PathLike[str] | Sequence[str | os.PathLike[str]]) -> list[Path]:
@@ -95,7 +123,8 @@ def read_submission(
         raise ValueError(f"not JSON ({exc})") from None
     if not isinstance(data, dict) or data.get("format") != RESULT_FORMAT:
         raise ValueError("not a qubico-nb listening test result")
-    if data.get("version") != RESULT_VERSION:
+    version = data.get("version")
+    if type(version) is not int or version != RESULT_VERSION:
         raise ValueError(
             f"a result of version {data.get('version')!r}; this qubico-nb reads {RESULT_VERSION}"
         )
@@ -110,28 +139,52 @@ def read_submission(
         raise ValueError(
             f"scored on {data.get('scale')!r}; this board's scale is {list(review.scale)}"
         )
-    rater = data.get("rater")
-    if not isinstance(rater, str) or not rater.strip():
-        raise ValueError("no rater name")
+    rater = rater_name(data.get("rater"))
+    if _given_here(review, keys, rater):
+        raise ValueError(
+            f"rater {rater!r} already has verdicts given on this board; rename the file's rater "
+            '(its "rater" field) or the board\'s before importing'
+        )
     finished = _moment(data.get("finished_at"), "finished_at")
     trials = data.get("trials")
     if not isinstance(trials, list):
         raise ValueError("no trials")
     common: dict[str, Any] = {
-        "rater": rater.strip(),
+        "rater": rater,
         "blind": True,
         "review": review.name,
         "test": review.test_id,
     }
-    level_match = data.get("level_match") is True
     made: dict[str, Verdict] = {}
     test = _Test.of(review)
+    seen: dict[Any, int] = {}
     for number, trial in enumerate(trials, 1):
         try:
-            _trial(trial, test, keys, common, level_match, made)
+            _trial(trial, test, keys, common, made)
+            row = _row_of(trial, test)
+            if row in seen:
+                raise ValueError(f"the same row as trial {seen[row]}: a row is answered once")
+            seen[row] = number
         except ValueError as exc:
             raise ValueError(f"trial {number}: {exc}") from None
-    return Submission(path, common["rater"], finished, len(trials), list(made.values()))
+    return Submission(path, rater, finished, len(trials), list(made.values()))
+
+
+def _given_here(review: Board, keys: Mapping[str, tuple[str, board.Card]], rater: str) -> bool:
+    """Whether `rater` has verdicts made on this board in the kernel (not imported): a file
+    under that name would merge into them unseen."""
+    tasks = {card.task_id for _, card in keys.values()}
+    return any(
+        who == rater and task in tasks and verdict.test is None
+        for (who, task), verdict in review._latest.items()
+    )
+
+
+def _row_of(trial: dict[str, Any], test: _Test) -> Any:
+    """What a trial answers once: its row (pairwise: its row and pair, in either order)."""
+    if test.design == "pairwise":
+        return (trial["row"], frozenset(trial["shown"]))
+    return trial["row"]
 
 
 def _trial(
@@ -139,7 +192,6 @@ def _trial(
     test: _Test,
     keys: Mapping[str, tuple[str, board.Card]],
     common: dict[str, Any],
-    level_match: bool,
     made: dict[str, Verdict],
 ) -> None:
     """Add one trial's verdicts to `made` (by task id)."""
@@ -161,7 +213,8 @@ def _trial(
         raise ValueError(f"answers for cards not shown: {sorted(unknown)[:3]}")
     positions = board.letters(len(cards))
     # The gain each card played at: its level-matching gain, or 0 dB when the test had none.
-    gains = {c.source: test.gains.get(c.source) if level_match else 0.0 for c in cards}
+    gains = {c.source: test.gains.get(c.source) if test.level_match else 0.0 for c in cards}
+    best = []
     for key, card, position in zip(shown, cards, positions, strict=True):
         entry = answers.get(key)
         if entry is None:
@@ -185,6 +238,10 @@ def _trial(
             "task_id": card.task_id,
         }
         verdict = Verdict.from_obj(line, scale=test.scale)
+        if verdict.best:
+            best.append(key)
+        if len(best) > 1:
+            raise ValueError(f"more than one card marked best ({', '.join(best)}): a row has one")
         earlier = made.get(card.task_id)
         if earlier is None or _moment(earlier.rated_at, "") <= _moment(verdict.rated_at, ""):
             made[card.task_id] = verdict
@@ -268,7 +325,7 @@ def import_results(
             continue
         fresh = [v for v in item.verdicts if not _known(review, v)]
         out += fresh
-        status = "imported" if fresh else "already imported"
+        status = "imported" if fresh else "already imported" if item.trials else "empty"
         if item.verdicts and fresh and len(fresh) < len(item.verdicts):
             status = "imported (part was already imported)"
         records.append(_record(item, len(fresh), status))

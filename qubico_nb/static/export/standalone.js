@@ -41,6 +41,13 @@ export function positionName(i) {
   return name;
 }
 
+/** A rater's name as typed, made comparable (as `rater_name` in results.py): NFKC, without
+ * control or zero-width characters, stripped; "" when it holds a path separator (import refuses it). */
+export function raterName(text) {
+  const name = text.normalize("NFKC").replace(/[\p{Cc}\p{Cf}]/gu, "").trim();
+  return /[/\\]/.test(name) ? "" : name;
+}
+
 /** A rater's name as it may appear in a file name. */
 export function fileSafe(name) {
   return name.normalize("NFKC").replace(/[^\p{L}\p{N}_.-]+/gu, "_").replace(/^[._]+/, "").slice(0, 60) || "rater";
@@ -199,7 +206,7 @@ export class TestPage {
       save: root.querySelector("#qnb-x-save"), sent: root.querySelector("#qnb-x-sent"), resend: root.querySelector("#qnb-x-resend"),
     };
     const given = new URLSearchParams(location?.search || "").get("rater");
-    if (given) { this.parts.name.value = given.trim().slice(0, 100); this.parts.name.readOnly = true; }
+    if (given) { this.parts.name.value = given.slice(0, 100); this.parts.name.readOnly = true; }
     this.parts.name.addEventListener("input", () => this.paintStart());
     this.parts.begin.addEventListener("click", () => this.begin());
     this.parts.name.addEventListener("keydown", (event) => { if (event.key === "Enter") this.begin(); });
@@ -218,7 +225,7 @@ export class TestPage {
     this.paintStart();
   }
 
-  rater() { return this.parts.name.value.trim(); }
+  rater() { return raterName(this.parts.name.value); }
 
   paintStart() {
     const rater = this.rater();
@@ -227,7 +234,8 @@ export class TestPage {
     const count = saved ? Object.keys(saved.data.trials).length : 0;
     this.parts.resume.textContent = saved?.data.finished_at
       ? "You finished this test in this browser: starting again shows your answers, and Finish saves them again."
-      : count ? "Your answers so far are kept in this browser: you will continue where you left off." : "";
+      : count ? "Your answers so far are kept in this browser: you will continue where you left off."
+      : /[/\\]/.test(this.parts.name.value) ? "A name cannot hold / or \\." : "";
     this.parts.begin.textContent = count ? "Continue" : "Start";
   }
 

@@ -198,3 +198,25 @@ def test_pip_install_then_the_demo_finds_its_notebooks(built: Path, tmp_path: Pa
     ).stdout.split(" ", 2)
     assert found[0].startswith(site) and found[1] == str(Path(site) / "qubico_nb" / "notebooks")
     assert found[2].strip() == str(sorted(p.name for p in (ROOT / "notebooks").glob("*.ipynb")))
+
+
+def test_binder_pins_every_package_the_notebooks_import() -> None:
+    # postBuild installs qubico-nb with --no-deps over these pins: a dependency missing here
+    # is an ImportError on Binder (listening-test.ipynb needs the stats and plot extras).
+    import re
+
+    root = Path(__file__).resolve().parent.parent
+    project = (root / "pyproject.toml").read_text("utf-8")
+
+    def names(block: str) -> set[str]:
+        found = re.search(rf"^{block} = \[(.*?)^\]", project, re.S | re.M)
+        assert found, block
+        return {m.lower() for m in re.findall(r'^\s*"([A-Za-z0-9_.-]+)', found.group(1), re.M)}
+
+    wanted = names("dependencies") | names("stats") | names("plot") | names("video")
+    pinned = {
+        line.split("==")[0].strip().lower()
+        for line in (root / "binder" / "requirements.txt").read_text("utf-8").splitlines()
+        if "==" in line and not line.lstrip().startswith("#")
+    }
+    assert wanted - pinned == set()
